@@ -1,0 +1,208 @@
+// mma.cu - warp-level mma.sync throughput loops, one kernel per format.
+//
+// Each lane holds the A/B fragments of one mma.sync shape, loaded from `in` so
+// that nothing folds to a constant, and runs SMBENCH_CHAINS independent
+// accumulator chains for `iters` iterations (a multiple of SMBENCH_UNROLL):
+// independent chains keep the tensor pipe busy instead of waiting on one
+// accumulator's latency. Every chain's accumulators are stored, which keeps the
+// loop alive and gives the host values to validate.
+//
+// Layouts: in[lane * 8 + 0..3] = A fragment, [4..5] = B fragment, [6..7] = block
+// scales (block-scaled kinds only). out[(thread * SMBENCH_CHAINS + chain) * R + r]
+// for the R accumulator registers of the shape.
+//
+// A target that lacks a format compiles the kernel to a stub that writes
+// SMBENCH_STATUS_UNSUPPORTED to *status: one format missing never fails the file.
+#include "smbench_arch.cuh"
+
+#ifndef SMBENCH_CHAINS
+#define SMBENCH_CHAINS 4
+#endif
+#ifndef SMBENCH_UNROLL
+#define SMBENCH_UNROLL 4
+#endif
+
+#define SMBENCH_STATUS_UNSUPPORTED 0x0badf00du
+
+struct Fragments {
+    unsigned a[4], b[2], scale_a, scale_b;
+};
+
+// One mma.sync instruction per format. `Acc` is the accumulator register type,
+// `kRegs` how many of them a lane holds.
+#define SMBENCH_OP_4REG(NAME, ACC_T, CONS, PTX, SCALE_OPS)                              \
+    struct NAME {                                                                       \
+        typedef ACC_T Acc;                                                              \
+        enum { kRegs = 4 };                                                             \
+        template <int Dummy = 0>                                                        \
+        static __device__ __forceinline__ void step(Acc (&d)[4], const Fragments &f) {  \
+            asm volatile(PTX " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3}"     \
+                         SCALE_OPS ";"                                                  \
+                         : "+" CONS(d[0]), "+" CONS(d[1]), "+" CONS(d[2]), "+" CONS(d[3]) \
+                         : "r"(f.a[0]), "r"(f.a[1]), "r"(f.a[2]), "r"(f.a[3]),          \
+                           "r"(f.b[0]), "r"(f.b[1]), "r"(f.scale_a), "r"(f.scale_b));   \
+        }                                                                               \
+    };
+
+#define SMBENCH_NO_SCALE ""
+// Block-scaled kinds: scale-a, {byte-id, thread-id}, scale-b, {byte-id, thread-id}.
+#define SMBENCH_SCALES ", %10, {0, 0}, %11, {0, 0}"
+
+SMBENCH_OP_4REG(OpF16F32, float, "f", "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpBF16F32, float, "f", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpTF32F32, float, "f", "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpS8S32, int, "r", "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpE4M3Sm89, float, "f", "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpE4M3F8F6F4, float, "f", "mma.sync.aligned.m16n8k32.row.col.kind::f8f6f4.f32.e4m3.e4m3.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpE2M1F8F6F4, float, "f", "mma.sync.aligned.m16n8k32.row.col.kind::f8f6f4.f32.e2m1.e2m1.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpNVFP4, float, "f",
+                "mma.sync.aligned.m16n8k64.row.col.kind::mxf4nvf4.block_scale.scale_vec::4X.f32.e2m1.e2m1.f32.ue4m3",
+                SMBENCH_SCALES)
+
+// f16 accumulate: D is two f16x2 registers.
+struct OpF16F16 {
+    typedef unsigned Acc;
+    enum { kRegs = 2 };
+    template <int Dummy = 0>
+    static __device__ __forceinline__ void step(Acc (&d)[2], const Fragments &f) {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f16.f16.f16.f16 {%0,%1}, {%2,%3,%4,%5}, {%6,%7}, {%0,%1};"
+                     : "+r"(d[0]), "+r"(d[1])
+                     : "r"(f.a[0]), "r"(f.a[1]), "r"(f.a[2]), "r"(f.a[3]), "r"(f.b[0]), "r"(f.b[1]));
+    }
+};
+
+// f64 (DMMA): m8n8k4, one double of A and of B per lane, two doubles of D.
+struct OpF64 {
+    typedef double Acc;
+    enum { kRegs = 2 };
+    template <int Dummy = 0>
+    static __device__ __forceinline__ void step(Acc (&d)[2], const Fragments &f) {
+        const double a = __hiloint2double((int)f.a[1], (int)f.a[0]);
+        const double b = __hiloint2double((int)f.b[1], (int)f.b[0]);
+        asm volatile("mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0,%1}, {%2}, {%3}, {%0,%1};"
+                     : "+d"(d[0]), "+d"(d[1])
+                     : "d"(a), "d"(b));
+    }
+};
+
+template <class Op>
+__device__ __forceinline__ void throughput_loop(const unsigned *in, void *out, int iters) {
+    const unsigned *mine = in + 8u * (threadIdx.x & 31u);
+    Fragments f;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) f.a[j] = mine[j];
+    f.b[0] = mine[4];
+    f.b[1] = mine[5];
+    f.scale_a = mine[6];
+    f.scale_b = mine[7];
+
+    typename Op::Acc acc[SMBENCH_CHAINS][Op::kRegs];
+#pragma unroll
+    for (int c = 0; c < SMBENCH_CHAINS; ++c)
+#pragma unroll
+        for (int r = 0; r < Op::kRegs; ++r) acc[c][r] = 0;
+
+#pragma unroll 1
+    for (int i = 0; i < iters; i += SMBENCH_UNROLL) {
+#pragma unroll
+        for (int u = 0; u < SMBENCH_UNROLL; ++u)
+#pragma unroll
+            for (int c = 0; c < SMBENCH_CHAINS; ++c) Op::step(acc[c], f);
+    }
+
+    typename Op::Acc *dst =
+        (typename Op::Acc *)out + (size_t)(blockIdx.x * blockDim.x + threadIdx.x) * SMBENCH_CHAINS * Op::kRegs;
+#pragma unroll
+    for (int c = 0; c < SMBENCH_CHAINS; ++c)
+#pragma unroll
+        for (int r = 0; r < Op::kRegs; ++r) dst[c * Op::kRegs + r] = acc[c][r];
+}
+
+__device__ __forceinline__ void report_unsupported(unsigned *status) {
+    if (threadIdx.x == 0 && blockIdx.x == 0) *status = SMBENCH_STATUS_UNSUPPORTED;
+}
+
+#define SMBENCH_MMA_PARAMS const unsigned *in, void *out, int iters, unsigned *status
+
+// The guards are preprocessor conditions, not runtime ones: an instruction the
+// target lacks must never reach ptxas.
+
+extern "C" __global__ void mma_f16_f16acc(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_SM80
+    throughput_loop<OpF16F16>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_f16_f32acc(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_SM80
+    throughput_loop<OpF16F32>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_bf16_f32acc(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_SM80
+    throughput_loop<OpBF16F32>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_tf32_f32acc(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_SM80
+    throughput_loop<OpTF32F32>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_s8_s32acc(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_SM80
+    throughput_loop<OpS8S32>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_f64_f64acc(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_SM80
+    throughput_loop<OpF64>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_e4m3_f32acc_sm89(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_FP8_SM89
+    throughput_loop<OpE4M3Sm89>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_e4m3_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_F8F6F4_FP8
+    throughput_loop<OpE4M3F8F6F4>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_e2m1_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_F8F6F4_FP6FP4
+    throughput_loop<OpE2M1F8F6F4>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_nvfp4_f32acc(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_BLOCK_SCALE
+    throughput_loop<OpNVFP4>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}

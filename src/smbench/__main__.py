@@ -1,0 +1,3 @@
+from smbench.cli import main
+
+raise SystemExit(main())

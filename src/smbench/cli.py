@@ -1,0 +1,245 @@
+"""`smbench ...`: the command-line entry point.
+
+Bad input (an unknown target, a missing file, a malformed option) is one line on
+stderr and exit status 2; a kernel that does not compile is a row in the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from smbench import __version__
+from smbench import targets as target_table
+from smbench.errors import SmbenchError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line, not a usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+    except OSError as exc:
+        raise SmbenchError(f"cannot write {output}: {exc.strerror}") from None
+
+
+# ---------------------------------------------------------------- targets
+
+_TARGET_COLUMNS = (
+    ("mma f16/bf16/tf32/s8/f64", "mma.f16"),
+    ("fp8 (sm_89 form)", "mma.fp8"),
+    ("f8f6f4 fp8", "mma.f8f6f4.fp8"),
+    ("f8f6f4 fp6/fp4", "mma.f8f6f4.fp6fp4"),
+    ("block-scaled (nvfp4)", "mma.block_scale"),
+    ("wgmma", "wgmma"),
+    ("tcgen05", "tcgen05"),
+    ("cp.async", "cp.async"),
+    ("ldmatrix", "ldmatrix"),
+    ("TMA", "cp.async.bulk"),
+)
+
+
+def _support_mark(level: str | None) -> str:
+    return {target_table.NATIVE: "yes", target_table.EMULATED: "emulated"}.get(level or "", "-")
+
+
+def _targets_rows(nvrtc_archs: Sequence[int]) -> list[dict]:
+    rows = []
+    for t in target_table.all_targets():
+        row = {"target": t.name, "cc": t.compute_capability, "architecture": t.architecture,
+               "devices": t.devices, "min_nvrtc": ".".join(map(str, t.min_nvrtc)),
+               "this_nvrtc": ("yes" if t.number in nvrtc_archs else "no") if nvrtc_archs else "unknown"}
+        row.update({key: _support_mark(t.support(key)) for _, key in _TARGET_COLUMNS})
+        rows.append(row)
+    return rows
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from smbench import toolchain
+
+    try:
+        archs = toolchain.nvrtc_supported_archs()
+    except SmbenchError:
+        archs = ()  # the table is still worth printing without NVRTC
+    rows = _targets_rows(archs)
+    if args.format == "json":
+        _write(json.dumps({"features": target_table.FEATURES, "targets": rows}, indent=2) + "\n", args.output)
+        return 0
+    if args.format in ("csv", "md"):
+        import csv
+        import io
+
+        headers = list(rows[0])
+        if args.format == "csv":
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=headers, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            _write(buffer.getvalue(), args.output)
+        else:
+            lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+            lines += ["| " + " | ".join(str(r[h]) for h in headers) + " |" for r in rows]
+            _write("\n".join(lines) + "\n", args.output)
+        return 0
+    console = Console(width=220 if not sys.stdout.isatty() else None)
+    table = Table(title="CUDA targets: what each compiles (checked against NVRTC by the test suite)",
+                  title_justify="left")
+    for header in ("target", "cc", "architecture", "this NVRTC", *(label for label, _ in _TARGET_COLUMNS)):
+        table.add_column(header, no_wrap=header in ("target", "architecture"))
+    for row in rows:
+        marks = [Text(row[key], style={"yes": "green", "emulated": "yellow"}.get(row[key], "dim"))
+                 for _, key in _TARGET_COLUMNS]
+        table.add_row(row["target"], row["cc"], row["architecture"], row["this_nvrtc"], *marks)
+    console.print(table)
+    console.print(Text("emulated = compiles, but to a slower instruction of another class "
+                       "(FP8 through HMMA on sm_90/sm_100). Devices per target: smbench targets --format md",
+                       style="dim"))
+    return 0
+
+
+# ---------------------------------------------------------------- compat
+
+def _compile_options(args: argparse.Namespace) -> list[str]:
+    options = []
+    for directory in args.include or []:
+        path = Path(directory)
+        if not path.is_dir():
+            raise SmbenchError(f"-I {directory}: no such directory")
+        options.append(f"-I{path.resolve()}")
+    options += [f"-D{define}" for define in args.define or []]
+    options += list(args.nvrtc_option or [])
+    return options
+
+
+def cmd_compat(args: argparse.Namespace) -> int:
+    from smbench import compat, compat_view
+    from smbench.cache import Cache
+
+    target_list = target_table.parse_list(args.targets)
+    if args.files:
+        units = compat.user_units([Path(f) for f in args.files], _compile_options(args))
+    else:
+        if args.include or args.define or args.nvrtc_option:
+            raise SmbenchError("-I/-D/--nvrtc-option apply to your own .cu files; name them")
+        units = compat.builtin_units()
+    cache = Cache(enabled=not args.no_cache)
+
+    # Progress goes to stderr, and only to a terminal: piped output stays clean.
+    err_console = Console(stderr=True)
+    total = len(units) * len(target_list)
+    if err_console.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("compiling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err_console, transient=True) as progress:
+            task = progress.add_task("compat", total=total)
+            report = compat.run(units, target_list, cache=cache, jobs=args.jobs,
+                                on_done=lambda: progress.advance(task))
+    else:
+        report = compat.run(units, target_list, cache=cache, jobs=args.jobs)
+
+    if len(report.skipped_targets) == len(target_list):
+        raise SmbenchError(next(iter(report.skipped_targets.values())))
+    if args.format == "json":
+        _write(compat_view.render_json(report), args.output)
+    elif args.format == "csv":
+        _write(compat_view.render_csv(report), args.output)
+    elif args.format == "md":
+        _write(compat_view.render_markdown(report), args.output)
+    else:
+        if args.output:
+            with open(args.output, "w") as handle:
+                compat_view.render_table(report, Console(file=handle, width=compat_view.table_width(report)))
+        else:
+            stdout = Console()
+            width = None if stdout.is_terminal else compat_view.table_width(report)
+            compat_view.render_table(report, Console(width=width))
+    return 0
+
+
+# ---------------------------------------------------------------- doctor
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from smbench.doctor import FAIL, run_checks
+
+    checks = run_checks()
+    if args.format == "json":
+        _write(json.dumps([c.__dict__ for c in checks], indent=2) + "\n", None)
+    else:
+        console = Console(width=None if sys.stdout.isatty() else 200)
+        colours = {"ok": "green", "warn": "yellow", "fail": "red bold"}
+        for check in checks:
+            line = Text()
+            line.append(f"{check.status:<5}", style=colours.get(check.status, ""))
+            line.append(f" {check.name:<14} ", style="bold")
+            line.append(check.detail)
+            console.print(line, soft_wrap=True)
+    return 1 if any(c.status == FAIL for c in checks) else 0
+
+
+# ---------------------------------------------------------------- main
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="smbench", description="GPU microbenchmarks: what this CUDA GPU really does.")
+    parser.add_argument("--version", action="version", version=f"smbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    targets = sub.add_parser("targets", help="the CUDA target table: what each target compiles")
+    targets.add_argument("--format", choices=("table", "json", "csv", "md"), default="table")
+    targets.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    targets.set_defaults(handler=cmd_targets)
+
+    compat = sub.add_parser("compat", help="which kernels compile for which targets, to which instructions",
+                            description="Compile every kernel (yours, or smbench's own) for every target with "
+                                        "NVRTC and read the machine code: no GPU needed.")
+    compat.add_argument("files", nargs="*", metavar="FILE.cu",
+                        help="your CUDA files (extern \"C\" __global__ kernels); default: smbench's kernels/")
+    compat.add_argument("--targets", default="all", help="comma-separated, e.g. sm_80,sm_121,sm_121a (default all)")
+    compat.add_argument("--format", choices=("table", "json", "csv", "md"), default="table")
+    compat.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    compat.add_argument("-I", dest="include", action="append", metavar="DIR", help="include directory")
+    compat.add_argument("-D", dest="define", action="append", metavar="NAME[=VALUE]", help="preprocessor define")
+    compat.add_argument("--nvrtc-option", action="append", metavar="OPT",
+                        help="any other NVRTC option, e.g. --nvrtc-option=-use_fast_math")
+    compat.add_argument("--jobs", "-j", type=int, default=None, help="parallel compiles (default: CPU count)")
+    compat.add_argument("--no-cache", action="store_true", help="compile everything again")
+    compat.set_defaults(handler=cmd_compat)
+
+    doctor = sub.add_parser("doctor", help="is this machine ready: Python, packages, NVRTC, tools, GPUs")
+    doctor.add_argument("--format", choices=("table", "json"), default="table")
+    doctor.set_defaults(handler=cmd_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except SmbenchError as exc:
+        print(f"smbench {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"smbench {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,154 @@
+"""How a compatibility matrix is shown: a terminal table, Markdown, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import defaultdict
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from smbench.compat import Cell, CompatReport
+
+FORMATS = ("table", "json", "csv", "md")
+
+LEGEND = ("cell: tensor-core instruction class and registers per thread (e.g. QMMA 30r); "
+          "'ok' = compiled, no tensor instruction; 'spill' = local-memory traffic; "
+          "✗ = ptxas/NVRTC rejects it, with '→80:X' when the compute_80 PTX would be JIT-compiled there "
+          "to X instead (the sm_80 fallback) and '→80:no' when not; skip = this NVRTC lacks the target.")
+
+
+def short_label(cell: Cell) -> str:
+    if cell.status == "ok":
+        head = cell.tensor_instructions[0].split(".")[0] if cell.tensor_instructions else "ok"
+        label = f"{head} {cell.registers}r"
+        if (cell.local_bytes or 0) > 0 or (cell.spill_instructions or 0) > 0:
+            label += " spill"
+        return label
+    if cell.status == "failed":
+        if cell.fallback == "yes":
+            return "✗ →80:" + cell.fallback_detail.split(".")[0].split(" ")[0]
+        if cell.fallback == "no":
+            return "✗ →80:no"
+        return "✗"
+    if cell.status == "skipped":
+        return "skip"
+    return "?"
+
+
+def _style(cell: Cell) -> str:
+    return {"ok": "green", "failed": "red", "skipped": "dim", "unknown": "yellow"}.get(cell.status, "")
+
+
+def _group_targets(pairs: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """[(value, target)] -> [(value, [targets])] keeping first-seen order."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for value, target in pairs:
+        grouped[value].append(target)
+    return list(grouped.items())
+
+
+def _generic(message: str, target: str) -> str:
+    """The same message for every target it names, so that targets group on one line."""
+    return re.sub(r"(?:\.target\s+)?'(sm_\d+[af]?)'",
+                  lambda m: "this target" if m.group(1) in (target, _portable(target)) else m.group(0), message)
+
+
+def _portable(target: str) -> str:
+    return re.sub(r"[af]$", "", target)
+
+
+def details(report: CompatReport) -> list[str]:
+    """One line per kernel and distinct outcome: instructions produced, errors, fallbacks."""
+    lines = []
+    for file, kernel in report.kernels():
+        cells = [c for c in report.cells if c.file == file and c.kernel == kernel]
+        lines.append(f"{file}:{kernel}")
+        ok = [(", ".join(c.tensor_instructions) or "no tensor instruction", c.target)
+              for c in cells if c.status == "ok"]
+        for value, targets in _group_targets(ok):
+            lines.append(f"  ok    {', '.join(targets)}: {value}")
+        failed = [(_generic(c.error, c.target), c.target) for c in cells if c.status in ("failed", "unknown")]
+        for value, targets in _group_targets(failed):
+            lines.append(f"  ✗     {', '.join(targets)}: {value}")
+        # Not made generic: a fallback message speaks of the sm_80 PTX, not of the column's target.
+        fallback = [(f"{c.fallback} ({c.fallback_detail})" if c.fallback_detail else c.fallback, c.target)
+                    for c in cells if c.fallback]
+        for value, targets in _group_targets(fallback):
+            lines.append(f"  →80   {', '.join(targets)}: sm_80 PTX fallback {value}")
+    if report.skipped_targets:
+        for target, why in report.skipped_targets.items():
+            lines.append(f"skipped {target}: {why}")
+    return lines
+
+
+def _matrix_rows(report: CompatReport, file: str) -> list[tuple[str, list[Cell]]]:
+    rows = []
+    for f, kernel in report.kernels():
+        if f == file:
+            by_target = {c.target: c for c in report.cells if c.file == f and c.kernel == kernel}
+            rows.append((kernel, [by_target[t] for t in report.targets]))
+    return rows
+
+
+def render_table(report: CompatReport, console: Console) -> None:
+    for file in report.files:
+        table = Table(title=f"{file}: kernels x targets (NVRTC {'.'.join(map(str, report.nvrtc_version))})",
+                      title_justify="left", show_lines=False, pad_edge=False)
+        table.add_column("kernel", no_wrap=True)
+        for target in report.targets:
+            table.add_column(target, no_wrap=True)
+        for kernel, cells in _matrix_rows(report, file):
+            table.add_row(kernel, *[Text(short_label(c), style=_style(c)) for c in cells])
+        console.print(table)
+    console.print(Text(LEGEND, style="dim"))
+    console.print()
+    for line in details(report):
+        console.print(line, highlight=False, markup=False)
+
+
+def render_markdown(report: CompatReport) -> str:
+    out = []
+    for file in report.files:
+        out.append(f"### {file} (NVRTC {'.'.join(map(str, report.nvrtc_version))})\n")
+        out.append("| kernel | " + " | ".join(report.targets) + " |")
+        out.append("|---|" + "---|" * len(report.targets))
+        for kernel, cells in _matrix_rows(report, file):
+            out.append(f"| `{kernel}` | " + " | ".join(short_label(c) for c in cells) + " |")
+        out.append("")
+    out.append(LEGEND + "\n")
+    out.append("```text")
+    out.extend(details(report))
+    out.append("```")
+    return "\n".join(out) + "\n"
+
+
+CSV_FIELDS = ("file", "kernel", "target", "status", "tensor_instructions", "registers", "local_bytes",
+              "spill_instructions", "shared_bytes", "error", "fallback", "fallback_detail")
+
+
+def render_csv(report: CompatReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for cell in report.cells:
+        row = {name: getattr(cell, name) for name in CSV_FIELDS}
+        row["tensor_instructions"] = " ".join(cell.tensor_instructions)
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def render_json(report: CompatReport) -> str:
+    return json.dumps(report.to_dict(), indent=2) + "\n"
+
+
+def table_width(report: CompatReport) -> int:
+    """Columns the matrix needs, so that piped output is not squeezed to 80."""
+    kernel = max((len(k) for _, k in report.kernels()), default=10)
+    cells = [max(len(t), max((len(short_label(c)) for c in report.cells if c.target == t), default=4))
+             for t in report.targets]
+    return kernel + sum(w + 3 for w in cells) + 4

@@ -1,0 +1,249 @@
+"""NVRTC compilation: source + target + options -> PTX, cubin, log, with an on-disk cache.
+
+A target in its sm_XX form gives PTX and a cubin; in its compute_XX form, PTX only
+(what a program ships for the driver to JIT-compile). Compilation goes through
+NVIDIA's own bindings (cuda.bindings.nvrtc); headers come from the pip wheels via
+cuda.pathfinder. The cache key covers the source, every local header it includes
+(by content), the options, the target, the NVRTC version and the CUDA header set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from smbench import targets as target_table
+from smbench import toolchain
+from smbench.cache import Cache, key_of
+from smbench.errors import SmbenchError
+from smbench.paths import kernels_dir
+
+DEFAULT_OPTIONS = ("-std=c++17",)
+
+_INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.MULTILINE)
+
+
+@dataclass
+class CompileResult:
+    source_name: str
+    arch: str  # as asked: sm_121a (cubin) or compute_121a (PTX only)
+    ok: bool
+    stage: str  # "ok", "options" (NVRTC refused an option), "frontend" (C++), "ptxas" (PTX -> SASS)
+    ptx: str
+    cubin: bytes | None
+    log: str
+    options: list[str]
+    nvrtc_version: tuple[int, int]
+    source_hash: str
+    wall_s: float
+    cached: bool = False
+    lowered_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def first_error(self) -> str:
+        """The first line of the log that says "error", else its first non-empty line."""
+        lines = [line.strip() for line in self.log.splitlines() if line.strip()]
+        for line in lines:
+            if "error" in line.lower():
+                return line
+        return lines[0] if lines else ""
+
+
+def include_user_dirs(options: Iterable[str]) -> list[Path]:
+    """The -I directories named in user options (-Idir, --include-path=dir)."""
+    dirs = []
+    for option in options:
+        if option.startswith("-I") and len(option) > 2:
+            dirs.append(Path(option[2:]))
+        elif option.startswith("--include-path="):
+            dirs.append(Path(option.split("=", 1)[1]))
+    return dirs
+
+
+def local_headers(source: str, search_dirs: Sequence[Path]) -> dict[str, str]:
+    """Every header the source includes, transitively, that lies in search_dirs: path -> sha256.
+
+    Headers from the CUDA installation are not hashed one by one; the cache key covers
+    them through the NVRTC version and the header fingerprint.
+    """
+    found: dict[str, str] = {}
+    pending = [(source, list(search_dirs))]
+    while pending:
+        text, dirs = pending.pop()
+        for name in _INCLUDE.findall(text):
+            for directory in dirs:
+                candidate = (directory / name).resolve()
+                if candidate.is_file():
+                    key = str(candidate)
+                    if key not in found:
+                        content = candidate.read_bytes()
+                        found[key] = hashlib.sha256(content).hexdigest()
+                        pending.append((content.decode("utf-8", "replace"), [candidate.parent, *dirs]))
+                    break
+    return found
+
+
+def _log_of(module, program) -> str:
+    err, size = module.nvrtcGetProgramLogSize(program)
+    if err != module.nvrtcResult.NVRTC_SUCCESS or size <= 1:
+        return ""
+    buffer = b" " * size
+    module.nvrtcGetProgramLog(program, buffer)
+    return buffer.rstrip(b"\0").decode("utf-8", "replace").strip()
+
+
+def _ptx_of(module, program) -> str:
+    err, size = module.nvrtcGetPTXSize(program)
+    if err != module.nvrtcResult.NVRTC_SUCCESS or size <= 1:
+        return ""
+    buffer = b" " * size
+    if module.nvrtcGetPTX(program, buffer)[0] != module.nvrtcResult.NVRTC_SUCCESS:
+        return ""
+    return buffer.rstrip(b"\0").decode("utf-8", "replace")
+
+
+def _cubin_of(module, program) -> bytes | None:
+    err, size = module.nvrtcGetCUBINSize(program)
+    if err != module.nvrtcResult.NVRTC_SUCCESS or size == 0:
+        return None
+    buffer = b" " * size
+    if module.nvrtcGetCUBIN(program, buffer)[0] != module.nvrtcResult.NVRTC_SUCCESS:
+        return None
+    return bytes(buffer)
+
+
+def _run_nvrtc(source: str, source_name: str, arch: str, options: list[str],
+               name_expressions: Sequence[str]) -> dict:
+    module = toolchain.nvrtc()
+    ok_code = module.nvrtcResult.NVRTC_SUCCESS
+    err, program = module.nvrtcCreateProgram(source.encode(), source_name.encode(), 0, [], [])
+    if err != ok_code:
+        raise SmbenchError(f"NVRTC could not create a program for {source_name} ({err.name})")
+    try:
+        for expression in name_expressions:
+            module.nvrtcAddNameExpression(program, expression.encode())
+        encoded = [o.encode() for o in options]
+        start = time.perf_counter()
+        (status,) = module.nvrtcCompileProgram(program, len(encoded), encoded)
+        wall = time.perf_counter() - start
+        log = _log_of(module, program)
+        ptx = _ptx_of(module, program)
+        cubin = _cubin_of(module, program) if status == ok_code and arch.startswith("sm_") else None
+        if status == ok_code:
+            stage = "ok"
+        elif status == module.nvrtcResult.NVRTC_ERROR_INVALID_OPTION:
+            stage = "options"
+        else:
+            # NVRTC keeps the PTX when only ptxas rejected it; a front-end error leaves none.
+            stage = "ptxas" if ptx else "frontend"
+        if not log and status != ok_code:
+            log = f"NVRTC: {status.name}"
+        lowered = {}
+        if status == ok_code:
+            for expression in name_expressions:
+                err, name = module.nvrtcGetLoweredName(program, expression.encode())
+                if err == ok_code:
+                    lowered[expression] = name.decode() if isinstance(name, bytes) else str(name)
+        return {"ok": status == ok_code, "stage": stage, "ptx": ptx, "cubin": cubin, "log": log,
+                "wall_s": wall, "lowered_names": lowered}
+    finally:
+        module.nvrtcDestroyProgram(program)
+
+
+def check_target_known(target: target_table.Target) -> None:
+    """A clear error when this NVRTC cannot compile for the target (too old for sm_121, say)."""
+    supported = toolchain.nvrtc_supported_archs()
+    if supported and target.number not in supported:
+        major, minor = toolchain.nvrtc_version()
+        need = ".".join(map(str, target.min_nvrtc))
+        raise SmbenchError(
+            f"NVRTC {major}.{minor} cannot compile for {target.name} (needs NVRTC >= {need}); "
+            f"pip install -U nvidia-cuda-nvrtc")
+
+
+def compile_source(source: str, arch: str, *, source_name: str = "kernel.cu", options: Sequence[str] = (),
+                   name_expressions: Sequence[str] = (), source_dir: Path | None = None,
+                   cache: Cache | None = None) -> CompileResult:
+    """Compile CUDA C++ for one target. Never raises for code that does not compile:
+    that is a result with ok=False and the log. Raises SmbenchError for an unknown target
+    or an NVRTC that does not know it."""
+    target, ptx_only = target_table.parse_arch(arch)
+    check_target_known(target)
+    arch_option = target.virtual if ptx_only else target.name
+    user_options = list(options)
+    search_dirs = [d for d in (source_dir, *include_user_dirs(user_options), kernels_dir()) if d is not None]
+    include_options = [f"-I{d}" for d in search_dirs] + [f"-I{d}" for d in toolchain.cuda_include_dirs()]
+    full_options = [f"-arch={arch_option}", *DEFAULT_OPTIONS, *user_options, *include_options]
+    source_hash = hashlib.sha256(source.encode()).hexdigest()
+    version = toolchain.nvrtc_version()
+    key = key_of("nvrtc", source_hash, local_headers(source, search_dirs), source_name, arch_option,
+                 user_options, list(name_expressions), version, toolchain.headers_fingerprint())
+
+    cache = cache if cache is not None else Cache()
+    value, cached = cache.get_or_compute(
+        "nvrtc", key, lambda: _run_nvrtc(source, source_name, arch_option, full_options, name_expressions))
+    return CompileResult(source_name=source_name, arch=arch_option, ok=value["ok"], stage=value["stage"],
+                         ptx=value["ptx"], cubin=value["cubin"], log=value["log"], options=full_options,
+                         nvrtc_version=version, source_hash=source_hash, wall_s=value["wall_s"],
+                         cached=cached, lowered_names=value.get("lowered_names", {}))
+
+
+def read_source(path: Path) -> str:
+    """A .cu file's text, or a one-line error for a missing or unreadable file."""
+    if not path.exists():
+        raise SmbenchError(f"no such file: {path}")
+    if not path.is_file():
+        raise SmbenchError(f"not a file: {path}")
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise SmbenchError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def compile_file(path: Path, arch: str, *, options: Sequence[str] = (), name_expressions: Sequence[str] = (),
+                 cache: Cache | None = None) -> CompileResult:
+    path = Path(path)
+    return compile_source(read_source(path), arch, source_name=path.name, options=options,
+                          name_expressions=name_expressions, source_dir=path.parent.resolve(), cache=cache)
+
+
+def _run_nvjitlink(ptx: str, real_arch: str) -> dict:
+    module = toolchain.nvjitlink()
+    handle = module.create(1, [f"-arch={real_arch}"])
+    try:
+        data = ptx.encode()
+        try:
+            module.add_data(handle, module.InputType.PTX, data, len(data), "module.ptx")
+            module.complete(handle)
+        except Exception as exc:  # noqa: BLE001 - nvJitLinkError; its log says why
+            size = module.get_error_log_size(handle)
+            buffer = bytearray(size)
+            if size:
+                module.get_error_log(handle, buffer)
+            log = bytes(buffer).rstrip(b"\0").decode("utf-8", "replace").strip() or str(exc)
+            return {"ok": False, "cubin": None, "log": log}
+        size = module.get_linked_cubin_size(handle)
+        cubin = bytearray(size)
+        module.get_linked_cubin(handle, cubin)
+        return {"ok": True, "cubin": bytes(cubin), "log": ""}
+    finally:
+        module.destroy(handle)
+
+
+def assemble_ptx(ptx: str, real_arch: str, cache: Cache | None = None) -> dict | None:
+    """PTX -> cubin for a real target with nvJitLink, as the driver's JIT would do it.
+
+    Returns {"ok", "cubin", "log"}, or None when nvJitLink is not available. Used to
+    check kernels one by one after ptxas rejected part of a module, and to see what
+    compute_80 PTX becomes on a newer GPU.
+    """
+    if toolchain.nvjitlink() is None:
+        return None
+    cache = cache if cache is not None else Cache()
+    key = key_of("nvjitlink", hashlib.sha256(ptx.encode()).hexdigest(), real_arch, toolchain.nvjitlink_version())
+    value, _ = cache.get_or_compute("nvjitlink", key, lambda: _run_nvjitlink(ptx, real_arch))
+    return value

@@ -1,0 +1,198 @@
+"""`smbench doctor`: is this machine ready, and what will smbench use on it?
+
+Each check is one line, ok / warn / fail, with what was found. A fail means smbench
+cannot do its job here (no NVRTC, say); a warn means part of it is unavailable (no
+GPU: the CPU reference path only).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from smbench import __version__, toolchain
+from smbench import targets as target_table
+from smbench.errors import SmbenchError
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+
+RUNTIME_PACKAGES = ("numpy", "pandas", "matplotlib", "rich", "cuda-bindings", "cuda-pathfinder",
+                    "nvidia-cuda-nvrtc", "nvidia-cuda-runtime", "nvidia-cuda-crt", "nvidia-cuda-cccl",
+                    "nvidia-nvjitlink", "nvidia-cuda-nvdisasm", "nvidia-cuda-cuobjdump", "cupy-cuda13x",
+                    "nvidia-ml-py")
+
+# Headers a user's kernel commonly includes: all must resolve from the wheels.
+HEADER_PROBE = """
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <cuda_fp8.h>
+#include <mma.h>
+#include <cooperative_groups.h>
+extern "C" __global__ void smbench_header_probe(float *out) {
+    namespace cg = cooperative_groups;
+    cg::thread_block block = cg::this_thread_block();
+    __half h = __float2half(1.0f);
+    __nv_bfloat16 b = __float2bfloat16(2.0f);
+    __nv_fp8_e4m3 e(3.0f);
+    out[block.thread_rank()] = __half2float(h) + __bfloat162float(b) + float(e);
+}
+"""
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    detail: str
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check_python() -> list[Check]:
+    ok = sys.version_info >= (3, 10)
+    return [
+        Check("python", OK if ok else FAIL, f"{platform.python_version()} ({sys.executable})"),
+        Check("platform", OK, f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; smbench {__version__}"),
+    ]
+
+
+def check_packages() -> list[Check]:
+    found = {p: _version(p) for p in RUNTIME_PACKAGES}
+    missing = [p for p, v in found.items() if v is None]
+    detail = ", ".join(f"{p} {v}" for p, v in found.items() if v)
+    if missing:
+        # On a machine with a CUDA toolkit the nvidia-* wheels may be absent and not needed:
+        # the toolchain checks below say whether their pieces were found anyway.
+        return [Check("packages", WARN, f"not installed: {', '.join(missing)}; installed: {detail}")]
+    return [Check("packages", OK, detail)]
+
+
+def check_nvrtc() -> list[Check]:
+    try:
+        major, minor = toolchain.nvrtc_version()
+    except SmbenchError as exc:
+        return [Check("nvrtc", FAIL, str(exc))]
+    archs = toolchain.nvrtc_supported_archs()
+    knows_121 = 121 in archs
+    checks = [Check("nvrtc", OK, f"NVRTC {major}.{minor}; targets sm_{', sm_'.join(map(str, archs))}"),
+              Check("nvrtc sm_121", OK if knows_121 else FAIL,
+                    "knows sm_121 (DGX Spark / GB10), with a/f variants" if knows_121 else
+                    "does not know sm_121: needs NVRTC >= 12.9; pip install -U nvidia-cuda-nvrtc")]
+    unknown = [t.name for t in target_table.all_targets() if t.number not in archs]
+    if unknown:
+        checks.append(Check("targets", WARN, f"this NVRTC cannot compile for {', '.join(unknown)}"))
+    return checks
+
+
+def check_headers() -> list[Check]:
+    from smbench.compile import compile_source
+
+    try:
+        dirs = toolchain.cuda_include_dirs()
+        result = compile_source(HEADER_PROBE, "sm_121a" if 121 in toolchain.nvrtc_supported_archs() else "sm_80",
+                                source_name="header_probe.cu")
+    except SmbenchError as exc:
+        return [Check("cuda headers", FAIL, str(exc))]
+    if not result.ok:
+        return [Check("cuda headers", FAIL, f"fp16/bf16/fp8/mma.h/cooperative_groups do not compile: "
+                                           f"{result.first_error}")]
+    return [Check("cuda headers", OK, f"fp16, bf16, fp8, mma.h, cooperative_groups compile; "
+                                     f"{', '.join(map(str, dirs))}")]
+
+
+def _tool_version(path) -> str:
+    try:
+        done = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"does not run: {exc}"
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "version unknown"
+
+
+def check_tools() -> list[Check]:
+    checks = []
+    for name in ("cuobjdump", "nvdisasm"):
+        try:
+            path = toolchain.binary_utility(name)
+            checks.append(Check(name, OK, f"{path} ({_tool_version(path)})"))
+        except SmbenchError as exc:
+            checks.append(Check(name, FAIL if name == "cuobjdump" else WARN, str(exc)))
+    version = toolchain.nvjitlink_version()
+    if version:
+        checks.append(Check("nvjitlink", OK, f"nvJitLink {version[0]}.{version[1]}"))
+    else:
+        checks.append(Check("nvjitlink", WARN, "not found: compat cannot isolate failing kernels or show the "
+                                              "sm_80 fallback; pip install nvidia-nvjitlink"))
+    return checks
+
+
+def check_gpus() -> list[Check]:
+    from smbench.gpuinfo import driver_version, list_gpus
+
+    version, why = driver_version()
+    if version is None:
+        return [Check("cuda driver", WARN, f"no usable driver ({why})"),
+                Check("gpu", WARN, "no GPU: CPU reference path and compile matrix only")]
+    checks = [Check("cuda driver", OK, f"supports CUDA {version[0]}.{version[1]}")]
+    gpus, why = list_gpus()
+    if not gpus:
+        return checks + [Check("gpu", WARN, f"no GPU ({why}): CPU reference path and compile matrix only")]
+    for gpu in gpus:
+        number = gpu.major * 10 + gpu.minor
+        native = [t.name for t in target_table.all_targets() if t.number == number]
+        clock = f", SM clock {gpu.sm_clock_mhz:.0f} MHz" if gpu.sm_clock_mhz else ""
+        memory_clock = f", memory clock {gpu.memory_clock_mhz:.0f} MHz" if gpu.memory_clock_mhz else ""
+        bus = f", {gpu.bus_width_bits}-bit bus" if gpu.bus_width_bits else ""
+        kind = ", integrated (unified memory)" if gpu.integrated else ""
+        detail = (f"{gpu.index}: {gpu.name}, compute capability {gpu.compute_capability}, {gpu.sm_count} SMs, "
+                  f"{gpu.memory_bytes / 2**30:.1f} GiB{clock}{memory_clock}{bus}{kind}; "
+                  f"targets {', '.join(native) if native else 'none in the table'}")
+        checks.append(Check(f"gpu {gpu.index}", OK if native else WARN, detail))
+    return checks
+
+
+def check_nvml() -> list[Check]:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            return [Check("nvml", OK, f"driver {pynvml.nvmlSystemGetDriverVersion()}: telemetry available")]
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception as exc:  # noqa: BLE001 - NVML missing is a normal state off a GPU machine
+        return [Check("nvml", WARN, f"unavailable ({type(exc).__name__}): telemetry will say so")]
+
+
+def check_cache() -> list[Check]:
+    from smbench.paths import cache_dir
+
+    root = cache_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        return [Check("cache", WARN, f"{root} is not writable ({exc.strerror}): every compile runs cold")]
+    return [Check("cache", OK, str(root))]
+
+
+def run_checks() -> list[Check]:
+    checks: list[Check] = []
+    for group in (check_python, check_packages, check_nvrtc, check_headers, check_tools, check_gpus,
+                  check_nvml, check_cache):
+        try:
+            checks.extend(group())
+        except Exception as exc:  # noqa: BLE001 - one broken check is a line, not the end of doctor
+            checks.append(Check(group.__name__.removeprefix("check_"), FAIL, f"check crashed: {exc}"))
+    return checks

@@ -1,0 +1,146 @@
+"""Reading machine code: registers, local memory, shared memory and an instruction histogram.
+
+cuobjdump (from the nvidia-cuda-cuobjdump wheel, found with cuda.pathfinder) prints
+both the resource usage and the SASS of every kernel in a cubin; the parsing below
+turns that into one KernelSass per kernel. The summary of a cubin is cached by the
+cubin's hash, so a warm `smbench compat` runs no cuobjdump at all.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from smbench import toolchain
+from smbench.cache import Cache, key_of
+from smbench.errors import SmbenchError
+
+# Instruction classes that run on the tensor cores, by SASS mnemonic.
+TENSOR_CLASSES = ("HMMA", "IMMA", "QMMA", "OMMA", "DMMA", "BMMA", "HGMMA", "IGMMA", "QGMMA", "BGMMA")
+TENSOR_PREFIXES = ("UTC",)  # tcgen05: UTCHMMA, UTCQMMA, UTCOMMA, ...
+
+# Memory instructions whose access width tells whether loads were vectorised.
+_WIDTH_CLASSES = {"LDG", "STG", "LDS", "STS", "LD", "ST", "LDL", "STL", "LDC", "LDGSTS", "ATOMG", "RED"}
+# Matrix loads/stores keep their whole shape (LDSM.16.M88.4: four 8x8 b16 matrices).
+_FULL_CLASSES = {"LDSM", "STSM"}
+_WIDTHS = {"8", "U8", "S8", "16", "U16", "S16", "64", "128", "256"}
+
+_FUNCTION = re.compile(r"^\s*Function\s*:\s*(\S+)")
+_RESOURCE_FUNCTION = re.compile(r"^\s*Function\s+([^\s:]+)\s*:\s*$")
+_RESOURCE_FIELDS = re.compile(r"([A-Z_]+(?:\[\d+\])?):(\d+)")
+_INSTRUCTION = re.compile(r"^\s*/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P[T0-9]+\s+)?([A-Z][A-Za-z0-9_.]*)")
+
+
+def instruction_class(opcode: str) -> str:
+    """The histogram bucket of one SASS opcode.
+
+    Tensor-core opcodes keep their full shape and types (HMMA.16816.F32.BF16), since
+    that is what tells formats apart; memory opcodes keep their width (LDG.E.128); all
+    others collapse to the mnemonic (FFMA, IMAD, ...).
+    """
+    parts = opcode.split(".")
+    head = parts[0]
+    if is_tensor(head) or head in _FULL_CLASSES:
+        return opcode
+    if head in _WIDTH_CLASSES:
+        kept = [head]
+        if "E" in parts[1:]:
+            kept.append("E")
+        kept.extend(p for p in parts[1:] if p in _WIDTHS)
+        return ".".join(kept)
+    return head
+
+
+def is_tensor(opcode: str) -> bool:
+    head = opcode.split(".")[0]
+    return head in TENSOR_CLASSES or (head.startswith(TENSOR_PREFIXES) and head.endswith("MMA"))
+
+
+@dataclass
+class KernelSass:
+    name: str
+    registers: int = 0
+    stack_bytes: int = 0
+    shared_bytes: int = 0
+    local_bytes: int = 0
+    histogram: Counter = field(default_factory=Counter)
+
+    @property
+    def tensor_instructions(self) -> list[str]:
+        """Distinct tensor-core opcodes, most frequent first."""
+        found = [(count, op) for op, count in self.histogram.items() if is_tensor(op)]
+        return [op for _, op in sorted(found, key=lambda item: (-item[0], item[1]))]
+
+    @property
+    def spill_instructions(self) -> int:
+        """Local-memory loads and stores: register spills (or local arrays) in the code."""
+        return sum(count for op, count in self.histogram.items() if op.split(".")[0] in ("LDL", "STL"))
+
+    def count(self, prefix: str) -> int:
+        """Instructions whose class starts with prefix (count("HMMA"), count("LDG.E.128"))."""
+        return sum(n for op, n in self.histogram.items() if op == prefix or op.startswith(prefix + "."))
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "registers": self.registers, "stack_bytes": self.stack_bytes,
+                "shared_bytes": self.shared_bytes, "local_bytes": self.local_bytes,
+                "histogram": dict(self.histogram)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "KernelSass":
+        return cls(data["name"], data["registers"], data["stack_bytes"], data["shared_bytes"],
+                   data["local_bytes"], Counter(data["histogram"]))
+
+
+def parse_cuobjdump(text: str) -> dict[str, KernelSass]:
+    """Parse `cuobjdump -sass -res-usage` output into one KernelSass per kernel."""
+    kernels: dict[str, KernelSass] = {}
+    resource_of: str | None = None
+    current: KernelSass | None = None
+    for line in text.splitlines():
+        match = _RESOURCE_FUNCTION.match(line)
+        if match:
+            resource_of = match.group(1)
+            continue
+        if resource_of is not None:
+            fields = dict((k, int(v)) for k, v in _RESOURCE_FIELDS.findall(line))
+            if "REG" in fields:
+                kernel = kernels.setdefault(resource_of, KernelSass(resource_of))
+                kernel.registers = fields.get("REG", 0)
+                kernel.stack_bytes = fields.get("STACK", 0)
+                kernel.shared_bytes = fields.get("SHARED", 0)
+                kernel.local_bytes = fields.get("LOCAL", 0)
+                resource_of = None
+                continue
+        match = _FUNCTION.match(line)
+        if match:
+            current = kernels.setdefault(match.group(1), KernelSass(match.group(1)))
+            continue
+        if current is not None:
+            match = _INSTRUCTION.match(line)
+            if match:
+                current.histogram[instruction_class(match.group(1))] += 1
+    return kernels
+
+
+def run_cuobjdump(cubin: bytes) -> str:
+    tool = toolchain.binary_utility("cuobjdump")
+    with tempfile.TemporaryDirectory(prefix="smbench-") as tmp:
+        path = Path(tmp) / "kernel.cubin"
+        path.write_bytes(cubin)
+        done = subprocess.run([str(tool), "-sass", "-res-usage", str(path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SmbenchError(f"cuobjdump failed: {(done.stderr or done.stdout).strip().splitlines()[:1]}")
+    return done.stdout
+
+
+def summarize(cubin: bytes, cache: Cache | None = None) -> dict[str, KernelSass]:
+    """Per-kernel summary of a cubin, cached by the cubin's content."""
+    cache = cache if cache is not None else Cache()
+    value, _ = cache.get_or_compute(
+        "sass", key_of("sass", cubin),
+        lambda: {name: k.to_dict() for name, k in parse_cuobjdump(run_cuobjdump(cubin)).items()})
+    return {name: KernelSass.from_dict(data) for name, data in value.items()}

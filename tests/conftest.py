@@ -1,0 +1,64 @@
+"""Shared test set-up: one compile cache for the session, and the GPU marker's skip rule."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNELS = ROOT / "kernels"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory):
+    """Every compile in the test session shares one fresh cache: cold once, warm after,
+    and never the user's own cache directory."""
+    path = tmp_path_factory.mktemp("smbench-cache")
+    old = os.environ.get("SMBENCH_CACHE_DIR")
+    os.environ["SMBENCH_CACHE_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("SMBENCH_CACHE_DIR", None)
+    else:
+        os.environ["SMBENCH_CACHE_DIR"] = old
+
+
+def _gpu_absent_reason() -> str | None:
+    try:
+        from smbench.gpuinfo import list_gpus
+
+        gpus, why = list_gpus()
+    except Exception as exc:  # noqa: BLE001
+        return f"no GPU: {exc}"
+    if not gpus:
+        return f"no GPU: {why}"
+    try:
+        import cupy  # noqa: F401
+    except Exception as exc:  # noqa: BLE001
+        return f"GPU present but CuPy unusable: {exc}"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return
+    reason = _gpu_absent_reason()
+    if reason:
+        for item in gpu_items:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
+    """Run `python -m smbench ...` in a subprocess, as a user would: (returncode, stdout, stderr)."""
+    import subprocess
+
+    full_env = dict(os.environ)
+    full_env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.update(env or {})
+    done = subprocess.run([sys.executable, "-m", "smbench", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=full_env, timeout=600)
+    return done.returncode, done.stdout, done.stderr

@@ -1,0 +1,84 @@
+from collections import Counter
+
+import pytest
+
+from smbench import sass
+from smbench.compile import compile_file
+from smbench import targets as target_table
+
+from conftest import KERNELS
+
+CUOBJDUMP_TEXT = """
+Resource usage:
+ Common:
+  GLOBAL:0
+ Function kern_a:
+  REG:40 STACK:16 SHARED:4096 LOCAL:24 CONSTANT[0]:904 TEXTURE:0 SURFACE:0 SAMPLER:0
+ Function kern_b:
+  REG:8 STACK:0 SHARED:0 LOCAL:0 CONSTANT[0]:900 TEXTURE:0 SURFACE:0 SAMPLER:0
+
+\tcode for sm_121a
+\t.target\tsm_121a
+
+\t\tFunction : kern_a
+\t.headerflags\t@"EF_CUDA_ACCELERATORS EF_CUDA_SM121 EF_CUDA_VIRTUAL_SM(EF_CUDA_SM121)"
+        /*0000*/                   LDC R1, c[0x0][0x37c] ;                      /* 0x0000df00ff017b82 */
+                                                                                /* 0x000fe20000000800 */
+        /*0010*/                   LDG.E.128.CONSTANT R4, desc[UR4][R2.64] ;    /* 0x0000000402047981 */
+        /*0020*/                   HMMA.16816.F32.BF16 R8, R4, R2, R8 ;         /* 0x000000020408723c */
+        /*0030*/                   HMMA.16816.F32.BF16 R12, R4, R2, R12 ;       /* 0x000000020408723c */
+        /*0040*/               @P0 STL.64 [R1], R8 ;                             /* 0x0000000801007387 */
+        /*0050*/              @!P1 LDL R9, [R1+0x8] ;                            /* 0x0000080001097983 */
+        /*0060*/                   DMMA.8x8x4 R16, R18, R20, R16 ;              /* 0x000000020408723c */
+        /*0070*/                   EXIT ;                                       /* 0x000000000000794d */
+        /*0080*/                   BRA 0x80;                                    /* 0x000000000000794d */
+\t\t..........
+
+\t\tFunction : kern_b
+        /*0000*/                   FFMA R0, R1, R2, R3 ;                        /* 0x0000000000007223 */
+        /*0010*/                   UTCHMMA gdesc[UR4], gdesc[UR6], tmem[UR8], tmem[UR10], idesc[UR11], UPT ;
+        /*0020*/                   EXIT ;
+"""
+
+
+def test_parse_resource_usage_and_histogram():
+    kernels = sass.parse_cuobjdump(CUOBJDUMP_TEXT)
+    a, b = kernels["kern_a"], kernels["kern_b"]
+    assert (a.registers, a.stack_bytes, a.shared_bytes, a.local_bytes) == (40, 16, 4096, 24)
+    assert a.histogram["HMMA.16816.F32.BF16"] == 2 and a.histogram["LDG.E.128"] == 1
+    assert a.tensor_instructions == ["HMMA.16816.F32.BF16", "DMMA.8x8x4"]
+    assert a.spill_instructions == 2 and a.count("STL") == 1
+    assert sum(a.histogram.values()) == 9
+    assert b.registers == 8 and b.tensor_instructions == ["UTCHMMA"] and b.histogram["FFMA"] == 1
+
+
+@pytest.mark.parametrize("opcode, expected", [
+    ("LDG.E.128.CONSTANT", "LDG.E.128"),
+    ("LDG.E.64", "LDG.E.64"),
+    ("LDG.E", "LDG.E"),
+    ("STG.E.128", "STG.E.128"),
+    ("LDSM.16.M88.4", "LDSM.16.M88.4"),
+    ("FFMA.FTZ", "FFMA"),
+    ("QMMA.16832.F32.E4M3.E4M3", "QMMA.16832.F32.E4M3.E4M3"),
+    ("OMMA.SF.16864.F32.E2M1.E2M1.UE4M3.4X", "OMMA.SF.16864.F32.E2M1.E2M1.UE4M3.4X"),
+    ("HGMMA.64x128x16.F32", "HGMMA.64x128x16.F32"),
+    ("IMAD.MOV.U32", "IMAD"),
+])
+def test_instruction_classes(opcode, expected):
+    assert sass.instruction_class(opcode) == expected
+
+
+def test_round_trip_through_dict():
+    kernel = sass.parse_cuobjdump(CUOBJDUMP_TEXT)["kern_a"]
+    again = sass.KernelSass.from_dict(kernel.to_dict())
+    assert again == kernel and isinstance(again.histogram, Counter)
+
+
+@pytest.mark.parametrize("target", [t.name for t in target_table.all_targets()])
+def test_stream_copy_uses_128_bit_loads_and_stores_everywhere(target):
+    result = compile_file(KERNELS / "stream.cu", target)
+    assert result.ok, result.log
+    copy = sass.summarize(result.cubin)["copy_f32x4"]
+    assert copy.count("LDG.E.128") >= 1 and copy.count("STG.E.128") >= 1
+    assert copy.count("LDG.E") == copy.count("LDG.E.128")  # no narrower global loads
+    assert copy.local_bytes == 0 and copy.spill_instructions == 0

@@ -1,0 +1,89 @@
+"""The non-mma facts of the target table, checked against the compiler on every target.
+
+One small kernel per feature; `compat` itself compiles them, so a kernel rejected on
+a target never hides its neighbours. (The mma formats are checked against the
+built-in kernels in test_compat.py.)
+"""
+
+import pytest
+
+from smbench import compat
+from smbench import targets as target_table
+from smbench.cache import Cache
+
+FEATURE_KERNELS = {
+    "ldmatrix": r"""
+extern "C" __global__ void feature_ldmatrix(unsigned *out) {
+    __shared__ unsigned short tile[8 * 8 * 4];
+    tile[threadIdx.x] = threadIdx.x;
+    __syncthreads();
+    unsigned r0, r1, r2, r3;
+    unsigned address = (unsigned)__cvta_generic_to_shared(tile + (threadIdx.x % 32) * 8);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(address));
+    out[threadIdx.x] = r0 + r1 + r2 + r3;
+}""",
+    "cp.async": r"""
+extern "C" __global__ void feature_cp_async(const int4 *in, int4 *out) {
+    __shared__ int4 staged[32];
+    unsigned address = (unsigned)__cvta_generic_to_shared(staged + threadIdx.x);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(address), "l"(in + threadIdx.x));
+    asm volatile("cp.async.commit_group;");
+    asm volatile("cp.async.wait_group 0;" ::: "memory");
+    __syncthreads();
+    out[threadIdx.x] = staged[threadIdx.x];
+}""",
+    "cp.async.bulk": r"""
+extern "C" __global__ void feature_cp_async_bulk(const int4 *in, int4 *out) {
+    __shared__ alignas(128) int4 staged[32];
+    __shared__ alignas(8) unsigned long long barrier;
+    unsigned dst = (unsigned)__cvta_generic_to_shared(staged);
+    unsigned bar = (unsigned)__cvta_generic_to_shared(&barrier);
+    if (threadIdx.x == 0) {
+        asm volatile("mbarrier.init.shared.b64 [%0], 1;" :: "r"(bar));
+        asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], 512, [%2];"
+                     :: "r"(dst), "l"(in), "r"(bar) : "memory");
+    }
+    __syncthreads();
+    out[threadIdx.x] = staged[threadIdx.x];
+}""",
+    "wgmma": r"""
+extern "C" __global__ void feature_wgmma(int *out) {
+    asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+    asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+    asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+    out[threadIdx.x] = 1;
+}""",
+    "tcgen05": r"""
+extern "C" __global__ void feature_tcgen05(int *out) {
+    asm volatile("tcgen05.fence::before_thread_sync;" ::: "memory");
+    asm volatile("tcgen05.fence::after_thread_sync;" ::: "memory");
+    out[threadIdx.x] = 1;
+}""",
+}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("features")
+    source = directory / "features.cu"
+    source.write_text("\n".join(FEATURE_KERNELS.values()) + "\n")
+    return compat.run(compat.user_units([source], []), target_table.all_targets(), cache=Cache(directory / "cache"))
+
+
+def kernel_name(feature: str) -> str:
+    return "feature_" + feature.replace(".", "_")
+
+
+@pytest.mark.parametrize("feature", list(FEATURE_KERNELS))
+def test_feature_compiles_exactly_where_the_table_says(report, feature):
+    for target in target_table.all_targets():
+        cell = report.cell(kernel_name(feature), target.name)
+        assert cell.status in ("ok", "failed"), cell
+        assert (cell.status == "ok") == target.has(feature), (feature, target.name, cell.error)
+
+
+def test_ldmatrix_and_cp_async_reach_the_machine_code(report):
+    for target in ("sm_80", "sm_121a"):
+        assert any(op.startswith("LDSM") for op in report.cell("feature_ldmatrix", target).histogram)
+        assert any(op.startswith("LDGSTS") for op in report.cell("feature_cp_async", target).histogram)
