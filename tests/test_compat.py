@@ -276,3 +276,12 @@ def test_two_compat_runs_in_parallel_on_one_cache(tmp_path):
     first, second = (json.loads(out)["cells"] for out, _ in outputs)
     assert first == second
     assert not list((tmp_path / "cache").rglob(".tmp-*"))
+
+
+def test_json_carries_provenance_and_options():
+    code, out, _ = run_cli("compat", "--targets", "sm_121a", "--format", "json")
+    document = json.loads(out)
+    provenance = document["provenance"]
+    assert provenance["nvrtc_version"] == ".".join(map(str, toolchain.nvrtc_version()))
+    assert provenance["packages"]["cuda-bindings"] and provenance["created_utc"].endswith("+00:00")
+    assert document["compile_options"]["mma.cu"] == list(compat.PROBE_OPTIONS)

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 from smbench import __version__, ptx as ptx_tools, sass, toolchain
 from smbench import targets as target_table
 from smbench.cache import Cache
-from smbench.compile import CompileResult, assemble_ptx, compile_source, read_source
+from smbench.compile import DEFAULT_OPTIONS, assemble_ptx, compile_source, read_source
 from smbench.errors import SmbenchError
 from smbench.paths import builtin_kernel_files
 
@@ -73,6 +73,7 @@ class CompatReport:
     nvrtc_version: tuple[int, int]
     nvjitlink_version: tuple[int, int] | None
     skipped_targets: dict[str, str] = field(default_factory=dict)
+    file_options: dict[str, list[str]] = field(default_factory=dict)
     cache_hits: int = 0
     cache_misses: int = 0
 
@@ -90,9 +91,13 @@ class CompatReport:
         return list(seen)
 
     def to_dict(self) -> dict:
+        from smbench import provenance
+
         return {
             "schema": SCHEMA,
             "smbench_version": __version__,
+            "provenance": provenance.collect(),
+            "compile_options": {"every_file": list(DEFAULT_OPTIONS), **self.file_options},
             "nvrtc_version": ".".join(map(str, self.nvrtc_version)),
             "nvjitlink_version": ".".join(map(str, self.nvjitlink_version)) if self.nvjitlink_version else None,
             "files": self.files,
@@ -311,5 +316,6 @@ def run(units: Sequence[SourceUnit], targets: Sequence[target_table.Target], cac
                     cells.append(Cell(unit.name, kernel, target.name, "failed",
                                       error="not in this target's PTX (removed by the preprocessor?)"))
     return CompatReport([u.name for u in units], [t.name for t in targets], cells, version,
-                        toolchain.nvjitlink_version(), skipped, cache.hits, cache.misses)
+                        toolchain.nvjitlink_version(), skipped, {u.name: list(u.options) for u in units},
+                        cache.hits, cache.misses)
 

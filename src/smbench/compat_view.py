@@ -98,7 +98,7 @@ def _matrix_rows(report: CompatReport, file: str) -> list[tuple[str, list[Cell]]
 def render_table(report: CompatReport, console: Console) -> None:
     for file in report.files:
         table = Table(title=f"{file}: kernels x targets (NVRTC {'.'.join(map(str, report.nvrtc_version))})",
-                      title_justify="left", show_lines=False, pad_edge=False)
+                      title_justify="left", show_lines=False)
         table.add_column("kernel", no_wrap=True)
         for target in report.targets:
             table.add_column(target, no_wrap=True)
@@ -108,11 +108,19 @@ def render_table(report: CompatReport, console: Console) -> None:
     console.print(Text(LEGEND, style="dim"))
     console.print()
     for line in details(report):
-        console.print(line, highlight=False, markup=False)
+        # Never wrapped: a detail line is copied into issues and searched for.
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def render_markdown(report: CompatReport) -> str:
-    out = []
+    from smbench import provenance
+
+    made = provenance.collect()
+    sha = made["git_sha"]
+    commit = f", git {sha[:12]}{'-dirty' if sha.endswith('-dirty') else ''}" if sha else ""
+    out = [f"_smbench {made['smbench_version']}{commit}; NVRTC {made['nvrtc_version']}, "
+           f"nvJitLink {made['nvjitlink_version'] or 'absent'}; {made['host']['system']} "
+           f"{made['host']['machine']}; {made['created_utc']}_\n"]
     for file in report.files:
         out.append(f"### {file} (NVRTC {'.'.join(map(str, report.nvrtc_version))})\n")
         out.append("| kernel | " + " | ".join(report.targets) + " |")
