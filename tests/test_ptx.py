@@ -72,3 +72,16 @@ def test_drop_entries_keeps_the_rest():
     assert ptx.entries(trimmed) == ["good", "uses_helper"]
     assert "mma.sync.whatever" not in trimmed and ".func  (.param .b32 func_retval0) helper(" in trimmed
     assert ptx.target_of(trimmed) == "sm_121"
+
+
+def test_a_rejected_function_leaves_with_its_last_caller():
+    trimmed = ptx.drop_entries(MODULE, {"uses_helper"})
+    assert ptx.entries(trimmed) == ["good", "broken"]
+    assert "bad.instruction" not in trimmed and "declared_only" not in trimmed
+    kept = ptx.drop_entries(MODULE, {"broken"})
+    assert "bad.instruction" in kept  # uses_helper still calls it
+
+
+def test_prototypes_are_blocks_without_body():
+    protos = [b for b in ptx.blocks(MODULE, prototypes=True) if not b.has_body]
+    assert [b.name for b in protos] == ["declared_only"]

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -62,6 +63,11 @@ class Cache:
         self.hits = 0
         self.misses = 0
         self.corrupt = 0
+        self._lock = threading.Lock()  # the counters are shared by compile threads
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
 
     def _path(self, namespace: str, key: str) -> Path:
         return self.root / f"v{FORMAT_VERSION}" / namespace / key[:2] / f"{key}.json"
@@ -73,7 +79,7 @@ class Cache:
         try:
             raw = path.read_bytes()
         except OSError:
-            self.misses += 1
+            self._count("misses")
             return None
         try:
             document = json.loads(raw)
@@ -83,14 +89,14 @@ class Cache:
                 raise ValueError("checksum mismatch")
             value = _decode(payload)
         except (ValueError, KeyError, TypeError, AttributeError, json.JSONDecodeError):
-            self.corrupt += 1
-            self.misses += 1
+            self._count("corrupt")
+            self._count("misses")
             try:
                 path.unlink()
             except OSError:
                 pass
             return None
-        self.hits += 1
+        self._count("hits")
         return value
 
     def put(self, namespace: str, key: str, value: Any) -> None:

@@ -7,7 +7,9 @@ stderr and exit status 2; a kernel that does not compile is a row in the output.
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -33,12 +35,42 @@ class _Parser(argparse.ArgumentParser):
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
+        sys.stdout.flush()
         return
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
+        output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise SmbenchError(f"cannot write {output}: {exc.strerror}") from None
+        raise SmbenchError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _check_writable(output: Path | None) -> None:
+    """Say at once, not after minutes of compiling, that the output cannot be written."""
+    if output is None:
+        return
+    existed = output.exists()
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with open(output, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise SmbenchError(f"cannot write {output}: {exc.strerror or exc}") from None
+    if not existed:
+        output.unlink()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
 # ---------------------------------------------------------------- targets
@@ -81,11 +113,14 @@ def cmd_targets(args: argparse.Namespace) -> int:
         archs = ()  # the table is still worth printing without NVRTC
     rows = _targets_rows(archs)
     if args.format == "json":
+        # Every feature in full here (the columns fold f16/bf16/tf32/s8/f64 into one).
+        for row in rows:
+            target = target_table.get(row["target"])
+            row["features"] = {key: target.support(key) for key in target_table.FEATURES}
         _write(json.dumps({"features": target_table.FEATURES, "targets": rows}, indent=2) + "\n", args.output)
         return 0
     if args.format in ("csv", "md"):
         import csv
-        import io
 
         headers = list(rows[0])
         if args.format == "csv":
@@ -99,7 +134,8 @@ def cmd_targets(args: argparse.Namespace) -> int:
             lines += ["| " + " | ".join(str(r[h]) for h in headers) + " |" for r in rows]
             _write("\n".join(lines) + "\n", args.output)
         return 0
-    console = Console(width=220 if not sys.stdout.isatty() else None)
+    terminal = args.output is None and _stdout_is_terminal()
+    console = Console(file=io.StringIO(), width=Console().width if terminal else 220, force_terminal=terminal)
     table = Table(title="CUDA targets: what each compiles (checked against NVRTC by the test suite)",
                   title_justify="left")
     for header in ("target", "cc", "architecture", "this NVRTC", *(label for label, _ in _TARGET_COLUMNS)):
@@ -112,6 +148,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
     console.print(Text("emulated = compiles, but to a slower instruction of another class "
                        "(FP8 through HMMA on sm_90/sm_100). Devices per target: smbench targets --format md",
                        style="dim"))
+    _write(console.file.getvalue(), args.output)
     return 0
 
 
@@ -133,7 +170,8 @@ def cmd_compat(args: argparse.Namespace) -> int:
     from smbench import compat, compat_view
     from smbench.cache import Cache
 
-    target_list = target_table.parse_list(args.targets)
+    target_list = target_table.parse_list(args.targets, real_only=True)
+    _check_writable(args.output)
     if args.files:
         units = compat.user_units([Path(f) for f in args.files], _compile_options(args))
     else:
@@ -165,13 +203,9 @@ def cmd_compat(args: argparse.Namespace) -> int:
     elif args.format == "md":
         _write(compat_view.render_markdown(report), args.output)
     else:
-        if args.output:
-            with open(args.output, "w") as handle:
-                compat_view.render_table(report, Console(file=handle, width=compat_view.table_width(report)))
-        else:
-            stdout = Console()
-            width = None if stdout.is_terminal else compat_view.table_width(report)
-            compat_view.render_table(report, Console(width=width))
+        terminal = args.output is None and _stdout_is_terminal()
+        width = max(Console().width, compat_view.table_width(report)) if terminal else None
+        _write(compat_view.render_table_text(report, width, colour=terminal), args.output)
     return 0
 
 
@@ -184,7 +218,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.format == "json":
         _write(json.dumps([c.__dict__ for c in checks], indent=2) + "\n", None)
     else:
-        console = Console(width=None if sys.stdout.isatty() else 200)
+        console = Console(file=io.StringIO(), width=200, force_terminal=_stdout_is_terminal())
         colours = {"ok": "green", "warn": "yellow", "fail": "red bold"}
         for check in checks:
             line = Text()
@@ -192,6 +226,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             line.append(f" {check.name:<14} ", style="bold")
             line.append(check.detail)
             console.print(line, soft_wrap=True)
+        _write(console.file.getvalue(), None)
     return 1 if any(c.status == FAIL for c in checks) else 0
 
 
@@ -220,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     compat.add_argument("-D", dest="define", action="append", metavar="NAME[=VALUE]", help="preprocessor define")
     compat.add_argument("--nvrtc-option", action="append", metavar="OPT",
                         help="any other NVRTC option, e.g. --nvrtc-option=-use_fast_math")
-    compat.add_argument("--jobs", "-j", type=int, default=None, help="parallel compiles (default: CPU count)")
+    compat.add_argument("--jobs", "-j", type=_positive_int, default=None,
+                        help="parallel compiles (default: CPU count)")
     compat.add_argument("--no-cache", action="store_true", help="compile everything again")
     compat.set_defaults(handler=cmd_compat)
 
@@ -231,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A terminal or pipe that cannot show ✗ or → gets a replacement character, not a traceback.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -242,4 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"smbench {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        # `smbench compat | head`: the reader has all it wanted. Point stdout at /dev/null so
+        # that Python's own flush at exit does not complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 from smbench import __version__, ptx as ptx_tools, sass, toolchain
 from smbench import targets as target_table
 from smbench.cache import Cache
-from smbench.compile import DEFAULT_OPTIONS, assemble_ptx, compile_source, read_source
+from smbench.compile import DEFAULT_OPTIONS, assemble_ptx, compile_source, first_error_line, read_source
 from smbench.errors import SmbenchError
 from smbench.paths import builtin_kernel_files
 
@@ -30,22 +30,23 @@ SCHEMA = "smbench.compat/1"
 # the matrix turns the guards off to hear what the compiler says about each one.
 PROBE_OPTIONS = ("-DSMBENCH_PROBE_ALL",)
 
-_KERNEL_DECL = re.compile(r'__global__\s+(?:__launch_bounds__\s*\([^)]*\)\s*)?void\s+(\w+)\s*\(')
-_FRONTEND_LINE = re.compile(r"^(?P<file>[^\s(]+)\((?P<line>\d+)\):\s*(?:catastrophic\s+)?error", re.MULTILINE)
+# `__launch_bounds__(...)` may hold one level of nested parentheses and stand before or after `void`.
+_BOUNDS = r"(?:__launch_bounds__\s*\((?:[^()]|\([^()]*\))*\)\s*)?"
+_KERNEL_DECL = re.compile(r"(?<!\w)__global__\s+" + _BOUNDS + r"void\s+" + _BOUNDS + r"(\w+)\s*\(")
 
 
 @dataclass
 class SourceUnit:
-    """One kernel file as the matrix compiles it."""
+    """One kernel file as the matrix compiles it; `name` is how rows and NVRTC's log call it."""
 
     path: Path
     text: str
     options: tuple[str, ...]
     builtin: bool
+    name: str = ""
 
-    @property
-    def name(self) -> str:
-        return self.path.name
+    def __post_init__(self) -> None:
+        self.name = self.name or self.path.name
 
 
 @dataclass
@@ -53,14 +54,14 @@ class Cell:
     file: str
     kernel: str
     target: str
-    status: str  # "ok", "failed", "skipped" (NVRTC lacks the target), "unknown" (could not be isolated)
+    status: str  # "ok", "failed", "skipped" (NVRTC lacks the target), "unknown" (could not be assessed)
     tensor_instructions: list[str] = field(default_factory=list)
     registers: int | None = None
     local_bytes: int | None = None
     spill_instructions: int | None = None
     shared_bytes: int | None = None
     error: str = ""
-    fallback: str = ""  # for failed cells: "yes" or "no"; empty where it does not apply
+    fallback: str = ""  # for failed cells: "yes", "no" or "unknown"; empty where it does not apply
     fallback_detail: str = ""  # the instruction the compute_80 PTX becomes, or why it cannot
     histogram: dict[str, int] = field(default_factory=dict)
 
@@ -74,6 +75,7 @@ class CompatReport:
     nvjitlink_version: tuple[int, int] | None
     skipped_targets: dict[str, str] = field(default_factory=dict)
     file_options: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     cache_hits: int = 0
     cache_misses: int = 0
 
@@ -103,24 +105,31 @@ class CompatReport:
             "files": self.files,
             "targets": self.targets,
             "skipped_targets": self.skipped_targets,
+            "notes": self.notes,
             "cells": [asdict(c) for c in self.cells],
         }
 
 
+# ---------------------------------------------------------------- reading the source
+
+def _blank_comments_and_directives(source: str) -> str:
+    """The source with comments and preprocessor lines blanked, line structure kept
+    (line numbers matter): a kernel inside a #define is not a kernel the scan can name."""
+    blank = lambda m: re.sub(r"[^\n]", " ", m.group(0))  # noqa: E731
+    source = re.sub(r"/\*.*?\*/", blank, source, flags=re.DOTALL)
+    source = re.sub(r"//[^\n]*", blank, source)
+    return re.sub(r"^[ \t]*#(?:[^\n]*\\\n)*[^\n]*", blank, source, flags=re.MULTILINE)
+
+
 def declared_kernels(source: str) -> list[str]:
-    """Kernel names declared in the source text (for files whose PTX could not be made)."""
-    return list(dict.fromkeys(_KERNEL_DECL.findall(_strip_comments(source))))
-
-
-def _strip_comments(source: str) -> str:
-    # Keep line structure (line numbers matter) while blanking comments.
-    source = re.sub(r"/\*.*?\*/", lambda m: re.sub(r"[^\n]", " ", m.group(0)), source, flags=re.DOTALL)
-    return re.sub(r"//[^\n]*", "", source)
+    """Kernel names the source text defines: the last resort, for a file NVRTC turns down
+    on every target (templates and macro-made kernels are out of its reach)."""
+    return list(kernel_line_spans(source))
 
 
 def kernel_line_spans(source: str) -> dict[str, tuple[int, int]]:
     """Kernel name -> (first line, last line) of its definition, by brace matching."""
-    text = _strip_comments(source)
+    text = _blank_comments_and_directives(source)
     spans = {}
     for match in _KERNEL_DECL.finditer(text):
         brace = text.find("{", match.end())
@@ -138,51 +147,21 @@ def kernel_line_spans(source: str) -> dict[str, tuple[int, int]]:
             index += 1
         first = text.count("\n", 0, match.start()) + 1
         last = text.count("\n", 0, index) + 1
-        spans[match.group(1)] = (first, last)
+        spans.setdefault(match.group(1), (first, last))
     return spans
 
 
 def _frontend_blame(unit: SourceUnit, log: str) -> dict[str, str]:
     """Kernel -> its first front-end error, where the error line falls inside that kernel."""
     spans = kernel_line_spans(unit.text)
+    pattern = re.compile(r"^" + re.escape(unit.name) + r"\((\d+)\):\s*(?:catastrophic\s+)?error.*$", re.MULTILINE)
     blamed: dict[str, str] = {}
-    lines = log.splitlines()
-    for match in _FRONTEND_LINE.finditer(log):
-        if Path(match.group("file")).name != unit.name:
-            continue
-        number = int(match.group("line"))
-        message = next((line.strip() for line in lines if line.startswith(match.group(0))), match.group(0))
+    for match in pattern.finditer(log):
+        number = int(match.group(1))
         for kernel, (first, last) in spans.items():
             if first <= number <= last:
-                blamed.setdefault(kernel, message)
+                blamed.setdefault(kernel, match.group(0).strip())
     return blamed
-
-
-def _per_kernel_assembly(module_ptx: str, real_arch: str, first_blame: dict[str, str],
-                         cache: Cache) -> tuple[dict[str, sass.KernelSass], dict[str, str], bool]:
-    """Assemble a module kernel by kernel: returns (summaries of those that assemble,
-    kernel -> error for those that do not, whether isolation was possible)."""
-    kernels = ptx_tools.entries(module_ptx)
-    failed = dict(first_blame)
-    for _ in range(len(kernels) + 1):
-        remaining = [k for k in kernels if k not in failed]
-        if not remaining:
-            return {}, failed, True
-        trimmed = ptx_tools.drop_entries(module_ptx, set(failed))
-        result = assemble_ptx(trimmed, real_arch, cache)
-        if result is None:
-            return {}, failed, False
-        if result["ok"]:
-            summaries = sass.summarize(result["cubin"], cache)
-            return {k: summaries[k] for k in remaining if k in summaries}, failed, True
-        new = {k: v for k, v in ptx_tools.attribute_errors(trimmed, result["log"]).items() if k not in failed}
-        if not new:
-            first = next((line for line in result["log"].splitlines() if "error" in line.lower()), result["log"])
-            for kernel in remaining:
-                failed[kernel] = first.strip()
-            return {}, failed, True
-        failed.update(new)
-    return {}, failed, True
 
 
 def _clean_error(message: str) -> str:
@@ -191,34 +170,85 @@ def _clean_error(message: str) -> str:
     return re.sub(r"\s{2,}", " ", message)
 
 
+# ---------------------------------------------------------------- compiling
+
+@dataclass
+class _Outcome:
+    """One file on one target. `frontend_error` is set when NVRTC turned the whole file
+    down before any PTX existed: then the rows come from the other targets."""
+
+    cells: list[Cell]
+    frontend_error: str = ""
+    blamed: dict[str, str] = field(default_factory=dict)
+
+
+def _summaries_or_none(cubin: bytes, cache: Cache) -> tuple[dict[str, sass.KernelSass] | None, str]:
+    try:
+        return sass.summarize(cubin, cache), ""
+    except SmbenchError as exc:
+        return None, str(exc)
+
+
+def _per_kernel_assembly(module_ptx: str, real_arch: str, first_blame: dict[str, str], cache: Cache
+                         ) -> tuple[dict[str, sass.KernelSass], dict[str, str], str]:
+    """Assemble a module kernel by kernel: (summaries of those that assemble, kernel -> error
+    for those that do not, why the rest could not be assessed, "" when they all were)."""
+    kernels = ptx_tools.entries(module_ptx)
+    failed = dict(first_blame)
+    for _ in range(len(kernels) + 1):
+        remaining = [k for k in kernels if k not in failed]
+        if not remaining:
+            return {}, failed, ""
+        trimmed = ptx_tools.drop_entries(module_ptx, set(failed))
+        result = assemble_ptx(trimmed, real_arch, cache)
+        if result is None:
+            return {}, failed, "not assessed: nvJitLink unavailable"
+        if result["ok"]:
+            summaries, why = _summaries_or_none(result["cubin"], cache)
+            if summaries is None:
+                return {}, failed, why
+            return {k: summaries[k] for k in remaining if k in summaries}, failed, ""
+        new = {k: v for k, v in ptx_tools.attribute_errors(trimmed, result["log"]).items() if k not in failed}
+        if not new:
+            for kernel in remaining:
+                failed[kernel] = first_error_line(result["log"])
+            return {}, failed, ""
+        failed.update(new)
+    return {}, failed, ""
+
+
 def _ok_cell(unit: SourceUnit, kernel: str, target: str, summary: sass.KernelSass) -> Cell:
     return Cell(unit.name, kernel, target, "ok", summary.tensor_instructions, summary.registers,
                 summary.local_bytes, summary.spill_instructions, summary.shared_bytes,
                 histogram=dict(summary.histogram))
 
 
-def analyse(unit: SourceUnit, target: target_table.Target, cache: Cache) -> list[Cell]:
-    """Every kernel of one file on one target."""
-    native = compile_source(unit.text, target.name, source_name=unit.name, options=unit.options,
+def _compile(unit: SourceUnit, arch: str, cache: Cache):
+    result = compile_source(unit.text, arch, source_name=unit.name, options=unit.options,
                             source_dir=unit.path.parent, cache=cache)
-    if native.ok:
-        summaries = sass.summarize(native.cubin, cache)
-        kernels = ptx_tools.entries(native.ptx) or list(summaries)
-        return [_ok_cell(unit, k, target.name, summaries[k]) for k in kernels if k in summaries]
+    if result.stage == "options":
+        raise SmbenchError(f"NVRTC rejected an option for {unit.name}: {_clean_error(result.first_error)}")
+    return result
 
-    if native.stage != "ptxas":
-        blamed = _frontend_blame(unit, native.log)
-        file_error = "file does not compile: " + _clean_error(native.first_error)
-        cells = [Cell(unit.name, k, target.name, "failed", error=_clean_error(blamed.get(k, file_error)))
-                 for k in declared_kernels(unit.text)]
-        if not cells:
-            cells = [Cell(unit.name, "(file)", target.name, "failed", error=file_error)]
-        return cells
+
+def analyse(unit: SourceUnit, target: target_table.Target, cache: Cache) -> _Outcome:
+    """Every kernel of one file on one target."""
+    native = _compile(unit, target.name, cache)
+    if native.ok:
+        summaries, why = _summaries_or_none(native.cubin, cache)
+        kernels = ptx_tools.entries(native.ptx)
+        if summaries is None:
+            return _Outcome([Cell(unit.name, k, target.name, "unknown", error=why) for k in kernels])
+        return _Outcome([_ok_cell(unit, k, target.name, summaries[k]) for k in kernels if k in summaries])
+
+    if native.stage == "frontend":
+        return _Outcome([], frontend_error="file does not compile: " + _clean_error(native.first_error),
+                        blamed={k: _clean_error(v) for k, v in _frontend_blame(unit, native.log).items()})
 
     blamed = ptx_tools.attribute_errors(native.ptx, native.log)
     if not blamed:
         blamed = {k: native.first_error for k in ptx_tools.entries(native.ptx)}
-    summaries, failed, isolated = _per_kernel_assembly(native.ptx, target.name, blamed, cache)
+    summaries, failed, why = _per_kernel_assembly(native.ptx, target.name, blamed, cache)
     cells = []
     for kernel in ptx_tools.entries(native.ptx):
         if kernel in summaries:
@@ -226,21 +256,17 @@ def analyse(unit: SourceUnit, target: target_table.Target, cache: Cache) -> list
         elif kernel in failed:
             cells.append(Cell(unit.name, kernel, target.name, "failed", error=_clean_error(failed[kernel])))
         else:
-            why = "not assessed: nvJitLink unavailable" if not isolated else "no machine code produced"
-            cells.append(Cell(unit.name, kernel, target.name, "unknown", error=why))
-    return cells
+            cells.append(Cell(unit.name, kernel, target.name, "unknown", error=why or "no machine code produced"))
+    return _Outcome(cells)
 
 
 def _fallback(unit: SourceUnit, target: target_table.Target, cache: Cache) -> dict[str, tuple[str, str]]:
     """Kernel -> ("yes", instruction) or ("no", why) for the file's compute_80 PTX JIT-compiled
     for this target's GPU."""
-    fallback = compile_source(unit.text, "compute_" + target_table.FALLBACK_PTX_TARGET[3:],
-                              source_name=unit.name, options=unit.options, source_dir=unit.path.parent,
-                              cache=cache)
+    fallback = _compile(unit, "compute_" + target_table.FALLBACK_PTX_TARGET[3:], cache)
     if not fallback.ok:
-        why = "compute_80 PTX does not compile: " + _clean_error(fallback.first_error)
-        return {k: ("no", why) for k in declared_kernels(unit.text)}
-    summaries, failed, isolated = _per_kernel_assembly(fallback.ptx, target.portable_real, {}, cache)
+        return {"*": ("no", "compute_80 PTX does not compile: " + _clean_error(fallback.first_error))}
+    summaries, failed, why = _per_kernel_assembly(fallback.ptx, target.portable_real, {}, cache)
     verdicts: dict[str, tuple[str, str]] = {}
     for kernel in ptx_tools.entries(fallback.ptx):
         if kernel in summaries:
@@ -249,30 +275,46 @@ def _fallback(unit: SourceUnit, target: target_table.Target, cache: Cache) -> di
         elif kernel in failed:
             verdicts[kernel] = ("no", _clean_error(failed[kernel]))
         else:
-            verdicts[kernel] = ("unknown", "nvJitLink unavailable" if not isolated else "")
+            verdicts[kernel] = ("unknown", why)
     return verdicts
 
 
-def _analyse_with_fallback(unit: SourceUnit, target: target_table.Target, cache: Cache) -> list[Cell]:
-    cells = analyse(unit, target, cache)
-    if any(c.status == "failed" for c in cells):
-        verdicts = _fallback(unit, target, cache)
-        for cell in cells:
-            if cell.status == "failed":
-                cell.fallback, cell.fallback_detail = verdicts.get(cell.kernel, ("no", "not in the compute_80 PTX"))
-    return cells
+def _add_fallbacks(unit: SourceUnit, target: target_table.Target, cells: list[Cell], cache: Cache) -> None:
+    if not any(c.status == "failed" for c in cells):
+        return
+    verdicts = _fallback(unit, target, cache)
+    for cell in cells:
+        if cell.status == "failed":
+            cell.fallback, cell.fallback_detail = verdicts.get(
+                cell.kernel, verdicts.get("*", ("no", "the compute_80 PTX has no such kernel")))
 
+
+# ---------------------------------------------------------------- files and the whole matrix
 
 def builtin_units() -> list[SourceUnit]:
     return [SourceUnit(p, read_source(p), PROBE_OPTIONS, True) for p in builtin_kernel_files()]
 
 
+def _display_names(paths: Sequence[Path]) -> list[str]:
+    """File names for rows: the base name, or more of the path where base names collide."""
+    names = [p.name for p in paths]
+    for depth in range(2, 64):
+        clashes = {n for n in names if names.count(n) > 1}
+        if not clashes:
+            break
+        names = [("/".join(p.parts[-depth:]) if n in clashes else n) for p, n in zip(paths, names)]
+    return names
+
+
 def user_units(paths: Sequence[Path], options: Sequence[str]) -> list[SourceUnit]:
-    units = []
+    """The user's files, each once, in the order given."""
+    unique: dict[Path, None] = {}
     for path in paths:
-        path = Path(path)
-        units.append(SourceUnit(path.resolve(), read_source(path), tuple(options), False))
-    return units
+        read_source(Path(path))  # a missing or unreadable file is bad input, said before any compile
+        unique.setdefault(Path(path).resolve(), None)
+    resolved = list(unique)
+    return [SourceUnit(p, read_source(p), tuple(options), False, name)
+            for p, name in zip(resolved, _display_names(resolved))]
 
 
 def run(units: Sequence[SourceUnit], targets: Sequence[target_table.Target], cache: Cache | None = None,
@@ -287,26 +329,44 @@ def run(units: Sequence[SourceUnit], targets: Sequence[target_table.Target], cac
     skipped = {t.name: f"NVRTC {version[0]}.{version[1]} does not know {t.name} "
                        f"(needs >= {t.min_nvrtc[0]}.{t.min_nvrtc[1]})"
                for t in targets if supported and t.number not in supported}
-    work = [(u, t) for u in units for t in targets if t.name not in skipped]
-    jobs = jobs or min(len(work), os.cpu_count() or 1) or 1
+    live = [t for t in targets if t.name not in skipped]
+    work = [(index, target) for index in range(len(units)) for target in live]
 
     def task(item):
+        index, target = item
         try:
-            return _analyse_with_fallback(item[0], item[1], cache)
+            return analyse(units[index], target, cache)
         finally:
             if on_done:
                 on_done()
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(task, work))
-    by_pair = dict(zip(((u.name, t.name) for u, t in work), results))
+    workers = max(1, min(len(work), jobs or os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes = dict(zip(((i, t.name) for i, t in work), pool.map(task, work)))
 
     cells: list[Cell] = []
-    for unit in units:
-        # Rows in the order kernels first appear across targets; columns in the order asked.
-        found = {(c.kernel, t.name): c for t in targets for c in by_pair.get((unit.name, t.name), [])}
-        kernels = list(dict.fromkeys(kernel for kernel, _ in found))
-        for kernel in kernels:
+    notes: list[str] = []
+    for index, unit in enumerate(units):
+        mine = {t.name: outcomes[(index, t.name)] for t in live}
+        # Rows: kernels from the PTX of the targets that compiled, in first-seen order; the
+        # source text names them only when no target got that far.
+        kernels = list(dict.fromkeys(c.kernel for o in mine.values() for c in o.cells))
+        if not kernels and mine:
+            kernels = declared_kernels(unit.text)
+        for target_name, outcome in mine.items():
+            if outcome.frontend_error:
+                outcome.cells = [Cell(unit.name, k, target_name, "failed",
+                                      error=outcome.blamed.get(k, outcome.frontend_error)) for k in kernels]
+                if not kernels:
+                    outcome.cells = [Cell(unit.name, "(file)", target_name, "failed", error=outcome.frontend_error)]
+        for target in live:
+            _add_fallbacks(unit, target, mine[target.name].cells, cache)
+        if mine and not kernels and not any(o.frontend_error for o in mine.values()):
+            notes.append(f"{unit.name}: no extern \"C\" __global__ kernels found "
+                         "(a template kernel appears only once it is explicitly instantiated)")
+        found = {(c.kernel, name): c for name, o in mine.items() for c in o.cells}
+        rows = list(dict.fromkeys([*kernels, *(k for k, _ in found)]))
+        for kernel in rows:
             for target in targets:
                 if target.name in skipped:
                     cells.append(Cell(unit.name, kernel, target.name, "skipped", error=skipped[target.name]))
@@ -314,8 +374,9 @@ def run(units: Sequence[SourceUnit], targets: Sequence[target_table.Target], cac
                     cells.append(found[(kernel, target.name)])
                 else:
                     cells.append(Cell(unit.name, kernel, target.name, "failed",
-                                      error="not in this target's PTX (removed by the preprocessor?)"))
+                                      error="not in this target's PTX (left out by the preprocessor?)"))
+    if not cells and notes and len(notes) == len(units):
+        raise SmbenchError("; ".join(notes))
     return CompatReport([u.name for u in units], [t.name for t in targets], cells, version,
                         toolchain.nvjitlink_version(), skipped, {u.name: list(u.options) for u in units},
-                        cache.hits, cache.misses)
-
+                        notes, cache.hits, cache.misses)

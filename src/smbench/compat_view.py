@@ -13,13 +13,15 @@ from rich.table import Table
 from rich.text import Text
 
 from smbench.compat import Cell, CompatReport
+from smbench.sass import is_tensor
 
 FORMATS = ("table", "json", "csv", "md")
 
 LEGEND = ("cell: tensor-core instruction class and registers per thread (e.g. QMMA 30r); "
           "'ok' = compiled, no tensor instruction; 'spill' = local-memory traffic; "
           "✗ = ptxas/NVRTC rejects it, with '→80:X' when the compute_80 PTX would be JIT-compiled there "
-          "to X instead (the sm_80 fallback) and '→80:no' when not; skip = this NVRTC lacks the target.")
+          "to X instead (the sm_80 fallback), '→80:ok' when it would with no tensor instruction, and "
+          "'→80:no' when not; skip = this NVRTC lacks the target; ? = could not be assessed.")
 
 
 def short_label(cell: Cell) -> str:
@@ -31,7 +33,9 @@ def short_label(cell: Cell) -> str:
         return label
     if cell.status == "failed":
         if cell.fallback == "yes":
-            return "✗ →80:" + cell.fallback_detail.split(".")[0].split(" ")[0]
+            if not is_tensor(cell.fallback_detail):
+                return "✗ →80:ok"  # it would run, with no tensor instruction to name
+            return "✗ →80:" + cell.fallback_detail.split(".")[0]
         if cell.fallback == "no":
             return "✗ →80:no"
         return "✗"
@@ -80,9 +84,9 @@ def details(report: CompatReport) -> list[str]:
                     for c in cells if c.fallback]
         for value, targets in _group_targets(fallback):
             lines.append(f"  →80   {', '.join(targets)}: sm_80 PTX fallback {value}")
-    if report.skipped_targets:
-        for target, why in report.skipped_targets.items():
-            lines.append(f"skipped {target}: {why}")
+    for target, why in report.skipped_targets.items():
+        lines.append(f"skipped {target}: {why}")
+    lines.extend(f"note: {note}" for note in report.notes)
     return lines
 
 
@@ -95,15 +99,25 @@ def _matrix_rows(report: CompatReport, file: str) -> list[tuple[str, list[Cell]]
     return rows
 
 
+def render_table_text(report: CompatReport, width: int | None, colour: bool) -> str:
+    """The terminal table as text: coloured for a terminal, plain for a file or a pipe."""
+    console = Console(file=io.StringIO(), width=width or table_width(report), force_terminal=colour,
+                      color_system="auto" if colour else None, highlight=False)
+    render_table(report, console)
+    return console.file.getvalue()
+
+
 def render_table(report: CompatReport, console: Console) -> None:
     for file in report.files:
-        table = Table(title=f"{file}: kernels x targets (NVRTC {'.'.join(map(str, report.nvrtc_version))})",
-                      title_justify="left", show_lines=False)
+        # The title is its own line: as a table title it would wrap to a narrow table's width.
+        console.print(Text(f"{file}: kernels x targets (NVRTC {'.'.join(map(str, report.nvrtc_version))})",
+                           style="bold"), soft_wrap=True)
+        table = Table(show_lines=False)
         table.add_column("kernel", no_wrap=True)
         for target in report.targets:
             table.add_column(target, no_wrap=True)
         for kernel, cells in _matrix_rows(report, file):
-            table.add_row(kernel, *[Text(short_label(c), style=_style(c)) for c in cells])
+            table.add_row(Text(kernel), *[Text(short_label(c), style=_style(c)) for c in cells])
         console.print(table)
     console.print(Text(LEGEND, style="dim"))
     console.print()
@@ -159,4 +173,5 @@ def table_width(report: CompatReport) -> int:
     kernel = max((len(k) for _, k in report.kernels()), default=10)
     cells = [max(len(t), max((len(short_label(c)) for c in report.cells if c.target == t), default=4))
              for t in report.targets]
-    return kernel + sum(w + 3 for w in cells) + 4
+    # At least 100 columns: the title and the legend must not wrap word by word.
+    return max(100, kernel + sum(w + 3 for w in cells) + 4)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from smbench import __version__, toolchain
 from smbench import targets as target_table
-from smbench import toolchain
 from smbench.cache import Cache, key_of
 from smbench.errors import SmbenchError
 from smbench.paths import kernels_dir
@@ -25,6 +25,13 @@ from smbench.paths import kernels_dir
 DEFAULT_OPTIONS = ("-std=c++17",)
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.MULTILINE)
+# An error line of NVRTC ("k.cu(4): error: ...", "nvrtc: error: ...", "catastrophic error:")
+# or ptxas ("...; error   : ..."); "warning #177-D: variable error_count" is not one.
+ERROR_LINE = re.compile(r"\b(?:catastrophic\s+)?error\b\s*(?:#[\w-]+\s*)?:", re.IGNORECASE)
+# Options that choose the target: the target is smbench's to set, one per compile.
+_ARCH_OPTIONS = re.compile(r"^(?:-arch|--gpu-architecture|-code|--gpu-code|-gencode)(?:=|$)")
+# Bumped whenever what a cache entry holds changes shape.
+PAYLOAD_VERSION = 1
 
 
 @dataclass
@@ -46,11 +53,16 @@ class CompileResult:
     @property
     def first_error(self) -> str:
         """The first line of the log that says "error", else its first non-empty line."""
-        lines = [line.strip() for line in self.log.splitlines() if line.strip()]
-        for line in lines:
-            if "error" in line.lower():
-                return line
-        return lines[0] if lines else ""
+        return first_error_line(self.log)
+
+
+def first_error_line(log: str) -> str:
+    """The first error line of an NVRTC or ptxas log, else its first non-empty line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    for line in lines:
+        if ERROR_LINE.search(line):
+            return line
+    return lines[0] if lines else ""
 
 
 def include_user_dirs(options: Iterable[str]) -> list[Path]:
@@ -80,7 +92,12 @@ def local_headers(source: str, search_dirs: Sequence[Path]) -> dict[str, str]:
                 if candidate.is_file():
                     key = str(candidate)
                     if key not in found:
-                        content = candidate.read_bytes()
+                        try:
+                            content = candidate.read_bytes()
+                        except OSError as exc:
+                            # NVRTC will say what is wrong with it; the key only needs to differ.
+                            found[key] = f"unreadable: {exc}"
+                            break
                         found[key] = hashlib.sha256(content).hexdigest()
                         pending.append((content.decode("utf-8", "replace"), [candidate.parent, *dirs]))
                     break
@@ -175,12 +192,15 @@ def compile_source(source: str, arch: str, *, source_name: str = "kernel.cu", op
     check_target_known(target)
     arch_option = target.virtual if ptx_only else target.name
     user_options = list(options)
+    for option in user_options:
+        if _ARCH_OPTIONS.match(option):
+            raise SmbenchError(f"option {option!r} chooses the target; use smbench's --targets instead")
     search_dirs = [d for d in (source_dir, *include_user_dirs(user_options), kernels_dir()) if d is not None]
     include_options = [f"-I{d}" for d in search_dirs] + [f"-I{d}" for d in toolchain.cuda_include_dirs()]
     full_options = [f"-arch={arch_option}", *DEFAULT_OPTIONS, *user_options, *include_options]
     source_hash = hashlib.sha256(source.encode()).hexdigest()
     version = toolchain.nvrtc_version()
-    key = key_of("nvrtc", source_hash, local_headers(source, search_dirs), source_name, arch_option,
+    key = key_of("nvrtc", PAYLOAD_VERSION, __version__, source_hash, local_headers(source, search_dirs), source_name, arch_option,
                  user_options, list(name_expressions), version, toolchain.headers_fingerprint())
 
     cache = cache if cache is not None else Cache()
@@ -244,6 +264,6 @@ def assemble_ptx(ptx: str, real_arch: str, cache: Cache | None = None) -> dict |
     if toolchain.nvjitlink() is None:
         return None
     cache = cache if cache is not None else Cache()
-    key = key_of("nvjitlink", hashlib.sha256(ptx.encode()).hexdigest(), real_arch, toolchain.nvjitlink_version())
+    key = key_of("nvjitlink", PAYLOAD_VERSION, __version__, hashlib.sha256(ptx.encode()).hexdigest(), real_arch, toolchain.nvjitlink_version())
     value, _ = cache.get_or_compute("nvjitlink", key, lambda: _run_nvjitlink(ptx, real_arch))
     return value

@@ -21,10 +21,15 @@ class Block:
     name: str
     first_line: int  # 1-based, inclusive
     last_line: int
+    has_body: bool = True  # False for a prototype: `.func foo(...);`, `.extern .func vprintf(...);`
 
 
-def blocks(ptx: str) -> list[Block]:
-    """The .entry and .func blocks with a body (declarations without one are skipped)."""
+_CALL = re.compile(r"\bcall(?:\.uni)?\s+(?:\([^)]*\)\s*,\s*)?([\w$]+)")
+
+
+def blocks(ptx: str, prototypes: bool = False) -> list[Block]:
+    """The .entry and .func blocks with a body, and with prototypes=True the bodiless
+    declarations too."""
     lines = ptx.splitlines()
     found: list[Block] = []
     index = 0
@@ -52,8 +57,8 @@ def blocks(ptx: str) -> list[Block]:
             cursor += 1
         if end is None:
             end = len(lines) - 1
-        if seen_body:
-            found.append(Block(match.group(1), match.group(2), start + 1, end + 1))
+        if seen_body or prototypes:
+            found.append(Block(match.group(1), match.group(2), start + 1, end + 1, seen_body))
         index = end + 1
     return found
 
@@ -117,11 +122,23 @@ def attribute_errors(ptx: str, log: str) -> dict[str, str]:
 
 
 def drop_entries(ptx: str, names: set[str]) -> str:
-    """The module without the named kernels' blocks (their .func callees stay)."""
+    """The module without the named kernels, and without every device function (and its
+    prototype) that no remaining kernel calls, so a rejected function leaves with its callers."""
     lines = ptx.splitlines()
+    every = blocks(ptx, prototypes=True)
+    bodies = {b.name: "\n".join(lines[b.first_line - 1:b.last_line]) for b in every if b.has_body}
+    kept_entries = [b.name for b in every if b.kind == "entry" and b.name not in names]
+    reachable: set[str] = set()
+    pending = list(kept_entries)
+    while pending:
+        for callee in _CALL.findall(bodies.get(pending.pop(), "")):
+            if callee not in reachable:
+                reachable.add(callee)
+                pending.append(callee)
     keep = [True] * len(lines)
-    for block in blocks(ptx):
-        if block.kind == "entry" and block.name in names:
+    for block in every:
+        dropped = block.name in names if block.kind == "entry" else block.name not in reachable
+        if dropped:
             for i in range(block.first_line - 1, block.last_line):
                 keep[i] = False
     return "\n".join(line for line, k in zip(lines, keep) if k) + "\n"

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smbench import toolchain
+from smbench import __version__, toolchain
 from smbench.cache import Cache, key_of
 from smbench.errors import SmbenchError
 
@@ -28,6 +28,9 @@ _WIDTH_CLASSES = {"LDG", "STG", "LDS", "STS", "LD", "ST", "LDL", "STL", "LDC", "
 # Matrix loads/stores keep their whole shape (LDSM.16.M88.4: four 8x8 b16 matrices).
 _FULL_CLASSES = {"LDSM", "STSM"}
 _WIDTHS = {"8", "U8", "S8", "16", "U16", "S16", "64", "128", "256"}
+
+# Bumped whenever the parsing changes, so that cached summaries are made again.
+PARSER_VERSION = 1
 
 _FUNCTION = re.compile(r"^\s*Function\s*:\s*(\S+)")
 _RESOURCE_FUNCTION = re.compile(r"^\s*Function\s+([^\s:]+)\s*:\s*$")
@@ -133,7 +136,8 @@ def run_cuobjdump(cubin: bytes) -> str:
         path.write_bytes(cubin)
         done = subprocess.run([str(tool), "-sass", "-res-usage", str(path)], capture_output=True, text=True)
     if done.returncode != 0:
-        raise SmbenchError(f"cuobjdump failed: {(done.stderr or done.stdout).strip().splitlines()[:1]}")
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise SmbenchError(f"cuobjdump failed: {lines[0] if lines else f'exit status {done.returncode}'}")
     return done.stdout
 
 
@@ -141,6 +145,6 @@ def summarize(cubin: bytes, cache: Cache | None = None) -> dict[str, KernelSass]
     """Per-kernel summary of a cubin, cached by the cubin's content."""
     cache = cache if cache is not None else Cache()
     value, _ = cache.get_or_compute(
-        "sass", key_of("sass", cubin),
+        "sass", key_of("sass", PARSER_VERSION, __version__, cubin),
         lambda: {name: k.to_dict() for name, k in parse_cuobjdump(run_cuobjdump(cubin)).items()})
     return {name: KernelSass.from_dict(data) for name, data in value.items()}

@@ -153,9 +153,14 @@ def parse_arch(arch: str) -> tuple[Target, bool]:
     return get(arch), arch.strip().lower().startswith("compute_")
 
 
-def parse_list(text: str) -> list[Target]:
-    """A comma-separated list of targets; 'all' means the whole table."""
+def parse_list(text: str, real_only: bool = False) -> list[Target]:
+    """A comma-separated list of targets; 'all' means the whole table. With real_only,
+    a PTX-only spelling (compute_121a) is refused rather than quietly read as sm_121a."""
     names = [part for part in (p.strip() for p in text.split(",")) if part]
+    if real_only:
+        for name in names:
+            if name.lower().startswith("compute_"):
+                raise SmbenchError(f"{name} is a PTX-only target; name the real one (sm_{name[8:]})")
     if not names:
         raise SmbenchError("no target given")
     if names == ["all"]:
