@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: install bench test test-gpu compat-benchmark clean
+.PHONY: install bench test test-gpu compat-benchmark check-aarch64-wheels clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ test-gpu:
 
 compat-benchmark: install
 	$(BIN)/python benchmarks/compat_speed.py
+
+# The DGX Spark is aarch64: every runtime dependency must have a wheel for it.
+# Downloads (without installing) each dependency's aarch64 wheel for CPython 3.12.
+check-aarch64-wheels: install
+	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" | \
+	while read -r requirement; do \
+	  $(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+	    --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
+	    -d $(OUT)/aarch64-wheels "$$requirement" || { echo "no aarch64 wheel: $$requirement"; exit 1; }; \
+	done; ls $(OUT)/aarch64-wheels
 
 clean:
 	rm -rf $(VENV) $(OUT) build dist .pytest_cache

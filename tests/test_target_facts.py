@@ -11,6 +11,21 @@ from smbench import compat
 from smbench import targets as target_table
 from smbench.cache import Cache
 
+_BLOCK_SCALED = r"""
+extern "C" __global__ void feature_block_scale_%(name)s(const unsigned *in, float *out) {
+    float d[4] = {0, 0, 0, 0};
+    asm volatile("%(ptx)s {%%0,%%1,%%2,%%3}, {%%4,%%4,%%4,%%4}, {%%5,%%5}, {%%0,%%1,%%2,%%3}, %%6, {0, 0}, %%6, {0, 0};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(in[0]), "r"(in[1]), "r"(in[2]));
+    out[threadIdx.x] = d[0] + d[1] + d[2] + d[3];
+}"""
+
+# The block-scaled kinds other than the NVFP4 kernel in kernels/mma.cu: all one feature.
+BLOCK_SCALED_KINDS = {
+    "mxf8f6f4": "mma.sync.aligned.m16n8k32.row.col.kind::mxf8f6f4.block_scale.scale_vec::1X.f32.e4m3.e4m3.f32.ue8m0",
+    "mxf4": "mma.sync.aligned.m16n8k64.row.col.kind::mxf4.block_scale.scale_vec::2X.f32.e2m1.e2m1.f32.ue8m0",
+    "mxf4nvf4_2x": "mma.sync.aligned.m16n8k64.row.col.kind::mxf4nvf4.block_scale.scale_vec::2X.f32.e2m1.e2m1.f32.ue8m0",
+}
+
 FEATURE_KERNELS = {
     "ldmatrix": r"""
 extern "C" __global__ void feature_ldmatrix(unsigned *out) {
@@ -67,7 +82,8 @@ extern "C" __global__ void feature_tcgen05(int *out) {
 def report(tmp_path_factory):
     directory = tmp_path_factory.mktemp("features")
     source = directory / "features.cu"
-    source.write_text("\n".join(FEATURE_KERNELS.values()) + "\n")
+    block_scaled = [_BLOCK_SCALED % {"name": name, "ptx": ptx} for name, ptx in BLOCK_SCALED_KINDS.items()]
+    source.write_text("\n".join([*FEATURE_KERNELS.values(), *block_scaled]) + "\n")
     return compat.run(compat.user_units([source], []), target_table.all_targets(), cache=Cache(directory / "cache"))
 
 
@@ -81,6 +97,15 @@ def test_feature_compiles_exactly_where_the_table_says(report, feature):
         cell = report.cell(kernel_name(feature), target.name)
         assert cell.status in ("ok", "failed"), cell
         assert (cell.status == "ok") == target.has(feature), (feature, target.name, cell.error)
+
+
+@pytest.mark.parametrize("kind", list(BLOCK_SCALED_KINDS))
+def test_every_block_scaled_kind_compiles_where_the_table_says(report, kind):
+    for target in target_table.all_targets():
+        cell = report.cell(f"feature_block_scale_{kind}", target.name)
+        assert (cell.status == "ok") == target.has("mma.block_scale"), (kind, target.name, cell.error)
+        if cell.status == "ok":
+            assert ".SF." in cell.tensor_instructions[0]  # the scale-factor form of QMMA/OMMA
 
 
 def test_ldmatrix_and_cp_async_reach_the_machine_code(report):
