@@ -48,8 +48,22 @@ def pytest_collection_modifyitems(config, items):
         return
     reason = _gpu_absent_reason()
     if reason:
+        # `make test-gpu` sets SMBENCH_REQUIRE_GPU: there, a GPU test that would skip is a
+        # failure, so a broken set-up on the GPU machine cannot pass as "all skipped".
+        if os.environ.get("SMBENCH_REQUIRE_GPU") == "1":
+            config.stash[_REQUIRED_GPU_MISSING] = reason
+            return
         for item in gpu_items:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+_REQUIRED_GPU_MISSING = pytest.StashKey[str]()
+
+
+def pytest_runtest_setup(item):
+    reason = item.config.stash.get(_REQUIRED_GPU_MISSING, None)
+    if reason and "gpu" in item.keywords:
+        pytest.fail(f"SMBENCH_REQUIRE_GPU=1, but {reason}", pytrace=False)
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):

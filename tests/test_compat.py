@@ -263,6 +263,13 @@ def test_corrupted_cache_gives_the_same_matrix(tmp_path):
     code, second, err = run_cli(*args, env=env)
     assert code == 0, err
     assert json.loads(first)["cells"] == json.loads(second)["cells"]
+    # every damaged entry was detected and written again whole
+    cache = Cache(tmp_path / "cache")
+    for entry in entries:
+        document = json.loads(entry.read_text())
+        namespace = entry.parent.parent.name
+        assert cache.get(namespace, document["key"]) is not None, entry
+    assert cache.corrupt == 0
 
 
 def test_two_compat_runs_in_parallel_on_one_cache(tmp_path):
@@ -285,3 +292,24 @@ def test_json_carries_provenance_and_options():
     assert provenance["nvrtc_version"] == ".".join(map(str, toolchain.nvrtc_version()))
     assert provenance["packages"]["cuda-bindings"] and provenance["created_utc"].endswith("+00:00")
     assert document["compile_options"]["mma.cu"] == list(compat.PROBE_OPTIONS)
+
+
+NATIVE_CLASS = {
+    "mma_f16_f16acc": "HMMA", "mma_f16_f32acc": "HMMA", "mma_bf16_f32acc": "HMMA", "mma_tf32_f32acc": "HMMA",
+    "mma_s8_s32acc": "IMMA", "mma_f64_f64acc": "DMMA", "mma_e4m3_f32acc_sm89": "QMMA",
+    "mma_e4m3_f32acc_f8f6f4": "QMMA", "mma_e2m1_f32acc_f8f6f4": "QMMA", "mma_nvfp4_f32acc": "OMMA",
+}
+
+
+def test_native_and_emulated_in_the_table_match_the_instruction_class(builtin_report):
+    """'native' means the format's own instruction; 'emulated' means FP16 HMMA stands in."""
+    from test_kernel_guards import kernel_features
+
+    assert set(NATIVE_CLASS) == set(kernel_features())
+    for kernel, feature in kernel_features().items():
+        for target in target_table.all_targets():
+            support = target.support(feature)
+            if support is None:
+                continue
+            expected = NATIVE_CLASS[kernel] if support == target_table.NATIVE else "HMMA"
+            assert tensor_class(builtin_report.cell(kernel, target.name)) == expected, (kernel, target.name)

@@ -120,9 +120,14 @@ def test_no_kernels_at_all_is_bad_input_and_a_note_beside_other_files(tmp_path):
 
 
 def test_unreadable_header_is_a_row(tmp_path):
-    # Reading /proc/self/mem fails with EIO when the cache key hashes it; NVRTC decides the rest.
-    source = write(tmp_path / "procmem.cu", '#include "/proc/self/mem"\nextern "C" __global__ void k() {}\n')
-    report = matrix(tmp_path, [source], ["sm_80"])
+    # Reading /proc/self/mem fails (EIO) when the cache key hashes the header: the key records
+    # that, and NVRTC decides whether the file compiles.
+    from smbench.compile import local_headers
+
+    text = '#include "/proc/self/mem"\nextern "C" __global__ void k() {}\n'
+    (found,) = local_headers(text, [tmp_path]).values()  # resolved: /proc/<pid>/mem
+    assert found.startswith("unreadable")
+    report = matrix(tmp_path, [write(tmp_path / "procmem.cu", text)], ["sm_80"])
     assert report.cell("k", "sm_80").status in ("ok", "failed")
 
 

@@ -63,16 +63,22 @@ extern "C" __global__ void feature_cp_async_bulk(const int4 *in, int4 *out) {
     out[threadIdx.x] = staged[threadIdx.x];
 }""",
     "wgmma": r"""
-extern "C" __global__ void feature_wgmma(int *out) {
+extern "C" __global__ void feature_wgmma(float *out, unsigned long long desc_a, unsigned long long desc_b) {
+    float d0 = 0, d1 = 0, d2 = 0, d3 = 0;
     asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %6, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n8k16.f32.f16.f16 {%0,%1,%2,%3}, %4, %5, p, 1, 1, 0, 0;\n}"
+                 : "+f"(d0), "+f"(d1), "+f"(d2), "+f"(d3) : "l"(desc_a), "l"(desc_b), "r"(1));
     asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
     asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-    out[threadIdx.x] = 1;
+    out[threadIdx.x] = d0 + d1 + d2 + d3;
 }""",
     "tcgen05": r"""
-extern "C" __global__ void feature_tcgen05(int *out) {
-    asm volatile("tcgen05.fence::before_thread_sync;" ::: "memory");
-    asm volatile("tcgen05.fence::after_thread_sync;" ::: "memory");
+extern "C" __global__ void feature_tcgen05(int *out, unsigned tmem, unsigned long long desc_a,
+                                           unsigned long long desc_b, unsigned idesc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %4, 0;\n"
+                 "tcgen05.mma.cta_group::1.kind::f16 [%0], %1, %2, %3, p;\n}"
+                 :: "r"(tmem), "l"(desc_a), "l"(desc_b), "r"(idesc), "r"(1));
     out[threadIdx.x] = 1;
 }""",
 }
@@ -106,6 +112,12 @@ def test_every_block_scaled_kind_compiles_where_the_table_says(report, kind):
         assert (cell.status == "ok") == target.has("mma.block_scale"), (kind, target.name, cell.error)
         if cell.status == "ok":
             assert ".SF." in cell.tensor_instructions[0]  # the scale-factor form of QMMA/OMMA
+
+
+def test_warpgroup_and_tensor_memory_mma_reach_the_machine_code(report):
+    assert report.cell("feature_wgmma", "sm_90a").tensor_instructions[0].startswith("HGMMA")
+    for target in ("sm_100a", "sm_100f"):
+        assert report.cell("feature_tcgen05", target).tensor_instructions == ["UTCHMMA"]
 
 
 def test_ldmatrix_and_cp_async_reach_the_machine_code(report):

@@ -85,3 +85,12 @@ def test_native_target_for_a_live_gpu():
     assert [x.name for x in t.native_targets(12, 1)] == ["sm_121", "sm_121a", "sm_121f"]
     with pytest.raises(SmbenchError, match="compute capability 7.5"):
         t.best_native(7, 5)
+
+
+def test_which_gpus_run_each_targets_cubin():
+    assert t.get("sm_80").runs_on == ["8.0", "8.6", "8.7", "8.9"]
+    assert t.get("sm_120").runs_on == ["12.0", "12.1"]  # an RTX 5090 build runs on the Spark
+    assert t.get("sm_120a").runs_on == ["12.0"]  # ... but not its arch-specific one
+    assert t.get("sm_120f").runs_on == ["12.0", "12.1"] and t.get("sm_120f").family == "sm_12x"
+    assert t.get("sm_121a").runs_on == ["12.1"] and t.get("sm_100f").runs_on == ["10.0", "10.3"]
+    assert "12.1" not in t.get("sm_100").runs_on

@@ -98,6 +98,7 @@ def _targets_rows(nvrtc_archs: Sequence[int]) -> list[dict]:
     rows = []
     for t in target_table.all_targets():
         row = {"target": t.name, "cc": t.compute_capability, "architecture": t.architecture,
+               "family": t.family, "runs_on": " ".join(t.runs_on),
                "devices": t.devices, "min_nvrtc": ".".join(map(str, t.min_nvrtc)),
                "this_nvrtc": ("yes" if t.number in nvrtc_archs else "no") if nvrtc_archs else "unknown"}
         row.update({key: _support_mark(t.support(key)) for _, key in _TARGET_COLUMNS})
@@ -132,7 +133,8 @@ def cmd_targets(args: argparse.Namespace) -> int:
             _write(buffer.getvalue(), args.output)
         else:
             # For people: the terminal table's column names, not the feature keys.
-            labels = {"min_nvrtc": "min NVRTC", "this_nvrtc": "this NVRTC", **{k: l for l, k in _TARGET_COLUMNS}}
+            labels = {"min_nvrtc": "min NVRTC", "this_nvrtc": "this NVRTC", "runs_on": "runs on cc",
+                      **{k: l for l, k in _TARGET_COLUMNS}}
             lines = ["| " + " | ".join(labels.get(h, h) for h in headers) + " |", "|" + "---|" * len(headers)]
             lines += ["| " + " | ".join(str(r[h]) for h in headers) + " |" for r in rows]
             _write("\n".join(lines) + "\n", args.output)
@@ -141,12 +143,13 @@ def cmd_targets(args: argparse.Namespace) -> int:
     console = Console(file=io.StringIO(), width=Console().width if terminal else 220, force_terminal=terminal)
     table = Table(title="CUDA targets: what each compiles (checked against NVRTC by the test suite)",
                   title_justify="left")
-    for header in ("target", "cc", "architecture", "this NVRTC", *(label for label, _ in _TARGET_COLUMNS)):
-        table.add_column(header, no_wrap=header in ("target", "architecture"))
+    for header in ("target", "cc", "architecture", "runs on cc", "this NVRTC",
+                   *(label for label, _ in _TARGET_COLUMNS)):
+        table.add_column(header, no_wrap=header in ("target", "architecture", "runs on cc"))
     for row in rows:
         marks = [Text(row[key], style={"yes": "green", "emulated": "yellow"}.get(row[key], "dim"))
                  for _, key in _TARGET_COLUMNS]
-        table.add_row(row["target"], row["cc"], row["architecture"], row["this_nvrtc"], *marks)
+        table.add_row(row["target"], row["cc"], row["architecture"], row["runs_on"], row["this_nvrtc"], *marks)
     console.print(table)
     console.print(Text("emulated = compiles, but to a slower instruction of another class "
                        "(FP8 through HMMA on sm_90/sm_100). Devices per target: smbench targets --format md",

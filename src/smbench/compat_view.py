@@ -44,6 +44,20 @@ def short_label(cell: Cell) -> str:
     return "?"
 
 
+def fallback_summary(cells: list[Cell]) -> str:
+    """The sm_80-fallback column: over the targets where the kernel fails natively, would
+    its compute_80 PTX be JIT-compiled there instead? '-' where it never fails."""
+    verdicts = {(c.fallback, c.fallback_detail if c.fallback == "yes" else "") for c in cells if c.fallback}
+    if not verdicts:
+        return "-"
+    if len(verdicts) > 1:
+        return "mixed (see below)"
+    verdict, detail = verdicts.pop()
+    if verdict == "yes":
+        return "yes: " + (detail.split(".")[0] if is_tensor(detail) else "no tensor instr.")
+    return verdict
+
+
 def _style(cell: Cell) -> str:
     return {"ok": "green", "failed": "red", "skipped": "dim", "unknown": "yellow"}.get(cell.status, "")
 
@@ -116,8 +130,10 @@ def render_table(report: CompatReport, console: Console) -> None:
         table.add_column("kernel", no_wrap=True)
         for target in report.targets:
             table.add_column(target, no_wrap=True)
+        table.add_column("sm_80 fallback", no_wrap=True)
         for kernel, cells in _matrix_rows(report, file):
-            table.add_row(Text(kernel), *[Text(short_label(c), style=_style(c)) for c in cells])
+            table.add_row(Text(kernel), *[Text(short_label(c), style=_style(c)) for c in cells],
+                          Text(fallback_summary(cells), style="dim"))
         console.print(table)
     console.print(Text(LEGEND, style="dim"))
     console.print()
@@ -137,10 +153,11 @@ def render_markdown(report: CompatReport) -> str:
            f"{made['host']['machine']}; {made['created_utc']}_\n"]
     for file in report.files:
         out.append(f"### {file} (NVRTC {'.'.join(map(str, report.nvrtc_version))})\n")
-        out.append("| kernel | " + " | ".join(report.targets) + " |")
-        out.append("|---|" + "---|" * len(report.targets))
+        out.append("| kernel | " + " | ".join(report.targets) + " | sm_80 fallback |")
+        out.append("|---|" + "---|" * (len(report.targets) + 1))
         for kernel, cells in _matrix_rows(report, file):
-            out.append(f"| `{kernel}` | " + " | ".join(short_label(c) for c in cells) + " |")
+            out.append(f"| `{kernel}` | " + " | ".join(short_label(c) for c in cells)
+                       + f" | {fallback_summary(cells)} |")
         out.append("")
     out.append(LEGEND + "\n")
     out.append("```text")
@@ -174,4 +191,4 @@ def table_width(report: CompatReport) -> int:
     cells = [max(len(t), max((len(short_label(c)) for c in report.cells if c.target == t), default=4))
              for t in report.targets]
     # At least 100 columns: the title and the legend must not wrap word by word.
-    return max(100, kernel + sum(w + 3 for w in cells) + 4)
+    return max(100, kernel + sum(w + 3 for w in cells) + len("mixed (see below)") + 7)

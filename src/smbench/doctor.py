@@ -65,15 +65,36 @@ def check_python() -> list[Check]:
     ]
 
 
+# cuda-pathfinder finds the CUDA 13 wheels' tools (nvidia/cu13/bin) from 1.8.1 on.
+MIN_PATHFINDER = (1, 8, 1)
+
+
+def _release(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
 def check_packages() -> list[Check]:
     found = {p: _version(p) for p in RUNTIME_PACKAGES}
     missing = [p for p, v in found.items() if v is None]
     detail = ", ".join(f"{p} {v}" for p, v in found.items() if v)
+    checks = []
     if missing:
         # On a machine with a CUDA toolkit the nvidia-* wheels may be absent and not needed:
         # the toolchain checks below say whether their pieces were found anyway.
-        return [Check("packages", WARN, f"not installed: {', '.join(missing)}; installed: {detail}")]
-    return [Check("packages", OK, detail)]
+        checks.append(Check("packages", WARN, f"not installed: {', '.join(missing)}; installed: {detail}"))
+    else:
+        checks.append(Check("packages", OK, detail))
+    pathfinder = found.get("cuda-pathfinder")
+    if pathfinder and _release(pathfinder) < MIN_PATHFINDER:
+        checks.append(Check("pathfinder", WARN, f"cuda-pathfinder {pathfinder} may not find the CUDA 13 wheels' "
+                                               f"tools; pip install -U 'cuda-pathfinder>=1.8.1'"))
+    return checks
 
 
 def check_nvrtc() -> list[Check]:
@@ -143,6 +164,14 @@ def check_gpus() -> list[Check]:
         return [Check("cuda driver", WARN, f"no usable driver ({why})"),
                 Check("gpu", WARN, "no GPU: CPU reference path and compile matrix only")]
     checks = [Check("cuda driver", OK, f"supports CUDA {version[0]}.{version[1]}")]
+    try:
+        nvrtc_major = toolchain.nvrtc_version()[0]
+    except SmbenchError:
+        nvrtc_major = None
+    if nvrtc_major is not None and version[0] < nvrtc_major:
+        checks[0] = Check("cuda driver", FAIL,
+                          f"supports CUDA {version[0]}.{version[1]}, older than NVRTC {nvrtc_major}: it cannot "
+                          f"load what NVRTC {nvrtc_major} compiles; update the driver or use an older NVRTC")
     gpus, why = list_gpus()
     if not gpus:
         return checks + [Check("gpu", WARN, f"no GPU ({why}): CPU reference path and compile matrix only")]

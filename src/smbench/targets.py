@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 
 from smbench.errors import SmbenchError
 
+# Compute capabilities of shipping GPUs, for "which GPUs run this cubin".
+KNOWN_COMPUTE_CAPABILITIES = ((8, 0), (8, 6), (8, 7), (8, 9), (9, 0), (10, 0), (10, 3), (11, 0), (12, 0), (12, 1))
+
 NATIVE = "native"
 EMULATED = "emulated"
 
@@ -69,6 +72,20 @@ class Target:
     @property
     def compute_capability(self) -> str:
         return f"{self.major}.{self.minor}"
+
+    @property
+    def family(self) -> str:
+        """The family an "f" target builds for, and that shares its portable machine code."""
+        return f"sm_{self.major}x"
+
+    @property
+    def runs_on(self) -> list[str]:
+        """Compute capabilities whose GPUs run this target's cubin: the same major version from
+        this minor up for a portable or family ("f") target, exactly this one for an "a" target."""
+        if self.suffix == "a":
+            return [self.compute_capability]
+        return [f"{major}.{minor}" for major, minor in KNOWN_COMPUTE_CAPABILITIES
+                if major == self.major and minor >= self.minor]
 
     @property
     def virtual(self) -> str:
