@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job. No GPU yet in this release's bench: the environment check, then the
-# compile matrix of every kernel over every target (GPU or not), written to $(OUT)/.
+# The main job: the environment check; the quick suite on the GPU if there is one, else on
+# the CPU reference path (result file in $(OUT)/); the compile matrix of every kernel over
+# every target (GPU or not); and how long that matrix takes.
 bench: install
 	$(BIN)/smbench doctor
+	$(BIN)/smbench run --suite quick --backend auto --out $(OUT)
 	$(BIN)/smbench compat
 	$(BIN)/smbench compat --format json --output $(OUT)/compat.json
 	$(BIN)/smbench compat --format md --output $(OUT)/compat.md

@@ -29,7 +29,7 @@ def tensor_class(cell):
 def test_every_builtin_cell_is_decided(builtin_report):
     assert {c.status for c in builtin_report.cells} <= {"ok", "failed"}
     assert len(builtin_report.cells) == len(builtin_report.kernels()) * len(ALL)
-    assert ("stream.cu", "copy_f32x4") in builtin_report.kernels()
+    assert ("stream.cu", "stream_copy_f32_v16") in builtin_report.kernels()
 
 
 @pytest.mark.parametrize("kernel, instruction", [

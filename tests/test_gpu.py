@@ -59,7 +59,7 @@ def test_stream_copy_is_exact(device, tmp_path):
     n = (1 << 22) + 4  # not a multiple of the grid: the grid-stride loop must cover it
     source = cupy.random.standard_normal(n, dtype=cupy.float32)
     destination = cupy.zeros_like(source)
-    module.get_function("copy_f32x4")((120,), (256,), (source, destination, np.uint64(n // 4)))
+    module.get_function("stream_copy_f32_v16")((120,), (256,), (source, destination, np.uint64(n // 4)))
     cupy.cuda.runtime.deviceSynchronize()
     assert bool((destination == source).all())
 

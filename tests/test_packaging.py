@@ -44,7 +44,7 @@ def test_wheel_runs_compat_from_another_directory(tmp_path):
     done = subprocess.run([str(env_dir / "bin" / "smbench"), "compat", "--targets", "sm_121,sm_121a",
                            "--format", "json"], cwd=elsewhere, capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert '"mma_nvfp4_f32acc"' in done.stdout and '"copy_f32x4"' in done.stdout
+    assert '"mma_nvfp4_f32acc"' in done.stdout and '"stream_copy_f32_v16"' in done.stdout
     located = subprocess.run([str(python), "-c", "import smbench.paths as p; print(p.kernels_dir())"],
                              cwd=elsewhere, capture_output=True, text=True, env=env)
     assert "_data" in located.stdout and str(env_dir) in located.stdout

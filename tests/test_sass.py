@@ -74,11 +74,29 @@ def test_round_trip_through_dict():
     assert again == kernel and isinstance(again.histogram, Counter)
 
 
+_WIDTH_SUFFIX = {4: "", 8: ".64", 16: ".128"}
+
+
 @pytest.mark.parametrize("target", [t.name for t in target_table.all_targets()])
-def test_stream_copy_uses_128_bit_loads_and_stores_everywhere(target):
+def test_stream_kernels_move_data_at_their_stated_width_everywhere(target):
+    """stream_<op>_<type>_v<W>: every global load and store is W bytes wide (16-byte variants:
+    LDG.E.128 / STG.E.128 only), with no spills. Partial sums of reductions are the exception:
+    one element-wide store per block."""
     result = compile_file(KERNELS / "stream.cu", target)
     assert result.ok, result.log
-    copy = sass.summarize(result.cubin)["copy_f32x4"]
-    assert copy.count("LDG.E.128") >= 1 and copy.count("STG.E.128") >= 1
-    assert copy.count("LDG.E") == copy.count("LDG.E.128")  # no narrower global loads
-    assert copy.local_bytes == 0 and copy.spill_instructions == 0
+    kernels = {name: k for name, k in sass.summarize(result.cubin).items() if name.startswith("stream_")}
+    assert len(kernels) == 7 * 5 + 1  # seven operations x (f32 x 3 widths + f64 x 2) + the empty kernel
+    for name, kernel in kernels.items():
+        assert kernel.local_bytes == 0 and kernel.spill_instructions == 0, name
+        if name == "stream_empty":
+            continue
+        op, dtype, width = name.split("_")[1], name.split("_")[2], int(name.split("_v")[1])
+        wide = _WIDTH_SUFFIX[width]
+        loads = {o: n for o, n in kernel.histogram.items() if o.startswith("LDG")}
+        stores = {o: n for o, n in kernel.histogram.items() if o.startswith("STG")}
+        reads = {"copy": 1, "scale": 1, "add": 2, "triad": 2, "dot": 2, "read": 1, "write": 0}[op]
+        assert loads == ({f"LDG.E{wide}": reads} if reads else {}), (name, loads)
+        if op in ("dot", "read"):
+            assert stores == {"STG.E" + ("" if dtype == "f32" else ".64"): 1}, (name, stores)
+        else:
+            assert stores == {f"STG.E{wide}": 1}, (name, stores)

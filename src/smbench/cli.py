@@ -236,6 +236,51 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if any(c.status == FAIL for c in checks) else 0
 
 
+# ---------------------------------------------------------------- run
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from smbench import run as runner_module
+    from smbench import run_view, suites
+
+    suite = suites.load(args.suite)
+    only = set(x.strip() for x in args.only.split(",") if x.strip()) if args.only else set(suites.FAMILIES)
+    unknown = sorted(only - set(suites.FAMILIES))
+    if unknown or not only:
+        raise SmbenchError(f"unknown family {unknown[0] if unknown else args.only!r}; "
+                           f"families: {', '.join(suites.FAMILIES)}")
+    runner = runner_module.resolve_backend(args.backend, suite)
+    err = Console(stderr=True)
+    err.print(f"smbench run: suite {suite.name}, backend {runner.name} ({runner.info['name']})", highlight=False,
+              soft_wrap=True)
+    try:
+        if err.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=err, transient=True) as progress:
+                task = progress.add_task("planning", total=None)
+
+                def on_case(case, number, total):
+                    progress.update(task, total=total, completed=number, description=case.label)
+
+                path, records = runner_module.execute(suite, runner, only, args.out, on_case)
+        else:
+            path, records = runner_module.execute(suite, runner, only, args.out)
+    except KeyboardInterrupt:
+        print("smbench run: interrupted; the result file keeps every finished case (status \"interrupted\")",
+              file=sys.stderr)
+        return 130
+    from smbench.results import load
+
+    document = load(path)
+    terminal = _stdout_is_terminal()
+    console = Console(file=io.StringIO(), width=Console().width if terminal else 160, force_terminal=terminal)
+    run_view.render(document, console)
+    _write(console.file.getvalue(), None)
+    print(f"result file: {path}", file=sys.stderr)
+    return 1 if any(r["status"] == "failed" for r in records) else 0
+
+
 # ---------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,6 +310,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="parallel compiles (default: CPU count)")
     compat.add_argument("--no-cache", action="store_true", help="compile everything again")
     compat.set_defaults(handler=cmd_compat)
+
+    run = sub.add_parser("run", help="run a benchmark suite on the GPU (or the CPU reference) and write results",
+                         description="Run a suite's cases, validate each against the CPU reference, and write "
+                                     "one JSON result file as they finish.")
+    run.add_argument("--suite", default="quick", help="quick, full, or the path of a suite .toml (default quick)")
+    run.add_argument("--backend", choices=("auto", "cuda", "cpu"), default="auto",
+                     help="auto: the GPU if there is one, else the CPU reference path")
+    run.add_argument("--only", metavar="FAMILY,...", help="stream, transfer, launch (default: all)")
+    run.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
+    run.set_defaults(handler=cmd_run)
 
     doctor = sub.add_parser("doctor", help="is this machine ready: Python, packages, NVRTC, tools, GPUs")
     doctor.add_argument("--format", choices=("table", "json"), default="table")

@@ -1,0 +1,380 @@
+"""The CUDA backend: NVRTC-built kernels launched through CuPy, timed with CUDA events.
+
+Needs a GPU, CuPy and a driver; everything here is imported lazily so that the
+package works without them. The decisions (which memory kinds, what grid, how many
+elements) come from smbench.families.stream, where they are tested on any machine.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from smbench import targets as target_table
+from smbench.compile import compile_file
+from smbench.errors import SmbenchError
+from smbench.families import stream
+from smbench.paths import kernels_dir
+from smbench.timing import Stats, TimingPolicy, measure
+
+NAME = "cuda"
+BLOCK = 256
+SPIN_TIMEOUT_CYCLES = 20_000_000_000  # about 10 s at 2 GHz: a lost host cannot hang the GPU
+
+
+def _cupy():
+    try:
+        import cupy
+    except Exception as exc:  # noqa: BLE001 - no CuPy, no CUDA runtime, no driver
+        raise SmbenchError(f"the CUDA backend needs CuPy and a GPU: {exc}") from None
+    return cupy
+
+
+def available() -> tuple[bool, str]:
+    """(a GPU is usable, why not)."""
+    from smbench.gpuinfo import list_gpus
+
+    gpus, why = list_gpus()
+    if not gpus:
+        return False, why or "no GPU"
+    try:
+        _cupy().cuda.runtime.getDeviceCount()
+    except Exception as exc:  # noqa: BLE001
+        return False, f"CuPy cannot use the GPU: {exc}"
+    return True, ""
+
+
+def device_facts(device: int = 0) -> stream.DeviceFacts:
+    cupy = _cupy()
+    runtime = cupy.cuda.runtime
+    props = runtime.getDeviceProperties(device)
+
+    def attribute(name: str, default: int = 0) -> int:
+        code = getattr(runtime, name, None)
+        if code is None:
+            return default
+        try:
+            return int(runtime.deviceGetAttribute(code, device))
+        except Exception:  # noqa: BLE001
+            return default
+
+    name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
+    return stream.DeviceFacts(
+        name=name, compute_capability=f"{props['major']}.{props['minor']}",
+        sm_count=int(props["multiProcessorCount"]), max_threads_per_sm=int(props["maxThreadsPerMultiProcessor"]),
+        l2_bytes=int(props["l2CacheSize"]), total_bytes=int(props["totalGlobalMem"]),
+        integrated=bool(props.get("integrated", 0)),
+        managed_memory=bool(attribute("cudaDevAttrManagedMemory", props.get("managedMemory", 0))),
+        concurrent_managed_access=bool(attribute("cudaDevAttrConcurrentManagedAccess")),
+        can_map_host_memory=bool(attribute("cudaDevAttrCanMapHostMemory", props.get("canMapHostMemory", 0))),
+        pageable_memory_access=bool(attribute("cudaDevAttrPageableMemoryAccess")),
+        memory_clock_khz=float(attribute("cudaDevAttrMemoryClockRate", props.get("memoryClockRate", 0)) or 0) or None,
+        bus_width_bits=int(attribute("cudaDevAttrGlobalMemoryBusWidth", props.get("memoryBusWidth", 0)) or 0) or None,
+    )
+
+
+def free_bytes() -> int:
+    free, _ = _cupy().cuda.runtime.memGetInfo()
+    return int(free)
+
+
+def device_info(device: int = 0) -> dict:
+    facts = device_facts(device)
+    cupy = _cupy()
+    return {"backend": NAME, "name": facts.name, "compute_capability": facts.compute_capability,
+            "sm_count": facts.sm_count, "l2_bytes": facts.l2_bytes, "total_bytes": facts.total_bytes,
+            "free_bytes": free_bytes(), "unified_memory": facts.integrated,
+            "memory_clock_khz": facts.memory_clock_khz, "bus_width_bits": facts.bus_width_bits,
+            "driver_version": cupy.cuda.runtime.driverGetVersion(),
+            "runtime_version": cupy.cuda.runtime.runtimeGetVersion(),
+            "memory_kinds": stream.memory_kinds(facts), "facts": facts.__dict__}
+
+
+# ---------------------------------------------------------------- kernels
+
+@dataclass
+class Module:
+    module: object
+    target: str
+    options: list[str]
+    source_hash: str
+
+
+@functools.lru_cache(maxsize=None)
+def load(kernel_file: str, target: str) -> Module:
+    """Compile a kernels/ file for the device's own target and load it."""
+    cupy = _cupy()
+    result = compile_file(kernels_dir() / kernel_file, target)
+    if not result.ok:
+        raise SmbenchError(f"{kernel_file} does not compile for {target}: {result.first_error}")
+    directory = Path(tempfile.mkdtemp(prefix="smbench-cubin-"))
+    path = directory / f"{Path(kernel_file).stem}-{target}.cubin"
+    path.write_bytes(result.cubin)
+    return Module(cupy.RawModule(path=str(path)), target, result.options, result.source_hash)
+
+
+def native_target(facts: stream.DeviceFacts) -> str:
+    major, minor = (int(x) for x in facts.compute_capability.split("."))
+    return target_table.best_native(major, minor).name
+
+
+def blocks_per_sm(function, facts: stream.DeviceFacts, block: int) -> int:
+    """Occupancy from the driver where CuPy exposes it, else the thread-count bound."""
+    cupy = _cupy()
+    try:
+        pointer = getattr(function, "ptr", None) or function.kernel.ptr
+        return max(1, int(cupy.cuda.driver.occupancyMaxActiveBlocksPerMultiprocessor(pointer, block, 0)))
+    except Exception:  # noqa: BLE001
+        return stream.blocks_per_sm_limit(facts.max_threads_per_sm, block)
+
+
+# ---------------------------------------------------------------- memory
+
+@dataclass
+class Allocation:
+    array: object  # a cupy.ndarray over the memory
+    release: object = None  # callable freeing memory CuPy does not own
+    keep: list = field(default_factory=list)
+
+
+def allocate(kind: str, elements: int, dtype, device: int = 0) -> Allocation:
+    cupy = _cupy()
+    runtime = cupy.cuda.runtime
+    nbytes = elements * np.dtype(dtype).itemsize
+    if kind == "device":
+        return Allocation(cupy.empty(elements, dtype=dtype))
+    if kind in ("managed", "managed-prefetch"):
+        memory = cupy.cuda.malloc_managed(nbytes)
+        array = cupy.ndarray(elements, dtype=dtype, memptr=memory)
+        return Allocation(array, keep=[memory])
+    if kind == "pinned-mapped":
+        pointer = runtime.hostAlloc(nbytes, runtime.hostAllocMapped)
+        # With unified addressing (every 64-bit CUDA platform) the mapped host pointer is
+        # also the device pointer.
+        memory = cupy.cuda.UnownedMemory(pointer, nbytes, object(), device)
+        array = cupy.ndarray(elements, dtype=dtype, memptr=cupy.cuda.MemoryPointer(memory, 0))
+        return Allocation(array, release=lambda: runtime.freeHost(pointer))
+    if kind == "pageable":
+        host = np.empty(elements, dtype=dtype)
+        memory = cupy.cuda.UnownedMemory(host.ctypes.data, nbytes, host, device)
+        array = cupy.ndarray(elements, dtype=dtype, memptr=cupy.cuda.MemoryPointer(memory, 0))
+        return Allocation(array, keep=[host])
+    raise SmbenchError(f"unknown memory kind {kind!r}")
+
+
+@functools.lru_cache(maxsize=None)
+def _pattern_kernel(dtype_name: str):
+    cupy = _cupy()
+    ctype = {"float32": "float", "float64": "double"}[dtype_name]
+    return cupy.ElementwiseKernel(
+        "int64 period, float64 divisor, float64 offset", f"{ctype} x",
+        f"x = ({ctype})((double)(i % period) / divisor + offset)", f"smbench_pattern_{dtype_name}")
+
+
+def fill_pattern(array, name: str) -> None:
+    period, divisor, offset = stream._PATTERNS[name]
+    _pattern_kernel(np.dtype(array.dtype).name)(period, divisor, offset, array)
+
+
+# ---------------------------------------------------------------- timing
+
+@dataclass
+class DeviceTimer:
+    """Times `launch` (which enqueues `reps` calls on `stream_`) with CUDA events.
+
+    Optional: a blocking kernel holds the stream until every launch is queued; a flush
+    buffer written between samples evicts the L2 (cold-cache timing)."""
+
+    stream_: object
+    blocking: bool = False
+    flush_bytes: int = 0
+    _flag: np.ndarray | None = None
+    _flag_pointer: int = 0
+    _timed_out: object = None
+    _flush: object = None
+    _spin: object = None
+
+    def __post_init__(self) -> None:
+        cupy = _cupy()
+        if self.flush_bytes:
+            self._flush = cupy.empty(self.flush_bytes, dtype=cupy.uint8)
+        if self.blocking:
+            runtime = cupy.cuda.runtime
+            self._flag_pointer = runtime.hostAlloc(4, runtime.hostAllocMapped)
+            self._flag = np.ctypeslib.as_array((np.ctypeslib.ctypes.c_uint32 * 1).from_address(self._flag_pointer))
+            self._timed_out = cupy.zeros(1, dtype=cupy.uint32)
+
+    def close(self) -> None:
+        if self._flag_pointer:
+            _cupy().cuda.runtime.freeHost(self._flag_pointer)
+            self._flag_pointer = 0
+
+    def sample(self, launch, reps: int, spin_function=None) -> float:
+        cupy = _cupy()
+        if self._flush is not None:
+            self._flush.fill(np.uint8(int(time.perf_counter_ns()) & 0xFF))
+        start, end = cupy.cuda.Event(), cupy.cuda.Event()
+        if self.blocking and spin_function is not None:
+            self._flag[0] = 0
+            spin_function((1,), (1,), (np.uint64(self._flag_pointer), np.uint64(SPIN_TIMEOUT_CYCLES),
+                                       self._timed_out))
+        start.record(self.stream_)
+        for _ in range(reps):
+            launch()
+        end.record(self.stream_)
+        if self.blocking and spin_function is not None:
+            self._flag[0] = 1
+        end.synchronize()
+        if self.blocking and int(self._timed_out[0]):
+            raise SmbenchError("the blocking kernel timed out: the host did not release it")
+        return cupy.cuda.get_elapsed_time(start, end) / 1e3 / reps
+
+
+def reps_for(pilot_seconds: float, target_seconds: float = 200e-6, most: int = 1000) -> int:
+    """Calls per timed sample, so that a sample lasts at least ~200 us (event resolution is
+    about 0.5 us; one short kernel would be mostly noise)."""
+    if pilot_seconds <= 0:
+        return most
+    return max(1, min(most, math.ceil(target_seconds / pilot_seconds)))
+
+
+# ---------------------------------------------------------------- stream cases
+
+@dataclass
+class Case:
+    op: str
+    dtype: str
+    width: int
+    elements: int
+    kind: str
+    allocations: dict
+    partial: object
+    grid: int
+    block: int
+    function: object
+    args: tuple
+
+
+def prepare(module: Module, facts: stream.DeviceFacts, op: str, dtype: str, width: int, elements: int,
+            kind: str, device: int = 0) -> Case:
+    cupy = _cupy()
+    np_type = stream.DTYPES[dtype]
+    operation = stream.OPERATIONS[op]
+    allocations = {}
+    try:
+        for name in operation.arrays:
+            allocations[name] = allocate(kind, elements, np_type, device)
+        for name in operation.reads:
+            fill_pattern(allocations[name].array, name)
+        if operation.writes:
+            allocations[operation.writes].array.fill(np_type(stream.SENTINEL))
+        if kind == "managed-prefetch":
+            current = cupy.cuda.get_current_stream()
+            for allocation in allocations.values():
+                cupy.cuda.runtime.memPrefetchAsync(allocation.array.data.ptr, allocation.array.nbytes, device,
+                                                   current.ptr)
+        cupy.cuda.runtime.deviceSynchronize()
+    except Exception:
+        release(allocations)
+        raise
+    function = module.module.get_function(stream.kernel_name(op, dtype, width))
+    packs = elements // (width // np.dtype(np_type).itemsize)
+    grid = stream.grid_size(facts.sm_count, blocks_per_sm(function, facts, BLOCK), BLOCK, packs)
+    partial = cupy.zeros(grid, dtype=np_type) if operation.reduction else None
+    args = [allocations[name].array for name in operation.arrays]
+    if partial is not None:
+        args.append(partial)
+    if operation.scalar:
+        args.append(np_type(stream.SCALAR))
+    args.append(np.uint64(packs))
+    return Case(op, dtype, width, elements, kind, allocations, partial, grid, BLOCK, function, tuple(args))
+
+
+def release(allocations: dict) -> None:
+    for allocation in allocations.values():
+        if allocation.release is not None:
+            try:
+                allocation.release()
+            except Exception:  # noqa: BLE001
+                pass
+    allocations.clear()
+
+
+def time_case(case: Case, policy: TimingPolicy, timer: DeviceTimer, spin_function=None) -> Stats:
+    def launch():
+        case.function((case.grid,), (case.block,), case.args, stream=timer.stream_)
+
+    pilot = timer.sample(launch, 1)
+    # Behind a blocking kernel every launch waits in the queue: stay well under its depth.
+    reps = min(reps_for(pilot), 64) if timer.blocking else reps_for(pilot)
+    return measure(lambda: timer.sample(launch, reps, spin_function), policy)
+
+
+def validate(case: Case) -> stream.Validation:
+    cupy = _cupy()
+    np_type = stream.DTYPES[case.dtype]
+    operation = stream.OPERATIONS[case.op]
+    cupy.cuda.runtime.deviceSynchronize()
+    if operation.reduction:
+        total = float(cupy.asnumpy(case.partial).astype(np.float64).sum())
+        return stream.validate_sum(case.op, np_type, case.elements, total, case.grid * case.block)
+    index = stream.check_indices(case.elements)
+    got = cupy.asnumpy(case.allocations[operation.writes].array[cupy.asarray(index)])
+    return stream.validate_elements(case.op, np_type, index, got)
+
+
+# ---------------------------------------------------------------- copies and launches
+
+def time_transfer(direction: str, host_kind: str, nbytes: int, policy: TimingPolicy) -> tuple[Stats, stream.Validation]:
+    """Host-to-device or device-to-host cudaMemcpyAsync of nbytes, from pinned or pageable host memory."""
+    cupy = _cupy()
+    runtime = cupy.cuda.runtime
+    elements = nbytes // 4
+    pinned = None
+    if host_kind == "pinned":
+        pinned = cupy.cuda.alloc_pinned_memory(nbytes)
+        host = np.frombuffer(pinned, dtype=np.float32, count=elements)
+    else:
+        host = np.empty(elements, dtype=np.float32)
+    device = cupy.empty(elements, dtype=cupy.float32)
+    index = np.arange(elements, dtype=np.int64)
+    if direction == "h2d":
+        host[:] = stream.pattern("a", index, np.float32)
+        kind, dst, src = runtime.memcpyHostToDevice, device.data.ptr, host.ctypes.data
+    else:
+        fill_pattern(device, "a")
+        host[:] = np.nan
+        kind, dst, src = runtime.memcpyDeviceToHost, host.ctypes.data, device.data.ptr
+    current = cupy.cuda.Stream(non_blocking=True)
+    timer = DeviceTimer(current)
+    stats = measure(lambda: timer.sample(lambda: runtime.memcpyAsync(dst, src, nbytes, kind, current.ptr), 1),
+                    policy)
+    current.synchronize()
+    checked = stream.check_indices(elements)
+    got = cupy.asnumpy(device[cupy.asarray(checked)]) if direction == "h2d" else host[checked]
+    validation = stream.validate_elements("copy", np.float32, checked, got)
+    del pinned
+    return stats, validation
+
+
+def time_launch(module: Module, policy: TimingPolicy) -> tuple[Stats, Stats]:
+    """(device time per empty launch, back to back; host wall time of launch + synchronize)."""
+    cupy = _cupy()
+    function = module.module.get_function("stream_empty")
+    current = cupy.cuda.Stream(non_blocking=True)
+    timer = DeviceTimer(current)
+    queued = measure(lambda: timer.sample(lambda: function((1,), (1,), (), stream=current), 100), policy)
+
+    def round_trip() -> float:
+        start = time.perf_counter()
+        function((1,), (1,), (), stream=current)
+        current.synchronize()
+        return time.perf_counter() - start
+
+    return queued, measure(round_trip, policy)

@@ -1,0 +1,148 @@
+"""The device table: what each GPU should do, with the source of every number.
+
+One place for these facts. Each figure carries its kind: V = vendor specification,
+M = measured by someone (named), D = derived. A live GPU is matched to a row by name
+(and compute capability); an unknown GPU gets its expected bandwidth derived from the
+memory clock and bus width the driver reports.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Figure:
+    value: float
+    unit: str
+    kind: str  # "V" vendor, "M" measured, "D" derived
+    source: str
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    key: str
+    name: str
+    match: str  # regular expression on the driver's device name
+    compute_capability: str | None
+    sm_count: int | None
+    memory_bandwidth: Figure  # the spec: what the verdicts compare against
+    measured_bandwidth: tuple[Figure, ...] = ()
+    l2_bytes: int | None = None
+    unified_memory: bool = False
+    notes: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+GB = 1e9
+
+DEVICES: tuple[DeviceSpec, ...] = (
+    DeviceSpec(
+        "gb10", "NVIDIA DGX Spark (GB10)", r"\bGB10\b|DGX Spark", "12.1", 48,
+        Figure(273, "GB/s", "V", "NVIDIA DGX Spark product page: 128 GB LPDDR5X, 256-bit, 273 GB/s"),
+        (Figure(232.5, "GB/s", "M", "231-234 GB/s, saturating read kernel, CUDA 13.0 (github antirez/ds4 issue 773)"),),
+        unified_memory=True,
+        notes="host is aarch64 (Grace); the GPU shares the LPDDR5X with the CPU; SoC TDP 140 W (Hot Chips 2025)"),
+    DeviceSpec(
+        "rtx5090", "NVIDIA GeForce RTX 5090", r"RTX 5090", "12.0", 170,
+        Figure(1792, "GB/s", "V", "NVIDIA RTX 5090 specification: GDDR7, 512-bit"),
+        (Figure(1573, "GB/s", "M", "about 1573 GB/s (NVIDIA/cccl PR 9881)"),),
+        l2_bytes=96 * 2**20, notes="boost 2407 MHz, 575 W"),
+    DeviceSpec(
+        "a100-40", "NVIDIA A100 40GB", r"A100.*(40|PCIE-40|SXM4-40)", "8.0", 108,
+        Figure(1555, "GB/s", "V", "NVIDIA A100 datasheet: HBM2, 40 GB"),
+        (Figure(1375, "GB/s", "M", "triad 1375 GB/s (RRZE-HPC/gpu-benches gpu-stream/a100_40.txt)"),
+         Figure(1500, "GB/s", "M", "read 1500 GB/s (RRZE-HPC/gpu-benches gpu-stream/a100_40.txt)")),
+        l2_bytes=40 * 2**20, notes="1410 MHz, 400 W"),
+    DeviceSpec(
+        "a100-80", "NVIDIA A100 80GB SXM", r"A100.*80", "8.0", 108,
+        Figure(2039, "GB/s", "V", "NVIDIA A100 datasheet: HBM2e, 80 GB SXM"),
+        (Figure(1794, "GB/s", "M", "triad 1794 GB/s (RRZE-HPC/gpu-benches gpu-stream/a100_80.txt)"),
+         Figure(1776, "GB/s", "M", "read 1776 GB/s (RRZE-HPC/gpu-benches gpu-stream/a100_80.txt)")),
+        l2_bytes=40 * 2**20),
+    DeviceSpec(
+        "h100-pcie", "NVIDIA H100 PCIe", r"H100.*PCIe", "9.0", 114,
+        Figure(2000, "GB/s", "V", "NVIDIA H100 datasheet: PCIe, HBM2e"),
+        (Figure(1832, "GB/s", "M", "triad 1832 GB/s (RRZE-HPC/gpu-benches gpu-stream/h100_pcie.txt)"),
+         Figure(1942, "GB/s", "M", "read 1942 GB/s (RRZE-HPC/gpu-benches gpu-stream/h100_pcie.txt)")),
+        l2_bytes=50 * 2**20),
+    DeviceSpec(
+        "h100-nvl", "NVIDIA H100 NVL", r"H100 NVL", "9.0", 132,
+        Figure(3900, "GB/s", "V", "NVIDIA H100 datasheet: NVL, HBM3, 94 GB"),
+        l2_bytes=50 * 2**20),
+    DeviceSpec(
+        "h100-sxm", "NVIDIA H100 SXM", r"H100(?!.*(PCIe|NVL))", "9.0", 132,
+        Figure(3350, "GB/s", "V", "NVIDIA H100 datasheet: SXM5, HBM3"),
+        l2_bytes=50 * 2**20, notes="1.98 GHz boost, 700 W"),
+    DeviceSpec(
+        "h200", "NVIDIA H200", r"\bH200\b", "9.0", 132,
+        Figure(4800, "GB/s", "V", "NVIDIA H200 datasheet: HBM3e, 141 GB"),
+        l2_bytes=50 * 2**20),
+    DeviceSpec(
+        "m4max", "Apple M4 Max (40-core GPU)", r"M4 Max", None, None,
+        Figure(546, "GB/s", "V", "Apple M4 Max specification"),
+        (Figure(396, "GB/s", "M", "PyTorch MPS copy (chsasank/device-benchmarks)"),),
+        unified_memory=True, notes="no CUDA; the mlx backend"),
+    DeviceSpec(
+        "m3ultra", "Apple M3 Ultra", r"M3 Ultra", None, None,
+        Figure(819.2, "GB/s", "V", "Apple M3 Ultra specification"),
+        unified_memory=True, notes="no CUDA; the mlx backend"),
+)
+
+# What counts as normal for a DRAM-resident stream kernel, as fractions of the spec:
+# good tools reach 80-93% of HBM/GDDR spec (gpu-stream's A100/H100 files), the Spark
+# 85% (231-234 of 273 GB/s). Below LOW the figure is low; above HIGH it cannot be DRAM.
+NORMAL_LOW = 0.70
+NORMAL_HIGH = 1.02
+
+
+def by_key(key: str) -> DeviceSpec:
+    for spec in DEVICES:
+        if spec.key == key:
+            return spec
+    raise KeyError(key)
+
+
+def match(name: str, compute_capability: str | None = None) -> DeviceSpec | None:
+    """The table's row for a device name as the driver reports it, or None."""
+    for spec in DEVICES:
+        if re.search(spec.match, name, re.IGNORECASE):
+            if compute_capability and spec.compute_capability and spec.compute_capability != compute_capability:
+                continue
+            return spec
+    return None
+
+
+def derived_bandwidth(memory_clock_khz: float | None, bus_width_bits: int | None) -> Figure | None:
+    """Peak DRAM bandwidth from what the driver reports: 2 transfers per memory clock
+    (the driver's clock is the DDR half-rate) x bus width."""
+    if not memory_clock_khz or not bus_width_bits:
+        return None
+    value = 2 * memory_clock_khz * 1e3 * bus_width_bits / 8 / GB
+    return Figure(round(value, 1), "GB/s", "D",
+                  f"2 x memory clock {memory_clock_khz / 1e3:.0f} MHz x {bus_width_bits}-bit bus, as the driver reports")
+
+
+def expected_bandwidth(name: str, compute_capability: str | None, memory_clock_khz: float | None = None,
+                       bus_width_bits: int | None = None) -> tuple[Figure | None, DeviceSpec | None]:
+    """(expected DRAM bandwidth, the table row it came from or None when derived)."""
+    spec = match(name, compute_capability)
+    if spec is not None:
+        return spec.memory_bandwidth, spec
+    return derived_bandwidth(memory_clock_khz, bus_width_bits), None
+
+
+def bandwidth_verdict(measured_gbps: float, expected: Figure | None, dram_resident: bool) -> str:
+    """normal / low / suspicious-high against the expected band; 'cache' where the working
+    set fits in the caches (a DRAM spec says nothing there); 'no expectation' without one."""
+    if not dram_resident:
+        return "cache"
+    if expected is None:
+        return "no expectation"
+    ratio = measured_gbps / expected.value
+    if ratio > NORMAL_HIGH:
+        return "suspicious-high"
+    if ratio < NORMAL_LOW:
+        return "low"
+    return "normal"

@@ -1,0 +1,110 @@
+"""Result files: one JSON document per run, versioned, written as the run goes.
+
+The file is rewritten whole (to a temporary file, then renamed over) after every
+record, so an interrupted run leaves a valid document holding every record that
+finished, with status "running" or "interrupted". `load` checks the schema and says
+which field is wrong, in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from smbench.errors import SmbenchError
+
+SCHEMA = "smbench.result/1"
+STATUSES = ("running", "complete", "interrupted")
+RECORD_STATUSES = ("ok", "failed", "skipped")
+REQUIRED = {"schema": str, "kind": str, "suite": str, "backend": str, "status": str, "provenance": dict,
+            "device": dict, "records": list}
+RECORD_REQUIRED = {"family": str, "benchmark": str, "status": str}
+
+
+def _write_atomic(path: Path, document: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=1, default=_jsonable)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "__dict__"):
+        return value.__dict__
+    return str(value)
+
+
+class ResultWriter:
+    def __init__(self, path: Path, header: dict):
+        self.path = Path(path)
+        self.document = {"schema": SCHEMA, "kind": "measured", "status": "running", **header, "records": []}
+        try:
+            _write_atomic(self.path, self.document)
+        except OSError as exc:
+            raise SmbenchError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def add(self, record: dict) -> None:
+        self.document["records"].append(record)
+        _write_atomic(self.path, self.document)
+
+    def finish(self, status: str) -> None:
+        self.document["status"] = status
+        _write_atomic(self.path, self.document)
+
+
+def validate_document(document, origin: str = "result") -> dict:
+    """The document if it is a result file smbench can read; else a one-line SmbenchError."""
+    if not isinstance(document, dict):
+        raise SmbenchError(f"{origin}: not a JSON object")
+    if document.get("schema") != SCHEMA:
+        found = document.get("schema")
+        raise SmbenchError(f"{origin}: field 'schema' is {found!r}, expected {SCHEMA!r}"
+                           + (" (a compat matrix, not a result file)" if str(found).startswith("smbench.compat") else ""))
+    for name, kind in REQUIRED.items():
+        if name not in document:
+            raise SmbenchError(f"{origin}: missing field '{name}'")
+        if not isinstance(document[name], kind):
+            raise SmbenchError(f"{origin}: field '{name}' should be {kind.__name__}, "
+                               f"not {type(document[name]).__name__}")
+    if document["status"] not in STATUSES:
+        raise SmbenchError(f"{origin}: field 'status' is {document['status']!r}, expected one of {STATUSES}")
+    for number, record in enumerate(document["records"]):
+        if not isinstance(record, dict):
+            raise SmbenchError(f"{origin}: records[{number}] is not an object")
+        for name, kind in RECORD_REQUIRED.items():
+            if not isinstance(record.get(name), kind):
+                raise SmbenchError(f"{origin}: records[{number}] lacks a {kind.__name__} field '{name}'")
+        if record["status"] not in RECORD_STATUSES:
+            raise SmbenchError(f"{origin}: records[{number}].status is {record['status']!r}")
+        if record["status"] == "ok" and not isinstance(record.get("validation"), dict):
+            raise SmbenchError(f"{origin}: records[{number}] is ok but carries no validation")
+    return document
+
+
+def load(path: Path) -> dict:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SmbenchError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SmbenchError(f"cannot read {path}: {exc}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SmbenchError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    return validate_document(document, str(path))

@@ -1,0 +1,78 @@
+"""The summary a person reads at the end of `smbench run`: per kernel, the DRAM figure
+with its verdict and the best cache figure; copies; launch latency; what failed."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+VERDICT_STYLE = {"normal": "green", "low": "red", "suspicious-high": "magenta", "cache": "dim",
+                 "no expectation": "dim"}
+
+
+def _size(nbytes: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.4g} {unit}"
+    return f"{nbytes} B"
+
+
+def stream_rows(records: list[dict]) -> list[dict]:
+    """One row per (kernel, memory): the largest working set's figure, and the best over all sizes."""
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        if record["family"] == "stream" and record["status"] == "ok":
+            groups.setdefault((record["kernel"], record["memory"]), []).append(record)
+    rows = []
+    for (kernel, memory), members in groups.items():
+        largest = max(members, key=lambda r: r["working_set_bytes"])
+        best = max(members, key=lambda r: r["gbps"]["median"])
+        rows.append({"kernel": kernel, "memory": memory, "size": largest["working_set_bytes"],
+                     "gbps": largest["gbps"]["median"], "percent": largest.get("percent_of_expected"),
+                     "verdict": largest.get("verdict", ""), "best_gbps": best["gbps"]["median"],
+                     "best_size": best["working_set_bytes"]})
+    return rows
+
+
+def render(document: dict, console: Console) -> None:
+    records = document["records"]
+    expected = document.get("expected_bandwidth")
+    title = f"{document['device'].get('name', '?')} — suite {document['suite']}, backend {document['backend']}"
+    if expected:
+        title += f"; expected DRAM bandwidth {expected['gbps']:g} GB/s ({expected['kind']}: {expected['source']})"
+    console.print(Text(title, style="bold"), soft_wrap=True)
+
+    table = Table(show_lines=False)
+    for column in ("kernel", "memory", "size", "GB/s", "% of expected", "verdict", "best GB/s (size)"):
+        table.add_column(column, no_wrap=True, justify="right" if column in ("size", "GB/s", "% of expected") else "left")
+    for row in stream_rows(records):
+        percent = f"{row['percent']:.0f}%" if row["percent"] is not None else "-"
+        table.add_row(row["kernel"], row["memory"], _size(row["size"]), f"{row['gbps']:.1f}", percent,
+                      Text(row["verdict"], style=VERDICT_STYLE.get(row["verdict"], "")),
+                      f"{row['best_gbps']:.1f} ({_size(row['best_size'])})")
+    for record in records:
+        if record["family"] == "transfer" and record["status"] == "ok":
+            table.add_row(f"{record['benchmark']} copy", record["host"], _size(record["bytes_moved"]),
+                          f"{record['gbps']['median']:.1f}", "-", "", "")
+        if record["family"] == "launch" and record["status"] == "ok":
+            table.add_row("empty kernel", "queued", "-", f"{record['queued_us']['median']:.2f} us", "-", "", "")
+            table.add_row("empty kernel", "launch+sync", "-", f"{record['launch_sync_us']['median']:.2f} us", "-",
+                          "", "")
+    console.print(table)
+    console.print(Text("GB/s = bytes moved (BabelStream's count) / median time; 'size' is the largest working "
+                       "set, where the verdict applies when it is DRAM-resident (>= 4x the last-level cache).",
+                       style="dim"), soft_wrap=True)
+    failed = [r for r in records if r["status"] == "failed"]
+    skipped = [r for r in records if r["status"] == "skipped"]
+    reasons: dict[str, list[str]] = {}
+    for record in skipped:
+        reasons.setdefault(record["reason"], []).append(record.get("kernel") or record["benchmark"])
+    for reason, names in reasons.items():
+        console.print(f"skipped {len(names)}: {reason}", soft_wrap=True, highlight=False, markup=False)
+    for record in failed:
+        console.print(Text(f"FAILED {record.get('kernel') or record['benchmark']} "
+                           f"{record.get('memory', '')}: {record['reason']}", style="red"), soft_wrap=True)
+    ok = sum(r["status"] == "ok" for r in records)
+    console.print(f"{ok} ok, {len(failed)} failed, {len(skipped)} skipped; status {document['status']}",
+                  highlight=False)

@@ -1,0 +1,124 @@
+"""GPU tests of the memory family: every stream kernel, every memory kind, copies, launches.
+
+Run with `make test-gpu` on a machine with a GPU; they skip, with the reason, elsewhere.
+"""
+
+import numpy as np
+import pytest
+
+from smbench.families import stream
+from smbench.timing import TimingPolicy
+
+pytestmark = pytest.mark.gpu
+
+QUICK = TimingPolicy(warmup=1, min_samples=3, max_samples=20, budget_s=0.05)
+ELEMENTS = (1 << 20) + 3 * 1024  # not a power of two: grid-stride loops must cover it
+
+
+@pytest.fixture(scope="module")
+def gpu():
+    from smbench.backends import cuda
+
+    facts = cuda.device_facts()
+    return cuda, facts, cuda.load(stream.KERNEL_FILE, cuda.native_target(facts))
+
+
+def _timer(cuda, **kwargs):
+    import cupy
+
+    return cuda.DeviceTimer(cupy.cuda.Stream(non_blocking=True), **kwargs)
+
+
+CASES = [(op, dtype, width) for op in stream.OPERATIONS for dtype in stream.DTYPES for width in stream.WIDTHS[dtype]]
+
+
+@pytest.mark.parametrize("op, dtype, width", CASES)
+def test_every_stream_kernel_validates_in_device_memory(gpu, op, dtype, width):
+    cuda, facts, module = gpu
+    case = cuda.prepare(module, facts, op, dtype, width, ELEMENTS, "device")
+    timer = _timer(cuda)
+    try:
+        stats = cuda.time_case(case, QUICK, timer)
+        validation = cuda.validate(case)
+    finally:
+        timer.close()
+        cuda.release(case.allocations)
+    assert validation.ok, validation.detail
+    assert stats.n >= 3 and stats.median > 0
+
+
+@pytest.mark.parametrize("kind", stream.MEMORY_KINDS)
+def test_every_memory_kind_the_device_offers(gpu, kind):
+    cuda, facts, module = gpu
+    offered = {k: (ok, why) for k, ok, why in stream.memory_kinds(facts)}
+    if not offered[kind][0]:
+        pytest.skip(f"{kind}: {offered[kind][1]}")
+    case = cuda.prepare(module, facts, "triad", "f32", 16, ELEMENTS, kind)
+    timer = _timer(cuda)
+    try:
+        cuda.time_case(case, QUICK, timer)
+        validation = cuda.validate(case)
+    finally:
+        timer.close()
+        cuda.release(case.allocations)
+    assert validation.ok, validation.detail
+
+
+@pytest.mark.parametrize("blocking, flush", [(True, False), (False, True)])
+def test_blocking_kernel_and_cold_l2_timing(gpu, blocking, flush):
+    cuda, facts, module = gpu
+    spin = cuda.load("timing.cu", module.target).module.get_function("smbench_spin_until")
+    case = cuda.prepare(module, facts, "copy", "f32", 16, ELEMENTS, "device")
+    timer = _timer(cuda, blocking=blocking, flush_bytes=2 * facts.l2_bytes if flush else 0)
+    try:
+        stats = cuda.time_case(case, QUICK, timer, spin)
+        assert cuda.validate(case).ok
+    finally:
+        timer.close()
+        cuda.release(case.allocations)
+    assert stats.median > 0
+
+
+@pytest.mark.parametrize("direction", ["h2d", "d2h"])
+@pytest.mark.parametrize("host", ["pinned", "pageable"])
+def test_transfers_validate(gpu, direction, host):
+    cuda, _, _ = gpu
+    stats, validation = cuda.time_transfer(direction, host, 16 << 20, QUICK)
+    assert validation.ok, validation.detail
+    assert stats.median > 0
+
+
+def test_launch_latency(gpu):
+    cuda, _, module = gpu
+    queued, round_trip = cuda.time_launch(module, QUICK)
+    assert 0 < queued.median < round_trip.median < 1.0
+
+
+def test_telemetry_on_the_gpu():
+    from smbench.telemetry import Sampler
+
+    with Sampler(interval_s=0.01) as sampler:
+        import time
+
+        time.sleep(0.05)
+    assert sampler.summary.available, sampler.summary.why_unavailable
+    assert sampler.summary.sm_clock_mhz
+
+
+def test_run_cli_on_the_gpu(tmp_path):
+    from conftest import run_cli
+    from smbench import results
+
+    suite = tmp_path / "tiny.toml"
+    suite.write_text('[stream]\noperations = ["copy", "triad"]\ndtypes = ["f32"]\nwidths = [16]\nsize_step = 16\n'
+                     'memory_kinds_operations = ["triad"]\n[transfer]\nsizes_mib = [16]\n[launch]\nenabled = true\n'
+                     '[timing]\nmin_samples = 3\nbudget_s = 0.05\n')
+    code, out, err = run_cli("run", "--backend", "cuda", "--suite", str(suite), "--out", str(tmp_path / "r"))
+    assert code == 0, err + out
+    (path,) = (tmp_path / "r").glob("*.json")
+    document = results.load(path)
+    assert document["backend"] == "cuda" and document["status"] == "complete"
+    assert all(r["status"] in ("ok", "skipped") for r in document["records"])
+    assert any(r.get("verdict") for r in document["records"] if r["family"] == "stream")
+    np.testing.assert_array_less(0, [r["gbps"]["median"] for r in document["records"] if r["status"] == "ok"
+                                     and "gbps" in r])

@@ -1,0 +1,192 @@
+"""`smbench run` on the CPU reference path: plan, validation, records, result files, interrupts."""
+
+import json
+
+import numpy as np
+import pytest
+
+from smbench import results, run, suites
+from smbench.backends import cpu
+from smbench.errors import SmbenchError
+
+from conftest import run_cli
+
+TINY = """
+description = "tiny: three kernels, five sizes"
+[stream]
+operations = ["copy", "triad", "dot"]
+dtypes = ["f32"]
+widths = [16]
+size_step = 4
+[transfer]
+sizes_mib = [1]
+[launch]
+enabled = true
+[timing]
+warmup = 1
+min_samples = 3
+max_samples = 20
+budget_s = 0.02
+[cpu]
+largest_mib = 4
+budget_s = 0.02
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return suites.load(str(path))
+
+
+def test_cpu_run_validates_every_case_and_writes_a_file_that_loads(tiny, tmp_path):
+    runner = run.CpuRunner()
+    path, records = run.execute(tiny, runner, {"stream", "transfer", "launch"}, tmp_path / "out")
+    document = results.load(path)
+    assert document["status"] == "complete" and document["backend"] == "cpu"
+    assert document["provenance"]["smbench_version"] and document["device"]["name"].startswith("CPU reference")
+    stream_records = [r for r in document["records"] if r["family"] == "stream"]
+    sizes = sorted({r["working_set"] for r in stream_records})
+    # every 4x from 32 KiB, ending exactly at the CPU cap of 4 MiB
+    assert sizes == [32 << 10, 128 << 10, 512 << 10, 2 << 20, 4 << 20]
+    for record in stream_records:
+        assert record["status"] == "ok" and record["validation"]["ok"], record
+        assert record["gbps"]["median"] > 0 and record["time_s"]["n"] >= 3
+        assert record["bytes_moved"] == {"copy": 2, "triad": 3, "dot": 2}[record["benchmark"]] * record["elements"] * 4
+    skipped = [r for r in document["records"] if r["status"] == "skipped"]
+    assert {r["family"] for r in skipped} == {"transfer", "launch"}
+
+
+def test_a_wrong_result_is_a_failed_record_not_a_figure(tiny, tmp_path, monkeypatch):
+    original = cpu.run_once
+
+    def broken(case):
+        value = original(case)
+        if case.op == "triad":
+            case.arrays["a"][7] += 1  # one wrong element
+        return value
+
+    monkeypatch.setattr(cpu, "run_once", broken)
+    path, records = run.execute(tiny, run.CpuRunner(), {"stream"}, tmp_path)
+    triads = [r for r in records if r["benchmark"] == "triad"]
+    assert triads and all(r["status"] == "failed" for r in triads)
+    assert all("gbps" not in r and "index 7" in r["reason"] for r in triads)
+    assert all(r["status"] == "ok" for r in records if r["benchmark"] != "triad")
+    assert results.load(path)["status"] == "complete"
+
+
+def test_a_case_that_raises_is_a_row_and_the_run_goes_on(tiny, tmp_path, monkeypatch):
+    def explode(*args):
+        raise MemoryError("cannot allocate")
+
+    monkeypatch.setattr(cpu, "prepare", explode)
+    _, records = run.execute(tiny, run.CpuRunner(), {"stream"}, tmp_path)
+    assert records and all(r["status"] == "failed" and r["reason"] == "MemoryError: cannot allocate" for r in records)
+
+
+def test_an_interrupted_run_keeps_what_finished(tiny, tmp_path):
+    def interrupt_at_fourth(case, number, total):
+        if number == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run.execute(tiny, run.CpuRunner(), {"stream"}, tmp_path, interrupt_at_fourth)
+    (path,) = tmp_path.glob("*.json")
+    document = results.load(path)
+    assert document["status"] == "interrupted" and len(document["records"]) == 3
+
+
+def test_the_file_is_valid_after_every_record(tiny, tmp_path):
+    seen = []
+
+    def check(case, number, total):
+        files = list(tmp_path.glob("*.json"))
+        if files:
+            seen.append(len(results.load(files[0])["records"]))
+
+    run.execute(tiny, run.CpuRunner(), {"stream"}, tmp_path, check)
+    assert seen == list(range(len(seen)))
+
+
+def test_unknown_family_and_empty_plan(tiny, tmp_path):
+    with pytest.raises(SmbenchError, match="unknown family 'gemm'"):
+        run.execute(tiny, run.CpuRunner(), {"gemm"}, tmp_path)
+
+
+def test_builtin_suites_load():
+    assert {"quick", "full"} <= set(suites.available())
+    quick = suites.load("quick")
+    assert quick.timing("cuda").budget_s == 0.5 and quick.timing("cpu").budget_s == 0.1
+    with pytest.raises(SmbenchError, match="unknown suite"):
+        suites.load("nonesuch")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[stream]\noperations = ['stencil']\n", "unknown stream operation"),
+    ("[stream]\nwidths = [32]\n", "is not 4, 8 or 16"),
+    ("[timing]\nmin_samples = 1\n", "min_samples"),
+    ("[stream\n", "not valid TOML"),
+])
+def test_bad_suites_are_clear_errors(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(SmbenchError, match=message):
+        suite = suites.load(str(path))
+        suite.timing("cpu")
+
+
+def test_cli_run_on_the_cpu_path(tmp_path):
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(TINY)
+    code, out, err = run_cli("run", "--backend", "cpu", "--suite", str(suite), "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    assert "stream_triad_f32_v16" in out and "0 failed" in out
+    (path,) = (tmp_path / "r").glob("*.json")
+    assert results.load(path)["status"] == "complete" and str(path) in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--suite", "nonesuch"], "unknown suite"),
+    (["--only", "gemm"], "unknown family"),
+    (["--backend", "gpu"], "invalid choice"),
+])
+def test_cli_run_bad_input(args, message, tmp_path):
+    code, _, err = run_cli("run", "--backend", "cpu", *args, "--out", str(tmp_path))
+    assert code == 2 and message in err and len(err.strip().splitlines()) <= 2 and "Traceback" not in err
+
+
+def test_cli_cuda_backend_without_a_gpu_is_a_clear_error(tmp_path):
+    from smbench.backends import cuda
+
+    if cuda.available()[0]:
+        pytest.skip("this machine has a GPU")
+    code, _, err = run_cli("run", "--backend", "cuda", "--out", str(tmp_path))
+    assert code == 2 and "no usable GPU" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.pop("records"), "missing field 'records'"),
+    (lambda d: d.update(schema="smbench.compat/1"), "a compat matrix"),
+    (lambda d: d.update(status="done"), "field 'status'"),
+    (lambda d: d["records"].append({"family": "stream"}), "lacks a str field 'benchmark'"),
+    (lambda d: d["records"][0].pop("validation"), "carries no validation"),
+    (lambda d: d.update(device=[]), "field 'device' should be dict"),
+])
+def test_malformed_result_files_are_rejected_with_the_field_named(tiny, tmp_path, mutate, message):
+    path, _ = run.execute(tiny, run.CpuRunner(), {"stream"}, tmp_path)
+    document = json.loads(path.read_text())
+    mutate(document)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(document))
+    with pytest.raises(SmbenchError, match=message):
+        results.load(bad)
+
+
+def test_truncated_and_missing_result_files(tmp_path):
+    truncated = tmp_path / "t.json"
+    truncated.write_text('{"schema": "smbench.result/1", "rec')
+    with pytest.raises(SmbenchError, match="not valid JSON"):
+        results.load(truncated)
+    with pytest.raises(SmbenchError, match="no such file"):
+        results.load(tmp_path / "absent.json")

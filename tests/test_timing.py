@@ -1,0 +1,90 @@
+import itertools
+import statistics
+
+import numpy as np
+import pytest
+
+from smbench.timing import TimingPolicy, measure, quantile, relative_noise, summarize
+
+
+def test_statistics_match_numpy():
+    samples = [3.0, 1.0, 4.0, 1.5, 9.0, 2.6, 5.0]
+    stats = summarize(samples)
+    assert stats.n == 7 and stats.min == 1.0 and stats.max == 9.0
+    assert stats.median == pytest.approx(np.median(samples))
+    assert stats.q25 == pytest.approx(np.quantile(samples, 0.25))
+    assert stats.q75 == pytest.approx(np.quantile(samples, 0.75))
+    assert stats.iqr == pytest.approx(np.quantile(samples, 0.75) - np.quantile(samples, 0.25))
+    assert stats.mean == pytest.approx(np.mean(samples)) and stats.stdev == pytest.approx(np.std(samples, ddof=1))
+    assert stats.noise == pytest.approx(np.std(samples, ddof=1) / np.mean(samples))
+    assert stats.samples == samples  # raw samples kept, in order
+    assert set(stats.to_dict()) >= {"median", "min", "iqr", "mean", "stdev", "n", "samples"}
+
+
+def test_quantile_edges():
+    assert quantile([5.0], 0.5) == 5.0
+    assert quantile([1.0, 3.0], 0.5) == 2.0
+    with pytest.raises(ValueError):
+        quantile([], 0.5)
+    assert relative_noise([1.0]) == float("inf")
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def sampler(values, clock=None, step=0.0):
+    iterator = iter(values)
+    calls = []
+
+    def sample():
+        calls.append(1)
+        if clock is not None:
+            clock.now += step
+        return next(iterator)
+
+    return sample, calls
+
+
+def test_stops_on_low_noise_after_min_samples():
+    sample, calls = sampler(itertools.repeat(1.0))
+    stats = measure(sample, TimingPolicy(warmup=2, min_samples=5, noise_target=0.005))
+    assert stats.converged and stats.stop_reason == "noise" and stats.n == 5
+    assert len(calls) == 7  # warm-up samples are run and thrown away
+
+
+def test_keeps_sampling_while_noisy_until_the_noise_settles():
+    values = [1.0, 2.0, 1.0, 2.0, 1.0] + [1.5] * 2000
+    sample, _ = sampler(values)
+    stats = measure(sample, TimingPolicy(warmup=0, min_samples=5, max_samples=5000, noise_target=0.05,
+                                         budget_s=1e9))
+    assert stats.converged and stats.n > 5 and relative_noise(stats.samples) <= 0.05
+
+
+def test_budget_stops_a_noisy_run():
+    clock = FakeClock()
+    sample, _ = sampler(itertools.cycle([1.0, 3.0]), clock, step=0.1)
+    stats = measure(sample, TimingPolicy(warmup=0, min_samples=4, max_samples=10_000, budget_s=1.0), clock=clock)
+    assert not stats.converged and stats.stop_reason == "budget"
+    assert 4 <= stats.n <= 12
+
+
+def test_max_samples_stops_and_min_samples_is_honoured_past_the_budget():
+    sample, _ = sampler(itertools.cycle([1.0, 3.0]))
+    stats = measure(sample, TimingPolicy(warmup=0, min_samples=3, max_samples=6, budget_s=1e9))
+    assert stats.stop_reason == "max_samples" and stats.n == 6
+    clock = FakeClock()
+    sample, _ = sampler(itertools.cycle([1.0, 3.0]), clock, step=100.0)  # every sample blows the budget
+    stats = measure(sample, TimingPolicy(warmup=0, min_samples=4, budget_s=1.0), clock=clock)
+    assert stats.n == 4 and stats.stop_reason == "budget"
+
+
+@pytest.mark.parametrize("kwargs", [{"min_samples": 1}, {"min_samples": 10, "max_samples": 5},
+                                    {"noise_target": 0}, {"budget_s": -1}, {"warmup": -1}])
+def test_bad_policies_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        TimingPolicy(**kwargs)
