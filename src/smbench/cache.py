@@ -12,12 +12,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from smbench.fsutil import atomic_write_json
 from smbench.paths import cache_dir
 
 FORMAT_VERSION = 1
@@ -110,18 +109,7 @@ class Cache:
             "payload": payload,
         }
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w") as handle:
-                    json.dump(document, handle)
-                os.replace(tmp, path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            atomic_write_json(path, document)
         except OSError:
             # A read-only or full cache directory costs speed, never a result.
             pass

@@ -9,11 +9,10 @@ which field is wrong, in one line.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from smbench.errors import SmbenchError
+from smbench.fsutil import atomic_write_json
 
 SCHEMA = "smbench.result/1"
 STATUSES = ("running", "complete", "interrupted")
@@ -24,18 +23,7 @@ RECORD_REQUIRED = {"family": str, "benchmark": str, "status": str}
 
 
 def _write_atomic(path: Path, document: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=1, default=_jsonable)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write_json(path, document, indent=1, default=_jsonable)
 
 
 def _jsonable(value):

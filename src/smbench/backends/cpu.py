@@ -60,11 +60,7 @@ def device_info() -> dict:
 
 
 @dataclass
-class Case:
-    op: str
-    dtype: str
-    width: int
-    elements: int
+class Case(stream.CaseShape):
     arrays: dict
 
 

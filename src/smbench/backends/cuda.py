@@ -247,11 +247,7 @@ def reps_for(pilot_seconds: float, target_seconds: float = 200e-6, most: int = 1
 # ---------------------------------------------------------------- stream cases
 
 @dataclass
-class Case:
-    op: str
-    dtype: str
-    width: int
-    elements: int
+class Case(stream.CaseShape):
     kind: str
     allocations: dict
     partial: object

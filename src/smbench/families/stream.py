@@ -64,6 +64,16 @@ def kernel_name(op: str, dtype: str, width: int) -> str:
     return f"stream_{op}_{dtype}_v{width}"
 
 
+@dataclass
+class CaseShape:
+    """What every backend's prepared case has: the operation, type, access width and length."""
+
+    op: str
+    dtype: str
+    width: int
+    elements: int
+
+
 # ---------------------------------------------------------------- inputs and reference
 
 # Periodic patterns of small multiples of 1/8, 1/16, 1/4: every sum and product of the
