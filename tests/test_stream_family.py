@@ -145,3 +145,11 @@ def test_verdicts():
     # the public Spark measurement is normal by the table's own band
     measured = devices.by_key("gb10").measured_bandwidth[0].value
     assert devices.bandwidth_verdict(measured, figure, True) == "normal"
+
+
+def test_host_side_fill_matches_the_pattern_across_chunks():
+    from smbench.backends import cuda  # imports without a GPU: CuPy is loaded only when used
+
+    view = np.empty(3 * (1 << 12) + 5, dtype=np.float32)
+    cuda.fill_pattern_on_host(view, "b", chunk=1 << 12)
+    assert np.array_equal(view, stream.pattern("b", np.arange(len(view)), np.float32))

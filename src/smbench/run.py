@@ -95,13 +95,15 @@ class CudaRunner:
 
     def stream_case(self, op, dtype, width, kind, elements, policy):
         case = self.backend.prepare(self.module, self.facts, op, dtype, width, elements, kind)
-        timer, spin = self._timer()
+        timer = None
         try:
+            timer, spin = self._timer()
             with Sampler() as sampler:
                 stats = self.backend.time_case(case, policy, timer, spin)
             validation = self.backend.validate(case)
         finally:
-            timer.close()
+            if timer is not None:
+                timer.close()
             self.backend.release(case.allocations)
         return stats, validation, {"grid": case.grid, "block": case.block}, sampler.summary
 

@@ -141,6 +141,14 @@ class Allocation:
     array: object  # a cupy.ndarray over the memory
     release: object = None  # callable freeing memory CuPy does not own
     keep: list = field(default_factory=list)
+    host: np.ndarray | None = None  # the same memory seen from the CPU (host-reachable kinds)
+
+
+def _host_view(pointer: int, elements: int, dtype) -> np.ndarray:
+    import ctypes
+
+    buffer = (ctypes.c_byte * (elements * np.dtype(dtype).itemsize)).from_address(pointer)
+    return np.frombuffer(buffer, dtype=dtype, count=elements)
 
 
 def allocate(kind: str, elements: int, dtype, device: int = 0) -> Allocation:
@@ -152,19 +160,20 @@ def allocate(kind: str, elements: int, dtype, device: int = 0) -> Allocation:
     if kind in ("managed", "managed-prefetch"):
         memory = cupy.cuda.malloc_managed(nbytes)
         array = cupy.ndarray(elements, dtype=dtype, memptr=memory)
-        return Allocation(array, keep=[memory])
+        return Allocation(array, keep=[memory], host=_host_view(memory.ptr, elements, dtype))
     if kind == "pinned-mapped":
         pointer = runtime.hostAlloc(nbytes, runtime.hostAllocMapped)
         # With unified addressing (every 64-bit CUDA platform) the mapped host pointer is
         # also the device pointer.
         memory = cupy.cuda.UnownedMemory(pointer, nbytes, object(), device)
         array = cupy.ndarray(elements, dtype=dtype, memptr=cupy.cuda.MemoryPointer(memory, 0))
-        return Allocation(array, release=lambda: runtime.freeHost(pointer))
+        return Allocation(array, release=lambda: runtime.freeHost(pointer),
+                          host=_host_view(pointer, elements, dtype))
     if kind == "pageable":
         host = np.empty(elements, dtype=dtype)
         memory = cupy.cuda.UnownedMemory(host.ctypes.data, nbytes, host, device)
         array = cupy.ndarray(elements, dtype=dtype, memptr=cupy.cuda.MemoryPointer(memory, 0))
-        return Allocation(array, keep=[host])
+        return Allocation(array, keep=[host], host=host)
     raise SmbenchError(f"unknown memory kind {kind!r}")
 
 
@@ -172,9 +181,17 @@ def allocate(kind: str, elements: int, dtype, device: int = 0) -> Allocation:
 def _pattern_kernel(dtype_name: str):
     cupy = _cupy()
     ctype = {"float32": "float", "float64": "double"}[dtype_name]
+    # The parameter's type must be the NumPy name: CuPy reads "float" as float64.
     return cupy.ElementwiseKernel(
-        "int64 period, float64 divisor, float64 offset", f"{ctype} x",
+        "int64 period, float64 divisor, float64 offset", f"{dtype_name} x",
         f"x = ({ctype})((double)(i % period) / divisor + offset)", f"smbench_pattern_{dtype_name}")
+
+
+def fill_pattern_on_host(view: np.ndarray, name: str, chunk: int = 1 << 24) -> None:
+    """The same pattern written by the CPU, a chunk at a time (no gigabyte temporaries)."""
+    for start in range(0, len(view), chunk):
+        stop = min(len(view), start + chunk)
+        view[start:stop] = stream.pattern(name, np.arange(start, stop, dtype=np.int64), view.dtype)
 
 
 def fill_pattern(array, name: str) -> None:
@@ -217,21 +234,28 @@ class DeviceTimer:
 
     def sample(self, launch, reps: int, spin_function=None) -> float:
         cupy = _cupy()
+        # Everything goes on the timer's stream: a non-blocking stream does not wait for the
+        # default stream, so a flush or a spin issued there would overlap the timed kernels.
         if self._flush is not None:
-            self._flush.fill(np.uint8(int(time.perf_counter_ns()) & 0xFF))
+            with self.stream_:
+                self._flush.fill(np.uint8(int(time.perf_counter_ns()) & 0xFF))
         start, end = cupy.cuda.Event(), cupy.cuda.Event()
-        if self.blocking and spin_function is not None:
+        spinning = self.blocking and spin_function is not None
+        if spinning:
             self._flag[0] = 0
             spin_function((1,), (1,), (np.uint64(self._flag_pointer), np.uint64(SPIN_TIMEOUT_CYCLES),
-                                       self._timed_out))
-        start.record(self.stream_)
-        for _ in range(reps):
-            launch()
-        end.record(self.stream_)
-        if self.blocking and spin_function is not None:
-            self._flag[0] = 1
+                                       self._timed_out), stream=self.stream_)
+        try:
+            start.record(self.stream_)
+            for _ in range(reps):
+                launch()
+            end.record(self.stream_)
+        finally:
+            if spinning:
+                self._flag[0] = 1  # never leave the GPU spinning, whatever happened above
         end.synchronize()
-        if self.blocking and int(self._timed_out[0]):
+        if spinning and int(self._timed_out[0]):
+            self._timed_out.fill(0)
             raise SmbenchError("the blocking kernel timed out: the host did not release it")
         return cupy.cuda.get_elapsed_time(start, end) / 1e3 / reps
 
@@ -266,23 +290,34 @@ def prepare(module: Module, facts: stream.DeviceFacts, op: str, dtype: str, widt
     try:
         for name in operation.arrays:
             allocations[name] = allocate(kind, elements, np_type, device)
+        # Host-reachable memory is written by the CPU, so that its pages start where that kind
+        # of memory lives (a GPU first touch would pull managed or HMM pages into GPU memory and
+        # measure device memory under another name). Device memory is filled on the GPU.
         for name in operation.reads:
-            fill_pattern(allocations[name].array, name)
+            if allocations[name].host is not None:
+                fill_pattern_on_host(allocations[name].host, name)
+            else:
+                fill_pattern(allocations[name].array, name)
         if operation.writes:
-            allocations[operation.writes].array.fill(np_type(stream.SENTINEL))
+            written = allocations[operation.writes]
+            if written.host is not None:
+                written.host[:] = np_type(stream.SENTINEL)
+            else:
+                written.array.fill(np_type(stream.SENTINEL))
         if kind == "managed-prefetch":
             current = cupy.cuda.get_current_stream()
             for allocation in allocations.values():
                 cupy.cuda.runtime.memPrefetchAsync(allocation.array.data.ptr, allocation.array.nbytes, device,
                                                    current.ptr)
+        function = module.module.get_function(stream.kernel_name(op, dtype, width))
+        packs = elements // (width // np.dtype(np_type).itemsize)
+        grid = stream.grid_size(facts.sm_count, blocks_per_sm(function, facts, BLOCK), BLOCK, packs)
+        partial = cupy.zeros(grid, dtype=np_type) if operation.reduction else None
+        # Everything above ran on the default stream; the timed launches use another one.
         cupy.cuda.runtime.deviceSynchronize()
     except Exception:
         release(allocations)
         raise
-    function = module.module.get_function(stream.kernel_name(op, dtype, width))
-    packs = elements // (width // np.dtype(np_type).itemsize)
-    grid = stream.grid_size(facts.sm_count, blocks_per_sm(function, facts, BLOCK), BLOCK, packs)
-    partial = cupy.zeros(grid, dtype=np_type) if operation.reduction else None
     args = [allocations[name].array for name in operation.arrays]
     if partial is not None:
         args.append(partial)
@@ -345,6 +380,7 @@ def time_transfer(direction: str, host_kind: str, nbytes: int, policy: TimingPol
         kind, dst, src = runtime.memcpyHostToDevice, device.data.ptr, host.ctypes.data
     else:
         fill_pattern(device, "a")
+        runtime.deviceSynchronize()  # the fill ran on the default stream; the copies use another
         host[:] = np.nan
         kind, dst, src = runtime.memcpyDeviceToHost, host.ctypes.data, device.data.ptr
     current = cupy.cuda.Stream(non_blocking=True)
