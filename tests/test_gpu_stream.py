@@ -79,8 +79,8 @@ def test_blocking_kernel_and_cold_l2_timing(gpu, blocking, flush):
     assert stats.median > 0
 
 
-@pytest.mark.parametrize("direction", ["h2d", "d2h"])
-@pytest.mark.parametrize("host", ["pinned", "pageable"])
+@pytest.mark.parametrize("direction, host", [("h2d", "pinned"), ("h2d", "pageable"), ("d2h", "pinned"),
+                                             ("d2h", "pageable"), ("d2d", "device")])
 def test_transfers_validate(gpu, direction, host):
     cuda, _, _ = gpu
     stats, validation = cuda.time_transfer(direction, host, 16 << 20, QUICK)

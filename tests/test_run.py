@@ -56,6 +56,8 @@ def test_cpu_run_validates_every_case_and_writes_a_file_that_loads(tiny, tmp_pat
         assert record["bytes_moved"] == {"copy": 2, "triad": 3, "dot": 2}[record["benchmark"]] * record["elements"] * 4
     skipped = [r for r in document["records"] if r["status"] == "skipped"]
     assert {r["family"] for r in skipped} == {"transfer", "launch"}
+    assert {(r["benchmark"], r["host"]) for r in skipped if r["family"] == "transfer"} == {
+        ("h2d", "pinned"), ("h2d", "pageable"), ("d2h", "pinned"), ("d2h", "pageable"), ("d2d", "device")}
 
 
 def test_a_wrong_result_is_a_failed_record_not_a_figure(tiny, tmp_path, monkeypatch):
@@ -190,3 +192,37 @@ def test_truncated_and_missing_result_files(tmp_path):
         results.load(truncated)
     with pytest.raises(SmbenchError, match="no such file"):
         results.load(tmp_path / "absent.json")
+
+
+def test_summary_of_a_gpu_result_names_verdicts_and_the_copy_engine_ratio():
+    """The summary a person reads, from a GPU-shaped document (no GPU needed to render it)."""
+    import io
+
+    from rich.console import Console
+
+    from smbench import run_view
+
+    def stream_record(kernel, size, gbps, verdict):
+        return {"family": "stream", "benchmark": kernel.split("_")[1], "kernel": kernel, "memory": "device",
+                "status": "ok", "working_set_bytes": size, "gbps": {"median": gbps, "best": gbps},
+                "percent_of_expected": 100 * gbps / 3350, "verdict": verdict, "validation": {"ok": True}}
+
+    document = {"device": {"name": "NVIDIA H100 80GB HBM3"}, "suite": "quick", "backend": "cuda",
+                "status": "complete", "expected_bandwidth": {"gbps": 3350, "kind": "V", "source": "datasheet"},
+                "records": [
+                    stream_record("stream_copy_f32_v16", 32 << 10, 900.0, "cache"),
+                    stream_record("stream_copy_f32_v16", 1 << 30, 3050.0, "normal"),
+                    stream_record("stream_triad_f32_v16", 1 << 30, 2100.0, "low"),
+                    {"family": "transfer", "benchmark": "d2d", "host": "device", "status": "ok", "bytes": 256 << 20,
+                     "bytes_moved": 512 << 20, "gbps": {"median": 3000.0, "best": 3010.0}, "validation": {"ok": True}},
+                    {"family": "stream", "benchmark": "read", "kernel": "stream_read_f32_v16", "memory": "pageable",
+                     "status": "skipped", "reason": "the device cannot access pageable host memory"},
+                ]}
+    console = Console(file=io.StringIO(), width=200)
+    run_view.render(document, console)
+    text = console.file.getvalue()
+    assert "expected DRAM bandwidth 3350 GB/s" in text
+    assert "3050.0" in text and "91%" in text and "normal" in text and "low" in text
+    assert "900.0 (32 KiB)" not in text and "3050.0 (1 GiB)" in text  # best over sizes
+    assert "stream_copy_f32_v16 at 1 GiB: 1.02x cudaMemcpy device-to-device" in text
+    assert "skipped 1: the device cannot access pageable host memory" in text

@@ -53,7 +53,7 @@ def render(document: dict, console: Console) -> None:
                       f"{row['best_gbps']:.1f} ({_size(row['best_size'])})")
     for record in records:
         if record["family"] == "transfer" and record["status"] == "ok":
-            table.add_row(f"{record['benchmark']} copy", record["host"], _size(record["bytes_moved"]),
+            table.add_row(f"cudaMemcpy {record['benchmark']}", record["host"], _size(record["bytes"]),
                           f"{record['gbps']['median']:.1f}", "-", "", "")
         if record["family"] == "launch" and record["status"] == "ok":
             table.add_row("empty kernel", "queued", "-", f"{record['queued_us']['median']:.2f} us", "-", "", "")
@@ -63,6 +63,15 @@ def render(document: dict, console: Console) -> None:
     console.print(Text("GB/s = bytes moved (BabelStream's count) / median time; 'size' is the largest working "
                        "set, where the verdict applies when it is DRAM-resident (>= 4x the last-level cache).",
                        style="dim"), soft_wrap=True)
+    d2d = [r for r in records if r["family"] == "transfer" and r["benchmark"] == "d2d" and r["status"] == "ok"]
+    if d2d:
+        reference = max(d2d, key=lambda r: r["bytes"])
+        for row in stream_rows(records):
+            if row["memory"] == "device" and row["kernel"].split("_")[1] in ("copy", "triad"):
+                ratio = row["gbps"] / reference["gbps"]["median"]
+                console.print(f"{row['kernel']} at {_size(row['size'])}: {ratio:.2f}x cudaMemcpy device-to-device "
+                              f"({reference['gbps']['median']:.1f} GB/s at {_size(reference['bytes'])})",
+                              highlight=False, soft_wrap=True)
     failed = [r for r in records if r["status"] == "failed"]
     skipped = [r for r in records if r["status"] == "skipped"]
     reasons: dict[str, list[str]] = {}

@@ -363,33 +363,40 @@ def validate(case: Case) -> stream.Validation:
 # ---------------------------------------------------------------- copies and launches
 
 def time_transfer(direction: str, host_kind: str, nbytes: int, policy: TimingPolicy) -> tuple[Stats, stream.Validation]:
-    """Host-to-device or device-to-host cudaMemcpyAsync of nbytes, from pinned or pageable host memory."""
+    """cudaMemcpyAsync of nbytes: host-to-device or device-to-host from pinned or pageable host
+    memory, or device-to-device (the copy engine's figure beside the SM-driven stream copy)."""
     cupy = _cupy()
     runtime = cupy.cuda.runtime
     elements = nbytes // 4
     pinned = None
-    if host_kind == "pinned":
-        pinned = cupy.cuda.alloc_pinned_memory(nbytes)
-        host = np.frombuffer(pinned, dtype=np.float32, count=elements)
-    else:
-        host = np.empty(elements, dtype=np.float32)
     device = cupy.empty(elements, dtype=cupy.float32)
-    index = np.arange(elements, dtype=np.int64)
-    if direction == "h2d":
-        host[:] = stream.pattern("a", index, np.float32)
-        kind, dst, src = runtime.memcpyHostToDevice, device.data.ptr, host.ctypes.data
+    if direction == "d2d":
+        source = cupy.empty(elements, dtype=cupy.float32)
+        fill_pattern(source, "a")
+        device.fill(np.float32(np.nan))
+        kind, dst, src = runtime.memcpyDeviceToDevice, device.data.ptr, source.data.ptr
+        host = None
     else:
-        fill_pattern(device, "a")
-        runtime.deviceSynchronize()  # the fill ran on the default stream; the copies use another
-        host[:] = np.nan
-        kind, dst, src = runtime.memcpyDeviceToHost, host.ctypes.data, device.data.ptr
+        if host_kind == "pinned":
+            pinned = cupy.cuda.alloc_pinned_memory(nbytes)
+            host = np.frombuffer(pinned, dtype=np.float32, count=elements)
+        else:
+            host = np.empty(elements, dtype=np.float32)
+        if direction == "h2d":
+            fill_pattern_on_host(host, "a")
+            kind, dst, src = runtime.memcpyHostToDevice, device.data.ptr, host.ctypes.data
+        else:
+            fill_pattern(device, "a")
+            host[:] = np.nan
+            kind, dst, src = runtime.memcpyDeviceToHost, host.ctypes.data, device.data.ptr
+    runtime.deviceSynchronize()  # the fills ran on the default stream; the copies use another
     current = cupy.cuda.Stream(non_blocking=True)
     timer = DeviceTimer(current)
     stats = measure(lambda: timer.sample(lambda: runtime.memcpyAsync(dst, src, nbytes, kind, current.ptr), 1),
                     policy)
     current.synchronize()
     checked = stream.check_indices(elements)
-    got = cupy.asnumpy(device[cupy.asarray(checked)]) if direction == "h2d" else host[checked]
+    got = host[checked] if direction == "d2h" else cupy.asnumpy(device[cupy.asarray(checked)])
     validation = stream.validate_elements("copy", np.float32, checked, got)
     del pinned
     return stats, validation
