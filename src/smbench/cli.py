@@ -250,8 +250,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                            f"families: {', '.join(suites.FAMILIES)}")
     runner = runner_module.resolve_backend(args.backend, suite)
     err = Console(stderr=True)
-    err.print(f"smbench run: suite {suite.name}, backend {runner.name} ({runner.info['name']})", highlight=False,
-              soft_wrap=True)
+    err.print(f"smbench run: suite {suite.name}, backend {runner.name} ({runner.info['name']}; {runner.why})",
+              highlight=False, soft_wrap=True)
     try:
         if err.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

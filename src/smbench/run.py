@@ -37,9 +37,10 @@ class Case:
 class CpuRunner:
     name = "cpu"
 
-    def __init__(self):
+    def __init__(self, why: str = "asked for"):
         from smbench.backends import cpu
 
+        self.why = why  # why the CPU reference path runs: asked for, or no usable GPU
         self.backend = cpu
         self.info = cpu.device_info()
         self.l2_bytes = self.info["l2_bytes"]
@@ -51,7 +52,7 @@ class CpuRunner:
         case = self.backend.prepare(op, dtype, width, elements)
         stats, value = self.backend.time_case(case, policy)
         validation = self.backend.validate(case, value)
-        return stats, validation, {"numpy": True}, Summary(False, "CPU backend: no GPU telemetry")
+        return stats, validation, {"backend": "numpy"}, Summary(False, "CPU backend: no GPU telemetry")
 
     def provenance(self) -> dict:
         return {"target": None, "compile_options": None, "kernel_source_hash": None}
@@ -69,12 +70,12 @@ class CudaRunner:
         self.l2_bytes = self.facts.l2_bytes
         self.dram_threshold = 4 * self.facts.l2_bytes
         self.target = cuda.native_target(self.facts)
-        self.expected, self.spec = devices.expected_bandwidth(
+        self.expected, spec = devices.expected_bandwidth(
             self.facts.name, self.facts.compute_capability, self.facts.memory_clock_khz, self.facts.bus_width_bits)
+        self.why = f"device table row {spec.key!r}" if spec else "not in the device table: expectation derived"
         self.blocking = bool(suite.flag("timing", "blocking"))
         self.cold_l2 = bool(suite.flag("timing", "cold_l2"))
         self._module = None
-        self._timing = None
 
     @property
     def module(self):
@@ -124,7 +125,7 @@ def resolve_backend(choice: str, suite: Suite):
         return CudaRunner(suite)
     if choice == "cuda":
         raise SmbenchError(f"--backend cuda, but no usable GPU: {why}")
-    return CpuRunner()
+    return CpuRunner(f"no usable GPU: {why}")
 
 
 # ---------------------------------------------------------------- the plan
@@ -273,7 +274,7 @@ def header(suite: Suite, runner, notes: dict) -> dict:
             "provenance": provenance.collect(), "device": info,
             "expected_bandwidth": None if expected is None else
             {"gbps": expected.value, "kind": expected.kind, "source": expected.source},
-            "dram_threshold_bytes": runner.dram_threshold, "notes": notes,
+            "dram_threshold_bytes": runner.dram_threshold, "notes": {"backend": runner.why, **notes},
             "timing_policy": suite.timing(runner.name).__dict__}
 
 
