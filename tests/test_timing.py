@@ -1,5 +1,4 @@
 import itertools
-import statistics
 
 import numpy as np
 import pytest
