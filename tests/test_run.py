@@ -1,6 +1,7 @@
 """`smbench run` on the CPU reference path: plan, validation, records, result files, interrupts."""
 
 import json
+import re
 
 import pytest
 
@@ -91,11 +92,12 @@ def test_an_interrupted_run_keeps_what_finished(tiny, tmp_path):
         if number == 3:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(run.RunInterrupted) as stop:
         run.execute(tiny, run.CpuRunner(), {"stream"}, tmp_path, interrupt_at_fourth)
     (path,) = tmp_path.glob("*.json")
     document = results.load(path)
     assert document["status"] == "interrupted" and len(document["records"]) == 3
+    assert stop.value.path == path and stop.value.records == 3
 
 
 def test_the_file_is_valid_after_every_record(tiny, tmp_path):
@@ -124,17 +126,34 @@ def test_builtin_suites_load():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("[stream]\noperations = ['stencil']\n", "unknown stream operation"),
-    ("[stream]\nwidths = [32]\n", "is not 4, 8 or 16"),
-    ("[timing]\nmin_samples = 1\n", "min_samples"),
+    ("[stream]\noperations = ['stencil']\n", "operations = ['stencil'] should be a list of copy"),
+    ("[stream]\noperations = 'copy'\n", "should be a list of"),
+    ("[stream]\nwidths = [32]\n", "should be a list of 4, 8, 16"),
+    ("[stream]\nsize_step = 0\n", "should be a power of two"),
+    ("[stream]\nsize_step = 3\n", "should be a power of two"),
+    ("[stream]\nsize_step = 'x'\n", "should be a power of two"),
+    ("[stream]\ndtypes = ['f64']\nwidths = [4]\n", "no width applies to f64"),
+    ("stream = 5\n", "[stream] should be a table"),
+    ("[stream]\ncolour = 'red'\n", "has no setting 'colour'"),
+    ("[timing]\nmin_samples = 1\n", "min_samples = 1 should be a whole number >= 2"),
+    ("[timing]\nmin_samples = 2.5\n", "min_samples = 2.5 should be"),
+    ("[timing]\nwarmup = 1.5\n", "warmup = 1.5 should be"),
+    ("[timing]\nnoise_target = nan\n", "noise_target = nan should be"),
+    ("[timing]\nbudget_s = -1\n", "budget_s = -1 should be"),
+    ("[timing]\nmin_samples = 50\nmax_samples = 10\n", "min_samples <= max_samples"),
+    ("[cpu]\nlargest_mib = 0\n", "largest_mib = 0 should be"),
+    ("[cpu]\nlargest_mib = 1.5\n", "largest_mib = 1.5 should be"),
+    ("[transfer]\nsizes_mib = [-1]\n", "sizes_mib = [-1] should be"),
+    ("[launch]\nenabled = 'no'\n", "enabled = 'no' should be true or false"),
     ("[stream\n", "not valid TOML"),
 ])
 def test_bad_suites_are_clear_errors(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    with pytest.raises(SmbenchError, match=message):
-        suite = suites.load(str(path))
-        suite.timing("cpu")
+    with pytest.raises(SmbenchError, match=re.escape(message)):
+        suites.load(str(path))
+    code, _, err = run_cli("run", "--backend", "cpu", "--suite", str(path), "--out", str(tmp_path / "out"))
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_cli_run_on_the_cpu_path(tmp_path):
@@ -225,3 +244,72 @@ def test_summary_of_a_gpu_result_names_verdicts_and_the_copy_engine_ratio():
     assert "900.0 (32 KiB)" not in text and "3050.0 (1 GiB)" in text  # best over sizes
     assert "stream_copy_f32_v16 at 1 GiB: 1.02x cudaMemcpy device-to-device" in text
     assert "skipped 1: the device cannot access pageable host memory" in text
+
+
+def test_result_files_never_collide_and_are_readable(tiny, tmp_path):
+    import os
+    import stat
+
+    first, _ = run.execute(tiny, run.CpuRunner(), {"launch"}, tmp_path)
+    second, _ = run.execute(tiny, run.CpuRunner(), {"launch"}, tmp_path)  # same second, same process
+    assert first != second and first.exists() and second.exists()
+    assert str(os.getpid()) in first.name
+    assert stat.S_IMODE(first.stat().st_mode) & 0o044  # not private to the owner
+
+
+def test_a_full_disk_mid_run_is_one_line_and_keeps_the_last_whole_file(tiny, tmp_path, monkeypatch):
+    from smbench import results as results_module
+
+    real_add = results_module.ResultWriter.add
+    calls = []
+
+    def add(self, record):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real_add(self, record)
+
+    monkeypatch.setattr(results_module.ResultWriter, "add", add)
+    with pytest.raises(SmbenchError, match="No space left on device"):
+        run.execute(tiny, run.CpuRunner(), {"stream"}, tmp_path)
+    (path,) = tmp_path.glob("*.json")
+    assert len(results.load(path)["records"]) == 2
+
+
+class FakeCudaRunner:
+    """The planning side of a CUDA runner, for device facts given as data."""
+
+    name = "cuda"
+
+    def __init__(self, facts, free_bytes):
+        from smbench.families import stream
+
+        self.facts = facts
+        self.l2_bytes = facts.l2_bytes
+        self.info = {"free_bytes": free_bytes, "unified_memory": facts.integrated}
+        self._stream = stream
+
+    def memory_kinds(self):
+        return self._stream.memory_kinds(self.facts)
+
+
+@pytest.mark.parametrize("device, free, pageable", [("H100_SXM", 79 << 30, False), ("GB10", 100 << 30, True)])
+def test_plan_for_a_gpu_from_its_facts(device, free, pageable):
+    import device_data
+
+    facts = getattr(device_data, device)
+    suite = suites.load("quick")
+    cases, notes = run.plan(suite, FakeCudaRunner(facts, free), {"stream", "transfer", "launch"})
+    stream_cases = [c for c in cases if c.family == "stream"]
+    device_sizes = sorted({c.params["working_set"] for c in stream_cases if c.params["memory"] == "device"})
+    assert device_sizes[0] == 32 << 10 and device_sizes[-1] >= max(4 * facts.l2_bytes, 1 << 30)
+    kinds = {(c.params["memory"], c.params.get("offered", True)) for c in stream_cases if c.params["memory"] != "device"}
+    assert ("pageable", pageable) in kinds and ("managed-prefetch", True) in kinds and ("pinned-mapped", True) in kinds
+    assert {c.benchmark for c in cases if c.family == "transfer"} == {"h2d", "d2h", "d2d"}
+    assert [c.family for c in cases].count("launch") == 1
+    if facts.integrated:
+        assert "unified memory" in notes["sweep_cap"]
+    record = run.run_stream([c for c in stream_cases if not c.params.get("offered", True)][0], None, None) \
+        if not pageable else None
+    if record:
+        assert record["status"] == "skipped" and "pageableMemoryAccess = 0" in record["reason"]

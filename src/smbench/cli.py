@@ -266,9 +266,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 path, records = runner_module.execute(suite, runner, only, args.out, on_case)
         else:
             path, records = runner_module.execute(suite, runner, only, args.out)
-    except KeyboardInterrupt:
-        print("smbench run: interrupted; the result file keeps every finished case (status \"interrupted\")",
-              file=sys.stderr)
+    except runner_module.RunInterrupted as stop:
+        print(f"smbench run: interrupted; {stop.records} finished cases kept in {stop.path} "
+              f"(status \"interrupted\")", file=sys.stderr)
         return 130
     from smbench.results import load
 
@@ -340,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"smbench {args.command}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"smbench {args.command}: interrupted", file=sys.stderr)
+        print(f"smbench {args.command}: interrupted (nothing written)", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `smbench compat | head`: the reader has all it wanted. Point stdout at /dev/null so

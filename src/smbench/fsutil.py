@@ -7,6 +7,11 @@ import os
 import tempfile
 from pathlib import Path
 
+# Read once, at import (single-threaded): os.umask can only be read by setting it, which
+# would race with the compile threads that write cache files.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def atomic_write_json(path: Path, document, **dump_options) -> None:
     """Write JSON to a temporary file beside `path`, then rename it over `path`: a reader
@@ -16,6 +21,8 @@ def atomic_write_json(path: Path, document, **dump_options) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); a result or cache file is as readable as any other.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, **dump_options)
         os.replace(tmp, path)

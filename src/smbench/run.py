@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,12 +95,15 @@ class CudaRunner:
     def memory_kinds(self):
         return stream.memory_kinds(self.facts)
 
+    def sampler(self) -> Sampler:
+        return Sampler(pci_bus_id=self.info.get("pci_bus_id"))
+
     def stream_case(self, op, dtype, width, kind, elements, policy):
         case = self.backend.prepare(self.module, self.facts, op, dtype, width, elements, kind)
         timer = None
         try:
             timer, spin = self._timer()
-            with Sampler() as sampler:
+            with self.sampler() as sampler:
                 stats = self.backend.time_case(case, policy, timer, spin)
             validation = self.backend.validate(case)
         finally:
@@ -135,6 +139,8 @@ def stream_sizes(suite: Suite, runner) -> tuple[list[int], str]:
     sizes, _, why = stream.sweep_sizes(runner.l2_bytes, runner.info["free_bytes"],
                                        bool(runner.info.get("unified_memory")),
                                        largest=largest * MIB if largest else None)
+    if largest:
+        why = f"the suite's CPU cap, {largest} MiB (memory allows {why})"
     step = max(1, int(round(math.log2(suite.flag("stream", "size_step", 1)))))
     chosen = sizes[::step]
     if sizes and chosen[-1] != sizes[-1]:
@@ -220,10 +226,12 @@ def run_stream(case: Case, runner, policy) -> dict:
 def run_transfer(case: Case, runner, policy) -> dict:
     record = _base(case)
     if runner.name != "cuda":
-        return {**record, "status": "skipped", "reason": "host<->device copies need a GPU"}
+        return {**record, "status": "skipped", "reason": "cudaMemcpy copies (host<->device, device-to-device) need a GPU"}
     p = case.params
-    stats, validation = runner.backend.time_transfer(p["direction"], p["host"], p["bytes"], policy)
+    with runner.sampler() as sampler:
+        stats, validation = runner.backend.time_transfer(p["direction"], p["host"], p["bytes"], policy)
     record["validation"] = validation.to_dict()
+    record["telemetry"] = sampler.summary.to_dict()
     if not validation.ok:
         return {**record, "status": "failed", "reason": f"validation failed: {validation.detail}"}
     # A device-to-device copy reads and writes every byte: counted 2N, as the stream copy is.
@@ -236,8 +244,10 @@ def run_launch(case: Case, runner, policy) -> dict:
     record = _base(case)
     if runner.name != "cuda":
         return {**record, "status": "skipped", "reason": "kernel launches need a GPU"}
-    queued, round_trip = runner.backend.time_launch(runner.module, policy)
-    return {**record, "status": "ok", "validation": {"ok": True, "checked": 0,
+    with runner.sampler() as sampler:
+        queued, round_trip = runner.backend.time_launch(runner.module, policy)
+    return {**record, "status": "ok", "telemetry": sampler.summary.to_dict(),
+            "validation": {"ok": True, "checked": 0,
                                                      "detail": "empty kernel: launches and synchronize succeeded"},
             "queued_us": {"median": queued.median * 1e6, "min": queued.min * 1e6},
             "launch_sync_us": {"median": round_trip.median * 1e6, "min": round_trip.min * 1e6},
@@ -261,10 +271,24 @@ def run_case(case: Case, runner, policy) -> dict:
         return {**_base(case), "status": "failed", "reason": _one_line(exc)}
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, after the result file was finished as "interrupted"."""
+
+    def __init__(self, path: Path, records: int):
+        super().__init__(str(path))
+        self.path, self.records = path, records
+
+
 def output_path(out_dir: Path, runner, suite: Suite) -> Path:
+    """A new file: time to the second, the process id (two runs in one second), a counter."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     device = re.sub(r"[^A-Za-z0-9]+", "-", runner.info["name"]).strip("-").lower()[:40]
-    return Path(out_dir) / f"{stamp}-{runner.name}-{device}-{suite.name}.json"
+    stem = f"{stamp}-{runner.name}-{device}-{suite.name}-{os.getpid()}"
+    path, number = Path(out_dir) / f"{stem}.json", 1
+    while path.exists():
+        number += 1
+        path = Path(out_dir) / f"{stem}-{number}.json"
+    return path
 
 
 def header(suite: Suite, runner, notes: dict) -> dict:
@@ -295,8 +319,12 @@ def execute(suite: Suite, runner, only: set[str], out_dir: Path,
             if on_case:
                 on_case(case, number, len(cases))
             writer.add(run_case(case, runner, policy))
+        writer.finish("complete")
     except KeyboardInterrupt:
         writer.finish("interrupted")
-        raise
-    writer.finish("complete")
+        raise RunInterrupted(writer.path, len(writer.document["records"])) from None
+    except OSError as exc:
+        # The disk filled or went away: what is on it is the last whole version of the file.
+        raise SmbenchError(f"cannot write {writer.path}: {exc.strerror or exc}; the file holds the cases "
+                           f"written before this one") from None
     return writer.path, writer.document["records"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,62 @@ def available() -> list[str]:
     return sorted(p.stem for p in benchmarks_dir().glob("*.toml"))
 
 
+# What each key of a suite may hold: (type check, what the error says it should be).
+def _is_int(low):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+
+
+def _list_of(check):
+    return lambda v: isinstance(v, list) and all(check(x) for x in v)
+
+
+_SCHEMA = {
+    "stream": {
+        "operations": (_list_of(lambda x: x in stream.OPERATIONS), f"a list of {', '.join(stream.OPERATIONS)}"),
+        "memory_kinds_operations": (_list_of(lambda x: x in stream.OPERATIONS),
+                                    f"a list of {', '.join(stream.OPERATIONS)}"),
+        "dtypes": (_list_of(lambda x: x in stream.DTYPES), "a list of f32, f64"),
+        "widths": (_list_of(lambda x: x in (4, 8, 16) and not isinstance(x, bool)), "a list of 4, 8, 16 (bytes)"),
+        "size_step": (lambda v: _is_int(1)(v) and v & (v - 1) == 0, "a power of two >= 1 (1 = every doubling)"),
+    },
+    "transfer": {"sizes_mib": (_list_of(_is_int(1)), "a list of whole MiB >= 1")},
+    "launch": {"enabled": (lambda v: isinstance(v, bool), "true or false")},
+    "timing": {
+        "warmup": (_is_int(0), "a whole number >= 0"),
+        "min_samples": (_is_int(2), "a whole number >= 2"),
+        "max_samples": (_is_int(2), "a whole number >= 2"),
+        "noise_target": (_is_number, "a positive number (0.005 = 0.5%)"),
+        "budget_s": (_is_number, "a positive number of seconds"),
+        "blocking": (lambda v: isinstance(v, bool), "true or false"),
+        "cold_l2": (lambda v: isinstance(v, bool), "true or false"),
+    },
+    "cpu": {"largest_mib": (_is_int(1), "a whole number of MiB >= 1"), "budget_s": (_is_number, "a positive number")},
+}
+
+
+def check(data: dict, name: str) -> None:
+    """Every section a table, every known key of the right type and range, every dtype with a width."""
+    for section, keys in _SCHEMA.items():
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise SmbenchError(f"{name}: [{section}] should be a table, not {type(table).__name__}")
+        for key, value in table.items():
+            if key not in keys:
+                raise SmbenchError(f"{name}: [{section}] has no setting {key!r} (known: {', '.join(keys)})")
+            valid, should = keys[key]
+            if not valid(value):
+                raise SmbenchError(f"{name}: [{section}] {key} = {value!r} should be {should}")
+    section = data.get("stream", {})
+    for dtype in section.get("dtypes", []):
+        if not set(section.get("widths", [16])) & set(stream.WIDTHS[dtype]):
+            raise SmbenchError(f"{name}: [stream] no width applies to {dtype} "
+                               f"(its widths: {', '.join(map(str, stream.WIDTHS[dtype]))} bytes)")
+
+
 def load(name_or_path: str) -> Suite:
     """A suite by name (quick, full) or by the path of a .toml file."""
     path = Path(name_or_path)
@@ -54,14 +111,8 @@ def load(name_or_path: str) -> Suite:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SmbenchError(f"{path.name}: not valid TOML ({exc})") from None
-    section = data.get("stream", {})
-    for op in section.get("operations", []) + section.get("memory_kinds_operations", []):
-        if op not in stream.OPERATIONS:
-            raise SmbenchError(f"{path.name}: unknown stream operation {op!r}")
-    for dtype in section.get("dtypes", []):
-        if dtype not in stream.DTYPES:
-            raise SmbenchError(f"{path.name}: unknown dtype {dtype!r} (f32, f64)")
-    for width in section.get("widths", []):
-        if width not in (4, 8, 16):
-            raise SmbenchError(f"{path.name}: width {width!r} is not 4, 8 or 16 bytes")
-    return Suite(path.stem, path, data.get("description", ""), data)
+    check(data, path.name)
+    suite = Suite(path.stem, path, str(data.get("description", "")), data)
+    for backend in ("cuda", "cpu"):
+        suite.timing(backend)  # min_samples <= max_samples and the rest, said now
+    return suite

@@ -102,8 +102,9 @@ class Sampler:
     """with Sampler(index) as sampler: ...; then sampler.summary. `nvml` may be a stand-in
     module with pynvml's functions (the tests use one)."""
 
-    def __init__(self, device_index: int = 0, interval_s: float = 0.02, nvml=None):
+    def __init__(self, device_index: int = 0, interval_s: float = 0.02, nvml=None, pci_bus_id: str | None = None):
         self.device_index = device_index
+        self.pci_bus_id = pci_bus_id  # names the CUDA device's GPU whatever CUDA_VISIBLE_DEVICES says
         self.interval_s = interval_s
         self._nvml = nvml
         self._samples: list[Sample] = []
@@ -128,7 +129,10 @@ class Sampler:
 
                 self._nvml = pynvml
             self._nvml.nvmlInit()
-            self._handle = self._nvml.nvmlDeviceGetHandleByIndex(self.device_index)
+            if self.pci_bus_id and hasattr(self._nvml, "nvmlDeviceGetHandleByPciBusId"):
+                self._handle = self._nvml.nvmlDeviceGetHandleByPciBusId(self.pci_bus_id)
+            else:
+                self._handle = self._nvml.nvmlDeviceGetHandleByIndex(self.device_index)
         except Exception as exc:  # noqa: BLE001 - no NVML or no GPU: say so, carry on
             self._why = f"NVML unavailable: {type(exc).__name__}: {exc}".strip()
             return False

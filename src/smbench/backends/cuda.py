@@ -84,6 +84,13 @@ def free_bytes() -> int:
     return int(free)
 
 
+def pci_bus_id(device: int = 0) -> str | None:
+    try:
+        return str(_cupy().cuda.Device(device).pci_bus_id)
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def device_info(device: int = 0) -> dict:
     facts = device_facts(device)
     cupy = _cupy()
@@ -91,7 +98,7 @@ def device_info(device: int = 0) -> dict:
             "sm_count": facts.sm_count, "l2_bytes": facts.l2_bytes, "total_bytes": facts.total_bytes,
             "free_bytes": free_bytes(), "unified_memory": facts.integrated,
             "memory_clock_khz": facts.memory_clock_khz, "bus_width_bits": facts.bus_width_bits,
-            "driver_version": cupy.cuda.runtime.driverGetVersion(),
+            "pci_bus_id": pci_bus_id(device), "driver_version": cupy.cuda.runtime.driverGetVersion(),
             "runtime_version": cupy.cuda.runtime.runtimeGetVersion(),
             "memory_kinds": stream.memory_kinds(facts), "facts": facts.__dict__}
 
@@ -342,8 +349,12 @@ def time_case(case: Case, policy: TimingPolicy, timer: DeviceTimer, spin_functio
         case.function((case.grid,), (case.block,), case.args, stream=timer.stream_)
 
     pilot = timer.sample(launch, 1)
-    # Behind a blocking kernel every launch waits in the queue: stay well under its depth.
-    reps = min(reps_for(pilot), 64) if timer.blocking else reps_for(pilot)
+    if timer.flush_bytes:
+        reps = 1  # cold L2: a flush before every timed launch, or only the first would be cold
+    elif timer.blocking:
+        reps = min(reps_for(pilot), 64)  # every launch waits in the queue: stay well under its depth
+    else:
+        reps = reps_for(pilot)
     return measure(lambda: timer.sample(launch, reps, spin_function), policy)
 
 
