@@ -281,6 +281,133 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if any(r["status"] == "failed" for r in records) else 0
 
 
+# ---------------------------------------------------------------- results: reference, export, compare
+
+def _load_all(paths: Sequence[Path]) -> list[tuple[str, dict]]:
+    from smbench.results import load
+
+    if not paths:
+        raise SmbenchError("name at least one result file")
+    loaded = [(Path(p), load(Path(p))) for p in paths]
+    return [(label, document) for label, (_, document) in zip(_labels(loaded), loaded)]
+
+
+def _labels(loaded: list[tuple[Path, dict]]) -> list[str]:
+    """Short column names: the device, with the file's stem where two files share a device."""
+    def short(document: dict, path: Path) -> str:
+        device = document["device"]
+        if device.get("key"):
+            return device["key"]
+        if document["backend"] == "cpu":
+            return "CPU reference"
+        return str(device.get("name", path.stem)).replace("NVIDIA ", "")
+
+    names = [short(document, path) for path, document in loaded]
+    return [name if names.count(name) == 1 else f"{name} ({path.stem})" for name, (path, _) in zip(names, loaded)]
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    from smbench import reference
+
+    try:
+        paths = reference.write_all(args.out)
+    except OSError as exc:
+        raise SmbenchError(f"cannot write to {args.out}: {exc.strerror or exc}") from None
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from smbench import frames
+
+    table = frames.frame(_load_all(args.files))
+    if args.format == "csv":
+        _write(table.to_csv(index=False), args.output)
+    else:
+        _write(frames.to_markdown(table.drop(columns=["source", "reason"])), args.output)
+    return 0
+
+
+def render_compare(tables, fmt: str) -> str:
+    from smbench import frames
+
+    if fmt == "md":
+        import pandas as pd
+
+        return "\n".join(f"### {t.title}\n\n" + frames.to_markdown(pd.DataFrame(t.rows, columns=t.columns))
+                         for t in tables)
+    console = Console(file=io.StringIO(), width=Console().width if _stdout_is_terminal() else 200,
+                      force_terminal=_stdout_is_terminal())
+    for t in tables:
+        table = Table(title=t.title, title_justify="left")
+        for number, column in enumerate(t.columns):
+            table.add_column(column, justify="left" if number == 0 else "right", overflow="fold")
+        for row in t.rows:
+            table.add_row(*[_cell(v) for v in row])
+        console.print(table)
+    console.print(Text("A ratio is to the first file. 'differs': two-sided Mann-Whitney U on the raw samples, "
+                       "p < 0.01, and medians further apart than the larger interquartile range; published "
+                       "figures have no samples, so no verdict.", style="dim"), soft_wrap=True)
+    return console.file.getvalue()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from smbench import compare
+
+    tables = compare.build(_load_all(args.files))
+    if not tables:
+        raise SmbenchError("these files hold no figures to compare")
+    _write(render_compare(tables, args.format), args.output)
+    return 0
+
+
+# ---------------------------------------------------------------- plot, report
+
+def _results_and_matrices(paths: Sequence[Path]) -> tuple[list[tuple[str, dict]], list[dict]]:
+    """Result files, and compat matrices (smbench compat --format json) among them."""
+    results_paths, matrices = [], []
+    for path in paths:
+        try:
+            head = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SmbenchError(f"no such file: {path}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SmbenchError(f"{path}: not a JSON result file ({exc})") from None
+        if isinstance(head, dict) and str(head.get("schema", "")).startswith("smbench.compat/"):
+            matrices.append(head)
+        else:
+            results_paths.append(path)
+    return (_load_all(results_paths) if results_paths else []), matrices
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from smbench import plots
+
+    named, matrices = _results_and_matrices(args.files)
+    for path in plots.plot_all(named, matrices, args.out):
+        print(path)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from smbench import report
+
+    named, matrices = _results_and_matrices(args.files)
+    html_path, markdown_path = report.build(named, matrices, args.out)
+    print(html_path)
+    print(markdown_path)
+    return 0
+
+
 # ---------------------------------------------------------------- main
 
 def build_parser() -> argparse.ArgumentParser:
@@ -320,6 +447,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", metavar="FAMILY,...", help="stream, transfer, launch (default: all)")
     run.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
     run.set_defaults(handler=cmd_run)
+
+    reference = sub.add_parser("reference", help="write the published reference results of the device table")
+    reference.add_argument("--out", type=Path, default=Path("results"), help="directory (default results/)")
+    reference.set_defaults(handler=cmd_reference)
+
+    export = sub.add_parser("export", help="result files as one CSV or Markdown table")
+    export.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
+    export.add_argument("--format", choices=("csv", "md"), default="csv")
+    export.add_argument("--output", "-o", type=Path)
+    export.set_defaults(handler=cmd_export)
+
+    compare_parser = sub.add_parser("compare", help="the same benchmarks side by side, with ratios and a noise test")
+    compare_parser.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
+    compare_parser.add_argument("--format", choices=("table", "md"), default="table")
+    compare_parser.add_argument("--output", "-o", type=Path)
+    compare_parser.set_defaults(handler=cmd_compare)
+
+    plot = sub.add_parser("plot", help="figures (PNG and SVG) from result files and compat matrices")
+    plot.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
+    plot.add_argument("--out", type=Path, default=Path("out/plots"))
+    plot.set_defaults(handler=cmd_plot)
+
+    report_parser = sub.add_parser("report", help="one self-contained HTML page and a Markdown report")
+    report_parser.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
+    report_parser.add_argument("--out", type=Path, default=Path("out/report"))
+    report_parser.set_defaults(handler=cmd_report)
 
     doctor = sub.add_parser("doctor", help="is this machine ready: Python, packages, NVRTC, tools, GPUs")
     doctor.add_argument("--format", choices=("table", "json"), default="table")

@@ -16,6 +16,7 @@ from smbench.fsutil import atomic_write_json
 
 SCHEMA = "smbench.result/1"
 STATUSES = ("running", "complete", "interrupted")
+KINDS = ("measured", "published")  # run by smbench, or public figures with their sources
 RECORD_STATUSES = ("ok", "failed", "skipped")
 REQUIRED = {"schema": str, "kind": str, "suite": str, "backend": str, "status": str, "provenance": dict,
             "device": dict, "records": list}
@@ -68,6 +69,8 @@ def validate_document(document, origin: str = "result") -> dict:
         if not isinstance(document[name], kind):
             raise SmbenchError(f"{origin}: field '{name}' should be {kind.__name__}, "
                                f"not {type(document[name]).__name__}")
+    if document["kind"] not in KINDS:
+        raise SmbenchError(f"{origin}: field 'kind' is {document['kind']!r}, expected one of {KINDS}")
     if document["status"] not in STATUSES:
         raise SmbenchError(f"{origin}: field 'status' is {document['status']!r}, expected one of {STATUSES}")
     for number, record in enumerate(document["records"]):

@@ -1,0 +1,63 @@
+"""Result documents as pandas frames: one row per record, with one value column per figure."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+COLUMNS = ("file", "device", "kind", "backend", "family", "benchmark", "kernel", "dtype", "width", "memory",
+           "size_bytes", "metric", "value", "best", "n", "noise", "status", "verdict", "percent_of_expected",
+           "figure_kind", "source", "reason")
+
+
+def _metric(record: dict) -> tuple[str, float | None, float | None]:
+    for key, unit in (("gbps", "GB/s"), ("tflops", "TFLOP/s")):
+        if isinstance(record.get(key), dict):
+            return unit, record[key].get("median"), record[key].get("best")
+    if isinstance(record.get("queued_us"), dict):
+        return "us", record["queued_us"].get("median"), record["queued_us"].get("min")
+    return "", None, None
+
+
+def rows(document: dict, file: str = "") -> list[dict]:
+    out = []
+    for record in document["records"]:
+        metric, value, best = _metric(record)
+        timing = record.get("time_s") if isinstance(record.get("time_s"), dict) else {}
+        median = timing.get("median")
+        iqr = timing.get("iqr")
+        out.append({
+            "file": file, "device": document["device"].get("name", ""), "kind": document["kind"],
+            "backend": document["backend"], "family": record["family"], "benchmark": record["benchmark"],
+            "kernel": record.get("kernel") or record["benchmark"], "dtype": record.get("dtype"),
+            "width": record.get("width"), "memory": record.get("memory") or record.get("host"),
+            "size_bytes": record.get("working_set_bytes") or record.get("bytes"), "metric": metric,
+            "value": value, "best": best, "n": timing.get("n"),
+            "noise": (iqr / median) if (iqr is not None and median) else None,
+            "status": record["status"], "verdict": record.get("verdict"),
+            "percent_of_expected": record.get("percent_of_expected"), "figure_kind": record.get("figure_kind"),
+            "source": record.get("source"), "reason": record.get("reason"),
+        })
+    return out
+
+
+def frame(documents: list[tuple[str, dict]]) -> pd.DataFrame:
+    """One frame for several (file name, document) pairs."""
+    data = [row for name, document in documents for row in rows(document, name)]
+    return pd.DataFrame(data, columns=list(COLUMNS))
+
+
+def to_markdown(table: pd.DataFrame, float_format: str = "{:.4g}") -> str:
+    """A Markdown table without the optional `tabulate` dependency."""
+    def cell(value) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        if isinstance(value, float):
+            return float_format.format(value)
+        return str(value).replace("|", "\\|")
+
+    header = "| " + " | ".join(map(str, table.columns)) + " |"
+    rule = "|" + "---|" * len(table.columns)
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"

@@ -1,0 +1,247 @@
+"""`smbench plot`: figures for people, from result files (and compat matrices).
+
+Each figure is written as PNG and SVG: bandwidth against working-set size, throughput per
+precision, a roofline from the ceilings, the compat matrix as a heat map, clock and power
+over a run. Units on every axis, log axes where sizes span decades, a legend always.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on CI or a headless GPU box
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from smbench.compare import dram_bandwidth  # noqa: E402
+
+KERNEL_FOR_SWEEP = "triad"
+COLOURS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def _save(figure, out_dir: Path, stem: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix in ("png", "svg"):
+        path = out_dir / f"{stem}.{suffix}"
+        figure.savefig(path, dpi=130, bbox_inches="tight")
+        paths.append(path)
+    plt.close(figure)
+    return paths
+
+
+def _size_label(nbytes: float) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:g} {unit}"
+    return f"{nbytes:g} B"
+
+
+def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
+    figure, axis = plt.subplots(figsize=(9, 5.5))
+    drew = False
+    for number, (label, document) in enumerate(named):
+        colour = COLOURS[number % len(COLOURS)]
+        expected = document.get("expected_bandwidth")
+        if document["kind"] == "measured":
+            points = sorted((r["working_set_bytes"], r["gbps"]["median"]) for r in document["records"]
+                            if r["family"] == "stream" and r["status"] == "ok" and r["benchmark"] == KERNEL_FOR_SWEEP
+                            and r.get("memory") in ("device", "host"))
+            if points:
+                x, y = zip(*points)
+                axis.plot(x, y, marker="o", color=colour, label=f"{label}: {KERNEL_FOR_SWEEP} (measured)")
+                drew = True
+            l2 = document["device"].get("l2_bytes")
+            if l2:
+                axis.axvline(l2, color=colour, linestyle=":", linewidth=1)
+                axis.text(l2, axis.get_ylim()[0] if drew else 1, f" L2 {_size_label(l2)}", color=colour,
+                          rotation=90, va="bottom", fontsize=8)
+        if expected:
+            axis.axhline(expected["gbps"], color=colour, linestyle="--", linewidth=1.2,
+                         label=f"{label}: spec {expected['gbps']:g} GB/s ({expected['kind']})")
+            drew = True
+        if document["kind"] == "published":
+            for record in document["records"]:
+                if record["family"] == "stream" and record["benchmark"] != "spec" and record["status"] == "ok":
+                    axis.axhline(record["gbps"]["median"], color=colour, linestyle=":", linewidth=1.5,
+                                 label=f"{label}: {record['benchmark']} {record['gbps']['median']:g} GB/s "
+                                       f"(published, {record.get('figure_kind', '')})")
+    measured_any = any(d["kind"] == "measured" for _, d in named)
+    if not measured_any:
+        axis.set_xlim(32 << 10, 4 << 30)  # the sweep's usual span, for files with no sweep of their own
+    axis.set_xscale("log", base=2)
+    axis.set_yscale("log")
+    axis.set_xlabel("working set (bytes of all arrays of the kernel)")
+    axis.set_ylabel("bandwidth (GB/s, BabelStream byte count)")
+    axis.set_title(f"Memory bandwidth against working-set size ({KERNEL_FOR_SWEEP} measured; dashed: spec, "
+                   "dotted: published measurements; vertical: L2)", fontsize=10)
+    axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _size_label(v)))
+    axis.grid(True, which="both", alpha=0.3)
+    if drew:
+        axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plot, off the data
+    return _save(figure, out_dir, "bandwidth_vs_size")
+
+
+def throughput_bars(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
+    """Per precision, one bar per device and kind of figure (measured by smbench, or published V/M)."""
+    bars: dict[str, dict[str, float]] = {}
+    for label, document in named:
+        for record in document["records"]:
+            if record["family"] == "peak" and record["status"] == "ok":
+                kind = "smbench" if document["kind"] == "measured" else record.get("figure_kind", "?")
+                bars.setdefault(record["benchmark"], {})[f"{label} ({kind})"] = record["tflops"]["median"]
+    figure, axis = plt.subplots(figsize=(11, 5.5))
+    if not bars:
+        axis.text(0.5, 0.5, "no throughput figures in these files", ha="center", va="center")
+        axis.set_axis_off()
+        return _save(figure, out_dir, "throughput_by_precision")
+    series = list(dict.fromkeys(s for values in bars.values() for s in values))
+    precisions = list(bars)
+    width = 0.8 / len(series)
+    for number, name in enumerate(series):
+        heights = [bars[p].get(name, 0) for p in precisions]
+        positions = np.arange(len(precisions)) + number * width
+        hatch = "//" if name.endswith("(M)") else ("" if name.endswith("(V)") else "..")
+        axis.bar(positions, heights, width, label=name, color=COLOURS[number % len(COLOURS)], hatch=hatch,
+                 edgecolor="white")
+    axis.set_xticks(np.arange(len(precisions)) + 0.4 - width / 2, precisions, rotation=30, ha="right")
+    axis.set_yscale("log")
+    axis.set_ylabel("dense throughput (TFLOP/s; TOPS for integers)")
+    axis.set_title("Throughput per precision: V = vendor spec, M = measured by others (hatched), "
+                   "smbench = measured here")
+    axis.grid(True, axis="y", which="both", alpha=0.3)
+    axis.legend(fontsize=7, ncol=2)
+    return _save(figure, out_dir, "throughput_by_precision")
+
+
+def _ceilings(document: dict) -> tuple[float | None, float | None, str]:
+    dram = dram_bandwidth(document)
+    bandwidth = None
+    for key in ("triad", "copy", "read", "spec"):
+        if key in dram:
+            bandwidth = dram[key].value
+            break
+    compute = [r["tflops"]["median"] for r in document["records"] if r["family"] == "peak" and r["status"] == "ok"
+               and r["benchmark"] in ("bf16_f32acc", "f16_f32acc", "fp32", "fp16")]
+    return bandwidth, max(compute) if compute else None, key
+
+
+def roofline(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
+    figure, axis = plt.subplots(figsize=(9, 5.5))
+    intensity = np.logspace(-2, 4, 200)
+    drew = False
+    for number, (label, document) in enumerate(named):
+        bandwidth, compute, which = _ceilings(document)
+        if not bandwidth or not compute:
+            continue
+        attainable = np.minimum(compute * 1e12, bandwidth * 1e9 * intensity) / 1e12
+        colour = COLOURS[number % len(COLOURS)]
+        axis.plot(intensity, attainable, color=colour,
+                  label=f"{label}: {bandwidth:g} GB/s ({which}), {compute:g} TFLOP/s (16-bit/FP32 peak)")
+        ridge = compute * 1e3 / bandwidth
+        axis.plot([ridge], [compute], marker="o", color=colour)
+        axis.annotate(f"{ridge:.0f} FLOP/B", (ridge, compute), textcoords="offset points", xytext=(5, -12),
+                      fontsize=8, color=colour)
+        drew = True
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("arithmetic intensity (FLOP per byte of DRAM traffic)")
+    axis.set_ylabel("attainable throughput (TFLOP/s)")
+    axis.set_title("Roofline from the measured (else published) bandwidth and 16-bit/FP32 peak")
+    axis.grid(True, which="both", alpha=0.3)
+    if drew:
+        axis.legend(fontsize=8)
+    else:
+        axis.text(0.5, 0.5, "no file has both a bandwidth and a throughput figure", transform=axis.transAxes,
+                  ha="center")
+    return _save(figure, out_dir, "roofline")
+
+
+STATUS_VALUE = {"ok-tensor": 3, "ok": 2, "failed": 0, "skipped": 1, "unknown": 1}
+
+
+def compat_heatmap(matrix: dict, out_dir: Path) -> list[Path]:
+    from matplotlib.colors import ListedColormap
+
+    cells = matrix["cells"]
+    every = list(dict.fromkeys(f"{c['file']}:{c['kernel']}" for c in cells))
+    # Kernels that compile everywhere to no tensor instruction say nothing a colour can: left out, counted.
+    telling = {f"{c['file']}:{c['kernel']}" for c in cells if c["status"] != "ok" or c["tensor_instructions"]}
+    kernels = [k for k in every if k in telling] or every
+    hidden = len(every) - len(kernels)
+    targets = matrix["targets"]
+    grid = np.full((len(kernels), len(targets)), np.nan)
+    labels = [["" for _ in targets] for _ in kernels]
+    for cell in cells:
+        name = f"{cell['file']}:{cell['kernel']}"
+        if name not in kernels:
+            continue
+        row, column = kernels.index(name), targets.index(cell["target"])
+        status = cell["status"]
+        if status == "ok" and cell["tensor_instructions"]:
+            status = "ok-tensor"
+            labels[row][column] = cell["tensor_instructions"][0].split(".")[0]
+        elif status == "failed" and cell.get("fallback") == "yes":
+            labels[row][column] = "JIT"
+        grid[row, column] = STATUS_VALUE.get(status, 1)
+    height = max(4, 0.32 * len(kernels) + 1.5)
+    figure, axis = plt.subplots(figsize=(max(8, 0.75 * len(targets) + 3), height))
+    colours = ListedColormap(["#d9534f", "#cccccc", "#a8d5a2", "#2e8b57"])
+    axis.imshow(grid, cmap=colours, vmin=-0.5, vmax=3.5, aspect="auto")
+    for row in range(len(kernels)):
+        for column in range(len(targets)):
+            if labels[row][column]:
+                axis.text(column, row, labels[row][column], ha="center", va="center", fontsize=7, color="white")
+    axis.set_xticks(range(len(targets)), targets, rotation=45, ha="right")
+    axis.set_yticks(range(len(kernels)), [k.split(":", 1)[1] for k in kernels], fontsize=7)
+    axis.set_title(f"Which kernel compiles for which target (NVRTC {matrix['nvrtc_version']})\n"
+                   "dark green: tensor instruction (named); light: compiled; red: rejected (JIT: its sm_80 PTX "
+                   "would run); grey: skipped" + (f"\n{hidden} kernels that compile everywhere with no tensor "
+                                                  "instruction are not shown" if hidden else ""), fontsize=9)
+    return _save(figure, out_dir, "compat_matrix")
+
+
+def telemetry_over_run(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
+    figure, (clock_axis, power_axis) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    drew = False
+    for number, (label, document) in enumerate(named):
+        offset, times, clocks, powers = 0.0, [], [], []
+        for record in document["records"]:
+            telemetry = record.get("telemetry") or {}
+            samples = telemetry.get("samples") or []
+            for sample in samples:
+                times.append(offset + sample["t"])
+                clocks.append(sample.get("sm_clock_mhz"))
+                powers.append(sample.get("power_w"))
+            if samples:
+                offset += samples[-1]["t"]
+        if times:
+            colour = COLOURS[number % len(COLOURS)]
+            clock_axis.plot(times, [c if c is not None else np.nan for c in clocks], color=colour, label=label)
+            power_axis.plot(times, [p if p is not None else np.nan for p in powers], color=colour, label=label)
+            drew = True
+    clock_axis.set_ylabel("SM clock (MHz)")
+    power_axis.set_ylabel("board power (W)")
+    power_axis.set_xlabel("time within the benchmarks (s, cases laid end to end)")
+    clock_axis.set_title("Clock and power over the run (NVML samples)")
+    for axis in (clock_axis, power_axis):
+        axis.grid(True, alpha=0.3)
+    if drew:
+        clock_axis.legend(fontsize=8)
+    else:
+        clock_axis.text(0.5, 0.5, "no GPU telemetry in these files (CPU backend, published figures, or no NVML)",
+                        transform=clock_axis.transAxes, ha="center", va="center")
+    return _save(figure, out_dir, "clock_and_power")
+
+
+def plot_all(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path) -> list[Path]:
+    paths = []
+    paths += bandwidth_vs_size(named, out_dir)
+    paths += throughput_bars(named, out_dir)
+    paths += roofline(named, out_dir)
+    for matrix in matrices[:1]:
+        paths += compat_heatmap(matrix, out_dir)
+    paths += telemetry_over_run(named, out_dir)
+    return paths

@@ -1,0 +1,56 @@
+"""Reference result files: the public specs and measurements of the device table, written in
+the result schema so that compare, plot and report treat them like any run.
+
+They are marked kind = "published": no figure in them was measured by smbench, and each
+record names its source. `smbench reference --out results/` writes them; the test suite
+checks that the files in results/ are exactly what the device table produces.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smbench import __version__, devices
+from smbench.fsutil import atomic_write_json
+from smbench.results import SCHEMA
+
+PUBLISHED = ("gb10", "rtx5090", "a100-40", "a100-80", "h100-sxm", "h100-pcie", "m4max", "m3ultra")
+KIND_WORDS = {"V": "vendor specification", "M": "measured by others", "D": "derived"}
+
+
+def _record(family: str, benchmark: str, label: str, figure: devices.Figure, value_key: str) -> dict:
+    return {"family": family, "benchmark": benchmark, "kernel": label, "memory": "device", "status": "ok",
+            "published": True, "figure_kind": figure.kind, "source": figure.source,
+            value_key: {"median": figure.value},
+            "validation": {"ok": True, "checked": 0,
+                           "detail": f"published figure ({KIND_WORDS[figure.kind]}), not measured by smbench"}}
+
+
+def document(spec: devices.DeviceSpec) -> dict:
+    records = [_record("stream", "spec", "DRAM bandwidth (spec)", spec.memory_bandwidth, "gbps")]
+    records += [_record("stream", f.what, f"published {f.what}", f, "gbps") for f in spec.measured_bandwidth]
+    records += [_record("peak", f.what, f"{f.what} ({f.kind})", f, "tflops") for f in spec.peaks]
+    return {
+        "schema": SCHEMA, "kind": "published", "suite": "published", "backend": "published", "status": "complete",
+        "provenance": {"source": "the device table (smbench.devices), from shared/facts.md",
+                       "smbench_version": __version__},
+        "device": {"name": spec.name, "key": spec.key, "compute_capability": spec.compute_capability,
+                   "sm_count": spec.sm_count, "l2_bytes": spec.l2_bytes, "unified_memory": spec.unified_memory,
+                   "notes": spec.notes},
+        "expected_bandwidth": {"gbps": spec.memory_bandwidth.value, "kind": spec.memory_bandwidth.kind,
+                               "source": spec.memory_bandwidth.source},
+        "records": records,
+    }
+
+
+def file_name(key: str) -> str:
+    return f"reference-{key}.json"
+
+
+def write_all(out_dir: Path) -> list[Path]:
+    paths = []
+    for key in PUBLISHED:
+        path = Path(out_dir) / file_name(key)
+        atomic_write_json(path, document(devices.by_key(key)), indent=1)
+        paths.append(path)
+    return paths
