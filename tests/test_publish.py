@@ -162,3 +162,49 @@ def test_bad_files_are_one_line_errors(tmp_path, command):
     assert code == 2 and "missing field" in err and len(err.strip().splitlines()) == 1
     code, _, err = run_cli(command, str(tmp_path / "absent.json"))
     assert code == 2 and "no such file" in err
+
+
+def _tiny_run(tmp_path):
+    from smbench import run, suites
+
+    suite_path = tmp_path / "tiny.toml"
+    suite_path.write_text('[stream]\noperations = ["copy"]\ndtypes = ["f32"]\nwidths = [16]\nsize_step = 16\n'
+                          '[timing]\nmin_samples = 5\nbudget_s = 0.02\n[cpu]\nlargest_mib = 2\nbudget_s = 0.02\n')
+    path, _ = run.execute(suites.load(str(suite_path)), run.CpuRunner(), {"stream"}, tmp_path / "first")
+    return path
+
+
+def test_rerun_uses_the_same_configuration_and_reports_moves(tmp_path):
+    from smbench import rerun
+
+    original = _tiny_run(tmp_path)
+    outcome = rerun.rerun(original, tmp_path / "again")
+    assert outcome.config_changes == [] and outcome.unmatched == []
+    assert outcome.steady + len(outcome.moved) == len(results.load(original)["records"])
+    assert results.load(outcome.new)["suite_config"] == results.load(original)["suite_config"]
+    code, out, err = run_cli("rerun", str(original), "--out", str(tmp_path / "cli"))
+    assert code == 0 and "configuration: same kernels" in out and "within it" in out, err
+
+
+def test_rerun_notices_a_changed_configuration(tmp_path):
+    from smbench import rerun
+
+    original = results.load(_tiny_run(tmp_path))
+    changed = json.loads(json.dumps(original))
+    for record in changed["records"]:
+        record["elements"] += 1024
+        record["kernel_source_hash"] = "abc"
+    outcome = rerun.compare_runs(changed, original, Path("a"), Path("b"))
+    assert len(outcome.config_changes) == 2 * len(original["records"])
+    assert any("kernel_source_hash was 'abc', now None" in line for line in outcome.config_changes)
+
+
+def test_rerun_refuses_published_files_and_files_without_their_suite(tmp_path):
+    code, _, err = run_cli("rerun", str(RESULTS / reference.file_name("gb10")))
+    assert code == 2 and "published figures" in err
+    document = results.load(_tiny_run(tmp_path))
+    document.pop("suite_config")
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(document))
+    code, _, err = run_cli("rerun", str(old))
+    assert code == 2 and "no 'suite_config'" in err

@@ -370,6 +370,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rerun(args: argparse.Namespace) -> int:
+    from smbench import rerun
+
+    try:
+        outcome = rerun.rerun(args.file, args.out)
+    except KeyboardInterrupt as stop:
+        print(f"smbench rerun: interrupted ({stop})", file=sys.stderr)
+        return 130
+    print(f"rerun of {outcome.original} -> {outcome.new}")
+    if outcome.config_changes:
+        print(f"configuration changed in {len(outcome.config_changes)} figures (not the same measurement):")
+        for line in outcome.config_changes:
+            print(f"  {line}")
+    else:
+        print("configuration: same kernels (source hash), options, targets and sizes")
+    print(f"{len(outcome.moved)} figures moved beyond the noise of both runs; {outcome.steady} within it "
+          "(two-sided Mann-Whitney U, p < 0.01, and a gap larger than either IQR)")
+    for line in outcome.moved:
+        print(f"  {line}")
+    for line in outcome.unmatched:
+        print(f"  not in the new run: {line}")
+    return 0
+
+
 # ---------------------------------------------------------------- plot, report
 
 def _results_and_matrices(paths: Sequence[Path]) -> tuple[list[tuple[str, dict]], list[dict]]:
@@ -463,6 +487,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare_parser.add_argument("--format", choices=("table", "md"), default="table")
     compare_parser.add_argument("--output", "-o", type=Path)
     compare_parser.set_defaults(handler=cmd_compare)
+
+    rerun_parser = sub.add_parser("rerun", help="run a result file's configuration again and say what moved")
+    rerun_parser.add_argument("file", type=Path, metavar="FILE.json")
+    rerun_parser.add_argument("--out", type=Path, default=Path("out"), help="directory for the new result file")
+    rerun_parser.set_defaults(handler=cmd_rerun)
 
     plot = sub.add_parser("plot", help="figures (PNG and SVG) from result files and compat matrices")
     plot.add_argument("files", nargs="+", type=Path, metavar="FILE.json")

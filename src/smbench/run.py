@@ -294,7 +294,8 @@ def output_path(out_dir: Path, runner, suite: Suite) -> Path:
 def header(suite: Suite, runner, notes: dict) -> dict:
     expected = runner.expected
     info = {k: v for k, v in runner.info.items() if k != "facts"}
-    return {"suite": suite.name, "suite_description": suite.description, "backend": runner.name,
+    return {"suite": suite.name, "suite_description": suite.description, "suite_config": suite.data,
+            "backend": runner.name,
             "provenance": provenance.collect(), "device": info,
             "expected_bandwidth": None if expected is None else
             {"gbps": expected.value, "kind": expected.kind, "source": expected.source},

@@ -1,0 +1,82 @@
+"""`smbench rerun FILE`: run a result file's configuration again and say what moved.
+
+The suite travels inside the result file (`suite_config`), so a rerun needs nothing but
+the file. After the run, every figure is matched to the original by what it measured
+(family, kernel, type, width, memory, working-set size); a mismatch of kernel source
+hash, compile options or element count is reported as a change of configuration, and a
+figure whose samples differ beyond the noise of both (compare.differs) as moved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from smbench import compare, results, run
+from smbench.errors import SmbenchError
+from smbench.suites import Suite, check
+
+CONFIG_FIELDS = ("kernel_source_hash", "compile_options", "elements", "target")
+
+
+def key(record: dict) -> tuple:
+    return (record["family"], record["benchmark"], record.get("kernel"), record.get("dtype"), record.get("width"),
+            record.get("memory") or record.get("host"), record.get("working_set") or record.get("bytes"))
+
+
+@dataclass
+class Comparison:
+    original: Path
+    new: Path
+    config_changes: list[str]
+    moved: list[str]
+    steady: int
+    unmatched: list[str]
+
+
+def _label(k: tuple) -> str:
+    family, benchmark, kernel, dtype, width, memory, size = k
+    parts = [kernel or benchmark, memory, compare._fmt_key(size) if isinstance(size, int) else size]
+    return " ".join(str(p) for p in parts if p is not None)
+
+
+def suite_of(document: dict, path: Path) -> Suite:
+    data = document.get("suite_config")
+    if not isinstance(data, dict):
+        raise SmbenchError(f"{path}: no 'suite_config' in the file (made before smbench recorded it); "
+                           "run its suite by name instead")
+    check(data, path.name)
+    return Suite(document["suite"], path, document.get("suite_description", ""), data)
+
+
+def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path) -> Comparison:
+    before = {key(r): r for r in original["records"] if r["status"] == "ok"}
+    after = {key(r): r for r in new["records"] if r["status"] == "ok"}
+    changes, moved, steady = [], [], 0
+    for k, old in before.items():
+        fresh = after.get(k)
+        if fresh is None:
+            continue
+        label = _label(k)
+        for field in CONFIG_FIELDS:
+            if old.get(field) != fresh.get(field):
+                changes.append(f"{label}: {field} was {old.get(field)!r}, now {fresh.get(field)!r}")
+        real, p = compare.differs(compare._gbps_samples(old), compare._gbps_samples(fresh))
+        if real:
+            moved.append(f"{label}: {old['gbps']['median']:.2f} -> {fresh['gbps']['median']:.2f} GB/s "
+                         f"({fresh['gbps']['median'] / old['gbps']['median'] - 1:+.1%}, p={p:.1e})")
+        elif real is not None:
+            steady += 1
+    unmatched = [_label(k) for k in before if k not in after]
+    return Comparison(original_path, new_path, changes, moved, steady, unmatched)
+
+
+def rerun(path: Path, out_dir: Path, on_case=None) -> Comparison:
+    original = results.load(path)
+    if original["kind"] != "measured":
+        raise SmbenchError(f"{path} holds published figures: there is nothing to run again")
+    suite = suite_of(original, Path(path))
+    runner = run.resolve_backend(original["backend"], suite)
+    families = {r["family"] for r in original["records"]}
+    new_path, _ = run.execute(suite, runner, families, out_dir, on_case)
+    return compare_runs(original, results.load(new_path), Path(path), new_path)
