@@ -100,12 +100,13 @@ def throughput_bars(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     series = list(dict.fromkeys(s for values in bars.values() for s in values))
     precisions = list(bars)
     width = 0.8 / len(series)
+    devices_seen = list(dict.fromkeys(name.rsplit(" (", 1)[0] for name in series))
     for number, name in enumerate(series):
         heights = [bars[p].get(name, 0) for p in precisions]
         positions = np.arange(len(precisions)) + number * width
         hatch = "//" if name.endswith("(M)") else ("" if name.endswith("(V)") else "..")
-        axis.bar(positions, heights, width, label=name, color=COLOURS[number % len(COLOURS)], hatch=hatch,
-                 edgecolor="white")
+        colour = COLOURS[devices_seen.index(name.rsplit(" (", 1)[0]) % len(COLOURS)]  # one colour per device
+        axis.bar(positions, heights, width, label=name, color=colour, hatch=hatch, edgecolor="white")
     axis.set_xticks(np.arange(len(precisions)) + 0.4 - width / 2, precisions, rotation=30, ha="right")
     axis.set_yscale("log")
     axis.set_ylabel("dense throughput (TFLOP/s; TOPS for integers)")
