@@ -141,17 +141,19 @@ class Table:
 
 
 def build(named: list[tuple[str, dict]]) -> list[Table]:
-    """Aligned tables for several (label, document) pairs; ratios are to the first."""
-    labels = [label for label, _ in named]
+    """Aligned tables for several (label, document) pairs. A table holds only the files that have
+    figures for it; ratios are to the first of those."""
     tables = []
     for title, extract, key_name in (("DRAM bandwidth, GB/s", dram_bandwidth, "kernel"),
                                      ("Bandwidth per kernel and size, GB/s", per_size, "kernel / memory / size"),
                                      ("Throughput per precision, TFLOP/s", peaks, "precision"),
                                      ("Copies and launches", transfers, "benchmark")):
-        per_file = [extract(document) for _, document in named]
-        keys = list(dict.fromkeys(k for entries in per_file for k in entries))
-        if not keys:
+        present = [(label, entries) for (label, document) in named if (entries := extract(document))]
+        if not present:
             continue
+        labels = [label for label, _ in present]
+        per_file = [entries for _, entries in present]
+        keys = list(dict.fromkeys(k for entries in per_file for k in entries))
         columns = [key_name, *labels, *[f"{label} / {labels[0]}" for label in labels[1:]],
                    *[f"{label} vs {labels[0]}" for label in labels[1:]]]
         rows = []

@@ -87,7 +87,8 @@ def environment(named: list[tuple[str, dict]]) -> list[str]:
 
 
 def _table_frame(table: compare.Table) -> pd.DataFrame:
-    return pd.DataFrame(table.rows, columns=table.columns)
+    frame = pd.DataFrame(table.rows, columns=table.columns)
+    return frame.astype(object).where(frame.notna(), "-")  # an absent figure reads "-", not "None"
 
 
 def build(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path) -> tuple[Path, Path]:
