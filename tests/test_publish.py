@@ -1,6 +1,7 @@
 """Reference results, export, compare, plots and report: everything runs on files, no GPU."""
 
 import io
+import re
 import json
 import random
 from pathlib import Path
@@ -36,7 +37,9 @@ def test_published_spark_figures_carry_their_sources():
     assert spec["gbps"]["median"] == 273 and spec["figure_kind"] == "V"
     read = next(r for r in spark["records"] if r["benchmark"] == "read")
     assert read["figure_kind"] == "M" and "antirez/ds4 issue 773" in read["source"]
-    assert {r["benchmark"] for r in spark["records"] if r["family"] == "peak"} >= {"fp4", "nvfp4", "bf16_f32acc"}
+    assert {r["benchmark"] for r in spark["records"] if r["family"] == "peak"} == {"fp4", "nvfp4_gemm", "fp8_gemm", "bf16", "fp32"}
+    # the sources state no accumulation for these: the labels must not invent one
+    assert not any("acc" in r["benchmark"] for r in spark["records"])
 
 
 def test_fuzzed_and_truncated_files_are_rejected_cleanly(tmp_path):
@@ -208,3 +211,39 @@ def test_rerun_refuses_published_files_and_files_without_their_suite(tmp_path):
     old.write_text(json.dumps(document))
     code, _, err = run_cli("rerun", str(old))
     assert code == 2 and "no 'suite_config'" in err
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda r: r["time_s"].update(median="fast"), "time_s.median should be a number"),
+    (lambda r: r.update(working_set_bytes="big"), "working_set_bytes should be a whole number"),
+    (lambda r: r["time_s"].update(samples="x"), "samples should be a list of numbers"),
+    (lambda r: r.update(bytes_moved="x"), "bytes_moved should be a whole number"),
+    (lambda r: r.update(gbps=13.3), "gbps should be an object with a numeric 'median'"),
+    (lambda r: r.update(telemetry="x"), "telemetry should be an object"),
+])
+def test_wrongly_typed_figures_are_rejected_by_the_loader(tmp_path, mutate, message):
+    """Files that pass the schema's shape but would crash compare/plot/report are refused up front."""
+    document = results.load(_tiny_run(tmp_path))
+    mutate(document["records"][0])
+    path = tmp_path / "typed.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(SmbenchError, match=re.escape(message)):
+        results.load(path)
+    for command in ("compare", "plot", "report", "export"):
+        code, _, err = run_cli(command, str(path), "--out" if command in ("plot", "report") else "--format",
+                               str(tmp_path / "o") if command in ("plot", "report") else "csv")
+        assert code == 2 and "Traceback" not in err, (command, err)
+
+
+def test_published_figures_with_wrong_types_are_rejected(tmp_path):
+    document = published("gb10")
+    document["records"][-1]["tflops"]["median"] = "lots"
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(SmbenchError, match="tflops should be an object with a numeric 'median'"):
+        results.load(path)
+    document = published("gb10")
+    document["expected_bandwidth"] = "x"
+    path.write_text(json.dumps(document))
+    with pytest.raises(SmbenchError, match="expected_bandwidth"):
+        results.load(path)

@@ -18,7 +18,9 @@ class Figure:
     unit: str
     kind: str  # "V" vendor, "M" measured, "D" derived
     source: str
-    what: str = ""  # which benchmark or precision: "triad", "read", "bf16_f32acc", ...
+    # Which benchmark or precision: "triad", "read", "bf16" (accumulation not stated by the source),
+    # "f16_f32acc" (stated), "fp8_gemm" / "fp8_mma_loop" (how it was measured, where that differs).
+    what: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ class DeviceSpec:
 GB = 1e9
 
 _A100_PEAKS = (
-    Figure(312, "TFLOP/s", "V", "NVIDIA A100 datasheet: dense", "f16_f32acc"),
-    Figure(312, "TFLOP/s", "V", "NVIDIA A100 datasheet: dense", "bf16_f32acc"),
+    Figure(312, "TFLOP/s", "V", "NVIDIA A100 datasheet: FP16 tensor, dense, accumulation not stated", "f16"),
+    Figure(312, "TFLOP/s", "V", "NVIDIA A100 datasheet: BF16 tensor, dense, accumulation not stated", "bf16"),
     Figure(156, "TFLOP/s", "V", "NVIDIA A100 datasheet: dense", "tf32"),
     Figure(19.5, "TFLOP/s", "V", "NVIDIA A100 datasheet", "fp64_tensor"),
 )
@@ -54,16 +56,18 @@ DEVICES: tuple[DeviceSpec, ...] = (
         unified_memory=True,
         peaks=(Figure(500, "TFLOP/s", "V", "1 PFLOP FP4 sparse = 500 dense (NVIDIA DGX Spark product page)", "fp4"),
                Figure(356, "TFLOP/s", "M", "NVFP4 GEMM 4096x14336x4096, CUTLASS 4.4 (NVIDIA developer forum topic "
-                      "359960)", "nvfp4"),
-               Figure(188, "TFLOP/s", "M", "FP8 GEMM, CUTLASS 4.4 (NVIDIA developer forum topic 359960)", "fp8_f32acc"),
-               Figure(60, "TFLOP/s", "M", "about 60 TFLOP/s BF16, secondary reports of J. Carmack's measurement",
-                      "bf16_f32acc"),
+                      "359960)", "nvfp4_gemm"),
+               Figure(188, "TFLOP/s", "M", "FP8 GEMM, CUTLASS 4.4, accumulation not stated (NVIDIA developer forum "
+                      "topic 359960)", "fp8_gemm"),
+               Figure(60, "TFLOP/s", "M", "about 60 TFLOP/s BF16, accumulation not stated, secondary reports of "
+                      "J. Carmack's measurement", "bf16"),
                Figure(31, "TFLOP/s", "V", "FP32 31 TFLOP/s (NVIDIA)", "fp32")),
-        notes="host is aarch64 (Grace); the GPU shares the LPDDR5X with the CPU; SoC TDP 140 W (Hot Chips 2025)"),
+        notes="host is aarch64 (Grace); the GPU shares the LPDDR5X with the CPU; SoC TDP 140 W (V, Hot Chips "
+              "2025); about 100 W reported during BF16 work (M, secondary reports of J. Carmack's measurement)"),
     DeviceSpec(
         "rtx5090", "NVIDIA GeForce RTX 5090", r"RTX 5090", "12.0", 170,
         Figure(1792, "GB/s", "V", "NVIDIA RTX 5090 specification: GDDR7, 512-bit"),
-        (Figure(1573, "GB/s", "M", "about 1573 GB/s (NVIDIA/cccl PR 9881)", "copy"),),
+        (Figure(1573, "GB/s", "M", "about 1573 GB/s, kernel not stated (NVIDIA/cccl PR 9881)", "measured"),),
         l2_bytes=96 * 2**20, notes="boost 2407 MHz, 575 W",
         peaks=(Figure(419, "TFLOP/s", "V", "RTX Blackwell whitepaper: FP16 with FP16 accumulate", "f16_f16acc"),
                Figure(209.5, "TFLOP/s", "V", "RTX Blackwell whitepaper: FP16/BF16 with FP32 accumulate", "f16_f32acc"),
@@ -73,9 +77,11 @@ DEVICES: tuple[DeviceSpec, ...] = (
                Figure(1676, "TFLOP/s", "V", "RTX Blackwell whitepaper: FP4", "fp4"),
                Figure(104.8, "TFLOP/s", "V", "RTX 5090 specification: FP32", "fp32"),
                Figure(253, "TFLOP/s", "M", "mma.sync loop, FP16 with FP32 accumulate, about 2.85 GHz (github "
-                      "kekzl/imp tests/bench/mma_peak_saturated.cu)", "f16_f32acc"),
-               Figure(496, "TFLOP/s", "M", "mma.sync loop, FP8 e4m3 (github kekzl/imp)", "fp8_f32acc"),
-               Figure(2019, "TFLOP/s", "M", "mma.sync loop, FP4 mxf4nvf4 (github kekzl/imp)", "nvfp4"))),
+                      "kekzl/imp tests/bench/mma_peak_saturated.cu)", "f16_f32acc_mma_loop"),
+               Figure(496, "TFLOP/s", "M", "mma.sync loop, FP8 e4m3, accumulation not stated (github kekzl/imp)",
+                      "fp8_mma_loop"),
+               Figure(2019, "TFLOP/s", "M", "2019 TOPS, mma.sync loop, FP4 mxf4nvf4 (github kekzl/imp)",
+                      "nvfp4_mma_loop"))),
     DeviceSpec(
         "a100-40", "NVIDIA A100 40GB", r"A100.*(40|PCIE-40|SXM4-40)", "8.0", 108,
         Figure(1555, "GB/s", "V", "NVIDIA A100 datasheet: HBM2, 40 GB"),
@@ -83,7 +89,7 @@ DEVICES: tuple[DeviceSpec, ...] = (
          Figure(1500, "GB/s", "M", "read 1500 GB/s (RRZE-HPC/gpu-benches gpu-stream/a100_40.txt)", "read")),
         l2_bytes=40 * 2**20, notes="1410 MHz, 400 W", peaks=_A100_PEAKS),
     DeviceSpec(
-        "a100-80", "NVIDIA A100 80GB SXM", r"A100.*80", "8.0", 108,
+        "a100-80", "NVIDIA A100 80GB SXM", r"A100.*80(?!.*PCIe)", "8.0", 108,
         Figure(2039, "GB/s", "V", "NVIDIA A100 datasheet: HBM2e, 80 GB SXM"),
         (Figure(1794, "GB/s", "M", "triad 1794 GB/s (RRZE-HPC/gpu-benches gpu-stream/a100_80.txt)", "triad"),
          Figure(1776, "GB/s", "M", "read 1776 GB/s (RRZE-HPC/gpu-benches gpu-stream/a100_80.txt)", "read")),
@@ -102,9 +108,9 @@ DEVICES: tuple[DeviceSpec, ...] = (
         "h100-sxm", "NVIDIA H100 SXM", r"H100(?!.*(PCIe|NVL))", "9.0", 132,
         Figure(3350, "GB/s", "V", "NVIDIA H100 datasheet: SXM5, HBM3"),
         l2_bytes=50 * 2**20, notes="1.98 GHz boost, 700 W",
-        peaks=(Figure(989, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM, dense", "bf16_f32acc"),
-               Figure(989, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM, dense", "f16_f32acc"),
-               Figure(1979, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM, dense", "fp8_f32acc"),
+        peaks=(Figure(989, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM, BF16, dense, accumulation not stated", "bf16"),
+               Figure(989, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM, FP16, dense, accumulation not stated", "f16"),
+               Figure(1979, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM, dense, accumulation not stated", "fp8"),
                Figure(495, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM, dense", "tf32"),
                Figure(67, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM", "fp64_tensor"))),
     DeviceSpec(
@@ -122,7 +128,8 @@ DEVICES: tuple[DeviceSpec, ...] = (
         "m3ultra", "Apple M3 Ultra", r"M3 Ultra", None, None,
         Figure(819.2, "GB/s", "V", "Apple M3 Ultra specification"),
         unified_memory=True, notes="no CUDA; the mlx backend",
-        peaks=(Figure(28, "TFLOP/s", "D", "about 28 TFLOP/s FP32 (derived: shared/facts.md)", "fp32"),)),
+        peaks=(Figure(28, "TFLOP/s", "D", "about 28 TFLOP/s FP32 (marked derived in shared/facts.md, which does "
+                      "not show the derivation)", "fp32"),)),
 )
 
 # What counts as normal for a DRAM-resident stream kernel, as fractions of the spec:

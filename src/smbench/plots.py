@@ -125,7 +125,7 @@ def _ceilings(document: dict) -> tuple[float | None, float | None, str]:
             bandwidth = dram[key].value
             break
     compute = [r["tflops"]["median"] for r in document["records"] if r["family"] == "peak" and r["status"] == "ok"
-               and r["benchmark"] in ("bf16_f32acc", "f16_f32acc", "fp32", "fp16")]
+               and r["benchmark"] in ("bf16", "f16", "bf16_f32acc", "f16_f32acc", "fp32", "fp16")]
     return bandwidth, max(compute) if compute else None, key
 
 

@@ -55,6 +55,50 @@ class ResultWriter:
         _write_atomic(self.path, self.document)
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_timing(timing, where: str) -> None:
+    if not isinstance(timing, dict):
+        raise SmbenchError(f"{where} should be an object")
+    if "median" not in timing:  # several timings under names (launch: queued, launch_sync)
+        for name, inner in timing.items():
+            _check_timing(inner, f"{where}.{name}")
+        return
+    for field in ("median", "min", "max", "mean"):
+        if field in timing and not _is_number(timing[field]):
+            raise SmbenchError(f"{where}.{field} should be a number")
+    samples = timing.get("samples", [])
+    if not isinstance(samples, list) or not all(_is_number(x) for x in samples):
+        raise SmbenchError(f"{where}.samples should be a list of numbers")
+
+
+def _check_record_values(record: dict, where: str) -> None:
+    """The figures compare, plot and report read: numbers where numbers are expected."""
+    for name in ("gbps", "tflops", "queued_us", "launch_sync_us"):
+        if name in record:
+            value = record[name]
+            if not isinstance(value, dict) or not _is_number(value.get("median")):
+                raise SmbenchError(f"{where}.{name} should be an object with a numeric 'median'")
+            for extra in ("best", "min"):
+                if extra in value and not _is_number(value[extra]):
+                    raise SmbenchError(f"{where}.{name}.{extra} should be a number")
+    for name in ("working_set_bytes", "bytes_moved", "bytes", "elements", "working_set", "width"):
+        if name in record and record[name] is not None and not (
+                isinstance(record[name], int) and not isinstance(record[name], bool) and record[name] >= 0):
+            raise SmbenchError(f"{where}.{name} should be a whole number")
+    if "time_s" in record:
+        _check_timing(record["time_s"], f"{where}.time_s")
+    telemetry = record.get("telemetry")
+    if telemetry is not None:
+        if not isinstance(telemetry, dict) or not isinstance(telemetry.get("samples", []), list):
+            raise SmbenchError(f"{where}.telemetry should be an object with a list of samples")
+        for sample in telemetry.get("samples", []):
+            if not isinstance(sample, dict) or not _is_number(sample.get("t")):
+                raise SmbenchError(f"{where}.telemetry.samples should be objects with a numeric 't'")
+
+
 def validate_document(document, origin: str = "result") -> dict:
     """The document if it is a result file smbench can read; else a one-line SmbenchError."""
     if not isinstance(document, dict):
@@ -83,6 +127,13 @@ def validate_document(document, origin: str = "result") -> dict:
             raise SmbenchError(f"{origin}: records[{number}].status is {record['status']!r}")
         if record["status"] == "ok" and not isinstance(record.get("validation"), dict):
             raise SmbenchError(f"{origin}: records[{number}] is ok but carries no validation")
+        _check_record_values(record, f"{origin}: records[{number}]")
+    expected = document.get("expected_bandwidth")
+    if expected is not None and not (isinstance(expected, dict) and _is_number(expected.get("gbps"))):
+        raise SmbenchError(f"{origin}: field 'expected_bandwidth' should be null or an object with a numeric 'gbps'")
+    host = document["provenance"].get("host")
+    if host is not None and not isinstance(host, dict):
+        raise SmbenchError(f"{origin}: field 'provenance.host' should be an object")
     return document
 
 
