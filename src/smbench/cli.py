@@ -321,11 +321,15 @@ def cmd_reference(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from smbench import frames
 
-    table = frames.frame(_load_all(args.files))
+    from smbench.results import load
+
+    if not args.files:
+        raise SmbenchError("name at least one result file")
+    table = frames.frame([(Path(p).name, load(Path(p))) for p in args.files])
     if args.format == "csv":
         _write(table.to_csv(index=False), args.output)
     else:
-        _write(frames.to_markdown(table.drop(columns=["source", "reason"])), args.output)
+        _write(frames.to_markdown(table), args.output)
     return 0
 
 
@@ -336,6 +340,7 @@ def render_compare(tables, fmt: str) -> str:
         import pandas as pd
 
         return "\n".join(f"### {t.title}\n\n" + frames.to_markdown(pd.DataFrame(t.rows, columns=t.columns))
+                         + (f"\nNot in this table (no such figures): {', '.join(t.absent)}\n" if t.absent else "")
                          for t in tables)
     console = Console(file=io.StringIO(), width=Console().width if _stdout_is_terminal() else 200,
                       force_terminal=_stdout_is_terminal())
@@ -346,6 +351,9 @@ def render_compare(tables, fmt: str) -> str:
         for row in t.rows:
             table.add_row(*[_cell(v) for v in row])
         console.print(table)
+        if t.absent:
+            console.print(Text(f"not in this table (no such figures): {', '.join(t.absent)}", style="dim"),
+                          soft_wrap=True)
     console.print(Text("A ratio is to the first file. 'differs': two-sided Mann-Whitney U on the raw samples, "
                        "p < 0.01, and medians further apart than the larger interquartile range; published "
                        "figures have no samples, so no verdict.", style="dim"), soft_wrap=True)

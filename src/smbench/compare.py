@@ -138,13 +138,18 @@ class Table:
     title: str
     columns: list[str]  # after the key column: one per file, then ratio and verdict columns
     rows: list[list]
+    absent: list[str] = None  # files with no figure for this table
+
+    def __post_init__(self) -> None:
+        self.absent = self.absent or []
 
 
 def build(named: list[tuple[str, dict]]) -> list[Table]:
     """Aligned tables for several (label, document) pairs. A table holds only the files that have
     figures for it; ratios are to the first of those."""
     tables = []
-    for title, extract, key_name in (("DRAM bandwidth, GB/s", dram_bandwidth, "kernel"),
+    for title, extract, key_name in (("Bandwidth at the largest working set (DRAM where the verdict says so; "
+                                      "published: their figures), GB/s", dram_bandwidth, "kernel"),
                                      ("Bandwidth per kernel and size, GB/s", per_size, "kernel / memory / size"),
                                      ("Throughput per precision, TFLOP/s", peaks, "precision"),
                                      ("Copies and launches", transfers, "benchmark")):
@@ -173,7 +178,8 @@ def build(named: list[tuple[str, dict]]) -> list[Table]:
                                 (f"differs (p={p:.1e})" if real else f"within noise (p={p:.2g})"))
             label = " / ".join(_fmt_key(part) for part in key) if isinstance(key, tuple) else key
             rows.append([label, *values, *ratios, *verdicts])
-        tables.append(Table(title, columns, rows))
+        tables.append(Table(title, columns, rows, [label for label, document in named
+                                                    if label not in labels]))
     return tables
 
 

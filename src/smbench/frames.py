@@ -45,13 +45,15 @@ def rows(document: dict, file: str = "") -> list[dict]:
 def frame(documents: list[tuple[str, dict]]) -> pd.DataFrame:
     """One frame for several (file name, document) pairs."""
     data = [row for name, document in documents for row in rows(document, name)]
-    return pd.DataFrame(data, columns=list(COLUMNS))
+    table = pd.DataFrame(data, columns=list(COLUMNS))
+    # Sizes, widths and counts are whole numbers; absent ones must not turn them into floats.
+    return table.astype({"width": "Int64", "size_bytes": "Int64", "n": "Int64"})
 
 
 def to_markdown(table: pd.DataFrame, float_format: str = "{:.4g}") -> str:
     """A Markdown table without the optional `tabulate` dependency."""
     def cell(value) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
             return ""
         if isinstance(value, float):
             return float_format.format(value)

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 from smbench.compare import dram_bandwidth  # noqa: E402
 
 KERNEL_FOR_SWEEP = "triad"
-COLOURS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+COLOURS = list(plt.get_cmap("tab20").colors[::2]) + list(plt.get_cmap("tab20").colors[1::2])  # 20, paired
 
 
 def _save(figure, out_dir: Path, stem: str) -> list[Path]:
@@ -85,35 +85,42 @@ def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path
 
 
 def throughput_bars(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
-    """Per precision, one bar per device and kind of figure (measured by smbench, or published V/M)."""
-    bars: dict[str, dict[str, float]] = {}
+    """Grouped by device: each device's figures per precision side by side, one colour per
+    precision; hatched where the figure is someone's measurement, dotted where derived, a black
+    edge where smbench measured it."""
+    groups: list[tuple[str, list[tuple[str, str, float]]]] = []
     for label, document in named:
-        for record in document["records"]:
-            if record["family"] == "peak" and record["status"] == "ok":
-                kind = "smbench" if document["kind"] == "measured" else record.get("figure_kind", "?")
-                bars.setdefault(record["benchmark"], {})[f"{label} ({kind})"] = record["tflops"]["median"]
-    figure, axis = plt.subplots(figsize=(11, 5.5))
-    if not bars:
+        bars = [(r["benchmark"], "smbench" if document["kind"] == "measured" else r.get("figure_kind", "?"),
+                 r["tflops"]["median"]) for r in document["records"] if r["family"] == "peak" and r["status"] == "ok"]
+        if bars:
+            groups.append((label, bars))
+    figure, axis = plt.subplots(figsize=(12, 5.5))
+    if not groups:
         axis.text(0.5, 0.5, "no throughput figures in these files", ha="center", va="center")
         axis.set_axis_off()
         return _save(figure, out_dir, "throughput_by_precision")
-    series = list(dict.fromkeys(s for values in bars.values() for s in values))
-    precisions = list(bars)
-    width = 0.8 / len(series)
-    devices_seen = list(dict.fromkeys(name.rsplit(" (", 1)[0] for name in series))
-    for number, name in enumerate(series):
-        heights = [bars[p].get(name, 0) for p in precisions]
-        positions = np.arange(len(precisions)) + number * width
-        hatch = "//" if name.endswith("(M)") else ("" if name.endswith("(V)") else "..")
-        colour = COLOURS[devices_seen.index(name.rsplit(" (", 1)[0]) % len(COLOURS)]  # one colour per device
-        axis.bar(positions, heights, width, label=name, color=colour, hatch=hatch, edgecolor="white")
-    axis.set_xticks(np.arange(len(precisions)) + 0.4 - width / 2, precisions, rotation=30, ha="right")
+    precisions = list(dict.fromkeys(p for _, bars in groups for p, _, _ in bars))
+    palette = plt.get_cmap("tab20").colors
+    position, ticks, labelled = 0.0, [], set()
+    for label, bars in groups:
+        start = position
+        for precision, kind, value in bars:
+            colour = palette[precisions.index(precision) % len(palette)]
+            hatch = {"M": "//", "D": ".."}.get(kind, "")
+            axis.bar(position, value, 0.8, color=colour, hatch=hatch,
+                     edgecolor="black" if kind == "smbench" else "white",
+                     label=precision if precision not in labelled else None)
+            labelled.add(precision)
+            position += 1
+        ticks.append(((start + position - 1) / 2, label))
+        position += 1.2  # a gap between devices
+    axis.set_xticks([t for t, _ in ticks], [name for _, name in ticks])
     axis.set_yscale("log")
-    axis.set_ylabel("dense throughput (TFLOP/s; TOPS for integers)")
-    axis.set_title("Throughput per precision: V = vendor spec, M = measured by others (hatched), "
-                   "smbench = measured here")
+    axis.set_ylabel("dense throughput (TFLOP/s; TOPS for integers and FP4)")
+    axis.set_title("Throughput per precision, grouped by device: plain = vendor spec (V), hatched = measured by "
+                   "others (M), dotted = derived (D), black edge = measured by smbench", fontsize=10)
     axis.grid(True, axis="y", which="both", alpha=0.3)
-    axis.legend(fontsize=7, ncol=2)
+    axis.legend(fontsize=7, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="precision")
     return _save(figure, out_dir, "throughput_by_precision")
 
 

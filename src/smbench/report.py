@@ -37,6 +37,9 @@ def verdict_lines(named: list[tuple[str, dict]]) -> list[str]:
                 lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.1f} GB/s at "
                              f"{record['working_set_bytes'] / 2**20:.0f} MiB ({record.get('verdict', '')}; "
                              f"no expected figure for this device)")
+        if document["status"] != "complete":
+            lines.append(f"{label}: the run is INCOMPLETE (status {document['status']}): "
+                         f"{len(document['records'])} cases were kept")
         failed = [r for r in document["records"] if r["status"] == "failed"]
         if failed:
             lines.append(f"{label}: {len(failed)} cases FAILED validation or did not run (see the result file)")
@@ -60,13 +63,15 @@ def decode_bound(named: list[tuple[str, dict]]) -> tuple[pd.DataFrame, list[str]
         if source is None:
             continue
         bandwidth = entries[source].value
-        row = {"device": label, "GB/s (from)": f"{bandwidth:.0f} ({source})"}
+        cached = document["kind"] == "measured" and "cache" in entries[source].note
+        row = {"device": label, "GB/s (from)": f"{bandwidth:.1f} ({source}{', cache-resident' if cached else ''})"}
         for parameters, name in LLM_MODELS:
             for width, precision in LLM_BYTES:
                 row[f"{name} {precision}"] = round(bandwidth / (parameters * width / 1e9), 1)
         rows.append(row)
         worked.append(f"{label}: 8B parameters x 0.5 byte (4-bit) = 4 GB per token; "
-                      f"{bandwidth:.0f} GB/s / 4 GB = {bandwidth / 4:.1f} tokens/s at most")
+                      f"{bandwidth:.1f} GB/s / 4 GB = {bandwidth / 4:.1f} tokens/s at most"
+                      + (" (a cache-resident figure: not a DRAM bound)" if cached else ""))
     return pd.DataFrame(rows), worked
 
 
@@ -102,10 +107,13 @@ def build(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path) ->
     md += ["", "## What a local-LLM user reads from it", "",
            "Decoding one token reads every weight once, so tokens/s <= memory bandwidth / model bytes "
            "(an upper bound: KV-cache reads and compute come on top). Tokens/s at most:", ""]
-    md += [frames.to_markdown(llm_table)] + [f"- {line}" for line in llm_worked]
+    md += [frames.to_markdown(llm_table) if len(llm_table) else "no bandwidth figures"]
+    md += [f"- {line}" for line in llm_worked]
     md += ["", "## Environment", ""] + [f"- {line}" for line in env]
     for table in tables:
         md += ["", f"## {table.title}", "", frames.to_markdown(_table_frame(table))]
+        if table.absent:
+            md += [f"Not in this table (no such figures): {', '.join(table.absent)}"]
     md += ["", "Ratios are to the first file; 'differs' = two-sided Mann-Whitney U on the raw samples, p < 0.01, "
            "and medians further apart than the larger IQR.", "", "## Plots", ""]
     md += [f"![{p.stem}](plots/{p.name})" for p in images]
@@ -118,7 +126,7 @@ def build(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path) ->
     body = [section("Verdicts", verdicts or ["no measured files"]),
             "<h2>What a local-LLM user reads from it</h2><p>Decoding one token reads every weight once, so "
             "tokens/s &lt;= memory bandwidth / model bytes (an upper bound). Tokens/s at most:</p>"
-            + llm_table.to_html(index=False, na_rep="-")
+            + (llm_table.to_html(index=False, na_rep="-") if len(llm_table) else "<p>no bandwidth figures</p>")
             + "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in llm_worked) + "</ul>",
             section("Environment", env)]
     for table in tables:

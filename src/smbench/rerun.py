@@ -75,6 +75,8 @@ def rerun(path: Path, out_dir: Path, on_case=None) -> Comparison:
     original = results.load(path)
     if original["kind"] != "measured":
         raise SmbenchError(f"{path} holds published figures: there is nothing to run again")
+    if not original["records"]:
+        raise SmbenchError(f"{path} holds no records: nothing says what to run again")
     suite = suite_of(original, Path(path))
     runner = run.resolve_backend(original["backend"], suite)
     families = {r["family"] for r in original["records"]}
