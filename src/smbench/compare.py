@@ -75,6 +75,19 @@ def _gbps_samples(record: dict) -> list[float] | None:
     return [moved / t / 1e9 for t in timing["samples"] if t > 0]
 
 
+def largest_records(document: dict) -> dict[str, dict]:
+    """Benchmark -> the measured stream record with the largest working set in device (or, on
+    the CPU path, host) memory: the figure closest to DRAM the run has."""
+    largest: dict[str, dict] = {}
+    for record in document["records"]:
+        if record["family"] == "stream" and record["status"] == "ok" and record.get("memory") in ("device", "host") \
+                and "working_set_bytes" in record:
+            best = largest.get(record["benchmark"])
+            if best is None or record["working_set_bytes"] > best["working_set_bytes"]:
+                largest[record["benchmark"]] = record
+    return largest
+
+
 def dram_bandwidth(document: dict) -> dict[str, Entry]:
     """Benchmark -> its DRAM figure: the largest working set in device (or host) memory for a
     measured file, the published figures for a published one."""
@@ -85,13 +98,7 @@ def dram_bandwidth(document: dict) -> dict[str, Entry]:
                 entries[record["benchmark"]] = Entry(record["gbps"]["median"], None,
                                                      f"{record.get('figure_kind', '')}: {record.get('source', '')}")
         return entries
-    largest: dict[str, dict] = {}
-    for record in document["records"]:
-        if record["family"] == "stream" and record["status"] == "ok" and record.get("memory") in ("device", "host"):
-            best = largest.get(record["benchmark"])
-            if best is None or record["working_set_bytes"] > best["working_set_bytes"]:
-                largest[record["benchmark"]] = record
-    for benchmark, record in largest.items():
+    for benchmark, record in largest_records(document).items():
         entries[benchmark] = Entry(record["gbps"]["median"], _gbps_samples(record),
                                    f"{record['working_set_bytes'] / 2**20:.0f} MiB, {record.get('verdict', '')}")
     expected = document.get("expected_bandwidth")

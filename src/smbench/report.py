@@ -25,8 +25,9 @@ def verdict_lines(named: list[tuple[str, dict]]) -> list[str]:
         if document["kind"] != "measured":
             continue
         expected = document.get("expected_bandwidth")
+        largest = compare.largest_records(document)
         for benchmark in ("triad", "copy", "read"):
-            record = _largest(document, benchmark)
+            record = largest.get(benchmark)
             if record is None:
                 continue
             if expected and record.get("percent_of_expected") is not None:
@@ -44,12 +45,6 @@ def verdict_lines(named: list[tuple[str, dict]]) -> list[str]:
         if failed:
             lines.append(f"{label}: {len(failed)} cases FAILED validation or did not run (see the result file)")
     return lines
-
-
-def _largest(document: dict, benchmark: str) -> dict | None:
-    candidates = [r for r in document["records"] if r["family"] == "stream" and r["status"] == "ok"
-                  and r["benchmark"] == benchmark and r.get("memory") in ("device", "host")]
-    return max(candidates, key=lambda r: r["working_set_bytes"]) if candidates else None
 
 
 def decode_bound(named: list[tuple[str, dict]]) -> tuple[pd.DataFrame, list[str]]:
