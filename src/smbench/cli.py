@@ -7,6 +7,7 @@ stderr and exit status 2; a kernel that does not compile is a row in the output.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -73,6 +74,22 @@ def _stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+@contextlib.contextmanager
+def _progress(description: str):
+    """A transient progress bar on stderr, only when stderr is a terminal (piped output stays
+    clean). Yields update(completed=, total=, description=, advance=), a no-op without a bar."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda **_: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+        yield lambda **changes: progress.update(task, **changes)
+
+
 # ---------------------------------------------------------------- targets
 
 _TARGET_COLUMNS = (
@@ -122,22 +139,18 @@ def cmd_targets(args: argparse.Namespace) -> int:
         _write(json.dumps({"features": target_table.FEATURES, "targets": rows}, indent=2) + "\n", args.output)
         return 0
     if args.format in ("csv", "md"):
-        import csv
+        import pandas as pd
 
-        headers = list(rows[0])
+        from smbench import frames
+
+        table = pd.DataFrame(rows)
         if args.format == "csv":
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=headers, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-            _write(buffer.getvalue(), args.output)
+            _write(table.to_csv(index=False, lineterminator="\n"), args.output)
         else:
             # For people: the terminal table's column names, not the feature keys.
             labels = {"min_nvrtc": "min NVRTC", "this_nvrtc": "this NVRTC", "runs_on": "runs on cc",
                       **{k: l for l, k in _TARGET_COLUMNS}}
-            lines = ["| " + " | ".join(labels.get(h, h) for h in headers) + " |", "|" + "---|" * len(headers)]
-            lines += ["| " + " | ".join(str(r[h]) for h in headers) + " |" for r in rows]
-            _write("\n".join(lines) + "\n", args.output)
+            _write(frames.to_markdown(table.rename(columns=labels)), args.output)
         return 0
     terminal = args.output is None and _stdout_is_terminal()
     console = Console(file=io.StringIO(), width=Console().width if terminal else 220, force_terminal=terminal)
@@ -186,19 +199,9 @@ def cmd_compat(args: argparse.Namespace) -> int:
         units = compat.builtin_units()
     cache = Cache(enabled=not args.no_cache)
 
-    # Progress goes to stderr, and only to a terminal: piped output stays clean.
-    err_console = Console(stderr=True)
-    total = len(units) * len(target_list)
-    if err_console.is_terminal:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("compiling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err_console, transient=True) as progress:
-            task = progress.add_task("compat", total=total)
-            report = compat.run(units, target_list, cache=cache, jobs=args.jobs,
-                                on_done=lambda: progress.advance(task))
-    else:
-        report = compat.run(units, target_list, cache=cache, jobs=args.jobs)
+    with _progress("compiling") as update:
+        update(total=len(units) * len(target_list))
+        report = compat.run(units, target_list, cache=cache, jobs=args.jobs, on_done=lambda: update(advance=1))
 
     if len(report.skipped_targets) == len(target_list):
         raise SmbenchError(next(iter(report.skipped_targets.values())))
@@ -244,28 +247,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     suite = suites.load(args.suite)
     only = set(x.strip() for x in args.only.split(",") if x.strip()) if args.only else set(suites.FAMILIES)
-    unknown = sorted(only - set(suites.FAMILIES))
-    if unknown or not only:
-        raise SmbenchError(f"unknown family {unknown[0] if unknown else args.only!r}; "
-                           f"families: {', '.join(suites.FAMILIES)}")
+    suites.check_families(only)  # before the backend starts: bad input costs nothing
     runner = runner_module.resolve_backend(args.backend, suite)
     err = Console(stderr=True)
     err.print(f"smbench run: suite {suite.name}, backend {runner.name} ({runner.info['name']}; {runner.why})",
               highlight=False, soft_wrap=True)
     try:
-        if err.is_terminal:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=err, transient=True) as progress:
-                task = progress.add_task("planning", total=None)
-
-                def on_case(case, number, total):
-                    progress.update(task, total=total, completed=number, description=case.label)
-
-                path, records = runner_module.execute(suite, runner, only, args.out, on_case)
-        else:
-            path, records = runner_module.execute(suite, runner, only, args.out)
+        with _progress("planning") as update:
+            path, records = runner_module.execute(
+                suite, runner, only, args.out,
+                lambda case, number, total: update(total=total, completed=number, description=case.label))
     except runner_module.RunInterrupted as stop:
         print(f"smbench run: interrupted; {stop.records} finished cases kept in {stop.path} "
               f"(status \"interrupted\")", file=sys.stderr)

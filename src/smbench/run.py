@@ -19,7 +19,7 @@ from smbench import devices, provenance
 from smbench.errors import SmbenchError
 from smbench.families import stream
 from smbench.results import ResultWriter
-from smbench.suites import FAMILIES, Suite
+from smbench.suites import Suite, check_families
 from smbench.telemetry import Sampler, Summary
 
 MIB = 1 << 20
@@ -307,9 +307,7 @@ def execute(suite: Suite, runner, only: set[str], out_dir: Path,
             on_case: Callable[[Case, int, int], None] | None = None) -> tuple[Path, list[dict]]:
     """Run the plan; returns (the result file, its records). An interrupt finishes the file
     as "interrupted" with every record so far, then propagates."""
-    unknown = only - set(FAMILIES)
-    if unknown:
-        raise SmbenchError(f"unknown family {sorted(unknown)[0]!r}; families: {', '.join(FAMILIES)}")
+    check_families(only)
     cases, notes = plan(suite, runner, only)
     if not cases:
         raise SmbenchError(f"suite {suite.name!r} has nothing to run for {', '.join(sorted(only))}")

@@ -20,6 +20,14 @@ else:  # pragma: no cover - Python 3.10
 FAMILIES = ("stream", "transfer", "launch")
 
 
+def check_families(only: set[str]) -> set[str]:
+    """The families asked for, or a one-line error naming the first unknown one."""
+    unknown = sorted(only - set(FAMILIES))
+    if unknown or not only:
+        raise SmbenchError(f"unknown family {unknown[0] if unknown else ''!r}; families: {', '.join(FAMILIES)}")
+    return only
+
+
 @dataclass
 class Suite:
     name: str
