@@ -7,9 +7,17 @@
 // accumulator's latency. Every chain's accumulators are stored, which keeps the
 // loop alive and gives the host values to validate.
 //
+// Why the operands move: where a format is emulated (FP8 on sm_90 becomes an
+// F2FP unpack, HMMA with a zero accumulator, then FADD), ptxas is free to keep one
+// product for every chain and to hoist it out of the loop, and the loop would
+// time FADD. So each chain's A fragment differs by chain * step, and every
+// iteration adds `step` to it, with B different in each unrolled step. The host
+// passes step = 0, so the values never change, but the compiler cannot know it.
+// That costs one integer add per chain per iteration (per SMBENCH_UNROLL mma).
+//
 // Layouts: in[lane * 8 + 0..3] = A fragment, [4..5] = B fragment, [6..7] = block
-// scales (block-scaled kinds only). out[(thread * SMBENCH_CHAINS + chain) * R + r]
-// for the R accumulator registers of the shape.
+// scales (block-scaled kinds only), in[256] = step. out[(thread * SMBENCH_CHAINS
+// + chain) * R + r] for the R accumulator registers of the shape.
 //
 // A target that lacks a format compiles the kernel to a stub that writes
 // SMBENCH_STATUS_UNSUPPORTED to *status: one format missing never fails the file.
@@ -29,56 +37,81 @@ struct Fragments {
 };
 
 // One mma.sync instruction per format. `Acc` is the accumulator register type,
-// `kRegs` how many of them a lane holds.
-#define SMBENCH_OP_4REG(NAME, ACC_T, CONS, PTX, SCALE_OPS)                              \
-    struct NAME {                                                                       \
-        typedef ACC_T Acc;                                                              \
-        enum { kRegs = 4 };                                                             \
-        template <int Dummy = 0>                                                        \
-        static __device__ __forceinline__ void step(Acc (&d)[4], const Fragments &f) {  \
-            asm volatile(PTX " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3}"     \
-                         SCALE_OPS ";"                                                  \
-                         : "+" CONS(d[0]), "+" CONS(d[1]), "+" CONS(d[2]), "+" CONS(d[3]) \
-                         : "r"(f.a[0]), "r"(f.a[1]), "r"(f.a[2]), "r"(f.a[3]),          \
-                           "r"(f.b[0]), "r"(f.b[1]), "r"(f.scale_a), "r"(f.scale_b));   \
-        }                                                                               \
+// `kRegs` how many of them a lane holds. `a0` and `b0` replace the first A and B
+// words (the ones that move, see above).
+#define SMBENCH_OP_4REG(NAME, ACC_T, CONS, PTX, SCALE_OPS)                                    \
+    struct NAME {                                                                             \
+        typedef ACC_T Acc;                                                                    \
+        enum { kRegs = 4 };                                                                   \
+        static __device__ __forceinline__ void step(Acc (&d)[4], unsigned a0, unsigned b0,   \
+                                                    const Fragments &f) {                     \
+            asm volatile(PTX " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3}"           \
+                         SCALE_OPS ";"                                                        \
+                         : "+" CONS(d[0]), "+" CONS(d[1]), "+" CONS(d[2]), "+" CONS(d[3])       \
+                         : "r"(a0), "r"(f.a[1]), "r"(f.a[2]), "r"(f.a[3]), "r"(b0), "r"(f.b[1]), \
+                           "r"(f.scale_a), "r"(f.scale_b));                                   \
+        }                                                                                     \
+    };
+
+// The same with an f16 accumulator: D is two f16x2 registers.
+#define SMBENCH_OP_F16ACC(NAME, PTX)                                                          \
+    struct NAME {                                                                             \
+        typedef unsigned Acc;                                                                 \
+        enum { kRegs = 2 };                                                                   \
+        static __device__ __forceinline__ void step(Acc (&d)[2], unsigned a0, unsigned b0,   \
+                                                    const Fragments &f) {                     \
+            asm volatile(PTX " {%0,%1}, {%2,%3,%4,%5}, {%6,%7}, {%0,%1};"                       \
+                         : "+r"(d[0]), "+r"(d[1])                                             \
+                         : "r"(a0), "r"(f.a[1]), "r"(f.a[2]), "r"(f.a[3]), "r"(b0), "r"(f.b[1])); \
+        }                                                                                     \
     };
 
 #define SMBENCH_NO_SCALE ""
 // Block-scaled kinds: scale-a, {byte-id, thread-id}, scale-b, {byte-id, thread-id}.
 #define SMBENCH_SCALES ", %10, {0, 0}, %11, {0, 0}"
+#define SMBENCH_MMA(SHAPE) "mma.sync.aligned." SHAPE ".row.col."
 
-SMBENCH_OP_4REG(OpF16F32, float, "f", "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32", SMBENCH_NO_SCALE)
-SMBENCH_OP_4REG(OpBF16F32, float, "f", "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32", SMBENCH_NO_SCALE)
-SMBENCH_OP_4REG(OpTF32F32, float, "f", "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32", SMBENCH_NO_SCALE)
-SMBENCH_OP_4REG(OpS8S32, int, "r", "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32", SMBENCH_NO_SCALE)
-SMBENCH_OP_4REG(OpE4M3Sm89, float, "f", "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32", SMBENCH_NO_SCALE)
-SMBENCH_OP_4REG(OpE4M3F8F6F4, float, "f", "mma.sync.aligned.m16n8k32.row.col.kind::f8f6f4.f32.e4m3.e4m3.f32", SMBENCH_NO_SCALE)
-SMBENCH_OP_4REG(OpE2M1F8F6F4, float, "f", "mma.sync.aligned.m16n8k32.row.col.kind::f8f6f4.f32.e2m1.e2m1.f32", SMBENCH_NO_SCALE)
-SMBENCH_OP_4REG(OpNVFP4, float, "f",
-                "mma.sync.aligned.m16n8k64.row.col.kind::mxf4nvf4.block_scale.scale_vec::4X.f32.e2m1.e2m1.f32.ue4m3",
+SMBENCH_OP_F16ACC(OpF16F16, SMBENCH_MMA("m16n8k16") "f16.f16.f16.f16")
+SMBENCH_OP_4REG(OpF16F32, float, "f", SMBENCH_MMA("m16n8k16") "f32.f16.f16.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpBF16F32, float, "f", SMBENCH_MMA("m16n8k16") "f32.bf16.bf16.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpTF32F32, float, "f", SMBENCH_MMA("m16n8k8") "f32.tf32.tf32.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpS8S32, int, "r", SMBENCH_MMA("m16n8k32") "s32.s8.s8.s32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpS4S32, int, "r", SMBENCH_MMA("m16n8k64") "s32.s4.s4.s32", SMBENCH_NO_SCALE)
+// FP8 in the sm_89 form (no kind).
+SMBENCH_OP_4REG(OpE4M3Sm89, float, "f", SMBENCH_MMA("m16n8k32") "f32.e4m3.e4m3.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpE5M2Sm89, float, "f", SMBENCH_MMA("m16n8k32") "f32.e5m2.e5m2.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_F16ACC(OpE4M3F16Sm89, SMBENCH_MMA("m16n8k32") "f16.e4m3.e4m3.f16")
+// kind::f8f6f4: FP8, FP6 and FP4 operands, each element in an 8-bit container.
+#define SMBENCH_F8F6F4 SMBENCH_MMA("m16n8k32") "kind::f8f6f4."
+SMBENCH_OP_4REG(OpE4M3F8F6F4, float, "f", SMBENCH_F8F6F4 "f32.e4m3.e4m3.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpE5M2F8F6F4, float, "f", SMBENCH_F8F6F4 "f32.e5m2.e5m2.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_F16ACC(OpE4M3F16F8F6F4, SMBENCH_F8F6F4 "f16.e4m3.e4m3.f16")
+SMBENCH_OP_4REG(OpE3M2F8F6F4, float, "f", SMBENCH_F8F6F4 "f32.e3m2.e3m2.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpE2M3F8F6F4, float, "f", SMBENCH_F8F6F4 "f32.e2m3.e2m3.f32", SMBENCH_NO_SCALE)
+SMBENCH_OP_4REG(OpE2M1F8F6F4, float, "f", SMBENCH_F8F6F4 "f32.e2m1.e2m1.f32", SMBENCH_NO_SCALE)
+// Block-scaled kinds. mxf8f6f4: one ue8m0 scale per 32 elements of K (scale_vec::1X);
+// mxf4 / mxf4nvf4: e2m1 packed two per byte, K = 64, two ue8m0 scales (2X, MXFP4)
+// or four ue4m3 scales (4X, NVFP4) per row of A and column of B.
+#define SMBENCH_BLOCK_SCALE(SHAPE, KIND, VEC) SMBENCH_MMA(SHAPE) "kind::" KIND ".block_scale.scale_vec::" VEC "."
+SMBENCH_OP_4REG(OpMXF8E4M3, float, "f", SMBENCH_BLOCK_SCALE("m16n8k32", "mxf8f6f4", "1X") "f32.e4m3.e4m3.f32.ue8m0",
                 SMBENCH_SCALES)
+SMBENCH_OP_4REG(OpMXF8E2M1, float, "f", SMBENCH_BLOCK_SCALE("m16n8k32", "mxf8f6f4", "1X") "f32.e2m1.e2m1.f32.ue8m0",
+                SMBENCH_SCALES)
+SMBENCH_OP_4REG(OpMXF4, float, "f", SMBENCH_BLOCK_SCALE("m16n8k64", "mxf4", "2X") "f32.e2m1.e2m1.f32.ue8m0",
+                SMBENCH_SCALES)
+SMBENCH_OP_4REG(OpMXF4NVF4X2, float, "f",
+                SMBENCH_BLOCK_SCALE("m16n8k64", "mxf4nvf4", "2X") "f32.e2m1.e2m1.f32.ue8m0", SMBENCH_SCALES)
+SMBENCH_OP_4REG(OpNVFP4, float, "f",
+                SMBENCH_BLOCK_SCALE("m16n8k64", "mxf4nvf4", "4X") "f32.e2m1.e2m1.f32.ue4m3", SMBENCH_SCALES)
 
-// f16 accumulate: D is two f16x2 registers.
-struct OpF16F16 {
-    typedef unsigned Acc;
-    enum { kRegs = 2 };
-    template <int Dummy = 0>
-    static __device__ __forceinline__ void step(Acc (&d)[2], const Fragments &f) {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f16.f16.f16.f16 {%0,%1}, {%2,%3,%4,%5}, {%6,%7}, {%0,%1};"
-                     : "+r"(d[0]), "+r"(d[1])
-                     : "r"(f.a[0]), "r"(f.a[1]), "r"(f.a[2]), "r"(f.a[3]), "r"(f.b[0]), "r"(f.b[1]));
-    }
-};
-
-// f64 (DMMA): m8n8k4, one double of A and of B per lane, two doubles of D.
+// f64 (DMMA): m8n8k4, one double of A and of B per lane (words 0-1 and 4-5), two
+// doubles of D.
 struct OpF64 {
     typedef double Acc;
     enum { kRegs = 2 };
-    template <int Dummy = 0>
-    static __device__ __forceinline__ void step(Acc (&d)[2], const Fragments &f) {
-        const double a = __hiloint2double((int)f.a[1], (int)f.a[0]);
-        const double b = __hiloint2double((int)f.b[1], (int)f.b[0]);
+    static __device__ __forceinline__ void step(Acc (&d)[2], unsigned a0, unsigned b0, const Fragments &f) {
+        const double a = __hiloint2double((int)f.a[1], (int)a0);
+        const double b = __hiloint2double((int)f.b[1], (int)b0);
         asm volatile("mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0,%1}, {%2}, {%3}, {%0,%1};"
                      : "+d"(d[0]), "+d"(d[1])
                      : "d"(a), "d"(b));
@@ -88,6 +121,7 @@ struct OpF64 {
 template <class Op>
 __device__ __forceinline__ void throughput_loop(const unsigned *in, void *out, int iters) {
     const unsigned *mine = in + 8u * (threadIdx.x & 31u);
+    const unsigned step = in[256];
     Fragments f;
 #pragma unroll
     for (int j = 0; j < 4; ++j) f.a[j] = mine[j];
@@ -95,6 +129,12 @@ __device__ __forceinline__ void throughput_loop(const unsigned *in, void *out, i
     f.b[1] = mine[5];
     f.scale_a = mine[6];
     f.scale_b = mine[7];
+
+    unsigned a0[SMBENCH_CHAINS], b0[SMBENCH_UNROLL];
+#pragma unroll
+    for (int c = 0; c < SMBENCH_CHAINS; ++c) a0[c] = f.a[0] + c * step;
+#pragma unroll
+    for (int u = 0; u < SMBENCH_UNROLL; ++u) b0[u] = f.b[0] + u * step;
 
     typename Op::Acc acc[SMBENCH_CHAINS][Op::kRegs];
 #pragma unroll
@@ -107,7 +147,9 @@ __device__ __forceinline__ void throughput_loop(const unsigned *in, void *out, i
 #pragma unroll
         for (int u = 0; u < SMBENCH_UNROLL; ++u)
 #pragma unroll
-            for (int c = 0; c < SMBENCH_CHAINS; ++c) Op::step(acc[c], f);
+            for (int c = 0; c < SMBENCH_CHAINS; ++c) Op::step(acc[c], a0[c], b0[u], f);
+#pragma unroll
+        for (int c = 0; c < SMBENCH_CHAINS; ++c) a0[c] += step;
     }
 
     typename Op::Acc *dst =
@@ -125,7 +167,8 @@ __device__ __forceinline__ void report_unsupported(unsigned *status) {
 #define SMBENCH_MMA_PARAMS const unsigned *in, void *out, int iters, unsigned *status
 
 // The guards are preprocessor conditions, not runtime ones: an instruction the
-// target lacks must never reach ptxas.
+// target lacks must never reach ptxas. Each kernel opens with its guard (the tests
+// read the guard of each kernel from this file).
 
 extern "C" __global__ void mma_f16_f16acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_SM80
@@ -167,8 +210,16 @@ extern "C" __global__ void mma_s8_s32acc(SMBENCH_MMA_PARAMS) {
 #endif
 }
 
+extern "C" __global__ void mma_s4_s32acc(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_INT4
+    throughput_loop<OpS4S32>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
 extern "C" __global__ void mma_f64_f64acc(SMBENCH_MMA_PARAMS) {
-#if SMBENCH_HAS_MMA_SM80
+#if SMBENCH_HAS_MMA_F64
     throughput_loop<OpF64>(in, out, iters);
 #else
     report_unsupported(status);
@@ -183,6 +234,22 @@ extern "C" __global__ void mma_e4m3_f32acc_sm89(SMBENCH_MMA_PARAMS) {
 #endif
 }
 
+extern "C" __global__ void mma_e5m2_f32acc_sm89(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_FP8_SM89
+    throughput_loop<OpE5M2Sm89>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_e4m3_f16acc_sm89(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_FP8_SM89
+    throughput_loop<OpE4M3F16Sm89>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
 extern "C" __global__ void mma_e4m3_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_F8F6F4_FP8
     throughput_loop<OpE4M3F8F6F4>(in, out, iters);
@@ -191,9 +258,73 @@ extern "C" __global__ void mma_e4m3_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 #endif
 }
 
+extern "C" __global__ void mma_e5m2_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_F8F6F4_FP8
+    throughput_loop<OpE5M2F8F6F4>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_e4m3_f16acc_f8f6f4(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_F8F6F4_FP8
+    throughput_loop<OpE4M3F16F8F6F4>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_e3m2_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_F8F6F4_FP6FP4
+    throughput_loop<OpE3M2F8F6F4>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_e2m3_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_F8F6F4_FP6FP4
+    throughput_loop<OpE2M3F8F6F4>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
 extern "C" __global__ void mma_e2m1_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_F8F6F4_FP6FP4
     throughput_loop<OpE2M1F8F6F4>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_mxf8f6f4_e4m3_x1_f32acc(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_BLOCK_SCALE
+    throughput_loop<OpMXF8E4M3>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_mxf8f6f4_e2m1_x1_f32acc(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_BLOCK_SCALE
+    throughput_loop<OpMXF8E2M1>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_mxf4_e2m1_x2_f32acc(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_BLOCK_SCALE
+    throughput_loop<OpMXF4>(in, out, iters);
+#else
+    report_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void mma_mxf4nvf4_e2m1_x2_f32acc(SMBENCH_MMA_PARAMS) {
+#if SMBENCH_HAS_MMA_BLOCK_SCALE
+    throughput_loop<OpMXF4NVF4X2>(in, out, iters);
 #else
     report_unsupported(status);
 #endif

@@ -24,13 +24,20 @@
 
 #if defined(SMBENCH_PROBE_ALL)
 #define SMBENCH_HAS_MMA_SM80 1
+#define SMBENCH_HAS_MMA_INT4 1
+#define SMBENCH_HAS_MMA_F64 1
 #define SMBENCH_HAS_MMA_FP8_SM89 1
 #define SMBENCH_HAS_MMA_F8F6F4_FP8 1
 #define SMBENCH_HAS_MMA_F8F6F4_FP6FP4 1
 #define SMBENCH_HAS_MMA_BLOCK_SCALE 1
 #else
-// f16/bf16/tf32/s8/f64 mma.sync: every target from sm_80 on.
+// f16/bf16/tf32/s8 mma.sync: every target from sm_80 on.
 #define SMBENCH_HAS_MMA_SM80 (SMBENCH_ARCH >= 800)
+// s4/u4 mma.sync: also every target from sm_80 on, but only sm_80/86/89 have INT4
+// tensor cores; later targets compile it to s8 IMMA (the table calls it emulated).
+#define SMBENCH_HAS_MMA_INT4 (SMBENCH_ARCH >= 800)
+// f64 mma.sync (DMMA): every target from sm_80 on.
+#define SMBENCH_HAS_MMA_F64 (SMBENCH_ARCH >= 800)
 // e4m3/e5m2 mma.sync without a kind (PTX 8.4): sm_89 and later.
 #define SMBENCH_HAS_MMA_FP8_SM89 (SMBENCH_ARCH >= 890)
 // kind::f8f6f4 and the block-scaled kinds: the sm_120 family's "a"/"f" targets

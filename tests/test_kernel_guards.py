@@ -12,6 +12,7 @@ import pytest
 from smbench import sass
 from smbench import targets as target_table
 from smbench.compile import compile_file
+from smbench.families import peak
 
 from conftest import KERNELS
 
@@ -22,7 +23,7 @@ _GUARDED_KERNEL = re.compile(r'extern "C" __global__ void (\w+)\([^)]*\)\s*\{\s*
 def kernel_features() -> dict[str, str]:
     """Kernel name -> the target-table feature its guard stands for, read from mma.cu."""
     found = {name: target_table.GUARD_FEATURES[guard] for name, guard in _GUARDED_KERNEL.findall(MMA.read_text())}
-    assert len(found) == 10, found
+    assert set(found) == {f.kernel for f in peak.FORMATS if f.unit == "tensor"}, found
     return found
 
 
@@ -52,10 +53,17 @@ def test_unsupported_stub_writes_the_status_word():
     assert "0x0badf00d" in result.ptx.lower() or str(0x0BADF00D) in result.ptx
 
 
-@pytest.mark.parametrize("target", ["sm_80", "sm_90", "sm_121a"])
+# Emulated formats, by feature: what ptxas makes of one mma of the format, in tensor
+# instructions. FP8 m16n8k32 becomes two FP16 HMMA.16816 (after an F2FP unpack); s4
+# m16n8k64 becomes a call of a routine holding two s8 IMMA.16832 (counted once).
+EMULATED_PER_MMA = {"mma.fp8": 2, "mma.f8f6f4.fp8": 2}
+
+
+@pytest.mark.parametrize("target", ["sm_80", "sm_90", "sm_100a", "sm_121a"])
 @pytest.mark.parametrize("unroll", [2, 8])
 def test_loop_body_scales_with_chains_and_unroll(target, unroll):
-    """Tensor instructions in the loop = chains x unroll: nothing was optimised away."""
+    """Tensor instructions in the loop = chains x unroll (x 2 for emulated FP8): nothing
+    was optimised away, because the operands move (see kernels/mma.cu)."""
     chains = 4
     result = compile_file(MMA, target, options=[f"-DSMBENCH_UNROLL={unroll}", f"-DSMBENCH_CHAINS={chains}"])
     assert result.ok, result.log
@@ -67,9 +75,31 @@ def test_loop_body_scales_with_chains_and_unroll(target, unroll):
         count = sum(n for op, n in summaries[kernel].histogram.items() if sass.is_tensor(op))
         if support == target_table.NATIVE:
             assert count == chains * unroll, (kernel, target, count)
+        elif feature in EMULATED_PER_MMA:
+            assert count == EMULATED_PER_MMA[feature] * chains * unroll, (kernel, target, count)
         else:
-            # Emulated FP8 (sm_90: F2FP unpack + HMMA with a zero accumulator + FADD) lets
-            # ptxas see that every chain multiplies the same A and B, and it keeps one
-            # product: such a loop measures FADD, not the tensor pipe. The peak family
-            # must vary operands per chain before timing an emulated format.
-            assert 0 < count < chains * unroll, (kernel, target, count)
+            assert feature == "mma.s4" and count == 2, (kernel, target, count)
+            assert summaries[kernel].count("CALL") == chains * unroll, (kernel, target)
+        fmt = next(f for f in peak.FORMATS if f.kernel == kernel)
+        if unroll >= fmt.unroll:  # the family's check assumes the default unroll
+            assert peak.loop_intact(fmt, summaries[kernel].histogram)[0], (kernel, target)
+
+
+FMA = KERNELS / "fma.cu"
+
+
+@pytest.mark.parametrize("target", ["sm_80", "sm_90", "sm_121a"])
+@pytest.mark.parametrize("unroll", [2, 8])
+def test_cuda_core_loops_scale_with_chains_and_unroll(target, unroll):
+    chains = 8
+    result = compile_file(FMA, target, options=[f"-DSMBENCH_FMA_UNROLL={unroll}", f"-DSMBENCH_FMA_CHAINS={chains}"])
+    assert result.ok, result.log
+    summaries = sass.summarize(result.cubin)
+    for fmt in (f for f in peak.FORMATS if f.unit == "cuda-core"):
+        histogram = summaries[fmt.kernel].histogram
+        found = sum(n for op, n in histogram.items() if op.split(".")[0] == fmt.instruction)
+        # Outside the loop ptxas also uses IMAD and HFMA2.MMA to move values and compute
+        # addresses: a handful at most; the loop's own are exactly chains x unroll.
+        assert chains * unroll <= found <= chains * unroll + 4, (fmt.kernel, target, histogram)
+        if unroll >= fmt.unroll:
+            assert peak.loop_intact(fmt, histogram)[0]

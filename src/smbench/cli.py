@@ -94,6 +94,7 @@ def _progress(description: str):
 
 _TARGET_COLUMNS = (
     ("mma f16/bf16/tf32/s8", "mma.f16"),  # the four go together on every target (tests check each)
+    ("INT4 (s4/u4)", "mma.s4"),
     ("FP64 tensor (DMMA)", "mma.f64"),
     ("fp8 (sm_89 form)", "mma.fp8"),
     ("f8f6f4 fp8", "mma.f8f6f4.fp8"),

@@ -47,6 +47,9 @@ _A100_PEAKS = (
     Figure(19.5, "TFLOP/s", "V", "NVIDIA A100 datasheet", "fp64_tensor"),
 )
 
+_H100_PCIE = "NVIDIA H100 datasheet: PCIe, "
+_B200 = "NVIDIA HGX B200 specification, per GPU: "
+
 DEVICES: tuple[DeviceSpec, ...] = (
     DeviceSpec(
         "gb10", "NVIDIA DGX Spark (GB10)", r"\bGB10\b|DGX Spark", "12.1", 48,
@@ -99,7 +102,15 @@ DEVICES: tuple[DeviceSpec, ...] = (
         Figure(2000, "GB/s", "V", "NVIDIA H100 datasheet: PCIe, HBM2e"),
         (Figure(1832, "GB/s", "M", "triad 1832 GB/s (RRZE-HPC/gpu-benches gpu-stream/h100_pcie.txt)", "triad"),
          Figure(1942, "GB/s", "M", "read 1942 GB/s (RRZE-HPC/gpu-benches gpu-stream/h100_pcie.txt)", "read")),
-        l2_bytes=50 * 2**20),
+        l2_bytes=50 * 2**20,
+        peaks=(Figure(756, "TFLOP/s", "V", _H100_PCIE + "FP16/BF16 tensor 1513 with sparsity, 756 dense", "f16"),
+               Figure(756, "TFLOP/s", "V", _H100_PCIE + "FP16/BF16 tensor 1513 with sparsity, 756 dense", "bf16"),
+               Figure(378, "TFLOP/s", "V", _H100_PCIE + "TF32 756 with sparsity, 378 dense", "tf32"),
+               Figure(1513, "TFLOP/s", "V", _H100_PCIE + "FP8 3026 with sparsity, 1513 dense", "fp8"),
+               Figure(1513, "TOPS", "V", _H100_PCIE + "INT8 3026 with sparsity, 1513 dense", "int8"),
+               Figure(51, "TFLOP/s", "V", _H100_PCIE + "FP64 tensor", "fp64_tensor"),
+               Figure(51, "TFLOP/s", "V", _H100_PCIE + "FP32", "fp32"),
+               Figure(26, "TFLOP/s", "V", _H100_PCIE + "FP64", "fp64"))),
     DeviceSpec(
         "h100-nvl", "NVIDIA H100 NVL", r"H100 NVL", "9.0", 132,
         Figure(3900, "GB/s", "V", "NVIDIA H100 datasheet: NVL, HBM3, 94 GB"),
@@ -112,11 +123,40 @@ DEVICES: tuple[DeviceSpec, ...] = (
                Figure(989, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM, FP16, dense, accumulation not stated", "f16"),
                Figure(1979, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM, dense, accumulation not stated", "fp8"),
                Figure(495, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM, dense", "tf32"),
-               Figure(67, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM", "fp64_tensor"))),
+               Figure(67, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM", "fp64_tensor"),
+               Figure(1979, "TOPS", "V", "NVIDIA H100 datasheet: SXM, INT8 tensor, dense", "int8"),
+               Figure(67, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM", "fp32"),
+               Figure(34, "TFLOP/s", "V", "NVIDIA H100 datasheet: SXM", "fp64"))),
     DeviceSpec(
         "h200", "NVIDIA H200", r"\bH200\b", "9.0", 132,
         Figure(4800, "GB/s", "V", "NVIDIA H200 datasheet: HBM3e, 141 GB"),
-        l2_bytes=50 * 2**20),
+        l2_bytes=50 * 2**20,
+        peaks=(Figure(989, "TFLOP/s", "V", "NVIDIA H200 datasheet: SXM, FP16/BF16 1979 with sparsity, 989 dense",
+                      "f16"),
+               Figure(989, "TFLOP/s", "V", "NVIDIA H200 datasheet: SXM, FP16/BF16 1979 with sparsity, 989 dense",
+                      "bf16"),
+               Figure(1979, "TFLOP/s", "V", "NVIDIA H200 datasheet: SXM, FP8 3958 with sparsity, 1979 dense", "fp8"),
+               Figure(67, "TFLOP/s", "V", "NVIDIA H200 datasheet: SXM", "fp64_tensor"),
+               Figure(67, "TFLOP/s", "V", "NVIDIA H200 datasheet: SXM", "fp32"))),
+    DeviceSpec(
+        "b200", "NVIDIA B200", r"\bB200\b", "10.0", 148,
+        Figure(7700, "GB/s", "V", "NVIDIA HGX B200 specification, per GPU: HBM3e, 180 GB, 7.7 TB/s (earlier "
+               "versions of the page: 192 GB, 8 TB/s)"),
+        l2_bytes=None, notes="1000 W per GPU in HGX B200",
+        peaks=(Figure(9000, "TFLOP/s", "V", _B200 + "FP4 tensor 18 PFLOPS with sparsity, 9 dense", "fp4"),
+               Figure(4500, "TFLOP/s", "V", _B200 + "FP8/FP6 tensor 9 PFLOPS with sparsity, 4.5 dense", "fp8"),
+               Figure(2250, "TFLOP/s", "V", _B200 + "FP16/BF16 tensor 4.5 PFLOPS with sparsity, 2.25 dense", "f16"),
+               Figure(2250, "TFLOP/s", "V", _B200 + "FP16/BF16 tensor 4.5 PFLOPS with sparsity, 2.25 dense", "bf16"),
+               Figure(1100, "TFLOP/s", "V", _B200 + "TF32 tensor 2.2 PFLOPS with sparsity, 1.1 dense", "tf32"),
+               Figure(37, "TFLOP/s", "V", _B200 + "FP64 and FP64 tensor 37 TFLOPS", "fp64_tensor"),
+               Figure(75, "TFLOP/s", "V", _B200 + "FP32 75 TFLOPS", "fp32"))),
+    DeviceSpec(
+        "rtx-pro-6000", "NVIDIA RTX PRO 6000 Blackwell", r"RTX PRO 6000 Blackwell", "12.0", 188,
+        Figure(1792, "GB/s", "V", "NVIDIA RTX PRO 6000 Blackwell specification: 96 GB GDDR7, 512-bit"),
+        notes="Workstation Edition 600 W; 24,064 CUDA cores, 752 tensor cores",
+        peaks=(Figure(2000, "TFLOP/s", "V", "NVIDIA RTX PRO 6000 Blackwell specification: 4000 AI TOPS (FP4 with "
+                      "sparsity), 2000 dense", "fp4"),
+               Figure(125, "TFLOP/s", "V", "NVIDIA RTX PRO 6000 Blackwell specification: FP32 125 TFLOPS", "fp32"))),
     DeviceSpec(
         "m4max", "Apple M4 Max (40-core GPU)", r"M4 Max", None, None,
         Figure(546, "GB/s", "V", "Apple M4 Max specification"),
@@ -188,3 +228,122 @@ def bandwidth_verdict(measured_gbps: float, expected: Figure | None, dram_reside
     if ratio < NORMAL_LOW:
         return "low"
     return "normal"
+
+
+# ---------------------------------------------------------------- compute peaks
+
+@dataclass(frozen=True)
+class Rate:
+    """Dense operations per clock per SM (an FMA counts 2) for one architecture and format."""
+
+    per_sm_per_clock: float
+    kind: str  # "V" stated by the vendor per SM, "D" derived from a vendor peak, its SMs and its clock
+    source: str
+
+
+def _derived(peak_t: float, sms: int, clock_mhz: float, what: str) -> str:
+    return f"{what}: {peak_t:g} T / ({sms} SMs x {clock_mhz:g} MHz)"
+
+
+_A100 = "A100 whitepaper (108 SMs, 1410 MHz)"
+_H100 = "H100 SXM5 datasheet"
+_RTX_BW = "RTX Blackwell architecture whitepaper, per SM per clock"
+_BPG = "CUDA C++ Best Practices Guide, throughput of native arithmetic instructions"
+# The GB10's SM is an sm_12x SM; NVIDIA publishes per-SM rates only for the GeForce
+# parts. Whether the GB10 follows them (FP32 accumulate at half rate) is what the
+# peak family measures, so its expectation says where it came from.
+_GB10_ASSUMED = " (assumed for GB10: same sm_12x SM)"
+
+
+def _rtx_blackwell(note: str = "") -> dict[str, Rate]:
+    return {
+        "f16_f16acc": Rate(1024, "V", _RTX_BW + note),
+        "f16_f32acc": Rate(512, "V", _RTX_BW + ": FP32 accumulate at half rate" + note),
+        "bf16_f32acc": Rate(512, "V", _RTX_BW + ": FP32 accumulate at half rate" + note),
+        "tf32": Rate(256, "V", _RTX_BW + note),
+        "fp8_f16acc": Rate(2048, "V", _RTX_BW + note),
+        "fp8_f32acc": Rate(1024, "D", _derived(419, 170, 2407, "RTX 5090 FP8 with FP32 accumulate") + note),
+        # FP6/FP4 through kind::f8f6f4 run at the FP8 rate; these loops accumulate in FP32.
+        "f8f6f4_f32acc": Rate(1024, "D", "FP6/FP4 via kind::f8f6f4 run at the FP8 rate (" + _RTX_BW
+                              + "), here the FP8-with-FP32-accumulate rate" + note),
+        "fp4_block_scaled": Rate(4096, "V", _RTX_BW + ": FP4 block-scaled (kind::mxf4 / mxf4nvf4)" + note),
+        "fp32": Rate(256, "V", _BPG + ": 128 FP32 FMA per clock (cc 12.x)" + note),
+        "fp16x2": Rate(256, "V", _BPG + ": 64 half2 FMA per clock (cc 12.x)" + note),
+        "fp64": Rate(4, "V", _BPG + ": 2 FP64 FMA per clock (cc 12.x)" + note),
+        "int32": Rate(128, "V", _BPG + ": 64 32-bit integer multiply-add per clock (cc 12.x)" + note),
+    }
+
+
+# Compute capability -> rate key -> Rate. Only rates with a source are here; a format
+# without one gets "no expectation", not a guess.
+SM_RATES: dict[str, dict[str, Rate]] = {
+    "8.0": {
+        "f16_f16acc": Rate(2048, "V", _A100 + ": 256 FP16 FMA per tensor core per clock, 4 per SM"),
+        "f16_f32acc": Rate(2048, "V", _A100 + ": 256 FP16 FMA per tensor core per clock, 4 per SM"),
+        "bf16_f32acc": Rate(2048, "D", _derived(312, 108, 1410, "A100 BF16 tensor")),
+        "tf32": Rate(1024, "D", _derived(156, 108, 1410, "A100 TF32 tensor")),
+        "int8": Rate(4096, "D", _derived(624, 108, 1410, "A100 INT8 tensor")),
+        "int4": Rate(8192, "D", _derived(1248, 108, 1410, "A100 INT4 tensor")),
+        "fp64_tensor": Rate(128, "D", _derived(19.5, 108, 1410, "A100 FP64 tensor")),
+        "fp32": Rate(128, "D", _derived(19.5, 108, 1410, "A100 FP32")),
+        "fp64": Rate(64, "D", _derived(9.7, 108, 1410, "A100 FP64")),
+    },
+    "9.0": {
+        # The datasheet's tensor figures assume a 1830 MHz tensor clock (132 x 4096 x 1.83 GHz
+        # = 989 T); its FP32/FP64 figures the 1980 MHz boost. These are wgmma rates: mma.sync,
+        # the Ampere-style instruction these loops use, is not Hopper's full-rate path.
+        "f16_f16acc": Rate(4096, "D", _derived(989, 132, 1830, _H100 + " FP16 tensor (wgmma rate)")),
+        "f16_f32acc": Rate(4096, "D", _derived(989, 132, 1830, _H100 + " FP16 tensor (wgmma rate)")),
+        "bf16_f32acc": Rate(4096, "D", _derived(989, 132, 1830, _H100 + " BF16 tensor (wgmma rate)")),
+        "tf32": Rate(2048, "D", _derived(495, 132, 1830, _H100 + " TF32 tensor (wgmma rate)")),
+        "int8": Rate(8192, "D", _derived(1979, 132, 1830, _H100 + " INT8 tensor (wgmma rate)")),
+        "fp8_f16acc": Rate(8192, "D", _derived(1979, 132, 1830, _H100 + " FP8 tensor (wgmma rate)")),
+        "fp8_f32acc": Rate(8192, "D", _derived(1979, 132, 1830, _H100 + " FP8 tensor (wgmma rate)")),
+        "fp64_tensor": Rate(256, "D", _derived(67, 132, 1980, _H100 + " FP64 tensor")),
+        "fp32": Rate(256, "D", _derived(67, 132, 1980, _H100 + " FP32")),
+        "fp64": Rate(128, "D", _derived(34, 132, 1980, _H100 + " FP64")),
+        "int32": Rate(128, "V", _BPG + ": 64 32-bit integer multiply-add per clock (cc 9.0)"),
+    },
+    "12.0": _rtx_blackwell(),
+    "12.1": _rtx_blackwell(_GB10_ASSUMED),
+}
+
+# A peak loop is "normal" within this band of what the clock and SM count allow: a
+# throughput loop on an idle GPU should reach it; well outside, something is off.
+PEAK_NORMAL_LOW = 0.80
+PEAK_NORMAL_HIGH = 1.05
+
+
+def sm_rate(compute_capability: str | None, rate_key: str) -> Rate | None:
+    return SM_RATES.get(compute_capability or "", {}).get(rate_key)
+
+
+def clock_peak(rate: Rate, sm_count: int, clock_mhz: float) -> float:
+    """Tera-operations per second that rate x SMs x clock allows."""
+    return rate.per_sm_per_clock * sm_count * clock_mhz * 1e6 / 1e12
+
+
+def spec_peak(spec: DeviceSpec | None, keys: tuple[str, ...]) -> Figure | None:
+    """The vendor's dense figure for the first of `keys` the row has (a published
+    measurement, kind M, is never the spec)."""
+    if spec is None:
+        return None
+    for key in keys:
+        for figure in spec.peaks:
+            if figure.what == key and figure.kind in ("V", "D"):
+                return figure
+    return None
+
+
+def peak_verdict(ratio: float | None) -> str:
+    """normal, or where the figure sits: half / twice the expected rate are named, since
+    "does FP32 accumulate run at half rate?" is the question users bring."""
+    if ratio is None:
+        return "no expectation"
+    if PEAK_NORMAL_LOW <= ratio <= PEAK_NORMAL_HIGH:
+        return "normal"
+    if 0.42 <= ratio <= 0.55:
+        return "half rate"
+    if 1.8 <= ratio <= 2.1:
+        return "twice expected"
+    return "suspicious-high" if ratio > PEAK_NORMAL_HIGH else "low"

@@ -14,7 +14,8 @@ from smbench import __version__, devices
 from smbench.fsutil import atomic_write_json
 from smbench.results import SCHEMA
 
-PUBLISHED = ("gb10", "rtx5090", "a100-40", "a100-80", "h100-sxm", "h100-pcie", "m4max", "m3ultra")
+PUBLISHED = ("gb10", "rtx5090", "rtx-pro-6000", "a100-40", "a100-80", "h100-sxm", "h100-pcie", "h200", "b200", "m4max",
+             "m3ultra")
 KIND_WORDS = {"V": "vendor specification", "M": "measured by others", "D": "derived"}
 
 

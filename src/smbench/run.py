@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from smbench import devices, provenance
+from smbench import devices, provenance, sass
+from smbench import targets as target_table
 from smbench.errors import SmbenchError
-from smbench.families import stream
+from smbench.families import peak, stream
 from smbench.results import ResultWriter
 from smbench.suites import Suite, check_families
 from smbench.telemetry import Sampler, Summary
@@ -48,6 +49,8 @@ class CpuRunner:
         # On the host the step to DRAM comes after the last-level cache.
         self.dram_threshold = 4 * max(self.info["l2_bytes"], self.info.get("l3_bytes") or 0)
         self.expected = None
+        self.spec = None  # no device-table row: the CPU's figures have no expectation
+        self.peak_settings = {"launch_ms": 0.0, "fallback": False}
 
     def stream_case(self, op, dtype, width, kind, elements, policy):
         case = self.backend.prepare(op, dtype, width, elements)
@@ -57,6 +60,14 @@ class CpuRunner:
 
     def provenance(self) -> dict:
         return {"target": None, "compile_options": None, "kernel_source_hash": None}
+
+    def peak_case(self, fmt: peak.Format, policy, settings: dict) -> dict:
+        stats, validation, iters, threads = self.backend.peak_case(fmt, policy)
+        return {"support": "reference", "validation": validation, "stats": stats, "iters": iters,
+                "threads": threads, "launch": {"backend": "numpy", "warps": threads // 32},
+                "telemetry": Summary(False, "CPU backend: no GPU telemetry"), "instruction": "numpy",
+                "provenance": self.provenance(),
+                "fallback": {"status": "not run", "reason": "the sm_80 fallback is a GPU measurement"}}
 
 
 class CudaRunner:
@@ -74,6 +85,8 @@ class CudaRunner:
         self.expected, spec = devices.expected_bandwidth(
             self.facts.name, self.facts.compute_capability, self.facts.memory_clock_khz, self.facts.bus_width_bits)
         self.why = f"device table row {spec.key!r}" if spec else "not in the device table: expectation derived"
+        self.spec = spec
+        self.peak_settings = peak_settings(suite)
         self.blocking = bool(suite.flag("timing", "blocking"))
         self.cold_l2 = bool(suite.flag("timing", "cold_l2"))
         self._module = None
@@ -115,6 +128,68 @@ class CudaRunner:
     def provenance(self) -> dict:
         module = self.module
         return {"target": module.target, "compile_options": module.options, "kernel_source_hash": module.source_hash}
+
+    def peak_case(self, fmt: peak.Format, policy, settings: dict) -> dict:
+        """Gate by the target table, check the compiled loop is intact, validate on exact
+        inputs, then time it on every SM; the compute_80 build the same way."""
+        from smbench.backends import cuda_peak
+        from smbench.compile import compile_file
+        from smbench.paths import kernels_dir
+
+        support, why = peak.gate(fmt, target_table.get(self.target))
+        if support == "skipped":
+            return {"status": "skipped", "reason": why}
+        compiled = compile_file(kernels_dir() / fmt.file, self.target)
+        if not compiled.ok:
+            return {"status": "failed", "reason": f"{fmt.file} does not compile for {self.target}: "
+                                                  f"{compiled.first_error}"}
+        histogram = dict(sass.summarize(compiled.cubin)[fmt.kernel].histogram)
+        intact, detail = peak.loop_intact(fmt, histogram)
+        instruction = _loop_instruction(fmt, histogram)
+        if not intact:
+            return {"status": "skipped", "reason": detail, "support": support, "instruction": instruction}
+        module = self.backend.load(fmt.file, self.target)
+        validation, _ = cuda_peak.validate(module, fmt)
+        outcome = {"support": support, "support_note": why, "instruction": instruction, "validation": validation,
+                   "provenance": {"target": module.target, "compile_options": module.options,
+                                  "kernel_source_hash": module.source_hash}}
+        if not validation.ok:
+            return outcome
+        with self.sampler() as sampler:
+            timed = cuda_peak.time_loop(module, fmt, self.facts, policy, settings["launch_ms"] / 1e3)
+        outcome.update({"stats": timed.stats, "iters": timed.iters, "threads": timed.threads,
+                        "launch": {"grid": timed.grid, "block": timed.block}, "telemetry": sampler.summary,
+                        "fallback": self._peak_fallback(fmt, policy, settings) if settings["fallback"] else
+                        {"status": "not run", "reason": "the suite turned the fallback off"}})
+        return outcome
+
+    def _peak_fallback(self, fmt: peak.Format, policy, settings: dict) -> dict:
+        from smbench.backends import cuda_peak
+
+        if not peak.fallback_compiles(fmt):
+            return {"status": "absent", "reason": f"{target_table.FALLBACK_PTX_TARGET} has no "
+                                                  f"{target_table.FEATURES[fmt.feature]}: software shipping "
+                                                  f"only sm_80 code cannot use this format"}
+        try:
+            module = cuda_peak.load_fallback(fmt.file)
+            validation, _ = cuda_peak.validate(module, fmt)
+            if not validation.ok:
+                return {"status": "failed", "reason": f"validation failed: {validation.detail}"}
+            timed = cuda_peak.time_loop(module, fmt, self.facts, policy, settings["launch_ms"] / 1e3)
+        except SmbenchError as exc:
+            return {"status": "failed", "reason": str(exc)}
+        ops = peak.total_ops(fmt, timed.threads, timed.iters)
+        return {"status": "ok", "build": module.target, "time_s": timed.stats.to_dict(),
+                "tflops": ops / timed.stats.median / 1e12, "iters": timed.iters}
+
+
+def _loop_instruction(fmt: peak.Format, histogram: dict[str, int]) -> str:
+    """The opcode the loop is made of: the most frequent tensor (or CUDA-core) instruction."""
+    if fmt.unit == "tensor":
+        candidates = {op: n for op, n in histogram.items() if sass.is_tensor(op)}
+    else:
+        candidates = {op: n for op, n in histogram.items() if op.split(".")[0] == fmt.instruction}
+    return max(candidates, key=candidates.get) if candidates else ""
 
 
 def resolve_backend(choice: str, suite: Suite):
@@ -179,6 +254,10 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
                                     ("d2d", "device")):
                 cases.append(Case("transfer", direction, f"{direction} {host} {size} MiB",
                                   {"direction": direction, "host": host, "bytes": size * MIB}))
+    if "peak" in only and suite.data.get("peak"):
+        for key in peak_formats(suite):
+            fmt = peak.BY_KEY[key]
+            cases.append(Case("peak", key, f"{fmt.group} {fmt.label}", {"format": key}))
     if "launch" in only and suite.flag("launch", "enabled"):
         cases.append(Case("launch", "launch", "empty-kernel launch latency", {}))
     return cases, notes
@@ -254,7 +333,49 @@ def run_launch(case: Case, runner, policy) -> dict:
             "time_s": {"queued": queued.to_dict(), "launch_sync": round_trip.to_dict()}}
 
 
-RUNNERS: dict[str, Callable] = {"stream": run_stream, "transfer": run_transfer, "launch": run_launch}
+def peak_formats(suite: Suite) -> list[str]:
+    chosen = suite.data["peak"].get("formats", "all")
+    return [f.key for f in peak.FORMATS] if chosen == "all" else list(chosen)
+
+
+def peak_settings(suite: Suite) -> dict:
+    return {"launch_ms": suite.flag("peak", "launch_ms", 5.0), "fallback": suite.flag("peak", "fallback", True)}
+
+
+def run_peak(case: Case, runner, policy) -> dict:
+    fmt = peak.BY_KEY[case.params["format"]]
+    record = {**_base(case), "kernel": fmt.kernel, "group": fmt.group, "label": fmt.label, "unit": fmt.unit,
+              "ops_unit": fmt.ops_unit, "shape": list(fmt.shape) if fmt.shape else None,
+              "ops_per_instruction": fmt.ops_per_instruction}
+    outcome = runner.peak_case(fmt, policy, runner.peak_settings)
+    if outcome.get("status") in ("skipped", "failed"):
+        return {**record, "status": outcome["status"], "reason": outcome["reason"],
+                **{k: outcome[k] for k in ("support", "instruction") if k in outcome}}
+    validation = outcome["validation"]
+    record.update({"support": outcome["support"], "support_note": outcome.get("support_note", ""),
+                   "instruction": outcome["instruction"], "validation": validation.to_dict(),
+                   **outcome.get("provenance", {})})
+    if not validation.ok:
+        return {**record, "status": "failed", "reason": f"validation failed: {validation.detail}"}
+    stats, telemetry = outcome["stats"], outcome["telemetry"]
+    ops = peak.total_ops(fmt, outcome["threads"], outcome["iters"])
+    measured = ops / stats.median / 1e12
+    clock = telemetry.sm_clock_mhz.get("median") if telemetry.available else None
+    expected = peak.expectation(fmt, runner.info.get("compute_capability"), runner.info.get("sm_count"),
+                                runner.spec, clock, runner.info.get("sm_clock_max_mhz"))
+    fallback = outcome["fallback"]
+    if fallback.get("status") == "ok":
+        fallback["native_over_fallback"] = measured / fallback["tflops"]
+    record.update({"status": "ok", "iters": outcome["iters"], "threads": outcome["threads"],
+                   "launch": outcome["launch"], "ops": ops, "time_s": stats.to_dict(),
+                   "tflops": {"median": measured, "best": ops / stats.min / 1e12},
+                   "telemetry": telemetry.to_dict(), "expected": expected.to_dict(), **peak.judge(measured, expected),
+                   "fallback": fallback})
+    return record
+
+
+RUNNERS: dict[str, Callable] = {"stream": run_stream, "transfer": run_transfer, "launch": run_launch,
+                                "peak": run_peak}
 
 
 def _one_line(exc: BaseException) -> str:

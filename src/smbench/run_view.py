@@ -8,7 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 VERDICT_STYLE = {"normal": "green", "low": "red", "suspicious-high": "magenta", "cache": "dim",
-                 "no expectation": "dim"}
+                 "no expectation": "dim", "half rate": "yellow", "twice expected": "magenta"}
+GROUP_ORDER = ("FP4", "FP6", "FP8", "INT4", "INT8", "FP16", "BF16", "TF32", "FP32", "FP64", "INT32")
 
 
 def _size(nbytes: int) -> str:
@@ -35,6 +36,41 @@ def stream_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
+def _percent(value) -> str:
+    return f"{value:.0f}%" if value is not None else "-"
+
+
+def _fallback_cell(record: dict) -> str:
+    fallback = record.get("fallback") or {}
+    if fallback.get("status") == "ok":
+        return f"{fallback['native_over_fallback']:.2f}x"
+    return {"absent": "not in sm_80", "failed": "failed", "not run": "-"}.get(fallback.get("status", ""), "-")
+
+
+def peak_table(records: list[dict]) -> Table | None:
+    """Per precision: the loop's instruction, throughput, % of spec and of the clock-based
+    peak, the verdict, and how much faster the native build is than the compute_80 one."""
+    rows = [r for r in records if r["family"] == "peak" and r["status"] == "ok"]
+    if not rows:
+        return None
+    order = {key: i for i, key in enumerate(GROUP_ORDER)}
+    rows.sort(key=lambda r: (order.get(r["group"], len(order)), r["unit"] != "tensor"))
+    table = Table(title="compute peaks (dense)", title_justify="left")
+    for column in ("precision", "loop", "instruction", "support", "T(FL)OP/s", "% spec", "% clock peak", "clock",
+                   "verdict", "native / sm_80 PTX"):
+        table.add_column(column, no_wrap=column != "loop",
+                         justify="right" if column in ("T(FL)OP/s", "% spec", "% clock peak", "clock") else "left")
+    for r in rows:
+        clock = r.get("expected", {}).get("clock_mhz")
+        table.add_row(r["group"], r["label"], r.get("instruction", ""), r.get("support", ""),
+                      f"{r['tflops']['median']:.4g} {'TOPS' if r['ops_unit'] == 'TOPS' else ''}".strip(),
+                      _percent(r.get("percent_of_spec")), _percent(r.get("percent_of_clock_peak")),
+                      f"{clock:.0f} MHz" if clock else "-",
+                      Text(r.get("verdict", ""), style=VERDICT_STYLE.get(r.get("verdict", ""), "")),
+                      _fallback_cell(r))
+    return table
+
+
 def render(document: dict, console: Console) -> None:
     records = document["records"]
     expected = document.get("expected_bandwidth")
@@ -42,6 +78,19 @@ def render(document: dict, console: Console) -> None:
     if expected:
         title += f"; expected DRAM bandwidth {expected['gbps']:g} GB/s ({expected['kind']}: {expected['source']})"
     console.print(Text(title, style="bold"), soft_wrap=True)
+    _render_memory(records, console)
+    peaks = peak_table(records)
+    if peaks is not None:
+        console.print(peaks)
+        console.print(Text("T(FL)OP/s = operations counted per instruction (2 m n k per mma, 2 per FMA lane) / "
+                           "median time; % clock peak = against rate per SM per clock x SMs x the SM clock seen; "
+                           "the verdict uses it where the device table has a rate.", style="dim"), soft_wrap=True)
+    _render_outcomes(document, console)
+
+
+def _render_memory(records: list[dict], console: Console) -> None:
+    if not any(r["family"] in ("stream", "transfer", "launch") and r["status"] == "ok" for r in records):
+        return
 
     table = Table(show_lines=False)
     for column in ("kernel", "memory", "size", "GB/s", "% of expected", "verdict", "best GB/s (size)"):
@@ -72,6 +121,10 @@ def render(document: dict, console: Console) -> None:
                 console.print(f"{row['kernel']} at {_size(row['size'])}: {ratio:.2f}x cudaMemcpy device-to-device "
                               f"({reference['gbps']['median']:.1f} GB/s at {_size(reference['bytes'])})",
                               highlight=False, soft_wrap=True)
+
+
+def _render_outcomes(document: dict, console: Console) -> None:
+    records = document["records"]
     failed = [r for r in records if r["status"] == "failed"]
     skipped = [r for r in records if r["status"] == "skipped"]
     reasons: dict[str, list[str]] = {}

@@ -30,7 +30,7 @@ _FULL_CLASSES = {"LDSM", "STSM"}
 _WIDTHS = {"8", "U8", "S8", "16", "U16", "S16", "64", "128", "256"}
 
 # Bumped whenever the parsing changes, so that cached summaries are made again.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 
 _FUNCTION = re.compile(r"^\s*Function\s*:\s*(\S+)")
 _RESOURCE_FUNCTION = re.compile(r"^\s*Function\s+([^\s:]+)\s*:\s*$")
@@ -126,7 +126,26 @@ def parse_cuobjdump(text: str) -> dict[str, KernelSass]:
             match = _INSTRUCTION.match(line)
             if match:
                 current.histogram[instruction_class(match.group(1))] += 1
-    return kernels
+    return _fold_routines(kernels)
+
+
+# ptxas emulates some instructions with a routine it calls instead of inlining (s4 mma on
+# sm_90 and later: __cuda_sm_9x_mma_sub_byte_internal_m16n8k64_s4_s4, two s8 IMMA). In a
+# whole-module build the routine sits inside the kernel's listing; assembled alone, it is
+# a function of its own. Either way its instructions belong to the kernels that call it.
+EMULATION_ROUTINE_PREFIX = "__cuda_"
+
+
+def _fold_routines(kernels: dict[str, KernelSass]) -> dict[str, KernelSass]:
+    routines = {n: k for n, k in kernels.items() if n.startswith(EMULATION_ROUTINE_PREFIX)}
+    if not routines:
+        return kernels
+    rest = {n: k for n, k in kernels.items() if n not in routines}
+    for kernel in rest.values():
+        if any(op.split(".")[0] == "CALL" for op in kernel.histogram):
+            for routine in routines.values():
+                kernel.histogram.update(routine.histogram)
+    return rest
 
 
 def run_cuobjdump(cubin: bytes) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smbench.errors import SmbenchError
-from smbench.families import stream
+from smbench.families import peak, stream
 from smbench.paths import benchmarks_dir
 from smbench.timing import TimingPolicy
 
@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-FAMILIES = ("stream", "transfer", "launch")
+FAMILIES = ("stream", "transfer", "launch", "peak")
 
 
 def check_families(only: set[str]) -> set[str]:
@@ -76,6 +76,12 @@ _SCHEMA = {
     },
     "transfer": {"sizes_mib": (_list_of(_is_int(1)), "a list of whole MiB >= 1")},
     "launch": {"enabled": (lambda v: isinstance(v, bool), "true or false")},
+    "peak": {
+        "formats": (lambda v: v == "all" or (_list_of(lambda x: x in peak.BY_KEY)(v) and bool(v)),
+                    f"\"all\" or a list of {', '.join(peak.BY_KEY)}"),
+        "launch_ms": (_is_number, "a positive number of milliseconds per timed launch"),
+        "fallback": (lambda v: isinstance(v, bool), "true or false (also time the compute_80 PTX build)"),
+    },
     "timing": {
         "warmup": (_is_int(0), "a whole number >= 0"),
         "min_samples": (_is_int(2), "a whole number >= 2"),

@@ -4,6 +4,7 @@ Every fact here was checked with NVRTC 13.5 and cuobjdump on a machine with no G
 (tests/test_kernel_guards.py re-checks them against the compiler on every run):
 
 * mma.sync f16/bf16/tf32/s8/f64 compile on every target from sm_80 on (HMMA/IMMA/DMMA).
+* s4/u4 mma.sync is IMMA.16864.S4 on sm_80/86/89; from sm_90 on ptxas widens it to s8 IMMA.
 * FP8 mma.sync in the sm_89 form (no `kind`) is QMMA on sm_89 and sm_12x, but on
   sm_90 and sm_100 it compiles to HMMA: FP8 emulated through FP16.
 * `kind::f8f6f4` is rejected on plain sm_120/sm_121; it is QMMA on their "a" and "f"
@@ -35,6 +36,7 @@ FEATURES: dict[str, str] = {
     "mma.bf16": "mma.sync bf16 inputs, f32 accumulate (HMMA)",
     "mma.tf32": "mma.sync tf32 inputs, f32 accumulate (HMMA)",
     "mma.s8": "mma.sync s8/u8 inputs, s32 accumulate (IMMA)",
+    "mma.s4": "mma.sync s4/u4 inputs, s32 accumulate (IMMA; INT4 tensor cores up to sm_89)",
     "mma.f64": "mma.sync f64 (DMMA): FP64 on the tensor cores",
     "mma.fp8": "mma.sync e4m3/e5m2 in the sm_89 form, no kind (QMMA)",
     "mma.f8f6f4.fp8": "mma.sync kind::f8f6f4 with e4m3/e5m2 operands",
@@ -47,7 +49,7 @@ FEATURES: dict[str, str] = {
     "cp.async.bulk": "cp.async.bulk / TMA bulk tensor copies (UBLKCP / UTMALDG)",
 }
 
-_SM80_MMA = {k: NATIVE for k in ("mma.f16", "mma.bf16", "mma.tf32", "mma.s8", "mma.f64")}
+_SM80_MMA = {k: NATIVE for k in ("mma.f16", "mma.bf16", "mma.tf32", "mma.s8", "mma.s4", "mma.f64")}
 _SM80_MEMORY = {"ldmatrix": NATIVE, "cp.async": NATIVE}
 
 
@@ -106,10 +108,11 @@ class Target:
         return self.support(feature) is not None
 
 
-_HOPPER = {"mma.fp8": EMULATED, "cp.async.bulk": NATIVE}
-_BLACKWELL_DC = {"mma.fp8": EMULATED, "cp.async.bulk": NATIVE}
+# From sm_90 on, s4/u4 mma compiles to s8 IMMA: no INT4 tensor cores.
+_HOPPER = {"mma.fp8": EMULATED, "mma.s4": EMULATED, "cp.async.bulk": NATIVE}
+_BLACKWELL_DC = {"mma.fp8": EMULATED, "mma.s4": EMULATED, "cp.async.bulk": NATIVE}
 _BLACKWELL_DC_SPECIFIC = {**_BLACKWELL_DC, "mma.f8f6f4.fp8": EMULATED, "tcgen05": NATIVE}
-_BLACKWELL_RTX = {"mma.fp8": NATIVE, "cp.async.bulk": NATIVE}
+_BLACKWELL_RTX = {"mma.fp8": NATIVE, "mma.s4": EMULATED, "cp.async.bulk": NATIVE}
 _BLACKWELL_RTX_SPECIFIC = {**_BLACKWELL_RTX, "mma.f8f6f4.fp8": NATIVE, "mma.f8f6f4.fp6fp4": NATIVE,
                            "mma.block_scale": NATIVE}
 
@@ -192,7 +195,9 @@ def parse_list(text: str, real_only: bool = False) -> list[Target]:
 # for: a guarded kernel must compile to its tensor instruction exactly where the
 # target has that feature (tests/test_kernel_guards.py checks it on every target).
 GUARD_FEATURES: dict[str, str] = {
-    "SMBENCH_HAS_MMA_SM80": "mma.f16",  # f16, bf16, tf32, s8 and f64 mma: all from sm_80 on
+    "SMBENCH_HAS_MMA_SM80": "mma.f16",  # f16, bf16, tf32 and s8 mma: all from sm_80 on
+    "SMBENCH_HAS_MMA_INT4": "mma.s4",
+    "SMBENCH_HAS_MMA_F64": "mma.f64",
     "SMBENCH_HAS_MMA_FP8_SM89": "mma.fp8",
     "SMBENCH_HAS_MMA_F8F6F4_FP8": "mma.f8f6f4.fp8",
     "SMBENCH_HAS_MMA_F8F6F4_FP6FP4": "mma.f8f6f4.fp6fp4",

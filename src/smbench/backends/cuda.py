@@ -91,6 +91,15 @@ def pci_bus_id(device: int = 0) -> str | None:
         return None
 
 
+def max_sm_clock_mhz(device: int = 0) -> float | None:
+    """The SM clock the driver reports as the maximum (kHz attribute), or None."""
+    runtime = _cupy().cuda.runtime
+    try:
+        return int(runtime.deviceGetAttribute(runtime.cudaDevAttrClockRate, device)) / 1e3 or None
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def device_info(device: int = 0) -> dict:
     facts = device_facts(device)
     cupy = _cupy()
@@ -98,7 +107,8 @@ def device_info(device: int = 0) -> dict:
             "sm_count": facts.sm_count, "l2_bytes": facts.l2_bytes, "total_bytes": facts.total_bytes,
             "free_bytes": free_bytes(), "unified_memory": facts.integrated,
             "memory_clock_khz": facts.memory_clock_khz, "bus_width_bits": facts.bus_width_bits,
-            "pci_bus_id": pci_bus_id(device), "driver_version": cupy.cuda.runtime.driverGetVersion(),
+            "pci_bus_id": pci_bus_id(device), "sm_clock_max_mhz": max_sm_clock_mhz(device),
+            "driver_version": cupy.cuda.runtime.driverGetVersion(),
             "runtime_version": cupy.cuda.runtime.runtimeGetVersion(),
             "memory_kinds": stream.memory_kinds(facts), "facts": facts.__dict__}
 
