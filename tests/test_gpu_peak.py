@@ -46,8 +46,10 @@ def test_every_loop_the_gpu_has_validates_and_times(gpu, key):
 def test_the_compute_80_build_validates_through_the_driver_jit(gpu, key):
     cuda, cuda_peak, facts, target = gpu
     fmt = peak.BY_KEY[key]
-    module = cuda_peak.load_fallback(fmt.file)
-    validation, unsupported = cuda_peak.validate(module, fmt)
+    fallback = cuda_peak.load_fallback(fmt.file, target.portable_real)
+    if fallback.sass is not None:
+        assert peak.loop_intact(fmt, fallback.sass[fmt.kernel].histogram)[0]
+    validation, unsupported = cuda_peak.validate(fallback.module, fmt)
     assert not unsupported and validation.ok, validation.detail
 
 

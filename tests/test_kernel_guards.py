@@ -53,10 +53,8 @@ def test_unsupported_stub_writes_the_status_word():
     assert "0x0badf00d" in result.ptx.lower() or str(0x0BADF00D) in result.ptx
 
 
-# Emulated formats, by feature: what ptxas makes of one mma of the format, in tensor
-# instructions. FP8 m16n8k32 becomes two FP16 HMMA.16816 (after an F2FP unpack); s4
-# m16n8k64 becomes a call of a routine holding two s8 IMMA.16832 (counted once).
-EMULATED_PER_MMA = {"mma.fp8": 2, "mma.f8f6f4.fp8": 2}
+# Emulated FP8 m16n8k32 becomes two FP16 HMMA.16816 (after an F2FP unpack); s4 m16n8k64
+# becomes a call of a routine holding two s8 IMMA.16832 (counted once, not per call).
 
 
 @pytest.mark.parametrize("target", ["sm_80", "sm_90", "sm_100a", "sm_121a"])
@@ -75,14 +73,14 @@ def test_loop_body_scales_with_chains_and_unroll(target, unroll):
         count = sum(n for op, n in summaries[kernel].histogram.items() if sass.is_tensor(op))
         if support == target_table.NATIVE:
             assert count == chains * unroll, (kernel, target, count)
-        elif feature in EMULATED_PER_MMA:
-            assert count == EMULATED_PER_MMA[feature] * chains * unroll, (kernel, target, count)
+        elif feature == "mma.s4":
+            assert count == 2 and summaries[kernel].count("CALL") == chains * unroll, (kernel, target, count)
         else:
-            assert feature == "mma.s4" and count == 2, (kernel, target, count)
-            assert summaries[kernel].count("CALL") == chains * unroll, (kernel, target)
+            assert count == peak.EMULATION_FACTOR[feature] * chains * unroll, (kernel, target, count)
         fmt = next(f for f in peak.FORMATS if f.kernel == kernel)
         if unroll >= fmt.unroll:  # the family's check assumes the default unroll
-            assert peak.loop_intact(fmt, summaries[kernel].histogram)[0], (kernel, target)
+            emulated = support == target_table.EMULATED
+            assert peak.loop_intact(fmt, summaries[kernel].histogram, emulated)[0], (kernel, target)
 
 
 FMA = KERNELS / "fma.cu"

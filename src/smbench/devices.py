@@ -36,6 +36,7 @@ class DeviceSpec:
     unified_memory: bool = False
     notes: str = ""
     peaks: tuple[Figure, ...] = ()  # dense throughput per precision, TFLOP/s (TOPS for integers)
+    rate_table: str | None = None  # SM_RATES key where it is not the compute capability
 
 
 GB = 1e9
@@ -153,7 +154,7 @@ DEVICES: tuple[DeviceSpec, ...] = (
     DeviceSpec(
         "rtx-pro-6000", "NVIDIA RTX PRO 6000 Blackwell", r"RTX PRO 6000 Blackwell", "12.0", 188,
         Figure(1792, "GB/s", "V", "NVIDIA RTX PRO 6000 Blackwell specification: 96 GB GDDR7, 512-bit"),
-        notes="Workstation Edition 600 W; 24,064 CUDA cores, 752 tensor cores",
+        notes="Workstation Edition 600 W; 24,064 CUDA cores, 752 tensor cores", rate_table="12.0-pro",
         peaks=(Figure(2000, "TFLOP/s", "V", "NVIDIA RTX PRO 6000 Blackwell specification: 4000 AI TOPS (FP4 with "
                       "sparsity), 2000 dense", "fp4"),
                Figure(125, "TFLOP/s", "V", "NVIDIA RTX PRO 6000 Blackwell specification: FP32 125 TFLOPS", "fp32"))),
@@ -239,6 +240,9 @@ class Rate:
     per_sm_per_clock: float
     kind: str  # "V" stated by the vendor per SM, "D" derived from a vendor peak, its SMs and its clock
     source: str
+    # The instruction that reaches the rate. Hopper's tensor figures are wgmma's: the
+    # mma.sync loops are not expected to reach them, and the verdict says so.
+    path: str = "mma.sync"
 
 
 def _derived(peak_t: float, sms: int, clock_mhz: float, what: str) -> str:
@@ -292,13 +296,13 @@ SM_RATES: dict[str, dict[str, Rate]] = {
         # The datasheet's tensor figures assume a 1830 MHz tensor clock (132 x 4096 x 1.83 GHz
         # = 989 T); its FP32/FP64 figures the 1980 MHz boost. These are wgmma rates: mma.sync,
         # the Ampere-style instruction these loops use, is not Hopper's full-rate path.
-        "f16_f16acc": Rate(4096, "D", _derived(989, 132, 1830, _H100 + " FP16 tensor (wgmma rate)")),
-        "f16_f32acc": Rate(4096, "D", _derived(989, 132, 1830, _H100 + " FP16 tensor (wgmma rate)")),
-        "bf16_f32acc": Rate(4096, "D", _derived(989, 132, 1830, _H100 + " BF16 tensor (wgmma rate)")),
-        "tf32": Rate(2048, "D", _derived(495, 132, 1830, _H100 + " TF32 tensor (wgmma rate)")),
-        "int8": Rate(8192, "D", _derived(1979, 132, 1830, _H100 + " INT8 tensor (wgmma rate)")),
-        "fp8_f16acc": Rate(8192, "D", _derived(1979, 132, 1830, _H100 + " FP8 tensor (wgmma rate)")),
-        "fp8_f32acc": Rate(8192, "D", _derived(1979, 132, 1830, _H100 + " FP8 tensor (wgmma rate)")),
+        "f16_f16acc": Rate(4096, "D", _derived(989, 132, 1830, _H100 + " FP16 tensor (wgmma rate)"), "wgmma"),
+        "f16_f32acc": Rate(4096, "D", _derived(989, 132, 1830, _H100 + " FP16 tensor (wgmma rate)"), "wgmma"),
+        "bf16_f32acc": Rate(4096, "D", _derived(989, 132, 1830, _H100 + " BF16 tensor (wgmma rate)"), "wgmma"),
+        "tf32": Rate(2048, "D", _derived(495, 132, 1830, _H100 + " TF32 tensor (wgmma rate)"), "wgmma"),
+        "int8": Rate(8192, "D", _derived(1979, 132, 1830, _H100 + " INT8 tensor (wgmma rate)"), "wgmma"),
+        "fp8_f16acc": Rate(8192, "D", _derived(1979, 132, 1830, _H100 + " FP8 tensor (wgmma rate)"), "wgmma"),
+        "fp8_f32acc": Rate(8192, "D", _derived(1979, 132, 1830, _H100 + " FP8 tensor (wgmma rate)"), "wgmma"),
         "fp64_tensor": Rate(256, "D", _derived(67, 132, 1980, _H100 + " FP64 tensor")),
         "fp32": Rate(256, "D", _derived(67, 132, 1980, _H100 + " FP32")),
         "fp64": Rate(128, "D", _derived(34, 132, 1980, _H100 + " FP64")),
@@ -306,6 +310,12 @@ SM_RATES: dict[str, dict[str, Rate]] = {
     },
     "12.0": _rtx_blackwell(),
     "12.1": _rtx_blackwell(_GB10_ASSUMED),
+    # The professional sm_120 part: NVIDIA gives no per-SM figures, and professional parts have
+    # not had the GeForce half-rate FP32 accumulate, so only the rates that do not depend on
+    # it are kept.
+    "12.0-pro": {k: v for k, v in _rtx_blackwell(" (GeForce figure; the accumulate-independent rates "
+                                                 "are assumed for the professional part)").items()
+                 if k not in ("f16_f32acc", "bf16_f32acc", "fp8_f32acc", "f8f6f4_f32acc", "tf32")},
 }
 
 # A peak loop is "normal" within this band of what the clock and SM count allow: a
@@ -314,8 +324,11 @@ PEAK_NORMAL_LOW = 0.80
 PEAK_NORMAL_HIGH = 1.05
 
 
-def sm_rate(compute_capability: str | None, rate_key: str) -> Rate | None:
-    return SM_RATES.get(compute_capability or "", {}).get(rate_key)
+def sm_rate(compute_capability: str | None, rate_key: str, spec: DeviceSpec | None = None) -> Rate | None:
+    """The rate for a format: from the device row's own table where it has one, else the
+    compute capability's."""
+    table = spec.rate_table if spec is not None and spec.rate_table else compute_capability or ""
+    return SM_RATES.get(table, {}).get(rate_key)
 
 
 def clock_peak(rate: Rate, sm_count: int, clock_mhz: float) -> float:

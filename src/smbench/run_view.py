@@ -8,7 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 VERDICT_STYLE = {"normal": "green", "low": "red", "suspicious-high": "magenta", "cache": "dim",
-                 "no expectation": "dim", "half rate": "yellow", "twice expected": "magenta"}
+                 "no expectation": "dim", "half rate": "yellow", "twice expected": "magenta", "emulated": "yellow",
+                 "below the wgmma rate": "yellow"}
 GROUP_ORDER = ("FP4", "FP6", "FP8", "INT4", "INT8", "FP16", "BF16", "TF32", "FP32", "FP64", "INT32")
 
 

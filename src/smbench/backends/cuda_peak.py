@@ -2,8 +2,11 @@
 
 The decisions (formats, inputs, references, what counts as intact) are in
 smbench.families.peak and tested without a GPU; this module only launches. The
-fallback build is the loop's compute_80 PTX handed to the driver, which JIT-compiles
-it for the GPU: what a program that ships only sm_80 code gets on this device.
+fallback build is the loop's compute_80 PTX made into machine code for this GPU: what
+a program that ships only sm_80 code gets here. nvJitLink assembles it, as the
+driver's JIT would, so that its SASS can be checked like the native build's (and so
+that a driver older than NVRTC, which cannot read NVRTC's newer PTX, still runs it);
+without nvJitLink the PTX goes to the driver's JIT itself.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from smbench import sass, toolchain
 from smbench import targets as target_table
 from smbench.backends import cuda
-from smbench.compile import compile_file
+from smbench.compile import assemble_ptx, compile_file
 from smbench.errors import SmbenchError
 from smbench.families import peak
 from smbench.paths import kernels_dir
@@ -29,17 +33,48 @@ PILOT_ITERS = 256
 MAX_ITERS = 1 << 24
 
 
+@dataclass
+class Fallback:
+    module: cuda.Module
+    how: str  # how the PTX became machine code
+    sass: dict | None  # kernel -> SASS summary, where the machine code could be read
+
+
+def _driver_older_than_nvrtc() -> str:
+    """Why the driver cannot JIT NVRTC's PTX (its CUDA version is older), or ''."""
+    driver = cuda._cupy().cuda.runtime.driverGetVersion()  # 13000 for CUDA 13.0
+    nvrtc = toolchain.nvrtc_version()
+    if (driver // 1000, (driver % 1000) // 10) < tuple(nvrtc):
+        return (f"the driver (CUDA {driver // 1000}.{(driver % 1000) // 10}) is older than NVRTC "
+                f"{nvrtc[0]}.{nvrtc[1]}, whose PTX it cannot JIT, and nvJitLink is not available")
+    return ""
+
+
 @functools.lru_cache(maxsize=None)
-def load_fallback(kernel_file: str) -> cuda.Module:
-    """The file's compute_80 PTX, loaded through the driver's JIT."""
+def load_fallback(kernel_file: str, real_arch: str) -> Fallback:
+    """The file's compute_80 PTX as machine code for real_arch (the GPU's portable target)."""
     cupy = cuda._cupy()
     arch = "compute_" + target_table.FALLBACK_PTX_TARGET[3:]
     result = compile_file(kernels_dir() / kernel_file, arch)
     if not result.ok:
         raise SmbenchError(f"{kernel_file} does not compile for {arch}: {result.first_error}")
-    path = Path(tempfile.mkdtemp(prefix="smbench-ptx-")) / f"{Path(kernel_file).stem}-{arch}.ptx"
+    directory = Path(tempfile.mkdtemp(prefix="smbench-fallback-"))
+    assembled = assemble_ptx(result.ptx, real_arch)
+    if assembled is not None:
+        if not assembled["ok"]:
+            raise SmbenchError(f"{arch} PTX does not assemble for {real_arch}: {assembled['log'].splitlines()[0]}")
+        path = directory / f"{Path(kernel_file).stem}-{arch}-{real_arch}.cubin"
+        path.write_bytes(assembled["cubin"])
+        how = f"{arch} PTX assembled for {real_arch} by nvJitLink, as the driver's JIT would"
+        return Fallback(cuda.Module(cupy.RawModule(path=str(path)), arch, result.options, result.source_hash), how,
+                        sass.summarize(assembled["cubin"]))
+    why = _driver_older_than_nvrtc()
+    if why:
+        raise SmbenchError(why)
+    path = directory / f"{Path(kernel_file).stem}-{arch}.ptx"
     path.write_text(result.ptx)
-    return cuda.Module(cupy.RawModule(path=str(path)), arch, result.options, result.source_hash)
+    return Fallback(cuda.Module(cupy.RawModule(path=str(path)), arch, result.options, result.source_hash),
+                    f"{arch} PTX JIT-compiled by the driver", None)
 
 
 @dataclass

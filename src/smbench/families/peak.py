@@ -191,14 +191,22 @@ def loop_instructions(fmt: Format, histogram: dict[str, int]) -> int:
     return sum(n for op, n in histogram.items() if op.split(".")[0] == fmt.instruction)
 
 
-def loop_intact(fmt: Format, histogram: dict[str, int]) -> tuple[bool, str]:
-    """A loop is timed only if its body still holds chains x unroll instructions: fewer
-    means ptxas merged or hoisted work, and the time would not be the instruction's."""
-    found, needed = loop_instructions(fmt, histogram), fmt.chains * fmt.unroll
+# Tensor instructions one emulated mma becomes: FP8 m16n8k32 is two FP16 HMMA.16816 (after
+# an F2FP unpack). s4 on sm_90 and later is one call of a routine of s8 IMMA.
+EMULATION_FACTOR = {"mma.fp8": 2, "mma.f8f6f4.fp8": 2, "mma.s4": 1}
+
+
+def loop_intact(fmt: Format, histogram: dict[str, int], emulated: bool = False) -> tuple[bool, str]:
+    """A loop is timed only if its body still holds chains x unroll instructions (times what
+    one emulated mma becomes): fewer means ptxas merged or hoisted work, and the time would
+    not be the instruction's."""
+    factor = EMULATION_FACTOR.get(fmt.feature, 1) if emulated else 1
+    found, needed = loop_instructions(fmt, histogram), fmt.chains * fmt.unroll * factor
     if found >= needed:
         return True, f"{found} {fmt.instruction if fmt.unit != 'tensor' else 'tensor'} instructions >= {needed}"
-    return False, (f"ptxas folded the loop: {found} tensor instructions for {needed} mma "
-                   f"(chains x unroll); its time would not be this instruction's")
+    return False, (f"ptxas folded the loop: {found} instructions where {needed} were expected "
+                   f"(chains x unroll{' x emulation' if factor > 1 else ''}); its time would not be this "
+                   f"instruction's")
 
 
 def total_ops(fmt: Format, threads: int, iters: int) -> float:
@@ -213,7 +221,9 @@ def total_ops(fmt: Format, threads: int, iters: int) -> float:
 # Validation values: products and sums exact in every accumulator for VALIDATION_ITERS.
 _VALIDATE = {"float": (1.5, -2.0), "s8": (3, -2), "s4": (3, -2)}
 _VALIDATE_SCALE = 2.0  # both scales: the result must show their product, 4
-# Timing values (random signs): an f16 accumulator must not overflow over ~1e6 iterations.
+# Timing values (random signs). Under an f16 accumulator each mma adds at most k x 2^-12
+# (<= 2^-6); round-to-nearest stops the sum growing once that is under half its spacing,
+# near 2^-6 x 2^11 = 32, so however many iterations run it stays far from f16's 65504.
 _TIMING = {"f16acc": (2.0**-6, 2.0**-6), "float": (1.5, 2.0), "s8": (3, 2), "s4": (3, 2)}
 
 
@@ -394,7 +404,7 @@ def expectation(fmt: Format, compute_capability: str | None, sm_count: int | Non
     """The spec peak (the device row's vendor figure) and the clock-based peak: the rate per
     SM per clock x SMs x the SM clock seen during the run (the driver's maximum when
     telemetry saw none)."""
-    rate = devices.sm_rate(compute_capability, fmt.rate_key)
+    rate = devices.sm_rate(compute_capability, fmt.rate_key, spec_row)
     if measured_clock_mhz:
         clock, source = measured_clock_mhz, "median SM clock during the run (NVML)"
     elif max_clock_mhz:
@@ -405,13 +415,22 @@ def expectation(fmt: Format, compute_capability: str | None, sm_count: int | Non
     return Expectation(devices.spec_peak(spec_row, fmt.spec_keys), rate, clock, source, peak)
 
 
-def judge(measured: float, expected: Expectation) -> dict:
+def judge(measured: float, expected: Expectation, emulated: bool = False) -> dict:
     """% of the spec peak, % of the clock-based peak, and the verdict (against the
-    clock-based peak where there is one: it is what this GPU at this clock allows)."""
+    clock-based peak where there is one: it is what this GPU at this clock allows).
+
+    Two cases are named rather than called low: an emulated format (the figures are the
+    native format's, which the emulation cannot reach), and a rate only another
+    instruction reaches (Hopper's wgmma: the mma.sync loop falls short by design)."""
     spec = 100 * measured / expected.spec.value if expected.spec else None
     clock = 100 * measured / expected.clock_peak if expected.clock_peak else None
     basis = clock if clock is not None else spec
-    return {"percent_of_spec": spec, "percent_of_clock_peak": clock,
-            "verdict": devices.peak_verdict(None if basis is None else basis / 100),
+    verdict = devices.peak_verdict(None if basis is None else basis / 100)
+    rate = expected.rate
+    if emulated:
+        verdict = "emulated"
+    elif verdict in ("low", "half rate") and rate is not None and rate.path != "mma.sync" and clock is not None:
+        verdict = f"below the {rate.path} rate"
+    return {"percent_of_spec": spec, "percent_of_clock_peak": clock, "verdict": verdict,
             "verdict_basis": "clock-based peak" if clock is not None else ("spec peak" if spec is not None
                                                                             else "none")}
