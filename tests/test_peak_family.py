@@ -322,3 +322,15 @@ def test_the_compute_80_build_keeps_every_loop_intact(real):
         for fmt in (f for f in peak.FORMATS if f.file == name and peak.fallback_compiles(f)):
             emulated = fmt.feature is not None and target_table.get(real).support(fmt.feature) == target_table.EMULATED
             assert peak.loop_intact(fmt, kernels[fmt.kernel].histogram, emulated)[0], (fmt.key, real)
+
+
+def test_report_states_each_peak_verdict():
+    from smbench.report import peak_verdict_lines
+    from smbench.run import Case, run_peak
+
+    fmt = peak.BY_KEY["f16_f32acc"]
+    record = run_peak(Case("peak", fmt.key, "x", {"format": fmt.key}),
+                      _FakeRunner(_outcome(fmt, "native", {"status": "absent"})), QUICK)
+    lines = peak_verdict_lines("h100", {"records": [record]})
+    assert lines == ["h100: FP16 -> FP32 acc, m16n8k16: 500 TFLOP/s = 51% of the clock-based peak (989.4 at 1830 "
+                     "MHz); 51% of the vendor's 989: below the wgmma rate"]

@@ -40,7 +40,7 @@ def _size_label(nbytes: float) -> str:
 
 
 def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
-    figure, axis = plt.subplots(figsize=(9, 5.5))
+    figure, axis = plt.subplots(figsize=(12, 5.5))
     drew = False
     for number, (label, document) in enumerate(named):
         colour = COLOURS[number % len(COLOURS)]
@@ -84,43 +84,76 @@ def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path
     return _save(figure, out_dir, "bandwidth_vs_size")
 
 
+# Precision groups, in the order the bars stand; a published figure's key or a measured
+# loop's format maps to one of them.
+PRECISION_GROUPS = ("FP4", "FP6", "FP8", "INT4", "INT8", "FP16", "BF16", "TF32", "FP32", "FP64", "INT32")
+# Longest first where one prefix starts another (fp64 before fp6).
+_GROUP_PREFIXES = (("fp64", "FP64"), ("nvfp4", "FP4"), ("fp4", "FP4"), ("mxf4", "FP4"), ("fp6", "FP6"), ("fp8", "FP8"),
+                   ("mxfp8", "FP8"), ("int8", "INT8"), ("s8", "INT8"), ("int4", "INT4"), ("s4", "INT4"),
+                   ("bf16", "BF16"), ("f16", "FP16"), ("fp16", "FP16"), ("tf32", "TF32"), ("fp32", "FP32"),
+                   ("f64", "FP64"), ("int32", "INT32"))
+# One colour per group: matplotlib's ten qualitative colours and a navy for the eleventh.
+_GROUP_COLOURS = tuple(plt.get_cmap("tab10").colors) + ((0.11, 0.16, 0.42),)
+
+
+def precision_group(record: dict) -> str | None:
+    """FP8, BF16, ...: a measured record says so itself; a published one is named by its key."""
+    if record.get("group"):
+        return record["group"]
+    key = record["benchmark"].lower()
+    for prefix, group in _GROUP_PREFIXES:
+        if key.startswith(prefix):
+            return group
+    return None
+
+
 def throughput_bars(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
-    """Grouped by device: each device's figures per precision side by side, one colour per
-    precision; hatched where the figure is someone's measurement, dotted where derived, a black
-    edge where smbench measured it."""
-    groups: list[tuple[str, list[tuple[str, str, float]]]] = []
+    """Grouped by device: per precision group, the best figure the file has (its name on the
+    bar), one colour per group; hatched where the figure is someone's measurement, dotted where
+    derived, a black edge where smbench measured it."""
+    groups: list[tuple[str, list[tuple[str, str, str, float]]]] = []
     for label, document in named:
-        bars = [(r["benchmark"], "smbench" if document["kind"] == "measured" else r.get("figure_kind", "?"),
-                 r["tflops"]["median"]) for r in document["records"] if r["family"] == "peak" and r["status"] == "ok"]
+        best: dict[str, tuple[str, str, float]] = {}
+        for r in document["records"]:
+            group = precision_group(r) if r["family"] == "peak" and r["status"] == "ok" else None
+            if group is None:
+                continue
+            kind = "smbench" if document["kind"] == "measured" else r.get("figure_kind", "?")
+            value = r["tflops"]["median"]
+            if group not in best or value > best[group][2]:
+                best[group] = (r["benchmark"], kind, value)
+        bars = [(group, *best[group]) for group in PRECISION_GROUPS if group in best]
         if bars:
             groups.append((label, bars))
-    figure, axis = plt.subplots(figsize=(12, 5.5))
+    figure, axis = plt.subplots(figsize=(13, 6))
     if not groups:
         axis.text(0.5, 0.5, "no throughput figures in these files", ha="center", va="center")
         axis.set_axis_off()
         return _save(figure, out_dir, "throughput_by_precision")
-    precisions = list(dict.fromkeys(p for _, bars in groups for p, _, _ in bars))
-    palette = plt.get_cmap("tab20").colors
     position, ticks, labelled = 0.0, [], set()
     for label, bars in groups:
         start = position
-        for precision, kind, value in bars:
-            colour = palette[precisions.index(precision) % len(palette)]
+        for group, name, kind, value in bars:
+            colour = _GROUP_COLOURS[PRECISION_GROUPS.index(group)]
             hatch = {"M": "//", "D": ".."}.get(kind, "")
             axis.bar(position, value, 0.8, color=colour, hatch=hatch,
                      edgecolor="black" if kind == "smbench" else "white",
-                     label=precision if precision not in labelled else None)
-            labelled.add(precision)
+                     label=group if group not in labelled else None)
+            axis.text(position, value * 1.15, name, rotation=90, ha="center", va="bottom", fontsize=6)
+            labelled.add(group)
             position += 1
         ticks.append(((start + position - 1) / 2, label))
-        position += 1.2  # a gap between devices
-    axis.set_xticks([t for t, _ in ticks], [name for _, name in ticks])
+        position += 1.5  # a gap between devices
+    axis.set_xticks([t for t, _ in ticks], [name for _, name in ticks], rotation=30, ha="right")
     axis.set_yscale("log")
-    axis.set_ylabel("dense throughput (TFLOP/s; TOPS for integers and FP4)")
-    axis.set_title("Throughput per precision, grouped by device: plain = vendor spec (V), hatched = measured by "
-                   "others (M), dotted = derived (D), black edge = measured by smbench", fontsize=10)
+    top = max(v for _, bars in groups for *_, v in bars)
+    axis.set_ylim(top=top * 30)  # room for the names above the bars
+    axis.set_ylabel("dense throughput (TFLOP/s; TOPS for integers)")
+    axis.set_title("Best figure per precision, grouped by device (name above each bar): plain = vendor spec (V), "
+                   "hatched = measured by others (M), dotted = derived (D), black edge = measured by smbench",
+                   fontsize=9)
     axis.grid(True, axis="y", which="both", alpha=0.3)
-    axis.legend(fontsize=7, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="precision")
+    axis.legend(fontsize=8, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="precision")
     return _save(figure, out_dir, "throughput_by_precision")
 
 
@@ -147,11 +180,9 @@ def roofline(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
         attainable = np.minimum(compute * 1e12, bandwidth * 1e9 * intensity) / 1e12
         colour = COLOURS[number % len(COLOURS)]
         axis.plot(intensity, attainable, color=colour,
-                  label=f"{label}: {bandwidth:g} GB/s ({which}), {compute:g} TFLOP/s (16-bit/FP32 peak)")
-        ridge = compute * 1e3 / bandwidth
-        axis.plot([ridge], [compute], marker="o", color=colour)
-        axis.annotate(f"{ridge:.0f} FLOP/B", (ridge, compute), textcoords="offset points", xytext=(5, -12),
-                      fontsize=8, color=colour)
+                  label=f"{label}: {bandwidth:.4g} GB/s ({which}), {compute:.4g} TFLOP/s (16-bit/FP32 peak), "
+                        f"ridge {compute * 1e3 / bandwidth:.3g} FLOP/B")
+        axis.plot([compute * 1e3 / bandwidth], [compute], marker="o", color=colour)  # the ridge point
         drew = True
     axis.set_xscale("log")
     axis.set_yscale("log")
@@ -160,7 +191,7 @@ def roofline(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     axis.set_title("Roofline from the measured (else published) bandwidth and 16-bit/FP32 peak")
     axis.grid(True, which="both", alpha=0.3)
     if drew:
-        axis.legend(fontsize=8)
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plot, off the lines
     else:
         axis.text(0.5, 0.5, "no file has both a bandwidth and a throughput figure", transform=axis.transAxes,
                   ha="center")

@@ -38,12 +38,36 @@ def verdict_lines(named: list[tuple[str, dict]]) -> list[str]:
                 lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.1f} GB/s at "
                              f"{record['working_set_bytes'] / 2**20:.0f} MiB ({record.get('verdict', '')}; "
                              f"no expected figure for this device)")
+        lines += peak_verdict_lines(label, document)
         if document["status"] != "complete":
             lines.append(f"{label}: the run is INCOMPLETE (status {document['status']}): "
                          f"{len(document['records'])} cases were kept")
         failed = [r for r in document["records"] if r["status"] == "failed"]
         if failed:
             lines.append(f"{label}: {len(failed)} cases FAILED validation or did not run (see the result file)")
+    return lines
+
+
+def peak_verdict_lines(label: str, document: dict) -> list[str]:
+    """One line per compute-peak loop with an expectation; one line for those without."""
+    lines, unjudged = [], 0
+    for record in document["records"]:
+        if record["family"] != "peak" or record["status"] != "ok":
+            continue
+        expected = record.get("expected") or {}
+        if record.get("percent_of_clock_peak") is None and record.get("percent_of_spec") is None:
+            unjudged += 1
+            continue
+        parts = []
+        if record.get("percent_of_clock_peak") is not None:
+            parts.append(f"{record['percent_of_clock_peak']:.0f}% of the clock-based peak "
+                         f"({expected['clock_peak']:.4g} at {expected['clock_mhz']:.0f} MHz)")
+        if record.get("percent_of_spec") is not None:
+            parts.append(f"{record['percent_of_spec']:.0f}% of the vendor's {expected['spec']['value']:g}")
+        lines.append(f"{label}: {record['label']}: {record['tflops']['median']:.4g} {record['ops_unit']} = "
+                     f"{'; '.join(parts)}: {record['verdict']}")
+    if unjudged:
+        lines.append(f"{label}: {unjudged} compute-peak loops validated, with no expected figure for this device")
     return lines
 
 
