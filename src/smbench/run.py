@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime
 import math
+
+import numpy as np
 import os
 import re
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from typing import Callable
 from smbench import devices, provenance, sass
 from smbench import targets as target_table
 from smbench.errors import SmbenchError
-from smbench.families import peak, stream
+from smbench.families import peak, precision, stream
 from smbench.results import ResultWriter
 from smbench.suites import Suite, check_families
 from smbench.telemetry import Sampler, Summary
@@ -60,6 +62,12 @@ class CpuRunner:
 
     def provenance(self) -> dict:
         return {"target": None, "compile_options": None, "kernel_source_hash": None}
+
+    def precision_devices(self, fmt: precision.Format, settings: dict):
+        """(probe device, GEMM device, what answers): the emulator as the suite's model."""
+        model = precision.MODELS[settings["cpu_model"]]
+        return (precision.fragment_device(model), precision.emulator_gemm(model),
+                f"the emulator configured as model {settings['cpu_model']!r}: {model.describe(fmt.accumulator)}")
 
     def peak_case(self, fmt: peak.Format, policy, settings: dict) -> dict:
         stats, validation, iters, threads = self.backend.peak_case(fmt, policy)
@@ -163,6 +171,17 @@ class CudaRunner:
                         {"status": "not run", "reason": "the suite turned the fallback off"}})
         return outcome
 
+    def precision_devices(self, fmt: precision.Format, settings: dict):
+        from smbench.backends import cuda_precision
+
+        target = target_table.get(self.target)
+        if not target.has(fmt.feature):
+            raise _Skip(f"needs {', '.join(peak.targets_with(fmt.feature, target_table.NATIVE))}: {self.target} has "
+                        f"no {target_table.FEATURES[fmt.feature]}")
+        how = "the GPU" + (" (emulated: ptxas builds this format from other instructions)"
+                           if target.support(fmt.feature) == target_table.EMULATED else "")
+        return cuda_precision.device(self.target), cuda_precision.gemm(self.target), how
+
     def _peak_fallback(self, fmt: peak.Format, policy, settings: dict) -> dict:
         """The same loop from compute_80 PTX. Whatever goes wrong here is the fallback's row
         entry: the native figure already measured is kept."""
@@ -192,6 +211,10 @@ class CudaRunner:
         ops = peak.total_ops(fmt, timed.threads, timed.iters)
         return {"status": "ok", "how": fallback.how, "instruction": instruction, "time_s": timed.stats.to_dict(),
                 "tflops": ops / timed.stats.median / 1e12, "iters": timed.iters}
+
+
+class _Skip(Exception):
+    """A case the device cannot run: a skipped row with this reason."""
 
 
 def _loop_instruction(fmt: peak.Format, histogram: dict[str, int]) -> str:
@@ -269,6 +292,11 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
         for key in peak_formats(suite):
             fmt = peak.BY_KEY[key]
             cases.append(Case("peak", key, f"{fmt.group} {fmt.label}", {"format": key}))
+    if "precision" in only and suite.data.get("precision"):
+        chosen = suite.data["precision"].get("formats", "all")
+        for key in ([f.key for f in precision.FORMATS] if chosen == "all" else chosen):
+            cases.append(Case("precision", key, f"numerics {precision.BY_KEY[key].label}",
+                              {"format": key, **precision_settings(suite)}))
     if "launch" in only and suite.flag("launch", "enabled"):
         cases.append(Case("launch", "launch", "empty-kernel launch latency", {}))
     return cases, notes
@@ -386,8 +414,42 @@ def run_peak(case: Case, runner, policy) -> dict:
     return record
 
 
+def precision_settings(suite: Suite) -> dict:
+    return {"cpu_model": suite.flag("precision", "cpu_model", "truncate-3"),
+            "gemm_ks": suite.flag("precision", "gemm_ks", [64, 256, 1024])}
+
+
+def run_precision(case: Case, runner, policy) -> dict:
+    """Probe one format's numerics and fit the emulator to the answers; then random GEMMs
+    against float64 and against the fitted emulator."""
+    fmt = precision.BY_KEY[case.params["format"]]
+    settings = case.params
+    record = {**_base(case), "kernel": fmt.kernel, "label": fmt.label, "input_format": fmt.input_format,
+              "accumulator": fmt.accumulator, "k": fmt.k}
+    try:
+        device, device_gemm, how = runner.precision_devices(fmt, settings)
+    except _Skip as why:
+        return {**record, "status": "skipped", "reason": str(why)}
+    # Validation: K products of 1 x 1 must give K exactly, whatever the model.
+    ones = np.ones((1, fmt.k))
+    got = float(device(fmt, ones, ones, np.zeros(1))[0])
+    record["device"] = how
+    record["validation"] = {"ok": got == fmt.k, "checked": 1,
+                            "detail": f"sum of {fmt.k} products 1 x 1 = {got:g} (must be {fmt.k} exactly)"}
+    if got != fmt.k:
+        return {**record, "status": "failed", "reason": "validation failed: " + record["validation"]["detail"]}
+    fitted = precision.fit(fmt, device)
+    record.update({"status": "ok", "fit": fitted.to_dict()})
+    if fitted.model is None:
+        return {**record, "status": "failed", "reason": "no model of the emulator's family fits every answer"}
+    record["gemm"] = precision.gemm_errors(fmt, device_gemm, fitted.model, settings["gemm_ks"])
+    if runner.name == "cpu":
+        record["recovered"] = precision.recovered(precision.MODELS[settings["cpu_model"]], fitted)
+    return record
+
+
 RUNNERS: dict[str, Callable] = {"stream": run_stream, "transfer": run_transfer, "launch": run_launch,
-                                "peak": run_peak}
+                                "peak": run_peak, "precision": run_precision}
 
 
 def _one_line(exc: BaseException) -> str:

@@ -72,6 +72,52 @@ def peak_table(records: list[dict]) -> Table | None:
     return table
 
 
+def _parameter(found: dict, show=str) -> str:
+    """A fitted parameter: its value, or the values the probes left open."""
+    if found is None:
+        return "-"
+    if found["determined"]:
+        return show(found["value"])
+    values = found["consistent"]
+    if not values:
+        return "none fits"
+    numbers = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+    if len(numbers) == len(values) and len(values) > 2:
+        return f"{min(numbers)}..{max(numbers)}"
+    return " or ".join(show(v) for v in values)
+
+
+def precision_table(records: list[dict]) -> Table | None:
+    rows = [r for r in records if r["family"] == "precision" and r["status"] == "ok"]
+    if not rows:
+        return None
+    table = Table(title="tensor-core numerics (fitted model; a range where the format cannot tell)",
+                  title_justify="left")
+    for column in ("format", "K", "products", "subnormals in/out", "fraction bits", "alignment", "to acc",
+                   "block", "inf x 0 / overflow", "GEMM rel. error (K)", "emulator = device"):
+        table.add_column(column, no_wrap=column not in ("format",))
+    for r in rows:
+        p = r["fit"]["parameters"]
+        width = 24 if r["accumulator"] == "f32" else 11
+        fraction = _parameter(p.get("fraction_bits"))
+        if p.get("fraction_bits", {}).get("determined"):
+            fraction += f" ({p['fraction_bits']['value'] - width + 1:+d})"
+        specials = {s["probe"]: s["device"] for s in r["fit"]["specials"]}
+        inf_zero = specials.get("inf x 0", "-")
+        overflow = next((v for k, v in specials.items() if "overflow" in k), "-")
+        largest = r["gemm"][-1] if r.get("gemm") else None
+        error = (f"{largest['device_median_rel_error']:.2g} ({largest['k']})" if largest else "-")
+        agree = f"{100 * largest['bit_identical']:.0f}%" if largest else "-"
+        products = _parameter(p.get("product_bits"), lambda v: "exact" if v is None else f"{v} bits")
+        subnormals = (_parameter(p.get("subnormal_inputs"), lambda v: "kept" if v else "flushed") + " / " +
+                      _parameter(p.get("subnormal_outputs"), lambda v: "kept" if v else "flushed"))
+        table.add_row(r["label"], str(r["k"]), products, subnormals, fraction, _parameter(p.get("align_rounding")),
+                      _parameter(p.get("output_rounding")),
+                      _parameter(p.get("block"), lambda v: "all K" if v is None else str(v)),
+                      f"{inf_zero} / {overflow}", error, agree)
+    return table
+
+
 def render(document: dict, console: Console) -> None:
     records = document["records"]
     expected = document.get("expected_bandwidth")
@@ -86,6 +132,20 @@ def render(document: dict, console: Console) -> None:
         console.print(Text("T(FL)OP/s = operations counted per instruction (2 m n k per mma, 2 per FMA lane) / "
                            "median time; % clock peak = against rate per SM per clock x SMs x the SM clock seen; "
                            "the verdict uses it where the device table has a rate.", style="dim"), soft_wrap=True)
+    numerics = precision_table(records)
+    if numerics is not None:
+        console.print(numerics)
+        console.print(Text("fraction bits: bits kept below the leading bit of a fused sum's largest term (in "
+                           "brackets: beyond the accumulator's significand); alignment: how the bits past them go; "
+                           "to acc: the rounding of each fused sum to the accumulator; block: products per fused "
+                           "sum. Median relative error of a random 16 x K x 8 GEMM against float64, and how often "
+                           "the fitted emulator gives the device's bits exactly.", style="dim"), soft_wrap=True)
+        recovered = [r for r in records if r["family"] == "precision" and r.get("recovered")]
+        wrong = [r["benchmark"] for r in recovered if "WRONG" in r["recovered"].values()]
+        if recovered:
+            console.print(f"CPU path: the probes recovered the emulated model's parameters for "
+                          f"{len(recovered) - len(wrong)} of {len(recovered)} formats"
+                          + (f"; WRONG for {', '.join(wrong)}" if wrong else ""), highlight=False)
     _render_outcomes(document, console)
 
 

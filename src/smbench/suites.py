@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smbench.errors import SmbenchError
-from smbench.families import peak, stream
+from smbench.families import peak, precision, stream
 from smbench.paths import benchmarks_dir
 from smbench.timing import TimingPolicy
 
@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-FAMILIES = ("stream", "transfer", "launch", "peak")
+FAMILIES = ("stream", "transfer", "launch", "peak", "precision")
 
 
 def check_families(only: set[str]) -> set[str]:
@@ -81,6 +81,12 @@ _SCHEMA = {
                     f"\"all\" or a list of {', '.join(peak.BY_KEY)}"),
         "launch_ms": (_is_number, "a positive number of milliseconds per timed launch"),
         "fallback": (lambda v: isinstance(v, bool), "true or false (also time the compute_80 PTX build)"),
+    },
+    "precision": {
+        "formats": (lambda v: v == "all" or (_list_of(lambda x: x in precision.BY_KEY)(v) and bool(v)),
+                    f"\"all\" or a list of {', '.join(precision.BY_KEY)}"),
+        "gemm_ks": (lambda v: _list_of(_is_int(1))(v) and bool(v), "a list of whole numbers (K of the random GEMMs)"),
+        "cpu_model": (lambda v: v in precision.MODELS, f"one of {', '.join(precision.MODELS)}"),
     },
     "timing": {
         "warmup": (_is_int(0), "a whole number >= 0"),

@@ -1,0 +1,63 @@
+"""GPU tests of the numerics family: the probe kernels answer exactly where the answer is
+certain, every format the GPU has gets a fitted model, `smbench run --only precision` runs.
+
+Run with `make test-gpu` on a machine with a GPU; they skip, with the reason, elsewhere.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from smbench import targets as target_table
+from smbench.families import precision
+
+from conftest import run_cli
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture(scope="module")
+def target():
+    from smbench.backends import cuda
+
+    return target_table.get(cuda.native_target(cuda.device_facts()))
+
+
+@pytest.mark.parametrize("key", list(precision.BY_KEY))
+def test_probes_fit_a_model_for_every_format_the_gpu_has(target, key):
+    from smbench.backends import cuda_precision
+
+    fmt = precision.BY_KEY[key]
+    if not target.has(fmt.feature):
+        pytest.skip(f"{target.name} has no {fmt.feature}")
+    device = cuda_precision.device(target.name)
+    ones = np.ones((2, fmt.k))
+    # Exact whatever the arithmetic: K x (1 x 1), and 1 x 1 + 2 in the accumulator.
+    assert list(device(fmt, ones, ones, np.array([0.0, 2.0]))) == [fmt.k, fmt.k + 2]
+    fitted = precision.fit(fmt, device)
+    assert fitted.model is not None, fitted.parameters
+    rows = precision.gemm_errors(fmt, cuda_precision.gemm(target.name), fitted.model, [fmt.k * 4])
+    assert rows and rows[0]["device_median_rel_error"] < 0.5
+
+
+def test_a_whole_tile_matches_float64_where_it_is_exact(target):
+    """Small integers: every product and sum exact in any model; checks the fragment layouts."""
+    from smbench.backends import cuda_precision
+
+    fmt = precision.BY_KEY["f16_f32acc"]
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(-4, 5, (16, 32)).astype(float), rng.integers(-4, 5, (32, 8)).astype(float)
+    c = rng.integers(-8, 9, (16, 8)).astype(float)
+    d = cuda_precision.run_tiles(fmt, target.name, [(a, b, c)])[0]
+    np.testing.assert_array_equal(d, a @ b + c)
+
+
+def test_run_only_precision_on_the_gpu(tmp_path):
+    suite = tmp_path / "numerics.toml"
+    suite.write_text('[precision]\nformats = "all"\ngemm_ks = [256]\n')
+    code, out, err = run_cli("run", "--suite", str(suite), "--backend", "cuda", "--only", "precision",
+                             "--out", str(tmp_path))
+    assert code == 0, err
+    records = json.loads(next(tmp_path.glob("*.json")).read_text())["records"]
+    assert {r["status"] for r in records} <= {"ok", "skipped"} and any(r["status"] == "ok" for r in records)
