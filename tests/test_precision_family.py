@@ -252,3 +252,33 @@ def test_run_only_precision_on_the_cpu(tmp_path):
     code, _, err = run_cli("run", "--suite", str(suite), "--backend", "cpu", "--only", "precision",
                            "--out", str(tmp_path))
     assert code == 2 and "cpu_model" in err
+
+
+@pytest.mark.parametrize("key, model", [
+    # A device that flushes subnormal outputs but keeps subnormal inputs (bf16: 2^-133 inputs).
+    ("bf16_f32acc", emulate.Model(fraction_bits=34, output_rounding="rne", subnormal_outputs=False)),
+    ("f16_f16acc", emulate.Model(fraction_bits=20, subnormal_outputs=False, block=4)),
+    # One that flushes subnormal inputs: the probes use normal factors wherever they can.
+    ("e4m3_f32acc", emulate.Model(fraction_bits=25, subnormal_inputs=False)),
+    ("nvfp4_f32acc", emulate.Model(fraction_bits=20, subnormal_inputs=False, align_rounding="rne", block=8)),
+])
+def test_probes_survive_flushing_devices(key, model):
+    fitted = precision.fit(precision.BY_KEY[key], precision.emulator_device(model))
+    verdict = precision.recovered(model, fitted)
+    assert fitted.model is not None and "WRONG" not in verdict.values(), verdict
+    assert verdict["fraction_bits"] == "recovered" and verdict["subnormal_inputs"] == "recovered"
+
+
+def test_random_models_are_never_misread():
+    """Whatever the model, the fit names it or leaves the truth among what remains."""
+    rng = np.random.default_rng(11)
+    for _ in range(6):
+        model = emulate.Model(fraction_bits=int(rng.integers(8, 41)),
+                              align_rounding=str(rng.choice(emulate.ROUNDINGS)),
+                              output_rounding=str(rng.choice(emulate.ROUNDINGS)),
+                              block=[None, 2, 4, 8][int(rng.integers(4))],
+                              subnormal_inputs=bool(rng.integers(2)), subnormal_outputs=bool(rng.integers(2)))
+        key = list(precision.BY_KEY)[int(rng.integers(len(precision.BY_KEY)))]
+        fitted = precision.fit(precision.BY_KEY[key], precision.emulator_device(model))
+        assert fitted.model is not None, (key, model)
+        assert "WRONG" not in precision.recovered(model, fitted).values(), (key, model)

@@ -10,9 +10,10 @@ accumulator format (f32 or f16), which feeds the next block. Inputs are decoded 
 their codes (formats.MINIFLOATS for FP8/FP6/FP4); subnormal inputs and outputs can be
 flushed to zero; block scales multiply each element before its product.
 
-Exactness: every term is a multiple of the alignment quantum, at most 2^(fraction_bits
-+ 1) times it, so with fraction_bits <= 46 and at most 64 terms the integer sum is exact
-in float64, and so is the result before its final rounding.
+Exactness: every term is a multiple of the alignment quantum, under 2^(fraction_bits + 1)
+times it, so with fraction_bits <= 46 and at most 65 terms (K = 64 and the accumulator)
+the integer sum stays under 2^53.1; products of these formats carry few significant
+bits, and the sums the probes and GEMMs form stay exact in float64.
 """
 
 from __future__ import annotations

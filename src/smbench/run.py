@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime
 import math
-
-import numpy as np
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from smbench import devices, provenance, sass
 from smbench import targets as target_table
@@ -64,10 +64,12 @@ class CpuRunner:
         return {"target": None, "compile_options": None, "kernel_source_hash": None}
 
     def precision_devices(self, fmt: precision.Format, settings: dict):
-        """(probe device, GEMM device, what answers): the emulator as the suite's model."""
+        """(probe device, GEMM device, what answers, kernel provenance): the emulator as the
+        suite's model."""
         model = precision.MODELS[settings["cpu_model"]]
         return (precision.fragment_device(model), precision.emulator_gemm(model),
-                f"the emulator configured as model {settings['cpu_model']!r}: {model.describe(fmt.accumulator)}")
+                f"the emulator configured as model {settings['cpu_model']!r}: {model.describe(fmt.accumulator)}",
+                self.provenance())
 
     def peak_case(self, fmt: peak.Format, policy, settings: dict) -> dict:
         stats, validation, iters, threads = self.backend.peak_case(fmt, policy)
@@ -180,7 +182,9 @@ class CudaRunner:
                         f"no {target_table.FEATURES[fmt.feature]}")
         how = "the GPU" + (" (emulated: ptxas builds this format from other instructions)"
                            if target.support(fmt.feature) == target_table.EMULATED else "")
-        return cuda_precision.device(self.target), cuda_precision.gemm(self.target), how
+        module = self.backend.load(precision.KERNEL_FILE, self.target)
+        return cuda_precision.device(self.target), cuda_precision.gemm(self.target), how, \
+            {"target": module.target, "compile_options": module.options, "kernel_source_hash": module.source_hash}
 
     def _peak_fallback(self, fmt: peak.Format, policy, settings: dict) -> dict:
         """The same loop from compute_80 PTX. Whatever goes wrong here is the fallback's row
@@ -427,13 +431,14 @@ def run_precision(case: Case, runner, policy) -> dict:
     record = {**_base(case), "kernel": fmt.kernel, "label": fmt.label, "input_format": fmt.input_format,
               "accumulator": fmt.accumulator, "k": fmt.k}
     try:
-        device, device_gemm, how = runner.precision_devices(fmt, settings)
+        device, device_gemm, how, provenance_of_kernel = runner.precision_devices(fmt, settings)
     except _Skip as why:
         return {**record, "status": "skipped", "reason": str(why)}
     # Validation: K products of 1 x 1 must give K exactly, whatever the model.
     ones = np.ones((1, fmt.k))
     got = float(device(fmt, ones, ones, np.zeros(1))[0])
     record["device"] = how
+    record.update(provenance_of_kernel)
     record["validation"] = {"ok": got == fmt.k, "checked": 1,
                             "detail": f"sum of {fmt.k} products 1 x 1 = {got:g} (must be {fmt.k} exactly)"}
     if got != fmt.k:

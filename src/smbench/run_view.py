@@ -105,7 +105,7 @@ def precision_table(records: list[dict]) -> Table | None:
         specials = {s["probe"]: s["device"] for s in r["fit"]["specials"]}
         inf_zero = specials.get("inf x 0", "-")
         overflow = next((v for k, v in specials.items() if "overflow" in k), "-")
-        largest = r["gemm"][-1] if r.get("gemm") else None
+        largest = max(r["gemm"], key=lambda row: row["k"]) if r.get("gemm") else None
         error = (f"{largest['device_median_rel_error']:.2g} ({largest['k']})" if largest else "-")
         agree = f"{100 * largest['bit_identical']:.0f}%" if largest else "-"
         products = _parameter(p.get("product_bits"), lambda v: "exact" if v is None else f"{v} bits")

@@ -17,6 +17,7 @@ cannot show is reported as the range still consistent, never guessed.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from itertools import product as cartesian
@@ -84,6 +85,7 @@ MODELS: dict[str, emulate.Model] = {
 @dataclass(frozen=True)
 class Facts:
     mantissa_bits: int
+    min_normal: float
     min_subnormal: float
     max_finite: float
     has_inf: bool
@@ -96,11 +98,12 @@ def facts(name: str) -> Facts:
         fmt = formats.MINIFLOATS[name]
         values = fmt.values[np.isfinite(fmt.values) & (fmt.values > 0)]
         pow2 = tuple(float(v) for v in values if math.frexp(v)[0] == 0.5)
-        return Facts(fmt.mantissa_bits, float(values.min()), float(values.max()),
+        return Facts(fmt.mantissa_bits, emulate.min_normal(name), float(values.min()), float(values.max()),
                      bool(np.isinf(fmt.values).any()), bool(np.isnan(fmt.values).any()), pow2)
     mantissa, low, high, top = {"f16": (10, -24, 15, 65504.0), "bf16": (7, -133, 127, 3.3895313892515355e38),
                                 "tf32": (10, -136, 127, 3.4011621342146535e38)}[name]
-    return Facts(mantissa, 2.0**low, top, True, True, tuple(2.0**e for e in range(low, high + 1)))
+    return Facts(mantissa, emulate.min_normal(name), 2.0**low, top, True, True,
+                 tuple(2.0**e for e in range(low, high + 1)))
 
 
 def accumulator_max(name: str) -> float:
@@ -134,14 +137,29 @@ class Problems:
         return len(self.c)
 
 
+@functools.lru_cache(maxsize=None)
 def _pair(value: float, fx: Facts) -> tuple[float, float] | None:
-    """Two powers of two of the format whose product is `value` (a power of two), or None; the
-    first factor as large as possible, so that 1.5 times it is more likely held too."""
-    for x in reversed(fx.pow2):
-        y = value / x
-        if y in fx.pow2:
-            return x, y
-    return None
+    """Two powers of two of the format whose product is `value` (a power of two), or None.
+    Both factors normal where possible (a device that flushes subnormal inputs must still
+    see the probe), the first the larger (so that 1.5 times it is more likely held too)."""
+    splits = [(x, value / x) for x in fx.pow2 if value / x in fx.pow2]
+    if not splits:
+        return None
+    normal = [(x, y) for x, y in splits if min(x, y) >= fx.min_normal]
+    # Balanced factors first among the normal ones, then the larger first factor.
+    return max(normal, key=lambda xy: (-abs(math.log2(xy[0]) - math.log2(xy[1]) - 1), xy[0])) if normal else \
+        max(splits, key=lambda xy: xy[0])
+
+
+def _normal_split(value: float, fx: Facts) -> bool:
+    pair = _pair(value, fx)
+    return pair is not None and min(pair) >= fx.min_normal
+
+
+def _normal_first(powers: list[float], fx: Facts) -> list[float]:
+    """Powers whose factors can both be normal first (in order), then the rest: a device that
+    flushes subnormal inputs must still see the probe."""
+    return [q for q in powers if _normal_split(q, fx)] + [q for q in powers if not _normal_split(q, fx)]
 
 
 def _powers(fx: Facts) -> list[float]:
@@ -153,12 +171,18 @@ def input_probes(fmt: Format) -> Problems:
     """Subnormal inputs and product width: one product, no alignment to speak of."""
     fx, k = facts(fmt.input_format), fmt.k
     p = Problems()
-    p.add(k, [(0, fx.min_subnormal, 1.0)], 0.0, "smallest subnormal x 1")
+    # The smallest subnormal times the largest power of two: a normal result in the
+    # accumulator, so that only the input's flushing can make it zero.
+    p.add(k, [(0, fx.min_subnormal, max(fx.pow2))], 0.0, "smallest subnormal x largest power of two")
     # (1 + 2^-m)^2 = 1 + 2^-(m-1) + 2^-2m: the last bit survives only if the product is exact.
+    # Scaled by 2^(2s), so that 2^-2m x 2^(2s) is normal in the accumulator.
     m = fx.mantissa_bits
     if m >= 1:
-        v = 1.0 + 2.0**-m
-        p.add(k, [(0, v, v)], -(1.0 + 2.0 ** -(m - 1)), "(1 + 2^-m)^2 - (1 + 2^-(m-1)): exact product?")
+        s = max(0, math.ceil((math.log2(emulate.min_normal(fmt.accumulator)) + 2 * m) / 2))
+        v = (1.0 + 2.0**-m) * 2.0**s
+        if representable(fmt.input_format, v):
+            p.add(k, [(0, v, v)], -(1.0 + 2.0 ** -(m - 1)) * 2.0 ** (2 * s),
+                  "(1 + 2^-m)^2 - (1 + 2^-(m-1)), scaled: exact product?")
     return p
 
 
@@ -188,7 +212,8 @@ def sum_probes(fmt: Format) -> Problems:
                 p.add(k, bigs + [(count, 1.5 * small[0], small[1])], -count * big,
                       f"{count} x {big:g} - {count} x {big:g} + 1.5 x {s:g}")
     # (ii) big, -big, then a small s at position j: lost iff it shares a fused sum with big.
-    smallest = min(q for q in powers if q >= emulate.min_normal(fmt.accumulator))
+    ordered = _normal_first(powers, fx)
+    smallest = next(q for q in ordered if q >= emulate.min_normal(fmt.accumulator))
     for j in range(2, k):
         p.add(k, [(0, *_pair(big, fx)), (1, -_pair(big, fx)[0], _pair(big, fx)[1]), (j, *_pair(smallest, fx))],
               0.0, f"{big:g} - {big:g} + {smallest:g} at {j}")
@@ -201,7 +226,7 @@ def sum_probes(fmt: Format) -> Problems:
         if n > k:
             continue
         plain = half = False
-        for u in powers:
+        for u in ordered:
             e = math.log2(u) + t
             if 2.0**e > top or e < 0:
                 continue
@@ -217,7 +242,7 @@ def sum_probes(fmt: Format) -> Problems:
                 break
     # (iii) c = 2^E and two half-ulp products u at 0 and j: c + ulp iff they share a fused sum.
     for q in (1, 2):
-        for u in powers:
+        for u in ordered:
             e = math.log2(u) + acc_bits - 1 + q  # u = 2^(E - acc_bits + 1 - q)
             if 2.0**e > top or e < 0 or u / 2 not in powers:
                 continue
@@ -255,7 +280,8 @@ def special_probes(fmt: Format) -> Problems:
     fx, k = facts(fmt.input_format), fmt.k
     p = Problems()
     big = fx.max_finite
-    p.add(k, [(0, big, big)], accumulator_max(fmt.accumulator), "max accumulator + max x max: overflow")
+    if big * big >= accumulator_max(fmt.accumulator):  # else the product vanishes beside the maximum
+        p.add(k, [(0, big, big)], accumulator_max(fmt.accumulator), "max accumulator + max x max: overflow")
     if fx.has_inf:
         p.add(k, [(0, math.inf, 1.0)], 0.0, "inf x 1")
         p.add(k, [(0, math.inf, 0.0)], 0.0, "inf x 0")
@@ -350,6 +376,8 @@ def fit(fmt: Format, device: Device) -> Fit:
 
     def answer(problems: Problems) -> np.ndarray:
         nonlocal asked
+        if not len(problems):
+            return np.zeros(0)
         asked += len(problems)
         a, b, c = problems.arrays()
         return np.asarray(device(fmt, a, b, c), dtype=np.float64)
@@ -357,7 +385,8 @@ def fit(fmt: Format, device: Device) -> Fit:
     m = facts(fmt.input_format).mantissa_bits + 1
     # Stage 1: inputs, with every other parameter generous (all bits kept, nearest rounding).
     generous = emulate.Model(fraction_bits=emulate.MAX_FRACTION_BITS, align_rounding="rne", output_rounding="rne")
-    stage = [generous.with_(subnormal_inputs=s, product_bits=p) for s, p in cartesian((True, False), (None, m))]
+    stage = [generous.with_(subnormal_inputs=s, product_bits=p, subnormal_outputs=o)
+             for s, p, o in cartesian((True, False), (None, m), (True, False))]
     probes = first_probes = input_probes(fmt)
     first = answer(probes)
     stage = _consistent(fmt, probes, first, stage) or stage
@@ -377,8 +406,10 @@ def fit(fmt: Format, device: Device) -> Fit:
         both = Problems(first_probes.a + probes.a, first_probes.b + probes.b, first_probes.c + probes.c,
                         first_probes.what + probes.what)
         seen = np.concatenate([first, observed])
-        widened = [m.with_(subnormal_inputs=s, product_bits=p) for m in summing
-                   for s, p in cartesian((True, False), (None, facts(fmt.input_format).mantissa_bits + 1))]
+        widened = [m.with_(subnormal_inputs=s, product_bits=p, subnormal_outputs=o) for m in summing
+                   for s, p, o in cartesian((True, False), (None, facts(fmt.input_format).mantissa_bits + 1),
+                                            (True, False))]
+        widened = list({model: None for model in widened})  # the same model only once
         summing = _consistent(fmt, both, seen, widened) or summing
         parameters["subnormal_inputs"] = _summarize(summing, "subnormal_inputs")
         parameters["product_bits"] = _summarize(summing, "product_bits")
@@ -402,7 +433,7 @@ def fit(fmt: Format, device: Device) -> Fit:
     probes = special_probes(fmt)
     got = answer(probes)
     a, b, c = probes.arrays()
-    ieee = emulate.dot(a, b, c, model or generous, fmt.input_format, fmt.accumulator)
+    ieee = emulate.dot(a, b, c, model or generous, fmt.input_format, fmt.accumulator) if len(probes) else []
     specials = [{"probe": what, "device": _text(x), "ieee_model": _text(y), "agree": _same(np.array([x]), np.array([y]))}
                 for what, x, y in zip(probes.what, got, ieee)]
     return Fit(fmt, parameters, model, specials, asked)
@@ -451,8 +482,10 @@ def gemm_errors(fmt: Format, device_gemm: Callable, model: emulate.Model, ks: li
         exact = a @ b
         got = np.asarray(device_gemm(fmt, a, b), dtype=np.float64)
         predicted = emulate.gemm(a, b, model, fmt.input_format, fmt.k, fmt.accumulator)
-        scale = np.maximum(np.abs(exact), np.finfo(np.float64).tiny)
-        device_error, model_error = np.abs(got - exact) / scale, np.abs(predicted - exact) / scale
+        nonzero = exact != 0  # a relative error needs a nonzero reference
+        scale = np.abs(exact[nonzero])
+        device_error = np.abs(got[nonzero] - exact[nonzero]) / scale
+        model_error = np.abs(predicted[nonzero] - exact[nonzero]) / scale
         rows.append({"k": k, "device_median_rel_error": float(np.median(device_error)),
                      "device_max_rel_error": float(np.max(device_error)),
                      "emulator_median_rel_error": float(np.median(model_error)),
