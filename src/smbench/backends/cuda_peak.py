@@ -66,8 +66,12 @@ def load_fallback(kernel_file: str, real_arch: str) -> Fallback:
         path = directory / f"{Path(kernel_file).stem}-{arch}-{real_arch}.cubin"
         path.write_bytes(assembled["cubin"])
         how = f"{arch} PTX assembled for {real_arch} by nvJitLink, as the driver's JIT would"
+        try:
+            summaries = sass.summarize(assembled["cubin"])
+        except SmbenchError:  # no cuobjdump here: the loop runs, its SASS unread
+            summaries = None
         return Fallback(cuda.Module(cupy.RawModule(path=str(path)), arch, result.options, result.source_hash), how,
-                        sass.summarize(assembled["cubin"]))
+                        summaries)
     why = _driver_older_than_nvrtc()
     if why:
         raise SmbenchError(why)
