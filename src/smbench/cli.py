@@ -468,7 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--suite", default="quick", help="quick, full, or the path of a suite .toml (default quick)")
     run.add_argument("--backend", choices=("auto", "cuda", "cpu"), default="auto",
                      help="auto: the GPU if there is one, else the CPU reference path")
-    run.add_argument("--only", metavar="FAMILY,...", help="stream, transfer, launch (default: all)")
+    from smbench.suites import FAMILIES
+
+    run.add_argument("--only", metavar="FAMILY,...", help=", ".join(FAMILIES) + " (default: all)")
     run.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
     run.set_defaults(handler=cmd_run)
 
