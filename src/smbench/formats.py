@@ -64,14 +64,24 @@ class MiniFloat:
         finite = self.values[np.isfinite(self.values)]
         return float(finite.max())
 
+    @functools.cached_property
+    def _code_of(self) -> dict:
+        """Value -> its first code, for the finite values, the infinities and NaN."""
+        found: dict = {}
+        for code, value in enumerate(self.values):
+            key = "nan" if math.isnan(value) else float(value)
+            found.setdefault(key, code)
+        return found
+
     def encode(self, value: float) -> int:
-        """The code holding exactly this value (+0 for zero); an error if there is none."""
-        if value == 0:
-            return 0
-        matches = np.nonzero(self.values == value)[0]
-        if not len(matches):
+        """The code holding exactly this value (-0 is the sign bit alone where the format has
+        one; NaN the first NaN code); an error if there is none."""
+        if value == 0 and math.copysign(1.0, value) < 0 and self.signed:
+            return 1 << (self.bits - 1)
+        code = self._code_of.get("nan" if math.isnan(value) else float(value))
+        if code is None:
             raise SmbenchError(f"{value!r} is not exactly representable in {self.name}")
-        return int(matches[0])
+        return code
 
 
 # OCP 8-bit floating point (OFP8) and OCP Microscaling (MX) formats, as PTX names them.

@@ -54,28 +54,8 @@ def d_position(lane: int, element: int) -> tuple[int, int]:
 def _codes(name: str, values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     if name in formats.MINIFLOATS:
-        table = formats.MINIFLOATS[name].values
-        lookup = {}
-        for code in range(len(table)):
-            if np.isfinite(table[code]) and table[code] not in lookup:
-                lookup[float(table[code])] = code
-        nan_code = next((c for c in range(len(table)) if np.isnan(table[c])), None)
-        inf_code = next((c for c in range(len(table)) if table[c] == np.inf), None)
-        out = np.empty(values.shape, dtype=np.uint64)
-        for position, value in np.ndenumerate(values):
-            if np.isnan(value):
-                code = nan_code
-            elif np.isinf(value):
-                code = inf_code if value > 0 else (inf_code | (1 << (formats.MINIFLOATS[name].bits - 1))
-                                                    if inf_code is not None else None)
-            elif value == 0 and np.signbit(value):
-                code = 1 << (formats.MINIFLOATS[name].bits - 1)
-            else:
-                code = lookup.get(float(value))
-            if code is None:
-                raise ValueError(f"{value!r} is not exactly representable in {name}")
-            out[position] = code
-        return out
+        encode = formats.MINIFLOATS[name].encode
+        return np.array([encode(v) for v in values.ravel()], dtype=np.uint64).reshape(values.shape)
     if name == "f16":
         return values.astype(np.float16).view(np.uint16).astype(np.uint64)
     words = values.astype(np.float32).view(np.uint32).astype(np.uint64)

@@ -136,8 +136,7 @@ class CudaRunner:
         return stats, validation, {"grid": case.grid, "block": case.block}, sampler.summary
 
     def provenance(self) -> dict:
-        module = self.module
-        return {"target": module.target, "compile_options": module.options, "kernel_source_hash": module.source_hash}
+        return self.module.provenance
 
     def peak_case(self, fmt: peak.Format, policy, settings: dict) -> dict:
         """Gate by the target table, check the compiled loop is intact, validate on exact
@@ -162,7 +161,7 @@ class CudaRunner:
                 return {"status": "skipped", "reason": f"the loop's SASS cannot be checked ({exc}), and an "
                                                        f"emulated loop is not timed unchecked"}
             histogram, why = None, f"{why} (SASS not checked: {exc})".strip()
-        instruction = _loop_instruction(fmt, histogram) if histogram is not None else ""
+        instruction = peak.loop_instruction(fmt, histogram) if histogram is not None else ""
         if histogram is not None:
             intact, detail = peak.loop_intact(fmt, histogram, emulated=support == "emulated")
             if not intact:  # a defect of the benchmark, not of the GPU: failed, never a figure
@@ -170,8 +169,7 @@ class CudaRunner:
         module = self.backend.load(fmt.file, self.target)
         validation, _ = cuda_peak.validate(module, fmt)
         outcome = {"support": support, "support_note": why, "instruction": instruction, "validation": validation,
-                   "provenance": {"target": module.target, "compile_options": module.options,
-                                  "kernel_source_hash": module.source_hash}}
+                   "provenance": module.provenance}
         if not validation.ok:
             return outcome
         with self.sampler() as sampler:
@@ -191,9 +189,8 @@ class CudaRunner:
                         f"no {target_table.FEATURES[fmt.feature]}")
         how = "the GPU" + (" (emulated: ptxas builds this format from other instructions)"
                            if target.support(fmt.feature) == target_table.EMULATED else "")
-        module = self.backend.load(precision.KERNEL_FILE, self.target)
         return cuda_precision.device(self.target), cuda_precision.gemm(self.target), how, \
-            {"target": module.target, "compile_options": module.options, "kernel_source_hash": module.source_hash}
+            self.backend.load(precision.KERNEL_FILE, self.target).provenance
 
     def _peak_fallback(self, fmt: peak.Format, policy, settings: dict) -> dict:
         """The same loop from compute_80 PTX. Whatever goes wrong here is the fallback's row
@@ -209,7 +206,7 @@ class CudaRunner:
             instruction = ""
             if fallback.sass is not None:
                 histogram = dict(fallback.sass[fmt.kernel].histogram)
-                instruction = _loop_instruction(fmt, histogram)
+                instruction = peak.loop_instruction(fmt, histogram)
                 intact, detail = peak.loop_intact(fmt, histogram)
                 if not intact:
                     return {"status": "failed", "reason": detail, "how": fallback.how}
@@ -228,15 +225,6 @@ class CudaRunner:
 
 class _Skip(Exception):
     """A case the device cannot run: a skipped row with this reason."""
-
-
-def _loop_instruction(fmt: peak.Format, histogram: dict[str, int]) -> str:
-    """The opcode the loop is made of: the most frequent tensor (or CUDA-core) instruction."""
-    if fmt.unit == "tensor":
-        candidates = {op: n for op, n in histogram.items() if sass.is_tensor(op)}
-    else:
-        candidates = {op: n for op, n in histogram.items() if op.split(".")[0] == fmt.instruction}
-    return max(candidates, key=candidates.get) if candidates else ""
 
 
 def resolve_backend(choice: str, suite: Suite):
@@ -302,12 +290,11 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
                 cases.append(Case("transfer", direction, f"{direction} {host} {size} MiB",
                                   {"direction": direction, "host": host, "bytes": size * MIB}))
     if "peak" in only and suite.data.get("peak"):
-        for key in peak_formats(suite):
+        for key in chosen_formats(suite, "peak", peak.BY_KEY):
             fmt = peak.BY_KEY[key]
             cases.append(Case("peak", key, f"{fmt.group} {fmt.label}", {"format": key}))
     if "precision" in only and suite.data.get("precision"):
-        chosen = suite.data["precision"].get("formats", "all")
-        for key in ([f.key for f in precision.FORMATS] if chosen == "all" else chosen):
+        for key in chosen_formats(suite, "precision", precision.BY_KEY):
             cases.append(Case("precision", key, f"numerics {precision.BY_KEY[key].label}",
                               {"format": key, **precision_settings(suite)}))
     if "launch" in only and suite.flag("launch", "enabled"):
@@ -385,9 +372,10 @@ def run_launch(case: Case, runner, policy) -> dict:
             "time_s": {"queued": queued.to_dict(), "launch_sync": round_trip.to_dict()}}
 
 
-def peak_formats(suite: Suite) -> list[str]:
-    chosen = suite.data["peak"].get("formats", "all")
-    return [f.key for f in peak.FORMATS] if chosen == "all" else list(chosen)
+def chosen_formats(suite: Suite, section: str, known: dict) -> list[str]:
+    """A family's `formats` setting: "all" (the default) is every format, in table order."""
+    chosen = suite.data[section].get("formats", "all")
+    return list(known) if chosen == "all" else list(chosen)
 
 
 def peak_settings(suite: Suite) -> dict:

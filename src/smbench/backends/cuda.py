@@ -122,6 +122,11 @@ class Module:
     options: list[str]
     source_hash: str
 
+    @property
+    def provenance(self) -> dict:
+        """What a result record needs to say which build it measured."""
+        return {"target": self.target, "compile_options": self.options, "kernel_source_hash": self.source_hash}
+
 
 @functools.lru_cache(maxsize=None)
 def load(kernel_file: str, target: str) -> Module:

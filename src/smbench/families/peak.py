@@ -178,17 +178,29 @@ def fallback_compiles(fmt: Format) -> bool:
     return fmt.feature is None or target_table.get(target_table.FALLBACK_PTX_TARGET).has(fmt.feature)
 
 
-def loop_instructions(fmt: Format, histogram: dict[str, int]) -> int:
-    """Instructions in the kernel of the class its loop must hold: tensor instructions of any
-    class for an mma (an emulated one becomes HMMA or IMMA), and the calls of an emulation
-    routine ptxas did not inline (s4 on sm_90 and later: each call is one mma)."""
+def _loop_opcodes(fmt: Format, histogram: dict[str, int]) -> dict[str, int]:
+    """The kernel's opcodes of the class its loop is made of: tensor instructions of any class
+    for an mma (an emulated one becomes HMMA or IMMA), the format's own for the CUDA cores."""
     from smbench import sass
 
     if fmt.unit == "tensor":
-        tensor = sum(n for op, n in histogram.items() if sass.is_tensor(op))
-        calls = sum(n for op, n in histogram.items() if op.split(".")[0] == "CALL")
-        return tensor + calls if tensor else 0
-    return sum(n for op, n in histogram.items() if op.split(".")[0] == fmt.instruction)
+        return {op: n for op, n in histogram.items() if sass.is_tensor(op)}
+    return {op: n for op, n in histogram.items() if op.split(".")[0] == fmt.instruction}
+
+
+def loop_instruction(fmt: Format, histogram: dict[str, int]) -> str:
+    """The opcode the loop is made of: the most frequent of its class."""
+    opcodes = _loop_opcodes(fmt, histogram)
+    return max(opcodes, key=opcodes.get) if opcodes else ""
+
+
+def loop_instructions(fmt: Format, histogram: dict[str, int]) -> int:
+    """Instructions of the loop's class in the kernel, plus, for an mma, the calls of an
+    emulation routine ptxas did not inline (s4 on sm_90 and later: each call is one mma)."""
+    found = sum(_loop_opcodes(fmt, histogram).values())
+    if fmt.unit == "tensor" and found:
+        found += sum(n for op, n in histogram.items() if op.split(".")[0] == "CALL")
+    return found
 
 
 # Tensor instructions one emulated mma becomes: FP8 m16n8k32 is two FP16 HMMA.16816 (after
