@@ -270,6 +270,7 @@ class _FakeRunner:
         from smbench.telemetry import Summary
 
         self.outcome = {"telemetry": Summary(False, "fake"), "launch": {"grid": 1, "block": 256}, **outcome}
+        self.measured_peaks = {}  # run_peak leaves each loop's rate here for the GEMM family
         self.info = {"compute_capability": "9.0", "sm_count": 132, "sm_clock_max_mhz": 1830}
         self.spec = devices.by_key("h100-sxm")
         self.peak_settings = {"launch_ms": 1, "fallback": True}
@@ -300,6 +301,7 @@ def test_run_peak_records_emulation_and_the_fallback_ratio():
     runner = _FakeRunner(_outcome(fmt, "native", {"status": "ok", "tflops": 250.0}))
     record = run_peak(Case("peak", fmt.key, "x", {"format": fmt.key}), runner, QUICK)
     assert record["fallback"]["native_over_fallback"] == pytest.approx(2.0)
+    assert runner.measured_peaks[fmt.key] == record["tflops"]["median"]  # what a GEMM of the format is held to
     assert record["verdict"] == "below the wgmma rate" and record["percent_of_clock_peak"] == pytest.approx(50.6,
                                                                                                            abs=0.1)
     failed = _FakeRunner({"status": "failed", "reason": "ptxas folded the loop"})

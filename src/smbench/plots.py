@@ -275,10 +275,50 @@ def telemetry_over_run(named: list[tuple[str, dict]], out_dir: Path) -> list[Pat
     return _save(figure, out_dir, "clock_and_power")
 
 
+def gemm_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
+    """Square GEMMs: T(FL)OP/s against the size, one colour per format and file, cuBLAS on the
+    same inputs dashed, each format's mma.sync loop rate dotted. Nothing when no file has any."""
+    series = []
+    for label, document in named:
+        by_format: dict[str, list[dict]] = {}
+        for r in document["records"]:
+            if r["family"] == "gemm" and r["status"] == "ok" and r.get("kind") == "square":
+                by_format.setdefault(r["label"], []).append(r)
+        series += [(label, name, sorted(rows, key=lambda r: r["m"])) for name, rows in by_format.items()]
+    if not series:
+        return []
+    figure, axis = plt.subplots(figsize=(11, 6))
+    colours = plt.get_cmap("tab10")
+    for index, (label, name, rows) in enumerate(series):
+        colour = colours(index % 10)
+        sizes = [r["m"] for r in rows]
+        axis.plot(sizes, [r["tflops"]["median"] for r in rows], marker="o", color=colour,
+                  label=f"{label}: {name}" if len(named) > 1 else name)
+        library = [(r["m"], r["cublas"]["tflops"]) for r in rows if (r.get("cublas") or {}).get("status") == "ok"]
+        if library:
+            axis.plot(*zip(*library), linestyle="--", marker="x", color=colour, label=f"{name}: cuBLAS")
+        loop = next((r["mma_peak"]["tflops"] for r in rows if (r.get("mma_peak") or {}).get("tflops")), None)
+        if loop:
+            axis.axhline(loop, linestyle=":", color=colour, linewidth=1)
+    axis.set_xscale("log", base=2)
+    sizes = sorted({r["m"] for _, _, rows in series for r in rows})
+    axis.set_xticks(sizes, [str(size) for size in sizes])
+    axis.minorticks_off()
+    axis.set_yscale("log")
+    axis.set_xlabel("M = N = K")
+    axis.set_ylabel("T(FL)OP/s (TOPS for INT8)")
+    axis.set_title("Square GEMMs: smbench's mma.sync GEMM (solid), cuBLAS on the same inputs (dashed), "
+                   "the format's mma.sync loop (dotted)", fontsize=9)
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(figure, out_dir, "gemm_vs_size")
+
+
 def plot_all(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path) -> list[Path]:
     paths = []
     paths += bandwidth_vs_size(named, out_dir)
     paths += throughput_bars(named, out_dir)
+    paths += gemm_vs_size(named, out_dir)
     paths += roofline(named, out_dir)
     for matrix in matrices[:1]:
         paths += compat_heatmap(matrix, out_dir)

@@ -39,6 +39,7 @@ def verdict_lines(named: list[tuple[str, dict]]) -> list[str]:
                              f"{record['working_set_bytes'] / 2**20:.0f} MiB ({record.get('verdict', '')}; "
                              f"no expected figure for this device)")
         lines += peak_verdict_lines(label, document)
+        lines += gemm_lines(label, document)
         if document["status"] != "complete":
             lines.append(f"{label}: the run is INCOMPLETE (status {document['status']}): "
                          f"{len(document['records'])} cases were kept")
@@ -68,6 +69,39 @@ def peak_verdict_lines(label: str, document: dict) -> list[str]:
                      f"{'; '.join(parts)}: {record['verdict']}")
     if unjudged:
         lines.append(f"{label}: {unjudged} compute-peak loops validated, with no expected figure for this device")
+    return lines
+
+
+def gemm_lines(label: str, document: dict) -> list[str]:
+    """Per GEMM format: the largest square, each LLM shape and the largest decode shape, with
+    what the figure is held to (the mma.sync loop, the spec, cuBLAS, the compute_80 build)."""
+    chosen: dict[tuple[str, str], dict] = {}
+    for record in document["records"]:
+        if record["family"] != "gemm" or record["status"] != "ok":
+            continue
+        kind = record.get("kind", "")
+        key = (record["benchmark"], record["shape"] if kind == "llm" else kind)
+        size = record["m"] * record["n"] * record["k"] if kind != "decode" else (record["n"] * record["k"], record["m"])
+        if kind in ("square", "llm", "decode") and (key not in chosen or size > chosen[key][0]):
+            chosen[key] = (size, record)
+    lines = []
+    for _, record in chosen.values():
+        parts = [f"{record['tflops']['median']:.4g} {record['ops_unit']}"]
+        if record.get("percent_of_mma_peak") is not None:
+            parts.append(f"{record['percent_of_mma_peak']:.0f}% of its mma.sync loop "
+                         f"({record['mma_peak']['tflops']:.4g})")
+        if record.get("percent_of_spec") is not None:
+            parts.append(f"{record['percent_of_spec']:.0f}% of the vendor's {record['spec_peak']['value']:g}")
+        if record["m"] <= 16 and record.get("percent_of_bandwidth") is not None:
+            parts.append(f"{record['gbps']['median']:.4g} GB/s = {record['percent_of_bandwidth']:.0f}% of the "
+                         f"expected bandwidth")
+        cublas = record.get("cublas") or {}
+        if cublas.get("status") == "ok":
+            parts.append(f"cuBLAS {cublas['tflops']:.4g} (ours / cuBLAS {cublas['ours_over_cublas']:.2f})")
+        fallback = record.get("fallback") or {}
+        if fallback.get("status") == "ok":
+            parts.append(f"native / compute_80 build {fallback['native_over_fallback']:.2f}x")
+        lines.append(f"{label}: GEMM {record['label']} {record['shape']}: {'; '.join(parts)}")
     return lines
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from smbench import devices, provenance, sass
 from smbench import targets as target_table
 from smbench.errors import SmbenchError
-from smbench.families import peak, precision, stream
+from smbench.families import gemm, peak, precision, stream
 from smbench.results import ResultWriter
 from smbench.suites import Suite, check_families
 from smbench.telemetry import Sampler, Summary
@@ -53,6 +53,8 @@ class CpuRunner:
         self.expected = None
         self.spec = None  # no device-table row: the CPU's figures have no expectation
         self.peak_settings = {"launch_ms": 0.0, "fallback": False}
+        self.gemm_settings: dict = {}  # set by execute() from the suite
+        self.measured_peaks: dict[str, float] = {}
 
     def stream_case(self, op, dtype, width, kind, elements, policy):
         case = self.backend.prepare(op, dtype, width, elements)
@@ -79,6 +81,15 @@ class CpuRunner:
                 "provenance": self.provenance(),
                 "fallback": {"status": "not run", "reason": "the sm_80 fallback is a GPU measurement"}}
 
+    def gemm_case(self, fmt: gemm.Format, shape: gemm.Shape, policy, settings: dict) -> dict:
+        from smbench.backends import cpu_gemm
+
+        return {**cpu_gemm.run_case(fmt, shape, policy, settings), "provenance": self.provenance(),
+                "telemetry": Summary(False, "CPU backend: no GPU telemetry")}
+
+    def mma_peak(self, key: str, policy) -> tuple[float | None, str]:
+        return None, "the CPU path has no mma.sync peak"
+
 
 class CudaRunner:
     name = "cuda"
@@ -97,6 +108,9 @@ class CudaRunner:
         self.why = f"device table row {spec.key!r}" if spec else "not in the device table: expectation derived"
         self.spec = spec
         self.peak_settings = peak_settings(suite)
+        self.gemm_settings = gemm_settings(suite)
+        self.measured_peaks: dict[str, float] = {}  # peak format -> TFLOP/s measured in this run
+        self._peak_failures: dict[str, str] = {}
         self.blocking = bool(suite.flag("timing", "blocking"))
         self.cold_l2 = bool(suite.flag("timing", "cold_l2"))
         self._module = None
@@ -223,6 +237,35 @@ class CudaRunner:
                 "tflops": ops / timed.stats.median / 1e12, "iters": timed.iters}
 
 
+    def gemm_case(self, fmt: gemm.Format, shape: gemm.Shape, policy, settings: dict) -> dict:
+        from smbench.backends import cuda_gemm
+
+        return cuda_gemm.run_case(self, fmt, shape, policy, settings)
+
+    def mma_peak(self, key: str, policy) -> tuple[float | None, str]:
+        """The mma.sync loop rate of a format, T(FL)OP/s: the peak family's figure from earlier
+        in this run, or the loop timed now (without its fallback) when that family did not run."""
+        if key in self.measured_peaks:
+            return self.measured_peaks[key], "the peak family's mma.sync loop, earlier in this run"
+        if key in self._peak_failures:
+            return None, self._peak_failures[key]
+        fmt = peak.BY_KEY[key]
+        try:
+            outcome = self.peak_case(fmt, policy, {**self.peak_settings, "fallback": False})
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the GEMM's own figure stands without it
+            outcome = {"status": "failed", "reason": _one_line(exc)}
+        validation = outcome.get("validation")
+        if outcome.get("status") in ("skipped", "failed") or validation is None or not validation.ok:
+            why = outcome.get("reason") or (validation.detail if validation is not None else "no result")
+            self._peak_failures[key] = f"the mma.sync loop did not run: {why}"
+            return None, self._peak_failures[key]
+        ops = peak.total_ops(fmt, outcome["threads"], outcome["iters"])
+        self.measured_peaks[key] = ops / outcome["stats"].median / 1e12
+        return self.measured_peaks[key], "the mma.sync loop, timed for this GEMM"
+
+
 class _Skip(Exception):
     """A case the device cannot run: a skipped row with this reason."""
 
@@ -297,6 +340,12 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
         for key in chosen_formats(suite, "precision", precision.BY_KEY):
             cases.append(Case("precision", key, f"numerics {precision.BY_KEY[key].label}",
                               {"format": key, **precision_settings(suite)}))
+    if "gemm" in only and suite.data.get("gemm"):
+        settings = gemm_settings(suite)
+        for key in chosen_formats(suite, "gemm", gemm.BY_KEY):
+            for shape in gemm.shapes(settings):
+                cases.append(Case("gemm", key, f"GEMM {gemm.BY_KEY[key].label} {shape.label}",
+                                  {"format": key, "m": shape.m, "n": shape.n, "k": shape.k, "kind": shape.kind}))
     if "launch" in only and suite.flag("launch", "enabled"):
         cases.append(Case("launch", "launch", "empty-kernel launch latency", {}))
     return cases, notes
@@ -412,6 +461,7 @@ def run_peak(case: Case, runner, policy) -> dict:
                    "telemetry": telemetry.to_dict(), "expected": expected.to_dict(),
                    **peak.judge(measured, expected, emulated=outcome["support"] == "emulated"),
                    "fallback": fallback})
+    runner.measured_peaks[fmt.key] = measured  # the rate a GEMM of this format is held to
     return record
 
 
@@ -450,8 +500,59 @@ def run_precision(case: Case, runner, policy) -> dict:
     return record
 
 
+def gemm_settings(suite: Suite) -> dict:
+    section = suite.data.get("gemm", {})
+    return {**{key: section.get(key, default) for key, default in GEMM_DEFAULTS.items()},
+            "cpu_max_gflop": suite.flag("cpu", "gemm_max_gflop", 1.0),
+            "cpu_emulate_max": suite.flag("cpu", "gemm_emulate_max", 1 << 21)}
+
+
+GEMM_DEFAULTS = {"squares": [], "shapes": [], "decode_m": [], "decode_nk": [], "tails": [], "cublas": True,
+                 "fallback": True, "emulator_model": "truncate-3"}
+
+
+def run_gemm(case: Case, runner, policy) -> dict:
+    """One format on one shape: validated exactly and against float64, timed, beside cuBLAS
+    and the compute_80 build; held to the format's measured mma.sync rate and spec peak."""
+    fmt = gemm.BY_KEY[case.params["format"]]
+    p = case.params
+    shape = gemm.Shape(p["m"], p["n"], p["k"], p["kind"])
+    record = {**_base(case), "kernel": fmt.kernel, "label": fmt.label, "shape": shape.label,
+              "accumulator": fmt.accumulator, "ops_unit": fmt.ops_unit, "ops": shape.ops,
+              "bytes_moved": gemm.bytes_moved(fmt, shape),
+              "layout": "A row-major (M x K), B column-major (K x N), C row-major"}
+    outcome = runner.gemm_case(fmt, shape, policy, runner.gemm_settings)
+    kept = ("support", "support_note", "instruction", "tile", "tile_name", "splits", "sass", "validation", "error",
+            "emulator")
+    record.update({k: outcome[k] for k in kept if k in outcome})
+    record.update(outcome.get("provenance", {}))
+    if outcome.get("status") in ("skipped", "failed"):
+        return {**record, "status": outcome["status"], "reason": outcome["reason"]}
+    stats = outcome["stats"]
+    mma_peak, peak_source = runner.mma_peak(fmt.peak_key, policy)
+    spec = devices.spec_peak(runner.spec, peak.BY_KEY[fmt.peak_key].spec_keys)
+    expected = runner.expected
+    merit = gemm.figures(fmt, shape, stats.median, mma_peak, spec.value if spec else None,
+                         expected.value if expected else None)
+    cublas, fallback = outcome["cublas"], outcome["fallback"]
+    if cublas.get("status") == "ok":
+        cublas["ours_over_cublas"] = merit["tflops"] / cublas["tflops"]
+    if fallback.get("status") == "ok":
+        fallback["native_over_fallback"] = merit["tflops"] / fallback["tflops"]
+    record.update({"status": "ok", "time_s": stats.to_dict(),
+                   "tflops": {"median": merit["tflops"], "best": shape.ops / stats.min / 1e12},
+                   "gbps": {"median": merit["gbps"], "best": gemm.bytes_moved(fmt, shape) / stats.min / 1e9},
+                   "percent_of_bandwidth": merit["percent_of_bandwidth"],
+                   "mma_peak": {"tflops": mma_peak, "source": peak_source},
+                   "percent_of_mma_peak": merit["percent_of_mma_peak"],
+                   "spec_peak": None if spec is None else {"value": spec.value, "source": spec.source},
+                   "percent_of_spec": merit["percent_of_spec"], "cublas": cublas, "fallback": fallback,
+                   "telemetry": outcome["telemetry"].to_dict()})
+    return record
+
+
 RUNNERS: dict[str, Callable] = {"stream": run_stream, "transfer": run_transfer, "launch": run_launch,
-                                "peak": run_peak, "precision": run_precision}
+                                "peak": run_peak, "precision": run_precision, "gemm": run_gemm}
 
 
 def _one_line(exc: BaseException) -> str:
@@ -509,6 +610,7 @@ def execute(suite: Suite, runner, only: set[str], out_dir: Path,
     if not cases:
         raise SmbenchError(f"suite {suite.name!r} has nothing to run for {', '.join(sorted(only))}")
     policy = suite.timing(runner.name)
+    runner.gemm_settings = gemm_settings(suite)
     writer = ResultWriter(output_path(out_dir, runner, suite), header(suite, runner, notes))
     try:
         for number, case in enumerate(cases):

@@ -118,6 +118,41 @@ def precision_table(records: list[dict]) -> Table | None:
     return table
 
 
+def _ratio(value) -> str:
+    return f"{value:.2f}x" if value is not None else "-"
+
+
+def gemm_table(records: list[dict]) -> Table | None:
+    """Per format and shape: throughput, against the format's mma.sync loop and spec peak,
+    against cuBLAS and the compute_80 build; bandwidth where M is small."""
+    rows = [r for r in records if r["family"] == "gemm" and r["status"] == "ok"]
+    if not rows:
+        return None
+    table = Table(title="GEMM (mma.sync, cp.async + ldmatrix pipeline)", title_justify="left")
+    for column in ("format", "M x N x K", "tile / split K", "T(FL)OP/s", "% mma loop", "% spec", "GB/s",
+                   "cuBLAS", "ours / cuBLAS", "native / sm_80 PTX", "validation"):
+        table.add_column(column, no_wrap=column not in ("format", "validation"),
+                         justify="right" if column in ("T(FL)OP/s", "% mma loop", "% spec", "GB/s", "cuBLAS",
+                                                       "ours / cuBLAS") else "left")
+    for r in rows:
+        tile = r.get("tile")
+        tile_cell = f"{tile['bm']}x{tile['bn']}x{tile['stages']}" if tile else "numpy"
+        if r.get("splits", 1) > 1:
+            tile_cell += f" / {r['splits']}"
+        cublas = r.get("cublas") or {}
+        small = r.get("m", 0) <= 16
+        checks = r.get("validation", {})
+        valid = "exact + bound" if checks.get("exact", {}).get("ok") and checks.get("random", {}).get("ok") else "?"
+        table.add_row(r["label"], r["shape"], tile_cell, f"{r['tflops']['median']:.4g}",
+                      _percent(r.get("percent_of_mma_peak")), _percent(r.get("percent_of_spec")),
+                      f"{r['gbps']['median']:.4g}" + (f" ({_percent(r.get('percent_of_bandwidth'))})"
+                                                      if small and r.get("percent_of_bandwidth") else "")
+                      if small else "-",
+                      f"{cublas['tflops']:.4g}" if cublas.get("status") == "ok" else "-",
+                      _ratio(cublas.get("ours_over_cublas")), _fallback_cell(r), valid)
+    return table
+
+
 def render(document: dict, console: Console) -> None:
     records = document["records"]
     expected = document.get("expected_bandwidth")
@@ -126,27 +161,34 @@ def render(document: dict, console: Console) -> None:
         title += f"; expected DRAM bandwidth {expected['gbps']:g} GB/s ({expected['kind']}: {expected['source']})"
     console.print(Text(title, style="bold"), soft_wrap=True)
     _render_memory(records, console)
-    peaks = peak_table(records)
-    if peaks is not None:
-        console.print(peaks)
-        console.print(Text("T(FL)OP/s = operations counted per instruction (2 m n k per mma, 2 per FMA lane) / "
-                           "median time; % clock peak = against rate per SM per clock x SMs x the SM clock seen; "
-                           "the verdict uses it where the device table has a rate.", style="dim"), soft_wrap=True)
+    _print_table(console, peak_table(records), "T(FL)OP/s = operations counted per instruction (2 m n k per mma, 2 per FMA lane) "
+                 "/ median time; % clock peak = against rate per SM per clock x SMs x the SM clock seen; the verdict "
+                 "uses it where the device table has a rate.")
     numerics = precision_table(records)
+    _print_table(console, numerics, "fraction bits: bits kept below the leading bit of a fused sum's largest term "
+                 "(in brackets: beyond the accumulator's significand); alignment: how the bits past them go; to acc: "
+                 "the rounding of each fused sum to the accumulator; block: products per fused sum. Median relative "
+                 "error of a random 16 x K x 8 GEMM against float64, and how often the fitted emulator gives the "
+                 "device's bits exactly.")
     if numerics is not None:
-        console.print(numerics)
-        console.print(Text("fraction bits: bits kept below the leading bit of a fused sum's largest term (in "
-                           "brackets: beyond the accumulator's significand); alignment: how the bits past them go; "
-                           "to acc: the rounding of each fused sum to the accumulator; block: products per fused "
-                           "sum. Median relative error of a random 16 x K x 8 GEMM against float64, and how often "
-                           "the fitted emulator gives the device's bits exactly.", style="dim"), soft_wrap=True)
         recovered = [r for r in records if r["family"] == "precision" and r.get("recovered")]
         wrong = [r["benchmark"] for r in recovered if "WRONG" in r["recovered"].values()]
         if recovered:
             console.print(f"CPU path: the probes recovered the emulated model's parameters for "
                           f"{len(recovered) - len(wrong)} of {len(recovered)} formats"
                           + (f"; WRONG for {', '.join(wrong)}" if wrong else ""), highlight=False)
+    _print_table(console, gemm_table(records), "T(FL)OP/s = 2 M N K / median time; % mma loop = against the same "
+                 "format's mma.sync throughput loop in this run; GB/s = (A + B + C bytes) / time, with % of the "
+                 "expected DRAM bandwidth, for M <= 16; validation: -1/0/1 inputs equal the exact product and random "
+                 "inputs stay within the error bound of float64.")
     _render_outcomes(document, console)
+
+
+def _print_table(console: Console, table: Table | None, caption: str) -> None:
+    """A family's table with the line that says how to read it; nothing when it has no rows."""
+    if table is not None:
+        console.print(table)
+        console.print(Text(caption, style="dim"), soft_wrap=True)
 
 
 def _render_memory(records: list[dict], console: Console) -> None:

@@ -30,12 +30,13 @@ _FULL_CLASSES = {"LDSM", "STSM"}
 _WIDTHS = {"8", "U8", "S8", "16", "U16", "S16", "64", "128", "256"}
 
 # Bumped whenever the parsing changes, so that cached summaries are made again.
-PARSER_VERSION = 2
+PARSER_VERSION = 3
 
 _FUNCTION = re.compile(r"^\s*Function\s*:\s*(\S+)")
 _RESOURCE_FUNCTION = re.compile(r"^\s*Function\s+([^\s:]+)\s*:\s*$")
 _RESOURCE_FIELDS = re.compile(r"([A-Z_]+(?:\[\d+\])?):(\d+)")
-_INSTRUCTION = re.compile(r"^\s*/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P[T0-9]+\s+)?([A-Z][A-Za-z0-9_.]*)")
+_INSTRUCTION = re.compile(r"^\s*/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P[T0-9]+\s+)?([A-Z][A-Za-z0-9_.]*)([^;]*)")
+_BRANCH_TARGET = re.compile(r"\b0x([0-9a-f]+)\s*$")
 
 
 def instruction_class(opcode: str) -> str:
@@ -71,6 +72,23 @@ class KernelSass:
     shared_bytes: int = 0
     local_bytes: int = 0
     histogram: Counter = field(default_factory=Counter)
+    # Every loop: a backward branch and the instructions from its target to it.
+    loops: list = field(default_factory=list)
+
+    def loop_histograms(self) -> list[Counter]:
+        return [Counter(loop["histogram"]) for loop in self.loops]
+
+    def main_loop(self) -> Counter:
+        """The loop holding the most tensor-core instructions (the innermost one among equals):
+        the body a GEMM or a throughput loop spends its time in. Empty without one."""
+        best: tuple | None = None
+        for loop in self.loops:
+            histogram = Counter(loop["histogram"])
+            tensor = sum(n for op, n in histogram.items() if is_tensor(op))
+            key = (tensor, -(loop["end"] - loop["start"]))
+            if tensor and (best is None or key > best[0]):
+                best = (key, histogram)
+        return best[1] if best else Counter()
 
     @property
     def tensor_instructions(self) -> list[str]:
@@ -90,17 +108,18 @@ class KernelSass:
     def to_dict(self) -> dict:
         return {"name": self.name, "registers": self.registers, "stack_bytes": self.stack_bytes,
                 "shared_bytes": self.shared_bytes, "local_bytes": self.local_bytes,
-                "histogram": dict(self.histogram)}
+                "histogram": dict(self.histogram), "loops": self.loops}
 
     @classmethod
     def from_dict(cls, data: dict) -> "KernelSass":
         return cls(data["name"], data["registers"], data["stack_bytes"], data["shared_bytes"],
-                   data["local_bytes"], Counter(data["histogram"]))
+                   data["local_bytes"], Counter(data["histogram"]), list(data.get("loops", [])))
 
 
 def parse_cuobjdump(text: str) -> dict[str, KernelSass]:
     """Parse `cuobjdump -sass -res-usage` output into one KernelSass per kernel."""
     kernels: dict[str, KernelSass] = {}
+    listings: dict[str, list[tuple[int, str, str]]] = {}  # kernel -> (address, class, operands)
     resource_of: str | None = None
     current: KernelSass | None = None
     for line in text.splitlines():
@@ -125,8 +144,29 @@ def parse_cuobjdump(text: str) -> dict[str, KernelSass]:
         if current is not None:
             match = _INSTRUCTION.match(line)
             if match:
-                current.histogram[instruction_class(match.group(1))] += 1
+                opcode = instruction_class(match.group(2))
+                current.histogram[opcode] += 1
+                listings.setdefault(current.name, []).append((int(match.group(1), 16), opcode, match.group(3)))
+    for name, listing in listings.items():
+        kernels[name].loops = _loops(listing)
     return _fold_routines(kernels)
+
+
+def _loops(listing: list[tuple[int, str, str]]) -> list[dict]:
+    """Each backward branch (BRA to a lower address) closes a loop: its span and the
+    histogram of the instructions in it. A branch to itself (the trap at a kernel's end)
+    is no loop."""
+    loops = []
+    for address, opcode, operands in listing:
+        if opcode.split(".")[0] != "BRA":
+            continue
+        target = _BRANCH_TARGET.search(operands.strip())
+        if target is None or int(target.group(1), 16) >= address:
+            continue
+        start = int(target.group(1), 16)
+        body = Counter(op for at, op, _ in listing if start <= at <= address)
+        loops.append({"start": start, "end": address, "histogram": dict(body)})
+    return loops
 
 
 # ptxas emulates some instructions with a routine it calls instead of inlining (s4 mma on

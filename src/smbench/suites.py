@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smbench.errors import SmbenchError
-from smbench.families import peak, precision, stream
+from smbench.families import gemm, peak, precision, stream
 from smbench.paths import benchmarks_dir
 from smbench.timing import TimingPolicy
 
@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-FAMILIES = ("stream", "transfer", "launch", "peak", "precision")
+FAMILIES = ("stream", "transfer", "launch", "peak", "precision", "gemm")
 
 
 def check_families(only: set[str]) -> set[str]:
@@ -61,6 +61,10 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
 
+def _triple(v) -> bool:
+    return isinstance(v, list) and len(v) == 3 and all(_is_int(1)(x) for x in v)
+
+
 def _list_of(check):
     return lambda v: isinstance(v, list) and all(check(x) for x in v)
 
@@ -88,6 +92,19 @@ _SCHEMA = {
         "gemm_ks": (lambda v: _list_of(_is_int(1))(v) and bool(v), "a list of whole numbers (K of the random GEMMs)"),
         "cpu_model": (lambda v: v in precision.MODELS, f"one of {', '.join(precision.MODELS)}"),
     },
+    "gemm": {
+        "formats": (lambda v: v == "all" or (_list_of(lambda x: x in gemm.BY_KEY)(v) and bool(v)),
+                    f"\"all\" or a list of {', '.join(gemm.BY_KEY)}"),
+        "squares": (_list_of(_is_int(1)), "a list of sizes (M = N = K)"),
+        "shapes": (_list_of(_triple), "a list of [M, N, K]"),
+        "decode_m": (_list_of(_is_int(1)), "a list of M (the decode batch)"),
+        "decode_nk": (_list_of(lambda x: isinstance(x, list) and len(x) == 2 and all(_is_int(1)(v) for v in x)),
+                      "a list of [N, K], each run at every decode_m"),
+        "tails": (_list_of(_triple), "a list of [M, N, K] (odd sizes: the kernel's edge tiles)"),
+        "cublas": (lambda v: isinstance(v, bool), "true or false (time cuBLAS on the same inputs)"),
+        "fallback": (lambda v: isinstance(v, bool), "true or false (also time the compute_80 PTX build)"),
+        "emulator_model": (lambda v: v in precision.MODELS, f"one of {', '.join(precision.MODELS)}"),
+    },
     "timing": {
         "warmup": (_is_int(0), "a whole number >= 0"),
         "min_samples": (_is_int(2), "a whole number >= 2"),
@@ -97,7 +114,9 @@ _SCHEMA = {
         "blocking": (lambda v: isinstance(v, bool), "true or false"),
         "cold_l2": (lambda v: isinstance(v, bool), "true or false"),
     },
-    "cpu": {"largest_mib": (_is_int(1), "a whole number of MiB >= 1"), "budget_s": (_is_number, "a positive number")},
+    "cpu": {"largest_mib": (_is_int(1), "a whole number of MiB >= 1"), "budget_s": (_is_number, "a positive number"),
+            "gemm_max_gflop": (_is_number, "a positive number of GFLOP (larger GEMMs are skipped on the CPU)"),
+            "gemm_emulate_max": (_is_int(1), "a whole number (M x N x K up to which the emulator runs too)")},
 }
 
 

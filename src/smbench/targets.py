@@ -49,6 +49,14 @@ FEATURES: dict[str, str] = {
     "cp.async.bulk": "cp.async.bulk / TMA bulk tensor copies (UBLKCP / UTMALDG)",
 }
 
+# Shared memory one block may opt in to, per compute capability (CUDA C++ Programming
+# Guide, "Technical Specifications per Compute Capability": 163 KB on 8.0, 99 KB on 8.6
+# and 8.9, 227 KB on 9.0 and 10.0, 99 KB on 12.x; the DGX Spark's sm_121 is 12.x).
+SHARED_PER_BLOCK: dict[tuple[int, int], int] = {
+    (8, 0): 163 * 1024, (8, 6): 99 * 1024, (8, 9): 99 * 1024, (9, 0): 227 * 1024, (10, 0): 227 * 1024,
+    (12, 0): 99 * 1024, (12, 1): 99 * 1024,
+}
+
 _SM80_MMA = {k: NATIVE for k in ("mma.f16", "mma.bf16", "mma.tf32", "mma.s8", "mma.s4", "mma.f64")}
 _SM80_MEMORY = {"ldmatrix": NATIVE, "cp.async": NATIVE}
 
@@ -65,6 +73,12 @@ class Target:
     devices: str
     min_nvrtc: tuple[int, int]
     features: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def shared_per_block(self) -> int:
+        """The most shared memory one block may use (bytes, opted in with
+        cudaFuncAttributeMaxDynamicSharedMemorySize): what a kernel's tiles must fit."""
+        return SHARED_PER_BLOCK[(self.major, self.minor)]
 
     @property
     def number(self) -> int:

@@ -129,14 +129,15 @@ class Module:
 
 
 @functools.lru_cache(maxsize=None)
-def load(kernel_file: str, target: str) -> Module:
-    """Compile a kernels/ file for the device's own target and load it."""
+def load(kernel_file: str, target: str, options: tuple[str, ...] = ()) -> Module:
+    """Compile a kernels/ file for the device's own target (with extra NVRTC options, such
+    as a GEMM's tile) and load it."""
     cupy = _cupy()
-    result = compile_file(kernels_dir() / kernel_file, target)
+    result = compile_file(kernels_dir() / kernel_file, target, options=options)
     if not result.ok:
         raise SmbenchError(f"{kernel_file} does not compile for {target}: {result.first_error}")
     directory = Path(tempfile.mkdtemp(prefix="smbench-cubin-"))
-    path = directory / f"{Path(kernel_file).stem}-{target}.cubin"
+    path = directory / f"{Path(kernel_file).stem}-{target}-{len(options)}.cubin"
     path.write_bytes(result.cubin)
     return Module(cupy.RawModule(path=str(path)), target, result.options, result.source_hash)
 

@@ -51,11 +51,11 @@ def _driver_older_than_nvrtc() -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def load_fallback(kernel_file: str, real_arch: str) -> Fallback:
+def load_fallback(kernel_file: str, real_arch: str, options: tuple[str, ...] = ()) -> Fallback:
     """The file's compute_80 PTX as machine code for real_arch (the GPU's portable target)."""
     cupy = cuda._cupy()
     arch = "compute_" + target_table.FALLBACK_PTX_TARGET[3:]
-    result = compile_file(kernels_dir() / kernel_file, arch)
+    result = compile_file(kernels_dir() / kernel_file, arch, options=options)
     if not result.ok:
         raise SmbenchError(f"{kernel_file} does not compile for {arch}: {result.first_error}")
     directory = Path(tempfile.mkdtemp(prefix="smbench-fallback-"))

@@ -164,17 +164,22 @@ def gate(fmt: Format, target: target_table.Target) -> tuple[str, str]:
     says which targets have it, never an error."""
     if fmt.feature is None:
         return "native", "CUDA cores: every target from sm_80"
-    support = target.support(fmt.feature)
+    return gate_feature(fmt.feature, fmt.group, target)
+
+
+def gate_feature(feature: str, group: str, target: target_table.Target) -> tuple[str, str]:
+    """The same for any kernel built on a target-table feature (the GEMM family's too)."""
+    support = target.support(feature)
     if support is None:
-        return "skipped", (f"needs {', '.join(targets_with(fmt.feature, target_table.NATIVE))}: "
-                           f"{target.name} has no {target_table.FEATURES[fmt.feature]}")
+        return "skipped", (f"needs {', '.join(targets_with(feature, target_table.NATIVE))}: "
+                           f"{target.name} has no {target_table.FEATURES[feature]}")
     if support == target_table.EMULATED:
-        return "emulated", f"{target.name} has no native {fmt.group} path: ptxas emulates it with other instructions"
+        return "emulated", f"{target.name} has no native {group} path: ptxas emulates it with other instructions"
     return "native", ""
 
 
-def fallback_compiles(fmt: Format) -> bool:
-    """Whether the loop exists in compute_80 PTX (what software shipping only sm_80 carries)."""
+def fallback_compiles(fmt) -> bool:
+    """Whether the kernel exists in compute_80 PTX (what software shipping only sm_80 carries)."""
     return fmt.feature is None or target_table.get(target_table.FALLBACK_PTX_TARGET).has(fmt.feature)
 
 

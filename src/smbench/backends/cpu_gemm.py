@@ -1,0 +1,105 @@
+"""The GEMM family on the CPU reference path: the same shapes, inputs and checks as on
+the GPU, computed by NumPy (and, for small shapes, by the tensor-core emulator).
+
+NumPy's GEMM stands in for the device: f32 accumulation through the host's BLAS, f16
+accumulation as the kernel does it (each mma's K block added, then rounded to f16),
+int8 exactly. Its figure is the host's, labelled so; what the path proves is that the
+inputs, the exact check, the error bound and the records work, on any machine.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from smbench import emulate, formats
+from smbench.families import gemm
+from smbench.timing import TimingPolicy, measure
+
+SEED = 0
+
+
+def operands(fmt: gemm.Format, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Stored codes -> the values NumPy multiplies (float32 where the device accumulates in
+    f32, float64 otherwise), decoded once, outside the timing."""
+    av, bv = gemm.decode(fmt, a), gemm.decode(fmt, b)
+    if fmt.accumulator == "f32":
+        return av.astype(np.float32), bv.astype(np.float32)
+    return av, bv
+
+
+def numpy_gemm(fmt: gemm.Format, av: np.ndarray, bv: np.ndarray) -> np.ndarray:
+    """C = A B^T from decoded operands (bv holds B's columns as rows), in C's type."""
+    if fmt.integer:
+        return (av @ bv.T).astype(np.int32)  # float64 holds every int8 product sum exactly
+    if fmt.accumulator == "f16":
+        c = np.zeros((av.shape[0], bv.shape[0]))
+        for start in range(0, av.shape[1], fmt.k):
+            block = av[:, start:start + fmt.k] @ bv[:, start:start + fmt.k].T
+            c = formats.round_to("f16", c + block)
+        return c.astype(np.float16)
+    return av @ bv.T
+
+
+def emulated_gemm(fmt: gemm.Format, a: np.ndarray, b: np.ndarray, model: emulate.Model) -> np.ndarray:
+    """C as a chain of emulated mma along K (K padded with zeros to whole mma, as the
+    kernel's zero-filled tail does)."""
+    av, bv = gemm.decode(fmt, a), gemm.decode(fmt, b)
+    pad = -a.shape[1] % fmt.k
+    if pad:
+        av = np.pad(av, ((0, 0), (0, pad)))
+        bv = np.pad(bv, ((0, 0), (0, pad)))
+    return emulate.gemm(av, bv.T, model, fmt.encoding, fmt.k, fmt.accumulator)
+
+
+def run_case(fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> dict:
+    cap = settings["cpu_max_gflop"]
+    if shape.ops / 1e9 > cap:
+        return {"status": "skipped", "reason": f"{shape.ops / 1e9:.1f} GFLOP: the CPU path runs GEMMs up to {cap:g} "
+                                               f"GFLOP ([cpu] gemm_max_gflop)"}
+    rng = np.random.default_rng(SEED)
+    rows = gemm.check_rows(shape.m, rng)
+    density = gemm.exact_density(fmt, shape.k)
+    a, b = (gemm.exact_operand(fmt, shape.m, shape.k, rng, density),
+            gemm.exact_operand(fmt, shape.n, shape.k, rng))
+    exact = gemm.validate_exact(fmt, numpy_gemm(fmt, *operands(fmt, a[rows], b)), a, b, rows)
+    outcome = {"support": "reference", "instruction": "numpy", "tile": None, "splits": 1,
+               "validation": {"exact": exact.to_dict()}}
+    if not exact.ok:
+        return {**outcome, "status": "failed", "reason": f"validation failed: {exact.detail}"}
+    a, b = gemm.random_operand(fmt, shape.m, shape.k, rng), gemm.random_operand(fmt, shape.n, shape.k, rng)
+    values = operands(fmt, a, b)
+    checked, errors = gemm.validate_random(fmt, numpy_gemm(fmt, values[0][rows], values[1]), a, b, rows, 1)
+    outcome["validation"]["random"] = checked.to_dict()
+    outcome["error"] = errors
+    if not checked.ok:
+        return {**outcome, "status": "failed", "reason": f"validation failed: {checked.detail}"}
+    outcome["emulator"] = emulator_check(fmt, shape, a, b, rows, settings)
+
+    def sample() -> float:
+        start = time.perf_counter()
+        numpy_gemm(fmt, *values)
+        return time.perf_counter() - start
+
+    outcome["stats"] = measure(sample, policy)
+    outcome["cublas"] = {"status": "not run", "reason": "cuBLAS is a GPU library"}
+    outcome["fallback"] = {"status": "not run", "reason": "the sm_80 fallback is a GPU measurement"}
+    return outcome
+
+
+def emulator_check(fmt: gemm.Format, shape: gemm.Shape, a, b, rows, settings: dict) -> dict:
+    """The emulated tensor core (the suite's model) on the same random inputs, held to the
+    same error bound: the bound must admit a real tensor core's arithmetic."""
+    from smbench.families import precision
+
+    if fmt.integer:
+        return {"status": "not run", "reason": "integer mma is exact: nothing to emulate"}
+    if shape.m * shape.n * shape.k > settings["cpu_emulate_max"]:
+        return {"status": "not run", "reason": f"M x N x K above {settings['cpu_emulate_max']} "
+                                               f"([cpu] gemm_emulate_max): the emulator is slow"}
+    name = settings["emulator_model"]
+    got = emulated_gemm(fmt, a[rows], b, precision.MODELS[name])
+    checked, errors = gemm.validate_random(fmt, got, a, b, rows, 1)
+    return {"status": "ok" if checked.ok else "failed", "model": name, "validation": checked.to_dict(),
+            "error": errors}

@@ -1,0 +1,289 @@
+"""The GEMM family on the GPU: kernels/gemm.cu launched through CuPy, cuBLAS beside it.
+
+Every decision (tile, split K, inputs, error bound) is in smbench.families.gemm and is
+tested without a GPU; this module allocates, launches and times. cuBLAS is called as
+cublasGemmEx on the very same buffers and layout (A row-major, B column-major, C
+row-major, i.e. C^T = B^T A^T in cuBLAS's column-major terms: op(B) = T, op(A) = N).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from smbench.backends import cuda
+from smbench.errors import SmbenchError
+from smbench.families import gemm
+from smbench.timing import Stats, TimingPolicy, measure
+
+REDUCE_BLOCK = 256
+
+
+@dataclass
+class Operands:
+    """A and B on the device (rows of K, each leading_bytes long) and their host codes."""
+
+    a_host: np.ndarray
+    b_host: np.ndarray
+    a: object
+    b: object
+
+    @classmethod
+    def upload(cls, fmt: gemm.Format, a_host: np.ndarray, b_host: np.ndarray) -> "Operands":
+        cupy = cuda._cupy()
+        return cls(a_host, b_host, cupy.asarray(gemm.padded(fmt, a_host)), cupy.asarray(gemm.padded(fmt, b_host)))
+
+
+class Gemm:
+    """One format's kernel built with one tile, launchable on any problem."""
+
+    def __init__(self, module: cuda.Module, fmt: gemm.Format, tile: gemm.Tile):
+        cupy = cuda._cupy()
+        self.module, self.fmt, self.tile = module, fmt, tile
+        self.function = module.module.get_function(fmt.kernel)
+        # Above 48 KB a block's dynamic shared memory must be asked for. get_function gives
+        # a RawKernel, whose setter calls cuFuncSetAttribute on the CUfunction.
+        self.function.max_dynamic_shared_size_bytes = tile.shared_bytes
+        self.reduce = module.module.get_function("gemm_reduce_s32" if fmt.integer else "gemm_reduce_f32")
+        self.status = cupy.zeros(1, dtype=cupy.uint32)
+
+    def prepare(self, m: int, n: int, k: int, splits: int):
+        """The output and split-K buffers of one problem, and the launch that fills them."""
+        cupy = cuda._cupy()
+        c = cupy.zeros((m, n), dtype=self.fmt.output_dtype)
+        partial = cupy.zeros(splits * m * n, dtype=np.int32 if self.fmt.integer else np.float32) \
+            if splits > 1 else None
+        pitch = gemm.leading_bytes(self.fmt, k)
+        grid = gemm.grid(self.tile, m, n, splits)
+        # The kernel's cp.async copies need 16-byte rows, and an f16 sum is never split.
+        assert pitch % 16 == 0 and (splits == 1 or self.fmt.splittable) and m > 0 and n > 0
+
+        def launch(operands: Operands, stream=None) -> None:
+            self.function(grid, (self.tile.threads,),
+                          (operands.a, operands.b, c, partial if partial is not None else np.uint64(0),
+                           np.int32(m), np.int32(n), np.int32(gemm.k_bytes(self.fmt, k)), np.int64(pitch),
+                           np.int64(pitch), np.int64(n), self.status),
+                          shared_mem=self.tile.shared_bytes, stream=stream)
+            if partial is not None:
+                self.reduce(((n + REDUCE_BLOCK - 1) // REDUCE_BLOCK, m), (REDUCE_BLOCK,),
+                            (partial, c, np.int32(m), np.int32(n), np.int32(splits), np.int64(n)), stream=stream)
+
+        return c, launch
+
+    def unsupported(self) -> bool:
+        return int(self.status[0]) == gemm.UNSUPPORTED
+
+
+def load(target: str, fmt: gemm.Format, tile: gemm.Tile) -> Gemm:
+    return Gemm(cuda.load(gemm.KERNEL_FILE, target, tuple(tile.options())), fmt, tile)
+
+
+def load_fallback(real_arch: str, fmt: gemm.Format, tile: gemm.Tile):
+    """The kernel from compute_80 PTX, assembled for this GPU (see cuda_peak.load_fallback)."""
+    from smbench.backends import cuda_peak
+
+    fallback = cuda_peak.load_fallback(gemm.KERNEL_FILE, real_arch, tuple(tile.options()))
+    return Gemm(fallback.module, fmt, tile), fallback
+
+
+def result_rows(c, rows: np.ndarray) -> np.ndarray:
+    cupy = cuda._cupy()
+    return cupy.asnumpy(c[cupy.asarray(rows)])
+
+
+def time_launch(launch, policy: TimingPolicy) -> Stats:
+    """Events around back-to-back launches on a stream of its own, enough per sample to
+    last ~200 us."""
+    cupy = cuda._cupy()
+    stream = cupy.cuda.Stream(non_blocking=True)
+    timer = cuda.DeviceTimer(stream)
+    try:
+        with stream:
+            pilot = timer.sample(launch, 1)
+            reps = cuda.reps_for(pilot)
+            return measure(lambda: timer.sample(launch, reps), policy)
+    finally:
+        timer.close()
+
+
+# ---------------------------------------------------------------- cuBLAS
+
+class Cublas:
+    """cublasGemmEx on the same operands, or why it cannot run."""
+
+    def __init__(self, fmt: gemm.Format, m: int, n: int, k: int):
+        if fmt.cublas is None:
+            raise SmbenchError(fmt.cublas_missing)
+        cupy = cuda._cupy()
+        try:
+            from cupy_backends.cuda.libs import cublas
+        except ImportError as exc:
+            raise SmbenchError(f"CuPy's cuBLAS bindings are missing: {exc}") from None
+        self.cublas, self.fmt, self.m, self.n, self.k = cublas, fmt, m, n, k
+        self.handle = cupy.cuda.device.get_cublas_handle()
+        scalar = {gemm.COMPUTE_32F: np.float32, gemm.COMPUTE_16F: np.float16, gemm.COMPUTE_32I: np.int32}
+        data_type, _, compute = fmt.cublas
+        self.alpha = np.ones(1, dtype=scalar[compute])
+        self.beta = np.zeros(1, dtype=scalar[compute])
+        self.c = cupy.zeros((m, n), dtype=fmt.output_dtype)
+
+    def launch(self, operands: Operands) -> None:
+        data_type, c_type, compute = self.fmt.cublas
+        ld = gemm.leading_bytes(self.fmt, self.k) // self.fmt.element_bytes
+        self.cublas.gemmEx(self.handle, 1, 0, self.n, self.m, self.k, self.alpha.ctypes.data,
+                           operands.b.data.ptr, data_type, ld, operands.a.data.ptr, data_type, ld,
+                           self.beta.ctypes.data, self.c.data.ptr, c_type, self.n, compute, -1)
+
+
+# ---------------------------------------------------------------- one case
+
+SEED = 0
+# Of the free device memory, what one case may take (the rest: cuBLAS's workspace, the
+# CUDA context, fragmentation).
+MEMORY_SHARE = 0.8
+
+
+def shared_limit() -> int | None:
+    """The device's own opt-in limit of shared memory per block, or None."""
+    runtime = cuda._cupy().cuda.runtime
+    try:
+        return int(runtime.deviceGetAttribute(runtime.cudaDevAttrMaxSharedMemoryPerBlockOptin, 0)) or None
+    except Exception:  # noqa: BLE001 - an old CuPy without the attribute name
+        return None
+
+
+def _sass_summary(target: str, fmt: gemm.Format, tile: gemm.Tile, arch: str | None = None) -> dict:
+    """Registers, spills and the main loop's instruction counts of the build that runs."""
+    from smbench import sass
+    from smbench.compile import compile_file
+    from smbench.paths import kernels_dir
+
+    compiled = compile_file(kernels_dir() / gemm.KERNEL_FILE, arch or target, options=tile.options())
+    if not compiled.ok:
+        raise SmbenchError(f"{gemm.KERNEL_FILE} does not compile for {arch or target}: {compiled.first_error}")
+    try:
+        kernel = sass.summarize(compiled.cubin)[fmt.kernel]
+    except SmbenchError as exc:
+        return {"checked": False, "reason": str(exc)}
+    return summary_of(kernel)
+
+
+def summary_of(kernel) -> dict:
+    loop = dict(kernel.main_loop())
+    ok, detail = gemm.main_loop_check(loop)
+    tensor = kernel.tensor_instructions
+    return {"checked": True, "registers": kernel.registers, "local_bytes": kernel.local_bytes,
+            "spill_instructions": kernel.spill_instructions, "instruction": tensor[0] if tensor else "",
+            "main_loop_ok": ok, "main_loop": detail}
+
+
+def _check_rows_of(c, rows) -> np.ndarray:
+    cuda._cupy().cuda.runtime.deviceSynchronize()
+    return result_rows(c, rows)
+
+
+def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> dict:
+    """Gate, choose the tile, check exactly, check against float64, time; cuBLAS and the
+    compute_80 build on the same inputs."""
+    from smbench import targets as target_table
+
+    target = target_table.get(runner.target)
+    support, why = gemm.gate(fmt, target)
+    if support == "skipped":
+        return {"status": "skipped", "reason": why}
+    tile = gemm.choose_tile(fmt, target, shape.m, shared_limit())
+    splits = gemm.split_k(fmt, tile, shape.m, shape.n, shape.k, runner.facts.sm_count)
+    # What CuPy's pool keeps from earlier cases is free for this one.
+    cuda._cupy().get_default_memory_pool().free_all_blocks()
+    need, free = gemm.footprint(fmt, shape, splits), cuda.free_bytes()
+    if need > MEMORY_SHARE * free:
+        return {"status": "skipped", "reason": f"needs {need / 2**30:.1f} GiB of device memory, "
+                                               f"{free / 2**30:.1f} GiB free"}
+    outcome = {"support": support, "support_note": why, "tile": tile.to_dict(), "tile_name": tile.name,
+               "splits": splits, "sass": _sass_summary(runner.target, fmt, tile)}
+    outcome["instruction"] = outcome["sass"].get("instruction", "")
+    kernel = load(runner.target, fmt, tile)
+    outcome["provenance"] = kernel.module.provenance
+    rng = np.random.default_rng(SEED)
+    rows = gemm.check_rows(shape.m, rng)
+
+    # 1. Exact: -1/0/1 inputs, every checked value equal to the integer product.
+    exact_in = Operands.upload(fmt, gemm.exact_operand(fmt, shape.m, shape.k, rng, gemm.exact_density(fmt, shape.k)),
+                               gemm.exact_operand(fmt, shape.n, shape.k, rng))
+    c, launch = kernel.prepare(shape.m, shape.n, shape.k, splits)
+    launch(exact_in)
+    got = _check_rows_of(c, rows)
+    if kernel.unsupported():
+        return {**outcome, "status": "failed", "reason": "the kernel reported the format unsupported on this target"}
+    exact = gemm.validate_exact(fmt, got, exact_in.a_host, exact_in.b_host, rows)
+    outcome["validation"] = {"exact": exact.to_dict()}
+    del exact_in
+    if not exact.ok:
+        return {**outcome, "status": "failed", "reason": f"validation failed: {exact.detail}"}
+
+    # 2. Random inputs against float64 within the error bound; these are the timed inputs.
+    operands = Operands.upload(fmt, gemm.random_operand(fmt, shape.m, shape.k, rng),
+                               gemm.random_operand(fmt, shape.n, shape.k, rng))
+    launch(operands)
+    checked, errors = gemm.validate_random(fmt, _check_rows_of(c, rows), operands.a_host, operands.b_host, rows,
+                                           splits)
+    outcome["validation"]["random"] = checked.to_dict()
+    outcome["error"] = errors
+    if not checked.ok:
+        return {**outcome, "status": "failed", "reason": f"validation failed: {checked.detail}"}
+
+    with runner.sampler() as sampler:
+        outcome["stats"] = time_launch(lambda: launch(operands), policy)
+    outcome["telemetry"] = sampler.summary
+    outcome["cublas"] = _cublas(fmt, shape, operands, rows, policy) if settings["cublas"] else \
+        {"status": "not run", "reason": "the suite turned cuBLAS off"}
+    outcome["fallback"] = _fallback(runner, fmt, shape, tile, splits, operands, rows, policy) \
+        if settings["fallback"] else {"status": "not run", "reason": "the suite turned the fallback off"}
+    return outcome
+
+
+def _cublas(fmt: gemm.Format, shape: gemm.Shape, operands: Operands, rows, policy) -> dict:
+    """cuBLAS on the same inputs: its time, and its error against float64 beside ours."""
+    try:
+        library = Cublas(fmt, shape.m, shape.n, shape.k)
+        library.launch(operands)
+        got = _check_rows_of(library.c, rows)
+        _, errors = gemm.validate_random(fmt, got, operands.a_host, operands.b_host, rows, 1)
+        stats = time_launch(lambda: library.launch(operands), policy)
+    except SmbenchError as exc:
+        return {"status": "not run", "reason": str(exc)}
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a type combination this cuBLAS refuses, say
+        text = str(exc).strip().splitlines()
+        return {"status": "failed", "reason": f"{type(exc).__name__}: {text[0] if text else ''}"}
+    return {"status": "ok", "time_s": stats.to_dict(), "tflops": shape.ops / stats.median / 1e12, "error": errors}
+
+
+def _fallback(runner, fmt: gemm.Format, shape: gemm.Shape, tile: gemm.Tile, splits: int, operands: Operands, rows,
+              policy) -> dict:
+    """The same GEMM from compute_80 PTX, as software shipping only sm_80 code runs here."""
+    from smbench import targets as target_table
+
+    if not gemm.fallback_compiles(fmt):
+        return {"status": "absent", "reason": f"{target_table.FALLBACK_PTX_TARGET} has no "
+                                              f"{target_table.FEATURES[fmt.feature]}: software shipping only "
+                                              f"sm_80 code cannot use this format"}
+    try:
+        kernel, built = load_fallback(target_table.get(runner.target).portable_real, fmt, tile)
+        summary = summary_of(built.sass[fmt.kernel]) if built.sass is not None else {"checked": False}
+        c, launch = kernel.prepare(shape.m, shape.n, shape.k, splits)
+        launch(operands)
+        checked, _ = gemm.validate_random(fmt, _check_rows_of(c, rows), operands.a_host, operands.b_host, rows,
+                                          splits)
+        if not checked.ok:
+            return {"status": "failed", "reason": f"validation failed: {checked.detail}", "how": built.how}
+        stats = time_launch(lambda: launch(operands), policy)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a driver that cannot JIT the PTX, say
+        text = str(exc).strip().splitlines()
+        return {"status": "failed", "reason": f"{type(exc).__name__}: {text[0] if text else ''}"}
+    return {"status": "ok", "how": built.how, "sass": summary, "time_s": stats.to_dict(),
+            "tflops": shape.ops / stats.median / 1e12}

@@ -1,0 +1,447 @@
+"""GEMM: a tiled mma.sync GEMM per format (kernels/gemm.cu), against float64 and cuBLAS.
+
+C (M x N, row-major) = A (M x K, row-major) x B (K x N, column-major): both operands
+K-contiguous, the layout mma.sync fragments want (cuBLAS calls it "TN").
+
+What is decided here, for every backend and testable without a GPU: the formats, the
+tile shape per target (it must fit the target's shared memory), split K for problems
+too small to fill the GPU, the shapes a suite asks for, the inputs (exactly
+representable in the format; small integers for the exact check), the error bound a
+result must meet against float64, and the figures of merit (TFLOP/s, % of the
+measured mma.sync peak and of the spec peak, bandwidth for skinny problems).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from smbench import formats
+from smbench import targets as target_table
+from smbench.errors import SmbenchError
+from smbench.families.stream import Validation
+
+KERNEL_FILE = "gemm.cu"
+K_TILE_BYTES = 128  # the kernel's K tile (bytes of K per stage)
+UNSUPPORTED = 0x0BADF00D
+MAX_SPLITS = 16
+
+
+@dataclass(frozen=True)
+class Format:
+    key: str
+    kernel: str
+    label: str
+    encoding: str  # formats name of A and B
+    element_bytes: int
+    accumulator: str  # f32, f16 or s32: also C's type
+    k: int  # K of one mma
+    feature: str
+    peak_key: str  # families.peak format whose loop rate this GEMM is held to
+    # cuBLAS (cublasGemmEx) types: (A/B data type, C data type, compute type), or None.
+    cublas: tuple[int, int, int] | None
+    cublas_missing: str = ""
+    # Significant bits the accumulation is sure to keep: 24 for f32 and 11 for f16, but
+    # FP8 with an f32 accumulator may keep as few as 13 (DeepSeek-V3's report for Hopper;
+    # the precision family measures it): the error bound and the exact check allow for it.
+    accumulation_bits: int = 24
+
+    @property
+    def unit_roundoff(self) -> float:
+        return 0.0 if self.integer else 2.0 ** -self.accumulation_bits
+
+    @property
+    def exact_limit(self) -> int:
+        """The largest integer every partial sum may reach and stay exact."""
+        return (1 << 31) - 1 if self.integer else 1 << self.accumulation_bits
+
+    @property
+    def integer(self) -> bool:
+        return self.accumulator == "s32"
+
+    @property
+    def group(self) -> str:
+        return {"f16": "FP16", "bf16": "BF16", "s8": "INT8", "e4m3": "FP8"}[self.encoding]
+
+    @property
+    def ops_unit(self) -> str:
+        return "TOPS" if self.integer else "TFLOP/s"
+
+    @property
+    def output_dtype(self):
+        return {"f32": np.float32, "f16": np.float16, "s32": np.int32}[self.accumulator]
+
+    @property
+    def storage_dtype(self):
+        """How A and B travel to the device: their codes (bf16 and e4m3 have no NumPy type)."""
+        return {"f16": np.float16, "bf16": np.uint16, "s8": np.int8, "e4m3": np.uint8}[self.encoding]
+
+    @property
+    def splittable(self) -> bool:
+        """Split K adds the slices in the accumulator's type, which an f16-accumulating GEMM
+        would not do."""
+        return self.accumulator != "f16"
+
+
+# cudaDataType and cublasComputeType_t values (library_types.h, cublas_api.h).
+CUDA_R_16F, CUDA_R_32F, CUDA_R_8I, CUDA_R_32I, CUDA_R_16BF = 2, 0, 3, 10, 14
+COMPUTE_16F, COMPUTE_32F, COMPUTE_32I = 64, 68, 72
+_NO_FP8 = "cuBLAS multiplies FP8 only through cublasLt, which CuPy does not expose"
+
+FORMATS: tuple[Format, ...] = (
+    Format("f16_f32acc", "gemm_f16_f32acc", "FP16 -> FP32 acc", "f16", 2, "f32", 16, "mma.f16", "f16_f32acc",
+           (CUDA_R_16F, CUDA_R_32F, COMPUTE_32F)),
+    Format("bf16_f32acc", "gemm_bf16_f32acc", "BF16 -> FP32 acc", "bf16", 2, "f32", 16, "mma.bf16", "bf16_f32acc",
+           (CUDA_R_16BF, CUDA_R_32F, COMPUTE_32F)),
+    Format("f16_f16acc", "gemm_f16_f16acc", "FP16 -> FP16 acc", "f16", 2, "f16", 16, "mma.f16", "f16_f16acc",
+           (CUDA_R_16F, CUDA_R_16F, COMPUTE_16F), accumulation_bits=11),
+    Format("s8", "gemm_s8_s32acc", "INT8 -> INT32 acc", "s8", 1, "s32", 32, "mma.s8", "s8",
+           (CUDA_R_8I, CUDA_R_32I, COMPUTE_32I)),
+    Format("e4m3_f32acc", "gemm_e4m3_f32acc_sm89", "FP8 e4m3 -> FP32 acc (sm_89 form)", "e4m3", 1, "f32", 32,
+           "mma.fp8", "e4m3_f32acc", None, _NO_FP8, 13),
+    Format("f8f6f4_e4m3_f32acc", "gemm_e4m3_f32acc_f8f6f4", "FP8 e4m3 -> FP32 acc (kind::f8f6f4)", "e4m3", 1, "f32",
+           32, "mma.f8f6f4.fp8", "f8f6f4_e4m3_f32acc", None, _NO_FP8, 13),
+)
+
+BY_KEY: dict[str, Format] = {f.key: f for f in FORMATS}
+
+
+# ---------------------------------------------------------------- tiles
+
+@dataclass(frozen=True)
+class Tile:
+    """A block tile (bm x bn), its warps, and how many K tiles are in flight."""
+
+    bm: int
+    bn: int
+    warps_m: int
+    warps_n: int
+    stages: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.bm}x{self.bn}, {self.warps_m}x{self.warps_n} warps, {self.stages} stages"
+
+    @property
+    def threads(self) -> int:
+        return 32 * self.warps_m * self.warps_n
+
+    @property
+    def warp_tile(self) -> tuple[int, int]:
+        return self.bm // self.warps_m, self.bn // self.warps_n
+
+    @property
+    def shared_bytes(self) -> int:
+        """Dynamic shared memory: every stage holds a K tile of A's rows and of B's columns."""
+        return (self.bm + self.bn) * K_TILE_BYTES * self.stages
+
+    def options(self) -> list[str]:
+        return [f"-DSMBENCH_GEMM_BM={self.bm}", f"-DSMBENCH_GEMM_BN={self.bn}",
+                f"-DSMBENCH_GEMM_WARPS_M={self.warps_m}", f"-DSMBENCH_GEMM_WARPS_N={self.warps_n}",
+                f"-DSMBENCH_GEMM_STAGES={self.stages}"]
+
+    def to_dict(self) -> dict:
+        return {"bm": self.bm, "bn": self.bn, "warps_m": self.warps_m, "warps_n": self.warps_n,
+                "stages": self.stages, "threads": self.threads, "shared_bytes": self.shared_bytes}
+
+
+# Tiles for M > SKINNY_MAX_M, best first; the first that fits the target's shared memory
+# is used. A 64 x 64 warp tile reads 4 KB of shared memory per 32 mma where 64 x 32 reads
+# 3 KB per 16: on Hopper's mma.sync rate the smaller one is as much shared-memory bound
+# as tensor bound, so the wide tile leads where it fits.
+LARGE_TILES = (Tile(128, 256, 2, 4, 4), Tile(128, 256, 2, 4, 3), Tile(128, 128, 2, 4, 4), Tile(128, 128, 2, 4, 3),
+               Tile(64, 128, 2, 4, 4))
+# ptxas's FP8 emulation (F2FP unpacks, HMMA into a zero accumulator, FADD) needs registers
+# a larger warp tile does not leave: it spills from 64 x 32 on.
+EMULATED_WARP_TILE = (32, 32)
+# Decode-shaped problems (M <= 16): one m16 row of tiles, narrow in N so that there are
+# many blocks; the GEMM is a stream over B.
+SKINNY_TILE = Tile(16, 64, 1, 4, 4)
+SKINNY_MAX_M = 16
+# Shared memory the driver keeps per block (cudaDevAttrReservedSharedMemoryPerBlock; cuobjdump
+# shows it as the kernel's SHARED from sm_90 on). It comes on top of the per-block limit.
+RESERVED_SHARED = 1024
+
+
+def choose_tile(fmt: Format, target: target_table.Target, m: int, shared_limit: int | None = None) -> Tile:
+    """The tile for this format, target and M. `shared_limit` is the device's own opt-in
+    limit when there is one, else the target table's."""
+    if m <= SKINNY_MAX_M:
+        return SKINNY_TILE
+    limit = shared_limit if shared_limit is not None else target.shared_per_block
+    emulated = target.support(fmt.feature) == target_table.EMULATED
+    for tile in LARGE_TILES:
+        if emulated and (tile.warp_tile[0] > EMULATED_WARP_TILE[0] or tile.warp_tile[1] > EMULATED_WARP_TILE[1]):
+            continue
+        if tile.shared_bytes <= limit:
+            return tile
+    raise SmbenchError(f"no GEMM tile fits {limit} bytes of shared memory per block")
+
+
+def all_tiles() -> list[Tile]:
+    return [*LARGE_TILES, SKINNY_TILE]
+
+
+def k_bytes(fmt: Format, k: int) -> int:
+    return k * fmt.element_bytes
+
+
+def split_k(fmt: Format, tile: Tile, m: int, n: int, k: int, sm_count: int) -> int:
+    """Slices of K for a problem with fewer output tiles than SMs: enough that about two
+    blocks run per SM, each slice keeping at least `stages` K tiles to pipeline."""
+    tiles = math.ceil(m / tile.bm) * math.ceil(n / tile.bn)
+    k_tiles = math.ceil(k_bytes(fmt, k) / K_TILE_BYTES)
+    if not fmt.splittable or tiles >= sm_count:
+        return 1
+    return max(1, min(MAX_SPLITS, k_tiles // tile.stages, math.ceil(2 * sm_count / tiles)))
+
+
+def grid(tile: Tile, m: int, n: int, splits: int) -> tuple[int, int, int]:
+    """One block per output tile (the kernel orders them in groups), times the K slices."""
+    return math.ceil(m / tile.bm) * math.ceil(n / tile.bn), 1, splits
+
+
+def leading_bytes(fmt: Format, k: int) -> int:
+    """Row pitch of A and B in bytes: K elements rounded up to 16 bytes (cp.async copies
+    16-byte chunks from 16-byte-aligned addresses). The padding is never read as data:
+    the kernel zero-fills everything past K."""
+    return -(-k_bytes(fmt, k) // 16) * 16
+
+
+# ---------------------------------------------------------------- shapes
+
+@dataclass(frozen=True)
+class Shape:
+    m: int
+    n: int
+    k: int
+    kind: str  # square, llm, decode, tail
+
+    @property
+    def label(self) -> str:
+        return f"{self.m}x{self.n}x{self.k}"
+
+    @property
+    def ops(self) -> float:
+        return 2.0 * self.m * self.n * self.k
+
+
+def shapes(settings: dict) -> list[Shape]:
+    """The suite's shapes in a stable order, each once (the first kind that names it wins)."""
+    found: dict[tuple[int, int, int], Shape] = {}
+    for size in settings.get("squares", []):
+        found.setdefault((size, size, size), Shape(size, size, size, "square"))
+    for m, n, k in settings.get("shapes", []):
+        found.setdefault((m, n, k), Shape(m, n, k, "llm"))
+    for n, k in settings.get("decode_nk", []):
+        for m in settings.get("decode_m", []):
+            found.setdefault((m, n, k), Shape(m, n, k, "decode"))
+    for m, n, k in settings.get("tails", []):
+        found.setdefault((m, n, k), Shape(m, n, k, "tail"))
+    return list(found.values())
+
+
+def footprint(fmt: Format, shape: Shape, splits: int = 1) -> int:
+    """Device bytes one case needs: A, B, C, a cuBLAS C and the split-K slices."""
+    pitch = leading_bytes(fmt, shape.k)
+    out = np.dtype(fmt.output_dtype).itemsize
+    return (shape.m + shape.n) * pitch + 2 * shape.m * shape.n * out + splits * shape.m * shape.n * 4
+
+
+def bytes_moved(fmt: Format, shape: Shape) -> int:
+    """The least a GEMM must move to and from memory: A and B read once, C written once."""
+    return (shape.m + shape.n) * shape.k * fmt.element_bytes + shape.m * shape.n * np.dtype(fmt.output_dtype).itemsize
+
+
+# ---------------------------------------------------------------- inputs
+
+# e4m3 codes of magnitude <= 1 (and their negatives): the random FP8 operands.
+_E4M3_UNIT = np.array([c for c in range(256) if abs(formats.decode("e4m3", c)) <= 1.0
+                       and not math.isnan(formats.decode("e4m3", c))], dtype=np.uint8)
+_E4M3_VALUES = np.array([formats.decode("e4m3", int(c)) for c in range(256)])
+
+
+def decode(fmt: Format, codes: np.ndarray) -> np.ndarray:
+    """Stored operands -> their float64 values."""
+    if fmt.encoding == "f16":
+        return codes.astype(np.float64)
+    if fmt.encoding == "bf16":
+        return (codes.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+    if fmt.encoding == "s8":
+        return codes.astype(np.float64)
+    return _E4M3_VALUES[codes]
+
+
+def random_operand(fmt: Format, rows: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """rows x k stored operand, values spread over (-1, 1) (s8: the whole range), each
+    exactly representable: what the reference multiplies is what the GPU reads."""
+    if fmt.encoding == "f16":
+        return rng.uniform(-1, 1, (rows, k)).astype(np.float16)
+    if fmt.encoding == "bf16":
+        return (rng.uniform(-1, 1, (rows, k)).astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    if fmt.encoding == "s8":
+        return rng.integers(-128, 128, (rows, k), dtype=np.int8)
+    return _E4M3_UNIT[rng.integers(0, len(_E4M3_UNIT), (rows, k))]
+
+
+_UNIT_CODES = {"f16": (0x3C00, 0xBC00), "bf16": (0x3F80, 0xBF80), "s8": (1, -1), "e4m3": (0x38, 0xB8)}
+
+
+def exact_density(fmt: Format, k: int) -> float:
+    """How many of A's entries are nonzero in the exact check: 2/3, or fewer when K is so
+    long that sums of K terms +-1 could pass the accumulator's exact limit (f16: 2048)."""
+    return min(2 / 3, fmt.exact_limit / (2 * k))
+
+
+def exact_operand(fmt: Format, rows: int, k: int, rng: np.random.Generator, density: float = 2 / 3) -> np.ndarray:
+    """rows x k operand of -1, 0 and 1 (nonzero with probability `density`): every product
+    and partial sum is a small integer."""
+    one, minus_one = _UNIT_CODES[fmt.encoding]
+    table = np.array([minus_one, 0, one]).astype(np.uint16 if fmt.encoding == "f16" else fmt.storage_dtype)
+    if density >= 2 / 3:  # -1, 0 and 1 equally likely
+        pick = rng.integers(0, 3, (rows, k), dtype=np.int8)
+    else:
+        pick = np.where(rng.random((rows, k), dtype=np.float32) < density,
+                        rng.integers(0, 2, (rows, k), dtype=np.int8) * 2, 1).astype(np.int8)
+    codes = table[pick]
+    return codes.view(np.float16) if fmt.encoding == "f16" else codes
+
+
+def padded(fmt: Format, operand: np.ndarray) -> np.ndarray:
+    """An operand (rows x K) in a buffer whose rows are leading_bytes long, zero padded."""
+    rows, k = operand.shape
+    pitch = leading_bytes(fmt, k) // fmt.element_bytes
+    if pitch == k:
+        return np.ascontiguousarray(operand)
+    out = np.zeros((rows, pitch), dtype=operand.dtype)
+    out[:, :k] = operand
+    return out
+
+
+# ---------------------------------------------------------------- validation
+
+def error_bound(fmt: Format, k: int, splits: int, magnitude: np.ndarray) -> np.ndarray:
+    """Largest error allowed in each element of C against the float64 product.
+
+    The products are exact (the inputs are exactly representable, and the tensor cores
+    multiply exactly); the error comes from adding. Each mma adds its K-block into the
+    accumulator and rounds once, or truncates, so the chain along K rounds about K / k
+    times, and split K adds one rounding per slice. Each rounding is at most one unit in
+    the last place of the running sum, and no running sum exceeds sum |a| |b|; twice that
+    allows for the bits the fused block sum itself drops before it is rounded:
+
+        |C - C64| <= 2 (ceil(K / k) + splits) u sum_k |a_ik| |b_kj|,   u = 2^-accumulation_bits
+
+    plus the last rounding of C to its own type. It is a worst-case bound, far above the
+    typical error (and loose for f16 accumulation over long K); the exact check, not this
+    bound, is what catches a misplaced tile."""
+    u = fmt.unit_roundoff
+    roundings = math.ceil(k / fmt.k) + splits
+    return 2 * roundings * u * magnitude + u * magnitude
+
+
+def check_rows(m: int, rng: np.random.Generator, limit: int = 256) -> np.ndarray:
+    """The rows of C checked against float64: all of a small C; of a large one the first
+    and last 64 (the edge tiles, where the tails are) and random rows between."""
+    if m <= limit:
+        return np.arange(m)
+    middle = rng.choice(np.arange(64, m - 64), size=limit - 128, replace=False)
+    return np.unique(np.concatenate([np.arange(64), np.sort(middle), np.arange(m - 64, m)]))
+
+
+def validate_exact(fmt: Format, got: np.ndarray, a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> Validation:
+    """C from -1/0/1 inputs against the integer product, element for element. Exact
+    whatever the order of the additions, because no partial sum can pass sum |a| |b|,
+    which is checked to be within the accumulator's exact limit."""
+    av, bv = decode(fmt, a[rows]), decode(fmt, b)
+    want = av @ bv.T
+    reach = float(np.max(np.abs(av) @ np.abs(bv).T)) if want.size else 0.0
+    if reach > fmt.exact_limit:
+        return Validation(False, 0, f"the exact check's inputs reach {reach:g}, past the exact limit "
+                          f"{fmt.exact_limit} of the accumulation")
+    got = got.astype(np.float64)
+    if got.shape != want.shape:
+        return Validation(False, int(got.size), f"C has shape {got.shape}, expected {want.shape}")
+    wrong = np.argwhere(got != want)
+    if len(wrong):
+        i, j = (int(x) for x in wrong[0])
+        return Validation(False, int(got.size), f"{len(wrong)} of {got.size} values differ from the exact product; "
+                          f"C[{int(rows[i])}, {j}] = {got[i, j]:g}, expected {want[i, j]:g}",
+                          float(np.max(np.abs(got - want))), 0.0)
+    return Validation(True, int(got.size), f"{got.size} values ({len(rows)} rows x {got.shape[1]}) equal the exact "
+                      f"product of -1/0/1 inputs", 0.0, 0.0)
+
+
+def validate_random(fmt: Format, got: np.ndarray, a: np.ndarray, b: np.ndarray, rows: np.ndarray,
+                    splits: int) -> tuple[Validation, dict]:
+    """C from random inputs against float64 within error_bound; also the error figures."""
+    av, bv = decode(fmt, a[rows]), decode(fmt, b)
+    want = av @ bv.T
+    magnitude = np.abs(av) @ np.abs(bv).T
+    got = got.astype(np.float64)
+    if got.shape != want.shape:
+        return Validation(False, int(got.size), f"C has shape {got.shape}, expected {want.shape}"), {}
+    errors = np.abs(got - want)
+    bound = error_bound(fmt, a.shape[1], splits, magnitude)
+    figures = error_figures(got, want)
+    over = np.argwhere(~(errors <= bound))  # NaN fails too
+    if len(over):
+        i, j = (int(x) for x in over[0])
+        return Validation(False, int(got.size), f"{len(over)} of {got.size} values outside the error bound; "
+                          f"C[{int(rows[i])}, {j}] = {got[i, j]!r}, float64 {want[i, j]!r}, bound "
+                          f"{bound[i, j]:.3g}", float(np.nanmax(errors)), figures["max_relative"]), figures
+    worst = float(np.max(errors / np.where(bound > 0, bound, 1))) if errors.size else 0.0
+    return Validation(True, int(got.size), f"{got.size} values within the error bound of float64 (worst at "
+                      f"{100 * worst:.1f}% of its bound)", float(np.max(errors)) if errors.size else 0.0,
+                      figures["max_relative"]), figures
+
+
+def error_figures(got: np.ndarray, want: np.ndarray) -> dict:
+    """Normwise relative error (Frobenius) and the largest elementwise one over nonzero
+    references: comparable between our kernel and cuBLAS on the same inputs."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    norm = float(np.linalg.norm(want))
+    nonzero = want != 0
+    return {"normwise_relative": float(np.linalg.norm(got - want)) / norm if norm else 0.0,
+            "max_relative": float(np.max(np.abs(got[nonzero] - want[nonzero]) / np.abs(want[nonzero])))
+            if nonzero.any() else 0.0}
+
+
+# ---------------------------------------------------------------- figures of merit
+
+def figures(fmt: Format, shape: Shape, seconds: float, mma_peak: float | None, spec_peak: float | None,
+            expected_gbps: float | None) -> dict:
+    """TFLOP/s (TOPS), % of the measured mma.sync loop and of the spec peak, and the
+    bandwidth the minimum traffic implies (the figure of merit for skinny M)."""
+    tflops = shape.ops / seconds / 1e12
+    gbps = bytes_moved(fmt, shape) / seconds / 1e9
+    return {"tflops": tflops, "percent_of_mma_peak": 100 * tflops / mma_peak if mma_peak else None,
+            "percent_of_spec": 100 * tflops / spec_peak if spec_peak else None, "gbps": gbps,
+            "percent_of_bandwidth": 100 * gbps / expected_gbps if expected_gbps else None}
+
+
+def gate(fmt: Format, target: target_table.Target) -> tuple[str, str]:
+    """("native" | "emulated" | "skipped", why), by the target table, as for the peak loops."""
+    from smbench.families import peak
+
+    return peak.gate_feature(fmt.feature, fmt.group, target)
+
+
+def fallback_compiles(fmt: Format) -> bool:
+    from smbench.families import peak
+
+    return peak.fallback_compiles(fmt)
+
+
+# The loop body the SASS must show: the format's tensor instruction (an emulated one is
+# HMMA), the shared-memory fragment loads and the asynchronous copies.
+def main_loop_check(histogram: dict[str, int]) -> tuple[bool, str]:
+    from smbench import sass
+
+    tensor = sum(n for op, n in histogram.items() if sass.is_tensor(op))
+    ldsm = sum(n for op, n in histogram.items() if op.startswith("LDSM"))
+    ldgsts = sum(n for op, n in histogram.items() if op.startswith("LDGSTS"))
+    ok = tensor > 0 and ldsm > 0 and ldgsts > 0
+    return ok, f"main loop: {tensor} tensor, {ldsm} LDSM, {ldgsts} LDGSTS instructions"
