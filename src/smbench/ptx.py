@@ -8,6 +8,7 @@ their own line, so counting braces finds where each block ends.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -30,6 +31,13 @@ _CALL = re.compile(r"\bcall(?:\.uni)?\s+(?:\([^)]*\)\s*,\s*)?([\w$]+)")
 def blocks(ptx: str, prototypes: bool = False) -> list[Block]:
     """The .entry and .func blocks with a body, and with prototypes=True the bodiless
     declarations too."""
+    return list(_blocks(ptx, prototypes))
+
+
+# compat reads the same module's structure several times (its kernels, whom an error
+# blames, what to drop); a GEMM's PTX runs to tens of thousands of lines.
+@functools.lru_cache(maxsize=32)
+def _blocks(ptx: str, prototypes: bool) -> tuple[Block, ...]:
     lines = ptx.splitlines()
     found: list[Block] = []
     index = 0
@@ -45,12 +53,12 @@ def blocks(ptx: str, prototypes: bool = False) -> list[Block]:
             if not seen_body and text.rstrip().endswith(";") and "{" not in text and depth == 0:
                 end = cursor  # a prototype: `.extern .func foo(...);`
                 break
-            for char in text:
-                if char == "{":
-                    depth += 1
-                    seen_body = True
-                elif char == "}":
-                    depth -= 1
+            # Only the balance at the end of the line matters (a line's own braces, such as a
+            # vector operand's, close on it), so counting is enough: big modules scan fast.
+            opens = text.count("{")
+            if opens:
+                seen_body = True
+            depth += opens - text.count("}")
             if seen_body and depth == 0:
                 end = cursor
                 break
@@ -60,7 +68,7 @@ def blocks(ptx: str, prototypes: bool = False) -> list[Block]:
         if seen_body or prototypes:
             found.append(Block(match.group(1), match.group(2), start + 1, end + 1, seen_body))
         index = end + 1
-    return found
+    return tuple(found)
 
 
 def entries(ptx: str) -> list[str]:
