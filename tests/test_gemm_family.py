@@ -90,8 +90,14 @@ def test_tile_choice_for_every_target():
         for fmt in gemm.FORMATS:
             for m in (1, 16, 17, LARGE_M):
                 tile = gemm.choose_tile(fmt, target, m)
-                assert tile.shared_bytes <= target.shared_per_block
                 assert (tile == gemm.SKINNY_TILE) == (m <= gemm.SKINNY_MAX_M)
+                assert tile.shared_bytes == tile.stages * (tile.bm + tile.bn) * 128 <= target.shared_per_block
+                if m > gemm.SKINNY_MAX_M:
+                    # The first tile of the ranked list that fits, and none before it fits.
+                    earlier = gemm.LARGE_TILES[:gemm.LARGE_TILES.index(tile)]
+                    emulated = target.support(fmt.feature) == target_table.EMULATED
+                    assert all(t.shared_bytes > target.shared_per_block
+                               or (emulated and t.warp_tile > gemm.EMULATED_WARP_TILE) for t in earlier)
     # The 64 x 64 warp tile where shared memory allows, never for an emulated format.
     f16, fp8 = gemm.BY_KEY["f16_f32acc"], gemm.BY_KEY["e4m3_f32acc"]
     assert gemm.choose_tile(f16, target_table.get("sm_90"), LARGE_M) == gemm.Tile(128, 256, 2, 4, 4)
@@ -128,10 +134,20 @@ def test_leading_dimension_and_padding():
 
 @pytest.mark.parametrize("key", list(gemm.BY_KEY))
 def test_inputs_are_exactly_what_the_reference_multiplies(key):
+    from smbench import formats
+
     fmt = gemm.BY_KEY[key]
     rng = np.random.default_rng(1)
-    values = gemm.decode(fmt, gemm.random_operand(fmt, 64, 100, rng))
+    codes = gemm.random_operand(fmt, 64, 100, rng)
+    values = gemm.decode(fmt, codes)
     assert np.all(np.isfinite(values)) and values.std() > 0
+    # Each value is the one formats.py (the emulator's encoder) gives for that code.
+    for code, value in list(zip(codes.ravel()[:300], values.ravel()[:300])):
+        raw = int(code.view(np.uint16)) if fmt.encoding == "f16" else int(code)
+        if fmt.encoding == "s8":
+            assert value == raw
+        else:
+            assert formats.decode(fmt.encoding, raw % (1 << (8 * fmt.element_bytes))) == value
     if not fmt.integer:
         assert np.all(np.abs(values) <= 1)
     exact = gemm.decode(fmt, gemm.exact_operand(fmt, 64, 100, rng))
@@ -146,10 +162,12 @@ def test_exact_density_keeps_sums_within_the_accumulator():
     assert gemm.exact_density(f16acc, 14336) == pytest.approx(2048 / (2 * 14336))
     rng = np.random.default_rng(2)
     k = 14336
-    a = gemm.exact_operand(f16acc, 8, k, rng, gemm.exact_density(f16acc, k))
-    b = gemm.exact_operand(f16acc, 8, k, rng)
+    a = gemm.exact_operand(f16acc, 128, k, rng, gemm.exact_density(f16acc, k))
+    b = gemm.exact_operand(f16acc, 128, k, rng)
     reach = np.abs(gemm.decode(f16acc, a)) @ np.abs(gemm.decode(f16acc, b)).T
-    assert reach.max() <= f16acc.exact_limit
+    # Within the limit, yet dense enough that every K tile carries nonzero products.
+    assert reach.max() <= f16acc.exact_limit and reach.mean() > f16acc.exact_limit / 4
+    assert (np.abs(gemm.decode(f16acc, a)).reshape(128, -1, 64).sum(axis=(0, 2)) > 0).all()
 
 
 def test_exact_check_fails_a_wrong_tile_and_too_dense_inputs():
@@ -195,6 +213,26 @@ def test_error_bound_admits_real_arithmetic_and_rejects_a_lost_tile():
 
 # Every model the precision family knows, on the formats it is a model of: a 13-bit
 # accumulation is a finding about FP8 (and f16 accumulation keeps fewer bits anyway).
+@pytest.mark.parametrize("key,k", [("f16_f16acc", 4096), ("f16_f16acc", 14336), ("e4m3_f32acc", 8192),
+                                   ("e4m3_f32acc", 14336), ("f16_f32acc", 8192)])
+def test_random_check_has_power_at_long_k(key, k):
+    """Where the worst-case bound is loose (f16 accumulation, FP8), the normwise check still
+    fails a C of zeros, and one half its size wherever truncation cannot lose that much; it
+    passes an accumulation that truncates every step."""
+    fmt = gemm.BY_KEY[key]
+    rng = np.random.default_rng(6)
+    a, b = gemm.random_operand(fmt, 8, k, rng), gemm.random_operand(fmt, 24, k, rng)
+    rows = np.arange(8)
+    exact = gemm.decode(fmt, a) @ gemm.decode(fmt, b).T
+    wrongs = [np.zeros_like(exact)] + ([exact / 2] if not (key == "f16_f16acc" and k > 4096) else [])
+    for wrong in wrongs:
+        checked, _ = gemm.validate_random(fmt, wrong, a, b, rows, 1)
+        assert not checked.ok, checked.detail
+    model = precision.MODELS["truncate-3"].with_(block=None)
+    emulated = cpu_gemm.emulated_gemm(fmt, a, b, model)
+    assert gemm.validate_random(fmt, emulated, a, b, rows, 1)[0].ok
+
+
 @pytest.mark.parametrize("key,model", [(key, model) for key in ("f16_f32acc", "bf16_f32acc", "f16_f16acc", "e4m3_f32acc")
                                        for model in precision.MODELS
                                        if model != "fp8-14bit" or key in ("f16_f16acc", "e4m3_f32acc")])
@@ -221,10 +259,10 @@ def test_cpu_path_on_odd_sizes(key, m, n, k):
 def test_cpu_path_catches_a_broken_gemm(monkeypatch):
     real = cpu_gemm.numpy_gemm
 
-    def drops_last_k_tile(fmt, av, bv):
+    def drops_the_last_k(fmt, av, bv):  # the tail a kernel's last, partial K tile holds
         return real(fmt, av[:, :-1], bv[:, :-1])
 
-    monkeypatch.setattr(cpu_gemm, "numpy_gemm", drops_last_k_tile)
+    monkeypatch.setattr(cpu_gemm, "numpy_gemm", drops_the_last_k)
     outcome = cpu_gemm.run_case(gemm.BY_KEY["s8"], gemm.Shape(37, 41, 300, "tail"), POLICY, SETTINGS)
     assert outcome["status"] == "failed" and "differ from the exact product" in outcome["reason"]
 
@@ -249,6 +287,7 @@ def test_figures_of_merit():
     assert merit["percent_of_mma_peak"] == pytest.approx(100 * merit["tflops"] / 100)
     assert merit["gbps"] == pytest.approx((4096 * 4096 * 2 + 4096 * 2 + 4096 * 4) / 1e-4 / 1e9)
     assert merit["percent_of_bandwidth"] == pytest.approx(100 * merit["gbps"] / 273)
+    assert merit["percent_of_spec"] == pytest.approx(100 * merit["tflops"] / 200)
     assert gemm.figures(fmt, shape, 1e-4, None, None, None)["percent_of_spec"] is None
 
 
@@ -352,3 +391,15 @@ def test_run_gemm_holds_the_figure_to_the_loop_cublas_and_the_fallback():
     assert record["fallback"]["native_over_fallback"] == pytest.approx(2.0)
     failed = run_gemm(case, _FakeGpuRunner({"status": "failed", "reason": "validation failed: x", "tile": None}), POLICY)
     assert failed["status"] == "failed" and failed["reason"] == "validation failed: x"
+
+
+def test_export_and_rerun_tell_gemm_shapes_apart():
+    from smbench import frames, rerun
+
+    small, large = (_measured_gemm_record(512, 512, 512, "square", 100.0),
+                    _measured_gemm_record(8192, 8192, 8192, "square", 450.0))
+    document = {"kind": "measured", "backend": "cuda", "device": {"name": "H100"}, "records": [small, large]}
+    exported = frames.rows(document)
+    assert [(r["metric"], r["value"], r["shape"]) for r in exported] == [("TFLOP/s", 100.0, "512x512x512"),
+                                                                         ("TFLOP/s", 450.0, "8192x8192x8192")]
+    assert rerun.key(small) != rerun.key(large)

@@ -64,30 +64,43 @@ def test_every_format_on_odd_sizes(gpu, key, m, n, k):
 
 
 @pytest.mark.parametrize("splits", [2, 3, 7])
-def test_split_k_adds_every_slice(gpu, splits):
+@pytest.mark.parametrize("key", [f.key for f in gemm.FORMATS if f.splittable])
+def test_split_k_adds_every_slice(gpu, key, splits):
     cuda_gemm, facts, target = gpu
-    fmt = gemm.BY_KEY["f16_f32acc"]
+    fmt = gemm.BY_KEY[key]
+    if gemm.gate(fmt, target)[0] == "skipped":
+        pytest.skip(gemm.gate(fmt, target)[1])
     _, got, a, b = _run(cuda_gemm, fmt, target, facts, 9, 300, 2000, exact=True, splits=splits)
     assert gemm.validate_exact(fmt, got, a, b, np.arange(9)).ok
+    _, got, a, b = _run(cuda_gemm, fmt, target, facts, 9, 300, 2000, exact=False, splits=splits)
+    assert gemm.validate_random(fmt, got, a, b, np.arange(9), splits)[0].ok
 
 
-def test_the_compute_80_build_validates(gpu):
+@pytest.mark.parametrize("key", [f.key for f in gemm.FORMATS if gemm.fallback_compiles(f)])
+def test_the_compute_80_build_validates(gpu, key):
     cuda_gemm, facts, target = gpu
-    fmt = gemm.BY_KEY["f16_f32acc"]
+    fmt = gemm.BY_KEY[key]
     tile = gemm.choose_tile(fmt, target, 257, cuda_gemm.shared_limit())
     kernel, built = cuda_gemm.load_fallback(target.portable_real, fmt, tile)
     if built.sass is not None:
         assert cuda_gemm.summary_of(built.sass[fmt.kernel])["main_loop_ok"]
     rng = np.random.default_rng(0)
-    a, b = gemm.exact_operand(fmt, 257, 300, rng), gemm.exact_operand(fmt, 129, 300, rng)
-    c, launch = kernel.prepare(257, 129, 300, 1)
-    launch(cuda_gemm.Operands.upload(fmt, a, b))
-    assert gemm.validate_exact(fmt, cuda_gemm.result_rows(c, np.arange(257)), a, b, np.arange(257)).ok
+    for exact in (True, False):
+        make = gemm.exact_operand if exact else gemm.random_operand
+        a, b = make(fmt, 257, 300, rng), make(fmt, 129, 300, rng)
+        c, launch = kernel.prepare(257, 129, 300, 1)
+        launch(cuda_gemm.Operands.upload(fmt, a, b))
+        got = cuda_gemm.result_rows(c, np.arange(257))
+        checked = gemm.validate_exact(fmt, got, a, b, np.arange(257)) if exact else \
+            gemm.validate_random(fmt, got, a, b, np.arange(257), 1)[0]
+        assert checked.ok, checked.detail
 
 
-def test_cublas_computes_the_same_product(gpu):
+@pytest.mark.parametrize("key", [f.key for f in gemm.FORMATS if f.cublas])
+def test_cublas_computes_the_same_product(gpu, key):
+    """The call's layout and types are right: cuBLAS gives the exact product too."""
     cuda_gemm, facts, target = gpu
-    fmt = gemm.BY_KEY["f16_f32acc"]
+    fmt = gemm.BY_KEY[key]
     rng = np.random.default_rng(1)
     a, b = gemm.exact_operand(fmt, 64, 200, rng), gemm.exact_operand(fmt, 48, 200, rng)
     library = cuda_gemm.Cublas(fmt, 64, 48, 200)

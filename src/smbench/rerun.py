@@ -20,8 +20,10 @@ CONFIG_FIELDS = ("kernel_source_hash", "compile_options", "elements", "target")
 
 
 def key(record: dict) -> tuple:
+    """What a figure measured; a GEMM's shape (M x N x K) stands where a working-set size would."""
     return (record["family"], record["benchmark"], record.get("kernel"), record.get("dtype"), record.get("width"),
-            record.get("memory") or record.get("host"), record.get("working_set") or record.get("bytes"))
+            record.get("memory") or record.get("host"),
+            record.get("working_set") or record.get("bytes") or record.get("shape"))
 
 
 @dataclass

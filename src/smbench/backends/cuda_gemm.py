@@ -249,7 +249,10 @@ def _cublas(fmt: gemm.Format, shape: gemm.Shape, operands: Operands, rows, polic
         library = Cublas(fmt, shape.m, shape.n, shape.k)
         library.launch(operands)
         got = _check_rows_of(library.c, rows)
-        _, errors = gemm.validate_random(fmt, got, operands.a_host, operands.b_host, rows, 1)
+        checked, errors = gemm.validate_random(fmt, got, operands.a_host, operands.b_host, rows, 1)
+        if not checked.ok:  # a wrong call (layout, types) must not become a ratio
+            return {"status": "failed", "reason": f"cuBLAS's result failed validation: {checked.detail}",
+                    "error": errors}
         stats = time_launch(lambda: library.launch(operands), policy)
     except SmbenchError as exc:
         return {"status": "not run", "reason": str(exc)}
@@ -258,7 +261,8 @@ def _cublas(fmt: gemm.Format, shape: gemm.Shape, operands: Operands, rows, polic
     except Exception as exc:  # noqa: BLE001 - a type combination this cuBLAS refuses, say
         text = str(exc).strip().splitlines()
         return {"status": "failed", "reason": f"{type(exc).__name__}: {text[0] if text else ''}"}
-    return {"status": "ok", "time_s": stats.to_dict(), "tflops": shape.ops / stats.median / 1e12, "error": errors}
+    return {"status": "ok", "time_s": stats.to_dict(), "tflops": shape.ops / stats.median / 1e12, "error": errors,
+            "validation": checked.to_dict()}
 
 
 def _fallback(runner, fmt: gemm.Format, shape: gemm.Shape, tile: gemm.Tile, splits: int, operands: Operands, rows,
