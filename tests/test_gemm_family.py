@@ -403,3 +403,20 @@ def test_export_and_rerun_tell_gemm_shapes_apart():
     assert [(r["metric"], r["value"], r["shape"]) for r in exported] == [("TFLOP/s", 100.0, "512x512x512"),
                                                                          ("TFLOP/s", 450.0, "8192x8192x8192")]
     assert rerun.key(small) != rerun.key(large)
+
+
+def test_compare_lines_gemms_up_across_files():
+    from smbench import compare
+    from smbench.timing import summarize
+
+    def measured(tflops):
+        record = _measured_gemm_record(4096, 4096, 4096, "square", tflops)
+        seconds = 2 * 4096**3 / (tflops * 1e12)
+        record.update({"ops": 2.0 * 4096**3, "time_s": summarize([seconds * f for f in (0.99, 1.0, 1.01)] * 4)
+                       .to_dict()})
+        return {"kind": "measured", "records": [record]}
+
+    tables = {t.title: t for t in compare.build([("spark", measured(50.0)), ("h100", measured(400.0))])}
+    table = tables["GEMM, TFLOP/s (TOPS for INT8)"]
+    assert table.rows == [["f16_f32acc / 4096x4096x4096", 50.0, 400.0, pytest.approx(8.0),
+                           table.rows[0][-1]]] and table.rows[0][-1].startswith("differs")

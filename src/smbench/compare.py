@@ -126,6 +126,25 @@ def peaks(document: dict) -> dict[str, Entry]:
     return entries
 
 
+def _tflops_samples(record: dict) -> list[float] | None:
+    timing = record.get("time_s")
+    if not isinstance(timing, dict) or not record.get("ops") or not timing.get("samples"):
+        return None
+    return [record["ops"] / t / 1e12 for t in timing["samples"] if t > 0]
+
+
+def gemms(document: dict) -> dict[tuple, Entry]:
+    """(format, M x N x K) -> the GEMM's T(FL)OP/s, with its samples for the noise test."""
+    entries: dict[tuple, Entry] = {}
+    for record in document["records"]:
+        if record["family"] == "gemm" and record["status"] == "ok":
+            cublas = record.get("cublas") or {}
+            note = f"cuBLAS {cublas['tflops']:.4g}" if cublas.get("status") == "ok" else ""
+            entries[(record["benchmark"], record["shape"])] = Entry(record["tflops"]["median"],
+                                                                    _tflops_samples(record), note)
+    return entries
+
+
 def transfers(document: dict) -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
     for record in document["records"]:
@@ -159,6 +178,7 @@ def build(named: list[tuple[str, dict]]) -> list[Table]:
                                       "published: their figures), GB/s", dram_bandwidth, "kernel"),
                                      ("Bandwidth per kernel and size, GB/s", per_size, "kernel / memory / size"),
                                      ("Throughput per precision, TFLOP/s", peaks, "precision"),
+                                     ("GEMM, TFLOP/s (TOPS for INT8)", gemms, "format / M x N x K"),
                                      ("Copies and launches", transfers, "benchmark")):
         present = [(label, entries) for (label, document) in named if (entries := extract(document))]
         if not present:
