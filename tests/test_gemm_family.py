@@ -24,6 +24,9 @@ LARGE_M = 4096
 # The tensor instruction each format's main loop must be made of, where the target has it.
 INSTRUCTION = {"f16_f32acc": "HMMA.16816.F32", "bf16_f32acc": "HMMA.16816.F32.BF16", "f16_f16acc": "HMMA.16816.F16",
                "s8": "IMMA.16832.S8.S8"}
+# Shared memory the driver keeps per block (cudaDevAttrReservedSharedMemoryPerBlock); cuobjdump
+# shows it as a kernel's SHARED from sm_90 on. It comes on top of the per-block limit.
+RESERVED_SHARED = 1024
 POLICY = TimingPolicy(warmup=0, min_samples=2, max_samples=3, budget_s=0.05)
 SETTINGS = {"cpu_max_gflop": 1.0, "cpu_emulate_max": 1 << 22, "emulator_model": "truncate-3"}
 
@@ -82,7 +85,7 @@ def test_no_spills_and_tiles_fit_shared_memory(built):
             kernel = summaries[tile][fmt.kernel]
             assert kernel.spill_instructions == 0 and kernel.local_bytes == 0, (target.name, fmt.key, tile.name)
             # No static shared memory beyond the driver's reserve; the tiles are dynamic.
-            assert kernel.shared_bytes <= gemm.RESERVED_SHARED and tile.shared_bytes <= target.shared_per_block
+            assert kernel.shared_bytes <= RESERVED_SHARED and tile.shared_bytes <= target.shared_per_block
 
 
 def test_tile_choice_for_every_target():
@@ -308,7 +311,7 @@ def test_run_gemm_on_the_cpu(tmp_path, capsys):
                      '[cpu]\nbudget_s = 0.05\n')
     assert main(["run", "--backend", "cpu", "--suite", str(suite), "--only", "gemm", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "GEMM (mma.sync" in out and "1x96x200" in out
+    assert "GEMM (GPU: mma.sync" in out and "1x96x200" in out
     document = json.loads(next(tmp_path.glob("*.json")).read_text())
     records = [r for r in document["records"] if r["family"] == "gemm"]
     assert len(records) == 6 and all(r["status"] == "ok" for r in records)
@@ -327,7 +330,7 @@ def test_bad_gemm_settings_exit_2(tmp_path, capsys):
 
 def _measured_gemm_record(m, n, k, kind, tflops, cublas=None, loop=None):
     fmt = gemm.BY_KEY["f16_f32acc"]
-    return {"family": "gemm", "benchmark": fmt.key, "status": "ok", "label": fmt.label, "kind": kind, "m": m, "n": n,
+    return {"family": "gemm", "benchmark": fmt.key, "status": "ok", "label": fmt.label, "shape_kind": kind, "m": m, "n": n,
             "k": k, "shape": f"{m}x{n}x{k}", "ops_unit": "TFLOP/s", "tflops": {"median": tflops},
             "gbps": {"median": 200.0}, "percent_of_bandwidth": 73.0 if m <= 16 else None,
             "mma_peak": {"tflops": loop}, "percent_of_mma_peak": 100 * tflops / loop if loop else None,
@@ -381,7 +384,8 @@ def test_run_gemm_holds_the_figure_to_the_loop_cublas_and_the_fallback():
                "splits": 1, "validation": {"exact": {"ok": True}, "random": {"ok": True}},
                "stats": summarize([seconds, seconds]), "telemetry": Summary(False, "fake"),
                "cublas": {"status": "ok", "tflops": 600.0}, "fallback": {"status": "ok", "tflops": 225.0}}
-    case = Case("gemm", "f16_f32acc", "x", {"format": "f16_f32acc", "m": 8192, "n": 8192, "k": 8192, "kind": "square"})
+    case = Case("gemm", "f16_f32acc", "x", {"format": "f16_f32acc", "m": 8192, "n": 8192, "k": 8192,
+                                            "shape": "8192x8192x8192", "shape_kind": "square"})
     record = run_gemm(case, _FakeGpuRunner(outcome), POLICY)
     assert record["status"] == "ok" and record["tflops"]["median"] == pytest.approx(450)
     assert record["percent_of_mma_peak"] == pytest.approx(75)
@@ -420,3 +424,29 @@ def test_compare_lines_gemms_up_across_files():
     table = tables["GEMM, TFLOP/s (TOPS for INT8)"]
     assert table.rows == [["f16_f32acc / 4096x4096x4096", 50.0, 400.0, pytest.approx(8.0),
                            table.rows[0][-1]]] and table.rows[0][-1].startswith("differs")
+
+
+def test_a_gemm_record_missing_a_field_is_a_clear_error(tmp_path, capsys):
+    from smbench import results
+    from smbench.cli import main
+
+    suite = tmp_path / "tiny.toml"
+    suite.write_text('[gemm]\nformats = ["s8"]\ntails = [[5, 7, 30]]\n[timing]\nmin_samples = 2\nbudget_s = 0.05\n')
+    assert main(["run", "--backend", "cpu", "--suite", str(suite), "--only", "gemm", "--out", str(tmp_path)]) == 0
+    written = next(tmp_path.glob("*-tiny-*.json"))
+    document = json.loads(written.read_text())
+    assert results.validate_document(document)  # a real run's records pass
+    del document["records"][0]["shape"]
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(document))
+    capsys.readouterr()
+    assert main(["compare", str(broken), str(written)]) == 2
+    assert "records[0].shape should be a str in a GEMM record" in capsys.readouterr().err
+
+
+def test_the_kernel_and_the_family_agree_on_the_k_tile():
+    """gemm.py sizes shared memory and split K from K_TILE_BYTES; the kernel has it as BK_BYTES."""
+    import re
+
+    source = (kernels_dir() / gemm.KERNEL_FILE).read_text()
+    assert int(re.search(r"constexpr int BK_BYTES = (\d+);", source).group(1)) == gemm.K_TILE_BYTES

@@ -63,16 +63,25 @@ def differs(a: list[float] | None, b: list[float] | None) -> tuple[bool | None, 
 @dataclass
 class Entry:
     value: float
-    samples: list[float] | None  # the figure's own samples (GB/s per sample), when measured
+    samples: list[float] | None  # the figure's own samples, in its unit, when measured
     note: str = ""
 
 
-def _gbps_samples(record: dict) -> list[float] | None:
+def _samples(record: dict, amount_field: str, scale: float) -> list[float] | None:
+    """Each timed sample as a rate: the record's amount (bytes, operations) / seconds / scale."""
     timing = record.get("time_s")
-    moved = record.get("bytes_moved")
-    if not isinstance(timing, dict) or not moved or not timing.get("samples"):
+    amount = record.get(amount_field)
+    if not isinstance(timing, dict) or not amount or not timing.get("samples"):
         return None
-    return [moved / t / 1e9 for t in timing["samples"] if t > 0]
+    return [amount / t / scale for t in timing["samples"] if t > 0]
+
+
+def _gbps_samples(record: dict) -> list[float] | None:
+    return _samples(record, "bytes_moved", 1e9)
+
+
+def _tflops_samples(record: dict) -> list[float] | None:
+    return _samples(record, "ops", 1e12)
 
 
 def largest_records(document: dict) -> dict[str, dict]:
@@ -124,13 +133,6 @@ def peaks(document: dict) -> dict[str, Entry]:
             key = record["benchmark"] + (f" ({record['figure_kind']})" if record.get("figure_kind") else "")
             entries[key] = Entry(record["tflops"]["median"], None, record.get("source", ""))
     return entries
-
-
-def _tflops_samples(record: dict) -> list[float] | None:
-    timing = record.get("time_s")
-    if not isinstance(timing, dict) or not record.get("ops") or not timing.get("samples"):
-        return None
-    return [record["ops"] / t / 1e12 for t in timing["samples"] if t > 0]
 
 
 def gemms(document: dict) -> dict[tuple, Entry]:

@@ -282,7 +282,7 @@ def gemm_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     for label, document in named:
         by_format: dict[str, list[dict]] = {}
         for r in document["records"]:
-            if r["family"] == "gemm" and r["status"] == "ok" and r.get("kind") == "square":
+            if r["family"] == "gemm" and r["status"] == "ok" and r.get("shape_kind") == "square":
                 by_format.setdefault(r["label"], []).append(r)
         series += [(label, name, sorted(rows, key=lambda r: r["m"])) for name, rows in by_format.items()]
     if not series:

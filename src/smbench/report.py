@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from smbench import compare, frames, plots
+from smbench.families import gemm
 
 # Model sizes for the decode bound: parameters, and bytes per parameter at common precisions.
 LLM_MODELS = ((8e9, "8B"), (70e9, "70B"), (120e9, "120B"))
@@ -79,7 +80,7 @@ def gemm_lines(label: str, document: dict) -> list[str]:
     for record in document["records"]:
         if record["family"] != "gemm" or record["status"] != "ok":
             continue
-        kind = record.get("kind", "")
+        kind = record.get("shape_kind", "")
         key = (record["benchmark"], record["shape"] if kind == "llm" else kind)
         size = record["m"] * record["n"] * record["k"] if kind != "decode" else (record["n"] * record["k"], record["m"])
         if kind in ("square", "llm", "decode") and (key not in chosen or size > chosen[key][0]):
@@ -92,7 +93,7 @@ def gemm_lines(label: str, document: dict) -> list[str]:
                          f"({record['mma_peak']['tflops']:.4g})")
         if record.get("percent_of_spec") is not None:
             parts.append(f"{record['percent_of_spec']:.0f}% of the vendor's {record['spec_peak']['value']:g}")
-        if record["m"] <= 16 and record.get("percent_of_bandwidth") is not None:
+        if record["m"] <= gemm.SKINNY_MAX_M and record.get("percent_of_bandwidth") is not None:
             parts.append(f"{record['gbps']['median']:.4g} GB/s = {record['percent_of_bandwidth']:.0f}% of the "
                          f"expected bandwidth")
         cublas = record.get("cublas") or {}

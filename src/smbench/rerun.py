@@ -2,7 +2,7 @@
 
 The suite travels inside the result file (`suite_config`), so a rerun needs nothing but
 the file. After the run, every figure is matched to the original by what it measured
-(family, kernel, type, width, memory, working-set size); a mismatch of kernel source
+(family, kernel, type, width, memory, working-set size, a GEMM's shape); a mismatch of kernel source
 hash, compile options or element count is reported as a change of configuration, and a
 figure whose samples differ beyond the noise of both (compare.differs) as moved.
 """
@@ -63,10 +63,13 @@ def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path)
         for field in CONFIG_FIELDS:
             if old.get(field) != fresh.get(field):
                 changes.append(f"{label}: {field} was {old.get(field)!r}, now {fresh.get(field)!r}")
-        real, p = compare.differs(compare._gbps_samples(old), compare._gbps_samples(fresh))
+        # A GEMM's figure is its throughput; everything else with samples is a bandwidth.
+        field, unit, samples = ("tflops", "T(FL)OP/s", compare._tflops_samples) if old["family"] == "gemm" else \
+            ("gbps", "GB/s", compare._gbps_samples)
+        real, p = compare.differs(samples(old), samples(fresh))
         if real:
-            moved.append(f"{label}: {old['gbps']['median']:.2f} -> {fresh['gbps']['median']:.2f} GB/s "
-                         f"({fresh['gbps']['median'] / old['gbps']['median'] - 1:+.1%}, p={p:.1e})")
+            moved.append(f"{label}: {old[field]['median']:.2f} -> {fresh[field]['median']:.2f} {unit} "
+                         f"({fresh[field]['median'] / old[field]['median'] - 1:+.1%}, p={p:.1e})")
         elif real is not None:
             steady += 1
     unmatched = [_label(k) for k in before if k not in after]

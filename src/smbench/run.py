@@ -20,6 +20,7 @@ import numpy as np
 from smbench import devices, provenance, sass
 from smbench import targets as target_table
 from smbench.errors import SmbenchError
+from smbench.errors import one_line as _one_line
 from smbench.families import gemm, peak, precision, stream
 from smbench.results import ResultWriter
 from smbench.suites import Suite, check_families
@@ -108,7 +109,7 @@ class CudaRunner:
         self.why = f"device table row {spec.key!r}" if spec else "not in the device table: expectation derived"
         self.spec = spec
         self.peak_settings = peak_settings(suite)
-        self.gemm_settings = gemm_settings(suite)
+        self.gemm_settings: dict = {}  # set by execute() from the suite
         self.measured_peaks: dict[str, float] = {}  # peak format -> TFLOP/s measured in this run
         self._peak_failures: dict[str, str] = {}
         self.blocking = bool(suite.flag("timing", "blocking"))
@@ -345,7 +346,8 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
         for key in chosen_formats(suite, "gemm", gemm.BY_KEY):
             for shape in gemm.shapes(settings):
                 cases.append(Case("gemm", key, f"GEMM {gemm.BY_KEY[key].label} {shape.label}",
-                                  {"format": key, "m": shape.m, "n": shape.n, "k": shape.k, "kind": shape.kind}))
+                                  {"format": key, "m": shape.m, "n": shape.n, "k": shape.k, "shape": shape.label,
+                                   "shape_kind": shape.kind}))
     if "launch" in only and suite.flag("launch", "enabled"):
         cases.append(Case("launch", "launch", "empty-kernel launch latency", {}))
     return cases, notes
@@ -504,7 +506,7 @@ def gemm_settings(suite: Suite) -> dict:
     section = suite.data.get("gemm", {})
     return {**{key: section.get(key, default) for key, default in GEMM_DEFAULTS.items()},
             "cpu_max_gflop": suite.flag("cpu", "gemm_max_gflop", 1.0),
-            "cpu_emulate_max": suite.flag("cpu", "gemm_emulate_max", 1 << 21)}
+            "cpu_emulate_max": suite.flag("cpu", "gemm_emulate_max", 1 << 22)}
 
 
 GEMM_DEFAULTS = {"squares": [], "shapes": [], "decode_m": [], "decode_nk": [], "tails": [], "cublas": True,
@@ -516,13 +518,13 @@ def run_gemm(case: Case, runner, policy) -> dict:
     and the compute_80 build; held to the format's measured mma.sync rate and spec peak."""
     fmt = gemm.BY_KEY[case.params["format"]]
     p = case.params
-    shape = gemm.Shape(p["m"], p["n"], p["k"], p["kind"])
-    record = {**_base(case), "kernel": fmt.kernel, "label": fmt.label, "shape": shape.label,
+    shape = gemm.Shape(p["m"], p["n"], p["k"], p["shape_kind"])
+    record = {**_base(case), "kernel": fmt.kernel, "label": fmt.label,
               "accumulator": fmt.accumulator, "ops_unit": fmt.ops_unit, "ops": shape.ops,
               "bytes_moved": gemm.bytes_moved(fmt, shape),
               "layout": "A row-major (M x K), B column-major (K x N), C row-major"}
     outcome = runner.gemm_case(fmt, shape, policy, runner.gemm_settings)
-    kept = ("support", "support_note", "instruction", "tile", "tile_name", "splits", "sass", "validation", "error",
+    kept = ("support", "support_note", "instruction", "tile", "splits", "sass", "validation", "error",
             "emulator")
     record.update({k: outcome[k] for k in kept if k in outcome})
     record.update(outcome.get("provenance", {}))
@@ -553,11 +555,6 @@ def run_gemm(case: Case, runner, policy) -> dict:
 
 RUNNERS: dict[str, Callable] = {"stream": run_stream, "transfer": run_transfer, "launch": run_launch,
                                 "peak": run_peak, "precision": run_precision, "gemm": run_gemm}
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def run_case(case: Case, runner, policy) -> dict:

@@ -7,6 +7,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from smbench.families import gemm
+
 VERDICT_STYLE = {"normal": "green", "low": "red", "suspicious-high": "magenta", "cache": "dim",
                  "no expectation": "dim", "half rate": "yellow", "twice expected": "magenta", "emulated": "yellow",
                  "below the wgmma rate": "yellow"}
@@ -128,7 +130,8 @@ def gemm_table(records: list[dict]) -> Table | None:
     rows = [r for r in records if r["family"] == "gemm" and r["status"] == "ok"]
     if not rows:
         return None
-    table = Table(title="GEMM (mma.sync, cp.async + ldmatrix pipeline)", title_justify="left")
+    table = Table(title="GEMM (GPU: mma.sync with a cp.async + ldmatrix pipeline; CPU path: NumPy)",
+                  title_justify="left")
     for column in ("format", "M x N x K", "tile / split K", "T(FL)OP/s", "% mma loop", "% spec", "GB/s",
                    "cuBLAS", "ours / cuBLAS", "native / sm_80 PTX", "validation"):
         table.add_column(column, no_wrap=column not in ("format", "validation"),
@@ -140,7 +143,7 @@ def gemm_table(records: list[dict]) -> Table | None:
         if r.get("splits", 1) > 1:
             tile_cell += f" / {r['splits']}"
         cublas = r.get("cublas") or {}
-        small = r.get("m", 0) <= 16
+        small = r.get("m", 0) <= gemm.SKINNY_MAX_M
         checks = r.get("validation", {})
         valid = "exact + bound" if checks.get("exact", {}).get("ok") and checks.get("random", {}).get("ok") else "?"
         table.add_row(r["label"], r["shape"], tile_cell, f"{r['tflops']['median']:.4g}",
@@ -179,8 +182,9 @@ def render(document: dict, console: Console) -> None:
                           + (f"; WRONG for {', '.join(wrong)}" if wrong else ""), highlight=False)
     _print_table(console, gemm_table(records), "T(FL)OP/s = 2 M N K / median time; % mma loop = against the same "
                  "format's mma.sync throughput loop in this run; GB/s = (A + B + C bytes) / time, with % of the "
-                 "expected DRAM bandwidth, for M <= 16; validation: -1/0/1 inputs equal the exact product and random "
-                 "inputs stay within the error bound of float64.")
+                 "expected DRAM bandwidth, for M <= 16 (the skinny tile); validation: -1/0/1 inputs equal the exact "
+                 "product, and random inputs stay within the elementwise error bound and the normwise tolerance "
+                 "against float64.")
     _render_outcomes(document, console)
 
 

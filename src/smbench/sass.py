@@ -75,9 +75,6 @@ class KernelSass:
     # Every loop: a backward branch and the instructions from its target to it.
     loops: list = field(default_factory=list)
 
-    def loop_histograms(self) -> list[Counter]:
-        return [Counter(loop["histogram"]) for loop in self.loops]
-
     def main_loop(self) -> Counter:
         """The loop holding the most tensor-core instructions (the innermost one among equals):
         the body a GEMM or a throughput loop spends its time in. Empty without one."""

@@ -17,9 +17,6 @@ from smbench import emulate, formats
 from smbench.families import gemm
 from smbench.timing import TimingPolicy, measure
 
-SEED = 0
-
-
 def operands(fmt: gemm.Format, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stored codes -> the values NumPy multiplies (float32 where the device accumulates in
     f32, float64 otherwise), decoded once, outside the timing."""
@@ -58,7 +55,7 @@ def run_case(fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings
     if shape.ops / 1e9 > cap:
         return {"status": "skipped", "reason": f"{shape.ops / 1e9:.1f} GFLOP: the CPU path runs GEMMs up to {cap:g} "
                                                f"GFLOP ([cpu] gemm_max_gflop)"}
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(gemm.SEED)
     rows = gemm.check_rows(shape.m, rng)
     density = gemm.exact_density(fmt, shape.k)
     a, b = (gemm.exact_operand(fmt, shape.m, shape.k, rng, density),

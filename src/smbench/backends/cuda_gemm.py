@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from smbench.backends import cuda
-from smbench.errors import SmbenchError
-from smbench.families import gemm
+from smbench.errors import SmbenchError, one_line
+from smbench.families import gemm, peak
 from smbench.timing import Stats, TimingPolicy, measure
 
 REDUCE_BLOCK = 256
@@ -72,7 +72,7 @@ class Gemm:
         return c, launch
 
     def unsupported(self) -> bool:
-        return int(self.status[0]) == gemm.UNSUPPORTED
+        return int(self.status[0]) == peak.UNSUPPORTED
 
 
 def load(target: str, fmt: gemm.Format, tile: gemm.Tile) -> Gemm:
@@ -123,7 +123,7 @@ class Cublas:
         self.cublas, self.fmt, self.m, self.n, self.k = cublas, fmt, m, n, k
         self.handle = cupy.cuda.device.get_cublas_handle()
         scalar = {gemm.COMPUTE_32F: np.float32, gemm.COMPUTE_16F: np.float16, gemm.COMPUTE_32I: np.int32}
-        data_type, _, compute = fmt.cublas
+        compute = fmt.cublas[2]
         self.alpha = np.ones(1, dtype=scalar[compute])
         self.beta = np.zeros(1, dtype=scalar[compute])
         self.c = cupy.zeros((m, n), dtype=fmt.output_dtype)
@@ -138,7 +138,6 @@ class Cublas:
 
 # ---------------------------------------------------------------- one case
 
-SEED = 0
 # Of the free device memory, what one case may take (the rest: cuBLAS's workspace, the
 # CUDA context, fragmentation).
 MEMORY_SHARE = 0.8
@@ -200,12 +199,11 @@ def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, 
     if need > MEMORY_SHARE * free:
         return {"status": "skipped", "reason": f"needs {need / 2**30:.1f} GiB of device memory, "
                                                f"{free / 2**30:.1f} GiB free"}
-    outcome = {"support": support, "support_note": why, "tile": tile.to_dict(), "tile_name": tile.name,
-               "splits": splits, "sass": _sass_summary(runner.target, fmt, tile)}
+    outcome = {"support": support, "support_note": why, "tile": tile.to_dict(), "splits": splits, "sass": _sass_summary(runner.target, fmt, tile)}
     outcome["instruction"] = outcome["sass"].get("instruction", "")
     kernel = load(runner.target, fmt, tile)
     outcome["provenance"] = kernel.module.provenance
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(gemm.SEED)
     rows = gemm.check_rows(shape.m, rng)
 
     # 1. Exact: -1/0/1 inputs, every checked value equal to the integer product.
@@ -259,8 +257,7 @@ def _cublas(fmt: gemm.Format, shape: gemm.Shape, operands: Operands, rows, polic
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - a type combination this cuBLAS refuses, say
-        text = str(exc).strip().splitlines()
-        return {"status": "failed", "reason": f"{type(exc).__name__}: {text[0] if text else ''}"}
+        return {"status": "failed", "reason": one_line(exc)}
     return {"status": "ok", "time_s": stats.to_dict(), "tflops": shape.ops / stats.median / 1e12, "error": errors,
             "validation": checked.to_dict()}
 
@@ -287,7 +284,6 @@ def _fallback(runner, fmt: gemm.Format, shape: gemm.Shape, tile: gemm.Tile, spli
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - a driver that cannot JIT the PTX, say
-        text = str(exc).strip().splitlines()
-        return {"status": "failed", "reason": f"{type(exc).__name__}: {text[0] if text else ''}"}
+        return {"status": "failed", "reason": one_line(exc)}
     return {"status": "ok", "how": built.how, "sass": summary, "time_s": stats.to_dict(),
             "tflops": shape.ops / stats.median / 1e12}
