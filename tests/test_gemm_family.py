@@ -199,19 +199,19 @@ def test_error_bound_admits_real_arithmetic_and_rejects_a_lost_tile():
     rows = np.arange(32)
     av, bv = gemm.decode(fmt, a), gemm.decode(fmt, b)
     f32 = (av.astype(np.float32) @ bv.astype(np.float32).T)
-    assert gemm.validate_random(fmt, f32, a, b, rows, 1)[0].ok
+    assert gemm.validate_random(fmt, f32, gemm.reference(fmt, a, b, rows), 1)[0].ok
     lost = av @ bv.T - av[:, :64] @ bv[:, :64].T
-    checked, _ = gemm.validate_random(fmt, lost, a, b, rows, 1)
+    checked, _ = gemm.validate_random(fmt, lost, gemm.reference(fmt, a, b, rows), 1)
     assert not checked.ok and "outside the error bound" in checked.detail
     nan = f32.copy()
     nan[3, 4] = np.nan
-    assert not gemm.validate_random(fmt, nan, a, b, rows, 1)[0].ok
+    assert not gemm.validate_random(fmt, nan, gemm.reference(fmt, a, b, rows), 1)[0].ok
     # s8 is held to the exact answer.
     s8 = gemm.BY_KEY["s8"]
     a8, b8 = gemm.random_operand(s8, 4, 300, rng), gemm.random_operand(s8, 4, 300, rng)
     exact = gemm.decode(s8, a8) @ gemm.decode(s8, b8).T
-    assert gemm.validate_random(s8, exact, a8, b8, np.arange(4), 1)[0].ok
-    assert not gemm.validate_random(s8, exact + 1, a8, b8, np.arange(4), 1)[0].ok
+    assert gemm.validate_random(s8, exact, gemm.reference(s8, a8, b8, np.arange(4)), 1)[0].ok
+    assert not gemm.validate_random(s8, exact + 1, gemm.reference(s8, a8, b8, np.arange(4)), 1)[0].ok
 
 
 # Every model the precision family knows, on the formats it is a model of: a 13-bit
@@ -229,11 +229,11 @@ def test_random_check_has_power_at_long_k(key, k):
     exact = gemm.decode(fmt, a) @ gemm.decode(fmt, b).T
     wrongs = [np.zeros_like(exact)] + ([exact / 2] if not (key == "f16_f16acc" and k > 4096) else [])
     for wrong in wrongs:
-        checked, _ = gemm.validate_random(fmt, wrong, a, b, rows, 1)
+        checked, _ = gemm.validate_random(fmt, wrong, gemm.reference(fmt, a, b, rows), 1)
         assert not checked.ok, checked.detail
     model = precision.MODELS["truncate-3"].with_(block=None)
     emulated = cpu_gemm.emulated_gemm(fmt, a, b, model)
-    assert gemm.validate_random(fmt, emulated, a, b, rows, 1)[0].ok
+    assert gemm.validate_random(fmt, emulated, gemm.reference(fmt, a, b, rows), 1)[0].ok
 
 
 @pytest.mark.parametrize("key,model", [(key, model) for key in ("f16_f32acc", "bf16_f32acc", "f16_f16acc", "e4m3_f32acc")
@@ -244,7 +244,7 @@ def test_error_bound_admits_every_emulated_tensor_core(key, model):
     rng = np.random.default_rng(5)
     a, b = gemm.random_operand(fmt, 8, 200, rng), gemm.random_operand(fmt, 8, 200, rng)
     got = cpu_gemm.emulated_gemm(fmt, a, b, precision.MODELS[model])
-    checked, _ = gemm.validate_random(fmt, got, a, b, np.arange(8), 1)
+    checked, _ = gemm.validate_random(fmt, got, gemm.reference(fmt, a, b, np.arange(8)), 1)
     assert checked.ok, checked.detail
 
 
@@ -299,7 +299,11 @@ def test_gating_follows_the_target_table():
     assert gemm.gate(gemm.BY_KEY["e4m3_f32acc"], target_table.get("sm_90"))[0] == "emulated"
     assert gemm.gate(gemm.BY_KEY["f8f6f4_e4m3_f32acc"], target_table.get("sm_121"))[0] == "skipped"
     assert gemm.gate(gemm.BY_KEY["f8f6f4_e4m3_f32acc"], target_table.get("sm_121a"))[0] == "native"
-    assert gemm.fallback_compiles(gemm.BY_KEY["s8"]) and not gemm.fallback_compiles(gemm.BY_KEY["e4m3_f32acc"])
+    from smbench.families import peak
+
+    assert peak.fallback_compiles(gemm.BY_KEY["s8"]) and not peak.fallback_compiles(gemm.BY_KEY["e4m3_f32acc"])
+    assert peak.fallback_absent(gemm.BY_KEY["s8"]) is None
+    assert "sm_80 has no" in peak.fallback_absent(gemm.BY_KEY["e4m3_f32acc"])["reason"]
 
 
 def test_run_gemm_on_the_cpu(tmp_path, capsys):

@@ -212,10 +212,9 @@ class CudaRunner:
         entry: the native figure already measured is kept."""
         from smbench.backends import cuda_peak
 
-        if not peak.fallback_compiles(fmt):
-            return {"status": "absent", "reason": f"{target_table.FALLBACK_PTX_TARGET} has no "
-                                                  f"{target_table.FEATURES[fmt.feature]}: software shipping "
-                                                  f"only sm_80 code cannot use this format"}
+        absent = peak.fallback_absent(fmt)
+        if absent is not None:
+            return absent
         try:
             fallback = cuda_peak.load_fallback(fmt.file, target_table.get(self.target).portable_real)
             instruction = ""

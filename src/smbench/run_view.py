@@ -50,19 +50,30 @@ def _fallback_cell(record: dict) -> str:
     return {"absent": "not in sm_80", "failed": "failed", "not run": "-"}.get(fallback.get("status", ""), "-")
 
 
+def _family_table(records: list[dict], family: str, title: str, columns: tuple[str, ...],
+                  wrapped: tuple[str, ...] = (), right: tuple[str, ...] = ()) -> tuple[list[dict], Table | None]:
+    """A family's ok records and an empty table with its columns (None when there are none):
+    `wrapped` columns may wrap, `right` ones are right-aligned (figures)."""
+    rows = [r for r in records if r["family"] == family and r["status"] == "ok"]
+    if not rows:
+        return rows, None
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, no_wrap=column not in wrapped, justify="right" if column in right else "left")
+    return rows, table
+
+
 def peak_table(records: list[dict]) -> Table | None:
     """Per precision: the loop's instruction, throughput, % of spec and of the clock-based
     peak, the verdict, and how much faster the native build is than the compute_80 one."""
-    rows = [r for r in records if r["family"] == "peak" and r["status"] == "ok"]
-    if not rows:
+    rows, table = _family_table(records, "peak", "compute peaks (dense)",
+                                ("precision", "loop", "instruction", "support", "T(FL)OP/s", "% spec", "% clock peak",
+                                 "clock", "verdict", "native / sm_80 PTX"), wrapped=("loop",),
+                                right=("T(FL)OP/s", "% spec", "% clock peak", "clock"))
+    if table is None:
         return None
     order = {key: i for i, key in enumerate(GROUP_ORDER)}
     rows.sort(key=lambda r: (order.get(r["group"], len(order)), r["unit"] != "tensor"))
-    table = Table(title="compute peaks (dense)", title_justify="left")
-    for column in ("precision", "loop", "instruction", "support", "T(FL)OP/s", "% spec", "% clock peak", "clock",
-                   "verdict", "native / sm_80 PTX"):
-        table.add_column(column, no_wrap=column != "loop",
-                         justify="right" if column in ("T(FL)OP/s", "% spec", "% clock peak", "clock") else "left")
     for r in rows:
         clock = r.get("expected", {}).get("clock_mhz")
         table.add_row(r["group"], r["label"], r.get("instruction", ""), r.get("support", ""),
@@ -90,14 +101,13 @@ def _parameter(found: dict, show=str) -> str:
 
 
 def precision_table(records: list[dict]) -> Table | None:
-    rows = [r for r in records if r["family"] == "precision" and r["status"] == "ok"]
-    if not rows:
+    rows, table = _family_table(records, "precision",
+                                "tensor-core numerics (fitted model; a range where the format cannot tell)",
+                                ("format", "K", "products", "subnormals in/out", "fraction bits", "alignment",
+                                 "to acc", "block", "inf x 0 / overflow", "GEMM rel. error (K)", "emulator = device"),
+                                wrapped=("format",))
+    if table is None:
         return None
-    table = Table(title="tensor-core numerics (fitted model; a range where the format cannot tell)",
-                  title_justify="left")
-    for column in ("format", "K", "products", "subnormals in/out", "fraction bits", "alignment", "to acc",
-                   "block", "inf x 0 / overflow", "GEMM rel. error (K)", "emulator = device"):
-        table.add_column(column, no_wrap=column not in ("format",))
     for r in rows:
         p = r["fit"]["parameters"]
         width = 24 if r["accumulator"] == "f32" else 11
@@ -127,16 +137,14 @@ def _ratio(value) -> str:
 def gemm_table(records: list[dict]) -> Table | None:
     """Per format and shape: throughput, against the format's mma.sync loop and spec peak,
     against cuBLAS and the compute_80 build; bandwidth where M is small."""
-    rows = [r for r in records if r["family"] == "gemm" and r["status"] == "ok"]
-    if not rows:
+    rows, table = _family_table(records, "gemm",
+                                "GEMM (GPU: mma.sync with a cp.async + ldmatrix pipeline; CPU path: NumPy)",
+                                ("format", "M x N x K", "tile / split K", "T(FL)OP/s", "% mma loop", "% spec", "GB/s",
+                                 "cuBLAS", "ours / cuBLAS", "native / sm_80 PTX", "validation"),
+                                wrapped=("format", "validation"),
+                                right=("T(FL)OP/s", "% mma loop", "% spec", "GB/s", "cuBLAS", "ours / cuBLAS"))
+    if table is None:
         return None
-    table = Table(title="GEMM (GPU: mma.sync with a cp.async + ldmatrix pipeline; CPU path: NumPy)",
-                  title_justify="left")
-    for column in ("format", "M x N x K", "tile / split K", "T(FL)OP/s", "% mma loop", "% spec", "GB/s",
-                   "cuBLAS", "ours / cuBLAS", "native / sm_80 PTX", "validation"):
-        table.add_column(column, no_wrap=column not in ("format", "validation"),
-                         justify="right" if column in ("T(FL)OP/s", "% mma loop", "% spec", "GB/s", "cuBLAS",
-                                                       "ours / cuBLAS") else "left")
     for r in rows:
         tile = r.get("tile")
         tile_cell = f"{tile['bm']}x{tile['bn']}x{tile['stages']}" if tile else "numpy"

@@ -67,12 +67,13 @@ def run_case(fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings
         return {**outcome, "status": "failed", "reason": f"validation failed: {exact.detail}"}
     a, b = gemm.random_operand(fmt, shape.m, shape.k, rng), gemm.random_operand(fmt, shape.n, shape.k, rng)
     values = operands(fmt, a, b)
-    checked, errors = gemm.validate_random(fmt, numpy_gemm(fmt, values[0][rows], values[1]), a, b, rows, 1)
+    ref = gemm.reference(fmt, a, b, rows)
+    checked, errors = gemm.validate_random(fmt, numpy_gemm(fmt, values[0][rows], values[1]), ref, 1)
     outcome["validation"]["random"] = checked.to_dict()
     outcome["error"] = errors
     if not checked.ok:
         return {**outcome, "status": "failed", "reason": f"validation failed: {checked.detail}"}
-    outcome["emulator"] = emulator_check(fmt, shape, a, b, rows, settings)
+    outcome["emulator"] = emulator_check(fmt, shape, a, b, ref, settings)
     if outcome["emulator"]["status"] == "failed":  # the checks would refuse a real tensor core's arithmetic
         return {**outcome, "status": "failed", "reason": f"the emulated tensor core ({outcome['emulator']['model']}) "
                                                          f"fails the check: {outcome['emulator']['validation']['detail']}"}
@@ -88,7 +89,7 @@ def run_case(fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings
     return outcome
 
 
-def emulator_check(fmt: gemm.Format, shape: gemm.Shape, a, b, rows, settings: dict) -> dict:
+def emulator_check(fmt: gemm.Format, shape: gemm.Shape, a, b, ref: gemm.Reference, settings: dict) -> dict:
     """The emulated tensor core (the suite's model) on the same random inputs, held to the
     same error bound: the bound must admit a real tensor core's arithmetic."""
     from smbench.families import precision
@@ -99,7 +100,7 @@ def emulator_check(fmt: gemm.Format, shape: gemm.Shape, a, b, rows, settings: di
         return {"status": "not run", "reason": f"M x N x K above {settings['cpu_emulate_max']} "
                                                f"([cpu] gemm_emulate_max): the emulator is slow"}
     name = settings["emulator_model"]
-    got = emulated_gemm(fmt, a[rows], b, precision.MODELS[name])
-    checked, errors = gemm.validate_random(fmt, got, a, b, rows, 1)
+    got = emulated_gemm(fmt, a[ref.rows], b, precision.MODELS[name])
+    checked, errors = gemm.validate_random(fmt, got, ref, 1)
     return {"status": "ok" if checked.ok else "failed", "model": name, "validation": checked.to_dict(),
             "error": errors}

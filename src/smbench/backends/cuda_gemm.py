@@ -127,12 +127,12 @@ class Cublas:
         self.alpha = np.ones(1, dtype=scalar[compute])
         self.beta = np.zeros(1, dtype=scalar[compute])
         self.c = cupy.zeros((m, n), dtype=fmt.output_dtype)
+        self.ld = gemm.leading_bytes(fmt, k) // fmt.element_bytes  # the padded pitch, in elements
 
     def launch(self, operands: Operands) -> None:
         data_type, c_type, compute = self.fmt.cublas
-        ld = gemm.leading_bytes(self.fmt, self.k) // self.fmt.element_bytes
         self.cublas.gemmEx(self.handle, 1, 0, self.n, self.m, self.k, self.alpha.ctypes.data,
-                           operands.b.data.ptr, data_type, ld, operands.a.data.ptr, data_type, ld,
+                           operands.b.data.ptr, data_type, self.ld, operands.a.data.ptr, data_type, self.ld,
                            self.beta.ctypes.data, self.c.data.ptr, c_type, self.n, compute, -1)
 
 
@@ -152,15 +152,15 @@ def shared_limit() -> int | None:
         return None
 
 
-def _sass_summary(target: str, fmt: gemm.Format, tile: gemm.Tile, arch: str | None = None) -> dict:
+def _sass_summary(target: str, fmt: gemm.Format, tile: gemm.Tile) -> dict:
     """Registers, spills and the main loop's instruction counts of the build that runs."""
     from smbench import sass
     from smbench.compile import compile_file
     from smbench.paths import kernels_dir
 
-    compiled = compile_file(kernels_dir() / gemm.KERNEL_FILE, arch or target, options=tile.options())
+    compiled = compile_file(kernels_dir() / gemm.KERNEL_FILE, target, options=tile.options())
     if not compiled.ok:
-        raise SmbenchError(f"{gemm.KERNEL_FILE} does not compile for {arch or target}: {compiled.first_error}")
+        raise SmbenchError(f"{gemm.KERNEL_FILE} does not compile for {target}: {compiled.first_error}")
     try:
         kernel = sass.summarize(compiled.cubin)[fmt.kernel]
     except SmbenchError as exc:
@@ -224,8 +224,8 @@ def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, 
     operands = Operands.upload(fmt, gemm.random_operand(fmt, shape.m, shape.k, rng),
                                gemm.random_operand(fmt, shape.n, shape.k, rng))
     launch(operands)
-    checked, errors = gemm.validate_random(fmt, _check_rows_of(c, rows), operands.a_host, operands.b_host, rows,
-                                           splits)
+    ref = gemm.reference(fmt, operands.a_host, operands.b_host, rows)
+    checked, errors = gemm.validate_random(fmt, _check_rows_of(c, rows), ref, splits)
     outcome["validation"]["random"] = checked.to_dict()
     outcome["error"] = errors
     if not checked.ok:
@@ -234,20 +234,19 @@ def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, 
     with runner.sampler() as sampler:
         outcome["stats"] = time_launch(lambda: launch(operands), policy)
     outcome["telemetry"] = sampler.summary
-    outcome["cublas"] = _cublas(fmt, shape, operands, rows, policy) if settings["cublas"] else \
+    outcome["cublas"] = _cublas(fmt, shape, operands, ref, policy) if settings["cublas"] else \
         {"status": "not run", "reason": "the suite turned cuBLAS off"}
-    outcome["fallback"] = _fallback(runner, fmt, shape, tile, splits, operands, rows, policy) \
+    outcome["fallback"] = _fallback(runner, fmt, shape, tile, splits, operands, ref, policy) \
         if settings["fallback"] else {"status": "not run", "reason": "the suite turned the fallback off"}
     return outcome
 
 
-def _cublas(fmt: gemm.Format, shape: gemm.Shape, operands: Operands, rows, policy) -> dict:
+def _cublas(fmt: gemm.Format, shape: gemm.Shape, operands: Operands, ref: gemm.Reference, policy) -> dict:
     """cuBLAS on the same inputs: its time, and its error against float64 beside ours."""
     try:
         library = Cublas(fmt, shape.m, shape.n, shape.k)
         library.launch(operands)
-        got = _check_rows_of(library.c, rows)
-        checked, errors = gemm.validate_random(fmt, got, operands.a_host, operands.b_host, rows, 1)
+        checked, errors = gemm.validate_random(fmt, _check_rows_of(library.c, ref.rows), ref, 1)
         if not checked.ok:  # a wrong call (layout, types) must not become a ratio
             return {"status": "failed", "reason": f"cuBLAS's result failed validation: {checked.detail}",
                     "error": errors}
@@ -262,22 +261,20 @@ def _cublas(fmt: gemm.Format, shape: gemm.Shape, operands: Operands, rows, polic
             "validation": checked.to_dict()}
 
 
-def _fallback(runner, fmt: gemm.Format, shape: gemm.Shape, tile: gemm.Tile, splits: int, operands: Operands, rows,
-              policy) -> dict:
+def _fallback(runner, fmt: gemm.Format, shape: gemm.Shape, tile: gemm.Tile, splits: int, operands: Operands,
+              ref: gemm.Reference, policy) -> dict:
     """The same GEMM from compute_80 PTX, as software shipping only sm_80 code runs here."""
     from smbench import targets as target_table
 
-    if not gemm.fallback_compiles(fmt):
-        return {"status": "absent", "reason": f"{target_table.FALLBACK_PTX_TARGET} has no "
-                                              f"{target_table.FEATURES[fmt.feature]}: software shipping only "
-                                              f"sm_80 code cannot use this format"}
+    absent = peak.fallback_absent(fmt)
+    if absent is not None:
+        return absent
     try:
         kernel, built = load_fallback(target_table.get(runner.target).portable_real, fmt, tile)
         summary = summary_of(built.sass[fmt.kernel]) if built.sass is not None else {"checked": False}
         c, launch = kernel.prepare(shape.m, shape.n, shape.k, splits)
         launch(operands)
-        checked, _ = gemm.validate_random(fmt, _check_rows_of(c, rows), operands.a_host, operands.b_host, rows,
-                                          splits)
+        checked, _ = gemm.validate_random(fmt, _check_rows_of(c, ref.rows), ref, splits)
         if not checked.ok:
             return {"status": "failed", "reason": f"validation failed: {checked.detail}", "how": built.how}
         stats = time_launch(lambda: launch(operands), policy)

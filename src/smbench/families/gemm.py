@@ -384,19 +384,33 @@ def normwise_tolerance(fmt: Format, k: int, splits: int) -> float:
     return min(0.5, (2 * n + 10 * math.sqrt(n)) * fmt.unit_roundoff)
 
 
-def validate_random(fmt: Format, got: np.ndarray, a: np.ndarray, b: np.ndarray, rows: np.ndarray,
-                    splits: int) -> tuple[Validation, dict]:
-    """C from random inputs against float64: every element within error_bound, and the
-    normwise error within normwise_tolerance; also the error figures."""
+@dataclass
+class Reference:
+    """The float64 product of the checked rows, and sum |a| |b| for their bound: computed once
+    per set of inputs, then held against every result made from them (ours, cuBLAS's, the
+    compute_80 build's, the emulator's)."""
+
+    want: np.ndarray
+    magnitude: np.ndarray
+    rows: np.ndarray
+    k: int
+
+
+def reference(fmt: Format, a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> Reference:
     av, bv = decode(fmt, a[rows]), decode(fmt, b)
-    want = av @ bv.T
-    magnitude = np.abs(av) @ np.abs(bv).T
+    return Reference(av @ bv.T, np.abs(av) @ np.abs(bv).T, rows, a.shape[1])
+
+
+def validate_random(fmt: Format, got: np.ndarray, ref: Reference, splits: int) -> tuple[Validation, dict]:
+    """C's checked rows from random inputs against float64: every element within error_bound,
+    and the normwise error within normwise_tolerance; also the error figures."""
+    want, rows = ref.want, ref.rows
     got = got.astype(np.float64)
     if got.shape != want.shape:
         return Validation(False, int(got.size), f"C has shape {got.shape}, expected {want.shape}"), {}
     errors = np.abs(got - want)
-    bound = error_bound(fmt, a.shape[1], splits, magnitude)
-    tolerance = normwise_tolerance(fmt, a.shape[1], splits)
+    bound = error_bound(fmt, ref.k, splits, ref.magnitude)
+    tolerance = normwise_tolerance(fmt, ref.k, splits)
     figures = {**error_figures(got, want), "normwise_tolerance": tolerance}
     over = np.argwhere(~(errors <= bound))  # NaN fails too
     # The largest absolute error and the bound of that element (the bound varies by element).
@@ -447,12 +461,6 @@ def gate(fmt: Format, target: target_table.Target) -> tuple[str, str]:
     from smbench.families import peak
 
     return peak.gate_feature(fmt.feature, fmt.group, target)
-
-
-def fallback_compiles(fmt: Format) -> bool:
-    from smbench.families import peak
-
-    return peak.fallback_compiles(fmt)
 
 
 # The loop body the SASS must show: the format's tensor instruction (an emulated one is

@@ -183,6 +183,16 @@ def fallback_compiles(fmt) -> bool:
     return fmt.feature is None or target_table.get(target_table.FALLBACK_PTX_TARGET).has(fmt.feature)
 
 
+def fallback_absent(fmt) -> dict | None:
+    """The fallback entry of a format compute_80 PTX cannot hold (peak loops and GEMMs alike),
+    or None when it can."""
+    if fallback_compiles(fmt):
+        return None
+    return {"status": "absent", "reason": f"{target_table.FALLBACK_PTX_TARGET} has no "
+                                          f"{target_table.FEATURES[fmt.feature]}: software shipping only sm_80 "
+                                          f"code cannot use this format"}
+
+
 def _loop_opcodes(fmt: Format, histogram: dict[str, int]) -> dict[str, int]:
     """The kernel's opcodes of the class its loop is made of: tensor instructions of any class
     for an mma (an emulated one becomes HMMA or IMMA), the format's own for the CUDA cores."""
