@@ -10,6 +10,18 @@ accumulator format (f32 or f16), which feeds the next block. Inputs are decoded 
 their codes (formats.MINIFLOATS for FP8/FP6/FP4); subnormal inputs and outputs can be
 flushed to zero; block scales multiply each element before its product.
 
+Where c enters (`c_entry`): "fused", c is a term of the first block's fused sum (the
+published models); or "after", the blocks chain from a zero accumulator, each sum rounded
+to the accumulator as usual, and c is added to their result with one IEEE
+round-to-nearest-even add in the accumulator format. The latter is what ptxas builds for
+an mma a target lacks: on sm_90, the sm_89-form FP8 m16n8k32 (read from SASS, NVRTC 13.5)
+is, per 32-bit register, F2FP.F16.E4M3.UNPACK_B (or .E5M2) of its low and of its high 16
+bits (the FP8 values to f16, exact); HMMA.16816.F32 (HMMA.16816.F16 for an f16
+accumulator) of the low halves from RZ, a second one of the high halves on top of it;
+then FADD (HADD2) of C. So 2 tensor-core sums of 16 products each, and since a register
+holds 4 consecutive k, the first sum takes k = 0, 1, 4, 5, ... and the second k = 2, 3,
+6, 7, ...: products dealt to the blocks in runs of 2 (`interleave`).
+
 Exactness: every term is a multiple of the alignment quantum, under 2^(fraction_bits + 1)
 times it, so with fraction_bits <= 46 and at most 65 terms (K = 64 and the accumulator)
 the integer sum stays under 2^53.1; products of these formats carry few significant
@@ -25,6 +37,7 @@ import numpy as np
 from smbench import formats
 
 ROUNDINGS = ("truncate", "rne")
+C_ENTRIES = ("fused", "after")
 MAX_FRACTION_BITS = 46
 
 # Smallest normal magnitude of each input and accumulator format.
@@ -49,6 +62,8 @@ class Model:
     product_bits: int | None = None  # None: exact products; else rounded to this many significand bits
     subnormal_inputs: bool = True  # False: subnormal inputs read as zero
     subnormal_outputs: bool = True  # False: a subnormal result is flushed to zero
+    c_entry: str = "fused"  # "fused": c is a term of the first block's sum; "after": blocks from zero, then RN(c + sum)
+    interleave: int | None = None  # None: each block the next `block` products; n: dealt to the blocks in runs of n
 
     def __post_init__(self) -> None:
         if not 0 <= self.fraction_bits <= MAX_FRACTION_BITS:
@@ -57,17 +72,26 @@ class Model:
             raise ValueError(f"roundings are {ROUNDINGS}")
         if self.block is not None and self.block < 1:
             raise ValueError("block must be >= 1")
+        if self.c_entry not in C_ENTRIES:
+            raise ValueError(f"c_entry is one of {C_ENTRIES}")
+        if self.interleave is not None and not 1 <= self.interleave <= (self.block or self.interleave):
+            raise ValueError("interleave must be within 1..block")
 
     def with_(self, **changes) -> "Model":
         return replace(self, **changes)
 
     def describe(self, accumulator: str = "f32") -> str:
         extra = self.fraction_bits - _SIGNIFICAND[accumulator] + 1
+        after = self.c_entry == "after"
+        sums = f"fused sums of {self.block or 'all K'} products" + \
+            (f" (dealt to the sums in runs of {self.interleave})" if self.interleave is not None else "") + \
+            (", chained from zero" if after else " + accumulator")
         return (f"products {'exact' if self.product_bits is None else f'rounded to {self.product_bits} bits'}; "
-                f"fused sums of {self.block or 'all K'} products + accumulator, aligned to the largest term, "
+                f"{sums}, aligned to the largest term, "
                 f"{self.fraction_bits} fraction bits ({extra:+d} beyond {accumulator}), {self.align_rounding} "
-                f"below them; result {self.output_rounding} to {accumulator}; subnormal inputs "
-                f"{'kept' if self.subnormal_inputs else 'flushed'}, outputs "
+                f"below them; {'each sum' if after else 'result'} {self.output_rounding} to {accumulator}; "
+                + (f"then c added with one IEEE round-to-nearest-even add in {accumulator}; " if after else "")
+                + f"subnormal inputs {'kept' if self.subnormal_inputs else 'flushed'}, outputs "
                 f"{'kept' if self.subnormal_outputs else 'flushed'}")
 
 
@@ -134,14 +158,27 @@ def dot(a: np.ndarray, b: np.ndarray, c: np.ndarray, model: Model, input_format:
     if model.product_bits is not None:
         products = np.where(np.isfinite(products) & (products != 0),
                             _round_significand(products, model.product_bits), products)
-    k = products.shape[1]
-    block = min(model.block or k, k)
-    accumulator_value = c.copy()
-    for start in range(0, k, block):
-        terms = np.concatenate([accumulator_value[:, None], products[:, start:start + block]], axis=1)
+    after = model.c_entry == "after"
+    accumulator_value = np.zeros_like(c) if after else c.copy()
+    for columns in block_columns(products.shape[1], model.block, model.interleave):
+        terms = np.concatenate([accumulator_value[:, None], products[:, columns]], axis=1)
         accumulator_value = _round_to_accumulator(fused_sum(terms, model), accumulator, model.output_rounding,
                                                   model.subnormal_outputs)
+    if after:
+        # One IEEE add: the float64 sum of two f32 (f16) values rounded again to f32 (f16)
+        # is the correctly rounded sum (53 >= 2 x 24 + 2), specials and signed zeros included.
+        with np.errstate(invalid="ignore"):
+            return _round_to_accumulator(c + accumulator_value, accumulator, "rne", True)
     return accumulator_value
+
+
+def block_columns(k: int, block: int | None, interleave: int | None = None) -> list:
+    """The products (column indices) of each fused sum, in the order the sums are taken:
+    `block` consecutive ones each, or, with `interleave`, runs of that many dealt in turn."""
+    count = -(-k // min(block or k, k))
+    run = min(block or k, k) if interleave is None else interleave
+    owner = (np.arange(k) // run) % count
+    return [np.flatnonzero(owner == i) for i in range(count)]
 
 
 def mma(a: np.ndarray, b: np.ndarray, c: np.ndarray, model: Model, input_format: str,

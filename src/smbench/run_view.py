@@ -100,6 +100,18 @@ def _parameter(found: dict, show=str) -> str:
     return " or ".join(show(v) for v in values)
 
 
+def _block_cell(p: dict) -> str:
+    """Products per fused sum; with the products dealt to the sums in runs, and c added only
+    after them (the sm_89-form FP8 mma that ptxas builds from HMMAs on sm_90), said too."""
+    text = _parameter(p.get("block"), lambda v: "all K" if v is None else str(v))
+    interleave, c_entry = p.get("interleave") or {}, p.get("c_entry") or {}
+    if interleave.get("determined") and interleave.get("value"):
+        text += f" in runs of {interleave['value']}"
+    if c_entry.get("determined") and c_entry.get("value") == "after":
+        text += ", c added after"
+    return text
+
+
 def precision_table(records: list[dict]) -> Table | None:
     rows, table = _family_table(records, "precision",
                                 "tensor-core numerics (fitted model; a range where the format cannot tell)",
@@ -125,7 +137,7 @@ def precision_table(records: list[dict]) -> Table | None:
                       _parameter(p.get("subnormal_outputs"), lambda v: "kept" if v else "flushed"))
         table.add_row(r["label"], str(r["k"]), products, subnormals, fraction, _parameter(p.get("align_rounding")),
                       _parameter(p.get("output_rounding")),
-                      _parameter(p.get("block"), lambda v: "all K" if v is None else str(v)),
+                      _block_cell(p),
                       f"{inf_zero} / {overflow}", error, agree)
     return table
 

@@ -11,7 +11,10 @@ column 0 of B and C[0, 0], and reads D[0, 0].
 The fit works in stages, each over a small grid of candidate models kept only if the
 emulator, configured so, gives exactly the device's answers: inputs (subnormals,
 product width); then how fused sums add (fraction bits, alignment rounding, output
-rounding, block size) jointly; then subnormal outputs. A parameter the format's range
+rounding, block size) jointly, and, for an mma some target builds from smaller ones (the
+sm_89-form FP8 mma on sm_90: see emulate), whether c enters the first fused sum or is
+added after the products with one IEEE rounding to nearest, and how the smaller
+instructions take the products; then subnormal outputs. A parameter the format's range
 cannot show is reported as the range still consistent, never guessed.
 """
 
@@ -26,6 +29,7 @@ from typing import Callable
 import numpy as np
 
 from smbench import emulate, formats
+from smbench import targets as target_table
 
 M, N = 16, 8
 KERNEL_FILE = "precision.cu"
@@ -188,7 +192,14 @@ def input_probes(fmt: Format) -> Problems:
 
 def sum_probes(fmt: Format) -> Problems:
     """Fraction bits, alignment and output rounding, and block size, as Fasi et al. probe
-    them: small terms beside large ones that cancel, and half-ulp carries."""
+    them: small terms beside large ones that cancel, and half-ulp carries. Where c enters
+    shows in (i), (iv) and (v) together: c added after the products with one rounding to
+    nearest rounds 2^E plus 0.75 or 1.5 ulp to nearest in (iv) and (v), and in (i) leaves
+    only what the products' sum kept once rounded to the accumulator (at most its width
+    below big, whatever the fraction bits); no fused sum answers all three so (checked
+    against the sm_90 FP8 emulation in tests/test_emulate_fp8_sm90.py). (vi) and (vii) read
+    the blocks and the fraction bits when c is added after.
+    """
     fx, k = facts(fmt.input_format), fmt.k
     acc_bits = 24 if fmt.accumulator == "f32" else 11
     top = accumulator_max(fmt.accumulator) / 4
@@ -253,6 +264,24 @@ def sum_probes(fmt: Format) -> Problems:
             if q == 1 and u / 2 in powers:
                 p.add(k, [(0, *pair), (1, *_pair(u / 2, fx))], 2.0**e, f"2^{e:g} + 0.75 ulp")
             break  # one u per q is enough
+    # (vi) big at 0, -big at j, the same small s at 1: with (ii), which positions share a sum
+    # when the sums take products in runs dealt in turn rather than in blocks.
+    for j in range(2, k):
+        p.add(k, [(0, *_pair(big, fx)), (j, -_pair(big, fx)[0], _pair(big, fx)[1]), (1, *_pair(smallest, fx))],
+              0.0, f"{big:g} at 0 - {big:g} at {j} + {smallest:g} at 1")
+    # (vii) big, -big, then s (and 1.5 s) at every other position: the products cancel among
+    # themselves, so what a sum keeps below big shows even when c is added only after the
+    # products (c = -big, as in (i), would meet them already rounded to the accumulator);
+    # the copies of s in the sums big is not in add exactly (s normal in the accumulator, so
+    # that no sum is subnormal: subnormal outputs are the next stage's question).
+    for s in reach:
+        if s >= big or (k - 2) * 1.5 * s > top or s < emulate.min_normal(fmt.accumulator):
+            continue
+        small, pair = _pair(s, fx), _pair(big, fx)
+        for factor in (1.0, 1.5):
+            if factor == 1.0 or representable(fmt.input_format, factor * small[0]):
+                p.add(k, [(0, *pair), (1, -pair[0], pair[1])] + [(j, factor * small[0], small[1]) for j in range(2, k)],
+                      0.0, f"{big:g} - {big:g} + {k - 2} x {factor:g} x {s:g}")
     return p
 
 
@@ -343,12 +372,52 @@ def _same(x: np.ndarray, y: np.ndarray) -> bool:
 
 
 def _consistent(fmt: Format, problems: Problems, observed: np.ndarray, candidates: list[emulate.Model]):
+    """The candidates whose answers are the device's, every one. Each is first tried on a few
+    probes, those that told the candidates before it apart (most candidates fail there, at
+    a fraction of the cost of all), then on all of them."""
     a, b, c = problems.arrays()
-    return [m for m in candidates if _same(emulate.dot(a, b, c, m, fmt.input_format, fmt.accumulator), observed)]
+
+    def answers(model: emulate.Model, rows) -> np.ndarray:
+        return emulate.dot(a[rows], b[rows], c[rows], model, fmt.input_format, fmt.accumulator)
+
+    screen = list(range(0, len(c), max(1, len(c) // SCREEN_PROBES)))
+    kept = []
+    for model in candidates:
+        if not _same(answers(model, screen), observed[screen]):
+            continue
+        got = answers(model, slice(None))
+        differ = np.flatnonzero(~((got == observed) | (np.isnan(got) & np.isnan(observed))))
+        if len(differ):
+            screen.append(int(differ[0]))
+        else:
+            kept.append(model)
+    return kept
+
+
+SCREEN_PROBES = 8
 
 
 def blocks(k: int) -> list[int | None]:
     return [2**i for i in range(int(math.log2(k)))] + [None]
+
+
+def built_from_others(fmt: Format) -> bool:
+    """Whether some target builds this format's mma from other instructions (smbench.targets:
+    emulated; the sm_89-form FP8 mma on sm_90 and sm_100, from FP16 HMMAs)."""
+    return any(t.support(fmt.feature) == target_table.EMULATED for t in target_table.all_targets())
+
+
+def structures(fmt: Format) -> list[tuple[str, int | None, int | None]]:
+    """(c_entry, block, interleave) the fit tries: c in the first fused sum, blocks of
+    consecutive products (the published models); for an mma some target builds from smaller
+    ones, also c added after the products, the blocks consecutive or dealt in runs of a
+    power of two (as the smaller instructions take them)."""
+    fused = [("fused", blk, None) for blk in blocks(fmt.k)]
+    if not built_from_others(fmt):
+        return fused
+    after = [("after", blk, run) for blk in blocks(fmt.k)
+             for run in [None] + ([2**i for i in range(int(math.log2(blk)))] if blk else [])]
+    return fused + after
 
 
 @dataclass
@@ -392,12 +461,14 @@ def fit(fmt: Format, device: Device) -> Fit:
     stage = _consistent(fmt, probes, first, stage) or stage
     inputs = {"subnormal_inputs": _summarize(stage, "subnormal_inputs"), "product_bits": _summarize(stage, "product_bits")}
     base = stage[0]
-    # Stage 2: how fused sums add, all four parameters at once.
+    # Stage 2: how fused sums add, all at once: fraction bits, both roundings, the blocks (and
+    # how products are dealt to them), and where c enters.
     probes = sum_probes(fmt)
     observed = answer(probes)
-    grid = [base.with_(fraction_bits=f, align_rounding=r, output_rounding=o, block=blk)
-            for f, r, o, blk in cartesian(range(emulate.MAX_FRACTION_BITS + 1), emulate.ROUNDINGS, emulate.ROUNDINGS,
-                                          blocks(fmt.k))]
+    grid = [base.with_(fraction_bits=f, align_rounding=r, output_rounding=o, block=blk, c_entry=entry,
+                       interleave=run)
+            for (entry, blk, run), f, r, o in cartesian(structures(fmt), range(emulate.MAX_FRACTION_BITS + 1),
+                                                        emulate.ROUNDINGS, emulate.ROUNDINGS)]
     summing = _consistent(fmt, probes, observed, grid)
     parameters = dict(inputs)
     if summing:
@@ -413,8 +484,12 @@ def fit(fmt: Format, device: Device) -> Fit:
         summing = _consistent(fmt, both, seen, widened) or summing
         parameters["subnormal_inputs"] = _summarize(summing, "subnormal_inputs")
         parameters["product_bits"] = _summarize(summing, "product_bits")
-        for name in ("fraction_bits", "align_rounding", "output_rounding", "block"):
+        for name in ("fraction_bits", "align_rounding", "output_rounding", "block", "c_entry", "interleave"):
             parameters[name] = _summarize(summing, name)
+        if not built_from_others(fmt):
+            for name in ("c_entry", "interleave"):
+                parameters[name]["why"] = ("only c in the first fused sum, blocks of consecutive products, tried: "
+                                           "no target builds this mma from other instructions")
         # Stage 3: subnormal outputs, where a result can be subnormal at all.
         probes = output_probes(fmt)
         chosen = summing[0]
@@ -505,6 +580,8 @@ def recovered(model: emulate.Model, fitted: Fit) -> dict:
         values = found["consistent"]
         if name == "block":  # a block of K or more is one fused sum of the whole instruction
             truth = None if truth is None or truth >= k else truth
+        if name == "interleave" and (model.block is None or model.block >= k or truth == model.block):
+            truth = None  # one sum, or runs of a whole block: the blocks are consecutive products
         if found["determined"]:
             verdicts[name] = "recovered" if found["value"] == truth else "WRONG"
         else:
