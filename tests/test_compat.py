@@ -17,6 +17,8 @@ from conftest import KERNELS, ROOT, run_cli
 
 ALL = [t.name for t in target_table.all_targets()]
 
+pytestmark = pytest.mark.needs_sass  # every test here reads SASS
+
 
 # The matrix tests read the throughput and stream kernels; precision.cu holds the same mma
 # instructions as mma.cu (its own per-target checks are in test_precision_family.py), and

@@ -14,6 +14,8 @@ from smbench.errors import SmbenchError
 
 from conftest import ROOT, run_cli
 
+pytestmark = pytest.mark.needs_sass  # every test here reads SASS
+
 
 def matrix(tmp_path, files, targets, options=()):
     units = compat.user_units(files, list(options))

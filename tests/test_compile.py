@@ -135,3 +135,17 @@ def test_local_headers_are_found_transitively(tmp_path):
     (tmp_path / "b.cuh").write_text("#define B 1\n")
     found = nvrtc_compile.local_headers('#include "a.cuh"\n#include <cuda_fp16.h>\n', [tmp_path])
     assert {Path(p).name for p in found} == {"a.cuh", "b.cuh"}
+
+
+def test_cuda_include_folders_only_for_sources_that_include_cuda_headers(tmp_path):
+    from smbench.paths import kernels_dir
+
+    own = nvrtc_compile.compile_file(KERNELS / "mma.cu", "sm_90", cache=fresh_cache(tmp_path))
+    assert own.ok and {o for o in own.options if o.startswith("-I")} <= {f"-I{KERNELS.resolve()}", f"-I{kernels_dir()}"}
+    assert not any(f"-I{d}" in own.options for d in toolchain.cuda_headers().paths)
+    fma = nvrtc_compile.compile_file(KERNELS / "fma.cu", "sm_90", cache=fresh_cache(tmp_path))
+    assert fma.ok and all(f"-I{d}" in fma.options for d in toolchain.cuda_headers().paths)
+    assert nvrtc_compile.cuda_headers_needed((KERNELS / "fma.cu").read_text()) == ["cuda_bf16.h", "cuda_fp16.h"]
+    local, external = nvrtc_compile.scan_includes('#include "mma_ops.cuh"\n#include <cuda/std/cstdint>\n',
+                                                  [KERNELS])
+    assert {Path(p).name for p in local} == {"mma_ops.cuh", "smbench_arch.cuh"} and external == ["cuda/std/cstdint"]

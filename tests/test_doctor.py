@@ -14,7 +14,13 @@ def test_doctor_reports_every_area_with_a_status():
         assert name in checks, name
     assert all(c["status"] in ("ok", "warn", "fail") for c in checks.values())
     assert checks["nvrtc sm_121"]["status"] == "ok"
-    assert checks["cuda headers"]["status"] == "ok"
+    # ok where there are CUDA headers (the wheels or a toolkit); a warning, not a crash, where none
+    assert checks["cuda headers"]["status"] == ("ok" if toolchain.cuda_headers().dirs else "warn")
+    # each tool's line says where it came from, or why it is missing and what that costs
+    for name in ("cuobjdump", "nvdisasm"):
+        found = toolchain.find_binary_utility(name)
+        assert checks[name]["status"] == ("ok" if found else "warn")
+        assert (f"from {found.via}" if found else "not found") in checks[name]["detail"]
     assert code == (1 if any(c["status"] == "fail" for c in checks.values()) else 0)
 
 
@@ -98,3 +104,39 @@ def test_old_pathfinder_is_a_warning(monkeypatch):
     assert checks["pathfinder"].status == "warn" and "1.8.1" in checks["pathfinder"].detail
     monkeypatch.setattr(doctor, "_version", lambda name: "1.10.0")
     assert "pathfinder" not in {c.name for c in doctor.check_packages()}
+
+
+def test_missing_cuobjdump_is_a_warning_that_says_what_is_lost(monkeypatch):
+    monkeypatch.setattr(toolchain, "find_binary_utility", lambda name: None)
+    checks = {c.name: c for c in doctor.check_tools()}
+    assert checks["cuobjdump"].status == "warn" and checks["nvdisasm"].status == "warn"
+    assert "cuobjdump not found" in checks["cuobjdump"].detail and "'unchecked'" in checks["cuobjdump"].detail
+    for place in ("cuda.pathfinder", "$CUDA_HOME/bin", "$CUDA_PATH/bin", "PATH", "/usr/local/cuda/bin"):
+        assert place in checks["cuobjdump"].detail, place
+
+
+def test_a_system_cuobjdump_older_than_nvrtc_is_noted(monkeypatch, tmp_path):
+    tool = tmp_path / "cuobjdump"
+    tool.write_text("#!/bin/sh\necho 'Cuda compilation tools, release 13.0, V13.0.88'\necho 'Build cuda_13.0'\n")
+    tool.chmod(0o755)
+    monkeypatch.setattr(toolchain, "find_binary_utility", lambda name: toolchain.Located(tool, "PATH"))
+    monkeypatch.setattr(toolchain, "nvrtc_version", lambda: (13, 5))
+    check = {c.name: c for c in doctor.check_tools()}["cuobjdump"]
+    assert check.status == "ok" and "from PATH" in check.detail and "release 13.0" in check.detail
+    assert "older than NVRTC 13.5" in check.detail
+
+
+def test_headers_that_do_not_compile_the_probe_but_do_compile_smbench_kernels_warn(monkeypatch):
+    from smbench import compile as nvrtc_compile
+
+    real = nvrtc_compile.compile_source
+
+    def probe_fails(source, arch, **kwargs):
+        result = real(source, arch, **kwargs)
+        if kwargs.get("source_name") == "header_probe.cu":
+            result.ok, result.log = False, 'mma.h(55): catastrophic error: cannot open source file "crt/mma.h"'
+        return result
+
+    monkeypatch.setattr(nvrtc_compile, "compile_source", probe_fails)
+    (check,) = doctor.check_headers()
+    assert check.status == "warn" and "crt/mma.h" in check.detail and "smbench's own kernels compile" in check.detail

@@ -48,6 +48,7 @@ def _default_tiles(target, fmt):
     return {gemm.choose_tile(fmt, target, m) for m in (1, LARGE_M)}
 
 
+@pytest.mark.needs_sass
 def test_main_loop_holds_mma_ldmatrix_and_cp_async(built):
     target, summaries = built
     for fmt in gemm.FORMATS:
@@ -76,6 +77,7 @@ def test_main_loop_holds_mma_ldmatrix_and_cp_async(built):
             assert any(op.startswith("BAR") for op in loop)
 
 
+@pytest.mark.needs_sass
 def test_no_spills_and_tiles_fit_shared_memory(built):
     target, summaries = built
     for fmt in gemm.FORMATS:

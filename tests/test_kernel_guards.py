@@ -35,6 +35,7 @@ def test_every_guard_macro_is_known_to_the_table():
 
 
 @pytest.mark.parametrize("target", target_table.all_targets(), ids=lambda t: t.name)
+@pytest.mark.needs_sass
 def test_guarded_build_compiles_everywhere_with_the_right_instructions(target):
     result = compile_file(MMA, target.name)
     assert result.ok, result.log
@@ -59,6 +60,7 @@ def test_unsupported_stub_writes_the_status_word():
 
 @pytest.mark.parametrize("target", ["sm_80", "sm_90", "sm_100a", "sm_121a"])
 @pytest.mark.parametrize("unroll", [2, 8])
+@pytest.mark.needs_sass
 def test_loop_body_scales_with_chains_and_unroll(target, unroll):
     """Tensor instructions in the loop = chains x unroll (x 2 for emulated FP8): nothing
     was optimised away, because the operands move (see kernels/mma.cu)."""
@@ -88,6 +90,7 @@ FMA = KERNELS / "fma.cu"
 
 @pytest.mark.parametrize("target", ["sm_80", "sm_90", "sm_121a"])
 @pytest.mark.parametrize("unroll", [2, 8])
+@pytest.mark.needs_sass
 def test_cuda_core_loops_scale_with_chains_and_unroll(target, unroll):
     chains = 8
     result = compile_file(FMA, target, options=[f"-DSMBENCH_FMA_UNROLL={unroll}", f"-DSMBENCH_FMA_CHAINS={chains}"])

@@ -33,6 +33,7 @@ def summaries():
 
 
 @pytest.mark.parametrize("target", [t.name for t in target_table.all_targets()])
+@pytest.mark.needs_sass
 def test_every_loop_holds_its_instruction_where_the_target_has_it(summaries, target):
     for fmt in peak.FORMATS:
         support, why = peak.gate(fmt, target_table.get(target))
@@ -51,6 +52,7 @@ def test_every_loop_holds_its_instruction_where_the_target_has_it(summaries, tar
             assert kernel.tensor_instructions[0].split(".")[0] in ("HMMA", "IMMA"), (fmt.key, target)
 
 
+@pytest.mark.needs_sass
 def test_the_spark_target_runs_every_format_natively_but_int4(summaries):
     spark = target_table.get("sm_121a")
     support = {f.key: peak.gate(f, spark)[0] for f in peak.FORMATS}
@@ -310,6 +312,7 @@ def test_run_peak_records_emulation_and_the_fallback_ratio():
 
 
 @pytest.mark.parametrize("real", ["sm_90", "sm_121"])
+@pytest.mark.needs_sass
 def test_the_compute_80_build_keeps_every_loop_intact(real):
     """The fallback the GPU runs: compute_80 PTX assembled for the GPU (nvJitLink, as the
     driver's JIT would). Its loops must be as intact as the native ones to be compared."""

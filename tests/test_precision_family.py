@@ -226,6 +226,7 @@ def test_gemm_errors_compare_device_float64_and_emulator():
 # ---------------------------------------------------------------- kernels and the CLI
 
 @pytest.mark.parametrize("target", [t.name for t in target_table.all_targets()])
+@pytest.mark.needs_sass
 def test_probe_kernels_compile_where_the_format_exists(target):
     result = compile_file(KERNELS / precision.KERNEL_FILE, target)
     assert result.ok, result.log

@@ -3,8 +3,10 @@ from collections import Counter
 import pytest
 
 from smbench import sass
+from smbench.cache import Cache
 from smbench.compile import compile_file
 from smbench import targets as target_table
+from smbench.errors import SmbenchError
 
 from conftest import KERNELS
 
@@ -74,9 +76,37 @@ def test_round_trip_through_dict():
     assert again == kernel and isinstance(again.histogram, Counter)
 
 
+def test_summaries_of_a_cubin_never_raise_a_key_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(sass, "run_cuobjdump", lambda cubin: CUOBJDUMP_TEXT)
+    cubin = b"\x7fELF .text.kern_a .text.kern_b"
+    kernels = sass.summarize(cubin, Cache(tmp_path))
+    assert kernels["kern_a"].registers == 40
+    with pytest.raises(sass.SassUnavailable, match="no SASS for kernel absent .*kern_a, kern_b"):
+        kernels["absent"]
+    assert issubclass(sass.SassUnavailable, SmbenchError) and not issubclass(sass.SassUnavailable, KeyError)
+    reading = sass.read(cubin, Cache(tmp_path))
+    assert reading.checked and reading.status == "checked" and reading.to_dict() == {"status": "checked"}
+    assert reading.kernel("kern_b").registers == 8 and reading.why_not("kern_b") == ""
+    assert reading.kernel("absent") is None and "absent" in reading.why_not("absent")
+
+
+def test_a_failing_reader_is_unchecked_with_its_reason(tmp_path, monkeypatch):
+    def broken(cubin):
+        raise SmbenchError("cuobjdump failed: simulated")
+
+    monkeypatch.setattr(sass, "run_cuobjdump", broken)
+    reading = sass.read(b"\x7fELF .text.k", Cache(tmp_path))
+    assert reading.to_dict() == {"status": "unchecked", "reason": "cuobjdump failed: simulated"}
+    assert sass.kernel_summary(b"\x7fELF .text.k", "k", Cache(tmp_path)) == (None, "cuobjdump failed: simulated")
+
+
 _WIDTH_SUFFIX = {4: "", 8: ".64", 16: ".128"}
+# Reading SASS needs cuobjdump (a pip wheel or a CUDA toolkit); without one it is 'unchecked'.
+_NO_READER = sass.reader_missing()
+needs_sass = pytest.mark.skipif(bool(_NO_READER), reason=f"SASS unchecked here: {_NO_READER}")
 
 
+@needs_sass
 @pytest.mark.parametrize("target", [t.name for t in target_table.all_targets()])
 def test_stream_kernels_move_data_at_their_stated_width_everywhere(target):
     """stream_<op>_<type>_v<W>: every global load and store is W bytes wide (16-byte variants:

@@ -83,6 +83,8 @@ extern "C" __global__ void feature_tcgen05(int *out, unsigned tmem, unsigned lon
 }""",
 }
 
+pytestmark = pytest.mark.needs_sass  # every test here reads SASS
+
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):

@@ -2,9 +2,12 @@
 
 A target in its sm_XX form gives PTX and a cubin; in its compute_XX form, PTX only
 (what a program ships for the driver to JIT-compile). Compilation goes through
-NVIDIA's own bindings (cuda.bindings.nvrtc); headers come from the pip wheels via
-cuda.pathfinder. The cache key covers the source, every local header it includes
-(by content), the options, the target, the NVRTC version and the CUDA header set.
+NVIDIA's own bindings (cuda.bindings.nvrtc). The CUDA headers (pip wheels, else a
+system toolkit: toolchain.cuda_headers) are looked up only for a source that includes
+a header it does not find next to itself, in its -I folders or in kernels/: a kernel
+that needs none compiles where there are none. The cache key covers the source, every
+local header it includes (by content), the options, the target, the NVRTC version and,
+for a source that uses them, the CUDA header set.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from smbench.paths import kernels_dir
 DEFAULT_OPTIONS = ("-std=c++17",)
 
 _INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.MULTILINE)
+# `#include SOME_MACRO`: which file it names is the preprocessor's to say, so it may be a CUDA header.
+_COMPUTED_INCLUDE = re.compile(r'^\s*#\s*include\s+([A-Za-z_]\w*)', re.MULTILINE)
 # An error line of NVRTC ("k.cu(4): error: ...", "nvrtc: error: ...", "catastrophic error:")
 # or ptxas ("...; error   : ..."); "warning #177-D: variable error_count" is not one.
 ERROR_LINE = re.compile(r"\b(?:catastrophic\s+)?error\b\s*(?:#[\w-]+\s*)?:", re.IGNORECASE)
@@ -76,13 +81,16 @@ def include_user_dirs(options: Iterable[str]) -> list[Path]:
     return dirs
 
 
-def local_headers(source: str, search_dirs: Sequence[Path]) -> dict[str, str]:
-    """Every header the source includes, transitively, that lies in search_dirs: path -> sha256.
+def scan_includes(source: str, search_dirs: Sequence[Path]) -> tuple[dict[str, str], list[str]]:
+    """(local, external): every header the source includes, transitively, that lies in
+    search_dirs (path -> sha256 of its content), and the names of those it includes that
+    lie in none of them (<cuda_fp16.h>, <cuda/std/cstdint>: the CUDA headers' business).
 
     Headers from the CUDA installation are not hashed one by one; the cache key covers
     them through the NVRTC version and the header fingerprint.
     """
     found: dict[str, str] = {}
+    external: list[str] = []
     pending = [(source, list(search_dirs))]
     while pending:
         text, dirs = pending.pop()
@@ -101,7 +109,25 @@ def local_headers(source: str, search_dirs: Sequence[Path]) -> dict[str, str]:
                         found[key] = hashlib.sha256(content).hexdigest()
                         pending.append((content.decode("utf-8", "replace"), [candidate.parent, *dirs]))
                     break
-    return found
+            else:
+                if name not in external:
+                    external.append(name)
+        for macro in _COMPUTED_INCLUDE.findall(text):
+            if macro not in external:
+                external.append(macro)
+    return found, external
+
+
+def local_headers(source: str, search_dirs: Sequence[Path]) -> dict[str, str]:
+    """Every header the source includes, transitively, that lies in search_dirs: path -> sha256."""
+    return scan_includes(source, search_dirs)[0]
+
+
+def cuda_headers_needed(source: str, search_dirs: Sequence[Path] = ()) -> list[str]:
+    """The headers the source includes (transitively) that are not its own: those the CUDA
+    include folders must supply. Empty for every kernel of smbench's but fma.cu."""
+    dirs = list(search_dirs) or [kernels_dir()]
+    return scan_includes(source, dirs)[1]
 
 
 def _log_of(module, program) -> str:
@@ -196,20 +222,40 @@ def compile_source(source: str, arch: str, *, source_name: str = "kernel.cu", op
         if _ARCH_OPTIONS.match(option):
             raise SmbenchError(f"option {option!r} chooses the target; use smbench's --targets instead")
     search_dirs = [d for d in (source_dir, *include_user_dirs(user_options), kernels_dir()) if d is not None]
-    include_options = [f"-I{d}" for d in search_dirs] + [f"-I{d}" for d in toolchain.cuda_include_dirs()]
+    local, external = scan_includes(source, search_dirs)
+    # The CUDA headers only for a source that includes one: a kernel with only its own
+    # headers compiles on a machine where none can be found.
+    headers = toolchain.cuda_headers() if external else None
+    cuda_dirs = headers.paths if headers is not None else ()
+    include_options = [f"-I{d}" for d in search_dirs] + [f"-I{d}" for d in cuda_dirs]
     full_options = [f"-arch={arch_option}", *DEFAULT_OPTIONS, *user_options, *include_options]
     source_hash = hashlib.sha256(source.encode()).hexdigest()
     version = toolchain.nvrtc_version()
-    key = key_of("nvrtc", PAYLOAD_VERSION, __version__, source_hash, local_headers(source, search_dirs), source_name, arch_option,
-                 user_options, list(name_expressions), version, toolchain.headers_fingerprint())
+    key = key_of("nvrtc", PAYLOAD_VERSION, __version__, source_hash, local, source_name, arch_option,
+                 user_options, list(name_expressions), version,
+                 toolchain.headers_fingerprint() if external else "no CUDA headers")
 
     cache = cache if cache is not None else Cache()
     value, cached = cache.get_or_compute(
         "nvrtc", key, lambda: _run_nvrtc(source, source_name, arch_option, full_options, name_expressions))
+    log = value["log"]
+    if not value["ok"] and headers is not None and (not headers.dirs or headers.missing):
+        log = f"{log}\n{_headers_note(external, headers)}".strip()
     return CompileResult(source_name=source_name, arch=arch_option, ok=value["ok"], stage=value["stage"],
-                         ptx=value["ptx"], cubin=value["cubin"], log=value["log"], options=full_options,
+                         ptx=value["ptx"], cubin=value["cubin"], log=log, options=full_options,
                          nvrtc_version=version, source_hash=source_hash, wall_s=value["wall_s"],
                          cached=cached, lowered_names=value.get("lowered_names", {}))
+
+
+def _headers_note(external: Sequence[str], headers: toolchain.CudaHeaders) -> str:
+    """Why a source that includes CUDA headers may not have found them (ends a failed log)."""
+    wanted = ", ".join(f"<{name}>" for name in external[:4]) + (", ..." if len(external) > 4 else "")
+    if not headers.dirs:
+        found = f"no CUDA include folder was found (looked in: {toolchain.header_search_order()})"
+    else:
+        found = f"the CUDA headers found lack {', '.join(headers.missing)} ({headers.describe()})"
+    return (f"smbench note: this source includes {wanted}; {found}. pip install nvidia-cuda-runtime "
+            f"nvidia-cuda-crt nvidia-cuda-cccl, or set CUDA_HOME to a CUDA toolkit")
 
 
 def read_source(path: Path) -> str:

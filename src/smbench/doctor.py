@@ -2,7 +2,9 @@
 
 Each check is one line, ok / warn / fail, with what was found. A fail means smbench
 cannot do its job here (no NVRTC, say); a warn means part of it is unavailable (no
-GPU: the CPU reference path only).
+GPU: the CPU reference path only; no cuobjdump: SASS checks stated as 'unchecked').
+Each tool's line says where it came from: a pip wheel (through cuda.pathfinder),
+$CUDA_HOME or $CUDA_PATH, PATH, or /usr/local/cuda.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ RUNTIME_PACKAGES = ("numpy", "pandas", "matplotlib", "rich", "cuda-bindings", "c
                     "nvidia-nvjitlink", "nvidia-cuda-nvdisasm", "nvidia-cuda-cuobjdump", "cupy-cuda13x",
                     "nvidia-ml-py")
 
-# Headers a user's kernel commonly includes: all must resolve from the wheels.
+# Headers a user's kernel commonly includes: all must resolve from the wheels or a toolkit.
 HEADER_PROBE = """
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
@@ -114,20 +116,42 @@ def check_nvrtc() -> list[Check]:
     return checks
 
 
-def check_headers() -> list[Check]:
-    from smbench.compile import compile_source
+def _kernels_needing_cuda_headers() -> list[str]:
+    """smbench's own kernel files that include a CUDA header (fma.cu: cuda_fp16.h, cuda_bf16.h)."""
+    from smbench.compile import cuda_headers_needed
+    from smbench.paths import builtin_kernel_files, kernels_dir
 
+    return [path.name for path in builtin_kernel_files()
+            if cuda_headers_needed(path.read_text(encoding="utf-8", errors="replace"), [kernels_dir()])]
+
+
+def check_headers() -> list[Check]:
+    from smbench.compile import compile_file, compile_source
+    from smbench.paths import kernels_dir
+
+    headers = toolchain.cuda_headers()
+    users = _kernels_needing_cuda_headers()
+    users_text = ", ".join(users) if users else "none of them"
+    if not headers.dirs:
+        return [Check("cuda headers", WARN, f"{headers.describe()}: kernels that #include CUDA headers do not "
+                                           f"compile (of smbench's own: {users_text}); the others need none. "
+                                           f"pip install nvidia-cuda-runtime nvidia-cuda-crt nvidia-cuda-cccl, "
+                                           f"or set CUDA_HOME to a CUDA toolkit")]
     try:
-        dirs = toolchain.cuda_include_dirs()
-        result = compile_source(HEADER_PROBE, "sm_121a" if 121 in toolchain.nvrtc_supported_archs() else "sm_80",
-                                source_name="header_probe.cu")
+        arch = "sm_121a" if 121 in toolchain.nvrtc_supported_archs() else "sm_80"
+        result = compile_source(HEADER_PROBE, arch, source_name="header_probe.cu")
+        if result.ok:
+            return [Check("cuda headers", OK, f"fp16, bf16, fp8, mma.h, cooperative_groups compile; "
+                                             f"{headers.describe()}")]
+        # The probe is what a user's kernel may include; smbench's own need less (fp16, bf16).
+        broken = [name for name in users if not compile_file(kernels_dir() / name, arch).ok]
     except SmbenchError as exc:
         return [Check("cuda headers", FAIL, str(exc))]
-    if not result.ok:
-        return [Check("cuda headers", FAIL, f"fp16/bf16/fp8/mma.h/cooperative_groups do not compile: "
-                                           f"{result.first_error}")]
-    return [Check("cuda headers", OK, f"fp16, bf16, fp8, mma.h, cooperative_groups compile; "
-                                     f"{', '.join(map(str, dirs))}")]
+    status = FAIL if broken else WARN
+    own = (f"smbench's own {', '.join(broken)} do not compile either" if broken else
+           f"smbench's own kernels compile ({users_text} with these headers)")
+    return [Check("cuda headers", status, f"fp16/bf16/fp8/mma.h/cooperative_groups do not compile: "
+                                         f"{result.first_error}; {own}; {headers.describe()}")]
 
 
 def _tool_version(path) -> str:
@@ -135,18 +159,46 @@ def _tool_version(path) -> str:
         done = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"does not run: {exc}"
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "version unknown"
+    lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    release = [line for line in lines if "release " in line]  # "Cuda compilation tools, release 13.0, V13.0.88"
+    return (release or lines or ["version unknown"])[-1]
+
+
+def _release_of(version_line: str) -> tuple[int, ...] | None:
+    """(13, 0) from "Cuda compilation tools, release 13.0, V13.0.88"."""
+    marker = "release "
+    if marker not in version_line:
+        return None
+    return _release(version_line.split(marker, 1)[1].split(",")[0]) or None
+
+
+# What is lost without each tool, for its warning line.
+TOOL_LOSS = {"cuobjdump": "SASS checks are 'unchecked' (registers, spills, instruction mix and loop "
+                          "integrity are not read)",
+             "nvdisasm": "nothing smbench checks today needs it"}
 
 
 def check_tools() -> list[Check]:
     checks = []
+    try:
+        nvrtc = toolchain.nvrtc_version()
+    except SmbenchError:
+        nvrtc = None
     for name in ("cuobjdump", "nvdisasm"):
-        try:
-            path = toolchain.binary_utility(name)
-            checks.append(Check(name, OK, f"{path} ({_tool_version(path)})"))
-        except SmbenchError as exc:
-            checks.append(Check(name, FAIL if name == "cuobjdump" else WARN, str(exc)))
+        found = toolchain.find_binary_utility(name)
+        if found is None:
+            checks.append(Check(name, WARN, f"{toolchain.missing_binary_message(name)}: {TOOL_LOSS[name]}"))
+            continue
+        version = _tool_version(found.path)
+        detail = f"{found.path} (from {found.via}; {version})"
+        if version.startswith("does not run"):
+            checks.append(Check(name, WARN, f"{detail}: {TOOL_LOSS[name]}"))
+            continue
+        release = _release_of(version)
+        if nvrtc and release and release[:2] < tuple(nvrtc):
+            detail += (f"; older than NVRTC {nvrtc[0]}.{nvrtc[1]}: the SASS of a target it does not know "
+                       f"reads as 'unchecked'")
+        checks.append(Check(name, OK, detail))
     version = toolchain.nvjitlink_version()
     if version:
         checks.append(Check("nvjitlink", OK, f"nvJitLink {version[0]}.{version[1]}"))

@@ -69,4 +69,13 @@ def collect() -> dict:
         "nvrtc_version": nvrtc,
         "nvjitlink_version": ".".join(map(str, nvjitlink)) if nvjitlink else None,
         "packages": package_versions(),
+        "tools": _tools(toolchain),
     }
+
+
+def _tools(toolchain) -> dict | None:
+    """Where cuobjdump, nvdisasm and the CUDA headers came from (wheel, CUDA_HOME, PATH...)."""
+    try:
+        return toolchain.tool_provenance()
+    except Exception:  # noqa: BLE001 - provenance records what it can
+        return None

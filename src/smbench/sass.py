@@ -1,9 +1,15 @@
 """Reading machine code: registers, local memory, shared memory and an instruction histogram.
 
-cuobjdump (from the nvidia-cuda-cuobjdump wheel, found with cuda.pathfinder) prints
-both the resource usage and the SASS of every kernel in a cubin; the parsing below
-turns that into one KernelSass per kernel. The summary of a cubin is cached by the
-cubin's hash, so a warm `smbench compat` runs no cuobjdump at all.
+cuobjdump (the nvidia-cuda-cuobjdump wheel's, else a system CUDA toolkit's: see
+toolchain.find_binary_utility) prints both the resource usage and the SASS of every
+kernel in a cubin; the parsing below turns that into one KernelSass per kernel. The
+summary of a cubin is cached by the cubin's hash, so a warm `smbench compat` runs no
+cuobjdump at all.
+
+Without a SASS reader (no cuobjdump anywhere, or one that cannot read this cubin) the
+SASS is "unchecked", with the reason: `read()` returns a SassReading that says so and
+never raises; `summarize()` raises SassUnavailable (a SmbenchError), and indexing its
+result with a kernel it does not hold raises the same, never a KeyError.
 """
 
 from __future__ import annotations
@@ -185,22 +191,126 @@ def _fold_routines(kernels: dict[str, KernelSass]) -> dict[str, KernelSass]:
     return rest
 
 
+UNCHECKED = "unchecked"
+CHECKED = "checked"
+# How long one cuobjdump may take before its reading counts as unchecked.
+CUOBJDUMP_TIMEOUT_S = 300
+
+
+class SassUnavailable(SmbenchError):
+    """The SASS could not be read here: no cuobjdump, one that failed or printed nothing,
+    or a kernel the cubin's listing does not hold. What a caller reports as 'unchecked'."""
+
+
+class Summaries(dict):
+    """kernel name -> KernelSass. A name it does not hold raises SassUnavailable (a
+    SmbenchError, which every caller already turns into 'unchecked'), not a KeyError."""
+
+    def __missing__(self, name):
+        held = ", ".join(sorted(self)[:6]) + (", ..." if len(self) > 6 else "")
+        raise SassUnavailable(f"no SASS for kernel {name} in this cubin (it holds: {held or 'no kernel'})")
+
+
+@dataclass
+class SassReading:
+    """A cubin's SASS, read or not: `checked` with every kernel's summary, or unchecked
+    with the reason (`reason`) and no kernels."""
+
+    kernels: dict[str, KernelSass]
+    reason: str = ""
+
+    @property
+    def checked(self) -> bool:
+        return not self.reason
+
+    @property
+    def status(self) -> str:
+        return CHECKED if self.checked else UNCHECKED
+
+    def kernel(self, name: str) -> KernelSass | None:
+        """The kernel's summary, or None where it cannot be had (see why_not)."""
+        return self.kernels.get(name)
+
+    def why_not(self, name: str) -> str:
+        """Why kernel(name) is None ('' when it is not)."""
+        if not self.checked:
+            return self.reason
+        if name in self.kernels:
+            return ""
+        return f"no SASS for kernel {name} in this cubin"
+
+    def to_dict(self) -> dict:
+        """{"status": "checked"} or {"status": "unchecked", "reason": ...}, for a record."""
+        return {"status": self.status, **({"reason": self.reason} if self.reason else {})}
+
+
+def reader() -> toolchain.Located | None:
+    """The cuobjdump SASS is read with, and where it came from; None when there is none."""
+    return toolchain.find_binary_utility("cuobjdump")
+
+
+def reader_missing() -> str:
+    """Why SASS cannot be read on this machine ('' when it can): for tests to skip with, and
+    for messages."""
+    return "" if reader() is not None else toolchain.missing_binary_message("cuobjdump")
+
+
 def run_cuobjdump(cubin: bytes) -> str:
-    tool = toolchain.binary_utility("cuobjdump")
+    found = reader()
+    if found is None:
+        raise SassUnavailable(toolchain.missing_binary_message("cuobjdump"))
     with tempfile.TemporaryDirectory(prefix="smbench-") as tmp:
         path = Path(tmp) / "kernel.cubin"
         path.write_bytes(cubin)
-        done = subprocess.run([str(tool), "-sass", "-res-usage", str(path)], capture_output=True, text=True)
+        try:
+            done = subprocess.run([str(found.path), "-sass", "-res-usage", str(path)], capture_output=True,
+                                  text=True, timeout=CUOBJDUMP_TIMEOUT_S)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SassUnavailable(f"cuobjdump ({found}) could not run: {exc}") from None
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
-        raise SmbenchError(f"cuobjdump failed: {lines[0] if lines else f'exit status {done.returncode}'}")
+        raise SassUnavailable(f"cuobjdump failed: {lines[0] if lines else f'exit status {done.returncode}'}")
     return done.stdout
 
 
-def summarize(cubin: bytes, cache: Cache | None = None) -> dict[str, KernelSass]:
-    """Per-kernel summary of a cubin, cached by the cubin's content."""
+def _has_code(cubin: bytes) -> bool:
+    """Whether the ELF holds any function's code (a .text.<name> section)."""
+    return b".text." in cubin
+
+
+def _summaries_of(cubin: bytes) -> dict:
+    text = run_cuobjdump(cubin)
+    kernels = parse_cuobjdump(text)
+    if not kernels and _has_code(cubin):
+        # A cuobjdump older than the target prints nothing (or a notice) for its code: that is
+        # not "no kernels". Raised, so that nothing is cached and a newer one reads it later.
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "no output")
+        raise SassUnavailable(f"cuobjdump ({reader()}) printed no SASS for this cubin ({first}); "
+                              f"it may be older than the target")
+    return {name: k.to_dict() for name, k in kernels.items()}
+
+
+def summarize(cubin: bytes, cache: Cache | None = None) -> Summaries:
+    """Per-kernel summary of a cubin, cached by the cubin's content. Raises SassUnavailable
+    (a SmbenchError) when it cannot be read; see read() for a result that never raises."""
     cache = cache if cache is not None else Cache()
-    value, _ = cache.get_or_compute(
-        "sass", key_of("sass", PARSER_VERSION, __version__, cubin),
-        lambda: {name: k.to_dict() for name, k in parse_cuobjdump(run_cuobjdump(cubin)).items()})
-    return {name: KernelSass.from_dict(data) for name, data in value.items()}
+    value, _ = cache.get_or_compute("sass", key_of("sass", PARSER_VERSION, __version__, cubin),
+                                    lambda: _summaries_of(cubin))
+    return Summaries({name: KernelSass.from_dict(data) for name, data in value.items()})
+
+
+def read(cubin: bytes | None, cache: Cache | None = None) -> SassReading:
+    """A cubin's SASS, or 'unchecked' with the reason; never raises for a missing or failing
+    cuobjdump (nor for no cubin at all)."""
+    if not cubin:
+        return SassReading({}, "no cubin to read (PTX only, or the build failed)")
+    try:
+        return SassReading(summarize(cubin, cache))
+    except SmbenchError as exc:
+        return SassReading({}, str(exc))
+
+
+def kernel_summary(cubin: bytes | None, name: str, cache: Cache | None = None) -> tuple[KernelSass | None, str]:
+    """(summary, "") for one kernel, or (None, why it is unchecked)."""
+    reading = read(cubin, cache)
+    return reading.kernel(name), reading.why_not(name)
