@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: install bench test test-gpu compat-benchmark check-aarch64-wheels clean
+.PHONY: install bench test test-gpu gpu-check compat-benchmark check-aarch64-wheels clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: install
 # SMBENCH_REQUIRE_GPU=1: a GPU test that cannot run there fails instead of skipping.
 test-gpu:
 	SMBENCH_REQUIRE_GPU=1 PYTHONPATH=src python3 -m pytest -q -m gpu -p no:cacheprovider
+
+# The one command for a lent GPU machine (its own python3, nothing installed): doctor,
+# selftest, the GPU tests, the quick suite on the GPU; each step under its own time limit
+# (SIGINT keeps what finished), at most 8 files in OUT, a summary last. OUT must be empty.
+gpu-check:
+	PYTHONPATH=src python3 -m smbench.gpu_check --out $(if $(filter command line,$(origin OUT)),$(OUT),out/gpu-check)
 
 compat-benchmark: install
 	$(BIN)/python benchmarks/compat_speed.py

@@ -62,12 +62,12 @@ def _sampler(runner, case):
         return moved, one, lambda: backend.validate(prepared, result[0]), lambda: None
     backend = runner.backend
     prepared = backend.prepare(runner.module, runner.facts, p["op"], p["dtype"], p["width"], elements, "device")
-    timer, _ = runner._timer()
+    timer = runner._timer()
 
     def launch():
         prepared.function((prepared.grid,), (prepared.block,), prepared.args, stream=timer.stream_)
 
-    reps = backend.reps_for(timer.sample(launch, 1))
+    reps = backend.reps_for(timer.sample(launch, 1, blocking=False))
 
     def release():
         timer.close()

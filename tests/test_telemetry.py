@@ -54,10 +54,17 @@ class FakeNVML:
         return self.energy_mj
 
 
+def _work(seconds: float) -> None:
+    """Timed device work as the device timer reports it."""
+    start = time.perf_counter()
+    time.sleep(seconds)
+    telemetry.mark_work(start, time.perf_counter())
+
+
 def test_summary_of_a_steady_gpu():
     nvml = FakeNVML([1980])
     with telemetry.Sampler(interval_s=0.005, nvml=nvml) as sampler:
-        time.sleep(0.05)
+        _work(0.05)
     summary = sampler.summary
     assert summary.available and len(summary.samples) >= 3 and nvml.shutdown
     assert summary.sm_clock_mhz == {"min": 1980, "median": 1980, "max": 1980}
@@ -69,7 +76,8 @@ def test_summary_of_a_steady_gpu():
 def test_low_clock_samples_are_flagged_and_reasons_named():
     nvml = FakeNVML([1980, 1400, 1400, 1980], reasons=0x4 | 0x1)
     with telemetry.Sampler(interval_s=0.005, nvml=nvml) as sampler:
-        time.sleep(0.05)
+        telemetry.mark_work(time.perf_counter() - 1, time.perf_counter())  # from the first sample on
+        _work(0.05)
     summary = sampler.summary
     assert summary.low_clock_samples == 2 and summary.throttled
     assert "software power cap" in summary.throttle_reasons and "gpu idle" not in summary.throttle_reasons
@@ -86,7 +94,7 @@ def test_energy_is_integrated_from_power_without_a_counter():
 def test_unsupported_fields_are_unknown_not_fatal():
     nvml = FakeNVML([1980], energy=False, power=False)
     with telemetry.Sampler(interval_s=0.005, nvml=nvml) as sampler:
-        time.sleep(0.02)
+        _work(0.02)
     summary = sampler.summary
     assert summary.available and summary.mean_power_w is None and summary.energy_j is None
 
@@ -107,3 +115,58 @@ def test_the_real_module_without_a_gpu_is_unavailable_too():
         pass
     # here (no GPU) NVML cannot start; on a GPU machine it can: either way nothing raises
     assert sampler.summary.available or sampler.summary.why_unavailable
+
+
+class IdleThenBusyNVML(FakeNVML):
+    """An H200 as NVML sees it: 345 MHz while the host sets up, 1980 MHz once kernels run."""
+
+    def __init__(self):
+        super().__init__([1980], reasons=0x1)
+        self.busy = False
+
+    def nvmlDeviceGetClockInfo(self, handle, kind):
+        if kind == self.NVML_CLOCK_MEM:
+            return 2619
+        return 1980 if self.busy else 345
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, handle):
+        return 0 if self.busy else 0x1
+
+    def nvmlDeviceGetApplicationsClock(self, handle, kind):
+        return 1755
+
+
+def test_samples_before_the_timed_work_are_not_summarised():
+    nvml = IdleThenBusyNVML()
+    with telemetry.Sampler(interval_s=0.003, nvml=nvml) as sampler:
+        time.sleep(0.04)  # setup, compilation, validation: the GPU idles at 345 MHz
+        nvml.busy = True
+        _work(0.06)
+        nvml.busy = False
+        time.sleep(0.03)  # after the work: idle again
+    summary = sampler.summary
+    assert any(s.sm_clock_mhz == 345 for s in summary.samples)  # kept in the record, marked outside
+    assert all(s.sm_clock_mhz == 1980 for s in summary.samples if s.in_work)
+    assert summary.work_samples >= telemetry.MIN_WORK_SAMPLES
+    assert summary.sm_clock_mhz["min"] == 1980 and not summary.throttled and summary.low_clock_samples == 0
+    assert summary.clock_mhz == 1980 and "inside the timed work" in summary.clock_source
+
+
+def test_too_few_samples_in_the_work_fall_back_to_the_application_clock():
+    nvml = IdleThenBusyNVML()
+    with telemetry.Sampler(interval_s=0.05, nvml=nvml) as sampler:
+        time.sleep(0.01)
+        _work(0.001)  # one short kernel between two samples
+    summary = sampler.summary
+    assert summary.work_samples < telemetry.MIN_WORK_SAMPLES and not summary.throttled
+    assert summary.clock_mhz == 1755 and "application SM clock" in summary.clock_source
+
+
+def test_no_marked_work_summarises_nothing_and_says_so():
+    nvml = FakeNVML([345], reasons=0x1)
+    nvml.nvmlDeviceGetApplicationsClock = None  # not supported: the maximum clock is used
+    with telemetry.Sampler(interval_s=0.005, nvml=nvml) as sampler:
+        time.sleep(0.02)
+    summary = sampler.summary
+    assert summary.work_samples == 0 and not summary.throttled and summary.sm_clock_mhz == {}
+    assert summary.clock_mhz == 1980 and "maximum SM clock" in summary.clock_source

@@ -273,6 +273,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if any(r["status"] == "failed" for r in records) else 0
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from smbench import selftest
+    from smbench.backends import cuda
+
+    if args.backend == "cuda":
+        usable, why = cuda.available()
+        if not usable:
+            raise SmbenchError(f"no usable GPU ({why}): the selftest launches every kernel on a GPU "
+                               f"(--backend cpu runs it on the CPU reference path)")
+    width = min(Console().width, 120) if _stdout_is_terminal() else 100
+    try:
+        with _progress("selftest") as update:
+            code, text, path = selftest.run(args.backend, args.out, width,
+                                            lambda case, number, total: update(total=total, completed=number,
+                                                                               description=case.label))
+    except KeyboardInterrupt:
+        print("smbench selftest: interrupted; the cases finished are in the result file under "
+              f"{args.out}", file=sys.stderr)
+        return 130
+    _write("\n".join(text) + "\n", None)
+    print(f"result file: {path}", file=sys.stderr)
+    return code
+
+
 # ---------------------------------------------------------------- results: reference, export, compare
 
 def _load_all(paths: Sequence[Path]) -> list[tuple[str, dict]]:
@@ -473,6 +497,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", metavar="FAMILY,...", help=", ".join(FAMILIES) + " (default: all)")
     run.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
     run.set_defaults(handler=cmd_run)
+
+    selftest = sub.add_parser("selftest", help="every kernel once on small data, validated: does this GPU work?",
+                              description="Launch every kernel this GPU should run once, on small data, validate "
+                                          "each against the CPU reference, and print a line per family. Exit 0 "
+                                          "only if every kernel the target table says should work did; exit 2 "
+                                          "without a GPU.")
+    selftest.add_argument("--backend", choices=("cuda", "cpu"), default="cuda",
+                          help="cuda (default), or cpu: the same cases on the CPU reference path")
+    selftest.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
+    selftest.set_defaults(handler=cmd_selftest)
 
     reference = sub.add_parser("reference", help="write the published reference results of the device table")
     reference.add_argument("--out", type=Path, default=Path("results"), help="directory (default results/)")

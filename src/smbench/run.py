@@ -91,6 +91,9 @@ class CpuRunner:
     def mma_peak(self, key: str, policy) -> tuple[float | None, str]:
         return None, "the CPU path has no mma.sync peak"
 
+    def context_lost(self) -> str:
+        return ""  # NumPy has no context to lose
+
 
 class CudaRunner:
     name = "cuda"
@@ -112,7 +115,6 @@ class CudaRunner:
         self.gemm_settings: dict = {}  # set by execute() from the suite
         self.measured_peaks: dict[str, float] = {}  # peak format -> TFLOP/s measured in this run
         self._peak_failures: dict[str, str] = {}
-        self.blocking = bool(suite.flag("timing", "blocking"))
         self.cold_l2 = bool(suite.flag("timing", "cold_l2"))
         self._module = None
 
@@ -124,11 +126,8 @@ class CudaRunner:
 
     def _timer(self):
         cupy = self.backend._cupy()
-        spin = self.backend.load("timing.cu", self.target).module.get_function("smbench_spin_until") \
-            if self.blocking else None
-        timer = self.backend.DeviceTimer(cupy.cuda.Stream(non_blocking=True), self.blocking,
-                                         2 * self.facts.l2_bytes if self.cold_l2 else 0)
-        return timer, spin
+        return self.backend.DeviceTimer(cupy.cuda.Stream(non_blocking=True),
+                                        2 * self.facts.l2_bytes if self.cold_l2 else 0)
 
     def memory_kinds(self):
         return stream.memory_kinds(self.facts)
@@ -140,9 +139,9 @@ class CudaRunner:
         case = self.backend.prepare(self.module, self.facts, op, dtype, width, elements, kind)
         timer = None
         try:
-            timer, spin = self._timer()
+            timer = self._timer()
             with self.sampler() as sampler:
-                stats = self.backend.time_case(case, policy, timer, spin)
+                stats = self.backend.time_case(case, policy, timer)
             validation = self.backend.validate(case)
         finally:
             if timer is not None:
@@ -218,8 +217,9 @@ class CudaRunner:
         try:
             fallback = cuda_peak.load_fallback(fmt.file, target_table.get(self.target).portable_real)
             instruction = ""
-            if fallback.sass is not None:
-                histogram = dict(fallback.sass[fmt.kernel].histogram)
+            summary = fallback.sass.get(fmt.kernel) if fallback.sass is not None else None
+            if summary is not None:
+                histogram = dict(summary.histogram)
                 instruction = peak.loop_instruction(fmt, histogram)
                 intact, detail = peak.loop_intact(fmt, histogram)
                 if not intact:
@@ -233,7 +233,10 @@ class CudaRunner:
         except Exception as exc:  # noqa: BLE001 - a driver that cannot JIT the PTX, say
             return {"status": "failed", "reason": _one_line(exc)}
         ops = peak.total_ops(fmt, timed.threads, timed.iters)
-        return {"status": "ok", "how": fallback.how, "instruction": instruction, "time_s": timed.stats.to_dict(),
+        unchecked = {} if summary is not None else {
+            "sass": {"status": "unchecked", "reason": fallback.sass_reason or f"no SASS for {fmt.kernel}"}}
+        return {"status": "ok", "how": fallback.how, "instruction": instruction, **unchecked,
+                "time_s": timed.stats.to_dict(),
                 "tflops": ops / timed.stats.median / 1e12, "iters": timed.iters}
 
 
@@ -266,8 +269,28 @@ class CudaRunner:
         return self.measured_peaks[key], "the mma.sync loop, timed for this GEMM"
 
 
+    def context_lost(self) -> str:
+        """The sticky CUDA error that left this process's context unusable, or '' if it works.
+        An asynchronous kernel fault (illegal address, misaligned access, a trap) is sticky:
+        every later call, a synchronize included, returns it again."""
+        try:
+            self.backend._cupy().cuda.runtime.deviceSynchronize()
+        except Exception as exc:  # noqa: BLE001 - whatever the error, the context is gone
+            return _one_line(exc)
+        return ""
+
+
 class _Skip(Exception):
     """A case the device cannot run: a skipped row with this reason."""
+
+
+def make_runner(name: str, suite: Suite):
+    """A runner for a backend already known to work here (a worker process's)."""
+    return CudaRunner(suite) if name == "cuda" else CpuRunner()
+
+
+def prepare_runner(runner, suite: Suite) -> None:
+    runner.gemm_settings = gemm_settings(suite)
 
 
 def resolve_backend(choice: str, suite: Suite):
@@ -288,12 +311,15 @@ def resolve_backend(choice: str, suite: Suite):
 # ---------------------------------------------------------------- the plan
 
 def stream_sizes(suite: Suite, runner) -> tuple[list[int], str]:
-    largest = suite.flag("cpu", "largest_mib", None) if runner.name == "cpu" else None
+    caps = [(suite.flag("stream", "largest_mib", None), "the suite's cap"),
+            (suite.flag("cpu", "largest_mib", None) if runner.name == "cpu" else None, "the suite's CPU cap")]
+    caps = [(mib, what) for mib, what in caps if mib]
+    largest, what = min(caps) if caps else (None, "")
     sizes, _, why = stream.sweep_sizes(runner.l2_bytes, runner.info["free_bytes"],
                                        bool(runner.info.get("unified_memory")),
                                        largest=largest * MIB if largest else None)
     if largest:
-        why = f"the suite's CPU cap, {largest} MiB (memory allows {why})"
+        why = f"{what}, {largest} MiB (memory allows {why})"
     step = max(1, int(round(math.log2(suite.flag("stream", "size_step", 1)))))
     chosen = sizes[::step]
     if sizes and chosen[-1] != sizes[-1]:
@@ -303,6 +329,7 @@ def stream_sizes(suite: Suite, runner) -> tuple[list[int], str]:
 
 def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
     cases: list[Case] = []
+    host_memory: list[Case] = []
     notes = {}
     if "stream" in only and suite.data.get("stream"):
         section = suite.data["stream"]
@@ -318,14 +345,17 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
                                           {"op": op, "dtype": dtype, "width": width, "memory": home,
                                            "working_set": size}))
         if runner.name == "cuda":
+            # Memory the CPU owns (managed, mapped, pageable) runs after all device-memory work:
+            # a GPU that faults on such memory loses its context, and what ran before is kept.
             for kind, offered, why in runner.memory_kinds():
                 if kind == "device":
                     continue
                 for op in section.get("memory_kinds_operations", []):
                     dtype, width = section.get("dtypes", ["f32"])[0], max(section.get("widths", [16]))
-                    cases.append(Case("stream", op, f"{op} {dtype} {width}B {kind}",
-                                      {"op": op, "dtype": dtype, "width": width, "memory": kind,
-                                       "working_set": sizes[-1] if sizes else 0, "offered": offered, "why": why}))
+                    host_memory.append(Case("stream", op, f"{op} {dtype} {width}B {kind}",
+                                            {"op": op, "dtype": dtype, "width": width, "memory": kind,
+                                             "working_set": sizes[-1] if sizes else 0, "offered": offered,
+                                             "why": why}))
     if "transfer" in only and suite.data.get("transfer"):
         for size in suite.data["transfer"].get("sizes_mib", []):
             for direction, host in (("h2d", "pinned"), ("h2d", "pageable"), ("d2h", "pinned"), ("d2h", "pageable"),
@@ -349,7 +379,7 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
                                    "shape_kind": shape.kind}))
     if "launch" in only and suite.flag("launch", "enabled"):
         cases.append(Case("launch", "launch", "empty-kernel launch latency", {}))
-    return cases, notes
+    return cases + host_memory, notes
 
 
 # ---------------------------------------------------------------- one case -> one record
@@ -450,9 +480,9 @@ def run_peak(case: Case, runner, policy) -> dict:
     stats, telemetry = outcome["stats"], outcome["telemetry"]
     ops = peak.total_ops(fmt, outcome["threads"], outcome["iters"])
     measured = ops / stats.median / 1e12
-    clock = telemetry.sm_clock_mhz.get("median") if telemetry.available else None
+    clock = telemetry.clock_mhz if telemetry.available else None
     expected = peak.expectation(fmt, runner.info.get("compute_capability"), runner.info.get("sm_count"),
-                                runner.spec, clock, runner.info.get("sm_clock_max_mhz"))
+                                runner.spec, clock, runner.info.get("sm_clock_max_mhz"), telemetry.clock_source)
     fallback = outcome["fallback"]
     if fallback.get("status") == "ok":
         fallback["native_over_fallback"] = measured / fallback["tflops"]
@@ -597,6 +627,33 @@ def header(suite: Suite, runner, notes: dict) -> dict:
             "timing_policy": suite.timing(runner.name).__dict__}
 
 
+def run_cases(suite: Suite, runner, cases: list[Case], policy, writer: ResultWriter,
+              on_case: Callable[[Case, int, int], None] | None = None) -> None:
+    """Each case's record into the writer as it finishes. After a failed case the runner is
+    asked whether its CUDA context survived; if not, the cases left run in fresh worker
+    processes (smbench.worker), their records added here as they arrive."""
+    from smbench import worker
+    from smbench.results import _jsonable
+
+    for number, case in enumerate(cases):
+        if on_case:
+            on_case(case, number, len(cases))
+        record = run_case(case, runner, policy)
+        lost = runner.context_lost() if record.get("status") == "failed" else ""
+        if lost:
+            record["reason"] = f"{record.get('reason', '')} (the CUDA context was lost: {lost})"
+        writer.add(record)
+        if lost:
+            writer.document["notes"]["context_lost"] = (
+                f"after {case.label!r} the CUDA context was unusable; the {len(cases) - number - 1} cases after "
+                f"it ran in fresh processes")
+            rest = cases[number + 1:]
+            worker.run_elsewhere(suite, runner.name, rest, runner, writer.add,
+                                 (lambda c, i: on_case(c, number + 1 + i, len(cases))) if on_case else None,
+                                 _base, encode=_jsonable)
+            return
+
+
 def execute(suite: Suite, runner, only: set[str], out_dir: Path,
             on_case: Callable[[Case, int, int], None] | None = None) -> tuple[Path, list[dict]]:
     """Run the plan; returns (the result file, its records). An interrupt finishes the file
@@ -606,13 +663,10 @@ def execute(suite: Suite, runner, only: set[str], out_dir: Path,
     if not cases:
         raise SmbenchError(f"suite {suite.name!r} has nothing to run for {', '.join(sorted(only))}")
     policy = suite.timing(runner.name)
-    runner.gemm_settings = gemm_settings(suite)
+    prepare_runner(runner, suite)
     writer = ResultWriter(output_path(out_dir, runner, suite), header(suite, runner, notes))
     try:
-        for number, case in enumerate(cases):
-            if on_case:
-                on_case(case, number, len(cases))
-            writer.add(run_case(case, runner, policy))
+        run_cases(suite, runner, cases, policy, writer, on_case)
         writer.finish("complete")
     except KeyboardInterrupt:
         writer.finish("interrupted")

@@ -30,6 +30,16 @@ REASONS = {
 }
 NOT_SLOWDOWNS = 0x1 | 0x2 | 0x100
 LOW_CLOCK_FRACTION = 0.75
+MIN_WORK_SAMPLES = 3
+
+_OPEN: list["Sampler"] = []  # samplers inside their `with` block now; mark_work tells each
+
+
+def mark_work(start: float, end: float) -> None:
+    """A stretch of timed device work, in time.perf_counter() seconds (the device timer calls
+    this around its timed samples)."""
+    for sampler in list(_OPEN):
+        sampler.work(start, end)
 
 
 @dataclass
@@ -41,6 +51,7 @@ class Sample:
     temperature_c: float | None
     reasons: int | None
     low_clock: bool = False
+    in_work: bool = True  # taken inside the timed work (only these are summarised)
 
 
 @dataclass
@@ -57,6 +68,9 @@ class Summary:
     throttled: bool = False
     throttle_reasons: list[str] = field(default_factory=list)
     low_clock_samples: int = 0
+    work_samples: int = 0  # samples inside the timed work: the ones summarised
+    clock_mhz: float | None = None  # the SM clock that expectations use
+    clock_source: str = ""  # where clock_mhz comes from
 
     def to_dict(self, with_samples: bool = True) -> dict:
         data = asdict(self)
@@ -73,29 +87,45 @@ def reason_names(mask: int) -> list[str]:
     return [name for bit, name in REASONS.items() if mask & bit]
 
 
-def summarize(samples: list[Sample], sm_clock_max: float | None, energy_j: float | None) -> Summary:
+def summarize(samples: list[Sample], sm_clock_max: float | None, energy_j: float | None,
+              window: tuple[float, float] | None = None, application_clock: float | None = None) -> Summary:
+    """The samples inside `window` (seconds since the sampler started; None: all of them)
+    summarised; the others are kept, marked in_work=False."""
     for sample in samples:
-        sample.low_clock = bool(sm_clock_max and sample.sm_clock_mhz is not None
+        sample.in_work = window is None or window[0] <= sample.t <= window[1]
+        sample.low_clock = bool(sample.in_work and sm_clock_max and sample.sm_clock_mhz is not None
                                 and sample.sm_clock_mhz < LOW_CLOCK_FRACTION * sm_clock_max)
-    powers = [s.power_w for s in samples if s.power_w is not None]
-    if energy_j is None and len(samples) > 1 and len(powers) == len(samples):
+    working = [s for s in samples if s.in_work]
+    powers = [s.power_w for s in working if s.power_w is not None]
+    if energy_j is None and len(working) > 1 and len(powers) == len(working):
         # Trapezoids over the samples: an estimate where the GPU has no energy counter.
-        energy_j = sum((b.t - a.t) * (a.power_w + b.power_w) / 2 for a, b in zip(samples, samples[1:]))
+        energy_j = sum((b.t - a.t) * (a.power_w + b.power_w) / 2 for a, b in zip(working, working[1:]))
     mask = 0
-    for sample in samples:
+    for sample in working:
         mask |= sample.reasons or 0
     slowdowns = mask & ~NOT_SLOWDOWNS
-    temperatures = [s.temperature_c for s in samples if s.temperature_c is not None]
-    low = sum(s.low_clock for s in samples)
+    temperatures = [s.temperature_c for s in working if s.temperature_c is not None]
+    low = sum(s.low_clock for s in working)
+    clocks = [s.sm_clock_mhz for s in working if s.sm_clock_mhz is not None]
+    if len(clocks) >= MIN_WORK_SAMPLES:
+        clock, source = statistics.median(clocks), f"median SM clock of {len(clocks)} NVML samples inside the timed work"
+    elif application_clock:
+        clock, source = application_clock, (f"the driver's application SM clock: {len(clocks)} NVML samples fell "
+                                            f"inside the timed work, fewer than {MIN_WORK_SAMPLES}")
+    elif sm_clock_max:
+        clock, source = sm_clock_max, (f"the driver's maximum SM clock: {len(clocks)} NVML samples fell inside "
+                                       f"the timed work, fewer than {MIN_WORK_SAMPLES}")
+    else:
+        clock, source = None, f"no clock: {len(clocks)} NVML samples inside the timed work and no driver clock"
     return Summary(
         available=True, samples=samples, sm_clock_max_mhz=sm_clock_max,
-        sm_clock_mhz=_spread([s.sm_clock_mhz for s in samples if s.sm_clock_mhz is not None]),
-        memory_clock_mhz=_spread([s.memory_clock_mhz for s in samples if s.memory_clock_mhz is not None]),
+        sm_clock_mhz=_spread(clocks),
+        memory_clock_mhz=_spread([s.memory_clock_mhz for s in working if s.memory_clock_mhz is not None]),
         mean_power_w=statistics.fmean(powers) if powers else None, energy_j=energy_j,
         max_temperature_c=max(temperatures) if temperatures else None,
         throttled=bool(slowdowns) or low > 0,
         throttle_reasons=reason_names(slowdowns) + ([f"SM clock under 75% of max in {low} samples"] if low else []),
-        low_clock_samples=low)
+        low_clock_samples=low, work_samples=len(working), clock_mhz=clock, clock_source=source)
 
 
 class Sampler:
@@ -114,6 +144,8 @@ class Sampler:
         self._handle = None
         self._energy_start = None
         self._t0 = 0.0
+        self._work: tuple[float, float] | None = None  # perf_counter span of the timed work
+        self._application_clock = None
         self.summary = Summary(available=False, why_unavailable="not started")
 
     def _call(self, name: str, *args):
@@ -150,6 +182,10 @@ class Sampler:
         return Sample(time.perf_counter() - self._t0, sm, memory, power / 1000 if power is not None else None,
                       temperature, reasons)
 
+    def work(self, start: float, end: float) -> None:
+        """Widen the timed-work span to include [start, end] (perf_counter seconds)."""
+        self._work = (start, end) if self._work is None else (min(self._work[0], start), max(self._work[1], end))
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._samples.append(self._read())
@@ -159,12 +195,17 @@ class Sampler:
         self._t0 = time.perf_counter()
         if self._open():
             self._energy_start = self._call("nvmlDeviceGetTotalEnergyConsumption", self._handle)
+            self._application_clock = self._call("nvmlDeviceGetApplicationsClock", self._handle,
+                                                  getattr(self._nvml, "NVML_CLOCK_SM", 1))
             self._samples.append(self._read())
             self._thread = threading.Thread(target=self._loop, name="smbench-telemetry", daemon=True)
             self._thread.start()
+        _OPEN.append(self)
         return self
 
     def __exit__(self, *exc) -> None:
+        if self in _OPEN:
+            _OPEN.remove(self)
         if self._thread is None:
             self.summary = Summary(available=False, why_unavailable=self._why)
             return
@@ -175,7 +216,9 @@ class Sampler:
         energy = ((energy_end - self._energy_start) / 1000
                   if energy_end is not None and self._energy_start is not None else None)
         maximum = self._call("nvmlDeviceGetMaxClockInfo", self._handle, getattr(self._nvml, "NVML_CLOCK_SM", 1))
-        self.summary = summarize(self._samples, maximum, energy)
+        # No timed work marked: no sample was taken inside it, so none is summarised.
+        window = (1.0, 0.0) if self._work is None else (self._work[0] - self._t0, self._work[1] - self._t0)
+        self.summary = summarize(self._samples, maximum, energy, window, self._application_clock)
         try:
             self._nvml.nvmlShutdown()
         except Exception:  # noqa: BLE001

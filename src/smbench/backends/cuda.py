@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from smbench import targets as target_table
+from smbench import telemetry
 from smbench.compile import compile_file
 from smbench.errors import SmbenchError
 from smbench.families import stream
@@ -25,7 +26,12 @@ from smbench.timing import Stats, TimingPolicy, measure
 
 NAME = "cuda"
 BLOCK = 256
-SPIN_TIMEOUT_CYCLES = 20_000_000_000  # about 10 s at 2 GHz: a lost host cannot hang the GPU
+# The host needs well under a millisecond to queue a sample; 4e9 cycles (2 s at 2 GHz, 12 s
+# at an idle 345 MHz) only ends a wait that went wrong, and a lost host cannot hang the GPU.
+SPIN_TIMEOUT_CYCLES = 4_000_000_000
+# Launches queued behind the blocking kernel in one sample (a split-K GEMM queues two per
+# call); far below the driver's queue depth, which would otherwise stall the host.
+MAX_QUEUED = 64
 
 
 def _cupy():
@@ -224,71 +230,103 @@ def fill_pattern(array, name: str) -> None:
 
 # ---------------------------------------------------------------- timing
 
+@functools.lru_cache(maxsize=None)
+def spin_kernel():
+    """The blocking kernel (kernels/timing.cu), built for this GPU's own target."""
+    return load("timing.cu", native_target(device_facts())).module.get_function("smbench_spin_until")
+
+
 @dataclass
 class DeviceTimer:
-    """Times `launch` (which enqueues `reps` calls on `stream_`) with CUDA events.
+    """Times `launch` (which enqueues `reps` calls on `stream_`) with CUDA events, device-bound.
 
-    Optional: a blocking kernel holds the stream until every launch is queued; a flush
-    buffer written between samples evicts the L2 (cold-cache timing)."""
+    Every timed sample is queued behind the blocking kernel (nvbench's method): one thread
+    spins on a flag in mapped host memory while the host enqueues the start event, every
+    launch and the end event; the flag is then set and the GPU runs them back to back. The
+    events time the kernels, never the host's launch rate (CuPy's 5-10 us per launch would
+    otherwise be the figure for any kernel under ~10 us). A pilot (blocking=False) runs
+    unblocked, so that lazy work (module loading, library workspaces, anything that
+    synchronizes) happens before the first blocked sample. A flush buffer written before
+    each sample evicts the L2 (cold-cache timing). Each blocked sample is reported to the
+    telemetry as timed work."""
 
     stream_: object
-    blocking: bool = False
     flush_bytes: int = 0
+    spin: object = None  # the blocking kernel; None: spin_kernel() (a test may pass a stand-in)
     _flag: np.ndarray | None = None
     _flag_pointer: int = 0
     _timed_out: object = None
     _flush: object = None
-    _spin: object = None
 
     def __post_init__(self) -> None:
         cupy = _cupy()
         if self.flush_bytes:
             self._flush = cupy.empty(self.flush_bytes, dtype=cupy.uint8)
-        if self.blocking:
-            runtime = cupy.cuda.runtime
-            self._flag_pointer = runtime.hostAlloc(4, runtime.hostAllocMapped)
-            self._flag = np.ctypeslib.as_array((np.ctypeslib.ctypes.c_uint32 * 1).from_address(self._flag_pointer))
-            self._timed_out = cupy.zeros(1, dtype=cupy.uint32)
+        if self.spin is None:
+            self.spin = spin_kernel()
+        runtime = cupy.cuda.runtime
+        self._flag_pointer = runtime.hostAlloc(4, runtime.hostAllocMapped)
+        self._flag = np.ctypeslib.as_array((np.ctypeslib.ctypes.c_uint32 * 1).from_address(self._flag_pointer))
+        self._timed_out = cupy.zeros(1, dtype=cupy.uint32)
 
     def close(self) -> None:
         if self._flag_pointer:
             _cupy().cuda.runtime.freeHost(self._flag_pointer)
             self._flag_pointer = 0
 
-    def sample(self, launch, reps: int, spin_function=None) -> float:
+    def sample(self, launch, reps: int, blocking: bool = True) -> float:
+        """Device seconds per call of `launch`, over `reps` calls queued behind the blocking
+        kernel (blocking=False: the pilot, launched as the host issues it)."""
         cupy = _cupy()
+        if blocking and reps > MAX_QUEUED:
+            raise SmbenchError(f"{reps} launches behind the blocking kernel: at most {MAX_QUEUED} fit the queue")
         # Everything goes on the timer's stream: a non-blocking stream does not wait for the
         # default stream, so a flush or a spin issued there would overlap the timed kernels.
         if self._flush is not None:
             with self.stream_:
                 self._flush.fill(np.uint8(int(time.perf_counter_ns()) & 0xFF))
         start, end = cupy.cuda.Event(), cupy.cuda.Event()
-        spinning = self.blocking and spin_function is not None
-        if spinning:
+        if blocking:
             self._flag[0] = 0
-            spin_function((1,), (1,), (np.uint64(self._flag_pointer), np.uint64(SPIN_TIMEOUT_CYCLES),
-                                       self._timed_out), stream=self.stream_)
+            self.spin((1,), (1,), (np.uint64(self._flag_pointer), np.uint64(SPIN_TIMEOUT_CYCLES),
+                                   self._timed_out), stream=self.stream_)
         try:
             start.record(self.stream_)
             for _ in range(reps):
                 launch()
             end.record(self.stream_)
         finally:
-            if spinning:
+            released = time.perf_counter()
+            if blocking:
                 self._flag[0] = 1  # never leave the GPU spinning, whatever happened above
         end.synchronize()
-        if spinning and int(self._timed_out[0]):
-            self._timed_out.fill(0)
-            raise SmbenchError("the blocking kernel timed out: the host did not release it")
+        if blocking:
+            telemetry.mark_work(released, time.perf_counter())
+            if int(self._timed_out[0]):
+                self._timed_out.fill(0)
+                raise SmbenchError("the blocking kernel timed out before the host released it (a call that "
+                                   "synchronizes, or a launch queue too deep, while it held the stream)")
         return cupy.cuda.get_elapsed_time(start, end) / 1e3 / reps
 
 
-def reps_for(pilot_seconds: float, target_seconds: float = 200e-6, most: int = 1000) -> int:
+def reps_for(pilot_seconds: float, target_seconds: float = 200e-6, most: int = None) -> int:
     """Calls per timed sample, so that a sample lasts at least ~200 us (event resolution is
-    about 0.5 us; one short kernel would be mostly noise)."""
+    about 0.5 us; one short kernel would be mostly noise), within the blocking kernel's
+    queue."""
+    most = MAX_QUEUED if most is None else most
     if pilot_seconds <= 0:
         return most
     return max(1, min(most, math.ceil(target_seconds / pilot_seconds)))
+
+
+def time_calls(timer: DeviceTimer, launch, policy: TimingPolicy, reps: int | None = None,
+               most: int = MAX_QUEUED) -> Stats:
+    """A pilot (unblocked: lazy work happens here), then samples of `reps` calls (by default
+    enough for ~200 us, at most `most`: fewer where one call queues several kernels) behind
+    the blocking kernel until the policy stops."""
+    pilot = timer.sample(launch, 1, blocking=False)
+    reps = reps_for(pilot, most=most) if reps is None else reps
+    return measure(lambda: timer.sample(launch, reps), policy)
 
 
 # ---------------------------------------------------------------- stream cases
@@ -360,18 +398,12 @@ def release(allocations: dict) -> None:
     allocations.clear()
 
 
-def time_case(case: Case, policy: TimingPolicy, timer: DeviceTimer, spin_function=None) -> Stats:
+def time_case(case: Case, policy: TimingPolicy, timer: DeviceTimer) -> Stats:
     def launch():
         case.function((case.grid,), (case.block,), case.args, stream=timer.stream_)
 
-    pilot = timer.sample(launch, 1)
-    if timer.flush_bytes:
-        reps = 1  # cold L2: a flush before every timed launch, or only the first would be cold
-    elif timer.blocking:
-        reps = min(reps_for(pilot), 64)  # every launch waits in the queue: stay well under its depth
-    else:
-        reps = reps_for(pilot)
-    return measure(lambda: timer.sample(launch, reps, spin_function), policy)
+    # Cold L2: a flush before every timed launch, or only the first would be cold.
+    return time_calls(timer, launch, policy, reps=1 if timer.flush_bytes else None)
 
 
 def validate(case: Case) -> stream.Validation:
@@ -419,8 +451,10 @@ def time_transfer(direction: str, host_kind: str, nbytes: int, policy: TimingPol
     runtime.deviceSynchronize()  # the fills ran on the default stream; the copies use another
     current = cupy.cuda.Stream(non_blocking=True)
     timer = DeviceTimer(current)
-    stats = measure(lambda: timer.sample(lambda: runtime.memcpyAsync(dst, src, nbytes, kind, current.ptr), 1),
-                    policy)
+    try:
+        stats = time_calls(timer, lambda: runtime.memcpyAsync(dst, src, nbytes, kind, current.ptr), policy, reps=1)
+    finally:
+        timer.close()
     current.synchronize()
     checked = stream.check_indices(elements)
     got = host[checked] if direction == "d2h" else cupy.asnumpy(device[cupy.asarray(checked)])
@@ -430,12 +464,17 @@ def time_transfer(direction: str, host_kind: str, nbytes: int, policy: TimingPol
 
 
 def time_launch(module: Module, policy: TimingPolicy) -> tuple[Stats, Stats]:
-    """(device time per empty launch, back to back; host wall time of launch + synchronize)."""
+    """(device time per empty launch, queued back to back behind the blocking kernel: the
+    GPU's own launch rate; host wall time of one launch + synchronize: what a program that
+    waits for each kernel pays)."""
     cupy = _cupy()
     function = module.module.get_function("stream_empty")
     current = cupy.cuda.Stream(non_blocking=True)
     timer = DeviceTimer(current)
-    queued = measure(lambda: timer.sample(lambda: function((1,), (1,), (), stream=current), 100), policy)
+    try:
+        queued = time_calls(timer, lambda: function((1,), (1,), (), stream=current), policy, reps=MAX_QUEUED)
+    finally:
+        timer.close()
 
     def round_trip() -> float:
         start = time.perf_counter()

@@ -15,7 +15,7 @@ import numpy as np
 from smbench.backends import cuda
 from smbench.errors import SmbenchError, one_line
 from smbench.families import gemm, peak
-from smbench.timing import Stats, TimingPolicy, measure
+from smbench.timing import Stats, TimingPolicy
 
 REDUCE_BLOCK = 256
 
@@ -92,17 +92,20 @@ def result_rows(c, rows: np.ndarray) -> np.ndarray:
     return cupy.asnumpy(c[cupy.asarray(rows)])
 
 
+# A GEMM call queues up to two kernels (split K adds the ordered reduce) and cuBLAS may
+# queue a few: fewer calls per sample keep the blocking kernel's queue shallow.
+CALLS_PER_SAMPLE = cuda.MAX_QUEUED // 4
+
+
 def time_launch(launch, policy: TimingPolicy) -> Stats:
-    """Events around back-to-back launches on a stream of its own, enough per sample to
-    last ~200 us."""
+    """Back-to-back calls on a stream of their own (cuBLAS follows the current stream),
+    queued behind the blocking kernel, enough per sample to last ~200 us."""
     cupy = cuda._cupy()
     stream = cupy.cuda.Stream(non_blocking=True)
     timer = cuda.DeviceTimer(stream)
     try:
         with stream:
-            pilot = timer.sample(launch, 1)
-            reps = cuda.reps_for(pilot)
-            return measure(lambda: timer.sample(launch, reps), policy)
+            return cuda.time_calls(timer, launch, policy, most=CALLS_PER_SAMPLE)
     finally:
         timer.close()
 
@@ -271,7 +274,9 @@ def _fallback(runner, fmt: gemm.Format, shape: gemm.Shape, tile: gemm.Tile, spli
         return absent
     try:
         kernel, built = load_fallback(target_table.get(runner.target).portable_real, fmt, tile)
-        summary = summary_of(built.sass[fmt.kernel]) if built.sass is not None else {"checked": False}
+        found = built.sass.get(fmt.kernel) if built.sass is not None else None
+        summary = summary_of(found) if found is not None else {
+            "checked": False, "reason": built.sass_reason or f"no SASS for {fmt.kernel} in the cubin"}
         c, launch = kernel.prepare(shape.m, shape.n, shape.k, splits)
         launch(operands)
         checked, _ = gemm.validate_random(fmt, _check_rows_of(c, ref.rows), ref, splits)

@@ -38,6 +38,7 @@ class Fallback:
     module: cuda.Module
     how: str  # how the PTX became machine code
     sass: dict | None  # kernel -> SASS summary, where the machine code could be read
+    sass_reason: str = ""  # why it could not be read, where it could not
 
 
 def _driver_older_than_nvrtc() -> str:
@@ -66,19 +67,16 @@ def load_fallback(kernel_file: str, real_arch: str, options: tuple[str, ...] = (
         path = directory / f"{Path(kernel_file).stem}-{arch}-{real_arch}.cubin"
         path.write_bytes(assembled["cubin"])
         how = f"{arch} PTX assembled for {real_arch} by nvJitLink, as the driver's JIT would"
-        try:
-            summaries = sass.summarize(assembled["cubin"])
-        except SmbenchError:  # no cuobjdump here: the loop runs, its SASS unread
-            summaries = None
+        reading = sass.read(assembled["cubin"])  # no cuobjdump here: the loop runs, its SASS unchecked
         return Fallback(cuda.Module(cupy.RawModule(path=str(path)), arch, result.options, result.source_hash), how,
-                        summaries)
+                        reading.kernels if reading.checked else None, reading.reason)
     why = _driver_older_than_nvrtc()
     if why:
         raise SmbenchError(why)
     path = directory / f"{Path(kernel_file).stem}-{arch}.ptx"
     path.write_text(result.ptx)
     return Fallback(cuda.Module(cupy.RawModule(path=str(path)), arch, result.options, result.source_hash),
-                    f"{arch} PTX JIT-compiled by the driver", None)
+                    f"{arch} PTX JIT-compiled by the driver", None, "the driver's JIT leaves no cubin to read")
 
 
 @dataclass
@@ -150,8 +148,10 @@ def time_loop(module: cuda.Module, fmt: peak.Format, facts, policy: TimingPolicy
     timer = cuda.DeviceTimer(stream)
     cupy.cuda.runtime.deviceSynchronize()
     try:
-        pilot = timer.sample(lambda: launcher.launch(grid, BLOCK, output, PILOT_ITERS, stream), 1)
+        pilot = timer.sample(lambda: launcher.launch(grid, BLOCK, output, PILOT_ITERS, stream), 1, blocking=False)
         iters = iterations_for(pilot, PILOT_ITERS, launch_seconds, fmt.unroll)
+        # One launch of ~launch_seconds per sample, still queued behind the blocking kernel so
+        # that no host gap sits between the start event and the kernel.
         stats = measure(lambda: timer.sample(lambda: launcher.launch(grid, BLOCK, output, iters, stream), 1), policy)
     finally:
         timer.close()

@@ -427,13 +427,14 @@ class Expectation:
 
 
 def expectation(fmt: Format, compute_capability: str | None, sm_count: int | None, spec_row,
-                measured_clock_mhz: float | None, max_clock_mhz: float | None) -> Expectation:
+                measured_clock_mhz: float | None, max_clock_mhz: float | None,
+                clock_source: str = "median SM clock during the run (NVML)") -> Expectation:
     """The spec peak (the device row's vendor figure) and the clock-based peak: the rate per
-    SM per clock x SMs x the SM clock seen during the run (the driver's maximum when
-    telemetry saw none)."""
+    SM per clock x SMs x the SM clock seen during the timed work (telemetry's clock_mhz,
+    whose source says where it came from), or the driver's maximum without telemetry."""
     rate = devices.sm_rate(compute_capability, fmt.rate_key, spec_row)
     if measured_clock_mhz:
-        clock, source = measured_clock_mhz, "median SM clock during the run (NVML)"
+        clock, source = measured_clock_mhz, clock_source
     elif max_clock_mhz:
         clock, source = max_clock_mhz, "the driver's maximum SM clock (no telemetry)"
     else:

@@ -1,0 +1,153 @@
+"""The rest of a run in a fresh process, after a case left the CUDA context unusable.
+
+An illegal address (or any other sticky CUDA error) poisons the process's context: every
+later CUDA call fails with the same error, so one faulting kernel would turn every case
+after it into a failed row. When that happens the run hands its remaining cases to a
+worker: `python -m smbench.worker`, which reads a JSON job on stdin (the suite, the
+backend, the cases, what the run measured so far) and writes one JSON line per event on
+stdout ({"start": i}, {"record": i, "data": ...}, {"lost": i, "why": ...}). A worker whose
+own context is lost stops after that case's record, and the run starts another for the
+cases after it; a worker that dies in a case makes that case a failed row. At most
+MAX_WORKERS are started; cases still left then are rows that say they were not run and
+how to run them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+MAX_WORKERS = 8
+LOST_EXIT = 3  # a worker's exit code after its context was lost
+
+
+def command() -> list[str]:
+    """How to start a worker: this interpreter, this package (PYTHONPATH=src runs included)."""
+    return [sys.executable, "-m", "smbench.worker"]
+
+
+def _environment() -> dict:
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = [package_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}
+
+
+def job(suite, backend: str, cases: list, runner) -> dict:
+    return {"suite": {"name": suite.name, "path": str(suite.path), "description": suite.description,
+                      "data": suite.data},
+            "backend": backend, "cases": [asdict(case) for case in cases],
+            "measured_peaks": dict(getattr(runner, "measured_peaks", {}))}
+
+
+def not_run(case, why: str, base: Callable[[object], dict]) -> dict:
+    return {**base(case), "status": "skipped",
+            "reason": f"not run: {why}; run it again with `smbench run --only {case.family}`"}
+
+
+def run_elsewhere(suite, backend: str, cases: list, runner, add: Callable[[dict], None],
+                  on_case: Callable[[object, int], None] | None, base: Callable[[object], dict],
+                  encode=None) -> None:
+    """Run `cases` in workers, passing each record to `add` as it arrives."""
+    from smbench.errors import one_line
+
+    left = list(cases)
+    for attempt in range(MAX_WORKERS):
+        if not left:
+            return
+        request = json.dumps(job(suite, backend, left, runner), default=encode)
+        try:
+            process = subprocess.Popen(command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                       env=_environment())
+        except OSError as exc:
+            for case in left:
+                add(not_run(case, f"no worker process could start ({one_line(exc)})", base))
+            return
+        started: int | None = None
+        done = 0
+        try:
+            process.stdin.write(request)
+            process.stdin.close()
+            for line in process.stdout:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a stray print from a library: not a worker event
+                if "start" in event:
+                    started = event["start"]
+                    if on_case:
+                        on_case(left[started], started)
+                elif "record" in event:
+                    add(event["data"])
+                    done = event["record"] + 1
+                    started = None
+                elif "lost" in event:
+                    peaks = event.get("measured_peaks")
+                    if peaks and hasattr(runner, "measured_peaks"):
+                        runner.measured_peaks.update(peaks)
+            code = process.wait()
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            raise
+        if started is not None:  # it died inside a case: that case is the culprit
+            add({**base(left[started]), "status": "failed",
+                 "reason": f"the worker process died while running this case (exit code {code})"})
+            done = started + 1
+        elif code not in (0, LOST_EXIT) and done < len(left):
+            for case in left[done:]:
+                add(not_run(case, f"the worker process failed to start (exit code {code})", base))
+            return
+        left = left[done:]
+    for case in left:
+        add(not_run(case, f"the CUDA context was lost {MAX_WORKERS} times in fresh processes", base))
+
+
+def main() -> int:
+    """A worker: the job from stdin, events on stdout, exit LOST_EXIT after a lost context."""
+    from smbench import run
+    from smbench.results import _jsonable
+    from smbench.suites import Suite
+
+    request = json.load(sys.stdin)
+    spec = request["suite"]
+    suite = Suite(spec["name"], Path(spec["path"]), spec["description"], spec["data"])
+    runner = run.make_runner(request["backend"], suite)
+    runner.measured_peaks.update(request.get("measured_peaks", {}))
+    run.prepare_runner(runner, suite)
+    policy = suite.timing(runner.name)
+    out = sys.stdout
+
+    def emit(event: dict) -> None:
+        out.write(json.dumps(event, default=_jsonable) + "\n")
+        out.flush()
+
+    # Libraries that print would corrupt the event stream: their output goes to stderr.
+    sys.stdout = sys.stderr
+    for number, fields in enumerate(request["cases"]):
+        case = run.Case(**fields)
+        emit({"start": number})
+        record = run.run_case(case, runner, policy)
+        lost = runner.context_lost() if record.get("status") == "failed" else ""
+        if lost:
+            record["reason"] = f"{record.get('reason', '')} (the CUDA context was lost: {lost})"
+        emit({"record": number, "data": record})
+        if lost:
+            emit({"lost": number, "why": lost, "measured_peaks": runner.measured_peaks})
+            return LOST_EXIT
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

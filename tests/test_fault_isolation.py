@@ -1,0 +1,108 @@
+"""A kernel fault must not poison the run: the case that faulted is a failed row, the cases
+after it run in fresh worker processes, and memory the CPU owns runs after device memory."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from smbench import results, run, suites, worker
+from smbench.results import ResultWriter
+
+from test_run import TINY, FakeCudaRunner
+
+STICKY = "CUDARuntimeError: cudaErrorIllegalAddress: an illegal memory access was encountered"
+
+
+class PoisonedRunner(run.CpuRunner):
+    """The CPU path, with a context that a 'fault' case destroys for good: every later case
+    in this process would fail, as a CUDA process's does after an illegal address."""
+
+    def __init__(self):
+        super().__init__()
+        self.lost = ""
+
+    def context_lost(self) -> str:
+        return self.lost
+
+    def stream_case(self, *args, **kwargs):
+        if self.lost:
+            raise RuntimeError(STICKY)
+        return super().stream_case(*args, **kwargs)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return suites.load(str(path))
+
+
+def _fault(case, runner, policy):
+    runner.lost = STICKY
+    raise RuntimeError(STICKY)
+
+
+def _run(tiny, tmp_path, monkeypatch):
+    monkeypatch.setitem(run.RUNNERS, "fault", _fault)
+    runner = PoisonedRunner()
+    run.prepare_runner(runner, tiny)
+    cases, _ = run.plan(tiny, runner, {"stream"})
+    cases = cases[:2] + [run.Case("fault", "fault", "a kernel that faults on purpose", {})] + cases[2:5]
+    writer = ResultWriter(tmp_path / "run.json", run.header(tiny, runner, {}))
+    seen = []
+    run.run_cases(tiny, runner, cases, tiny.timing("cpu"), writer, lambda case, n, total: seen.append(n))
+    writer.finish("complete")
+    return cases, results.load(writer.path), seen
+
+
+def test_the_cases_after_a_lost_context_run_in_a_fresh_process(tiny, tmp_path, monkeypatch):
+    cases, document, seen = _run(tiny, tmp_path, monkeypatch)
+    records = document["records"]
+    assert [r["benchmark"] for r in records] == [c.benchmark for c in cases]
+    statuses = [r["status"] for r in records]
+    assert statuses == ["ok", "ok", "failed", "ok", "ok", "ok"], [r.get("reason") for r in records]
+    assert "illegal memory access" in records[2]["reason"] and "context was lost" in records[2]["reason"]
+    # The poisoned runner raises for any case after the fault: these ran elsewhere.
+    assert all(r["validation"]["ok"] for r in records[3:])
+    assert "fresh processes" in document["notes"]["context_lost"]
+    assert seen == list(range(len(cases)))  # progress kept counting through the workers
+
+
+def test_a_worker_that_dies_in_a_case_fails_that_case_and_the_rest_still_run(tiny, tmp_path, monkeypatch):
+    marker = tmp_path / "died-once"
+    dying = tmp_path / "dying_worker.py"
+    # The first worker starts its first case and dies (a segfault, say); later ones are real.
+    dying.write_text(
+        "import json, os, sys, runpy\n"
+        f"marker = {str(marker)!r}\n"
+        "if not os.path.exists(marker):\n"
+        "    open(marker, 'w').close()\n"
+        "    sys.stdin.read()\n"
+        "    print(json.dumps({'start': 0}), flush=True)\n"
+        "    os._exit(139)\n"
+        "runpy.run_module('smbench.worker', run_name='__main__')\n")
+    monkeypatch.setattr(worker, "command", lambda: [sys.executable, str(dying)])
+    cases, document, _ = _run(tiny, tmp_path, monkeypatch)
+    records = document["records"]
+    assert [r["status"] for r in records] == ["ok", "ok", "failed", "failed", "ok", "ok"]
+    assert "died while running this case (exit code 139)" in records[3]["reason"]
+    assert records[3]["benchmark"] == cases[3].benchmark
+
+
+def test_a_worker_that_cannot_start_leaves_rows_that_say_how_to_run_them(tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr(worker, "command", lambda: [sys.executable, "-c", "import sys; sys.exit(1)"])
+    _, document, _ = _run(tiny, tmp_path, monkeypatch)
+    rest = document["records"][3:]
+    assert rest and all(r["status"] == "skipped" and r["reason"].startswith("not run:") for r in rest)
+    assert all("smbench run --only stream" in r["reason"] for r in rest)
+
+
+def test_host_memory_kinds_run_after_every_device_case():
+    import device_data
+
+    cases, _ = run.plan(suites.load("quick"), FakeCudaRunner(device_data.GB10, 100 << 30),
+                        {"stream", "transfer", "launch"})
+    host = [i for i, c in enumerate(cases) if c.family == "stream" and c.params["memory"] != "device"]
+    assert host and host == list(range(len(cases) - len(host), len(cases)))
