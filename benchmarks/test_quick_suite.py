@@ -67,7 +67,7 @@ def _sampler(runner, case):
     def launch():
         prepared.function((prepared.grid,), (prepared.block,), prepared.args, stream=timer.stream_)
 
-    reps = backend.reps_for(timer.sample(launch, 1, blocking=False))
+    reps = backend.reps_for(timer.sample(launch, 1, blocking=False, work=False))
 
     def release():
         timer.close()

@@ -50,6 +50,9 @@ class FakeCupy:
             def __exit__(self, *exc):
                 return False
 
+            def synchronize(self):
+                fake.log.append("synchronize")
+
             ptr = 0
 
         def host_alloc(nbytes, flags):
@@ -161,6 +164,23 @@ def test_peak_loops_are_device_bound(fake, monkeypatch):
     fmt = types.SimpleNamespace(unroll=4, kernel="loop")
     cuda_peak.time_loop(None, fmt, types.SimpleNamespace(sm_count=2), POLICY, 1e-3)
     _assert_device_bound(fake)
+
+
+def test_copies_from_pageable_memory_are_issued_unblocked_and_still_count_as_work(fake, monkeypatch):
+    """A pageable cudaMemcpyAsync returns only when done: behind a spinning kernel it would
+    wait for the host that waits for it. Pinned and device copies stay blocked."""
+    from smbench import telemetry
+
+    assert not cuda.transfer_blocked("pageable")
+    assert cuda.transfer_blocked("pinned") and cuda.transfer_blocked("device")
+    marked = []
+    monkeypatch.setattr(telemetry, "mark_work", lambda start, end: marked.append((start, end)))
+    timer = cuda.DeviceTimer(fake.cuda.Stream())
+    cuda.time_calls(timer, fake.kernel, POLICY, reps=1, blocking=False)
+    assert "spin" not in fake.log
+    assert len(marked) == POLICY.warmup + POLICY.min_samples  # every sample but the pilot
+    timer.close()
+    assert fake.log[-1] == "synchronize" and int(timer._flag[0]) == 1  # nothing spins on a freed flag
 
 
 def test_no_suite_times_launches_from_the_host():

@@ -70,6 +70,20 @@ def test_the_cases_after_a_lost_context_run_in_a_fresh_process(tiny, tmp_path, m
     assert seen == list(range(len(cases)))  # progress kept counting through the workers
 
 
+def test_a_fault_inside_a_case_that_keeps_its_row_is_caught_too(tiny, tmp_path, monkeypatch):
+    """cuBLAS or a fallback build may fault inside a case whose own figure stands: the context
+    is asked after every case, not only after failed ones."""
+    def quiet_fault(case, runner, policy):
+        runner.lost = STICKY
+        return {**run._base(case), "status": "ok", "validation": {"ok": True}}
+
+    monkeypatch.setattr(sys.modules[__name__], "_fault", quiet_fault)
+    _, document, _ = _run(tiny, tmp_path, monkeypatch)
+    records = document["records"]
+    assert [r["status"] for r in records] == ["ok", "ok", "failed", "ok", "ok", "ok"]
+    assert "context was lost" in records[2]["reason"]
+
+
 def test_a_worker_that_dies_in_a_case_fails_that_case_and_the_rest_still_run(tiny, tmp_path, monkeypatch):
     marker = tmp_path / "died-once"
     dying = tmp_path / "dying_worker.py"

@@ -108,6 +108,7 @@ def test_cublas_computes_the_same_product(gpu, key):
     assert gemm.validate_exact(fmt, cuda_gemm.result_rows(library.c, np.arange(64)), a, b, np.arange(64)).ok
 
 
+@pytest.mark.cli
 def test_run_only_gemm_on_the_gpu(tmp_path):
     suite = tmp_path / "gemm.toml"
     suite.write_text('[gemm]\nformats = "all"\nsquares = [1024]\ndecode_m = [1]\ndecode_nk = [[4096, 4096]]\n'

@@ -53,6 +53,7 @@ def test_the_compute_80_build_validates_through_the_driver_jit(gpu, key):
     assert not unsupported and validation.ok, validation.detail
 
 
+@pytest.mark.cli
 def test_run_only_peak_on_the_gpu(tmp_path):
     suite = tmp_path / "peak.toml"
     suite.write_text('[peak]\nformats = "all"\nlaunch_ms = 1\nfallback = true\n'

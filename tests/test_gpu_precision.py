@@ -53,6 +53,7 @@ def test_a_whole_tile_matches_float64_where_it_is_exact(target):
     np.testing.assert_array_equal(d, a @ b + c)
 
 
+@pytest.mark.cli
 def test_run_only_precision_on_the_gpu(tmp_path):
     suite = tmp_path / "numerics.toml"
     suite.write_text('[precision]\nformats = "all"\ngemm_ks = [256]\n')

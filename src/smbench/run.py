@@ -426,6 +426,8 @@ def run_transfer(case: Case, runner, policy) -> dict:
     if runner.name != "cuda":
         return {**record, "status": "skipped", "reason": "cudaMemcpy copies (host<->device, device-to-device) need a GPU"}
     p = case.params
+    record["timing"] = ("queued behind the blocking kernel" if runner.backend.transfer_blocked(p["host"]) else
+                        "issued by the host: a copy from pageable memory is synchronous to the host")
     with runner.sampler() as sampler:
         stats, validation = runner.backend.time_transfer(p["direction"], p["host"], p["bytes"], policy)
     record["validation"] = validation.to_dict()
@@ -629,9 +631,9 @@ def header(suite: Suite, runner, notes: dict) -> dict:
 
 def run_cases(suite: Suite, runner, cases: list[Case], policy, writer: ResultWriter,
               on_case: Callable[[Case, int, int], None] | None = None) -> None:
-    """Each case's record into the writer as it finishes. After a failed case the runner is
-    asked whether its CUDA context survived; if not, the cases left run in fresh worker
-    processes (smbench.worker), their records added here as they arrive."""
+    """Each case's record into the writer as it finishes. After each case the runner is asked
+    whether its CUDA context survived; if not, the case is failed and the cases left run in
+    fresh worker processes (smbench.worker), their records added here as they arrive."""
     from smbench import worker
     from smbench.results import _jsonable
 
@@ -639,9 +641,12 @@ def run_cases(suite: Suite, runner, cases: list[Case], policy, writer: ResultWri
         if on_case:
             on_case(case, number, len(cases))
         record = run_case(case, runner, policy)
-        lost = runner.context_lost() if record.get("status") == "failed" else ""
+        # Asked after every case: a fault in a part of a case that keeps its row (cuBLAS, the
+        # fallback build) loses the context just the same.
+        lost = runner.context_lost()
         if lost:
-            record["reason"] = f"{record.get('reason', '')} (the CUDA context was lost: {lost})"
+            record.update(status="failed", reason=f"{record.get('reason', 'a part of this case failed')} "
+                                                  f"(the CUDA context was lost: {lost})")
         writer.add(record)
         if lost:
             writer.document["notes"]["context_lost"] = (

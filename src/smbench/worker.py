@@ -94,7 +94,7 @@ def run_elsewhere(suite, backend: str, cases: list, runner, add: Callable[[dict]
         except KeyboardInterrupt:
             process.send_signal(signal.SIGINT)
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=5)  # within gpu-check's grace, so the run can still finish its file
             except subprocess.TimeoutExpired:
                 process.kill()
             raise
@@ -136,9 +136,10 @@ def main() -> int:
         case = run.Case(**fields)
         emit({"start": number})
         record = run.run_case(case, runner, policy)
-        lost = runner.context_lost() if record.get("status") == "failed" else ""
+        lost = runner.context_lost()
         if lost:
-            record["reason"] = f"{record.get('reason', '')} (the CUDA context was lost: {lost})"
+            record.update(status="failed", reason=f"{record.get('reason', 'a part of this case failed')} "
+                                                  f"(the CUDA context was lost: {lost})")
         emit({"record": number, "data": record})
         if lost:
             emit({"lost": number, "why": lost, "measured_peaks": runner.measured_peaks})

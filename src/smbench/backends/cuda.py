@@ -267,16 +267,22 @@ class DeviceTimer:
         runtime = cupy.cuda.runtime
         self._flag_pointer = runtime.hostAlloc(4, runtime.hostAllocMapped)
         self._flag = np.ctypeslib.as_array((np.ctypeslib.ctypes.c_uint32 * 1).from_address(self._flag_pointer))
-        self._timed_out = cupy.zeros(1, dtype=cupy.uint32)
+        self._flag[0] = 1
+        with self.stream_:  # zeroed on the stream the spin kernel will run on
+            self._timed_out = cupy.zeros(1, dtype=cupy.uint32)
 
     def close(self) -> None:
         if self._flag_pointer:
+            self._flag[0] = 1
+            self.stream_.synchronize()  # no spin kernel may still read the flag when it is freed
             _cupy().cuda.runtime.freeHost(self._flag_pointer)
             self._flag_pointer = 0
 
-    def sample(self, launch, reps: int, blocking: bool = True) -> float:
+    def sample(self, launch, reps: int, blocking: bool = True, work: bool = True) -> float:
         """Device seconds per call of `launch`, over `reps` calls queued behind the blocking
-        kernel (blocking=False: the pilot, launched as the host issues it)."""
+        kernel. blocking=False: launched as the host issues them (the pilot; a copy that is
+        synchronous to the host, which would wait for the spinning kernel forever). work:
+        the sample is timed work for the telemetry (not the pilot's)."""
         cupy = _cupy()
         if blocking and reps > MAX_QUEUED:
             raise SmbenchError(f"{reps} launches behind the blocking kernel: at most {MAX_QUEUED} fit the queue")
@@ -290,6 +296,7 @@ class DeviceTimer:
             self._flag[0] = 0
             self.spin((1,), (1,), (np.uint64(self._flag_pointer), np.uint64(SPIN_TIMEOUT_CYCLES),
                                    self._timed_out), stream=self.stream_)
+        began = time.perf_counter()
         try:
             start.record(self.stream_)
             for _ in range(reps):
@@ -300,8 +307,9 @@ class DeviceTimer:
             if blocking:
                 self._flag[0] = 1  # never leave the GPU spinning, whatever happened above
         end.synchronize()
+        if work:
+            telemetry.mark_work(released if blocking else began, time.perf_counter())
         if blocking:
-            telemetry.mark_work(released, time.perf_counter())
             if int(self._timed_out[0]):
                 self._timed_out.fill(0)
                 raise SmbenchError("the blocking kernel timed out before the host released it (a call that "
@@ -320,13 +328,13 @@ def reps_for(pilot_seconds: float, target_seconds: float = 200e-6, most: int = N
 
 
 def time_calls(timer: DeviceTimer, launch, policy: TimingPolicy, reps: int | None = None,
-               most: int = MAX_QUEUED) -> Stats:
+               most: int = MAX_QUEUED, blocking: bool = True) -> Stats:
     """A pilot (unblocked: lazy work happens here), then samples of `reps` calls (by default
     enough for ~200 us, at most `most`: fewer where one call queues several kernels) behind
-    the blocking kernel until the policy stops."""
-    pilot = timer.sample(launch, 1, blocking=False)
+    the blocking kernel (unless blocking=False) until the policy stops."""
+    pilot = timer.sample(launch, 1, blocking=False, work=False)
     reps = reps_for(pilot, most=most) if reps is None else reps
-    return measure(lambda: timer.sample(launch, reps), policy)
+    return measure(lambda: timer.sample(launch, reps, blocking=blocking), policy)
 
 
 # ---------------------------------------------------------------- stream cases
@@ -421,6 +429,14 @@ def validate(case: Case) -> stream.Validation:
 
 # ---------------------------------------------------------------- copies and launches
 
+def transfer_blocked(host_kind: str) -> bool:
+    """Whether a copy's samples wait behind the blocking kernel. Not from pageable memory:
+    such a cudaMemcpyAsync returns only when the copy is done (or staged), so the host would
+    wait for the spinning kernel that waits for the host. At the sizes copied (MiB and up)
+    the host's issue cost is noise beside the copy."""
+    return host_kind != "pageable"
+
+
 def time_transfer(direction: str, host_kind: str, nbytes: int, policy: TimingPolicy) -> tuple[Stats, stream.Validation]:
     """cudaMemcpyAsync of nbytes: host-to-device or device-to-host from pinned or pageable host
     memory, or device-to-device (the copy engine's figure beside the SM-driven stream copy)."""
@@ -452,7 +468,8 @@ def time_transfer(direction: str, host_kind: str, nbytes: int, policy: TimingPol
     current = cupy.cuda.Stream(non_blocking=True)
     timer = DeviceTimer(current)
     try:
-        stats = time_calls(timer, lambda: runtime.memcpyAsync(dst, src, nbytes, kind, current.ptr), policy, reps=1)
+        stats = time_calls(timer, lambda: runtime.memcpyAsync(dst, src, nbytes, kind, current.ptr), policy, reps=1,
+                           blocking=transfer_blocked(host_kind))
     finally:
         timer.close()
     current.synchronize()

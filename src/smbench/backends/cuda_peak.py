@@ -148,7 +148,8 @@ def time_loop(module: cuda.Module, fmt: peak.Format, facts, policy: TimingPolicy
     timer = cuda.DeviceTimer(stream)
     cupy.cuda.runtime.deviceSynchronize()
     try:
-        pilot = timer.sample(lambda: launcher.launch(grid, BLOCK, output, PILOT_ITERS, stream), 1, blocking=False)
+        pilot = timer.sample(lambda: launcher.launch(grid, BLOCK, output, PILOT_ITERS, stream), 1, blocking=False,
+                              work=False)
         iters = iterations_for(pilot, PILOT_ITERS, launch_seconds, fmt.unroll)
         # One launch of ~launch_seconds per sample, still queued behind the blocking kernel so
         # that no host gap sits between the start event and the kernel.
