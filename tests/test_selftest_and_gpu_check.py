@@ -57,10 +57,13 @@ def test_a_failed_case_or_one_that_never_ran_fails_its_family():
     outcomes = {o.family: o for o in selftest.judge(records)}
     assert outcomes["peak"].passed and sum(outcomes["peak"].skipped.values()) == 1
     assert not outcomes["gemm"].passed and not outcomes["stream"].passed
-    text = selftest.lines(list(outcomes.values()), width=80)
-    assert any(line.startswith("FAIL gemm") for line in text)
-    assert any("C[3, 7] = 2" in line for line in text)
-    assert all(len(line) <= 80 for line in text)
+    for width in (80, 120):
+        text = selftest.lines(list(outcomes.values()), width=width)
+        assert any(line.startswith("FAIL gemm") for line in text)
+        assert all(len(line) <= width for line in text)
+        joined = " ".join(line.strip() for line in text)  # wrapped, never cut
+        assert "C[3, 7] = 2 (must be 3)" in joined and "sm_90 has no kind::f8f6f4" not in joined
+        assert "needs sm_120a, sm_121a" in joined
 
 
 def test_gpu_check_fits_seven_minutes_and_eight_files(tmp_path):

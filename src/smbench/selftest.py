@@ -46,14 +46,22 @@ def judge(records: list[dict]) -> list[FamilyOutcome]:
         if record["status"] == "ok":
             outcome.ok += 1
         elif record["status"] == "skipped" and not reason.startswith("not run"):
-            outcome.skipped[textwrap.shorten(reason.split(":")[0], 48, placeholder=" ...")] += 1
+            outcome.skipped[textwrap.shorten(reason.split(":")[0], 64, placeholder=" ...", break_on_hyphens=False)] += 1
         else:
             outcome.failed.append((_case_name(record), reason or record["status"]))
     return list(outcomes.values())
 
 
+INDENT = " " * 5
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """Wrapped to `width` columns, never cut: whole numbers and reasons stay readable."""
+    return textwrap.wrap(text, width, subsequent_indent=INDENT, break_on_hyphens=False) or [""]
+
+
 def lines(outcomes: list[FamilyOutcome], width: int = 80) -> list[str]:
-    """One line per family (and one per failure under it), each within `width` columns."""
+    """A line per family (and one per failure under it), wrapped within `width` columns."""
     out = []
     for o in outcomes:
         mark = "ok  " if o.passed else "FAIL"
@@ -63,9 +71,9 @@ def lines(outcomes: list[FamilyOutcome], width: int = 80) -> list[str]:
         if o.skipped:
             reason, _ = o.skipped.most_common(1)[0]
             text += f", {sum(o.skipped.values())} skipped ({reason}" + (", ..." if len(o.skipped) > 1 else "") + ")"
-        out.append(text[:width])
+        out += _wrapped(text, width)
         for case, reason in o.failed:
-            out.append(f"       {case}: {reason}"[:width])
+            out += _wrapped(f"{INDENT}{case}: {reason}", width)
     return out
 
 
@@ -82,7 +90,7 @@ def run(backend: str, out_dir, width: int = 80, on_case=None) -> tuple[int, list
     seconds = time.monotonic() - started
     total_ok = sum(o.ok for o in outcomes)
     failed = sum(len(o.failed) for o in outcomes)
-    head = f"smbench selftest: {runner.info['name']} ({runner.name}), {len(records)} cases in {seconds:.0f} s"
+    head = f"smbench selftest: {len(records)} cases in {seconds:.0f} s on {runner.info['name']} ({runner.name})"
     verdict = (f"selftest passed: {total_ok} kernels ran and validated" if not failed else
                f"selftest FAILED: {failed} of {len(records)} cases failed or did not run")
-    return (0 if not failed else 1), [head[:width], *lines(outcomes, width), verdict[:width]], path
+    return (0 if not failed else 1), [*_wrapped(head, width), *lines(outcomes, width), *_wrapped(verdict, width)], path
