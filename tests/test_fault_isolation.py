@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from smbench import results, run, suites, worker
+from smbench.cases import base_record
 from smbench.results import ResultWriter
 
 from test_run import TINY, FakeCudaRunner
@@ -75,7 +76,7 @@ def test_a_fault_inside_a_case_that_keeps_its_row_is_caught_too(tiny, tmp_path, 
     is asked after every case, not only after failed ones."""
     def quiet_fault(case, runner, policy):
         runner.lost = STICKY
-        return {**run._base(case), "status": "ok", "validation": {"ok": True}}
+        return {**base_record(case), "status": "ok", "validation": {"ok": True}}
 
     monkeypatch.setattr(sys.modules[__name__], "_fault", quiet_fault)
     _, document, _ = _run(tiny, tmp_path, monkeypatch)

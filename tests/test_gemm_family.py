@@ -381,7 +381,8 @@ class _FakeGpuRunner:
 
 
 def test_run_gemm_holds_the_figure_to_the_loop_cublas_and_the_fallback():
-    from smbench.run import Case, run_gemm
+    from smbench.cases import Case
+    from smbench.families.gemm.family import run_gemm
     from smbench.telemetry import Summary
     from smbench.timing import summarize
 

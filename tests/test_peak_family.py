@@ -291,7 +291,8 @@ def _outcome(fmt, support, fallback):
 
 
 def test_run_peak_records_emulation_and_the_fallback_ratio():
-    from smbench.run import Case, run_peak
+    from smbench.cases import Case
+    from smbench.families.peak.family import run_peak
 
     fmt = peak.BY_KEY["e4m3_f32acc"]
     runner = _FakeRunner(_outcome(fmt, "emulated", {"status": "absent", "reason": "not in sm_80"}))
@@ -331,7 +332,8 @@ def test_the_compute_80_build_keeps_every_loop_intact(real):
 
 def test_report_states_each_peak_verdict():
     from smbench.report import peak_verdict_lines
-    from smbench.run import Case, run_peak
+    from smbench.cases import Case
+    from smbench.families.peak.family import run_peak
 
     fmt = peak.BY_KEY["f16_f32acc"]
     record = run_peak(Case("peak", fmt.key, "x", {"format": fmt.key}),

@@ -8,6 +8,7 @@ import pytest
 from smbench import results, run, suites
 from smbench.backends import cpu
 from smbench.errors import SmbenchError
+from smbench.families.stream.family import run_stream
 
 from conftest import run_cli
 
@@ -309,7 +310,7 @@ def test_plan_for_a_gpu_from_its_facts(device, free, pageable):
     assert [c.family for c in cases].count("launch") == 1
     if facts.integrated:
         assert "unified memory" in notes["sweep_cap"]
-    record = run.run_stream([c for c in stream_cases if not c.params.get("offered", True)][0], None, None) \
+    record = run_stream([c for c in stream_cases if not c.params.get("offered", True)][0], None, None) \
         if not pageable else None
     if record:
         assert record["status"] == "skipped" and "pageableMemoryAccess = 0" in record["reason"]

@@ -5,7 +5,6 @@ gpu-check plan, time limits (SIGINT keeps what finished), file count and summary
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 

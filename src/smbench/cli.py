@@ -247,7 +247,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from smbench import run_view, suites
 
     suite = suites.load(args.suite)
-    only = set(x.strip() for x in args.only.split(",") if x.strip()) if args.only else set(suites.FAMILIES)
+    only = set(x.strip() for x in args.only.split(",") if x.strip()) if args.only else set(suites.names())
     suites.check_families(only)  # before the backend starts: bad input costs nothing
     runner = runner_module.resolve_backend(args.backend, suite)
     err = Console(stderr=True)

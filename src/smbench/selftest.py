@@ -85,7 +85,7 @@ def run(backend: str, out_dir, width: int = 80, on_case=None) -> tuple[int, list
     suite = suites.load(SUITE)
     runner = runner_module.resolve_backend(backend, suite)
     started = time.monotonic()
-    path, records = runner_module.execute(suite, runner, set(suites.FAMILIES), out_dir, on_case)
+    path, records = runner_module.execute(suite, runner, set(suites.names()), out_dir, on_case)
     outcomes = judge(records)
     seconds = time.monotonic() - started
     total_ok = sum(o.ok for o in outcomes)

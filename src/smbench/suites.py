@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from smbench.errors import SmbenchError
-from smbench.families import gemm, peak, precision, stream
+from smbench.families import names, registry
 from smbench.paths import benchmarks_dir
+from smbench.settings import is_int, is_number
 from smbench.timing import TimingPolicy
 
 if sys.version_info >= (3, 11):
@@ -17,14 +17,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-FAMILIES = ("stream", "transfer", "launch", "peak", "precision", "gemm")
+FAMILIES = names()  # every family in smbench/families, in the order a run takes them
 
 
 def check_families(only: set[str]) -> set[str]:
     """The families asked for, or a one-line error naming the first unknown one."""
-    unknown = sorted(only - set(FAMILIES))
+    known = names()
+    unknown = sorted(only - set(known))
     if unknown or not only:
-        raise SmbenchError(f"unknown family {unknown[0] if unknown else ''!r}; families: {', '.join(FAMILIES)}")
+        raise SmbenchError(f"unknown family {unknown[0] if unknown else ''!r}; families: {', '.join(known)}")
     return only
 
 
@@ -52,80 +53,35 @@ def available() -> list[str]:
     return sorted(p.stem for p in benchmarks_dir().glob("*.toml"))
 
 
-# What each key of a suite may hold: (type check, what the error says it should be).
-def _is_int(low):
-    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-
-
-def _triple(v) -> bool:
-    return isinstance(v, list) and len(v) == 3 and all(_is_int(1)(x) for x in v)
-
-
-def _list_of(check):
-    return lambda v: isinstance(v, list) and all(check(x) for x in v)
-
-
-_SCHEMA = {
-    "stream": {
-        "operations": (_list_of(lambda x: x in stream.OPERATIONS), f"a list of {', '.join(stream.OPERATIONS)}"),
-        "memory_kinds_operations": (_list_of(lambda x: x in stream.OPERATIONS),
-                                    f"a list of {', '.join(stream.OPERATIONS)}"),
-        "dtypes": (_list_of(lambda x: x in stream.DTYPES), "a list of f32, f64"),
-        "widths": (_list_of(lambda x: x in (4, 8, 16) and not isinstance(x, bool)), "a list of 4, 8, 16 (bytes)"),
-        "size_step": (lambda v: _is_int(1)(v) and v & (v - 1) == 0, "a power of two >= 1 (1 = every doubling)"),
-        "largest_mib": (_is_int(1), "a whole number of MiB >= 1 (the sweep's largest working set)"),
-    },
-    "transfer": {"sizes_mib": (_list_of(_is_int(1)), "a list of whole MiB >= 1")},
-    "launch": {"enabled": (lambda v: isinstance(v, bool), "true or false")},
-    "peak": {
-        "formats": (lambda v: v == "all" or (_list_of(lambda x: x in peak.BY_KEY)(v) and bool(v)),
-                    f"\"all\" or a list of {', '.join(peak.BY_KEY)}"),
-        "launch_ms": (_is_number, "a positive number of milliseconds per timed launch"),
-        "fallback": (lambda v: isinstance(v, bool), "true or false (also time the compute_80 PTX build)"),
-    },
-    "precision": {
-        "formats": (lambda v: v == "all" or (_list_of(lambda x: x in precision.BY_KEY)(v) and bool(v)),
-                    f"\"all\" or a list of {', '.join(precision.BY_KEY)}"),
-        "gemm_ks": (lambda v: _list_of(_is_int(1))(v) and bool(v), "a list of whole numbers (K of the random GEMMs)"),
-        "cpu_model": (lambda v: v in precision.MODELS, f"one of {', '.join(precision.MODELS)}"),
-    },
-    "gemm": {
-        "formats": (lambda v: v == "all" or (_list_of(lambda x: x in gemm.BY_KEY)(v) and bool(v)),
-                    f"\"all\" or a list of {', '.join(gemm.BY_KEY)}"),
-        "squares": (_list_of(_is_int(1)), "a list of sizes (M = N = K)"),
-        "shapes": (_list_of(_triple), "a list of [M, N, K]"),
-        "decode_m": (_list_of(_is_int(1)), "a list of M (the decode batch)"),
-        "decode_nk": (_list_of(lambda x: isinstance(x, list) and len(x) == 2 and all(_is_int(1)(v) for v in x)),
-                      "a list of [N, K], each run at every decode_m"),
-        "tails": (_list_of(_triple), "a list of [M, N, K] (odd sizes: the kernel's edge tiles)"),
-        "cublas": (lambda v: isinstance(v, bool), "true or false (time cuBLAS on the same inputs)"),
-        "fallback": (lambda v: isinstance(v, bool), "true or false (also time the compute_80 PTX build)"),
-        "emulator_model": (lambda v: v in precision.MODELS, f"one of {', '.join(precision.MODELS)}"),
-    },
+# What each key of a suite may hold: (type check, what the error says it should be). Each
+# family brings its own section (smbench.families: see schema()); the harness's are these.
+_HARNESS_SCHEMA = {
     "timing": {
-        "warmup": (_is_int(0), "a whole number >= 0"),
-        "min_samples": (_is_int(2), "a whole number >= 2"),
-        "max_samples": (_is_int(2), "a whole number >= 2"),
-        "noise_target": (_is_number, "a positive number (0.005 = 0.5%)"),
-        "budget_s": (_is_number, "a positive number of seconds"),
+        "warmup": (is_int(0), "a whole number >= 0"),
+        "min_samples": (is_int(2), "a whole number >= 2"),
+        "max_samples": (is_int(2), "a whole number >= 2"),
+        "noise_target": (is_number, "a positive number (0.005 = 0.5%)"),
+        "budget_s": (is_number, "a positive number of seconds"),
         # Every GPU figure is queued behind the blocking kernel: host-timed launches measured
         # CuPy's launch overhead, not kernels. The key stays for files that say `true`.
         "blocking": (lambda v: v is True, "true (GPU timing is always device-bound; false is no longer offered)"),
         "cold_l2": (lambda v: isinstance(v, bool), "true or false"),
     },
-    "cpu": {"largest_mib": (_is_int(1), "a whole number of MiB >= 1"), "budget_s": (_is_number, "a positive number"),
-            "gemm_max_gflop": (_is_number, "a positive number of GFLOP (larger GEMMs are skipped on the CPU)"),
-            "gemm_emulate_max": (_is_int(1), "a whole number (M x N x K up to which the emulator runs too)")},
+    "cpu": {"largest_mib": (is_int(1), "a whole number of MiB >= 1"), "budget_s": (is_number, "a positive number"),
+            "gemm_max_gflop": (is_number, "a positive number of GFLOP (larger GEMMs are skipped on the CPU)"),
+            "gemm_emulate_max": (is_int(1), "a whole number (M x N x K up to which the emulator runs too)")},
 }
 
 
+def schema() -> dict:
+    """Every section a suite may have: each family's, then [timing] and [cpu]."""
+    return {**{name: family.settings for name, family in registry().items()}, **_HARNESS_SCHEMA}
+
+
 def check(data: dict, name: str) -> None:
-    """Every section a table, every known key of the right type and range, every dtype with a width."""
-    for section, keys in _SCHEMA.items():
+    """Every section a table, every known key of the right type and range, then each family's own
+    check of how its settings go together."""
+    for section, keys in schema().items():
         table = data.get(section, {})
         if not isinstance(table, dict):
             raise SmbenchError(f"{name}: [{section}] should be a table, not {type(table).__name__}")
@@ -135,11 +91,9 @@ def check(data: dict, name: str) -> None:
             valid, should = keys[key]
             if not valid(value):
                 raise SmbenchError(f"{name}: [{section}] {key} = {value!r} should be {should}")
-    section = data.get("stream", {})
-    for dtype in section.get("dtypes", []):
-        if not set(section.get("widths", [16])) & set(stream.WIDTHS[dtype]):
-            raise SmbenchError(f"{name}: [stream] no width applies to {dtype} "
-                               f"(its widths: {', '.join(map(str, stream.WIDTHS[dtype]))} bytes)")
+    for family_name, family in registry().items():
+        if family.check is not None:
+            family.check(data.get(family_name, {}), name)  # settings that hold together
 
 
 def load(name_or_path: str) -> Suite:

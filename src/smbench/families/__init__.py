@@ -1,1 +1,56 @@
-"""Benchmark families: one module each (stream: memory bandwidth)."""
+"""Benchmark families, one folder each, found by the registry.
+
+A family is a package `smbench.families.<name>` whose `family` module defines FAMILY, a
+Family: its suite section's settings, its plan (cases from the suite and the device) and
+its run (one case -> one validated record). The harness (suites, run, selftest, the CLI)
+iterates registry() and names no family: a new folder here is a new family.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass
+class PlanPart:
+    """A family's share of a run's plan."""
+
+    cases: list = field(default_factory=list)
+    last: list = field(default_factory=list)  # run after every family's cases (memory the CPU owns)
+    notes: dict = field(default_factory=dict)  # for the result file's notes
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    rank: int  # where its cases come in a run: smaller first
+    summary: str  # what it measures, one line (--only's help)
+    settings: dict  # its suite section: key -> (check, what the value should be); see smbench.settings
+    plan: Callable  # (suite, runner) -> PlanPart
+    run: Callable  # (case, runner, policy) -> record; raises cases.Skip for a case the device cannot run
+    check: Callable | None = None  # (its section, the suite's name): raises SmbenchError when settings clash
+
+
+@functools.lru_cache(maxsize=None)
+def registry() -> dict[str, Family]:
+    """Every family in this folder, by rank."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if not info.ispkg:
+            continue
+        try:
+            module = importlib.import_module(f"{__name__}.{info.name}.family")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{info.name}.family":
+                continue  # a folder of shared code, not a family
+            raise
+        found.append(module.FAMILY)
+    return {family.name: family for family in sorted(found, key=lambda f: (f.rank, f.name))}
+
+
+def names() -> tuple[str, ...]:
+    return tuple(registry())

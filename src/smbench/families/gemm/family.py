@@ -1,0 +1,84 @@
+"""The gemm family as the harness sees it: a tiled mma.sync GEMM per format over squares, LLM and decode shapes, beside cuBLAS."""
+
+from __future__ import annotations
+
+from smbench import devices
+from smbench.cases import Case, base_record
+from smbench.families import Family, PlanPart, gemm, peak, precision
+from smbench.settings import chosen_formats, formats_setting, is_bool, is_int, list_of, triple
+
+SETTINGS = {
+    "formats": formats_setting(gemm.BY_KEY),
+    "squares": (list_of(is_int(1)), "a list of sizes (M = N = K)"),
+    "shapes": (list_of(triple), "a list of [M, N, K]"),
+    "decode_m": (list_of(is_int(1)), "a list of M (the decode batch)"),
+    "decode_nk": (list_of(lambda x: isinstance(x, list) and len(x) == 2 and all(is_int(1)(v) for v in x)),
+                  "a list of [N, K], each run at every decode_m"),
+    "tails": (list_of(triple), "a list of [M, N, K] (odd sizes: the kernel's edge tiles)"),
+    "cublas": (is_bool, "true or false (time cuBLAS on the same inputs)"),
+    "fallback": (is_bool, "true or false (also time the compute_80 PTX build)"),
+    "emulator_model": (lambda v: v in precision.MODELS, f"one of {', '.join(precision.MODELS)}"),
+}
+
+
+def plan(suite, runner) -> PlanPart:
+    settings = gemm_settings(suite)
+    return PlanPart([Case("gemm", key, f"GEMM {gemm.BY_KEY[key].label} {shape.label}",
+                          {"format": key, "m": shape.m, "n": shape.n, "k": shape.k, "shape": shape.label,
+                           "shape_kind": shape.kind})
+                     for key in chosen_formats(suite.data["gemm"], gemm.BY_KEY) for shape in gemm.shapes(settings)])
+
+
+def gemm_settings(suite) -> dict:
+    section = suite.data.get("gemm", {})
+    return {**{key: section.get(key, default) for key, default in GEMM_DEFAULTS.items()},
+            "cpu_max_gflop": suite.flag("cpu", "gemm_max_gflop", 1.0),
+            "cpu_emulate_max": suite.flag("cpu", "gemm_emulate_max", 1 << 22)}
+
+
+GEMM_DEFAULTS = {"squares": [], "shapes": [], "decode_m": [], "decode_nk": [], "tails": [], "cublas": True,
+                 "fallback": True, "emulator_model": "truncate-3"}
+
+
+def run_gemm(case: Case, runner, policy) -> dict:
+    """One format on one shape: validated exactly and against float64, timed, beside cuBLAS
+    and the compute_80 build; held to the format's measured mma.sync rate and spec peak."""
+    fmt = gemm.BY_KEY[case.params["format"]]
+    p = case.params
+    shape = gemm.Shape(p["m"], p["n"], p["k"], p["shape_kind"])
+    record = {**base_record(case), "kernel": fmt.kernel, "label": fmt.label,
+              "accumulator": fmt.accumulator, "ops_unit": fmt.ops_unit, "ops": shape.ops,
+              "bytes_moved": gemm.bytes_moved(fmt, shape),
+              "layout": "A row-major (M x K), B column-major (K x N), C row-major"}
+    outcome = runner.gemm_case(fmt, shape, policy, runner.gemm_settings)
+    kept = ("support", "support_note", "instruction", "tile", "splits", "sass", "validation", "error",
+            "emulator")
+    record.update({k: outcome[k] for k in kept if k in outcome})
+    record.update(outcome.get("provenance", {}))
+    if outcome.get("status") in ("skipped", "failed"):
+        return {**record, "status": outcome["status"], "reason": outcome["reason"]}
+    stats = outcome["stats"]
+    mma_peak, peak_source = runner.mma_peak(fmt.peak_key, policy)
+    spec = devices.spec_peak(runner.spec, peak.BY_KEY[fmt.peak_key].spec_keys)
+    expected = runner.expected
+    merit = gemm.figures(fmt, shape, stats.median, mma_peak, spec.value if spec else None,
+                         expected.value if expected else None)
+    cublas, fallback = outcome["cublas"], outcome["fallback"]
+    if cublas.get("status") == "ok":
+        cublas["ours_over_cublas"] = merit["tflops"] / cublas["tflops"]
+    if fallback.get("status") == "ok":
+        fallback["native_over_fallback"] = merit["tflops"] / fallback["tflops"]
+    record.update({"status": "ok", "time_s": stats.to_dict(),
+                   "tflops": {"median": merit["tflops"], "best": shape.ops / stats.min / 1e12},
+                   "gbps": {"median": merit["gbps"], "best": gemm.bytes_moved(fmt, shape) / stats.min / 1e9},
+                   "percent_of_bandwidth": merit["percent_of_bandwidth"],
+                   "mma_peak": {"tflops": mma_peak, "source": peak_source},
+                   "percent_of_mma_peak": merit["percent_of_mma_peak"],
+                   "spec_peak": None if spec is None else {"value": spec.value, "source": spec.source},
+                   "percent_of_spec": merit["percent_of_spec"], "cublas": cublas, "fallback": fallback,
+                   "telemetry": outcome["telemetry"].to_dict()})
+    return record
+
+
+FAMILY = Family("gemm", rank=50, summary="a real mma.sync GEMM per precision, beside cuBLAS", settings=SETTINGS,
+                plan=plan, run=run_gemm)

@@ -1,0 +1,1 @@
+"""Launch latency: an empty kernel (see family.py)."""

@@ -1,0 +1,32 @@
+"""The launch family as the harness sees it: an empty kernel's launch latency, queued on the device and launch + synchronize."""
+
+from __future__ import annotations
+
+from smbench.cases import Case, base_record
+from smbench.families import Family, PlanPart
+from smbench.settings import is_bool
+
+SETTINGS = {"enabled": (is_bool, "true or false")}
+
+
+def plan(suite, runner) -> PlanPart:
+    enabled = suite.data["launch"].get("enabled", False)
+    return PlanPart([Case("launch", "launch", "empty-kernel launch latency", {})] if enabled else [])
+
+
+def run_launch(case: Case, runner, policy) -> dict:
+    record = base_record(case)
+    if runner.name != "cuda":
+        return {**record, "status": "skipped", "reason": "kernel launches need a GPU"}
+    with runner.sampler() as sampler:
+        queued, round_trip = runner.backend.time_launch(runner.module, policy)
+    return {**record, "status": "ok", "telemetry": sampler.summary.to_dict(),
+            "validation": {"ok": True, "checked": 0,
+                                                     "detail": "empty kernel: launches and synchronize succeeded"},
+            "queued_us": {"median": queued.median * 1e6, "min": queued.min * 1e6},
+            "launch_sync_us": {"median": round_trip.median * 1e6, "min": round_trip.min * 1e6},
+            "time_s": {"queued": queued.to_dict(), "launch_sync": round_trip.to_dict()}}
+
+
+FAMILY = Family("launch", rank=60, summary="launch latency of an empty kernel", settings=SETTINGS, plan=plan,
+                run=run_launch)

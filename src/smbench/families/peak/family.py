@@ -1,0 +1,60 @@
+"""The peak family as the harness sees it: every mma.sync and CUDA-core loop, gated by the target table, validated, timed and judged."""
+
+from __future__ import annotations
+
+from smbench.cases import Case, base_record
+from smbench.families import Family, PlanPart, peak
+from smbench.settings import chosen_formats, formats_setting, is_bool, is_number
+
+SETTINGS = {
+    "formats": formats_setting(peak.BY_KEY),
+    "launch_ms": (is_number, "a positive number of milliseconds per timed launch"),
+    "fallback": (is_bool, "true or false (also time the compute_80 PTX build)"),
+}
+
+
+def plan(suite, runner) -> PlanPart:
+    return PlanPart([Case("peak", key, f"{peak.BY_KEY[key].group} {peak.BY_KEY[key].label}", {"format": key})
+                     for key in chosen_formats(suite.data["peak"], peak.BY_KEY)])
+
+
+def peak_settings(suite) -> dict:
+    return {"launch_ms": suite.flag("peak", "launch_ms", 5.0), "fallback": suite.flag("peak", "fallback", True)}
+
+
+def run_peak(case: Case, runner, policy) -> dict:
+    fmt = peak.BY_KEY[case.params["format"]]
+    record = {**base_record(case), "kernel": fmt.kernel, "group": fmt.group, "label": fmt.label, "unit": fmt.unit,
+              "ops_unit": fmt.ops_unit, "shape": list(fmt.shape) if fmt.shape else None,
+              "ops_per_instruction": fmt.ops_per_instruction}
+    outcome = runner.peak_case(fmt, policy, runner.peak_settings)
+    if outcome.get("status") in ("skipped", "failed"):
+        return {**record, "status": outcome["status"], "reason": outcome["reason"],
+                **{k: outcome[k] for k in ("support", "instruction") if k in outcome}}
+    validation = outcome["validation"]
+    record.update({"support": outcome["support"], "support_note": outcome.get("support_note", ""),
+                   "instruction": outcome["instruction"], "validation": validation.to_dict(),
+                   **outcome.get("provenance", {})})
+    if not validation.ok:
+        return {**record, "status": "failed", "reason": f"validation failed: {validation.detail}"}
+    stats, telemetry = outcome["stats"], outcome["telemetry"]
+    ops = peak.total_ops(fmt, outcome["threads"], outcome["iters"])
+    measured = ops / stats.median / 1e12
+    clock = telemetry.clock_mhz if telemetry.available else None
+    expected = peak.expectation(fmt, runner.info.get("compute_capability"), runner.info.get("sm_count"),
+                                runner.spec, clock, runner.info.get("sm_clock_max_mhz"), telemetry.clock_source)
+    fallback = outcome["fallback"]
+    if fallback.get("status") == "ok":
+        fallback["native_over_fallback"] = measured / fallback["tflops"]
+    record.update({"status": "ok", "iters": outcome["iters"], "threads": outcome["threads"],
+                   "launch": outcome["launch"], "ops": ops, "time_s": stats.to_dict(),
+                   "tflops": {"median": measured, "best": ops / stats.min / 1e12},
+                   "telemetry": telemetry.to_dict(), "expected": expected.to_dict(),
+                   **peak.judge(measured, expected, emulated=outcome["support"] == "emulated"),
+                   "fallback": fallback})
+    runner.measured_peaks[fmt.key] = measured  # the rate a GEMM of this format is held to
+    return record
+
+
+FAMILY = Family("peak", rank=30, summary="tensor-core and CUDA-core throughput per precision", settings=SETTINGS,
+                plan=plan, run=run_peak)

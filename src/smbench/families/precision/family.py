@@ -1,0 +1,60 @@
+"""The precision family as the harness sees it: tensor-core numerics per format: probes, a fitted model, GEMM errors."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from smbench.cases import Case, Skip, base_record
+from smbench.families import Family, PlanPart, precision
+from smbench.settings import chosen_formats, formats_setting, is_int, list_of
+
+SETTINGS = {
+    "formats": formats_setting(precision.BY_KEY),
+    "gemm_ks": (lambda v: list_of(is_int(1))(v) and bool(v), "a list of whole numbers (K of the random GEMMs)"),
+    "cpu_model": (lambda v: v in precision.MODELS, f"one of {', '.join(precision.MODELS)}"),
+}
+
+
+def plan(suite, runner) -> PlanPart:
+    return PlanPart([Case("precision", key, f"numerics {precision.BY_KEY[key].label}",
+                          {"format": key, **precision_settings(suite)})
+                     for key in chosen_formats(suite.data["precision"], precision.BY_KEY)])
+
+
+def precision_settings(suite) -> dict:
+    return {"cpu_model": suite.flag("precision", "cpu_model", "truncate-3"),
+            "gemm_ks": suite.flag("precision", "gemm_ks", [64, 256, 1024])}
+
+
+def run_precision(case: Case, runner, policy) -> dict:
+    """Probe one format's numerics and fit the emulator to the answers; then random GEMMs
+    against float64 and against the fitted emulator."""
+    fmt = precision.BY_KEY[case.params["format"]]
+    settings = case.params
+    record = {**base_record(case), "kernel": fmt.kernel, "label": fmt.label, "input_format": fmt.input_format,
+              "accumulator": fmt.accumulator, "k": fmt.k}
+    try:
+        device, device_gemm, how, provenance_of_kernel = runner.precision_devices(fmt, settings)
+    except Skip as why:
+        return {**record, "status": "skipped", "reason": str(why)}
+    # Validation: K products of 1 x 1 must give K exactly, whatever the model.
+    ones = np.ones((1, fmt.k))
+    got = float(device(fmt, ones, ones, np.zeros(1))[0])
+    record["device"] = how
+    record.update(provenance_of_kernel)
+    record["validation"] = {"ok": got == fmt.k, "checked": 1,
+                            "detail": f"sum of {fmt.k} products 1 x 1 = {got:g} (must be {fmt.k} exactly)"}
+    if got != fmt.k:
+        return {**record, "status": "failed", "reason": "validation failed: " + record["validation"]["detail"]}
+    fitted = precision.fit(fmt, device)
+    record.update({"status": "ok", "fit": fitted.to_dict()})
+    if fitted.model is None:
+        return {**record, "status": "failed", "reason": "no model of the emulator's family fits every answer"}
+    record["gemm"] = precision.gemm_errors(fmt, device_gemm, fitted.model, settings["gemm_ks"])
+    if runner.name == "cpu":
+        record["recovered"] = precision.recovered(precision.MODELS[settings["cpu_model"]], fitted)
+    return record
+
+
+FAMILY = Family("precision", rank=40, summary="tensor-core numerics per format", settings=SETTINGS, plan=plan,
+                run=run_precision)

@@ -1,0 +1,111 @@
+"""The stream family as the harness sees it: its suite section, its plan over the working-set sweep and the memory kinds, and one case run and validated."""
+
+from __future__ import annotations
+
+import math
+
+from smbench import devices
+from smbench.cases import MIB, Case, base_record
+from smbench.errors import SmbenchError
+from smbench.families import Family, PlanPart, stream
+from smbench.settings import is_int, list_of
+
+SETTINGS = {
+    "operations": (list_of(lambda x: x in stream.OPERATIONS), f"a list of {', '.join(stream.OPERATIONS)}"),
+    "memory_kinds_operations": (list_of(lambda x: x in stream.OPERATIONS), f"a list of {', '.join(stream.OPERATIONS)}"),
+    "dtypes": (list_of(lambda x: x in stream.DTYPES), "a list of f32, f64"),
+    "widths": (list_of(lambda x: x in (4, 8, 16) and not isinstance(x, bool)), "a list of 4, 8, 16 (bytes)"),
+    "size_step": (lambda v: is_int(1)(v) and v & (v - 1) == 0, "a power of two >= 1 (1 = every doubling)"),
+    "largest_mib": (is_int(1), "a whole number of MiB >= 1 (the sweep's largest working set)"),
+}
+
+
+def stream_sizes(suite, runner) -> tuple[list[int], str]:
+    caps = [(suite.flag("stream", "largest_mib", None), "the suite's cap"),
+            (suite.flag("cpu", "largest_mib", None) if runner.name == "cpu" else None, "the suite's CPU cap")]
+    caps = [(mib, what) for mib, what in caps if mib]
+    largest, what = min(caps) if caps else (None, "")
+    sizes, _, why = stream.sweep_sizes(runner.l2_bytes, runner.info["free_bytes"],
+                                       bool(runner.info.get("unified_memory")),
+                                       largest=largest * MIB if largest else None)
+    if largest:
+        why = f"{what}, {largest} MiB (memory allows {why})"
+    step = max(1, int(round(math.log2(suite.flag("stream", "size_step", 1)))))
+    chosen = sizes[::step]
+    if sizes and chosen[-1] != sizes[-1]:
+        chosen.append(sizes[-1])
+    return chosen, why
+
+
+def plan(suite, runner) -> PlanPart:
+    """Every operation, type and width over the working-set sweep in the device's own memory;
+    the other memory kinds at the largest size, last of the whole run: a GPU that faults on
+    memory the CPU owns (managed, mapped, pageable) loses its context after the rest ran."""
+    part = PlanPart()
+    section = suite.data["stream"]
+    sizes, part.notes["sweep_cap"] = stream_sizes(suite, runner)
+    home = "device" if runner.name == "cuda" else "host"
+    for dtype in section.get("dtypes", ["f32"]):
+        for width in section.get("widths", [16]):
+            if width not in stream.WIDTHS[dtype]:
+                continue
+            for op in section.get("operations", []):
+                for size in sizes:
+                    part.cases.append(Case("stream", op, f"{op} {dtype} {width}B {size // 1024} KiB {home}",
+                                           {"op": op, "dtype": dtype, "width": width, "memory": home,
+                                            "working_set": size}))
+    if runner.name == "cuda":
+        for kind, offered, why in runner.memory_kinds():
+            if kind == "device":
+                continue
+            for op in section.get("memory_kinds_operations", []):
+                dtype, width = section.get("dtypes", ["f32"])[0], max(section.get("widths", [16]))
+                part.last.append(Case("stream", op, f"{op} {dtype} {width}B {kind}",
+                                      {"op": op, "dtype": dtype, "width": width, "memory": kind,
+                                       "working_set": sizes[-1] if sizes else 0, "offered": offered, "why": why}))
+    return part
+
+
+def run_stream(case: Case, runner, policy) -> dict:
+    p = case.params
+    record = base_record(case)
+    record["kernel"] = stream.kernel_name(p["op"], p["dtype"], p["width"])
+    if not p.get("offered", True):
+        return {**record, "status": "skipped", "reason": p["why"]}
+    itemsize = stream.DTYPES[p["dtype"]](0).itemsize
+    elements = stream.elements_for(p["op"], p["working_set"], itemsize, p["width"])
+    moved = stream.OPERATIONS[p["op"]].bytes_moved(elements, itemsize)
+    record.update({"elements": elements, "working_set_bytes": moved, "bytes_moved": moved,
+                   "formula": stream.OPERATIONS[p["op"]].formula})
+    stats, validation, launch, telemetry = runner.stream_case(p["op"], p["dtype"], p["width"], p["memory"],
+                                                              elements, policy)
+    record.update({"validation": validation.to_dict(), "launch": launch, "telemetry": telemetry.to_dict(),
+                   **runner.provenance()})
+    if not validation.ok:
+        return {**record, "status": "failed", "reason": f"validation failed: {validation.detail}"}
+    median_gbps = moved / stats.median / 1e9
+    dram = moved >= runner.dram_threshold
+    expected = runner.expected
+    record.update({
+        "status": "ok", "time_s": stats.to_dict(),
+        "gbps": {"median": median_gbps, "best": moved / stats.min / 1e9},
+        "dram_resident": dram,
+        "expected_gbps": expected.value if expected else None,
+        "expected_source": f"{expected.kind}: {expected.source}" if expected else None,
+        "percent_of_expected": 100 * median_gbps / expected.value if expected else None,
+        "verdict": devices.bandwidth_verdict(median_gbps, expected, dram),
+    })
+    return record
+
+
+def check(section: dict, suite_name: str) -> None:
+    """Every dtype asked for has a width it can run at."""
+    for dtype in section.get("dtypes", []):
+        if not set(section.get("widths", [16])) & set(stream.WIDTHS[dtype]):
+            raise SmbenchError(f"{suite_name}: [stream] no width applies to {dtype} "
+                               f"(its widths: {', '.join(map(str, stream.WIDTHS[dtype]))} bytes)")
+
+
+FAMILY = Family("stream", rank=10,
+                summary="memory bandwidth: BabelStream's kernels over a working-set sweep and every memory kind",
+                settings=SETTINGS, plan=plan, run=run_stream, check=check)

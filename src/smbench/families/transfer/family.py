@@ -1,0 +1,42 @@
+"""The transfer family as the harness sees it: cudaMemcpy host<->device from pinned and pageable memory, and device-to-device."""
+
+from __future__ import annotations
+
+from smbench.cases import MIB, Case, base_record
+from smbench.families import Family, PlanPart
+from smbench.settings import is_int, list_of
+
+SETTINGS = {"sizes_mib": (list_of(is_int(1)), "a list of whole MiB >= 1")}
+DIRECTIONS = (("h2d", "pinned"), ("h2d", "pageable"), ("d2h", "pinned"), ("d2h", "pageable"), ("d2d", "device"))
+
+
+def plan(suite, runner) -> PlanPart:
+    part = PlanPart()
+    for size in suite.data["transfer"].get("sizes_mib", []):
+        for direction, host in DIRECTIONS:
+            part.cases.append(Case("transfer", direction, f"{direction} {host} {size} MiB",
+                                   {"direction": direction, "host": host, "bytes": size * MIB}))
+    return part
+
+
+def run_transfer(case: Case, runner, policy) -> dict:
+    record = base_record(case)
+    if runner.name != "cuda":
+        return {**record, "status": "skipped", "reason": "cudaMemcpy copies (host<->device, device-to-device) need a GPU"}
+    p = case.params
+    record["timing"] = ("queued behind the blocking kernel" if runner.backend.transfer_blocked(p["host"]) else
+                        "issued by the host: a copy from pageable memory is synchronous to the host")
+    with runner.sampler() as sampler:
+        stats, validation = runner.backend.time_transfer(p["direction"], p["host"], p["bytes"], policy)
+    record["validation"] = validation.to_dict()
+    record["telemetry"] = sampler.summary.to_dict()
+    if not validation.ok:
+        return {**record, "status": "failed", "reason": f"validation failed: {validation.detail}"}
+    # A device-to-device copy reads and writes every byte: counted 2N, as the stream copy is.
+    moved = p["bytes"] * (2 if p["direction"] == "d2d" else 1)
+    return {**record, "status": "ok", "time_s": stats.to_dict(), "bytes_moved": moved,
+            "gbps": {"median": moved / stats.median / 1e9, "best": moved / stats.min / 1e9}}
+
+
+FAMILY = Family("transfer", rank=20, summary="host<->device and device-to-device copies (cudaMemcpyAsync)",
+                settings=SETTINGS, plan=plan, run=run_transfer)

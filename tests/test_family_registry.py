@@ -1,0 +1,81 @@
+"""Families are plugins: a folder in smbench/families with a family.py is found, its suite
+section checked, its cases planned and run, with nothing in the harness naming it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import smbench.families as families
+from smbench import run, suites
+from smbench.errors import SmbenchError
+
+DEMO = '''
+from smbench.cases import Case, Skip, base_record
+from smbench.families import Family, PlanPart
+from smbench.settings import is_int, list_of
+
+SETTINGS = {"values": (list_of(is_int(0)), "a list of whole numbers")}
+
+
+def plan(suite, runner):
+    values = suite.data["demo"].get("values", [])
+    return PlanPart([Case("demo", "square", f"square {v}", {"value": v}) for v in values],
+                    last=[Case("demo", "never", "the device lacks it", {})], notes={"demo": "planned"})
+
+
+def run(case, runner, policy):
+    if case.benchmark == "never":
+        raise Skip("this device has no demo unit")
+    value = case.params["value"]
+    return {**base_record(case), "status": "ok", "square": value * value,
+            "validation": {"ok": True, "checked": 1, "detail": "exact"}}
+
+
+FAMILY = Family("demo", rank=15, summary="a family from a folder the harness has never heard of",
+                settings=SETTINGS, plan=plan, run=run)
+'''
+
+
+@pytest.fixture
+def demo_family(tmp_path, monkeypatch):
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    (folder / "family.py").write_text(DEMO)
+    (tmp_path / "shared_code").mkdir()  # a folder without family.py is not a family
+    (tmp_path / "shared_code" / "__init__.py").write_text("")
+    monkeypatch.setattr(families, "__path__", [*families.__path__, str(tmp_path)])
+    families.registry.cache_clear()
+    yield
+    families.registry.cache_clear()
+
+
+def test_the_built_in_families_come_from_their_folders_in_run_order():
+    assert families.names() == ("stream", "transfer", "peak", "precision", "gemm", "launch")
+    for name, family in families.registry().items():
+        assert family.name == name and family.run.__module__ == f"smbench.families.{name}.family"
+        assert set(suites.schema()[name]) == set(family.settings)
+
+
+def test_a_new_folder_is_a_family_end_to_end(demo_family, tmp_path):
+    assert families.names().index("demo") == 1 and "shared_code" not in families.names()
+    suite_file = tmp_path / "demo.toml"
+    suite_file.write_text("[demo]\nvalues = [2, 3]\n[cpu]\nlargest_mib = 1\n")
+    suite = suites.load(str(suite_file))
+    path, records = run.execute(suite, run.CpuRunner(), {"demo"}, tmp_path / "out")
+    assert [(r["benchmark"], r["status"]) for r in records] == [("square", "ok"), ("square", "ok"),
+                                                                ("never", "skipped")]
+    assert [r.get("square") for r in records[:2]] == [4, 9]
+    assert "no demo unit" in records[2]["reason"]
+    assert json.loads(path.read_text())["notes"]["demo"] == "planned"
+
+
+def test_a_new_familys_settings_are_checked_like_any_other(demo_family, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[demo]\nvalues = ["two"]\n')
+    with pytest.raises(SmbenchError, match=r"\[demo\] values = \['two'\] should be a list of whole numbers"):
+        suites.load(str(bad))
+    with pytest.raises(SmbenchError, match="unknown family 'nope'.*demo"):
+        suites.check_families({"nope"})
