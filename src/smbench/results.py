@@ -74,20 +74,10 @@ def _check_timing(timing, where: str) -> None:
         raise SmbenchError(f"{where}.samples should be a list of numbers")
 
 
-# What compare, plot, report and the table read from a measured GEMM record.
-_GEMM_FIELDS = {"shape": str, "label": str, "ops_unit": str, "m": int, "n": int, "k": int, "tflops": dict,
-                "gbps": dict, "mma_peak": dict, "cublas": dict, "fallback": dict}
+def _families() -> dict:
+    from smbench.families import registry  # here: the families' modules import this one's callers
 
-
-def _check_gemm(record: dict, where: str) -> None:
-    for name, kind in _GEMM_FIELDS.items():
-        if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool):
-            raise SmbenchError(f"{where}.{name} should be {'a whole number' if kind is int else f'a {kind.__name__}'} "
-                               f"in a GEMM record")
-    cublas = record["cublas"]
-    if cublas.get("status") == "ok" and not (_is_number(cublas.get("tflops"))
-                                              and _is_number(cublas.get("ours_over_cublas"))):
-        raise SmbenchError(f"{where}.cublas should have numeric 'tflops' and 'ours_over_cublas' when its status is ok")
+    return registry()
 
 
 def _check_record_values(record: dict, where: str) -> None:
@@ -106,8 +96,9 @@ def _check_record_values(record: dict, where: str) -> None:
             raise SmbenchError(f"{where}.{name} should be a whole number")
     if "time_s" in record:
         _check_timing(record["time_s"], f"{where}.time_s")
-    if record.get("family") == "gemm" and record.get("status") == "ok":
-        _check_gemm(record, where)
+    family = _families().get(record.get("family"))
+    if family is not None and family.check_record is not None and record.get("status") == "ok":
+        family.check_record(record, where)  # the fields its own readers index
     telemetry = record.get("telemetry")
     if telemetry is not None:
         if not isinstance(telemetry, dict) or not isinstance(telemetry.get("samples", []), list):

@@ -33,6 +33,8 @@ class Family:
     plan: Callable  # (suite, runner) -> PlanPart
     run: Callable  # (case, runner, policy) -> record; raises cases.Skip for a case the device cannot run
     check: Callable | None = None  # (its section, the suite's name): raises SmbenchError when settings clash
+    view: Callable | None = None  # (records, console): its part of the summary at the end of a run
+    check_record: Callable | None = None  # (an ok record, where): what its readers index, checked on load
 
 
 @functools.lru_cache(maxsize=None)

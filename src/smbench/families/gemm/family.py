@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from smbench import devices
 from smbench.cases import Case, base_record
+from smbench.errors import SmbenchError
 from smbench.families import Family, PlanPart, gemm, peak, precision
+from smbench.families.gemm import view
 from smbench.settings import chosen_formats, formats_setting, is_bool, is_int, list_of, triple
 
 SETTINGS = {
@@ -80,5 +82,26 @@ def run_gemm(case: Case, runner, policy) -> dict:
     return record
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# What compare, plot, report and the table read from a measured GEMM record.
+_GEMM_FIELDS = {"shape": str, "label": str, "ops_unit": str, "m": int, "n": int, "k": int, "tflops": dict,
+                "gbps": dict, "mma_peak": dict, "cublas": dict, "fallback": dict}
+
+
+def check_record(record: dict, where: str) -> None:
+    """A loaded ok GEMM record holds what the table, compare, plot and report index."""
+    for name, kind in _GEMM_FIELDS.items():
+        if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool):
+            raise SmbenchError(f"{where}.{name} should be {'a whole number' if kind is int else f'a {kind.__name__}'} "
+                               f"in a GEMM record")
+    cublas = record["cublas"]
+    if cublas.get("status") == "ok" and not (_number(cublas.get("tflops"))
+                                              and _number(cublas.get("ours_over_cublas"))):
+        raise SmbenchError(f"{where}.cublas should have numeric 'tflops' and 'ours_over_cublas' when its status is ok")
+
+
 FAMILY = Family("gemm", rank=50, summary="a real mma.sync GEMM per precision, beside cuBLAS", settings=SETTINGS,
-                plan=plan, run=run_gemm)
+                plan=plan, run=run_gemm, view=view.view, check_record=check_record)

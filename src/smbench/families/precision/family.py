@@ -6,6 +6,7 @@ import numpy as np
 
 from smbench.cases import Case, Skip, base_record
 from smbench.families import Family, PlanPart, precision
+from smbench.families.precision import view
 from smbench.settings import chosen_formats, formats_setting, is_int, list_of
 
 SETTINGS = {
@@ -57,4 +58,4 @@ def run_precision(case: Case, runner, policy) -> dict:
 
 
 FAMILY = Family("precision", rank=40, summary="tensor-core numerics per format", settings=SETTINGS, plan=plan,
-                run=run_precision)
+                run=run_precision, view=view.view)

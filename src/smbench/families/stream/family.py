@@ -8,6 +8,7 @@ from smbench import devices
 from smbench.cases import MIB, Case, base_record
 from smbench.errors import SmbenchError
 from smbench.families import Family, PlanPart, stream
+from smbench.families.stream import view
 from smbench.settings import is_int, list_of
 
 SETTINGS = {
@@ -108,4 +109,4 @@ def check(section: dict, suite_name: str) -> None:
 
 FAMILY = Family("stream", rank=10,
                 summary="memory bandwidth: BabelStream's kernels over a working-set sweep and every memory kind",
-                settings=SETTINGS, plan=plan, run=run_stream, check=check)
+                settings=SETTINGS, plan=plan, run=run_stream, check=check, view=view.view)

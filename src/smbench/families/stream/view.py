@@ -1,0 +1,64 @@
+"""The stream family's part of the summary at the end of `smbench run`."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from smbench.run_view import VERDICT_STYLE, size
+
+
+def stream_rows(records: list[dict]) -> list[dict]:
+    """One row per (kernel, memory): the largest working set's figure, and the best over all sizes."""
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        if record["family"] == "stream" and record["status"] == "ok":
+            groups.setdefault((record["kernel"], record["memory"]), []).append(record)
+    rows = []
+    for (kernel, memory), members in groups.items():
+        largest = max(members, key=lambda r: r["working_set_bytes"])
+        best = max(members, key=lambda r: r["gbps"]["median"])
+        rows.append({"kernel": kernel, "memory": memory, "size": largest["working_set_bytes"],
+                     "gbps": largest["gbps"]["median"], "percent": largest.get("percent_of_expected"),
+                     "verdict": largest.get("verdict", ""), "best_gbps": best["gbps"]["median"],
+                     "best_size": best["working_set_bytes"]})
+    return rows
+
+
+def view(records: list[dict], console: Console) -> None:
+    """The memory summary: a row per stream kernel and memory kind, with the copies (the
+    transfer family's records) and the empty launch (the launch family's) beside them in
+    the same table, and copy and triad as a ratio of the device-to-device cudaMemcpy."""
+    if not any(r["family"] in ("stream", "transfer", "launch") and r["status"] == "ok" for r in records):
+        return
+
+    table = Table(show_lines=False)
+    for column in ("kernel", "memory", "size", "GB/s", "% of expected", "verdict", "best GB/s (size)"):
+        table.add_column(column, no_wrap=True, justify="right" if column in ("size", "GB/s", "% of expected") else "left")
+    for row in stream_rows(records):
+        percent = f"{row['percent']:.0f}%" if row["percent"] is not None else "-"
+        table.add_row(row["kernel"], row["memory"], size(row["size"]), f"{row['gbps']:.1f}", percent,
+                      Text(row["verdict"], style=VERDICT_STYLE.get(row["verdict"], "")),
+                      f"{row['best_gbps']:.1f} ({size(row['best_size'])})")
+    for record in records:
+        if record["family"] == "transfer" and record["status"] == "ok":
+            table.add_row(f"cudaMemcpy {record['benchmark']}", record["host"], size(record["bytes"]),
+                          f"{record['gbps']['median']:.1f}", "-", "", "")
+        if record["family"] == "launch" and record["status"] == "ok":
+            table.add_row("empty kernel", "queued", "-", f"{record['queued_us']['median']:.2f} us", "-", "", "")
+            table.add_row("empty kernel", "launch+sync", "-", f"{record['launch_sync_us']['median']:.2f} us", "-",
+                          "", "")
+    console.print(table)
+    console.print(Text("GB/s = bytes moved (BabelStream's count) / median time; 'size' is the largest working "
+                       "set, where the verdict applies when it is DRAM-resident (>= 4x the last-level cache).",
+                       style="dim"), soft_wrap=True)
+    d2d = [r for r in records if r["family"] == "transfer" and r["benchmark"] == "d2d" and r["status"] == "ok"]
+    if d2d:
+        reference = max(d2d, key=lambda r: r["bytes"])
+        for row in stream_rows(records):
+            if row["memory"] == "device" and row["kernel"].split("_")[1] in ("copy", "triad"):
+                ratio = row["gbps"] / reference["gbps"]["median"]
+                console.print(f"{row['kernel']} at {size(row['size'])}: {ratio:.2f}x cudaMemcpy device-to-device "
+                              f"({reference['gbps']['median']:.1f} GB/s at {size(reference['bytes'])})",
+                              highlight=False, soft_wrap=True)
