@@ -346,20 +346,20 @@ def _measured_gemm_record(m, n, k, kind, tflops, cublas=None, loop=None):
 
 
 def test_report_lines_and_plot_for_gemm(tmp_path):
-    from smbench import plots, report
+    from smbench.families.gemm import publish
 
     document = {"kind": "measured", "records": [
         _measured_gemm_record(512, 512, 512, "square", 100.0, 150.0, 600.0),
         _measured_gemm_record(8192, 8192, 8192, "square", 450.0, 700.0, 600.0),
         _measured_gemm_record(1, 14336, 4096, "decode", 1.0), _measured_gemm_record(16, 14336, 4096, "decode", 9.0)]}
-    lines = report.gemm_lines("H100", document)
+    lines = publish.report_lines("H100", document)
     assert len(lines) == 2  # the largest square and the largest decode shape
     assert "8192x8192x8192: 450 TFLOP/s; 75% of its mma.sync loop (600)" in lines[0]
     assert "cuBLAS 700 (ours / cuBLAS 0.64)" in lines[0]
     assert "16x14336x4096" in lines[1] and "73% of the expected bandwidth" in lines[1]
-    paths = plots.gemm_vs_size([("H100", document)], tmp_path)
+    paths = publish.gemm_vs_size([("H100", document)], tmp_path)
     assert {p.suffix for p in paths} == {".png", ".svg"} and all(p.stat().st_size > 0 for p in paths)
-    assert plots.gemm_vs_size([("cpu", {"kind": "measured", "records": []})], tmp_path / "none") == []
+    assert publish.gemm_vs_size([("cpu", {"kind": "measured", "records": []})], tmp_path / "none") == []
 
 
 class _FakeGpuRunner:

@@ -331,7 +331,7 @@ def test_the_compute_80_build_keeps_every_loop_intact(real):
 
 
 def test_report_states_each_peak_verdict():
-    from smbench.report import peak_verdict_lines
+    from smbench.families.peak.publish import report_lines as peak_verdict_lines
     from smbench.cases import Case
     from smbench.families.peak.family import run_peak
 

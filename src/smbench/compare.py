@@ -1,8 +1,7 @@
 """`smbench compare`: the same benchmarks side by side across result files.
 
-Tables: DRAM bandwidth per kernel (each measured file's largest working set, each
-published file's figures), bandwidth per kernel and working-set size (measured files),
-throughput per precision, and copies/launch latency. Every value is also given as a
+Tables: each family's (Family.compare: a title, a function from a document to its
+figures by key, the key's name), in the registry's order. Every value is also given as a
 ratio to the first file. Whether a difference is real is decided from the raw samples:
 a two-sided Mann-Whitney U test at p < 0.01 *and* medians further apart than the larger
 of the two interquartile ranges; published figures have no samples, so no verdict.
@@ -76,89 +75,12 @@ def _samples(record: dict, amount_field: str, scale: float) -> list[float] | Non
     return [amount / t / scale for t in timing["samples"] if t > 0]
 
 
-def _gbps_samples(record: dict) -> list[float] | None:
+def gbps_samples(record: dict) -> list[float] | None:
     return _samples(record, "bytes_moved", 1e9)
 
 
-def _tflops_samples(record: dict) -> list[float] | None:
+def tflops_samples(record: dict) -> list[float] | None:
     return _samples(record, "ops", 1e12)
-
-
-def largest_records(document: dict) -> dict[str, dict]:
-    """Benchmark -> the measured stream record with the largest working set in device (or, on
-    the CPU path, host) memory: the figure closest to DRAM the run has."""
-    largest: dict[str, dict] = {}
-    for record in document["records"]:
-        if record["family"] == "stream" and record["status"] == "ok" and record.get("memory") in ("device", "host") \
-                and "working_set_bytes" in record:
-            best = largest.get(record["benchmark"])
-            if best is None or record["working_set_bytes"] > best["working_set_bytes"]:
-                largest[record["benchmark"]] = record
-    return largest
-
-
-def dram_bandwidth(document: dict) -> dict[str, Entry]:
-    """Benchmark -> its DRAM figure: the largest working set in device (or host) memory for a
-    measured file, the published figures for a published one."""
-    entries: dict[str, Entry] = {}
-    if document["kind"] == "published":
-        for record in document["records"]:
-            if record["family"] == "stream" and record["status"] == "ok":
-                entries[record["benchmark"]] = Entry(record["gbps"]["median"], None,
-                                                     f"{record.get('figure_kind', '')}: {record.get('source', '')}")
-        return entries
-    for benchmark, record in largest_records(document).items():
-        entries[benchmark] = Entry(record["gbps"]["median"], _gbps_samples(record),
-                                   f"{record['working_set_bytes'] / 2**20:.0f} MiB, {record.get('verdict', '')}")
-    expected = document.get("expected_bandwidth")
-    if expected and "spec" not in entries:
-        entries["spec"] = Entry(expected["gbps"], None, f"{expected['kind']}: {expected['source']}")
-    return entries
-
-
-def per_size(document: dict) -> dict[tuple, Entry]:
-    entries = {}
-    for record in document["records"]:
-        if record["family"] == "stream" and record["status"] == "ok" and "working_set_bytes" in record \
-                and document["kind"] == "measured":
-            key = (record["kernel"], record["memory"], record["working_set_bytes"])
-            entries[key] = Entry(record["gbps"]["median"], _gbps_samples(record))
-    return entries
-
-
-def peaks(document: dict) -> dict[str, Entry]:
-    entries: dict[str, Entry] = {}
-    for record in document["records"]:
-        if record["family"] == "peak" and record["status"] == "ok":
-            key = record["benchmark"] + (f" ({record['figure_kind']})" if record.get("figure_kind") else "")
-            entries[key] = Entry(record["tflops"]["median"], None, record.get("source", ""))
-    return entries
-
-
-def gemms(document: dict) -> dict[tuple, Entry]:
-    """(format, M x N x K) -> the GEMM's T(FL)OP/s, with its samples for the noise test."""
-    entries: dict[tuple, Entry] = {}
-    for record in document["records"]:
-        if record["family"] == "gemm" and record["status"] == "ok":
-            cublas = record.get("cublas") or {}
-            note = f"cuBLAS {cublas['tflops']:.4g}" if cublas.get("status") == "ok" else ""
-            entries[(record["benchmark"], record["shape"])] = Entry(record["tflops"]["median"],
-                                                                    _tflops_samples(record), note)
-    return entries
-
-
-def transfers(document: dict) -> dict[str, Entry]:
-    entries: dict[str, Entry] = {}
-    for record in document["records"]:
-        if record["status"] != "ok":
-            continue
-        if record["family"] == "transfer":
-            entries[f"cudaMemcpy {record['benchmark']} {record['host']} (GB/s)"] = Entry(record["gbps"]["median"],
-                                                                                       _gbps_samples(record))
-        elif record["family"] == "launch":
-            entries["empty kernel queued (us)"] = Entry(record["queued_us"]["median"], None)
-            entries["empty kernel launch+sync (us)"] = Entry(record["launch_sync_us"]["median"], None)
-    return entries
 
 
 @dataclass
@@ -175,13 +97,10 @@ class Table:
 def build(named: list[tuple[str, dict]]) -> list[Table]:
     """Aligned tables for several (label, document) pairs. A table holds only the files that have
     figures for it; ratios are to the first of those."""
+    from smbench.families import registry
+
     tables = []
-    for title, extract, key_name in (("Bandwidth at the largest working set (DRAM where the verdict says so; "
-                                      "published: their figures), GB/s", dram_bandwidth, "kernel"),
-                                     ("Bandwidth per kernel and size, GB/s", per_size, "kernel / memory / size"),
-                                     ("Throughput per precision, TFLOP/s", peaks, "precision"),
-                                     ("GEMM, TFLOP/s (TOPS for INT8)", gemms, "format / M x N x K"),
-                                     ("Copies and launches", transfers, "benchmark")):
+    for title, extract, key_name in [table for family in registry().values() for table in family.compare]:
         present = [(label, entries) for (label, document) in named if (entries := extract(document))]
         if not present:
             continue

@@ -13,34 +13,19 @@ from pathlib import Path
 import pandas as pd
 
 from smbench import compare, frames, plots
-from smbench.families import gemm
-
-# Model sizes for the decode bound: parameters, and bytes per parameter at common precisions.
-LLM_MODELS = ((8e9, "8B"), (70e9, "70B"), (120e9, "120B"))
-LLM_BYTES = ((2.0, "BF16"), (1.0, "FP8"), (0.5, "4-bit"))
-
 
 def verdict_lines(named: list[tuple[str, dict]]) -> list[str]:
+    """Per measured file: each family's verdict lines (Family.report_lines), then whether the
+    run is complete and what failed."""
+    from smbench.families import registry
+
     lines = []
     for label, document in named:
         if document["kind"] != "measured":
             continue
-        expected = document.get("expected_bandwidth")
-        largest = compare.largest_records(document)
-        for benchmark in ("triad", "copy", "read"):
-            record = largest.get(benchmark)
-            if record is None:
-                continue
-            if expected and record.get("percent_of_expected") is not None:
-                lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.0f} GB/s = "
-                             f"{record['percent_of_expected']:.0f}% of spec ({expected['gbps']:g} GB/s): "
-                             f"{record.get('verdict', '')}")
-            else:
-                lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.1f} GB/s at "
-                             f"{record['working_set_bytes'] / 2**20:.0f} MiB ({record.get('verdict', '')}; "
-                             f"no expected figure for this device)")
-        lines += peak_verdict_lines(label, document)
-        lines += gemm_lines(label, document)
+        for family in registry().values():
+            if family.report_lines is not None:
+                lines += family.report_lines(label, document)
         if document["status"] != "complete":
             lines.append(f"{label}: the run is INCOMPLETE (status {document['status']}): "
                          f"{len(document['records'])} cases were kept")
@@ -48,85 +33,6 @@ def verdict_lines(named: list[tuple[str, dict]]) -> list[str]:
         if failed:
             lines.append(f"{label}: {len(failed)} cases FAILED validation or did not run (see the result file)")
     return lines
-
-
-def peak_verdict_lines(label: str, document: dict) -> list[str]:
-    """One line per compute-peak loop with an expectation; one line for those without."""
-    lines, unjudged = [], 0
-    for record in document["records"]:
-        if record["family"] != "peak" or record["status"] != "ok":
-            continue
-        expected = record.get("expected") or {}
-        if record.get("percent_of_clock_peak") is None and record.get("percent_of_spec") is None:
-            unjudged += 1
-            continue
-        parts = []
-        if record.get("percent_of_clock_peak") is not None:
-            parts.append(f"{record['percent_of_clock_peak']:.0f}% of the clock-based peak "
-                         f"({expected['clock_peak']:.4g} at {expected['clock_mhz']:.0f} MHz)")
-        if record.get("percent_of_spec") is not None:
-            parts.append(f"{record['percent_of_spec']:.0f}% of the vendor's {expected['spec']['value']:g}")
-        lines.append(f"{label}: {record['label']}: {record['tflops']['median']:.4g} {record['ops_unit']} = "
-                     f"{'; '.join(parts)}: {record['verdict']}")
-    if unjudged:
-        lines.append(f"{label}: {unjudged} compute-peak loops validated, with no expected figure for this device")
-    return lines
-
-
-def gemm_lines(label: str, document: dict) -> list[str]:
-    """Per GEMM format: the largest square, each LLM shape and the largest decode shape, with
-    what the figure is held to (the mma.sync loop, the spec, cuBLAS, the compute_80 build)."""
-    chosen: dict[tuple[str, str], dict] = {}
-    for record in document["records"]:
-        if record["family"] != "gemm" or record["status"] != "ok":
-            continue
-        kind = record.get("shape_kind", "")
-        key = (record["benchmark"], record["shape"] if kind == "llm" else kind)
-        size = record["m"] * record["n"] * record["k"] if kind != "decode" else (record["n"] * record["k"], record["m"])
-        if kind in ("square", "llm", "decode") and (key not in chosen or size > chosen[key][0]):
-            chosen[key] = (size, record)
-    lines = []
-    for _, record in chosen.values():
-        parts = [f"{record['tflops']['median']:.4g} {record['ops_unit']}"]
-        if record.get("percent_of_mma_peak") is not None:
-            parts.append(f"{record['percent_of_mma_peak']:.0f}% of its mma.sync loop "
-                         f"({record['mma_peak']['tflops']:.4g})")
-        if record.get("percent_of_spec") is not None:
-            parts.append(f"{record['percent_of_spec']:.0f}% of the vendor's {record['spec_peak']['value']:g}")
-        if record["m"] <= gemm.SKINNY_MAX_M and record.get("percent_of_bandwidth") is not None:
-            parts.append(f"{record['gbps']['median']:.4g} GB/s = {record['percent_of_bandwidth']:.0f}% of the "
-                         f"expected bandwidth")
-        cublas = record.get("cublas") or {}
-        if cublas.get("status") == "ok":
-            parts.append(f"cuBLAS {cublas['tflops']:.4g} (ours / cuBLAS {cublas['ours_over_cublas']:.2f})")
-        fallback = record.get("fallback") or {}
-        if fallback.get("status") == "ok":
-            parts.append(f"native / compute_80 build {fallback['native_over_fallback']:.2f}x")
-        lines.append(f"{label}: GEMM {record['label']} {record['shape']}: {'; '.join(parts)}")
-    return lines
-
-
-def decode_bound(named: list[tuple[str, dict]]) -> tuple[pd.DataFrame, list[str]]:
-    """Tokens/s upper bound for decoding: every weight is read once per token, so
-    tokens/s <= bandwidth / (parameters x bytes per parameter). Returns the table and the
-    arithmetic of one cell per device."""
-    rows, worked = [], []
-    for label, document in named:
-        entries = compare.dram_bandwidth(document)
-        source = next((k for k in ("triad", "copy", "read", "spec") if k in entries), None)
-        if source is None:
-            continue
-        bandwidth = entries[source].value
-        cached = document["kind"] == "measured" and "cache" in entries[source].note
-        row = {"device": label, "GB/s (from)": f"{bandwidth:.1f} ({source}{', cache-resident' if cached else ''})"}
-        for parameters, name in LLM_MODELS:
-            for width, precision in LLM_BYTES:
-                row[f"{name} {precision}"] = round(bandwidth / (parameters * width / 1e9), 1)
-        rows.append(row)
-        worked.append(f"{label}: 8B parameters x 0.5 byte (4-bit) = 4 GB per token; "
-                      f"{bandwidth:.1f} GB/s / 4 GB = {bandwidth / 4:.1f} tokens/s at most"
-                      + (" (a cache-resident figure: not a DRAM bound)" if cached else ""))
-    return pd.DataFrame(rows), worked
 
 
 def environment(named: list[tuple[str, dict]]) -> list[str]:
@@ -155,14 +61,15 @@ def build(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path) ->
     images = [p for p in plots.plot_all(named, matrices, out_dir / "plots") if p.suffix == ".png"]
     tables = compare.build(named)
     verdicts, env = verdict_lines(named), environment(named)
-    llm_table, llm_worked = decode_bound(named)
+    from smbench.families import registry
+
+    sections = [family.report_section(named) for family in registry().values() if family.report_section is not None]
 
     md = ["# smbench report", "", "## Verdicts", ""] + [f"- {line}" for line in verdicts or ["no measured files"]]
-    md += ["", "## What a local-LLM user reads from it", "",
-           "Decoding one token reads every weight once, so tokens/s <= memory bandwidth / model bytes "
-           "(an upper bound: KV-cache reads and compute come on top). Tokens/s at most:", ""]
-    md += [frames.to_markdown(llm_table) if len(llm_table) else "no bandwidth figures"]
-    md += [f"- {line}" for line in llm_worked]
+    for section in sections:
+        md += ["", f"## {section.title}", "", section.intro, ""]
+        md += [frames.to_markdown(section.table) if len(section.table) else section.empty]
+        md += [f"- {line}" for line in section.lines]
     md += ["", "## Environment", ""] + [f"- {line}" for line in env]
     for table in tables:
         md += ["", f"## {table.title}", "", frames.to_markdown(_table_frame(table))]
@@ -177,12 +84,13 @@ def build(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path) ->
     def section(title: str, items: list[str]) -> str:
         return f"<h2>{html.escape(title)}</h2><ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
 
-    body = [section("Verdicts", verdicts or ["no measured files"]),
-            "<h2>What a local-LLM user reads from it</h2><p>Decoding one token reads every weight once, so "
-            "tokens/s &lt;= memory bandwidth / model bytes (an upper bound). Tokens/s at most:</p>"
-            + (llm_table.to_html(index=False, na_rep="-") if len(llm_table) else "<p>no bandwidth figures</p>")
-            + "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in llm_worked) + "</ul>",
-            section("Environment", env)]
+    body = [section("Verdicts", verdicts or ["no measured files"])]
+    for part in sections:
+        body.append(f"<h2>{html.escape(part.title)}</h2><p>{html.escape(part.intro)}</p>"
+                    + (part.table.to_html(index=False, na_rep="-") if len(part.table)
+                       else f"<p>{html.escape(part.empty)}</p>")
+                    + "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in part.lines) + "</ul>")
+    body.append(section("Environment", env))
     for table in tables:
         body.append(f"<h2>{html.escape(table.title)}</h2>"
                     + _table_frame(table).to_html(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))

@@ -68,8 +68,8 @@ def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path)
             if old.get(field) != fresh.get(field):
                 changes.append(f"{label}: {field} was {old.get(field)!r}, now {fresh.get(field)!r}")
         # A GEMM's figure is its throughput; everything else with samples is a bandwidth.
-        field, unit, samples = ("tflops", "T(FL)OP/s", compare._tflops_samples) if old["family"] == "gemm" else \
-            ("gbps", "GB/s", compare._gbps_samples)
+        field, unit, samples = ("tflops", "T(FL)OP/s", compare.tflops_samples) if old["family"] == "gemm" else \
+            ("gbps", "GB/s", compare.gbps_samples)
         real, p = compare.differs(samples(old), samples(fresh))
         if real:
             moved.append(f"{label}: {old[field]['median']:.2f} -> {fresh[field]['median']:.2f} {unit} "

@@ -35,6 +35,13 @@ class Family:
     check: Callable | None = None  # (its section, the suite's name): raises SmbenchError when settings clash
     view: Callable | None = None  # (records, console): its part of the summary at the end of a run
     check_record: Callable | None = None  # (an ok record, where): what its readers index, checked on load
+    # Publishing: `smbench compare` tables ((title, document -> {key: compare.Entry}, key name), ...),
+    # report verdict lines ((label, document) -> lines), a report section (named documents ->
+    # an object with title, intro, table, lines, empty), figures ((named documents, out dir) -> paths).
+    compare: tuple = ()
+    report_lines: Callable | None = None
+    report_section: Callable | None = None
+    plots: Callable | None = None
 
 
 @functools.lru_cache(maxsize=None)

@@ -6,6 +6,7 @@ from smbench import devices
 from smbench.cases import Case, base_record
 from smbench.errors import SmbenchError
 from smbench.families import Family, PlanPart, gemm, peak, precision
+from smbench.families.gemm import publish
 from smbench.families.gemm import view
 from smbench.settings import chosen_formats, formats_setting, is_bool, is_int, list_of, triple
 
@@ -104,4 +105,5 @@ def check_record(record: dict, where: str) -> None:
 
 
 FAMILY = Family("gemm", rank=50, summary="a real mma.sync GEMM per precision, beside cuBLAS", settings=SETTINGS,
-                plan=plan, run=run_gemm, view=view.view, check_record=check_record)
+                plan=plan, run=run_gemm, view=view.view, check_record=check_record,
+                compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.gemm_vs_size)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from smbench.cases import Case, base_record
 from smbench.families import Family, PlanPart
+from smbench.families.launch import publish
 from smbench.settings import is_bool
 
 SETTINGS = {"enabled": (is_bool, "true or false")}
@@ -29,4 +30,5 @@ def run_launch(case: Case, runner, policy) -> dict:
 
 
 FAMILY = Family("launch", rank=60, summary="launch latency of an empty kernel", settings=SETTINGS, plan=plan,
-                run=run_launch)
+                run=run_launch,
+                compare=publish.COMPARE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from smbench.cases import Case, base_record
 from smbench.families import Family, PlanPart, peak
+from smbench.families.peak import publish
 from smbench.families.peak import view
 from smbench.settings import chosen_formats, formats_setting, is_bool, is_number
 
@@ -58,4 +59,5 @@ def run_peak(case: Case, runner, policy) -> dict:
 
 
 FAMILY = Family("peak", rank=30, summary="tensor-core and CUDA-core throughput per precision", settings=SETTINGS,
-                plan=plan, run=run_peak, view=view.view)
+                plan=plan, run=run_peak, view=view.view,
+                compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots)

@@ -8,6 +8,7 @@ from smbench import devices
 from smbench.cases import MIB, Case, base_record
 from smbench.errors import SmbenchError
 from smbench.families import Family, PlanPart, stream
+from smbench.families.stream import publish
 from smbench.families.stream import view
 from smbench.settings import is_int, list_of
 
@@ -109,4 +110,6 @@ def check(section: dict, suite_name: str) -> None:
 
 FAMILY = Family("stream", rank=10,
                 summary="memory bandwidth: BabelStream's kernels over a working-set sweep and every memory kind",
-                settings=SETTINGS, plan=plan, run=run_stream, check=check, view=view.view)
+                settings=SETTINGS, plan=plan, run=run_stream, check=check, view=view.view,
+                compare=publish.COMPARE, report_lines=publish.report_lines, report_section=publish.llm_section,
+                plots=publish.bandwidth_vs_size)

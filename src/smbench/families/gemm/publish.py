@@ -1,0 +1,97 @@
+"""The GEMM family in comparisons, plots and reports: T(FL)OP/s per format and shape, square
+GEMMs against size, a line per format's largest square, LLM and decode shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from smbench.compare import Entry, tflops_samples
+from smbench.families import gemm
+from smbench.plots import plt, save
+
+
+def gemms(document: dict) -> dict[tuple, Entry]:
+    """(format, M x N x K) -> the GEMM's T(FL)OP/s, with its samples for the noise test."""
+    entries: dict[tuple, Entry] = {}
+    for record in document["records"]:
+        if record["family"] == "gemm" and record["status"] == "ok":
+            cublas = record.get("cublas") or {}
+            note = f"cuBLAS {cublas['tflops']:.4g}" if cublas.get("status") == "ok" else ""
+            entries[(record["benchmark"], record["shape"])] = Entry(record["tflops"]["median"],
+                                                                    tflops_samples(record), note)
+    return entries
+
+
+COMPARE = (("GEMM, TFLOP/s (TOPS for INT8)", gemms, "format / M x N x K"),)
+
+
+def report_lines(label: str, document: dict) -> list[str]:
+    """Per GEMM format: the largest square, each LLM shape and the largest decode shape, with
+    what the figure is held to (the mma.sync loop, the spec, cuBLAS, the compute_80 build)."""
+    chosen: dict[tuple[str, str], dict] = {}
+    for record in document["records"]:
+        if record["family"] != "gemm" or record["status"] != "ok":
+            continue
+        kind = record.get("shape_kind", "")
+        key = (record["benchmark"], record["shape"] if kind == "llm" else kind)
+        size = record["m"] * record["n"] * record["k"] if kind != "decode" else (record["n"] * record["k"], record["m"])
+        if kind in ("square", "llm", "decode") and (key not in chosen or size > chosen[key][0]):
+            chosen[key] = (size, record)
+    lines = []
+    for _, record in chosen.values():
+        parts = [f"{record['tflops']['median']:.4g} {record['ops_unit']}"]
+        if record.get("percent_of_mma_peak") is not None:
+            parts.append(f"{record['percent_of_mma_peak']:.0f}% of its mma.sync loop "
+                         f"({record['mma_peak']['tflops']:.4g})")
+        if record.get("percent_of_spec") is not None:
+            parts.append(f"{record['percent_of_spec']:.0f}% of the vendor's {record['spec_peak']['value']:g}")
+        if record["m"] <= gemm.SKINNY_MAX_M and record.get("percent_of_bandwidth") is not None:
+            parts.append(f"{record['gbps']['median']:.4g} GB/s = {record['percent_of_bandwidth']:.0f}% of the "
+                         f"expected bandwidth")
+        cublas = record.get("cublas") or {}
+        if cublas.get("status") == "ok":
+            parts.append(f"cuBLAS {cublas['tflops']:.4g} (ours / cuBLAS {cublas['ours_over_cublas']:.2f})")
+        fallback = record.get("fallback") or {}
+        if fallback.get("status") == "ok":
+            parts.append(f"native / compute_80 build {fallback['native_over_fallback']:.2f}x")
+        lines.append(f"{label}: GEMM {record['label']} {record['shape']}: {'; '.join(parts)}")
+    return lines
+
+
+def gemm_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
+    """Square GEMMs: T(FL)OP/s against the size, one colour per format and file, cuBLAS on the
+    same inputs dashed, each format's mma.sync loop rate dotted. Nothing when no file has any."""
+    series = []
+    for label, document in named:
+        by_format: dict[str, list[dict]] = {}
+        for r in document["records"]:
+            if r["family"] == "gemm" and r["status"] == "ok" and r.get("shape_kind") == "square":
+                by_format.setdefault(r["label"], []).append(r)
+        series += [(label, name, sorted(rows, key=lambda r: r["m"])) for name, rows in by_format.items()]
+    if not series:
+        return []
+    figure, axis = plt.subplots(figsize=(11, 6))
+    colours = plt.get_cmap("tab10")
+    for index, (label, name, rows) in enumerate(series):
+        colour = colours(index % 10)
+        sizes = [r["m"] for r in rows]
+        axis.plot(sizes, [r["tflops"]["median"] for r in rows], marker="o", color=colour,
+                  label=f"{label}: {name}" if len(named) > 1 else name)
+        library = [(r["m"], r["cublas"]["tflops"]) for r in rows if (r.get("cublas") or {}).get("status") == "ok"]
+        if library:
+            axis.plot(*zip(*library), linestyle="--", marker="x", color=colour, label=f"{name}: cuBLAS")
+        loop = next((r["mma_peak"]["tflops"] for r in rows if (r.get("mma_peak") or {}).get("tflops")), None)
+        if loop:
+            axis.axhline(loop, linestyle=":", color=colour, linewidth=1)
+    axis.set_xscale("log", base=2)
+    sizes = sorted({r["m"] for _, _, rows in series for r in rows})
+    axis.set_xticks(sizes, [str(size) for size in sizes])
+    axis.minorticks_off()
+    axis.set_yscale("log")
+    axis.set_xlabel("M = N = K")
+    axis.set_ylabel("T(FL)OP/s (TOPS for INT8)")
+    axis.set_title("Square GEMMs: smbench's mma.sync GEMM (solid), cuBLAS on the same inputs (dashed), "
+                   "the format's mma.sync loop (dotted)", fontsize=9)
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return save(figure, out_dir, "gemm_vs_size")

@@ -1,0 +1,164 @@
+"""The peak family in comparisons, plots and reports: throughput per precision (bars), the
+roofline from a run's bandwidth and 16-bit/FP32 peak, a verdict line per loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from smbench.compare import Entry
+from smbench.families.stream.publish import dram_bandwidth
+from smbench.plots import COLOURS, plt, save
+
+
+def peaks(document: dict) -> dict[str, Entry]:
+    entries: dict[str, Entry] = {}
+    for record in document["records"]:
+        if record["family"] == "peak" and record["status"] == "ok":
+            key = record["benchmark"] + (f" ({record['figure_kind']})" if record.get("figure_kind") else "")
+            entries[key] = Entry(record["tflops"]["median"], None, record.get("source", ""))
+    return entries
+
+
+COMPARE = (("Throughput per precision, TFLOP/s", peaks, "precision"),)
+
+
+def report_lines(label: str, document: dict) -> list[str]:
+    """One line per compute-peak loop with an expectation; one line for those without."""
+    lines, unjudged = [], 0
+    for record in document["records"]:
+        if record["family"] != "peak" or record["status"] != "ok":
+            continue
+        expected = record.get("expected") or {}
+        if record.get("percent_of_clock_peak") is None and record.get("percent_of_spec") is None:
+            unjudged += 1
+            continue
+        parts = []
+        if record.get("percent_of_clock_peak") is not None:
+            parts.append(f"{record['percent_of_clock_peak']:.0f}% of the clock-based peak "
+                         f"({expected['clock_peak']:.4g} at {expected['clock_mhz']:.0f} MHz)")
+        if record.get("percent_of_spec") is not None:
+            parts.append(f"{record['percent_of_spec']:.0f}% of the vendor's {expected['spec']['value']:g}")
+        lines.append(f"{label}: {record['label']}: {record['tflops']['median']:.4g} {record['ops_unit']} = "
+                     f"{'; '.join(parts)}: {record['verdict']}")
+    if unjudged:
+        lines.append(f"{label}: {unjudged} compute-peak loops validated, with no expected figure for this device")
+    return lines
+
+
+# Precision groups, in the order the bars stand; a published figure's key or a measured
+# loop's format maps to one of them.
+PRECISION_GROUPS = ("FP4", "FP6", "FP8", "INT4", "INT8", "FP16", "BF16", "TF32", "FP32", "FP64", "INT32")
+# Longest first where one prefix starts another (fp64 before fp6).
+_GROUP_PREFIXES = (("fp64", "FP64"), ("nvfp4", "FP4"), ("fp4", "FP4"), ("mxf4", "FP4"), ("fp6", "FP6"), ("fp8", "FP8"),
+                   ("mxfp8", "FP8"), ("int8", "INT8"), ("s8", "INT8"), ("int4", "INT4"), ("s4", "INT4"),
+                   ("bf16", "BF16"), ("f16", "FP16"), ("fp16", "FP16"), ("tf32", "TF32"), ("fp32", "FP32"),
+                   ("f64", "FP64"), ("int32", "INT32"))
+# One colour per group: matplotlib's ten qualitative colours and a navy for the eleventh.
+_GROUP_COLOURS = tuple(plt.get_cmap("tab10").colors) + ((0.11, 0.16, 0.42),)
+
+def precision_group(record: dict) -> str | None:
+    """FP8, BF16, ...: a measured record says so itself; a published one is named by its key."""
+    if record.get("group"):
+        return record["group"]
+    key = record["benchmark"].lower()
+    for prefix, group in _GROUP_PREFIXES:
+        if key.startswith(prefix):
+            return group
+    return None
+
+
+def throughput_bars(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
+    """Grouped by device: per precision group, the best figure the file has (its name on the
+    bar), one colour per group; hatched where the figure is someone's measurement, dotted where
+    derived, a black edge where smbench measured it."""
+    groups: list[tuple[str, list[tuple[str, str, str, float]]]] = []
+    for label, document in named:
+        best: dict[str, tuple[str, str, float]] = {}
+        for r in document["records"]:
+            group = precision_group(r) if r["family"] == "peak" and r["status"] == "ok" else None
+            if group is None:
+                continue
+            kind = "smbench" if document["kind"] == "measured" else r.get("figure_kind", "?")
+            value = r["tflops"]["median"]
+            if group not in best or value > best[group][2]:
+                best[group] = (r["benchmark"], kind, value)
+        bars = [(group, *best[group]) for group in PRECISION_GROUPS if group in best]
+        if bars:
+            groups.append((label, bars))
+    figure, axis = plt.subplots(figsize=(13, 6))
+    if not groups:
+        axis.text(0.5, 0.5, "no throughput figures in these files", ha="center", va="center")
+        axis.set_axis_off()
+        return save(figure, out_dir, "throughput_by_precision")
+    position, ticks, labelled = 0.0, [], set()
+    for label, bars in groups:
+        start = position
+        for group, name, kind, value in bars:
+            colour = _GROUP_COLOURS[PRECISION_GROUPS.index(group)]
+            hatch = {"M": "//", "D": ".."}.get(kind, "")
+            axis.bar(position, value, 0.8, color=colour, hatch=hatch,
+                     edgecolor="black" if kind == "smbench" else "white",
+                     label=group if group not in labelled else None)
+            axis.text(position, value * 1.15, name, rotation=90, ha="center", va="bottom", fontsize=6)
+            labelled.add(group)
+            position += 1
+        ticks.append(((start + position - 1) / 2, label))
+        position += 1.5  # a gap between devices
+    axis.set_xticks([t for t, _ in ticks], [name for _, name in ticks], rotation=30, ha="right")
+    axis.set_yscale("log")
+    top = max(v for _, bars in groups for *_, v in bars)
+    axis.set_ylim(top=top * 30)  # room for the names above the bars
+    axis.set_ylabel("dense throughput (TFLOP/s; TOPS for integers)")
+    axis.set_title("Best figure per precision, grouped by device (name above each bar): plain = vendor spec (V), "
+                   "hatched = measured by others (M), dotted = derived (D), black edge = measured by smbench",
+                   fontsize=9)
+    axis.grid(True, axis="y", which="both", alpha=0.3)
+    axis.legend(fontsize=8, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="precision")
+    return save(figure, out_dir, "throughput_by_precision")
+
+
+def _ceilings(document: dict) -> tuple[float | None, float | None, str]:
+    dram = dram_bandwidth(document)
+    bandwidth = None
+    for key in ("triad", "copy", "read", "spec"):
+        if key in dram:
+            bandwidth = dram[key].value
+            break
+    compute = [r["tflops"]["median"] for r in document["records"] if r["family"] == "peak" and r["status"] == "ok"
+               and r["benchmark"] in ("bf16", "f16", "bf16_f32acc", "f16_f32acc", "fp32", "fp16")]
+    return bandwidth, max(compute) if compute else None, key
+
+
+def roofline(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
+    figure, axis = plt.subplots(figsize=(9, 5.5))
+    intensity = np.logspace(-2, 4, 200)
+    drew = False
+    for number, (label, document) in enumerate(named):
+        bandwidth, compute, which = _ceilings(document)
+        if not bandwidth or not compute:
+            continue
+        attainable = np.minimum(compute * 1e12, bandwidth * 1e9 * intensity) / 1e12
+        colour = COLOURS[number % len(COLOURS)]
+        axis.plot(intensity, attainable, color=colour,
+                  label=f"{label}: {bandwidth:.4g} GB/s ({which}), {compute:.4g} TFLOP/s (16-bit/FP32 peak), "
+                        f"ridge {compute * 1e3 / bandwidth:.3g} FLOP/B")
+        axis.plot([compute * 1e3 / bandwidth], [compute], marker="o", color=colour)  # the ridge point
+        drew = True
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("arithmetic intensity (FLOP per byte of DRAM traffic)")
+    axis.set_ylabel("attainable throughput (TFLOP/s)")
+    axis.set_title("Roofline from the measured (else published) bandwidth and 16-bit/FP32 peak")
+    axis.grid(True, which="both", alpha=0.3)
+    if drew:
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plot, off the lines
+    else:
+        axis.text(0.5, 0.5, "no file has both a bandwidth and a throughput figure", transform=axis.transAxes,
+                  ha="center")
+    return save(figure, out_dir, "roofline")
+
+
+def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
+    return throughput_bars(named, out_dir) + roofline(named, out_dir)

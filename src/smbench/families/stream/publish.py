@@ -1,0 +1,172 @@
+"""The stream family in comparisons, plots and reports: the DRAM figure of a run, the
+bandwidth sweep, a verdict line per kernel, and what a local-LLM user reads from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+
+from smbench.compare import Entry, gbps_samples
+from smbench.plots import COLOURS, plt, save, size_label
+
+KERNEL_FOR_SWEEP = "triad"
+
+
+# Model sizes for the decode bound: parameters, and bytes per parameter at common precisions.
+LLM_MODELS = ((8e9, "8B"), (70e9, "70B"), (120e9, "120B"))
+LLM_BYTES = ((2.0, "BF16"), (1.0, "FP8"), (0.5, "4-bit"))
+
+
+def largest_records(document: dict) -> dict[str, dict]:
+    """Benchmark -> the measured stream record with the largest working set in device (or, on
+    the CPU path, host) memory: the figure closest to DRAM the run has."""
+    largest: dict[str, dict] = {}
+    for record in document["records"]:
+        if record["family"] == "stream" and record["status"] == "ok" and record.get("memory") in ("device", "host") \
+                and "working_set_bytes" in record:
+            best = largest.get(record["benchmark"])
+            if best is None or record["working_set_bytes"] > best["working_set_bytes"]:
+                largest[record["benchmark"]] = record
+    return largest
+
+
+def dram_bandwidth(document: dict) -> dict[str, Entry]:
+    """Benchmark -> its DRAM figure: the largest working set in device (or host) memory for a
+    measured file, the published figures for a published one."""
+    entries: dict[str, Entry] = {}
+    if document["kind"] == "published":
+        for record in document["records"]:
+            if record["family"] == "stream" and record["status"] == "ok":
+                entries[record["benchmark"]] = Entry(record["gbps"]["median"], None,
+                                                     f"{record.get('figure_kind', '')}: {record.get('source', '')}")
+        return entries
+    for benchmark, record in largest_records(document).items():
+        entries[benchmark] = Entry(record["gbps"]["median"], gbps_samples(record),
+                                   f"{record['working_set_bytes'] / 2**20:.0f} MiB, {record.get('verdict', '')}")
+    expected = document.get("expected_bandwidth")
+    if expected and "spec" not in entries:
+        entries["spec"] = Entry(expected["gbps"], None, f"{expected['kind']}: {expected['source']}")
+    return entries
+
+
+def per_size(document: dict) -> dict[tuple, Entry]:
+    entries = {}
+    for record in document["records"]:
+        if record["family"] == "stream" and record["status"] == "ok" and "working_set_bytes" in record \
+                and document["kind"] == "measured":
+            key = (record["kernel"], record["memory"], record["working_set_bytes"])
+            entries[key] = Entry(record["gbps"]["median"], gbps_samples(record))
+    return entries
+
+
+COMPARE = (("Bandwidth at the largest working set (DRAM where the verdict says so; published: their figures), GB/s",
+            dram_bandwidth, "kernel"),
+           ("Bandwidth per kernel and size, GB/s", per_size, "kernel / memory / size"))
+
+
+def report_lines(label: str, document: dict) -> list[str]:
+    """Triad, copy and read at the largest working set, against the device's expected bandwidth."""
+    lines = []
+    expected = document.get("expected_bandwidth")
+    largest = largest_records(document)
+    for benchmark in ("triad", "copy", "read"):
+        record = largest.get(benchmark)
+        if record is None:
+            continue
+        if expected and record.get("percent_of_expected") is not None:
+            lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.0f} GB/s = "
+                         f"{record['percent_of_expected']:.0f}% of spec ({expected['gbps']:g} GB/s): "
+                         f"{record.get('verdict', '')}")
+        else:
+            lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.1f} GB/s at "
+                         f"{record['working_set_bytes'] / 2**20:.0f} MiB ({record.get('verdict', '')}; "
+                         f"no expected figure for this device)")
+    return lines
+
+
+@dataclass
+class ReportSection:
+    title: str
+    intro: str
+    table: pd.DataFrame
+    lines: list[str] = field(default_factory=list)
+    empty: str = "no figures"
+
+
+def decode_bound(named: list[tuple[str, dict]]) -> tuple[pd.DataFrame, list[str]]:
+    """Tokens/s upper bound for decoding: every weight is read once per token, so
+    tokens/s <= bandwidth / (parameters x bytes per parameter). Returns the table and the
+    arithmetic of one cell per device."""
+    rows, worked = [], []
+    for label, document in named:
+        entries = dram_bandwidth(document)
+        source = next((k for k in ("triad", "copy", "read", "spec") if k in entries), None)
+        if source is None:
+            continue
+        bandwidth = entries[source].value
+        cached = document["kind"] == "measured" and "cache" in entries[source].note
+        row = {"device": label, "GB/s (from)": f"{bandwidth:.1f} ({source}{', cache-resident' if cached else ''})"}
+        for parameters, name in LLM_MODELS:
+            for width, precision in LLM_BYTES:
+                row[f"{name} {precision}"] = round(bandwidth / (parameters * width / 1e9), 1)
+        rows.append(row)
+        worked.append(f"{label}: 8B parameters x 0.5 byte (4-bit) = 4 GB per token; "
+                      f"{bandwidth:.1f} GB/s / 4 GB = {bandwidth / 4:.1f} tokens/s at most"
+                      + (" (a cache-resident figure: not a DRAM bound)" if cached else ""))
+    return pd.DataFrame(rows), worked
+
+
+def llm_section(named: list[tuple[str, dict]]) -> ReportSection:
+    table, worked = decode_bound(named)
+    return ReportSection("What a local-LLM user reads from it",
+                         "Decoding one token reads every weight once, so tokens/s <= memory bandwidth / model bytes "
+                         "(an upper bound: KV-cache reads and compute come on top). Tokens/s at most:",
+                         table, worked, "no bandwidth figures")
+
+
+def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
+    figure, axis = plt.subplots(figsize=(12, 5.5))
+    drew = False
+    for number, (label, document) in enumerate(named):
+        colour = COLOURS[number % len(COLOURS)]
+        expected = document.get("expected_bandwidth")
+        if document["kind"] == "measured":
+            points = sorted((r["working_set_bytes"], r["gbps"]["median"]) for r in document["records"]
+                            if r["family"] == "stream" and r["status"] == "ok" and r["benchmark"] == KERNEL_FOR_SWEEP
+                            and r.get("memory") in ("device", "host"))
+            if points:
+                x, y = zip(*points)
+                axis.plot(x, y, marker="o", color=colour, label=f"{label}: {KERNEL_FOR_SWEEP} (measured)")
+                drew = True
+            l2 = document["device"].get("l2_bytes")
+            if l2:
+                axis.axvline(l2, color=colour, linestyle=":", linewidth=1)
+                axis.text(l2, axis.get_ylim()[0] if drew else 1, f" L2 {size_label(l2)}", color=colour,
+                          rotation=90, va="bottom", fontsize=8)
+        if expected:
+            axis.axhline(expected["gbps"], color=colour, linestyle="--", linewidth=1.2,
+                         label=f"{label}: spec {expected['gbps']:g} GB/s ({expected['kind']})")
+            drew = True
+        if document["kind"] == "published":
+            for record in document["records"]:
+                if record["family"] == "stream" and record["benchmark"] != "spec" and record["status"] == "ok":
+                    axis.axhline(record["gbps"]["median"], color=colour, linestyle=":", linewidth=1.5,
+                                 label=f"{label}: {record['benchmark']} {record['gbps']['median']:g} GB/s "
+                                       f"(published, {record.get('figure_kind', '')})")
+    measured_any = any(d["kind"] == "measured" for _, d in named)
+    if not measured_any:
+        axis.set_xlim(32 << 10, 4 << 30)  # the sweep's usual span, for files with no sweep of their own
+    axis.set_xscale("log", base=2)
+    axis.set_yscale("log")
+    axis.set_xlabel("working set (bytes of all arrays of the kernel)")
+    axis.set_ylabel("bandwidth (GB/s, BabelStream byte count)")
+    axis.set_title(f"Memory bandwidth against working-set size ({KERNEL_FOR_SWEEP} measured; dashed: spec, "
+                   "dotted: published measurements; vertical: L2)", fontsize=10)
+    axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: size_label(v)))
+    axis.grid(True, which="both", alpha=0.3)
+    if drew:
+        axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plot, off the data
+    return save(figure, out_dir, "bandwidth_vs_size")
