@@ -66,21 +66,21 @@ class Entry:
     note: str = ""
 
 
-def _samples(record: dict, amount_field: str, scale: float) -> list[float] | None:
+def samples_of(record: dict, amount_field: str | None, scale: float | None) -> list[float] | None:
     """Each timed sample as a rate: the record's amount (bytes, operations) / seconds / scale."""
     timing = record.get("time_s")
-    amount = record.get(amount_field)
+    amount = record.get(amount_field) if amount_field else None
     if not isinstance(timing, dict) or not amount or not timing.get("samples"):
         return None
     return [amount / t / scale for t in timing["samples"] if t > 0]
 
 
 def gbps_samples(record: dict) -> list[float] | None:
-    return _samples(record, "bytes_moved", 1e9)
+    return samples_of(record, "bytes_moved", 1e9)
 
 
 def tflops_samples(record: dict) -> list[float] | None:
-    return _samples(record, "ops", 1e12)
+    return samples_of(record, "ops", 1e12)
 
 
 @dataclass

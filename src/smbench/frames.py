@@ -6,15 +6,17 @@ import math
 
 import pandas as pd
 
+from smbench.families import figure_of
+
 COLUMNS = ("file", "device", "kind", "backend", "family", "benchmark", "kernel", "dtype", "width", "memory", "shape",
            "size_bytes", "metric", "value", "best", "n", "noise", "status", "verdict", "percent_of_expected",
            "figure_kind", "source", "reason")
 
 
 def _metric(record: dict) -> tuple[str, float | None, float | None]:
-    # A GEMM records both; its figure is the throughput.
-    order = (("tflops", "TFLOP/s"), ("gbps", "GB/s")) if record["family"] == "gemm" else \
-        (("gbps", "GB/s"), ("tflops", "TFLOP/s"))
+    # The family's own figure first (a GEMM records GB/s too; its figure is the throughput).
+    field = figure_of(record)[0]
+    order = sorted((("gbps", "GB/s"), ("tflops", "TFLOP/s")), key=lambda pair: pair[0] != field)
     for key, unit in order:
         if isinstance(record.get(key), dict):
             return unit, record[key].get("median"), record[key].get("best")
@@ -35,7 +37,7 @@ def rows(document: dict, file: str = "") -> list[dict]:
             "backend": document["backend"], "family": record["family"], "benchmark": record["benchmark"],
             "kernel": record.get("kernel") or record["benchmark"], "dtype": record.get("dtype"),
             "width": record.get("width"), "memory": record.get("memory") or record.get("host"),
-            "shape": record.get("shape") if record["family"] == "gemm" else None,
+            "shape": record.get("shape") if isinstance(record.get("shape"), str) else None,  # "M x N x K"
             "size_bytes": record.get("working_set_bytes") or record.get("bytes"), "metric": metric,
             "value": value, "best": best, "n": timing.get("n"),
             "noise": (iqr / median) if (iqr is not None and median) else None,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smbench import compare, results, run
+from smbench.families import figure_of
 from smbench.errors import SmbenchError
 from smbench.suites import Suite, check
 
@@ -21,9 +22,10 @@ CONFIG_FIELDS = ("kernel_source_hash", "compile_options", "elements", "target")
 
 def key(record: dict) -> tuple:
     """What a figure measured; a GEMM's shape (M x N x K) stands where a working-set size would."""
+    size = record.get("working_set") or record.get("bytes") or record.get("shape")
     return (record["family"], record["benchmark"], record.get("kernel"), record.get("dtype"), record.get("width"),
             record.get("memory") or record.get("host"),
-            record.get("working_set") or record.get("bytes") or record.get("shape"))
+            tuple(size) if isinstance(size, list) else size)  # a peak loop's [m, n, k] is a list in JSON
 
 
 @dataclass
@@ -67,10 +69,9 @@ def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path)
         for field in CONFIG_FIELDS:
             if old.get(field) != fresh.get(field):
                 changes.append(f"{label}: {field} was {old.get(field)!r}, now {fresh.get(field)!r}")
-        # A GEMM's figure is its throughput; everything else with samples is a bandwidth.
-        field, unit, samples = ("tflops", "T(FL)OP/s", compare.tflops_samples) if old["family"] == "gemm" else \
-            ("gbps", "GB/s", compare.gbps_samples)
-        real, p = compare.differs(samples(old), samples(fresh))
+        # Each family says which figure its records are judged by (families.Family.figure).
+        field, unit, amount, scale = figure_of(old)
+        real, p = compare.differs(compare.samples_of(old, amount, scale), compare.samples_of(fresh, amount, scale))
         if real:
             moved.append(f"{label}: {old[field]['median']:.2f} -> {fresh[field]['median']:.2f} {unit} "
                          f"({fresh[field]['median'] / old[field]['median'] - 1:+.1%}, p={p:.1e})")

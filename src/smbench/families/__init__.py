@@ -42,6 +42,9 @@ class Family:
     report_lines: Callable | None = None
     report_section: Callable | None = None
     plots: Callable | None = None
+    # The figure a record is judged and exported by: (its field, unit, the record's amount that
+    # each timed sample divides, scale) — export and rerun read it.
+    figure: tuple = ("gbps", "GB/s", "bytes_moved", 1e9)
 
 
 @functools.lru_cache(maxsize=None)
@@ -63,3 +66,10 @@ def registry() -> dict[str, Family]:
 
 def names() -> tuple[str, ...]:
     return tuple(registry())
+
+
+def figure_of(record: dict) -> tuple:
+    """(field, unit, amount field, scale) of a record's family; a bandwidth for a family this
+    smbench does not know (a file from another version)."""
+    family = registry().get(record.get("family"))
+    return family.figure if family is not None else Family.figure
