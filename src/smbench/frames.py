@@ -15,8 +15,9 @@ COLUMNS = ("file", "device", "kind", "backend", "family", "benchmark", "kernel",
 
 def _metric(record: dict) -> tuple[str, float | None, float | None]:
     # The family's own figure first (a GEMM records GB/s too; its figure is the throughput).
-    field = figure_of(record)[0]
-    order = sorted((("gbps", "GB/s"), ("tflops", "TFLOP/s")), key=lambda pair: pair[0] != field)
+    field, unit = figure_of(record)[:2]
+    names = {"gbps": "GB/s", "tflops": "TFLOP/s"}
+    order = [(field, names.get(field, unit))] + [pair for pair in names.items() if pair[0] != field]
     for key, unit in order:
         if isinstance(record.get(key), dict):
             return unit, record[key].get("median"), record[key].get("best")

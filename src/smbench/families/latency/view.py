@@ -1,0 +1,87 @@
+"""The latency family's part of the summary at the end of `smbench run`: per curve, the
+levels found on it (ns and cycles per load, the largest working set on each, where it
+steps), then the other memory kinds beside device memory. Readable at 80 columns."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from smbench.families import latency
+from smbench.run_view import size
+
+
+def curve_name(key: tuple) -> str:
+    """('loaded', 'random', 'cg', 'device') -> 'loaded random cg'; the mode and the cache
+    operator only where they are not the plain one-thread, ordinary-load chase."""
+    mode, pattern, cache, _ = key
+    parts = ([] if mode == "latency" else [mode]) + [pattern] + ([cache] if cache not in ("ca", "host") else [])
+    return " ".join(parts)
+
+
+def _cycles(value) -> str:
+    return f"{value:.0f}" if value is not None else "-"
+
+
+def _ns(value: float) -> str:
+    return f"{value:.1f}" if value < 1000 else f"{value:.0f}"
+
+
+def level_rows(curve: latency.Curve) -> list[tuple[str, ...]]:
+    """(level, up to, ns, cycles, steps at) for each level of a curve."""
+    rows = []
+    for number, level in enumerate(curve.levels):
+        step = curve.steps[number] if number < len(curve.steps) else None
+        rows.append((level.name, size(level.last_bytes), _ns(level.ns), _cycles(level.cycles),
+                     size(step.next_bytes) if step else "-"))
+    return rows
+
+
+def memory_rows(records: list[dict]) -> list[tuple[str, ...]]:
+    """(memory, working set, ns, cycles, x device) for each one-thread random chase in a
+    memory kind other than device, beside device memory's at the same working set."""
+    device = {r["working_set_bytes"]: r for r in records
+              if r.get("family") == "latency" and r["status"] == "ok" and r.get("memory") == "device"
+              and r.get("mode") == "latency" and r.get("pattern") == "random" and r.get("cache_op") == "ca"}
+    rows = []
+    for record in records:
+        if record.get("family") != "latency" or record["status"] != "ok" or record.get("memory") in ("device", "host"):
+            continue
+        ns = record["latency_ns"]["median"]
+        reference = device.get(record["working_set_bytes"])
+        ratio = f"{ns / reference['latency_ns']['median']:.2f}x" if reference else "-"
+        rows.append((record["memory"], size(record["working_set_bytes"]), _ns(ns),
+                     _cycles((record.get("cycles") or {}).get("median")), ratio))
+    return rows
+
+
+def view(records: list[dict], console: Console) -> None:
+    found = latency.curves(records)
+    home = [c for c in found if c.key[3] in ("device", "host")]
+    if not home:
+        return
+    table = Table(title="latency: dependent loads (pointer chase)", title_justify="left")
+    for column in ("chase", "level", "up to", "ns", "cycles", "steps at"):
+        table.add_column(column, no_wrap=True, justify="right" if column in ("up to", "ns", "cycles", "steps at")
+                         else "left")
+    for curve in home:
+        for number, row in enumerate(level_rows(curve)):
+            table.add_row(curve_name(curve.key) if number == 0 else "", *row)
+        table.add_section()
+    console.print(table)
+    sources = {r.get("clock_source") for r in records if r.get("family") == "latency" and r["status"] == "ok"}
+    sources.discard(None)
+    clock = sources.pop() if len(sources) == 1 else "each record's clock_source" if sources else "not recorded"
+    console.print(Text(f"ns: median per dependent load; cycles at the SM clock ({clock}). "
+                       "Levels and steps are found from the measured curve: 'up to' is the largest working set on a "
+                       "level, 'steps at' the first one above it (the capacity lies between). "
+                       "loaded: many chains at once (on a GPU, every SM full of them).", style="dim"), soft_wrap=True)
+    rows = memory_rows(records)
+    if rows:
+        kinds = Table(title="latency by memory kind (one thread, random)", title_justify="left")
+        for column in ("memory", "set", "ns", "cycles", "x device"):
+            kinds.add_column(column, no_wrap=True, justify="left" if column == "memory" else "right")
+        for row in rows:
+            kinds.add_row(*row)
+        console.print(kinds)
