@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from smbench import suites
-from smbench.backends import cuda, cuda_gemm, cuda_peak
+from smbench.backends import cuda
+from smbench.families.gemm import cuda as cuda_gemm
+from smbench.families.peak import cuda as cuda_peak
 from smbench.errors import SmbenchError
 from smbench.timing import TimingPolicy
 

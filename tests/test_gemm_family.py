@@ -12,7 +12,7 @@ import pytest
 
 from smbench import sass
 from smbench import targets as target_table
-from smbench.backends import cpu_gemm
+from smbench.families.gemm import cpu as cpu_gemm
 from smbench.compile import compile_file
 from smbench.errors import SmbenchError
 from smbench.families import gemm, precision

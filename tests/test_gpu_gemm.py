@@ -24,7 +24,8 @@ ODD = [(1, 1, 1), (5, 77, 300), (16, 200, 4099), (127, 255, 77), (257, 129, 1000
 
 @pytest.fixture(scope="module")
 def gpu():
-    from smbench.backends import cuda, cuda_gemm
+    from smbench.backends import cuda
+    from smbench.families.gemm import cuda as cuda_gemm
 
     facts = cuda.device_facts()
     return cuda_gemm, facts, target_table.get(cuda.native_target(facts))

@@ -21,7 +21,8 @@ QUICK = TimingPolicy(warmup=1, min_samples=3, max_samples=10, budget_s=0.05)
 
 @pytest.fixture(scope="module")
 def gpu():
-    from smbench.backends import cuda, cuda_peak
+    from smbench.backends import cuda
+    from smbench.families.peak import cuda as cuda_peak
 
     facts = cuda.device_facts()
     return cuda, cuda_peak, facts, target_table.get(cuda.native_target(facts))

@@ -26,7 +26,7 @@ def target():
 
 @pytest.mark.parametrize("key", list(precision.BY_KEY))
 def test_probes_fit_a_model_for_every_format_the_gpu_has(target, key):
-    from smbench.backends import cuda_precision
+    from smbench.families.precision import cuda as cuda_precision
 
     fmt = precision.BY_KEY[key]
     if not target.has(fmt.feature):
@@ -43,7 +43,7 @@ def test_probes_fit_a_model_for_every_format_the_gpu_has(target, key):
 
 def test_a_whole_tile_matches_float64_where_it_is_exact(target):
     """Small integers: every product and sum exact in any model; checks the fragment layouts."""
-    from smbench.backends import cuda_precision
+    from smbench.families.precision import cuda as cuda_precision
 
     fmt = precision.BY_KEY["f16_f32acc"]
     rng = np.random.default_rng(3)

@@ -74,7 +74,7 @@ class CpuRunner:
                 "fallback": {"status": "not run", "reason": "the sm_80 fallback is a GPU measurement"}}
 
     def gemm_case(self, fmt: gemm.Format, shape: gemm.Shape, policy, settings: dict) -> dict:
-        from smbench.backends import cpu_gemm
+        from smbench.families.gemm import cpu as cpu_gemm
 
         return {**cpu_gemm.run_case(fmt, shape, policy, settings), "provenance": self.provenance(),
                 "telemetry": Summary(False, "CPU backend: no GPU telemetry")}
@@ -146,7 +146,7 @@ class CudaRunner:
     def peak_case(self, fmt: peak.Format, policy, settings: dict) -> dict:
         """Gate by the target table, check the compiled loop is intact, validate on exact
         inputs, then time it on every SM; the compute_80 build the same way."""
-        from smbench.backends import cuda_peak
+        from smbench.families.peak import cuda as cuda_peak
         from smbench.compile import compile_file
         from smbench.paths import kernels_dir
 
@@ -186,7 +186,7 @@ class CudaRunner:
         return outcome
 
     def precision_devices(self, fmt: precision.Format, settings: dict):
-        from smbench.backends import cuda_precision
+        from smbench.families.precision import cuda as cuda_precision
 
         target = target_table.get(self.target)
         if not target.has(fmt.feature):
@@ -200,7 +200,7 @@ class CudaRunner:
     def _peak_fallback(self, fmt: peak.Format, policy, settings: dict) -> dict:
         """The same loop from compute_80 PTX. Whatever goes wrong here is the fallback's row
         entry: the native figure already measured is kept."""
-        from smbench.backends import cuda_peak
+        from smbench.families.peak import cuda as cuda_peak
 
         absent = peak.fallback_absent(fmt)
         if absent is not None:
@@ -232,7 +232,7 @@ class CudaRunner:
 
 
     def gemm_case(self, fmt: gemm.Format, shape: gemm.Shape, policy, settings: dict) -> dict:
-        from smbench.backends import cuda_gemm
+        from smbench.families.gemm import cuda as cuda_gemm
 
         return cuda_gemm.run_case(self, fmt, shape, policy, settings)
 

@@ -3,7 +3,7 @@ of the emulator's parameters to what the device answered, and error statistics o
 random GEMMs against float64 and against the fitted emulator.
 
 A "device" here is a function from problems to results: the GPU kernels of
-kernels/precision.cu (backends/cuda_precision.py), or, on the CPU path, the emulator
+kernels/precision.cu (families/precision/cuda.py), or, on the CPU path, the emulator
 configured as a chosen model; the probes must recover that model's parameters. Each
 problem is one mma: A (16 x K), B (K x 8), C (16 x 8); a probe uses row 0 of A,
 column 0 of B and C[0, 0], and reads D[0, 0].

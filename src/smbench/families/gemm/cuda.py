@@ -81,7 +81,7 @@ def load(target: str, fmt: gemm.Format, tile: gemm.Tile) -> Gemm:
 
 def load_fallback(real_arch: str, fmt: gemm.Format, tile: gemm.Tile):
     """The kernel from compute_80 PTX, assembled for this GPU (see cuda_peak.load_fallback)."""
-    from smbench.backends import cuda_peak
+    from smbench.families.peak import cuda as cuda_peak
 
     fallback = cuda_peak.load_fallback(gemm.KERNEL_FILE, real_arch, tuple(tile.options()))
     return Gemm(fallback.module, fmt, tile), fallback
