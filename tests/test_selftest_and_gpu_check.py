@@ -72,6 +72,11 @@ def test_gpu_check_fits_seven_minutes_and_eight_files(tmp_path):
     # a log per step, two result files (selftest, quick run), the JUnit XML, the summary
     assert len(plan) + 2 + 1 + 1 <= gpu_check.MAX_FILES
     assert any("SMBENCH_REQUIRE_GPU" in dict(s.env) for s in plan)
+    files = gpu_check.gpu_test_files()
+    assert files[:2] == ["tests/test_gpu_stream.py", "tests/test_gpu_fault.py"]  # the first-contact proofs
+    assert sorted(files) == sorted(f"tests/{p.name}" for p in (ROOT / "tests").glob("test_gpu*.py"))
+    tests_step = next(s for s in plan if s.name == "gpu tests")
+    assert tests_step.argv[-len(files):] == tuple(files)
 
 
 def test_a_step_past_its_limit_is_interrupted_and_keeps_what_it_wrote(tmp_path):

@@ -35,6 +35,19 @@ class Step:
     env: tuple[tuple[str, str], ...] = ()
 
 
+ROOT = Path(__file__).resolve().parent.parent.parent
+# The GPU tests that prove the first-contact fixes run first (device-bound timing, telemetry,
+# a fault that must not end the run), so that a step cut at its limit has them; then the rest.
+FIRST_GPU_TESTS = ("test_gpu_stream.py", "test_gpu_fault.py", "test_gpu.py")
+
+
+def gpu_test_files(root: Path = ROOT) -> list[str]:
+    """Every tests/test_gpu*.py, those in FIRST_GPU_TESTS first (a new family's join the rest)."""
+    found = sorted(p.name for p in (root / "tests").glob("test_gpu*.py"))
+    ordered = [name for name in FIRST_GPU_TESTS if name in found] + [n for n in found if n not in FIRST_GPU_TESTS]
+    return [f"tests/{name}" for name in ordered]
+
+
 def steps(out: Path) -> list[Step]:
     """The plan: 15 + 60 + 130 + 170 s of limits, plus 10 s of grace each: 7 minutes at most.
     The GPU tests leave out those that run `smbench run` in a child process (marked cli): the
@@ -45,7 +58,7 @@ def steps(out: Path) -> list[Step]:
         Step("doctor", ("-m", "smbench", "doctor"), 15, "doctor.log"),
         Step("selftest", ("-m", "smbench", "selftest", "--out", str(out)), 60, "selftest.log"),
         Step("gpu tests", ("-m", "pytest", "-q", "-m", "gpu and not cli", "-p", "no:cacheprovider",
-                           f"--junitxml={out / 'gpu-tests.xml'}", "tests"), 130, "gpu-tests.log",
+                           f"--junitxml={out / 'gpu-tests.xml'}", *gpu_test_files()), 130, "gpu-tests.log",
              (("SMBENCH_REQUIRE_GPU", "1"),)),
         Step("quick run", ("-m", "smbench", "run", "--suite", "quick", "--backend", "cuda", "--out", str(out)),
              170, "run.log"),
@@ -141,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu-check: error: {out} is not empty ({len(stale)} entries): give it an empty directory, so "
               f"that what comes back is this run's (at most {MAX_FILES} files)", file=sys.stderr)
         return 2
-    root = Path(__file__).resolve().parent.parent.parent
+    root = ROOT
     outcomes = []
     for step in steps(out):
         print(f"gpu-check: {step.name} (limit {step.limit_s} s) -> {out / step.log}", flush=True)
