@@ -486,15 +486,18 @@ def build_parser() -> argparse.ArgumentParser:
     compat.add_argument("--no-cache", action="store_true", help="compile everything again")
     compat.set_defaults(handler=cmd_compat)
 
+    from smbench.families import registry
+
+    families = registry()
     run = sub.add_parser("run", help="run a benchmark suite on the GPU (or the CPU reference) and write results",
                          description="Run a suite's cases, validate each against the CPU reference, and write "
-                                     "one JSON result file as they finish.")
+                                     "one JSON result file as they finish. Families: "
+                                     + "; ".join(f"{name} ({family.summary})" for name, family in families.items())
+                                     + ".")
     run.add_argument("--suite", default="quick", help="quick, full, or the path of a suite .toml (default quick)")
     run.add_argument("--backend", choices=("auto", "cuda", "cpu"), default="auto",
                      help="auto: the GPU if there is one, else the CPU reference path")
-    from smbench.suites import FAMILIES
-
-    run.add_argument("--only", metavar="FAMILY,...", help=", ".join(FAMILIES) + " (default: all)")
+    run.add_argument("--only", metavar="FAMILY,...", help=", ".join(families) + " (default: all)")
     run.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
     run.set_defaults(handler=cmd_run)
 

@@ -66,10 +66,10 @@ class Entry:
     note: str = ""
 
 
-def samples_of(record: dict, amount_field: str | None, scale: float | None) -> list[float] | None:
+def samples_of(record: dict, amount_field: str, scale: float) -> list[float] | None:
     """Each timed sample as a rate: the record's amount (bytes, operations) / seconds / scale."""
     timing = record.get("time_s")
-    amount = record.get(amount_field) if amount_field else None
+    amount = record.get(amount_field)
     if not isinstance(timing, dict) or not amount or not timing.get("samples"):
         return None
     return [amount / t / scale for t in timing["samples"] if t > 0]

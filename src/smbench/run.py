@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 from typing import Callable
 
-
 from smbench import devices, provenance, sass
 from smbench import targets as target_table
 from smbench.errors import SmbenchError
@@ -25,7 +24,6 @@ from smbench.families.peak import family as peak_family
 from smbench.results import ResultWriter
 from smbench.suites import Suite, check_families
 from smbench.telemetry import Sampler, Summary
-
 
 
 # ---------------------------------------------------------------- backends as the runner sees them
@@ -259,7 +257,6 @@ class CudaRunner:
         self.measured_peaks[key] = ops / outcome["stats"].median / 1e12
         return self.measured_peaks[key], "the mma.sync loop, timed for this GEMM"
 
-
     def context_lost(self) -> str:
         """The sticky CUDA error that left this process's context unusable, or '' if it works.
         An asynchronous kernel fault (illegal address, misaligned access, a trap) is sticky:
@@ -297,8 +294,6 @@ def resolve_backend(choice: str, suite: Suite):
 
 # ---------------------------------------------------------------- the plan
 
-# ---------------------------------------------------------------- one case -> one record
-
 def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
     """Each family's cases, in the registry's order (a family runs where its section is in
     the suite and --only names it); cases a family asks to run last come after all others."""
@@ -314,6 +309,8 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
     return cases + last, notes
 
 
+# ---------------------------------------------------------------- one case -> one record
+
 # Stand-ins for a family's run, by family name (the fault-isolation tests add one).
 RUNNERS: dict[str, Callable] = {}
 
@@ -327,6 +324,18 @@ def run_case(case: Case, runner, policy) -> dict:
         return {**base_record(case), "status": "skipped", "reason": str(why)}
     except Exception as exc:  # noqa: BLE001 - one failing case is a row, never the end of the run
         return {**base_record(case), "status": "failed", "reason": _one_line(exc)}
+
+
+def run_checked(case: Case, runner, policy) -> tuple[dict, str]:
+    """(the case's record, the sticky CUDA error if the context did not survive it, else '').
+    The context is asked after every case: a fault in a part of a case that keeps its row
+    (cuBLAS, the fallback build) loses it just the same; such a case is then failed."""
+    record = run_case(case, runner, policy)
+    lost = runner.context_lost()
+    if lost:
+        record.update(status="failed", reason=f"{record.get('reason', 'a part of this case failed')} "
+                                              f"(the CUDA context was lost: {lost})")
+    return record, lost
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -367,18 +376,11 @@ def run_cases(suite: Suite, runner, cases: list[Case], policy, writer: ResultWri
     whether its CUDA context survived; if not, the case is failed and the cases left run in
     fresh worker processes (smbench.worker), their records added here as they arrive."""
     from smbench import worker
-    from smbench.results import _jsonable
 
     for number, case in enumerate(cases):
         if on_case:
             on_case(case, number, len(cases))
-        record = run_case(case, runner, policy)
-        # Asked after every case: a fault in a part of a case that keeps its row (cuBLAS, the
-        # fallback build) loses the context just the same.
-        lost = runner.context_lost()
-        if lost:
-            record.update(status="failed", reason=f"{record.get('reason', 'a part of this case failed')} "
-                                                  f"(the CUDA context was lost: {lost})")
+        record, lost = run_checked(case, runner, policy)
         writer.add(record)
         if lost:
             writer.document["notes"]["context_lost"] = (
@@ -386,8 +388,7 @@ def run_cases(suite: Suite, runner, cases: list[Case], policy, writer: ResultWri
                 f"it ran in fresh processes")
             rest = cases[number + 1:]
             worker.run_elsewhere(suite, runner.name, rest, runner, writer.add,
-                                 (lambda c, i: on_case(c, number + 1 + i, len(cases))) if on_case else None,
-                                 base_record, encode=_jsonable)
+                                 (lambda c, i: on_case(c, number + 1 + i, len(cases))) if on_case else None)
             return
 
 

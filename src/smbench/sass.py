@@ -155,21 +155,40 @@ def parse_cuobjdump(text: str) -> dict[str, KernelSass]:
     return _fold_routines(kernels)
 
 
-def _loops(listing: list[tuple[int, str, str]]) -> list[dict]:
-    """Each backward branch (BRA to a lower address) closes a loop: its span and the
-    histogram of the instructions in it. A branch to itself (the trap at a kernel's end)
-    is no loop."""
-    loops = []
+def kernel_listing(text: str, kernel: str) -> list[tuple[int, str, str]]:
+    """(address, opcode, operands) of each instruction of one kernel in a `cuobjdump -sass`
+    listing, for checks that need the operands (which registers feed which load)."""
+    out, inside = [], False
+    for line in text.splitlines():
+        match = _FUNCTION.match(line)
+        if match:
+            inside = match.group(1) == kernel
+            continue
+        if inside:
+            match = _INSTRUCTION.match(line)
+            if match:
+                out.append((int(match.group(1), 16), match.group(2), match.group(3).strip()))
+    return out
+
+
+def backward_branches(listing: list[tuple[int, str, str]]) -> list[tuple[int, int]]:
+    """(start, end) address of each loop: a backward branch (BRA to a lower address) closes
+    one. A branch to itself (the trap at a kernel's end) is no loop."""
+    spans = []
     for address, opcode, operands in listing:
         if opcode.split(".")[0] != "BRA":
             continue
         target = _BRANCH_TARGET.search(operands.strip())
-        if target is None or int(target.group(1), 16) >= address:
-            continue
-        start = int(target.group(1), 16)
-        body = Counter(op for at, op, _ in listing if start <= at <= address)
-        loops.append({"start": start, "end": address, "histogram": dict(body)})
-    return loops
+        if target is not None and int(target.group(1), 16) < address:
+            spans.append((int(target.group(1), 16), address))
+    return spans
+
+
+def _loops(listing: list[tuple[int, str, str]]) -> list[dict]:
+    """Each loop's span and the histogram of the instructions in it."""
+    return [{"start": start, "end": end,
+             "histogram": dict(Counter(op for at, op, _ in listing if start <= at <= end))}
+            for start, end in backward_branches(listing)]
 
 
 # ptxas emulates some instructions with a routine it calls instead of inlining (s4 mma on

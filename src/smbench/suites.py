@@ -17,9 +17,6 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-FAMILIES = names()  # every family in smbench/families, in the order a run takes them
-
-
 def check_families(only: set[str]) -> set[str]:
     """The families asked for, or a one-line error naming the first unknown one."""
     known = names()

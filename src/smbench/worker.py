@@ -23,6 +23,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
+from smbench.cases import base_record
+from smbench.results import _jsonable
+
 MAX_WORKERS = 8
 LOST_EXIT = 3  # a worker's exit code after its context was lost
 
@@ -45,28 +48,27 @@ def job(suite, backend: str, cases: list, runner) -> dict:
             "measured_peaks": dict(getattr(runner, "measured_peaks", {}))}
 
 
-def not_run(case, why: str, base: Callable[[object], dict]) -> dict:
-    return {**base(case), "status": "skipped",
+def not_run(case, why: str) -> dict:
+    return {**base_record(case), "status": "skipped",
             "reason": f"not run: {why}; run it again with `smbench run --only {case.family}`"}
 
 
 def run_elsewhere(suite, backend: str, cases: list, runner, add: Callable[[dict], None],
-                  on_case: Callable[[object, int], None] | None, base: Callable[[object], dict],
-                  encode=None) -> None:
+                  on_case: Callable[[object, int], None] | None) -> None:
     """Run `cases` in workers, passing each record to `add` as it arrives."""
     from smbench.errors import one_line
 
     left = list(cases)
-    for attempt in range(MAX_WORKERS):
+    for _ in range(MAX_WORKERS):
         if not left:
             return
-        request = json.dumps(job(suite, backend, left, runner), default=encode)
+        request = json.dumps(job(suite, backend, left, runner), default=_jsonable)
         try:
             process = subprocess.Popen(command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                        env=_environment())
         except OSError as exc:
             for case in left:
-                add(not_run(case, f"no worker process could start ({one_line(exc)})", base))
+                add(not_run(case, f"no worker process could start ({one_line(exc)})"))
             return
         started: int | None = None
         done = 0
@@ -99,22 +101,21 @@ def run_elsewhere(suite, backend: str, cases: list, runner, add: Callable[[dict]
                 process.kill()
             raise
         if started is not None:  # it died inside a case: that case is the culprit
-            add({**base(left[started]), "status": "failed",
+            add({**base_record(left[started]), "status": "failed",
                  "reason": f"the worker process died while running this case (exit code {code})"})
             done = started + 1
         elif code not in (0, LOST_EXIT) and done < len(left):
             for case in left[done:]:
-                add(not_run(case, f"the worker process failed to start (exit code {code})", base))
+                add(not_run(case, f"the worker process failed to start (exit code {code})"))
             return
         left = left[done:]
     for case in left:
-        add(not_run(case, f"the CUDA context was lost {MAX_WORKERS} times in fresh processes", base))
+        add(not_run(case, f"the CUDA context was lost {MAX_WORKERS} times in fresh processes"))
 
 
 def main() -> int:
     """A worker: the job from stdin, events on stdout, exit LOST_EXIT after a lost context."""
     from smbench import run
-    from smbench.results import _jsonable
     from smbench.suites import Suite
 
     request = json.load(sys.stdin)
@@ -135,11 +136,7 @@ def main() -> int:
     for number, fields in enumerate(request["cases"]):
         case = run.Case(**fields)
         emit({"start": number})
-        record = run.run_case(case, runner, policy)
-        lost = runner.context_lost()
-        if lost:
-            record.update(status="failed", reason=f"{record.get('reason', 'a part of this case failed')} "
-                                                  f"(the CUDA context was lost: {lost})")
+        record, lost = run.run_checked(case, runner, policy)
         emit({"record": number, "data": record})
         if lost:
             emit({"lost": number, "why": lost, "measured_peaks": runner.measured_peaks})

@@ -317,11 +317,10 @@ class DeviceTimer:
         return cupy.cuda.get_elapsed_time(start, end) / 1e3 / reps
 
 
-def reps_for(pilot_seconds: float, target_seconds: float = 200e-6, most: int = None) -> int:
+def reps_for(pilot_seconds: float, target_seconds: float = 200e-6, most: int = MAX_QUEUED) -> int:
     """Calls per timed sample, so that a sample lasts at least ~200 us (event resolution is
     about 0.5 us; one short kernel would be mostly noise), within the blocking kernel's
     queue."""
-    most = MAX_QUEUED if most is None else most
     if pilot_seconds <= 0:
         return most
     return max(1, min(most, math.ceil(target_seconds / pilot_seconds)))

@@ -28,7 +28,7 @@ class PlanPart:
 class Family:
     name: str
     rank: int  # where its cases come in a run: smaller first
-    summary: str  # what it measures, one line (--only's help)
+    summary: str  # what it measures, one line (`smbench run --help` lists them)
     settings: dict  # its suite section: key -> (check, what the value should be); see smbench.settings
     plan: Callable  # (suite, runner) -> PlanPart
     run: Callable  # (case, runner, policy) -> record; raises cases.Skip for a case the device cannot run

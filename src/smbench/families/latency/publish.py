@@ -13,7 +13,7 @@ import matplotlib
 from smbench.compare import Entry
 from smbench.families import latency
 from smbench.families.latency.view import curve_name
-from smbench.plots import plt, save
+from smbench.plots import plt, save, size_label
 from smbench.run_view import size
 
 # What users expect, per level, for a one-thread chase with ordinary loads (cycles).
@@ -94,13 +94,6 @@ COMPARE = (("Load latency, ns per dependent load", compare_entries, "chase / mem
 
 # ---------------------------------------------------------------- the figure
 
-def _size_label(nbytes: float) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:g} {unit}"
-    return f"{nbytes:g} B"
-
-
 def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     """latency_vs_size.png and .svg: latency against working set (log x), one line per file and
     curve, the one-thread chases above and the loaded ones below (their ns are another scale);
@@ -141,7 +134,7 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     bottom = axes[-1, 0]
     bottom.set_xscale("log", base=2)
     bottom.set_xlabel("working set (bytes of the ring)")
-    bottom.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: _size_label(v)))
+    bottom.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: size_label(v)))
     figure.suptitle("Load latency against working set (pointer chase; dotted: the steps found on each curve; "
                     "dashed: other memory kinds)", fontsize=10)
     return save(figure, out_dir, "latency_vs_size")

@@ -2,7 +2,7 @@
 from an earlier load's value (a dependent chain), read from cuobjdump's SASS listing.
 
 smbench.sass gives each loop's histogram; a chase also needs the operands, so this reads
-the listing itself: for every LDG in the loop that holds the most of them, the
+the listing's instructions (sass.kernel_listing, sass.backward_branches): for every LDG in the loop that holds the most of them, the
 instruction that last wrote its address register (going back around the loop) must read
 a register that some LDG of the loop loaded. A loop whose loads were made independent
 (an address from a counter, say) fails the check.
@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_LINE = re.compile(r"^\s*/\*([0-9a-f]{4,})\*/\s+(@!?U?P[T0-9]+\s+)?([A-Z][A-Za-z0-9_.]*)\s*([^;]*);")
+from smbench import sass
+
 _REGISTER = re.compile(r"\bR(\d+)\b")
 _ADDRESS = re.compile(r"\[R(\d+)(?:\.64)?")
-_TARGET = re.compile(r"\b0x([0-9a-f]+)\s*$")
 
 
 @dataclass
@@ -68,28 +68,14 @@ class LoopLoads:
 
 def listing(text: str, kernel: str) -> list[Instruction]:
     """The instructions of one kernel in a `cuobjdump -sass` listing."""
-    out, inside = [], False
-    for line in text.splitlines():
-        if line.strip().startswith("Function :"):
-            inside = line.split(":", 1)[1].strip() == kernel
-            continue
-        if inside:
-            match = _LINE.match(line)
-            if match:
-                out.append(Instruction(int(match.group(1), 16), match.group(3), match.group(4)))
-    return out
+    return [Instruction(*instruction) for instruction in sass.kernel_listing(text, kernel)]
 
 
 def main_loop(instructions: list[Instruction]) -> list[Instruction]:
     """The body of the loop (a backward branch's span) that holds the most LDGs."""
     best: list[Instruction] = []
-    for branch in instructions:
-        if branch.head != "BRA":
-            continue
-        target = _TARGET.search(branch.operands.strip())
-        if target is None or int(target.group(1), 16) >= branch.address:
-            continue
-        body = [i for i in instructions if int(target.group(1), 16) <= i.address <= branch.address]
+    for start, end in sass.backward_branches([(i.address, i.opcode, i.operands) for i in instructions]):
+        body = [i for i in instructions if start <= i.address <= end]
         if sum(i.head == "LDG" for i in body) > sum(i.head == "LDG" for i in best):
             best = body
     return best
