@@ -2,7 +2,7 @@
 GPU path's decisions on a machine with no GPU. Values as the CUDA driver reports them
 (memory clock in kHz is the DDR half-rate: 2 x clock x bus width = peak bandwidth)."""
 
-from smbench.families.stream import DeviceFacts
+from smbench.backends.facts import DeviceFacts
 
 H100_SXM = DeviceFacts(
     name="NVIDIA H100 80GB HBM3", compute_capability="9.0", sm_count=132, max_threads_per_sm=2048,

@@ -17,6 +17,8 @@ from smbench import suites
 from smbench.backends import cuda
 from smbench.families.gemm import cuda as cuda_gemm
 from smbench.families.peak import cuda as cuda_peak
+from smbench.families.stream import cuda as stream_cuda
+from smbench.families.transfer import cuda as transfer_cuda
 from smbench.errors import SmbenchError
 from smbench.timing import TimingPolicy
 
@@ -137,7 +139,7 @@ def test_a_blocking_kernel_that_timed_out_fails_the_sample(fake):
 
 def test_stream_kernels_are_device_bound(fake):
     case = types.SimpleNamespace(function=fake.kernel, grid=1, block=1, args=())
-    cuda.time_case(case, POLICY, cuda.DeviceTimer(fake.cuda.Stream()))
+    stream_cuda.time_case(case, POLICY, cuda.DeviceTimer(fake.cuda.Stream()))
     _assert_device_bound(fake)
 
 
@@ -173,8 +175,8 @@ def test_copies_from_pageable_memory_are_issued_unblocked_and_still_count_as_wor
     wait for the host that waits for it. Pinned and device copies stay blocked."""
     from smbench import telemetry
 
-    assert not cuda.transfer_blocked("pageable")
-    assert cuda.transfer_blocked("pinned") and cuda.transfer_blocked("device")
+    assert not transfer_cuda.transfer_blocked("pageable")
+    assert transfer_cuda.transfer_blocked("pinned") and transfer_cuda.transfer_blocked("device")
     marked = []
     monkeypatch.setattr(telemetry, "mark_work", lambda start, end: marked.append((start, end)))
     timer = cuda.DeviceTimer(fake.cuda.Stream())

@@ -4,6 +4,7 @@ after it run in fresh worker processes, and memory the CPU owns runs after devic
 from __future__ import annotations
 
 import sys
+import types
 
 import pytest
 
@@ -27,10 +28,16 @@ class PoisonedRunner(run.CpuRunner):
     def context_lost(self) -> str:
         return self.lost
 
-    def stream_case(self, *args, **kwargs):
-        if self.lost:
-            raise RuntimeError(STICKY)
-        return super().stream_case(*args, **kwargs)
+    def part(self, family):
+        real = super().part(family)
+        if family != "stream":
+            return real
+
+        def run_case(*args, **kwargs):
+            if self.lost:
+                raise RuntimeError(STICKY)
+            return real.run_case(*args, **kwargs)
+        return types.SimpleNamespace(run_case=run_case)
 
 
 @pytest.fixture

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import json
 import math
+import types
 
 import numpy as np
 import pytest
 
-from smbench import sass
+from smbench import sass, suites
 from smbench import targets as target_table
 from smbench.families.gemm import cpu as cpu_gemm
 from smbench.compile import compile_file
 from smbench.errors import SmbenchError
 from smbench.families import gemm, precision
 from smbench.paths import kernels_dir
+from smbench.run import CpuRunner
 from smbench.timing import TimingPolicy
 
 SASS_TARGETS = ("sm_80", "sm_90", "sm_120a", "sm_121a")
@@ -253,7 +255,7 @@ def test_error_bound_admits_every_emulated_tensor_core(key, model):
 @pytest.mark.parametrize("key", list(gemm.BY_KEY))
 @pytest.mark.parametrize("m,n,k", [(1, 1, 1), (127, 255, 77), (33, 65, 1000), (17, 9, 4099)])
 def test_cpu_path_on_odd_sizes(key, m, n, k):
-    outcome = cpu_gemm.run_case(gemm.BY_KEY[key], gemm.Shape(m, n, k, "tail"), POLICY, SETTINGS)
+    outcome = cpu_gemm.run_case(CpuRunner(), gemm.BY_KEY[key], gemm.Shape(m, n, k, "tail"), POLICY, SETTINGS)
     assert outcome.get("status") not in ("failed", "skipped"), outcome.get("reason")
     assert outcome["validation"]["exact"]["ok"] and outcome["validation"]["random"]["ok"]
     assert outcome["stats"].median > 0
@@ -268,12 +270,12 @@ def test_cpu_path_catches_a_broken_gemm(monkeypatch):
         return real(fmt, av[:, :-1], bv[:, :-1])
 
     monkeypatch.setattr(cpu_gemm, "numpy_gemm", drops_the_last_k)
-    outcome = cpu_gemm.run_case(gemm.BY_KEY["s8"], gemm.Shape(37, 41, 300, "tail"), POLICY, SETTINGS)
+    outcome = cpu_gemm.run_case(CpuRunner(), gemm.BY_KEY["s8"], gemm.Shape(37, 41, 300, "tail"), POLICY, SETTINGS)
     assert outcome["status"] == "failed" and "differ from the exact product" in outcome["reason"]
 
 
 def test_cpu_path_skips_what_it_cannot_afford():
-    outcome = cpu_gemm.run_case(gemm.BY_KEY["f16_f32acc"], gemm.Shape(4096, 4096, 4096, "square"), POLICY, SETTINGS)
+    outcome = cpu_gemm.run_case(CpuRunner(), gemm.BY_KEY["f16_f32acc"], gemm.Shape(4096, 4096, 4096, "square"), POLICY, SETTINGS)
     assert outcome["status"] == "skipped" and "gemm_max_gflop" in outcome["reason"]
 
 
@@ -370,14 +372,13 @@ class _FakeGpuRunner:
     def __init__(self, outcome):
         from smbench import devices
 
-        self.outcome, self.gemm_settings = outcome, {}
+        self.outcome, self.suite = outcome, suites.load("quick")
         self.expected, self.spec = devices.expected_bandwidth("NVIDIA H100 80GB HBM3", "9.0")
 
-    def gemm_case(self, fmt, shape, policy, settings):
-        return self.outcome
-
-    def mma_peak(self, key, policy):
-        return 600.0, "the peak family's mma.sync loop, earlier in this run"
+    def part(self, family):
+        return types.SimpleNamespace(
+            run_case=lambda runner, fmt, shape, policy, settings: self.outcome,
+            loop_rate=lambda runner, key, policy: (600.0, "the peak family's mma.sync loop, earlier in this run"))
 
 
 def test_run_gemm_holds_the_figure_to_the_loop_cublas_and_the_fallback():

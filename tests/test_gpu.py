@@ -7,7 +7,6 @@ skip, with the reason, where there is no GPU.
 import numpy as np
 import pytest
 
-from smbench import sass
 from smbench import targets as target_table
 from smbench.compile import compile_file
 

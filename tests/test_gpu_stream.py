@@ -6,7 +6,11 @@ Run with `make test-gpu` on a machine with a GPU; they skip, with the reason, el
 import numpy as np
 import pytest
 
+from smbench.backends import facts as device_facts
 from smbench.families import stream
+from smbench.families.launch import cuda as launch_cuda
+from smbench.families.stream import cuda as stream_cuda
+from smbench.families.transfer import cuda as transfer_cuda
 from smbench.timing import TimingPolicy
 
 pytestmark = pytest.mark.gpu
@@ -35,46 +39,46 @@ CASES = [(op, dtype, width) for op in stream.OPERATIONS for dtype in stream.DTYP
 @pytest.mark.parametrize("op, dtype, width", CASES)
 def test_every_stream_kernel_validates_in_device_memory(gpu, op, dtype, width):
     cuda, facts, module = gpu
-    case = cuda.prepare(module, facts, op, dtype, width, ELEMENTS, "device")
+    case = stream_cuda.prepare(module, facts, op, dtype, width, ELEMENTS, "device")
     timer = _timer(cuda)
     try:
-        stats = cuda.time_case(case, QUICK, timer)
-        validation = cuda.validate(case)
+        stats = stream_cuda.time_case(case, QUICK, timer)
+        validation = stream_cuda.validate(case)
     finally:
         timer.close()
-        cuda.release(case.allocations)
+        stream_cuda.release(case.allocations)
     assert validation.ok, validation.detail
     assert stats.n >= 3 and stats.median > 0
 
 
-@pytest.mark.parametrize("kind", stream.MEMORY_KINDS)
+@pytest.mark.parametrize("kind", device_facts.MEMORY_KINDS)
 def test_every_memory_kind_the_device_offers(gpu, kind):
     cuda, facts, module = gpu
-    offered = {k: (ok, why) for k, ok, why in stream.memory_kinds(facts)}
+    offered = {k: (ok, why) for k, ok, why in device_facts.memory_kinds(facts)}
     if not offered[kind][0]:
         pytest.skip(f"{kind}: {offered[kind][1]}")
-    case = cuda.prepare(module, facts, "triad", "f32", 16, ELEMENTS, kind)
+    case = stream_cuda.prepare(module, facts, "triad", "f32", 16, ELEMENTS, kind)
     timer = _timer(cuda)
     try:
-        cuda.time_case(case, QUICK, timer)
-        validation = cuda.validate(case)
+        stream_cuda.time_case(case, QUICK, timer)
+        validation = stream_cuda.validate(case)
     finally:
         timer.close()
-        cuda.release(case.allocations)
+        stream_cuda.release(case.allocations)
     assert validation.ok, validation.detail
 
 
 @pytest.mark.parametrize("flush", [False, True])
 def test_blocking_kernel_and_cold_l2_timing(gpu, flush):
     cuda, facts, module = gpu
-    case = cuda.prepare(module, facts, "copy", "f32", 16, ELEMENTS, "device")
+    case = stream_cuda.prepare(module, facts, "copy", "f32", 16, ELEMENTS, "device")
     timer = _timer(cuda, flush_bytes=2 * facts.l2_bytes if flush else 0)
     try:
-        stats = cuda.time_case(case, QUICK, timer)
-        assert cuda.validate(case).ok
+        stats = stream_cuda.time_case(case, QUICK, timer)
+        assert stream_cuda.validate(case).ok
     finally:
         timer.close()
-        cuda.release(case.allocations)
+        stream_cuda.release(case.allocations)
     assert stats.median > 0
 
 
@@ -82,7 +86,7 @@ def test_short_kernels_are_timed_on_the_device_not_the_host(gpu):
     """An empty launch queued behind the blocking kernel costs the GPU a few microseconds at
     most; timed from the host (CuPy's launch path) it would cost 5-10 us."""
     cuda, facts, module = gpu
-    queued, round_trip = cuda.time_launch(module, QUICK)
+    queued, round_trip = launch_cuda.time_launch(module, QUICK)
     assert queued.median < 6e-6, f"{queued.median * 1e6:.2f} us per queued empty launch: host-bound?"
     assert round_trip.median > queued.median
 
@@ -91,14 +95,14 @@ def test_short_kernels_are_timed_on_the_device_not_the_host(gpu):
                                              ("d2h", "pageable"), ("d2d", "device")])
 def test_transfers_validate(gpu, direction, host):
     cuda, _, _ = gpu
-    stats, validation = cuda.time_transfer(direction, host, 16 << 20, QUICK)
+    stats, validation = transfer_cuda.time_transfer(direction, host, 16 << 20, QUICK)
     assert validation.ok, validation.detail
     assert stats.median > 0
 
 
 def test_launch_latency(gpu):
     cuda, _, module = gpu
-    queued, round_trip = cuda.time_launch(module, QUICK)
+    queued, round_trip = launch_cuda.time_launch(module, QUICK)
     assert 0 < queued.median < round_trip.median < 1.0
 
 

@@ -3,13 +3,14 @@ expectation arithmetic for GB10 and RTX 5090 (shared/facts.md), and validation o
 CPU reference."""
 
 import json
+import types
 
 import numpy as np
 import pytest
 
 from smbench import devices, sass
 from smbench import targets as target_table
-from smbench.backends import cpu
+from smbench.families.peak import cpu
 from smbench.compile import compile_file
 from smbench.families import peak
 from smbench.timing import TimingPolicy
@@ -264,21 +265,23 @@ def test_the_professional_blackwell_part_has_no_half_rate_expectation():
 
 
 class _FakeRunner:
-    """What run_peak needs from a backend, with a canned outcome."""
+    """What run_peak needs from a backend, with a canned outcome for the loop."""
 
     name = "cuda"
 
     def __init__(self, outcome):
+        from smbench import suites
         from smbench.telemetry import Summary
 
         self.outcome = {"telemetry": Summary(False, "fake"), "launch": {"grid": 1, "block": 256}, **outcome}
-        self.measured_peaks = {}  # run_peak leaves each loop's rate here for the GEMM family
+        self.shared = {}  # run_peak leaves each loop's rate here for the GEMM family
         self.info = {"compute_capability": "9.0", "sm_count": 132, "sm_clock_max_mhz": 1830}
         self.spec = devices.by_key("h100-sxm")
-        self.peak_settings = {"launch_ms": 1, "fallback": True}
+        self.suite = suites.load("quick")
 
-    def peak_case(self, fmt, policy, settings):
-        return self.outcome
+    def part(self, family):
+        assert family == "peak"
+        return types.SimpleNamespace(run_case=lambda runner, fmt, policy, settings: self.outcome)
 
 
 def _outcome(fmt, support, fallback):
@@ -304,7 +307,7 @@ def test_run_peak_records_emulation_and_the_fallback_ratio():
     runner = _FakeRunner(_outcome(fmt, "native", {"status": "ok", "tflops": 250.0}))
     record = run_peak(Case("peak", fmt.key, "x", {"format": fmt.key}), runner, QUICK)
     assert record["fallback"]["native_over_fallback"] == pytest.approx(2.0)
-    assert runner.measured_peaks[fmt.key] == record["tflops"]["median"]  # what a GEMM of the format is held to
+    assert peak.measured_rates(runner)[fmt.key] == record["tflops"]["median"]  # what a GEMM of the format is held to
     assert record["verdict"] == "below the wgmma rate" and record["percent_of_clock_peak"] == pytest.approx(50.6,
                                                                                                            abs=0.1)
     failed = _FakeRunner({"status": "failed", "reason": "ptxas folded the loop"})

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from smbench import results, run, suites
-from smbench.backends import cpu
+from smbench.families.stream import cpu
 from smbench.errors import SmbenchError
 from smbench.families.stream.family import run_stream
 
@@ -283,15 +283,14 @@ class FakeCudaRunner:
     name = "cuda"
 
     def __init__(self, facts, free_bytes):
-        from smbench.families import stream
-
         self.facts = facts
         self.l2_bytes = facts.l2_bytes
         self.info = {"free_bytes": free_bytes, "unified_memory": facts.integrated}
-        self._stream = stream
 
     def memory_kinds(self):
-        return self._stream.memory_kinds(self.facts)
+        from smbench.backends.facts import memory_kinds
+
+        return memory_kinds(self.facts)
 
 
 @pytest.mark.parametrize("device, free, pageable", [("H100_SXM", 79 << 30, False), ("GB10", 100 << 30, True)])

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from smbench import devices
+from smbench.backends import facts
 from smbench.families import stream
 from smbench.families.stream import GIB, KIB, MIB
 
@@ -95,19 +96,19 @@ def test_elements_fill_the_working_set_in_whole_blocks():
 
 
 def test_memory_kinds_offered_on_an_h100_and_a_spark():
-    h100 = {kind: offered for kind, offered, _ in stream.memory_kinds(H100_SXM)}
-    spark = {kind: offered for kind, offered, _ in stream.memory_kinds(GB10)}
-    assert set(h100) == set(spark) == set(stream.MEMORY_KINDS)
+    h100 = {kind: offered for kind, offered, _ in facts.memory_kinds(H100_SXM)}
+    spark = {kind: offered for kind, offered, _ in facts.memory_kinds(GB10)}
+    assert set(h100) == set(spark) == set(facts.MEMORY_KINDS)
     assert h100 == {"device": True, "managed": True, "managed-prefetch": True, "pinned-mapped": True,
                     "pageable": False}
     assert all(spark.values())
-    why = dict((k, w) for k, _, w in stream.memory_kinds(H100_SXM))["pageable"]
+    why = dict((k, w) for k, _, w in facts.memory_kinds(H100_SXM))["pageable"]
     assert "pageableMemoryAccess = 0" in why
 
 
 def test_grid_fills_every_sm_to_its_occupancy_and_no_more_than_the_work():
-    blocks = stream.blocks_per_sm_limit(H100_SXM.max_threads_per_sm, 256)
-    assert blocks == 8 and stream.blocks_per_sm_limit(GB10.max_threads_per_sm, 256) == 6
+    blocks = facts.blocks_per_sm_limit(H100_SXM.max_threads_per_sm, 256)
+    assert blocks == 8 and facts.blocks_per_sm_limit(GB10.max_threads_per_sm, 256) == 6
     assert stream.grid_size(H100_SXM.sm_count, blocks, 256, packs=1 << 26) == 132 * 8
     assert stream.grid_size(GB10.sm_count, 6, 256, packs=1 << 26) == 48 * 6
     assert stream.grid_size(GB10.sm_count, 6, 256, packs=1000) == 4  # a small array: the work bounds it
@@ -148,7 +149,7 @@ def test_verdicts():
 
 
 def test_host_side_fill_matches_the_pattern_across_chunks():
-    from smbench.backends import cuda  # imports without a GPU: CuPy is loaded only when used
+    from smbench.families.stream import cuda  # imports without a GPU: CuPy is loaded only when used
 
     view = np.empty(3 * (1 << 12) + 5, dtype=np.float32)
     cuda.fill_pattern_on_host(view, "b", chunk=1 << 12)

@@ -20,8 +20,27 @@ class Case:
     params: dict
 
 
+@dataclass
+class Validation:
+    """Whether a case's output matched its reference, and how that was checked."""
+
+    ok: bool
+    checked: int
+    detail: str
+    max_abs_error: float = 0.0
+    tolerance: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "checked": self.checked, "detail": self.detail,
+                "max_abs_error": self.max_abs_error, "tolerance": self.tolerance}
+
+
 class Skip(Exception):
     """A case the device cannot run: a skipped row with this reason."""
+
+
+# The kernel provenance fields of a record measured without a compiled kernel (the CPU path).
+NO_KERNEL = {"target": None, "compile_options": None, "kernel_source_hash": None}
 
 
 def base_record(case: Case) -> dict:

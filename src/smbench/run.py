@@ -8,88 +8,77 @@ compile, allocate, launch or validate is a record that says why, and the run goe
 from __future__ import annotations
 
 import datetime
+import importlib
 import os
 import re
 from pathlib import Path
 from typing import Callable
 
-from smbench import devices, provenance, sass
-from smbench import targets as target_table
+from smbench import devices, provenance
+from smbench.cases import Case, Skip, base_record
 from smbench.errors import SmbenchError
 from smbench.errors import one_line as _one_line
-from smbench.cases import Case, Skip, base_record
-from smbench.families import gemm, peak, precision, registry, stream
-from smbench.families.gemm import family as gemm_family
-from smbench.families.peak import family as peak_family
+from smbench.families import registry
 from smbench.results import ResultWriter
 from smbench.suites import Suite, check_families
-from smbench.telemetry import Sampler, Summary
+from smbench.telemetry import NoTelemetry, Sampler
 
 
-# ---------------------------------------------------------------- backends as the runner sees them
+# ---------------------------------------------------------------- backends as the families see them
 
-class CpuRunner:
+class Runner:
+    """What a backend offers every family: its device's description (info, and the expected
+    bandwidth and device-table row where there is one), its primitives (`backend`), a
+    telemetry sampler, and each family's code for this backend (`part`). `shared` holds what
+    a family measured for others later in the run (the peak loop rates a GEMM is held to);
+    it is plain data, so worker processes carry it."""
+
+    name = ""
+    why = ""
+    expected = None
+    spec = None
+    suite: Suite | None = None  # set by prepare_runner
+
+    def __init__(self) -> None:
+        self.shared: dict = {}
+
+    def part(self, family: str):
+        """families/<family>/<backend>.py: the family's code for this backend."""
+        return importlib.import_module(f"smbench.families.{family}.{self.name}")
+
+    def sampler(self):
+        return NoTelemetry(f"{self.name.upper()} backend: no GPU telemetry")
+
+    def memory_kinds(self) -> list[tuple[str, bool, str]]:
+        """(kind, offered, why) for each kind of memory a case can run in."""
+        return self.info["memory_kinds"]
+
+    def context_lost(self) -> str:
+        return ""
+
+
+class CpuRunner(Runner):
     name = "cpu"
 
     def __init__(self, why: str = "asked for"):
         from smbench.backends import cpu
 
+        super().__init__()
         self.why = why  # why the CPU reference path runs: asked for, or no usable GPU
         self.backend = cpu
         self.info = cpu.device_info()
         self.l2_bytes = self.info["l2_bytes"]
         # On the host the step to DRAM comes after the last-level cache.
         self.dram_threshold = 4 * max(self.info["l2_bytes"], self.info.get("l3_bytes") or 0)
-        self.expected = None
-        self.spec = None  # no device-table row: the CPU's figures have no expectation
-        self.peak_settings = {"launch_ms": 0.0, "fallback": False}
-        self.gemm_settings: dict = {}  # set by execute() from the suite
-        self.measured_peaks: dict[str, float] = {}
-
-    def stream_case(self, op, dtype, width, kind, elements, policy):
-        case = self.backend.prepare(op, dtype, width, elements)
-        stats, value = self.backend.time_case(case, policy)
-        validation = self.backend.validate(case, value)
-        return stats, validation, {"backend": "numpy"}, Summary(False, "CPU backend: no GPU telemetry")
-
-    def provenance(self) -> dict:
-        return {"target": None, "compile_options": None, "kernel_source_hash": None}
-
-    def precision_devices(self, fmt: precision.Format, settings: dict):
-        """(probe device, GEMM device, what answers, kernel provenance): the emulator as the
-        suite's model."""
-        model = precision.MODELS[settings["cpu_model"]]
-        return (precision.fragment_device(model), precision.emulator_gemm(model),
-                f"the emulator configured as model {settings['cpu_model']!r}: {model.describe(fmt.accumulator)}",
-                self.provenance())
-
-    def peak_case(self, fmt: peak.Format, policy, settings: dict) -> dict:
-        stats, validation, iters, threads = self.backend.peak_case(fmt, policy)
-        return {"support": "reference", "validation": validation, "stats": stats, "iters": iters,
-                "threads": threads, "launch": {"backend": "numpy", "warps": threads // 32},
-                "telemetry": Summary(False, "CPU backend: no GPU telemetry"), "instruction": "numpy",
-                "provenance": self.provenance(),
-                "fallback": {"status": "not run", "reason": "the sm_80 fallback is a GPU measurement"}}
-
-    def gemm_case(self, fmt: gemm.Format, shape: gemm.Shape, policy, settings: dict) -> dict:
-        from smbench.families.gemm import cpu as cpu_gemm
-
-        return {**cpu_gemm.run_case(fmt, shape, policy, settings), "provenance": self.provenance(),
-                "telemetry": Summary(False, "CPU backend: no GPU telemetry")}
-
-    def mma_peak(self, key: str, policy) -> tuple[float | None, str]:
-        return None, "the CPU path has no mma.sync peak"
-
-    def context_lost(self) -> str:
-        return ""  # NumPy has no context to lose
 
 
-class CudaRunner:
+class CudaRunner(Runner):
     name = "cuda"
 
     def __init__(self, suite: Suite):
         from smbench.backends import cuda
 
+        super().__init__()
         self.backend = cuda
         self.facts = cuda.device_facts()
         self.info = cuda.device_info()
@@ -100,162 +89,21 @@ class CudaRunner:
             self.facts.name, self.facts.compute_capability, self.facts.memory_clock_khz, self.facts.bus_width_bits)
         self.why = f"device table row {spec.key!r}" if spec else "not in the device table: expectation derived"
         self.spec = spec
-        self.peak_settings = peak_family.peak_settings(suite)
-        self.gemm_settings: dict = {}  # set by execute() from the suite
-        self.measured_peaks: dict[str, float] = {}  # peak format -> TFLOP/s measured in this run
-        self._peak_failures: dict[str, str] = {}
         self.cold_l2 = bool(suite.flag("timing", "cold_l2"))
-        self._module = None
+        self.suite = suite
 
-    @property
-    def module(self):
-        if self._module is None:
-            self._module = self.backend.load(stream.KERNEL_FILE, self.target)
-        return self._module
-
-    def _timer(self):
+    def timer(self):
+        """A device timer on a fresh stream, flushing L2 before each sample when the suite
+        asks for cold caches."""
         cupy = self.backend._cupy()
         return self.backend.DeviceTimer(cupy.cuda.Stream(non_blocking=True),
                                         2 * self.facts.l2_bytes if self.cold_l2 else 0)
 
-    def memory_kinds(self):
-        return stream.memory_kinds(self.facts)
-
     def sampler(self) -> Sampler:
         return Sampler(pci_bus_id=self.info.get("pci_bus_id"))
 
-    def stream_case(self, op, dtype, width, kind, elements, policy):
-        case = self.backend.prepare(self.module, self.facts, op, dtype, width, elements, kind)
-        timer = None
-        try:
-            timer = self._timer()
-            with self.sampler() as sampler:
-                stats = self.backend.time_case(case, policy, timer)
-            validation = self.backend.validate(case)
-        finally:
-            if timer is not None:
-                timer.close()
-            self.backend.release(case.allocations)
-        return stats, validation, {"grid": case.grid, "block": case.block}, sampler.summary
-
-    def provenance(self) -> dict:
-        return self.module.provenance
-
-    def peak_case(self, fmt: peak.Format, policy, settings: dict) -> dict:
-        """Gate by the target table, check the compiled loop is intact, validate on exact
-        inputs, then time it on every SM; the compute_80 build the same way."""
-        from smbench.families.peak import cuda as cuda_peak
-        from smbench.compile import compile_file
-        from smbench.paths import kernels_dir
-
-        support, why = peak.gate(fmt, target_table.get(self.target))
-        if support == "skipped":
-            return {"status": "skipped", "reason": why}
-        compiled = compile_file(kernels_dir() / fmt.file, self.target)
-        if not compiled.ok:
-            return {"status": "failed", "reason": f"{fmt.file} does not compile for {self.target}: "
-                                                  f"{compiled.first_error}"}
-        try:
-            histogram = dict(sass.summarize(compiled.cubin)[fmt.kernel].histogram)
-        except SmbenchError as exc:
-            # No cuobjdump on this machine. A native loop was intact on every target in the
-            # tests; an emulated one is where ptxas folds work, so it is not timed unseen.
-            if support == "emulated":
-                return {"status": "skipped", "reason": f"the loop's SASS cannot be checked ({exc}), and an "
-                                                       f"emulated loop is not timed unchecked"}
-            histogram, why = None, f"{why} (SASS not checked: {exc})".strip()
-        instruction = peak.loop_instruction(fmt, histogram) if histogram is not None else ""
-        if histogram is not None:
-            intact, detail = peak.loop_intact(fmt, histogram, emulated=support == "emulated")
-            if not intact:  # a defect of the benchmark, not of the GPU: failed, never a figure
-                return {"status": "failed", "reason": detail, "support": support, "instruction": instruction}
-        module = self.backend.load(fmt.file, self.target)
-        validation, _ = cuda_peak.validate(module, fmt)
-        outcome = {"support": support, "support_note": why, "instruction": instruction, "validation": validation,
-                   "provenance": module.provenance}
-        if not validation.ok:
-            return outcome
-        with self.sampler() as sampler:
-            timed = cuda_peak.time_loop(module, fmt, self.facts, policy, settings["launch_ms"] / 1e3)
-        outcome.update({"stats": timed.stats, "iters": timed.iters, "threads": timed.threads,
-                        "launch": {"grid": timed.grid, "block": timed.block}, "telemetry": sampler.summary,
-                        "fallback": self._peak_fallback(fmt, policy, settings) if settings["fallback"] else
-                        {"status": "not run", "reason": "the suite turned the fallback off"}})
-        return outcome
-
-    def precision_devices(self, fmt: precision.Format, settings: dict):
-        from smbench.families.precision import cuda as cuda_precision
-
-        target = target_table.get(self.target)
-        if not target.has(fmt.feature):
-            raise Skip(f"needs {', '.join(peak.targets_with(fmt.feature, target_table.NATIVE))}: {self.target} has "
-                        f"no {target_table.FEATURES[fmt.feature]}")
-        how = "the GPU" + (" (emulated: ptxas builds this format from other instructions)"
-                           if target.support(fmt.feature) == target_table.EMULATED else "")
-        return cuda_precision.device(self.target), cuda_precision.gemm(self.target), how, \
-            self.backend.load(precision.KERNEL_FILE, self.target).provenance
-
-    def _peak_fallback(self, fmt: peak.Format, policy, settings: dict) -> dict:
-        """The same loop from compute_80 PTX. Whatever goes wrong here is the fallback's row
-        entry: the native figure already measured is kept."""
-        from smbench.families.peak import cuda as cuda_peak
-
-        absent = peak.fallback_absent(fmt)
-        if absent is not None:
-            return absent
-        try:
-            fallback = cuda_peak.load_fallback(fmt.file, target_table.get(self.target).portable_real)
-            instruction = ""
-            summary = fallback.sass.get(fmt.kernel) if fallback.sass is not None else None
-            if summary is not None:
-                histogram = dict(summary.histogram)
-                instruction = peak.loop_instruction(fmt, histogram)
-                intact, detail = peak.loop_intact(fmt, histogram)
-                if not intact:
-                    return {"status": "failed", "reason": detail, "how": fallback.how}
-            validation, _ = cuda_peak.validate(fallback.module, fmt)
-            if not validation.ok:
-                return {"status": "failed", "reason": f"validation failed: {validation.detail}", "how": fallback.how}
-            timed = cuda_peak.time_loop(fallback.module, fmt, self.facts, policy, settings["launch_ms"] / 1e3)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:  # noqa: BLE001 - a driver that cannot JIT the PTX, say
-            return {"status": "failed", "reason": _one_line(exc)}
-        ops = peak.total_ops(fmt, timed.threads, timed.iters)
-        unchecked = {} if summary is not None else {
-            "sass": {"status": "unchecked", "reason": fallback.sass_reason or f"no SASS for {fmt.kernel}"}}
-        return {"status": "ok", "how": fallback.how, "instruction": instruction, **unchecked,
-                "time_s": timed.stats.to_dict(),
-                "tflops": ops / timed.stats.median / 1e12, "iters": timed.iters}
-
-
-    def gemm_case(self, fmt: gemm.Format, shape: gemm.Shape, policy, settings: dict) -> dict:
-        from smbench.families.gemm import cuda as cuda_gemm
-
-        return cuda_gemm.run_case(self, fmt, shape, policy, settings)
-
-    def mma_peak(self, key: str, policy) -> tuple[float | None, str]:
-        """The mma.sync loop rate of a format, T(FL)OP/s: the peak family's figure from earlier
-        in this run, or the loop timed now (without its fallback) when that family did not run."""
-        if key in self.measured_peaks:
-            return self.measured_peaks[key], "the peak family's mma.sync loop, earlier in this run"
-        if key in self._peak_failures:
-            return None, self._peak_failures[key]
-        fmt = peak.BY_KEY[key]
-        try:
-            outcome = self.peak_case(fmt, policy, {**self.peak_settings, "fallback": False})
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:  # noqa: BLE001 - the GEMM's own figure stands without it
-            outcome = {"status": "failed", "reason": _one_line(exc)}
-        validation = outcome.get("validation")
-        if outcome.get("status") in ("skipped", "failed") or validation is None or not validation.ok:
-            why = outcome.get("reason") or (validation.detail if validation is not None else "no result")
-            self._peak_failures[key] = f"the mma.sync loop did not run: {why}"
-            return None, self._peak_failures[key]
-        ops = peak.total_ops(fmt, outcome["threads"], outcome["iters"])
-        self.measured_peaks[key] = ops / outcome["stats"].median / 1e12
-        return self.measured_peaks[key], "the mma.sync loop, timed for this GEMM"
+    def memory_kinds(self) -> list[tuple[str, bool, str]]:
+        return self.backend.memory_kinds(self.facts)
 
     def context_lost(self) -> str:
         """The sticky CUDA error that left this process's context unusable, or '' if it works.
@@ -274,7 +122,7 @@ def make_runner(name: str, suite: Suite):
 
 
 def prepare_runner(runner, suite: Suite) -> None:
-    runner.gemm_settings = gemm_family.gemm_settings(suite)
+    runner.suite = suite  # the families read their sections' settings from it
 
 
 def resolve_backend(choice: str, suite: Suite):

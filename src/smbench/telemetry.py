@@ -223,3 +223,19 @@ class Sampler:
             self._nvml.nvmlShutdown()
         except Exception:  # noqa: BLE001
             pass
+
+
+class NoTelemetry:
+    """The sampler of a backend without GPU telemetry (the CPU path): its summary says why."""
+
+    def __init__(self, why: str):
+        self.summary = Summary(available=False, why_unavailable=why)
+
+    def work(self, start: float, end: float) -> None:
+        pass
+
+    def __enter__(self) -> "NoTelemetry":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass

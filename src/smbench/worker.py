@@ -45,7 +45,7 @@ def job(suite, backend: str, cases: list, runner) -> dict:
     return {"suite": {"name": suite.name, "path": str(suite.path), "description": suite.description,
                       "data": suite.data},
             "backend": backend, "cases": [asdict(case) for case in cases],
-            "measured_peaks": dict(getattr(runner, "measured_peaks", {}))}
+            "shared": getattr(runner, "shared", {})}
 
 
 def not_run(case, why: str) -> dict:
@@ -89,9 +89,9 @@ def run_elsewhere(suite, backend: str, cases: list, runner, add: Callable[[dict]
                     done = event["record"] + 1
                     started = None
                 elif "lost" in event:
-                    peaks = event.get("measured_peaks")
-                    if peaks and hasattr(runner, "measured_peaks"):
-                        runner.measured_peaks.update(peaks)
+                    shared = event.get("shared")
+                    if shared and hasattr(runner, "shared"):
+                        runner.shared.update(shared)
             code = process.wait()
         except KeyboardInterrupt:
             process.send_signal(signal.SIGINT)
@@ -122,7 +122,7 @@ def main() -> int:
     spec = request["suite"]
     suite = Suite(spec["name"], Path(spec["path"]), spec["description"], spec["data"])
     runner = run.make_runner(request["backend"], suite)
-    runner.measured_peaks.update(request.get("measured_peaks", {}))
+    runner.shared.update(request.get("shared", {}))
     run.prepare_runner(runner, suite)
     policy = suite.timing(runner.name)
     out = sys.stdout
@@ -139,7 +139,7 @@ def main() -> int:
         record, lost = run.run_checked(case, runner, policy)
         emit({"record": number, "data": record})
         if lost:
-            emit({"lost": number, "why": lost, "measured_peaks": runner.measured_peaks})
+            emit({"lost": number, "why": lost, "shared": runner.shared})
             return LOST_EXIT
     return 0
 

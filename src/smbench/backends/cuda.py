@@ -1,8 +1,9 @@
 """The CUDA backend: NVRTC-built kernels launched through CuPy, timed with CUDA events.
 
-Needs a GPU, CuPy and a driver; everything here is imported lazily so that the
-package works without them. The decisions (which memory kinds, what grid, how many
-elements) come from smbench.families.stream, where they are tested on any machine.
+Primitives the families build on: the device's facts, compile-and-load a kernels/ file,
+allocate each memory kind, the device timer (the blocking kernel, the L2 flush). Needs a
+GPU, CuPy and a driver; everything here is imported lazily so that the package works
+without them. What a family runs lives in its folder (families/<name>/cuda.py).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import numpy as np
 
 from smbench import targets as target_table
 from smbench import telemetry
+from smbench.backends.facts import DeviceFacts, blocks_per_sm_limit, memory_kinds
 from smbench.compile import compile_file
 from smbench.errors import SmbenchError
-from smbench.families import stream
 from smbench.paths import kernels_dir
 from smbench.timing import Stats, TimingPolicy, measure
 
@@ -56,7 +57,7 @@ def available() -> tuple[bool, str]:
     return True, ""
 
 
-def device_facts(device: int = 0) -> stream.DeviceFacts:
+def device_facts(device: int = 0) -> DeviceFacts:
     cupy = _cupy()
     runtime = cupy.cuda.runtime
     props = runtime.getDeviceProperties(device)
@@ -71,7 +72,7 @@ def device_facts(device: int = 0) -> stream.DeviceFacts:
             return default
 
     name = props["name"].decode() if isinstance(props["name"], bytes) else str(props["name"])
-    return stream.DeviceFacts(
+    return DeviceFacts(
         name=name, compute_capability=f"{props['major']}.{props['minor']}",
         sm_count=int(props["multiProcessorCount"]), max_threads_per_sm=int(props["maxThreadsPerMultiProcessor"]),
         l2_bytes=int(props["l2CacheSize"]), total_bytes=int(props["totalGlobalMem"]),
@@ -116,7 +117,7 @@ def device_info(device: int = 0) -> dict:
             "pci_bus_id": pci_bus_id(device), "sm_clock_max_mhz": max_sm_clock_mhz(device),
             "driver_version": cupy.cuda.runtime.driverGetVersion(),
             "runtime_version": cupy.cuda.runtime.runtimeGetVersion(),
-            "memory_kinds": stream.memory_kinds(facts), "facts": facts.__dict__}
+            "memory_kinds": memory_kinds(facts), "facts": facts.__dict__}
 
 
 # ---------------------------------------------------------------- kernels
@@ -148,19 +149,19 @@ def load(kernel_file: str, target: str, options: tuple[str, ...] = ()) -> Module
     return Module(cupy.RawModule(path=str(path)), target, result.options, result.source_hash)
 
 
-def native_target(facts: stream.DeviceFacts) -> str:
+def native_target(facts: DeviceFacts) -> str:
     major, minor = (int(x) for x in facts.compute_capability.split("."))
     return target_table.best_native(major, minor).name
 
 
-def blocks_per_sm(function, facts: stream.DeviceFacts, block: int) -> int:
+def blocks_per_sm(function, facts: DeviceFacts, block: int) -> int:
     """Occupancy from the driver where CuPy exposes it, else the thread-count bound."""
     cupy = _cupy()
     try:
         pointer = getattr(function, "ptr", None) or function.kernel.ptr
         return max(1, int(cupy.cuda.driver.occupancyMaxActiveBlocksPerMultiprocessor(pointer, block, 0)))
     except Exception:  # noqa: BLE001
-        return stream.blocks_per_sm_limit(facts.max_threads_per_sm, block)
+        return blocks_per_sm_limit(facts.max_threads_per_sm, block)
 
 
 # ---------------------------------------------------------------- memory
@@ -204,28 +205,6 @@ def allocate(kind: str, elements: int, dtype, device: int = 0) -> Allocation:
         array = cupy.ndarray(elements, dtype=dtype, memptr=cupy.cuda.MemoryPointer(memory, 0))
         return Allocation(array, keep=[host], host=host)
     raise SmbenchError(f"unknown memory kind {kind!r}")
-
-
-@functools.lru_cache(maxsize=None)
-def _pattern_kernel(dtype_name: str):
-    cupy = _cupy()
-    ctype = {"float32": "float", "float64": "double"}[dtype_name]
-    # The parameter's type must be the NumPy name: CuPy reads "float" as float64.
-    return cupy.ElementwiseKernel(
-        "int64 period, float64 divisor, float64 offset", f"{dtype_name} x",
-        f"x = ({ctype})((double)(i % period) / divisor + offset)", f"smbench_pattern_{dtype_name}")
-
-
-def fill_pattern_on_host(view: np.ndarray, name: str, chunk: int = 1 << 24) -> None:
-    """The same pattern written by the CPU, a chunk at a time (no gigabyte temporaries)."""
-    for start in range(0, len(view), chunk):
-        stop = min(len(view), start + chunk)
-        view[start:stop] = stream.pattern(name, np.arange(start, stop, dtype=np.int64), view.dtype)
-
-
-def fill_pattern(array, name: str) -> None:
-    period, divisor, offset = stream._PATTERNS[name]
-    _pattern_kernel(np.dtype(array.dtype).name)(period, divisor, offset, array)
 
 
 # ---------------------------------------------------------------- timing
@@ -334,168 +313,3 @@ def time_calls(timer: DeviceTimer, launch, policy: TimingPolicy, reps: int | Non
     pilot = timer.sample(launch, 1, blocking=False, work=False)
     reps = reps_for(pilot, most=most) if reps is None else reps
     return measure(lambda: timer.sample(launch, reps, blocking=blocking), policy)
-
-
-# ---------------------------------------------------------------- stream cases
-
-@dataclass
-class Case(stream.CaseShape):
-    kind: str
-    allocations: dict
-    partial: object
-    grid: int
-    block: int
-    function: object
-    args: tuple
-
-
-def prepare(module: Module, facts: stream.DeviceFacts, op: str, dtype: str, width: int, elements: int,
-            kind: str, device: int = 0) -> Case:
-    cupy = _cupy()
-    np_type = stream.DTYPES[dtype]
-    operation = stream.OPERATIONS[op]
-    allocations = {}
-    try:
-        for name in operation.arrays:
-            allocations[name] = allocate(kind, elements, np_type, device)
-        # Host-reachable memory is written by the CPU, so that its pages start where that kind
-        # of memory lives (a GPU first touch would pull managed or HMM pages into GPU memory and
-        # measure device memory under another name). Device memory is filled on the GPU.
-        for name in operation.reads:
-            if allocations[name].host is not None:
-                fill_pattern_on_host(allocations[name].host, name)
-            else:
-                fill_pattern(allocations[name].array, name)
-        if operation.writes:
-            written = allocations[operation.writes]
-            if written.host is not None:
-                written.host[:] = np_type(stream.SENTINEL)
-            else:
-                written.array.fill(np_type(stream.SENTINEL))
-        if kind == "managed-prefetch":
-            current = cupy.cuda.get_current_stream()
-            for allocation in allocations.values():
-                cupy.cuda.runtime.memPrefetchAsync(allocation.array.data.ptr, allocation.array.nbytes, device,
-                                                   current.ptr)
-        function = module.module.get_function(stream.kernel_name(op, dtype, width))
-        packs = elements // (width // np.dtype(np_type).itemsize)
-        grid = stream.grid_size(facts.sm_count, blocks_per_sm(function, facts, BLOCK), BLOCK, packs)
-        partial = cupy.zeros(grid, dtype=np_type) if operation.reduction else None
-        # Everything above ran on the default stream; the timed launches use another one.
-        cupy.cuda.runtime.deviceSynchronize()
-    except Exception:
-        release(allocations)
-        raise
-    args = [allocations[name].array for name in operation.arrays]
-    if partial is not None:
-        args.append(partial)
-    if operation.scalar:
-        args.append(np_type(stream.SCALAR))
-    args.append(np.uint64(packs))
-    return Case(op, dtype, width, elements, kind, allocations, partial, grid, BLOCK, function, tuple(args))
-
-
-def release(allocations: dict) -> None:
-    for allocation in allocations.values():
-        if allocation.release is not None:
-            try:
-                allocation.release()
-            except Exception:  # noqa: BLE001
-                pass
-    allocations.clear()
-
-
-def time_case(case: Case, policy: TimingPolicy, timer: DeviceTimer) -> Stats:
-    def launch():
-        case.function((case.grid,), (case.block,), case.args, stream=timer.stream_)
-
-    # Cold L2: a flush before every timed launch, or only the first would be cold.
-    return time_calls(timer, launch, policy, reps=1 if timer.flush_bytes else None)
-
-
-def validate(case: Case) -> stream.Validation:
-    cupy = _cupy()
-    np_type = stream.DTYPES[case.dtype]
-    operation = stream.OPERATIONS[case.op]
-    cupy.cuda.runtime.deviceSynchronize()
-    if operation.reduction:
-        total = float(cupy.asnumpy(case.partial).astype(np.float64).sum())
-        return stream.validate_sum(case.op, np_type, case.elements, total, case.grid * case.block)
-    index = stream.check_indices(case.elements)
-    got = cupy.asnumpy(case.allocations[operation.writes].array[cupy.asarray(index)])
-    return stream.validate_elements(case.op, np_type, index, got)
-
-
-# ---------------------------------------------------------------- copies and launches
-
-def transfer_blocked(host_kind: str) -> bool:
-    """Whether a copy's samples wait behind the blocking kernel. Not from pageable memory:
-    such a cudaMemcpyAsync returns only when the copy is done (or staged), so the host would
-    wait for the spinning kernel that waits for the host. At the sizes copied (MiB and up)
-    the host's issue cost is noise beside the copy."""
-    return host_kind != "pageable"
-
-
-def time_transfer(direction: str, host_kind: str, nbytes: int, policy: TimingPolicy) -> tuple[Stats, stream.Validation]:
-    """cudaMemcpyAsync of nbytes: host-to-device or device-to-host from pinned or pageable host
-    memory, or device-to-device (the copy engine's figure beside the SM-driven stream copy)."""
-    cupy = _cupy()
-    runtime = cupy.cuda.runtime
-    elements = nbytes // 4
-    pinned = None
-    device = cupy.empty(elements, dtype=cupy.float32)
-    if direction == "d2d":
-        source = cupy.empty(elements, dtype=cupy.float32)
-        fill_pattern(source, "a")
-        device.fill(np.float32(np.nan))
-        kind, dst, src = runtime.memcpyDeviceToDevice, device.data.ptr, source.data.ptr
-        host = None
-    else:
-        if host_kind == "pinned":
-            pinned = cupy.cuda.alloc_pinned_memory(nbytes)
-            host = np.frombuffer(pinned, dtype=np.float32, count=elements)
-        else:
-            host = np.empty(elements, dtype=np.float32)
-        if direction == "h2d":
-            fill_pattern_on_host(host, "a")
-            kind, dst, src = runtime.memcpyHostToDevice, device.data.ptr, host.ctypes.data
-        else:
-            fill_pattern(device, "a")
-            host[:] = np.nan
-            kind, dst, src = runtime.memcpyDeviceToHost, host.ctypes.data, device.data.ptr
-    runtime.deviceSynchronize()  # the fills ran on the default stream; the copies use another
-    current = cupy.cuda.Stream(non_blocking=True)
-    timer = DeviceTimer(current)
-    try:
-        stats = time_calls(timer, lambda: runtime.memcpyAsync(dst, src, nbytes, kind, current.ptr), policy, reps=1,
-                           blocking=transfer_blocked(host_kind))
-    finally:
-        timer.close()
-    current.synchronize()
-    checked = stream.check_indices(elements)
-    got = host[checked] if direction == "d2h" else cupy.asnumpy(device[cupy.asarray(checked)])
-    validation = stream.validate_elements("copy", np.float32, checked, got)
-    del pinned
-    return stats, validation
-
-
-def time_launch(module: Module, policy: TimingPolicy) -> tuple[Stats, Stats]:
-    """(device time per empty launch, queued back to back behind the blocking kernel: the
-    GPU's own launch rate; host wall time of one launch + synchronize: what a program that
-    waits for each kernel pays)."""
-    cupy = _cupy()
-    function = module.module.get_function("stream_empty")
-    current = cupy.cuda.Stream(non_blocking=True)
-    timer = DeviceTimer(current)
-    try:
-        queued = time_calls(timer, lambda: function((1,), (1,), (), stream=current), policy, reps=MAX_QUEUED)
-    finally:
-        timer.close()
-
-    def round_trip() -> float:
-        start = time.perf_counter()
-        function((1,), (1,), (), stream=current)
-        current.synchronize()
-        return time.perf_counter() - start
-
-    return queued, measure(round_trip, policy)

@@ -21,7 +21,7 @@ import numpy as np
 from smbench import formats
 from smbench import targets as target_table
 from smbench.errors import SmbenchError
-from smbench.families.stream import Validation
+from smbench.cases import Validation
 
 KERNEL_FILE = "gemm.cu"
 K_TILE_BYTES = 128  # the kernel's K tile (BK_BYTES in gemm.cu: bytes of K per stage)

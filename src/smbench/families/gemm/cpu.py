@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from smbench import emulate, formats
+from smbench.cases import NO_KERNEL
 from smbench.families import gemm
 from smbench.timing import TimingPolicy, measure
 
@@ -50,7 +51,13 @@ def emulated_gemm(fmt: gemm.Format, a: np.ndarray, b: np.ndarray, model: emulate
     return emulate.gemm(av, bv.T, model, fmt.encoding, fmt.k, fmt.accumulator)
 
 
-def run_case(fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> dict:
+def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> dict:
+    with runner.sampler() as sampler:
+        outcome = _run(fmt, shape, policy, settings)
+    return {**outcome, "provenance": NO_KERNEL, "telemetry": sampler.summary}
+
+
+def _run(fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> dict:
     cap = settings["cpu_max_gflop"]
     if shape.ops / 1e9 > cap:
         return {"status": "skipped", "reason": f"{shape.ops / 1e9:.1f} GFLOP: the CPU path runs GEMMs up to {cap:g} "

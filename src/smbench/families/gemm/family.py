@@ -53,7 +53,7 @@ def run_gemm(case: Case, runner, policy) -> dict:
               "accumulator": fmt.accumulator, "ops_unit": fmt.ops_unit, "ops": shape.ops,
               "bytes_moved": gemm.bytes_moved(fmt, shape),
               "layout": "A row-major (M x K), B column-major (K x N), C row-major"}
-    outcome = runner.gemm_case(fmt, shape, policy, runner.gemm_settings)
+    outcome = runner.part("gemm").run_case(runner, fmt, shape, policy, gemm_settings(runner.suite))
     kept = ("support", "support_note", "instruction", "tile", "splits", "sass", "validation", "error",
             "emulator")
     record.update({k: outcome[k] for k in kept if k in outcome})
@@ -61,7 +61,7 @@ def run_gemm(case: Case, runner, policy) -> dict:
     if outcome.get("status") in ("skipped", "failed"):
         return {**record, "status": outcome["status"], "reason": outcome["reason"]}
     stats = outcome["stats"]
-    mma_peak, peak_source = runner.mma_peak(fmt.peak_key, policy)
+    mma_peak, peak_source = runner.part("peak").loop_rate(runner, fmt.peak_key, policy)
     spec = devices.spec_peak(runner.spec, peak.BY_KEY[fmt.peak_key].spec_keys)
     expected = runner.expected
     merit = gemm.figures(fmt, shape, stats.median, mma_peak, spec.value if spec else None,

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from smbench.cases import Validation
+
 KERNEL_FILE = "latency.cu"
 UNROLL = 8  # SMBENCH_LATENCY_UNROLL in kernels/latency.cu: steps per launch are a multiple of it
 INDEX_BYTES = 4  # uint32 indices
@@ -283,16 +285,6 @@ def single_cycle(next_array: np.ndarray, start: int = 0) -> bool:
 
 
 # ---------------------------------------------------------------- validation
-
-@dataclass
-class Validation:
-    ok: bool
-    checked: int
-    detail: str
-
-    def to_dict(self) -> dict:
-        return {"ok": self.ok, "checked": self.checked, "detail": self.detail}
-
 
 def validate(final_got, steps_got, final_want, steps_want, chains=None, what: str = "") -> Validation:
     """The device's (or the NumPy chase's) final index and step count of each chain against

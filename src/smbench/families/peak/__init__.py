@@ -18,7 +18,7 @@ import numpy as np
 
 from smbench import devices, formats
 from smbench import targets as target_table
-from smbench.families.stream import Validation
+from smbench.cases import Validation
 
 MMA_FILE = "mma.cu"
 FMA_FILE = "fma.cu"
@@ -462,3 +462,16 @@ def judge(measured: float, expected: Expectation, emulated: bool = False) -> dic
     return {"percent_of_spec": spec, "percent_of_clock_peak": clock, "verdict": verdict,
             "verdict_basis": "clock-based peak" if clock is not None else ("spec peak" if spec is not None
                                                                             else "none")}
+
+
+# ---------------------------------------------------------------- within a run
+
+def settings_of(suite) -> dict:
+    """The [peak] settings a loop runs with (defaults where the suite says nothing)."""
+    return {"launch_ms": suite.flag("peak", "launch_ms", 5.0), "fallback": suite.flag("peak", "fallback", True)}
+
+
+def measured_rates(runner) -> dict[str, float]:
+    """The loop rates (T(FL)OP/s by format key) measured so far in this run: what a GEMM of
+    each format is held to."""
+    return runner.shared.setdefault("peak", {})

@@ -20,16 +20,12 @@ def plan(suite, runner) -> PlanPart:
                      for key in chosen_formats(suite.data["peak"], peak.BY_KEY)])
 
 
-def peak_settings(suite) -> dict:
-    return {"launch_ms": suite.flag("peak", "launch_ms", 5.0), "fallback": suite.flag("peak", "fallback", True)}
-
-
 def run_peak(case: Case, runner, policy) -> dict:
     fmt = peak.BY_KEY[case.params["format"]]
     record = {**base_record(case), "kernel": fmt.kernel, "group": fmt.group, "label": fmt.label, "unit": fmt.unit,
               "ops_unit": fmt.ops_unit, "shape": list(fmt.shape) if fmt.shape else None,
               "ops_per_instruction": fmt.ops_per_instruction}
-    outcome = runner.peak_case(fmt, policy, runner.peak_settings)
+    outcome = runner.part("peak").run_case(runner, fmt, policy, peak.settings_of(runner.suite))
     if outcome.get("status") in ("skipped", "failed"):
         return {**record, "status": outcome["status"], "reason": outcome["reason"],
                 **{k: outcome[k] for k in ("support", "instruction") if k in outcome}}
@@ -54,7 +50,7 @@ def run_peak(case: Case, runner, policy) -> dict:
                    "telemetry": telemetry.to_dict(), "expected": expected.to_dict(),
                    **peak.judge(measured, expected, emulated=outcome["support"] == "emulated"),
                    "fallback": fallback})
-    runner.measured_peaks[fmt.key] = measured  # the rate a GEMM of this format is held to
+    peak.measured_rates(runner)[fmt.key] = measured  # the rate a GEMM of this format is held to
     return record
 
 

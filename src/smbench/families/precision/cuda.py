@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from smbench import formats, fragments
+from smbench import targets as target_table
 from smbench.backends import cuda
+from smbench.cases import Skip
 from smbench.errors import SmbenchError
-from smbench.families import precision
+from smbench.families import peak, precision
 
 WARPS_PER_BLOCK = 4
 UNSUPPORTED = 0x0BADF00D
@@ -66,3 +68,15 @@ def gemm(target: str):
     def run(fmt: precision.Format, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return run_tiles(fmt, target, [(a, b, np.zeros((precision.M, precision.N)))])[0]
     return run
+
+
+def devices(runner, fmt: precision.Format, settings: dict):
+    """(probe device, GEMM device, what answers, kernel provenance), gated by the target
+    table: a format the GPU lacks is a skipped row that names the targets that have it."""
+    target = target_table.get(runner.target)
+    if not target.has(fmt.feature):
+        raise Skip(f"needs {', '.join(peak.targets_with(fmt.feature, target_table.NATIVE))}: {runner.target} has "
+                   f"no {target_table.FEATURES[fmt.feature]}")
+    how = "the GPU" + (" (emulated: ptxas builds this format from other instructions)"
+                       if target.support(fmt.feature) == target_table.EMULATED else "")
+    return device(runner.target), gemm(runner.target), how, cuda.load(precision.KERNEL_FILE, runner.target).provenance

@@ -35,7 +35,7 @@ def run_precision(case: Case, runner, policy) -> dict:
     record = {**base_record(case), "kernel": fmt.kernel, "label": fmt.label, "input_format": fmt.input_format,
               "accumulator": fmt.accumulator, "k": fmt.k}
     try:
-        device, device_gemm, how, provenance_of_kernel = runner.precision_devices(fmt, settings)
+        device, device_gemm, how, provenance_of_kernel = runner.part("precision").devices(runner, fmt, settings)
     except Skip as why:
         return {**record, "status": "skipped", "reason": str(why)}
     # Validation: K products of 1 x 1 must give K exactly, whatever the model.

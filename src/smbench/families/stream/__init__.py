@@ -2,9 +2,9 @@
 
 This module holds everything about the family that does not need a GPU: the
 operations and the bytes each moves (as BabelStream counts them), the input
-patterns and the CPU reference, validation, the size sweep, which memory kinds a
-device offers, and the launch geometry. The backends run the operations; the tests
-exercise all of this with the device properties of an H100 and a GB10 given as data.
+patterns and the CPU reference, validation, the size sweep and the launch geometry.
+Its cuda and cpu modules run the operations; the tests exercise all of this with the
+device properties of an H100 and a GB10 given as data.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from smbench.cases import Validation
 
 KERNEL_FILE = "stream.cu"
 
@@ -132,19 +134,6 @@ def check_indices(elements: int, full_limit: int = 1 << 22, sample: int = 1 << 1
     return np.unique(np.concatenate(parts)).astype(np.int64)
 
 
-@dataclass
-class Validation:
-    ok: bool
-    checked: int
-    detail: str
-    max_abs_error: float = 0.0
-    tolerance: float = 0.0
-
-    def to_dict(self) -> dict:
-        return {"ok": self.ok, "checked": self.checked, "detail": self.detail,
-                "max_abs_error": self.max_abs_error, "tolerance": self.tolerance}
-
-
 def validate_elements(op: str, dtype, index: np.ndarray, got: np.ndarray) -> Validation:
     """Bit-exact comparison of a written array's elements with the CPU reference."""
     want = expected_elements(op, index, dtype)
@@ -209,57 +198,10 @@ def elements_for(op: str, working_set: int, itemsize: int, width: int, block: in
     return max(unit, (working_set // (arrays * itemsize)) // unit * unit)
 
 
-# ---------------------------------------------------------------- memory kinds and launch geometry
-
-MEMORY_KINDS = ("device", "managed", "managed-prefetch", "pinned-mapped", "pageable")
-
-
-@dataclass(frozen=True)
-class DeviceFacts:
-    """The device properties the family's decisions depend on (from the driver, or given)."""
-
-    name: str
-    compute_capability: str
-    sm_count: int
-    max_threads_per_sm: int
-    l2_bytes: int
-    total_bytes: int
-    integrated: bool
-    managed_memory: bool
-    concurrent_managed_access: bool
-    can_map_host_memory: bool
-    pageable_memory_access: bool
-    memory_clock_khz: float | None = None
-    bus_width_bits: int | None = None
-
-
-def memory_kinds(facts: DeviceFacts) -> list[tuple[str, bool, str]]:
-    """(kind, offered, why) for every memory kind, from the device's attributes."""
-    return [
-        ("device", True, "cudaMalloc"),
-        ("managed", facts.managed_memory,
-         "cudaMallocManaged, no prefetch: pages move on first touch" if facts.managed_memory
-         else "no managed memory on this device"),
-        ("managed-prefetch", facts.managed_memory and facts.concurrent_managed_access,
-         "cudaMallocManaged + cudaMemPrefetchAsync to the GPU" if facts.concurrent_managed_access
-         else "prefetching needs concurrentManagedAccess, which this device lacks"),
-        ("pinned-mapped", facts.can_map_host_memory,
-         "cudaHostAlloc(mapped): the kernel reads host memory over the interconnect" if facts.can_map_host_memory
-         else "the device cannot map host memory"),
-        ("pageable", facts.pageable_memory_access,
-         "plain malloc'd host memory used directly by the kernel" if facts.pageable_memory_access
-         else "the device cannot access pageable host memory (pageableMemoryAccess = 0)"),
-    ]
-
+# ---------------------------------------------------------------- launch geometry
 
 def grid_size(sm_count: int, blocks_per_sm: int, block: int, packs: int) -> int:
     """Blocks for a grid-stride kernel: enough to fill every SM to its occupancy, never more
     blocks than there are blocks of work."""
     full = max(1, sm_count * max(1, blocks_per_sm))
     return max(1, min(full, math.ceil(packs / block)))
-
-
-def blocks_per_sm_limit(max_threads_per_sm: int, block: int) -> int:
-    """The thread-count bound on resident blocks (the occupancy API also weighs registers
-    and shared memory; stream kernels use few of either)."""
-    return max(1, max_threads_per_sm // block)

@@ -79,10 +79,10 @@ def run_stream(case: Case, runner, policy) -> dict:
     moved = stream.OPERATIONS[p["op"]].bytes_moved(elements, itemsize)
     record.update({"elements": elements, "working_set_bytes": moved, "bytes_moved": moved,
                    "formula": stream.OPERATIONS[p["op"]].formula})
-    stats, validation, launch, telemetry = runner.stream_case(p["op"], p["dtype"], p["width"], p["memory"],
-                                                              elements, policy)
+    stats, validation, launch, telemetry, kernel = runner.part("stream").run_case(
+        runner, p["op"], p["dtype"], p["width"], p["memory"], elements, policy)
     record.update({"validation": validation.to_dict(), "launch": launch, "telemetry": telemetry.to_dict(),
-                   **runner.provenance()})
+                   **kernel})
     if not validation.ok:
         return {**record, "status": "failed", "reason": f"validation failed: {validation.detail}"}
     median_gbps = moved / stats.median / 1e9

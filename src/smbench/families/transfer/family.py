@@ -24,10 +24,11 @@ def run_transfer(case: Case, runner, policy) -> dict:
     if runner.name != "cuda":
         return {**record, "status": "skipped", "reason": "cudaMemcpy copies (host<->device, device-to-device) need a GPU"}
     p = case.params
-    record["timing"] = ("queued behind the blocking kernel" if runner.backend.transfer_blocked(p["host"]) else
+    copies = runner.part("transfer")
+    record["timing"] = ("queued behind the blocking kernel" if copies.transfer_blocked(p["host"]) else
                         "issued by the host: a copy from pageable memory is synchronous to the host")
     with runner.sampler() as sampler:
-        stats, validation = runner.backend.time_transfer(p["direction"], p["host"], p["bytes"], policy)
+        stats, validation = copies.time_transfer(p["direction"], p["host"], p["bytes"], policy)
     record["validation"] = validation.to_dict()
     record["telemetry"] = sampler.summary.to_dict()
     if not validation.ok:

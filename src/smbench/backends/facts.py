@@ -1,0 +1,54 @@
+"""What the harness knows of a CUDA device, as data: its properties, the memory kinds it
+offers and the thread-count bound on occupancy. Read from the driver by the CUDA backend,
+given as data in the tests (an H100's and a GB10's), so every decision that depends on
+them is tested without a GPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MEMORY_KINDS = ("device", "managed", "managed-prefetch", "pinned-mapped", "pageable")
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """The device properties the family's decisions depend on (from the driver, or given)."""
+
+    name: str
+    compute_capability: str
+    sm_count: int
+    max_threads_per_sm: int
+    l2_bytes: int
+    total_bytes: int
+    integrated: bool
+    managed_memory: bool
+    concurrent_managed_access: bool
+    can_map_host_memory: bool
+    pageable_memory_access: bool
+    memory_clock_khz: float | None = None
+    bus_width_bits: int | None = None
+
+
+def memory_kinds(facts: DeviceFacts) -> list[tuple[str, bool, str]]:
+    """(kind, offered, why) for every memory kind, from the device's attributes."""
+    return [
+        ("device", True, "cudaMalloc"),
+        ("managed", facts.managed_memory,
+         "cudaMallocManaged, no prefetch: pages move on first touch" if facts.managed_memory
+         else "no managed memory on this device"),
+        ("managed-prefetch", facts.managed_memory and facts.concurrent_managed_access,
+         "cudaMallocManaged + cudaMemPrefetchAsync to the GPU" if facts.concurrent_managed_access
+         else "prefetching needs concurrentManagedAccess, which this device lacks"),
+        ("pinned-mapped", facts.can_map_host_memory,
+         "cudaHostAlloc(mapped): the kernel reads host memory over the interconnect" if facts.can_map_host_memory
+         else "the device cannot map host memory"),
+        ("pageable", facts.pageable_memory_access,
+         "plain malloc'd host memory used directly by the kernel" if facts.pageable_memory_access
+         else "the device cannot access pageable host memory (pageableMemoryAccess = 0)"),
+    ]
+
+
+def blocks_per_sm_limit(max_threads_per_sm: int, block: int) -> int:
+    """The thread-count bound on resident blocks (the occupancy API also weighs registers
+    and shared memory; stream kernels use few of either)."""
+    return max(1, max_threads_per_sm // block)

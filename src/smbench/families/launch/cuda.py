@@ -1,0 +1,31 @@
+"""The launch family on a GPU: an empty kernel, queued back to back (the GPU's launch rate)
+and launched then waited for (what a program that synchronises pays)."""
+
+from __future__ import annotations
+
+import time
+
+from smbench.backends import cuda as backend
+from smbench.timing import Stats, TimingPolicy, measure
+
+
+def time_launch(module: backend.Module, policy: TimingPolicy) -> tuple[Stats, Stats]:
+    """(device time per empty launch, queued back to back behind the blocking kernel: the
+    GPU's own launch rate; host wall time of one launch + synchronize: what a program that
+    waits for each kernel pays)."""
+    cupy = backend._cupy()
+    function = module.module.get_function("stream_empty")
+    current = cupy.cuda.Stream(non_blocking=True)
+    timer = backend.DeviceTimer(current)
+    try:
+        queued = backend.time_calls(timer, lambda: function((1,), (1,), (), stream=current), policy, reps=backend.MAX_QUEUED)
+    finally:
+        timer.close()
+
+    def round_trip() -> float:
+        start = time.perf_counter()
+        function((1,), (1,), (), stream=current)
+        current.synchronize()
+        return time.perf_counter() - start
+
+    return queued, measure(round_trip, policy)

@@ -1,0 +1,151 @@
+"""The stream family on a GPU: BabelStream's kernels on each memory kind, timed behind the
+blocking kernel, validated from the index patterns without copying inputs back."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from smbench.backends import cuda as backend
+from smbench.backends.facts import DeviceFacts
+from smbench.cases import Validation
+from smbench.families import stream
+from smbench.telemetry import Summary
+from smbench.timing import Stats, TimingPolicy
+
+BLOCK = backend.BLOCK
+
+
+def module(runner) -> backend.Module:
+    """stream.cu built for the device's own target (loaded once: backend.load is cached)."""
+    return backend.load(stream.KERNEL_FILE, runner.target)
+
+
+def run_case(runner, op: str, dtype: str, width: int, kind: str, elements: int,
+             policy: TimingPolicy) -> tuple[Stats, Validation, dict, Summary, dict]:
+    """(times, validation, launch geometry, telemetry, kernel provenance) of one operation."""
+    built = module(runner)
+    case = prepare(built, runner.facts, op, dtype, width, elements, kind)
+    timer = None
+    try:
+        timer = runner.timer()
+        with runner.sampler() as sampler:
+            stats = time_case(case, policy, timer)
+        validation = validate(case)
+    finally:
+        if timer is not None:
+            timer.close()
+        release(case.allocations)
+    return stats, validation, {"grid": case.grid, "block": case.block}, sampler.summary, built.provenance
+
+
+@functools.lru_cache(maxsize=None)
+def _pattern_kernel(dtype_name: str):
+    cupy = backend._cupy()
+    ctype = {"float32": "float", "float64": "double"}[dtype_name]
+    # The parameter's type must be the NumPy name: CuPy reads "float" as float64.
+    return cupy.ElementwiseKernel(
+        "int64 period, float64 divisor, float64 offset", f"{dtype_name} x",
+        f"x = ({ctype})((double)(i % period) / divisor + offset)", f"smbench_pattern_{dtype_name}")
+
+
+def fill_pattern_on_host(view: np.ndarray, name: str, chunk: int = 1 << 24) -> None:
+    """The same pattern written by the CPU, a chunk at a time (no gigabyte temporaries)."""
+    for start in range(0, len(view), chunk):
+        stop = min(len(view), start + chunk)
+        view[start:stop] = stream.pattern(name, np.arange(start, stop, dtype=np.int64), view.dtype)
+
+
+def fill_pattern(array, name: str) -> None:
+    period, divisor, offset = stream._PATTERNS[name]
+    _pattern_kernel(np.dtype(array.dtype).name)(period, divisor, offset, array)
+
+
+@dataclass
+class Case(stream.CaseShape):
+    kind: str
+    allocations: dict
+    partial: object
+    grid: int
+    block: int
+    function: object
+    args: tuple
+
+
+def prepare(module: backend.Module, facts: DeviceFacts, op: str, dtype: str, width: int, elements: int,
+            kind: str, device: int = 0) -> Case:
+    cupy = backend._cupy()
+    np_type = stream.DTYPES[dtype]
+    operation = stream.OPERATIONS[op]
+    allocations = {}
+    try:
+        for name in operation.arrays:
+            allocations[name] = backend.allocate(kind, elements, np_type, device)
+        # Host-reachable memory is written by the CPU, so that its pages start where that kind
+        # of memory lives (a GPU first touch would pull managed or HMM pages into GPU memory and
+        # measure device memory under another name). Device memory is filled on the GPU.
+        for name in operation.reads:
+            if allocations[name].host is not None:
+                fill_pattern_on_host(allocations[name].host, name)
+            else:
+                fill_pattern(allocations[name].array, name)
+        if operation.writes:
+            written = allocations[operation.writes]
+            if written.host is not None:
+                written.host[:] = np_type(stream.SENTINEL)
+            else:
+                written.array.fill(np_type(stream.SENTINEL))
+        if kind == "managed-prefetch":
+            current = cupy.cuda.get_current_stream()
+            for allocation in allocations.values():
+                cupy.cuda.runtime.memPrefetchAsync(allocation.array.data.ptr, allocation.array.nbytes, device,
+                                                   current.ptr)
+        function = module.module.get_function(stream.kernel_name(op, dtype, width))
+        packs = elements // (width // np.dtype(np_type).itemsize)
+        grid = stream.grid_size(facts.sm_count, backend.blocks_per_sm(function, facts, BLOCK), BLOCK, packs)
+        partial = cupy.zeros(grid, dtype=np_type) if operation.reduction else None
+        # Everything above ran on the default stream; the timed launches use another one.
+        cupy.cuda.runtime.deviceSynchronize()
+    except Exception:
+        release(allocations)
+        raise
+    args = [allocations[name].array for name in operation.arrays]
+    if partial is not None:
+        args.append(partial)
+    if operation.scalar:
+        args.append(np_type(stream.SCALAR))
+    args.append(np.uint64(packs))
+    return Case(op, dtype, width, elements, kind, allocations, partial, grid, BLOCK, function, tuple(args))
+
+
+def release(allocations: dict) -> None:
+    for allocation in allocations.values():
+        if allocation.release is not None:
+            try:
+                allocation.release()
+            except Exception:  # noqa: BLE001
+                pass
+    allocations.clear()
+
+
+def time_case(case: Case, policy: TimingPolicy, timer: backend.DeviceTimer) -> Stats:
+    def launch():
+        case.function((case.grid,), (case.block,), case.args, stream=timer.stream_)
+
+    # Cold L2: a flush before every timed launch, or only the first would be cold.
+    return backend.time_calls(timer, launch, policy, reps=1 if timer.flush_bytes else None)
+
+
+def validate(case: Case) -> Validation:
+    cupy = backend._cupy()
+    np_type = stream.DTYPES[case.dtype]
+    operation = stream.OPERATIONS[case.op]
+    cupy.cuda.runtime.deviceSynchronize()
+    if operation.reduction:
+        total = float(cupy.asnumpy(case.partial).astype(np.float64).sum())
+        return stream.validate_sum(case.op, np_type, case.elements, total, case.grid * case.block)
+    index = stream.check_indices(case.elements)
+    got = cupy.asnumpy(case.allocations[operation.writes].array[cupy.asarray(index)])
+    return stream.validate_elements(case.op, np_type, index, got)
