@@ -154,3 +154,19 @@ def test_host_side_fill_matches_the_pattern_across_chunks():
     view = np.empty(3 * (1 << 12) + 5, dtype=np.float32)
     cuda.fill_pattern_on_host(view, "b", chunk=1 << 12)
     assert np.array_equal(view, stream.pattern("b", np.arange(len(view)), np.float32))
+
+
+def test_the_cpu_paths_long_f32_dot_stays_within_its_stated_bound():
+    """The full suite's CPU run failed stream_dot_f32 at 2^26 elements: a BLAS dot adds in
+    sequence, past the 128-term bound it was held to. Taken in DOT_CHUNK rows, it is held to
+    a DOT_CHUNK-term bound, which it meets; a result off by more is still caught."""
+    from smbench.families.stream import cpu
+
+    case = cpu.prepare("dot", "f32", 4, 1 << 26)
+    got = cpu.run_once(case)
+    validation = cpu.validate(case, got)
+    assert validation.ok, validation.detail
+    assert validation.tolerance == stream.reduction_tolerance("dot", np.float32, 1 << 26, (1 << 26) // cpu.DOT_CHUNK)
+    assert not cpu.validate(case, got * (1 + 2 * validation.tolerance)).ok
+    assert got == pytest.approx(cpu.dot(case.arrays["a"][:1000], case.arrays["b"][:1000])
+                                + cpu.dot(case.arrays["a"][1000:], case.arrays["b"][1000:]), rel=1e-6)

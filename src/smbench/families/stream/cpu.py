@@ -39,6 +39,21 @@ def prepare(op: str, dtype: str, width: int, elements: int) -> Case:
     return Case(op, dtype, width, elements, arrays)
 
 
+# A BLAS dot (np.dot) may add its terms in sequence, so its rounding error grows with the
+# length: at 2^26 f32 elements it passed the bound of a 128-term sum. The dot is taken as
+# rows of DOT_CHUNK terms instead (one einsum call: no per-chunk Python), the rows' sums
+# added in float64. Any order of adding n terms of one sign errs by at most (n-1) units of
+# rounding, so the bound is a DOT_CHUNK-term sum's whatever order einsum adds in.
+DOT_CHUNK = 1 << 12
+PAIRWISE_BLOCK = 128  # NumPy's pairwise summation adds runs of at most 128 in sequence
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    whole = len(a) // DOT_CHUNK * DOT_CHUNK
+    rows = np.einsum("ij,ij->i", a[:whole].reshape(-1, DOT_CHUNK), b[:whole].reshape(-1, DOT_CHUNK))
+    return float(rows.sum(dtype=np.float64)) + float(np.dot(a[whole:], b[whole:]))
+
+
 def run_once(case: Case):
     """One call of the operation; returns the sum for reductions."""
     x = case.arrays
@@ -53,7 +68,7 @@ def run_once(case: Case):
         np.multiply(x["c"], s, out=x["a"])
         np.add(x["a"], x["b"], out=x["a"])
     elif case.op == "dot":
-        return float(np.dot(x["a"], x["b"]))
+        return dot(x["a"], x["b"])
     elif case.op == "read":
         return float(x["a"].sum())
     elif case.op == "write":
@@ -77,7 +92,10 @@ def validate(case: Case, reduction_value) -> Validation:
     np_type = stream.DTYPES[case.dtype]
     operation = stream.OPERATIONS[case.op]
     if operation.reduction:
-        # NumPy's pairwise/BLAS sums: the same tolerance as a GPU with one thread per 128 elements.
-        return stream.validate_sum(case.op, np_type, case.elements, reduction_value, max(1, case.elements // 128))
+        # Each reduction's error bound is that of a GPU whose threads each add as many terms
+        # in the element type as the CPU adds in sequence: NumPy's pairwise sum (read) adds
+        # blocks of up to 128; the BLAS dot adds up to DOT_CHUNK in sequence.
+        run = DOT_CHUNK if case.op == "dot" else PAIRWISE_BLOCK
+        return stream.validate_sum(case.op, np_type, case.elements, reduction_value, -(-case.elements // run))
     index = stream.check_indices(case.elements)
     return stream.validate_elements(case.op, np_type, index, case.arrays[operation.writes][index])
