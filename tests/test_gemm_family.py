@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import types
 
 import numpy as np
@@ -458,3 +459,26 @@ def test_the_kernel_and_the_family_agree_on_the_k_tile():
 
     source = (kernels_dir() / gemm.KERNEL_FILE).read_text()
     assert int(re.search(r"constexpr int BK_BYTES = (\d+);", source).group(1)) == gemm.K_TILE_BYTES
+
+
+def test_the_cpu_gemm_is_timed_on_one_blas_thread_in_its_own_cpu_time(monkeypatch):
+    """The CPU path's GEMM swung 20-350x between identical runs: a BLAS splitting a small GEMM
+    over both cores waits for whichever the host gave to another program. It now runs on one
+    BLAS thread and is timed in that thread's CPU time: time the host spends elsewhere (here
+    a sleep inside each call) is not the GEMM's."""
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    real = cpu_gemm.numpy_gemm
+
+    def slowed(fmt, av, bv):
+        seen.append(max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"))
+        time.sleep(0.02)
+        return real(fmt, av, bv)
+
+    monkeypatch.setattr(cpu_gemm, "numpy_gemm", slowed)
+    outcome = cpu_gemm.run_case(CpuRunner(), gemm.BY_KEY["bf16_f32acc"], gemm.Shape(64, 64, 64, "square"), POLICY,
+                                SETTINGS)
+    assert outcome["stats"].median < 0.01, outcome["stats"].median  # the 20 ms sleeps are not counted
+    assert seen and set(seen[-outcome["stats"].n:]) == {1}
+    assert "one thread" in outcome["support_note"] and "not a GPU" in outcome["support_note"]
