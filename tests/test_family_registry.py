@@ -105,5 +105,28 @@ def test_each_family_names_the_figure_rerun_and_export_read():
     moved = rerun.compare_runs({**document, "records": [_peak_record(steady)]},
                                {**document, "records": [_peak_record(slower)]}, Path("a"), Path("b"))
     assert len(moved.moved) == 1 and "T(FL)OP/s" in moved.moved[0]
+    assert [round(pct) for _, pct in moved.slower] == [50]  # half the rate: 50% slower
+    assert moved.regressions(40) and not moved.regressions(60)
+    faster = rerun.compare_runs({**document, "records": [_peak_record(slower)]},
+                                {**document, "records": [_peak_record(steady)]}, Path("a"), Path("b"))
+    assert len(faster.moved) == 1 and not faster.regressions(0)  # faster is never a regression
     (row,) = frames.rows({**document, "records": [_peak_record(steady)]})
     assert row["metric"] == "TFLOP/s" and row["value"] == 1.0 and row["shape"] is None
+
+
+def test_rerun_fails_above_a_regression_threshold_for_ci(monkeypatch, capsys, tmp_path):
+    from pathlib import Path
+
+    from smbench import cli, rerun
+
+    outcome = rerun.Comparison(Path("a.json"), Path("b.json"), [], ["triad 1 GiB: 100 -> 80 GB/s"], 3, [],
+                               [("triad 1 GiB", 20.0)])
+    monkeypatch.setattr(rerun, "rerun", lambda path, out: outcome)
+    assert cli.main(["rerun", str(tmp_path / "a.json"), "--fail-above", "25"]) == 0
+    assert cli.main(["rerun", str(tmp_path / "a.json")]) == 0
+    assert cli.main(["rerun", str(tmp_path / "a.json"), "--fail-above", "10%"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "smbench rerun: 1 figures regressed more than 10% beyond the noise (worst: triad 1 GiB, 20.0% slower)"
+    with pytest.raises(SystemExit) as bad:
+        cli.main(["rerun", str(tmp_path / "a.json"), "--fail-above", "lots"])
+    assert bad.value.code == 2

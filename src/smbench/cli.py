@@ -70,6 +70,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage") from None
+    if not 0 <= value < 1000:
+        raise argparse.ArgumentTypeError(f"a percentage from 0 up, not {value:g}")
+    return value
+
+
 def _stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
@@ -415,6 +425,13 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         print(f"  {line}")
     for line in outcome.unmatched:
         print(f"  not in the new run: {line}")
+    if args.fail_above is not None:
+        regressed = outcome.regressions(args.fail_above)
+        if regressed:
+            worst = max(regressed, key=lambda item: item[1])
+            print(f"smbench rerun: {len(regressed)} figures regressed more than {args.fail_above:g}% beyond the noise "
+                  f"(worst: {worst[0]}, {worst[1]:.1f}% slower)", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -530,6 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     rerun_parser = sub.add_parser("rerun", help="run a result file's configuration again and say what moved")
     rerun_parser.add_argument("file", type=Path, metavar="FILE.json")
     rerun_parser.add_argument("--out", type=Path, default=Path("out"), help="directory for the new result file")
+    rerun_parser.add_argument("--fail-above", type=_percent, metavar="PCT",
+                              help="exit 1 when any figure got slower by more than PCT percent, beyond the noise of "
+                                   "both runs (for CI)")
     rerun_parser.set_defaults(handler=cmd_rerun)
 
     plot = sub.add_parser("plot", help="figures (PNG and SVG) from result files and compat matrices")

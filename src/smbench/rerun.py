@@ -10,7 +10,10 @@ figure whose samples differ beyond the noise of both (compare.differs) as moved.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
+
+import numpy as np
 
 from smbench import compare, results, run
 from smbench.families import figure_of
@@ -36,6 +39,12 @@ class Comparison:
     moved: list[str]
     steady: int
     unmatched: list[str]
+    # (figure, percent slower) of each figure that moved the wrong way: its samples' rate
+    # (bytes, operations or loads per second) fell beyond the noise of both runs.
+    slower: list[tuple[str, float]] = dataclass_field(default_factory=list)
+
+    def regressions(self, percent: float) -> list[tuple[str, float]]:
+        return [(label, slower) for label, slower in self.slower if slower > percent]
 
 
 def _label(k: tuple) -> str:
@@ -60,7 +69,7 @@ def suite_of(document: dict, path: Path) -> Suite:
 def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path) -> Comparison:
     before = {key(r): r for r in original["records"] if r["status"] == "ok"}
     after = {key(r): r for r in new["records"] if r["status"] == "ok"}
-    changes, moved, steady = [], [], 0
+    changes, moved, steady, slower = [], [], 0, []
     for k, old in before.items():
         fresh = after.get(k)
         if fresh is None:
@@ -71,14 +80,18 @@ def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path)
                 changes.append(f"{label}: {field} was {old.get(field)!r}, now {fresh.get(field)!r}")
         # Each family says which figure its records are judged by (families.Family.figure).
         field, unit, amount, scale = figure_of(old)
-        real, p = compare.differs(compare.samples_of(old, amount, scale), compare.samples_of(fresh, amount, scale))
+        rates = compare.samples_of(old, amount, scale), compare.samples_of(fresh, amount, scale)
+        real, p = compare.differs(*rates)
         if real:
+            drop = 100 * (1 - float(np.median(rates[1])) / float(np.median(rates[0])))
+            if drop > 0:
+                slower.append((label, drop))
             moved.append(f"{label}: {old[field]['median']:.2f} -> {fresh[field]['median']:.2f} {unit} "
                          f"({fresh[field]['median'] / old[field]['median'] - 1:+.1%}, p={p:.1e})")
         elif real is not None:
             steady += 1
     unmatched = [_label(k) for k in before if k not in after]
-    return Comparison(original_path, new_path, changes, moved, steady, unmatched)
+    return Comparison(original_path, new_path, changes, moved, steady, unmatched, slower)
 
 
 def rerun(path: Path, out_dir: Path, on_case=None) -> Comparison:
