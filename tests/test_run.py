@@ -162,7 +162,7 @@ def test_cli_run_on_the_cpu_path(tmp_path):
     suite.write_text(TINY)
     code, out, err = run_cli("run", "--backend", "cpu", "--suite", str(suite), "--out", str(tmp_path / "r"))
     assert code == 0, err
-    assert "stream_triad_f32_v16" in out and "0 failed" in out
+    assert "triad f32 16B" in out and "0 failed" in out  # the memory table labels kernels by operation
     (path,) = (tmp_path / "r").glob("*.json")
     assert results.load(path)["status"] == "complete" and str(path) in err
 
@@ -243,7 +243,7 @@ def test_summary_of_a_gpu_result_names_verdicts_and_the_copy_engine_ratio():
     assert "expected DRAM bandwidth 3350 GB/s" in text
     assert "3050.0" in text and "91%" in text and "normal" in text and "low" in text
     assert "900.0 (32 KiB)" not in text and "3050.0 (1 GiB)" in text  # best over sizes
-    assert "stream_copy_f32_v16 at 1 GiB: 1.02x cudaMemcpy device-to-device" in text
+    assert "copy f32 16B at 1 GiB: 1.02x cudaMemcpy device-to-device" in text
     assert "skipped 1: the device cannot access pageable host memory" in text
 
 

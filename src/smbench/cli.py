@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from smbench import __version__
+from smbench import __version__, run_view
 from smbench import targets as target_table
 from smbench.errors import SmbenchError
 
@@ -102,19 +102,20 @@ def _progress(description: str):
 
 # ---------------------------------------------------------------- targets
 
+# (header, short header, feature key) of each feature column of `smbench targets`.
 _TARGET_COLUMNS = (
-    ("mma f16/bf16/tf32/s8", "mma.f16"),  # the four go together on every target (tests check each)
-    ("INT4 (s4/u4)", "mma.s4"),
-    ("FP64 tensor (DMMA)", "mma.f64"),
-    ("fp8 (sm_89 form)", "mma.fp8"),
-    ("f8f6f4 fp8", "mma.f8f6f4.fp8"),
-    ("f8f6f4 fp6/fp4", "mma.f8f6f4.fp6fp4"),
-    ("block-scaled (mxf8f6f4, mxf4, nvfp4)", "mma.block_scale"),
-    ("wgmma", "wgmma"),
-    ("tcgen05", "tcgen05"),
-    ("cp.async", "cp.async"),
-    ("ldmatrix", "ldmatrix"),
-    ("TMA", "cp.async.bulk"),
+    ("mma f16/bf16/tf32/s8", "f16", "mma.f16"),  # the four go together on every target (tests check each)
+    ("INT4 (s4/u4)", "s4", "mma.s4"),
+    ("FP64 tensor (DMMA)", "f64", "mma.f64"),
+    ("fp8 (sm_89 form)", "fp8", "mma.fp8"),
+    ("f8f6f4 fp8", "f8f6f4", "mma.f8f6f4.fp8"),
+    ("f8f6f4 fp6/fp4", "fp6/4", "mma.f8f6f4.fp6fp4"),
+    ("block-scaled (mxf8f6f4, mxf4, nvfp4)", "mx/nv", "mma.block_scale"),
+    ("wgmma", "wgmma", "wgmma"),
+    ("tcgen05", "tc05", "tcgen05"),
+    ("cp.async", "cp.a", "cp.async"),
+    ("ldmatrix", "ldm", "ldmatrix"),
+    ("TMA", "TMA", "cp.async.bulk"),
 )
 
 
@@ -129,7 +130,7 @@ def _targets_rows(nvrtc_archs: Sequence[int]) -> list[dict]:
                "family": t.family, "runs_on": " ".join(t.runs_on),
                "devices": t.devices, "min_nvrtc": ".".join(map(str, t.min_nvrtc)),
                "this_nvrtc": ("yes" if t.number in nvrtc_archs else "no") if nvrtc_archs else "unknown"}
-        row.update({key: _support_mark(t.support(key)) for _, key in _TARGET_COLUMNS})
+        row.update({key: _support_mark(t.support(key)) for _, _, key in _TARGET_COLUMNS})
         rows.append(row)
     return rows
 
@@ -160,24 +161,24 @@ def cmd_targets(args: argparse.Namespace) -> int:
         else:
             # For people: the terminal table's column names, not the feature keys.
             labels = {"min_nvrtc": "min NVRTC", "this_nvrtc": "this NVRTC", "runs_on": "runs on cc",
-                      **{k: l for l, k in _TARGET_COLUMNS}}
+                      **{k: l for l, _, k in _TARGET_COLUMNS}}
             _write(frames.to_markdown(table.rename(columns=labels)), args.output)
         return 0
     terminal = args.output is None and _stdout_is_terminal()
     console = Console(file=io.StringIO(), width=Console().width if terminal else 220, force_terminal=terminal)
-    table = Table(title="CUDA targets: what each compiles (checked against NVRTC by the test suite)",
-                  title_justify="left")
-    for header in ("target", "cc", "architecture", "runs on cc", "this NVRTC",
-                   *(label for label, _ in _TARGET_COLUMNS)):
-        table.add_column(header, no_wrap=header in ("target", "architecture", "runs on cc"))
-    for row in rows:
-        marks = [Text(row[key], style={"yes": "green", "emulated": "yellow"}.get(row[key], "dim"))
-                 for _, key in _TARGET_COLUMNS]
-        table.add_row(row["target"], row["cc"], row["architecture"], row["runs_on"], row["this_nvrtc"], *marks)
-    console.print(table)
-    console.print(Text("emulated = compiles, but to a slower instruction of another class "
-                       "(FP8 through HMMA on sm_90/sm_100). Devices per target: smbench targets --format md",
-                       style="dim"))
+    columns = [run_view.Column("target", keep=run_view.Column.NEVER_DROPPED), run_view.Column("cc", keep=8),
+               run_view.Column("architecture", "arch", keep=4), run_view.Column("runs on cc", "runs on", keep=6),
+               run_view.Column("this NVRTC", "NVRTC", keep=7),
+               *(run_view.Column(label, short) for label, short, _ in _TARGET_COLUMNS)]
+    style = {"yes": "green", "emulated": "yellow"}
+    rows = [[row["target"], row["cc"], row["architecture"], row["runs_on"], row["this_nvrtc"],
+             *(run_view.Short((Text(row[key], style=style.get(row[key], "dim")),
+                               Text({"emulated": "emu"}.get(row[key], row[key]), style=style.get(row[key], "dim"))))
+               for _, _, key in _TARGET_COLUMNS)] for row in rows]
+    run_view.print_fitted(console, "CUDA targets: what each compiles (checked against NVRTC by the test suite)",
+                          columns, rows, "emulated (emu) = compiles, but to a slower instruction of another class "
+                          "(FP8 through HMMA on sm_90/sm_100). Devices per target: smbench targets --format md",
+                          stack=True)
     _write(console.file.getvalue(), args.output)
     return 0
 

@@ -5,6 +5,9 @@ verdict colours."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -44,6 +47,131 @@ def family_table(records: list[dict], family: str, title: str, columns: tuple[st
     for column in columns:
         table.add_column(column, no_wrap=column not in wrapped, justify="right" if column in right else "left")
     return rows, table
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table that must fit the terminal: its header, a shorter one for a
+    narrow terminal, and how long it is kept (columns with the lowest `keep` go first; the
+    row labels and the figure itself are never dropped)."""
+
+    name: str
+    short: str = ""
+    keep: int = 5
+    right: bool = False
+
+    NEVER_DROPPED = 9
+
+
+class Short(tuple):
+    """A cell with a shorter form for a narrow terminal: Short((full, short))."""
+
+
+def _cell(cell, short: bool):
+    return cell[1] if isinstance(cell, Short) and short else cell[0] if isinstance(cell, Short) else cell
+
+
+def _cell_width(cell, short: bool) -> int:
+    cell = _cell(cell, short)
+    return cell_len(cell.plain if isinstance(cell, Text) else str(cell))
+
+
+def _table_width(widths: list[int]) -> int:
+    """A rich table's width for these column widths: one space of padding each side of a
+    cell, and a border line before, between and after the columns."""
+    return sum(widths) + 2 * len(widths) + len(widths) + 1
+
+
+def fit_columns(columns: list[Column], rows: list[list], width: int) -> tuple[list[int], bool, list[Column]]:
+    """(indices of the columns shown, whether in their short form, the columns dropped) so
+    that the table is at most `width` wide with every cell whole: full headers and cells if
+    they fit, else the short ones, then the columns that matter least dropped until it fits."""
+    def widths(shown: list[int], short: bool) -> list[int]:
+        return [max([cell_len(_header(columns[i], short))] + [_cell_width(row[i], short) for row in rows])
+                for i in shown]
+
+    shown = list(range(len(columns)))
+    for short in (False, True):
+        if _table_width(widths(shown, short)) <= width:
+            return shown, short, []
+    droppable = sorted((i for i in shown if columns[i].keep < Column.NEVER_DROPPED),
+                       key=lambda i: (columns[i].keep, -i))
+    dropped = []
+    for index in droppable:
+        if _table_width(widths(shown, True)) <= width:
+            break
+        shown.remove(index)
+        dropped.append(columns[index])
+    return shown, True, dropped
+
+
+def _header(column: Column, short: bool) -> str:
+    return (column.short or column.name) if short else column.name
+
+
+def stack_columns(columns: list[Column], rows: list[list], width: int) -> list[list[int]]:
+    """Pages of column indices, each at most `width` wide in short form: every page repeats
+    the columns never dropped (the row labels) and takes as many of the others, in order,
+    as fit. A table of many narrow columns (the targets' features) is printed page by page
+    instead of losing any."""
+    labels = [i for i, c in enumerate(columns) if c.keep >= Column.NEVER_DROPPED]
+
+    def fits(shown: list[int]) -> bool:
+        widths = [max([cell_len(_header(columns[i], True))] + [_cell_width(row[i], True) for row in rows])
+                  for i in shown]
+        return _table_width(widths) <= width
+
+    def paginate(most: int) -> list[list[int]]:
+        pages, page = [], []
+        for index in (i for i in range(len(columns)) if i not in labels):
+            if page and (len(page) == most or not fits(sorted(labels + page + [index]))):
+                pages.append(sorted(labels + page))
+                page = []
+            page.append(index)
+        if page or not pages:
+            pages.append(sorted(labels + page))
+        return pages
+
+    others = len(columns) - len(labels)
+    greedy = paginate(others)
+    # As many pages as the greedy fill needs, the columns shared out evenly between them.
+    even = paginate(-(-others // len(greedy)))
+    return even if len(even) == len(greedy) else greedy
+
+
+def print_fitted(console: Console, title: str, columns: list[Column], rows: list[list], caption: str = "",
+                 sections: tuple[int, ...] = (), stack: bool = False) -> None:
+    """A table that keeps every label and number whole at the console's width (a wide
+    terminal gets every column; a narrow one short headers and labels, then fewer columns,
+    named below the table, or with `stack` the rest in further tables with the labels
+    repeated). `sections`: row indices before which a rule is drawn."""
+    if not rows:
+        return
+    shown, short, dropped = fit_columns(columns, rows, console.width)
+    pages = [shown]
+    if dropped and stack:
+        pages, dropped = stack_columns(columns, rows, console.width), []
+    for number, page in enumerate(pages):
+        heading = title if number == 0 else f"(continued, {number + 1} of {len(pages)})"
+        table = Table(title=heading, title_justify="left")
+        for index in page:
+            table.add_column(_header(columns[index], short), no_wrap=True,
+                             justify="right" if columns[index].right else "left")
+        for row_number, row in enumerate(rows):
+            table.add_row(*(_cell(row[i], short) for i in page), end_section=row_number + 1 in sections)
+        console.print(table)
+    notes = []
+    legend = [f"{columns[i].short} = {columns[i].name}" for i in sorted({i for p in pages for i in p})
+              if short and columns[i].short]
+    if legend:
+        notes.append("; ".join(legend) + ".")
+    if dropped:
+        notes.append(f"Not shown at {console.width} columns: {', '.join(c.name for c in dropped)} "
+                     f"(a wider terminal shows them; the result file and `smbench report` have every figure).")
+    if caption:
+        notes.append(caption)
+    if notes:
+        console.print(Text(" ".join(notes), style="dim"))
 
 
 def render(document: dict, console: Console) -> None:

@@ -3,35 +3,38 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from smbench.run_view import GROUP_ORDER, VERDICT_STYLE, fallback_cell, family_table, percent, print_table
+from smbench.run_view import GROUP_ORDER, VERDICT_STYLE, Column, Short, fallback_cell, percent, print_fitted
 
 
-def peak_table(records: list[dict]) -> Table | None:
+COLUMNS = [Column("precision", "prec", keep=1), Column("format", keep=Column.NEVER_DROPPED),
+           Column("instruction", "instr", keep=3), Column("support", keep=4),
+           Column("T(FL)OP/s", keep=Column.NEVER_DROPPED, right=True), Column("% spec", "%spec", keep=7, right=True),
+           Column("% clock peak", "%clk", keep=6, right=True), Column("clock", keep=2, right=True),
+           Column("verdict", keep=8), Column("native / sm_80 PTX", "vs sm_80", keep=5)]
+
+
+def peak_rows(records: list[dict]) -> list[list]:
     """Per precision: the loop's instruction, throughput, % of spec and of the clock-based
     peak, the verdict, and how much faster the native build is than the compute_80 one."""
-    rows, table = family_table(records, "peak", "compute peaks (dense)",
-                                ("precision", "loop", "instruction", "support", "T(FL)OP/s", "% spec", "% clock peak",
-                                 "clock", "verdict", "native / sm_80 PTX"), wrapped=("loop",),
-                                right=("T(FL)OP/s", "% spec", "% clock peak", "clock"))
-    if table is None:
-        return None
+    rows = [r for r in records if r["family"] == "peak" and r["status"] == "ok"]
     order = {key: i for i, key in enumerate(GROUP_ORDER)}
     rows.sort(key=lambda r: (order.get(r["group"], len(order)), r["unit"] != "tensor"))
+    table = []
     for r in rows:
         clock = r.get("expected", {}).get("clock_mhz")
-        table.add_row(r["group"], r["label"], r.get("instruction", ""), r.get("support", ""),
-                      f"{r['tflops']['median']:.4g} {'TOPS' if r['ops_unit'] == 'TOPS' else ''}".strip(),
+        table.append([r["group"], Short((r["label"], r["benchmark"])), r.get("instruction", ""), r.get("support", ""),
+                      f"{r['tflops']['median']:.4g}{' TOPS' if r['ops_unit'] == 'TOPS' else ''}",
                       percent(r.get("percent_of_spec")), percent(r.get("percent_of_clock_peak")),
                       f"{clock:.0f} MHz" if clock else "-",
                       Text(r.get("verdict", ""), style=VERDICT_STYLE.get(r.get("verdict", ""), "")),
-                      fallback_cell(r))
+                      fallback_cell(r)])
     return table
 
 
 def view(records: list[dict], console: Console) -> None:
-    print_table(console, peak_table(records), "T(FL)OP/s = operations counted per instruction (2 m n k per mma, 2 per "
-                "FMA lane) / median time; % clock peak = against rate per SM per clock x SMs x the SM clock seen; the "
-                "verdict uses it where the device table has a rate.")
+    print_fitted(console, "compute peaks (dense)", COLUMNS, peak_rows(records),
+                 "T(FL)OP/s = operations counted per instruction (2 m n k per mma, 2 per FMA lane) / median time; "
+                 "% clock peak = against rate per SM per clock x SMs x the SM clock seen; the verdict uses it where "
+                 "the device table has a rate.")

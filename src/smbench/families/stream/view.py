@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from smbench.run_view import VERDICT_STYLE, size
+from smbench.run_view import VERDICT_STYLE, Column, print_fitted, size
 
 
 def stream_rows(records: list[dict]) -> list[dict]:
@@ -26,39 +25,47 @@ def stream_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
+def kernel_label(kernel: str) -> str:
+    """stream_triad_f32_v16 -> 'triad f32 16B' (the access width in bytes)."""
+    _, op, dtype, width = kernel.split("_")
+    return f"{op} {dtype} {width[1:]}B"
+
+
+COLUMNS = [Column("kernel", keep=Column.NEVER_DROPPED), Column("memory", "mem", keep=8),
+           Column("size", keep=6, right=True), Column("GB/s", keep=Column.NEVER_DROPPED, right=True),
+           Column("% of expected", "%exp", keep=7, right=True), Column("verdict", keep=7),
+           Column("best GB/s (size)", "best (size)", keep=2)]
+
+
 def view(records: list[dict], console: Console) -> None:
     """The memory summary: a row per stream kernel and memory kind, with the copies (the
     transfer family's records) and the empty launch (the launch family's) beside them in
     the same table, and copy and triad as a ratio of the device-to-device cudaMemcpy."""
     if not any(r["family"] in ("stream", "transfer", "launch") and r["status"] == "ok" for r in records):
         return
-
-    table = Table(show_lines=False)
-    for column in ("kernel", "memory", "size", "GB/s", "% of expected", "verdict", "best GB/s (size)"):
-        table.add_column(column, no_wrap=True, justify="right" if column in ("size", "GB/s", "% of expected") else "left")
+    rows = []
     for row in stream_rows(records):
         percent = f"{row['percent']:.0f}%" if row["percent"] is not None else "-"
-        table.add_row(row["kernel"], row["memory"], size(row["size"]), f"{row['gbps']:.1f}", percent,
-                      Text(row["verdict"], style=VERDICT_STYLE.get(row["verdict"], "")),
-                      f"{row['best_gbps']:.1f} ({size(row['best_size'])})")
+        rows.append([kernel_label(row["kernel"]), row["memory"], size(row["size"]), f"{row['gbps']:.1f}", percent,
+                     Text(row["verdict"], style=VERDICT_STYLE.get(row["verdict"], "")),
+                     f"{row['best_gbps']:.1f} ({size(row['best_size'])})"])
     for record in records:
         if record["family"] == "transfer" and record["status"] == "ok":
-            table.add_row(f"cudaMemcpy {record['benchmark']}", record["host"], size(record["bytes"]),
-                          f"{record['gbps']['median']:.1f}", "-", "", "")
+            rows.append([f"cudaMemcpy {record['benchmark']}", record["host"], size(record["bytes"]),
+                         f"{record['gbps']['median']:.1f}", "-", "", ""])
         if record["family"] == "launch" and record["status"] == "ok":
-            table.add_row("empty kernel", "queued", "-", f"{record['queued_us']['median']:.2f} us", "-", "", "")
-            table.add_row("empty kernel", "launch+sync", "-", f"{record['launch_sync_us']['median']:.2f} us", "-",
-                          "", "")
-    console.print(table)
-    console.print(Text("GB/s = bytes moved (BabelStream's count) / median time; 'size' is the largest working "
-                       "set, where the verdict applies when it is DRAM-resident (>= 4x the last-level cache).",
-                       style="dim"), soft_wrap=True)
+            rows.append(["empty kernel", "queued", "-", f"{record['queued_us']['median']:.2f} us", "-", "", ""])
+            rows.append(["empty kernel", "launch+sync", "-", f"{record['launch_sync_us']['median']:.2f} us", "-",
+                         "", ""])
+    print_fitted(console, "memory bandwidth", COLUMNS, rows,
+                 "GB/s = bytes moved (BabelStream's count) / median time; 'size' is the largest working set, where "
+                 "the verdict applies when it is DRAM-resident (>= 4x the last-level cache).")
     d2d = [r for r in records if r["family"] == "transfer" and r["benchmark"] == "d2d" and r["status"] == "ok"]
     if d2d:
         reference = max(d2d, key=lambda r: r["bytes"])
         for row in stream_rows(records):
             if row["memory"] == "device" and row["kernel"].split("_")[1] in ("copy", "triad"):
                 ratio = row["gbps"] / reference["gbps"]["median"]
-                console.print(f"{row['kernel']} at {size(row['size'])}: {ratio:.2f}x cudaMemcpy device-to-device "
-                              f"({reference['gbps']['median']:.1f} GB/s at {size(reference['bytes'])})",
-                              highlight=False, soft_wrap=True)
+                console.print(f"{kernel_label(row['kernel'])} at {size(row['size'])}: {ratio:.2f}x cudaMemcpy "
+                              f"device-to-device ({reference['gbps']['median']:.1f} GB/s at "
+                              f"{size(reference['bytes'])})", highlight=False)
