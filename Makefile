@@ -16,18 +16,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job: the environment check; the quick suite on the GPU if there is one, else on
-# the CPU reference path (result file in $(OUT)/); the compile matrix of every kernel over
-# every target (GPU or not); how long the matrix takes; and, last, a report with plots of the
-# run beside the published reference results ($(OUT)/report/report.html).
+# The main job (smbench bench): the environment check; the quick suite on the GPU if there
+# is one, else on the CPU reference path; the compile matrix of every kernel over every
+# target, built once; a report beside the published devices. Progress while it works, then
+# one screen of what the machine did; every table, the matrix and the report are in $(OUT)/.
 bench: install
-	$(BIN)/smbench doctor
-	$(BIN)/smbench run --suite quick --backend auto --out $(OUT)
-	$(BIN)/smbench compat
-	$(BIN)/smbench compat --format json --output $(OUT)/compat.json
-	$(BIN)/smbench compat --format md --output $(OUT)/compat.md
-	$(BIN)/python benchmarks/compat_speed.py
-	$(BIN)/smbench report "$$(ls -t $(OUT)/*-quick-*.json | head -1)" results/reference-*.json $(OUT)/compat.json --out $(OUT)/report
+	$(BIN)/smbench bench --out $(OUT)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -58,6 +59,19 @@ def _check_writable(output: Path | None) -> None:
         raise SmbenchError(f"cannot write {output}: {exc.strerror or exc}") from None
     if not existed:
         output.unlink()
+
+
+def _check_writable_dir(directory: Path) -> None:
+    """Say at once that an output directory cannot be made or written (a file of that name,
+    /proc, no permission), not after minutes of measuring."""
+    if directory.exists() and not directory.is_dir():
+        raise SmbenchError(f"--out {directory}: a file of that name exists; name a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".smbench-write-test-"):
+            pass
+    except OSError as exc:
+        raise SmbenchError(f"cannot write to {directory}: {exc.strerror or exc}") from None
 
 
 def _positive_int(text: str) -> int:
@@ -282,6 +296,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     _write(console.file.getvalue(), None)
     print(f"result file: {path}", file=sys.stderr)
     return 1 if any(r["status"] == "failed" for r in records) else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from smbench import bench, run
+
+    _check_writable_dir(args.out)
+    terminal = _stdout_is_terminal()
+    console = Console(file=io.StringIO(), width=Console().width if terminal else 100, force_terminal=terminal)
+    try:
+        status = bench.main_job(args.suite, args.backend, args.out, _progress, console, Console(stderr=True))
+    except run.RunInterrupted as stop:
+        print(f"smbench bench: interrupted; {stop.records} finished cases kept in {stop.path}", file=sys.stderr)
+        return 130
+    _write(console.file.getvalue(), None)
+    return status
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
@@ -528,6 +557,17 @@ def build_parser() -> argparse.ArgumentParser:
                           help="cuda (default), or cpu: the same cases on the CPU reference path")
     selftest.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
     selftest.set_defaults(handler=cmd_selftest)
+
+    bench = sub.add_parser("bench", help="the main job on a new machine (make bench): check, run, compile, report",
+                           description="The environment check, the suite on the GPU (else the CPU reference path), "
+                                       "the compile matrix of every kernel over every target, and a report beside "
+                                       "the published devices; then one screen of what the machine did. The full "
+                                       "tables, the matrix and the report are written to --out.")
+    bench.add_argument("--suite", default="quick", help="a suite name or a .toml file (default quick)")
+    bench.add_argument("--backend", choices=("auto", "cuda", "cpu"), default="auto",
+                       help="auto (default): the GPU if there is one, else the CPU reference path")
+    bench.add_argument("--out", type=Path, default=Path("out"), help="directory for every file (default out/)")
+    bench.set_defaults(handler=cmd_bench)
 
     reference = sub.add_parser("reference", help="write the published reference results of the device table")
     reference.add_argument("--out", type=Path, default=Path("results"), help="directory (default results/)")

@@ -42,6 +42,9 @@ class Family:
     report_lines: Callable | None = None
     report_section: Callable | None = None
     plots: Callable | None = None
+    # Its lines on the one screen that ends `smbench bench`: (document) -> [(label, text)],
+    # a line or three saying what the machine did (smbench.headlines).
+    headline: Callable | None = None
     # The figure a record is judged and exported by: (its field, unit, the record's amount that
     # each timed sample divides, scale) — export and rerun read it.
     figure: tuple = ("gbps", "GB/s", "bytes_moved", 1e9)

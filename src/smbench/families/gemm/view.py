@@ -48,3 +48,20 @@ def view(records: list[dict], console: Console) -> None:
                  "loop in this run; GB/s = (A + B + C bytes) / time, with % of the expected DRAM bandwidth, for "
                  "M <= 16 (the skinny tile); validation: -1/0/1 inputs equal the exact product, and random inputs "
                  "stay within the elementwise error bound and the normwise tolerance against float64.")
+
+
+def headline(document: dict) -> list[tuple[str, str]]:
+    """Each format's largest GEMM: its rate, against its own mma.sync loop and cuBLAS."""
+    largest: dict[str, dict] = {}
+    for r in document["records"]:
+        if r["family"] == "gemm" and r["status"] == "ok":
+            if r["benchmark"] not in largest or r["ops"] > largest[r["benchmark"]]["ops"]:
+                largest[r["benchmark"]] = r
+    parts = []
+    for key, r in largest.items():
+        notes = [f"{percent(r.get('percent_of_mma_peak'))} of its loop"] if r.get("percent_of_mma_peak") else []
+        cublas = (r.get("cublas") or {}).get("ours_over_cublas")
+        if cublas:
+            notes.append(f"{cublas:.2f}x cuBLAS")
+        parts.append(f"{key} {r['shape']} {r['tflops']['median']:.4g}" + (f" ({', '.join(notes)})" if notes else ""))
+    return [("GEMM", "T(FL)OP/s, each format's largest: " + "; ".join(parts))] if parts else []

@@ -264,4 +264,4 @@ FAMILY = Family("latency", rank=65,  # last: a run cut short (gpu-check's limits
                 check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
                 # ns per load; rerun's noise test reads each launch's loads per chain / seconds (its inverse)
-                figure=("latency_ns", "ns", "steps_per_launch", 1e9))
+                figure=("latency_ns", "ns", "steps_per_launch", 1e9), headline=view.headline)

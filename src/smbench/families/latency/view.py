@@ -85,3 +85,15 @@ def view(records: list[dict], console: Console) -> None:
         for row in rows:
             kinds.add_row(*row)
         console.print(kinds)
+
+
+def headline(document: dict) -> list[tuple[str, str]]:
+    """The one-thread random chase in the device's own memory: each level's latency."""
+    for curve in latency.curves(document["records"]):
+        mode, pattern, cache, memory = curve.key
+        if mode == "latency" and pattern == "random" and memory in ("device", "host") and curve.levels:
+            levels = ", ".join(f"{level.name} {_ns(level.ns)} ns" + (f" ({level.cycles:.0f} cycles)"
+                                                                        if level.cycles else "")
+                               for level in curve.levels)
+            return [("latency", f"dependent loads, random chase: {levels}")]
+    return []

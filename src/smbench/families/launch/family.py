@@ -31,4 +31,4 @@ def run_launch(case: Case, runner, policy) -> dict:
 
 FAMILY = Family("launch", rank=60, summary="launch latency of an empty kernel", settings=SETTINGS, plan=plan,
                 run=run_launch,
-                compare=publish.COMPARE)
+                compare=publish.COMPARE, headline=publish.headline)

@@ -21,3 +21,11 @@ def transfers(document: dict) -> dict[str, Entry]:
 
 
 COMPARE = (("Copies and launches", transfers, "benchmark"),)
+
+
+def headline(document: dict) -> list[tuple[str, str]]:
+    for r in document["records"]:
+        if r["family"] == "launch" and r["status"] == "ok":
+            return [("launch", f"{r['queued_us']['median']:.2f} us per queued empty kernel, "
+                               f"{r['launch_sync_us']['median']:.2f} us launch + synchronize")]
+    return []

@@ -57,4 +57,4 @@ def run_peak(case: Case, runner, policy) -> dict:
 FAMILY = Family("peak", rank=30, summary="tensor-core and CUDA-core throughput per precision", settings=SETTINGS,
                 plan=plan, run=run_peak, view=view.view,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
-                figure=("tflops", "T(FL)OP/s", "ops", 1e12))
+                figure=("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline)

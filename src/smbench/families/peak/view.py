@@ -38,3 +38,26 @@ def view(records: list[dict], console: Console) -> None:
                  "T(FL)OP/s = operations counted per instruction (2 m n k per mma, 2 per FMA lane) / median time; "
                  "% clock peak = against rate per SM per clock x SMs x the SM clock seen; the verdict uses it where "
                  "the device table has a rate.")
+
+
+def headline(document: dict) -> list[tuple[str, str]]:
+    """The fastest tensor loop of each precision, and how many loops each verdict got."""
+    rows = [r for r in document["records"] if r["family"] == "peak" and r["status"] == "ok"]
+    if not rows:
+        return []
+    best: dict[str, dict] = {}
+    for r in rows:
+        if r["unit"] == "tensor" and (r["group"] not in best or r["tflops"]["median"] > best[r["group"]]["tflops"]["median"]):
+            best[r["group"]] = r
+    order = {key: i for i, key in enumerate(GROUP_ORDER)}
+    figures = ", ".join(f"{group} {r['tflops']['median']:.4g}" + (f" ({percent(r.get('percent_of_clock_peak'))})"
+                                                                   if r.get("percent_of_clock_peak") else "")
+                        for group, r in sorted(best.items(), key=lambda item: order.get(item[0], len(order))))
+    verdicts: dict[str, list[str]] = {}
+    for r in rows:
+        verdicts.setdefault(r.get("verdict") or "no verdict", []).append(r["benchmark"])
+    counted = "; ".join(f"{len(names)} {verdict}" + (f" ({', '.join(names[:3])}{' ...' if len(names) > 3 else ''})"
+                                                     if verdict not in ("normal", "no expectation") else "")
+                        for verdict, names in verdicts.items())
+    return [("tensor", f"T(FL)OP/s, best loop per precision (% of the clock-based peak): {figures}"),
+            ("", f"{len(rows)} loops validated: {counted}")]

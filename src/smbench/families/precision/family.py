@@ -58,4 +58,4 @@ def run_precision(case: Case, runner, policy) -> dict:
 
 
 FAMILY = Family("precision", rank=40, summary="tensor-core numerics per format", settings=SETTINGS, plan=plan,
-                run=run_precision, view=view.view)
+                run=run_precision, view=view.view, headline=view.headline)

@@ -79,3 +79,16 @@ def view(records: list[dict], console: Console) -> None:
             console.print(f"CPU path: the probes recovered the emulated model's parameters for "
                           f"{len(recovered) - len(wrong)} of {len(recovered)} formats"
                           + (f"; WRONG for {', '.join(wrong)}" if wrong else ""), highlight=False)
+
+
+def headline(document: dict) -> list[tuple[str, str]]:
+    records = [r for r in document["records"] if r["family"] == "precision" and r["status"] in ("ok", "failed")]
+    if not records:
+        return []
+    fitted = [r for r in records if r["status"] == "ok"]
+    text = f"{len(fitted)} of {len(records)} formats probed and fitted to a model (the numerics table has each)"
+    recovered = [r for r in fitted if r.get("recovered")]
+    if recovered:
+        right = sum("WRONG" not in r["recovered"].values() for r in recovered)
+        text += f"; CPU path: the emulator's own model recovered for {right} of {len(recovered)}"
+    return [("numerics", text)]

@@ -112,4 +112,4 @@ FAMILY = Family("stream", rank=10,
                 summary="memory bandwidth: BabelStream's kernels over a working-set sweep and every memory kind",
                 settings=SETTINGS, plan=plan, run=run_stream, check=check, view=view.view,
                 compare=publish.COMPARE, report_lines=publish.report_lines, report_section=publish.llm_section,
-                plots=publish.bandwidth_vs_size)
+                plots=publish.bandwidth_vs_size, headline=view.headline)

@@ -69,3 +69,32 @@ def view(records: list[dict], console: Console) -> None:
                 console.print(f"{kernel_label(row['kernel'])} at {size(row['size'])}: {ratio:.2f}x cudaMemcpy "
                               f"device-to-device ({reference['gbps']['median']:.1f} GB/s at "
                               f"{size(reference['bytes'])})", highlight=False)
+
+
+def headline(document: dict) -> list[tuple[str, str]]:
+    """Triad and copy at the largest working set against the expected DRAM bandwidth; the
+    other memory kinds' triad beside it."""
+    from smbench.families.stream.publish import largest_records
+
+    largest = largest_records(document)
+    if not largest:
+        return []
+    first = largest.get("triad") or next(iter(largest.values()))
+    figures = ", ".join(f"{name} {largest[name]['gbps']['median']:.4g} GB/s" for name in ("triad", "copy")
+                        if name in largest) or f"{first['benchmark']} {first['gbps']['median']:.4g} GB/s"
+    where = f"at {size(first['working_set_bytes'])}" + ("" if first.get("dram_resident") else
+                                                         " (still in cache: not a DRAM figure)")
+    expected = document.get("expected_bandwidth")
+    if expected and first.get("percent_of_expected") is not None:
+        judged = f": {first['percent_of_expected']:.0f}% of the expected {expected['gbps']:g} GB/s, {first['verdict']}"
+    else:
+        judged = "; no expected figure for this device"
+    lines = [("memory", f"{figures} {where}{judged}")]
+    kinds = {}
+    for record in document["records"]:
+        if record["family"] == "stream" and record["status"] == "ok" and record.get("memory") not in ("device", "host"):
+            kinds[record["memory"]] = record
+    if kinds:
+        lines.append(("", ", ".join(f"{r['benchmark']} in {kind} memory {r['gbps']['median']:.4g} GB/s"
+                                    for kind, r in kinds.items())))
+    return lines

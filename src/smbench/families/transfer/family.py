@@ -39,5 +39,19 @@ def run_transfer(case: Case, runner, policy) -> dict:
             "gbps": {"median": moved / stats.median / 1e9, "best": moved / stats.min / 1e9}}
 
 
+def headline(document: dict) -> list[tuple[str, str]]:
+    """Each direction's largest copy."""
+    largest: dict[tuple, dict] = {}
+    for r in document["records"]:
+        if r["family"] == "transfer" and r["status"] == "ok":
+            key = (r["benchmark"], r["host"])
+            if key not in largest or r["bytes"] > largest[key]["bytes"]:
+                largest[key] = r
+    if not largest:
+        return []
+    return [("copies", ", ".join(f"{direction.upper()}{'' if host == 'device' else ' ' + host} "
+                                 f"{r['gbps']['median']:.4g} GB/s" for (direction, host), r in largest.items()))]
+
+
 FAMILY = Family("transfer", rank=20, summary="host<->device and device-to-device copies (cudaMemcpyAsync)",
-                settings=SETTINGS, plan=plan, run=run_transfer)
+                settings=SETTINGS, plan=plan, run=run_transfer, headline=headline)

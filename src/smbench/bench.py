@@ -1,0 +1,147 @@
+"""`smbench bench` (what `make bench` runs): the main job on a new machine, ending in one screen.
+
+The environment check, the suite on the GPU if there is one (else the CPU reference
+path), the compile matrix of every kernel over every target (built once, written as JSON
+and Markdown), and a report beside the published devices. The detail goes to files; the
+terminal gets progress while it works and, at the end, what the machine did and where
+everything is.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from smbench import headlines
+from smbench.errors import SmbenchError
+
+SUMMARY_WIDTH = 120  # the full tables, in a file, at a width every table fits
+
+
+def environment(err: Console) -> list[tuple[str, str]]:
+    """The doctor's checks as lines for the last screen: how many passed, then each warning.
+    A failure ends the job at once (nothing after it would work)."""
+    from smbench.doctor import FAIL, WARN, run_checks
+
+    checks = run_checks()
+    failed = [c for c in checks if c.status == FAIL]
+    for check in failed:
+        err.print(f"{check.status} {check.name}: {check.detail}", highlight=False, soft_wrap=True)
+    if failed:
+        raise SmbenchError(f"the environment check failed ({', '.join(c.name for c in failed)}); "
+                           f"`smbench doctor` says more")
+    warned = [c for c in checks if c.status == WARN]
+    return [("checks", f"{len(checks) - len(warned)} of {len(checks)} environment checks passed"
+                       + (", warnings:" if warned else ""))] + [("", f"{c.name}: {c.detail}") for c in warned]
+
+
+def measure(suite_name: str, backend: str, out_dir: Path, err: Console, progress) -> tuple[Path, dict]:
+    """The suite, its result file in out_dir and its full tables beside it (summary-*.txt)."""
+    from smbench import run, run_view, suites
+    from smbench.results import load
+
+    suite = suites.load(suite_name)
+    runner = run.resolve_backend(backend, suite)
+    err.print(f"smbench bench: suite {suite.name} on {runner.info['name']} ({runner.name}; {runner.why})",
+              highlight=False, soft_wrap=True)
+    with progress("running") as update:
+        path, _ = run.execute(suite, runner, set(suites.names()), out_dir,
+                              lambda case, number, total: update(total=total, completed=number,
+                                                                 description=case.label))
+    document = load(path)
+    console = Console(file=io.StringIO(), width=SUMMARY_WIDTH, force_terminal=False)
+    run_view.render(document, console)
+    summary = path.with_name(f"summary-{path.stem}.txt")
+    summary.write_text(console.file.getvalue(), encoding="utf-8")
+    return path, document
+
+
+def compile_matrix(out_dir: Path, progress):
+    """Every built-in kernel on every target, compiled once; the matrix as JSON and Markdown."""
+    from smbench import compat, compat_view
+    from smbench import targets as target_table
+    from smbench.cache import Cache
+
+    target_list = target_table.parse_list("all", real_only=True)
+    units = compat.builtin_units()
+    start = time.perf_counter()
+    with progress("compiling") as update:
+        update(total=len(units) * len(target_list))
+        matrix = compat.run(units, target_list, cache=Cache(), on_done=lambda: update(advance=1))
+    seconds = time.perf_counter() - start
+    paths = out_dir / "compat.json", out_dir / "compat.md"
+    paths[0].write_text(compat_view.render_json(matrix), encoding="utf-8")
+    paths[1].write_text(compat_view.render_markdown(matrix), encoding="utf-8")
+    return matrix, paths, seconds
+
+
+def main_job(suite_name: str, backend: str, out_dir: Path, progress, console: Console, err: Console) -> int:
+    """Returns the exit status: 1 when any benchmark case failed, else 0."""
+    import json
+
+    from smbench import report
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    lines = environment(err)
+    path, document = measure(suite_name, backend, out_dir, err, progress)
+    matrix, matrix_paths, seconds = compile_matrix(out_dir, progress)
+    named = [("this machine", document)] + published_beside(document)
+    html_path, _ = report.build(named, [json.loads(matrix_paths[0].read_text(encoding="utf-8"))],
+                                out_dir / "report")
+    lines += headlines.family_lines(document)
+    lines += headlines.compat_lines(matrix, _native_target(document))
+    failed = [r for r in document["records"] if r["status"] == "failed"]
+    skipped = sum(r["status"] == "skipped" for r in document["records"])
+    ok = sum(r["status"] == "ok" for r in document["records"])
+    lines.append(("cases", f"{ok} ok, {len(failed)} failed, {skipped} skipped (the reasons: the summary file)"))
+    lines.append(("files", f"{_shown(path)} (results), {_shown(path.with_name(f'summary-{path.stem}.txt'))} (every "
+                           f"table), {_shown(matrix_paths[0])} and {matrix_paths[1].name} (compile matrix, "
+                           f"{seconds:.0f} s)"))
+    lines.append(("report", _shown(html_path)))
+    title = f"smbench bench: {document['device'].get('name', '?')}, suite {document['suite']}, " \
+            f"{time.perf_counter() - started:.0f} s"
+    if document["backend"] == "cpu":
+        title += " (no GPU: the CPU reference path, host NumPy figures, not a GPU's)"
+    headlines.print_screen(console, title, lines)
+    return 1 if failed else 0
+
+
+# The published devices a first report sets the run beside: the Spark, an RTX 5090, an A100
+# and the Macs (smbench report takes any others).
+BESIDE = ("gb10", "rtx5090", "a100-80", "m4max", "m3ultra")
+
+
+def published_beside(document: dict) -> list[tuple[str, dict]]:
+    """(label, published document) for BESIDE, and the measured GPU's own row if the device
+    table has one: its vendor figures next to what it did."""
+    from smbench import devices, reference
+
+    keys = list(BESIDE)
+    spec = devices.match(document.get("device", {}).get("name", "")) if document.get("backend") == "cuda" else None
+    if spec is not None and spec.key not in keys:
+        keys.insert(0, spec.key)
+    return [(key, reference.document(devices.by_key(key))) for key in keys]
+
+
+def _shown(path: Path) -> str:
+    """A path as short as it can be said: relative to the working directory when under it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _native_target(document: dict) -> str | None:
+    """The measured GPU's own target, from its compute capability; None on the CPU path."""
+    from smbench import targets as target_table
+
+    capability = document.get("device", {}).get("compute_capability")
+    if document.get("backend") != "cuda" or not capability:
+        return None
+    major, minor = (int(x) for x in str(capability).split("."))
+    return target_table.best_native(major, minor).name

@@ -1,0 +1,51 @@
+"""`smbench bench` (what `make bench` runs) ends with one screen: what the machine did,
+what compiles where, and where every file is; the detail goes to those files."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from smbench import cli, compat
+
+from test_run import TINY
+
+
+@pytest.fixture
+def small_matrix(monkeypatch):
+    """The compile matrix of one small kernel file (the whole one takes a minute cold)."""
+    everything = compat.builtin_units
+
+    monkeypatch.setattr(compat, "builtin_units", lambda: [u for u in everything() if u.path.name == "timing.cu"])
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_bench_ends_with_one_screen_and_writes_the_detail_to_files(tmp_path, monkeypatch, capsys, small_matrix,
+                                                                      width):
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(TINY + "[latency]\npoints_per_octave = 1\n")
+    monkeypatch.setenv("COLUMNS", str(width))
+    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: True)
+    out = tmp_path / "out"
+    assert cli.main(["bench", "--backend", "cpu", "--suite", str(suite), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines()
+    assert len(lines) <= 45, len(lines)  # one screen
+    assert all(len(line) <= width for line in lines)
+    labels = {line.split()[0] for line in lines[1:] if line and not line.startswith(" ")}
+    assert {"checks", "memory", "compile", "cases", "files", "report"} <= labels, labels
+    assert "CPU reference path, host NumPy figures, not a GPU's" in " ".join(line.strip() for line in lines[:3])
+    result = next(out.glob("*-tiny-*.json"))
+    assert (out / f"summary-{result.stem}.txt").read_text().count("memory bandwidth") == 1
+    assert (out / "compat.json").is_file() and (out / "compat.md").is_file()
+    assert (out / "report" / "report.html").is_file()
+    assert str(out / "report" / "report.html") in "".join(line.strip() for line in lines)  # folded, whole
+
+
+def test_bench_refuses_an_out_that_is_a_file(tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("x")
+    assert cli.main(["bench", "--backend", "cpu", "--out", str(blocker)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "a file of that name exists" in err[0]
