@@ -18,7 +18,8 @@ from smbench.scan.scanner import Package, ScanResult
 FORMATS = ("table", "md", "csv", "json")
 _STYLE = {rules.NATIVE: "green", rules.JIT: "yellow", rules.NONE: "red bold"}
 
-LEGEND = ("native = SASS for this GPU is in the file; JIT = only PTX the driver compiles at first load; "
+LEGEND = ("SASS and PTX: the sm_ and compute_ numbers in the files. "
+          "native = SASS for this GPU is in the file; JIT = only PTX the driver compiles at first load; "
           "NO = neither; ! = JIT from an older generation's PTX (the sm_80 fallback when compute_80). "
           "Rules and sources: docs/scan.md.")
 
@@ -48,20 +49,33 @@ def _size(value: int) -> str:
     return f"{value} B"
 
 
-def package_table(title: str, packages: list[Package], gpus: list[rules.Gpu]) -> Table:
+def package_table(title: str | None, packages: list[Package], gpus: list[rules.Gpu], codes: bool = True) -> Table:
+    """Packages with what they carry (codes) and a verdict column per GPU (gpus)."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    # Names, versions and counts never wrap or shrink; the code lists wrap between entries.
+    # Names, versions and counts never wrap or shrink; the code lists and verdicts wrap
+    # between words ("JIT compute_80 !" may take two lines), never inside one.
     table.add_column("package", no_wrap=True)
-    table.add_column("version", no_wrap=True)
-    table.add_column("files", justify="right", no_wrap=True)
-    table.add_column("SASS sm_", overflow="fold", min_width=8)
-    table.add_column("PTX compute_", overflow="fold", min_width=7)
+    if codes:
+        table.add_column("version", no_wrap=True)
+        table.add_column("files", justify="right", no_wrap=True)
+        table.add_column("SASS", min_width=10)
+        table.add_column("PTX", min_width=6)
     for gpu in gpus:
-        table.add_column(gpu.label, no_wrap=True)
+        table.add_column(gpu.label, min_width=14)
     for package in packages:
-        table.add_row(package.name, package.version or "-", str(package.files), _short(package.sass),
-                      _short(package.ptx), *(_cell(package.verdicts[g.label]) for g in gpus))
+        cells = [package.version or "-", str(package.files), _short(package.sass), _short(package.ptx)] if codes else []
+        table.add_row(package.name, *cells, *(_cell(package.verdicts[g.label]) for g in gpus))
     return table
+
+
+def package_tables(title: str, packages: list[Package], gpus: list[rules.Gpu], console: Console) -> list[Table]:
+    """One table where it fits the console; where it does not (several GPUs at 80 columns),
+    the codes in one and the verdicts in a second, so that nothing is cut."""
+    whole = package_table(title, packages, gpus)
+    # Measured on a console wide enough not to clamp it: the narrowest it can be uncut.
+    if Console(width=10_000).measure(whole).minimum <= console.width:
+        return [whole]
+    return [package_table(title, packages, [], codes=True), package_table(None, packages, gpus, codes=False)]
 
 
 def notes(packages: list[Package], gpus: list[rules.Gpu]) -> list[str]:
@@ -89,7 +103,8 @@ def render_text(result: ScanResult, width: int | None = None, colour: bool = Fal
         head = (f"{source.title} ({source.root}): {source.files_scanned} files, {_size(source.bytes_scanned)} "
                 f"read by their headers in {source.seconds:.2f} s")
         if packages:
-            console.print(package_table(head, packages, result.gpus))
+            for table in package_tables(head, packages, result.gpus, console):
+                console.print(table)
         else:
             console.print(Text(head + ": no device code", style="bold"))
         for line in notes(packages, result.gpus):
