@@ -477,7 +477,7 @@ def _results_and_matrices(paths: Sequence[Path]) -> tuple[list[tuple[str, dict]]
             raise SmbenchError(f"no such file: {path}") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SmbenchError(f"{path}: not a JSON result file ({exc})") from None
-        if isinstance(head, dict) and str(head.get("schema", "")).startswith("smbench.compat/"):
+        if isinstance(head, dict) and str(head.get("schema", "")).startswith(("smbench.compat/", "smbench.scan/")):
             matrices.append(head)
         else:
             results_paths.append(path)
@@ -501,6 +501,48 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(html_path)
     print(markdown_path)
     return 0
+
+
+# ---------------------------------------------------------------- scan
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from smbench import scan
+    from smbench.scan import view
+
+    _check_writable(args.output)
+    with _progress("reading device code") as update:
+        result = scan.run(list(args.paths), args.gpu, detail=args.detail, on_total=lambda n: update(total=n),
+                          on_file=lambda _: update(advance=1))
+    terminal = args.format == "table" and args.output is None and _stdout_is_terminal()
+    renderers = {"json": view.render_json, "csv": view.render_csv, "md": view.render_markdown,
+                 "table": lambda r: view.render_text(r, max(Console().width, view.table_width(r)) if terminal
+                                                     else 120, colour=terminal)}
+    _write(renderers[args.format](result), args.output)
+    if args.format != "table" or args.output is not None:
+        for line in ([result.gpu_note] if result.gpu_note else []) + result.summary_lines():
+            print(f"smbench scan: {line}", file=sys.stderr)
+    return result.exit_code(args.fail_on)
+
+
+def add_scan_parser(sub) -> None:
+    scan = sub.add_parser(
+        "scan", help="will the installed software run natively on this GPU? (reads device code in binaries)",
+        description="Read the device code (SASS and PTX) inside shared libraries, cubins, fatbins, PTX files, "
+                    "wheels and Triton's kernel cache by its headers, and say per file and package whether a GPU "
+                    "runs it natively, only through the driver's PTX JIT, or not at all. Default: every shared "
+                    "library in this Python environment, and Triton's cache. Exit 0 when the scan ran.")
+    scan.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                      help="directories, .so, .cubin, .fatbin, .ptx, .whl, a Triton cache (default: this environment)")
+    scan.add_argument("--gpu", action="append", metavar="TARGET",
+                      help="judge for this GPU: sm_80 ... sm_121f, or a device such as gb10, rtx5090, a100; "
+                           "repeat for a column each (default: the GPU present, else gb10)")
+    scan.add_argument("--format", choices=("table", "md", "csv", "json"), default="table")
+    scan.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout (report reads JSON)")
+    scan.add_argument("--detail", action="store_true",
+                      help="also list kernels and registers per architecture (runs cuobjdump on each file)")
+    scan.add_argument("--fail-on", choices=("never", "none", "jit"), default="never",
+                      help="exit 1 when a package will not run (none) or is not native (jit) on a GPU asked for")
+    scan.set_defaults(handler=cmd_scan)
 
 
 # ---------------------------------------------------------------- main
@@ -532,6 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="parallel compiles (default: CPU count)")
     compat.add_argument("--no-cache", action="store_true", help="compile everything again")
     compat.set_defaults(handler=cmd_compat)
+    add_scan_parser(sub)
 
     from smbench.families import registry
 

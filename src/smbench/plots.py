@@ -120,7 +120,7 @@ def plot_all(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path)
     for family in registry().values():
         if family.plots is not None:
             paths += family.plots(named, out_dir)
-    for matrix in matrices[:1]:
+    for matrix in [m for m in matrices if str(m.get("schema", "")).startswith("smbench.compat/")][:1]:
         paths += compat_heatmap(matrix, out_dir)
     paths += telemetry_over_run(named, out_dir)
     return paths

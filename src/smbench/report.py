@@ -56,8 +56,33 @@ def _table_frame(table: compare.Table) -> pd.DataFrame:
     return frame.astype(object).where(frame.notna(), "-")  # an absent figure reads "-", not "None"
 
 
+def readiness(matrices: list[dict]) -> tuple[list[dict], list[str], list[pd.DataFrame]]:
+    """Scan documents (smbench scan --format json) split from the compat matrices: (the matrices,
+    the 'software readiness' lines, one package table per scanned source)."""
+    scans = [m for m in matrices if str(m.get("schema", "")).startswith("smbench.scan/")]
+    lines, tables = [], []
+    for document in scans:
+        provenance = document.get("provenance", {})
+        host = provenance.get("host", {})
+        lines.append(f"scanned {provenance.get('created_utc', '?')} on {host.get('system', '')} "
+                     f"{host.get('machine', '')} (smbench {provenance.get('smbench_version', '?')}): "
+                     f"{document.get('files_scanned', 0)} files, for "
+                     + ", ".join(g.get("label", "?") for g in document.get("gpus", [])))
+        lines += list(document.get("summary", []))
+        for source in document.get("sources", []):
+            rows = [{"source": source.get("title", ""), "package": p["package"], "version": p["version"],
+                     "SASS": " ".join(p["sass"]), "PTX": " ".join(p["ptx"]),
+                     **{label: f"{v['verdict']}: {v['via']}" + (" (fallback)" if v.get("fallback") else "")
+                        for label, v in p.get("by_gpu", {}).items()}}
+                    for p in source.get("packages", [])]
+            if rows:
+                tables.append(pd.DataFrame(rows))
+    return [m for m in matrices if m not in scans], lines, tables
+
+
 def build(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
+    matrices, ready_lines, ready_tables = readiness(matrices)
     images = [p for p in plots.plot_all(named, matrices, out_dir / "plots") if p.suffix == ".png"]
     tables = compare.build(named)
     verdicts, env = verdict_lines(named), environment(named)
@@ -66,6 +91,9 @@ def build(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path) ->
     sections = [family.report_section(named) for family in registry().values() if family.report_section is not None]
 
     md = ["# smbench report", "", "## Verdicts", ""] + [f"- {line}" for line in verdicts or ["no measured files"]]
+    if ready_lines:
+        md += ["", "## Software readiness", ""] + [f"- {line}" for line in ready_lines]
+        md += [part for table in ready_tables for part in ("", frames.to_markdown(table))]
     for section in sections:
         md += ["", f"## {section.title}", "", section.intro, ""]
         md += [frames.to_markdown(section.table) if len(section.table) else section.empty]
@@ -85,6 +113,9 @@ def build(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path) ->
         return f"<h2>{html.escape(title)}</h2><ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
 
     body = [section("Verdicts", verdicts or ["no measured files"])]
+    if ready_lines:
+        body.append(section("Software readiness", ready_lines)
+                    + "".join(table.to_html(index=False) for table in ready_tables))
     for part in sections:
         body.append(f"<h2>{html.escape(part.title)}</h2><p>{html.escape(part.intro)}</p>"
                     + (part.table.to_html(index=False, na_rep="-") if len(part.table)

@@ -61,6 +61,35 @@ _SM80_MMA = {k: NATIVE for k in ("mma.f16", "mma.bf16", "mma.tf32", "mma.s8", "m
 _SM80_MEMORY = {"ldmatrix": NATIVE, "cp.async": NATIVE}
 
 
+# NVIDIA's compatibility rules, for machine code and PTX of any compute capability (the
+# table's targets and whatever sm_XY a binary carries). Sources: CUDA C++ Programming
+# Guide, "Binary Compatibility" and "PTX Compatibility"; nvcc documentation, "GPU Feature
+# List" (arch-specific "a" and family-specific "f" features); NVIDIA technical blog, "NVIDIA
+# Blackwell and NVIDIA CUDA 12.9 Introduce Family-Specific Architecture Features" (2025).
+# A code is (major, minor, suffix); a GPU is (major, minor).
+
+def sass_runs_on(code: tuple[int, int, str], gpu: tuple[int, int]) -> bool:
+    """Whether a GPU runs machine code (SASS) built for `code`: the same major version with a
+    minor at least the code's for a portable or family ("f") cubin (sm_120 and sm_120f run on
+    12.0 and 12.1), exactly that compute capability for an arch-specific ("a") one."""
+    major, minor, suffix = code
+    if suffix == "a":
+        return gpu == (major, minor)
+    return gpu[0] == major and gpu[1] >= minor
+
+
+def ptx_jits_on(code: tuple[int, int, str], gpu: tuple[int, int]) -> bool:
+    """Whether the driver JIT-compiles PTX built for `code` on a GPU: any GPU of compute
+    capability at least the PTX's for portable PTX (compute_80 on 9.0 and 12.1); only the
+    family for "f" PTX (compute_120f on 12.0 and 12.1); only that one for "a" PTX."""
+    major, minor, suffix = code
+    if suffix == "a":
+        return gpu == (major, minor)
+    if suffix == "f":
+        return gpu[0] == major and gpu[1] >= minor
+    return gpu >= (major, minor)
+
+
 @dataclass(frozen=True)
 class Target:
     """One NVRTC target: `name` is its real-architecture form (sm_121a)."""
@@ -96,12 +125,9 @@ class Target:
 
     @property
     def runs_on(self) -> list[str]:
-        """Compute capabilities whose GPUs run this target's cubin: the same major version from
-        this minor up for a portable or family ("f") target, exactly this one for an "a" target."""
-        if self.suffix == "a":
-            return [self.compute_capability]
+        """Compute capabilities whose GPUs run this target's cubin (see sass_runs_on)."""
         return [f"{major}.{minor}" for major, minor in KNOWN_COMPUTE_CAPABILITIES
-                if major == self.major and minor >= self.minor]
+                if sass_runs_on((self.major, self.minor, self.suffix), (major, minor))]
 
     @property
     def virtual(self) -> str:
