@@ -20,7 +20,7 @@ import re
 import numpy as np
 import pytest
 
-from smbench import emulate, fragments, sass
+from smbench import emulate, fragments, sass, tensor_core_models
 from smbench.compile import compile_file
 from smbench.families import precision
 
@@ -87,17 +87,24 @@ F32_MAX = float(np.finfo(np.float32).max)
 
 
 def _hopper_hmma(a16, b16, acc, accumulator):
-    """HMMA.16816 as facts.md has Hopper's FP16 tensor core (Fasi et al.; Khattak and
-    Mikaitis): the 16 exact products and the accumulator as one fused sum, each term
-    truncated below 2 bits beyond fp32's 23 (25 below the largest term's leading bit, as
-    the emulator anchors today), carries kept, then RZ to fp32 (RNE to fp16).
-    a16 (P x 16 x 16), b16 (P x 16 x 8), acc (P x 16 x 8), all float64 holding f16/f32 values."""
+    """HMMA.16816 as facts.md has Hopper's FP16 tensor core (Khattak and Mikaitis): the 16
+    exact products and the accumulator as one fused sum anchored at the largest exponent sum E
+    (f16 subnormals at exponent -14; the accumulator's exponent as an fp32 value; E never below
+    -133, -21 into fp16), each term truncated at 2^(E - 25), carries kept, then RZ to fp32 (RNE
+    to fp16). a16 (P x 16 x 16), b16 (P x 16 x 8), acc (P x 16 x 8), float64 holding f16/f32 values."""
     with np.errstate(invalid="ignore"):  # inf x 0
         terms = np.concatenate([acc[..., None], a16[:, :, None, :] * b16.transpose(0, 2, 1)[:, None, :, :]], axis=-1)
+
+    def exponent(x, low):  # floor(log2 |x|), at least `low`
+        return np.maximum(np.frexp(np.where(np.isfinite(x) & (x != 0), x, 1.0))[1] - 1, low)
+
+    sums = exponent(a16, -14)[:, :, None, :] + exponent(b16, -14).transpose(0, 2, 1)[:, None, :, :]
+    exponents = np.concatenate([exponent(acc, -126)[..., None], sums], axis=-1)
+    present = np.isfinite(terms) & (terms != 0)
     finite = np.isfinite(terms).all(axis=-1)
-    largest = np.abs(np.where(np.isfinite(terms), terms, 0.0)).max(axis=-1, keepdims=True)
-    _, exponent = np.frexp(np.where(largest > 0, largest, 1.0))  # largest in [2^(exponent - 1), 2^exponent)
-    quantum = np.ldexp(1.0, exponent - 1 - 25)
+    anchor = np.max(np.where(present, exponents, -1000), axis=-1, keepdims=True)
+    anchor = np.maximum(anchor, -133 if accumulator == "f32" else -21)
+    quantum = np.ldexp(1.0, anchor - 25)
     with np.errstate(invalid="ignore"):
         exact = (np.trunc(terms / quantum) * quantum).sum(axis=-1)  # multiples of quantum: exact
         plain = terms.sum(axis=-1)  # inf, -inf or NaN where a term is not finite
@@ -171,10 +178,9 @@ def test_the_fake_device_adds_c_after_the_products_with_one_rounding_to_nearest(
 
 
 def sm90_model(accumulator):
-    """The emulator's model of the same: what the fit must find."""
-    return emulate.Model(fraction_bits=25, align_rounding="truncate",
-                         output_rounding="truncate" if accumulator == "f32" else "rne", block=16, c_entry="after",
-                         interleave=2)
+    """The emulator's model of the same: what the fit must find (tensor_core_models has it too)."""
+    return emulate.Model(neab=2, output_rounding="rz" if accumulator == "f32" else "rne", block=16, c_entry="after",
+                         interleave=2, anchor_floor=-133 if accumulator == "f32" else -21)
 
 
 @pytest.mark.parametrize("key", FP8_SM89_FORM)
@@ -184,8 +190,7 @@ def test_the_fit_recovers_the_sm90_emulation_of_fp8(key):
     assert fitted.model is not None, fitted.parameters
     found = {name: p["value"] for name, p in fitted.parameters.items() if p["determined"]}
     truth = sm90_model(fmt.accumulator)
-    for name in ("c_entry", "interleave", "block", "fraction_bits", "align_rounding", "output_rounding",
-                 "subnormal_inputs"):
+    for name in ("c_entry", "interleave", "block", "neab", "block_bits", "output_rounding", "subnormal_inputs"):
         assert found.get(name, "undetermined") == getattr(truth, name), (name, fitted.parameters[name])
     assert "then c added with one IEEE round-to-nearest-even add" in fitted.to_dict()["description"]
     # The fitted model is the device on random GEMMs too, bit for bit.
@@ -193,12 +198,15 @@ def test_the_fit_recovers_the_sm90_emulation_of_fp8(key):
     assert [r["bit_identical"] for r in rows] == [1.0, 1.0, 1.0], rows
     assert emulate.gemm(np.ones((16, 64)), np.ones((64, 8)), fitted.model, fmt.input_format, fmt.k,
                         fmt.accumulator)[0, 0] == 64
+    # And the fit names it: the derived H100 emu model, not the published wgmma one.
+    assert precision.likeness(fitted.published) == ("like", [p for p in fitted.published if p["gpu"] == "H100 emu"])
+    assert tensor_core_models.sm90_fp8_mma(fmt.accumulator) == truth
 
 
 @pytest.mark.parametrize("key", FP8_SM89_FORM)
 def test_no_fused_sum_of_c_answers_the_probes_as_c_added_after(key):
     """Where c enters is told by the probes themselves: with the device's own blocks, no
-    model with c in the first fused sum (any fraction bits, either rounding) answers as the
+    model with c in the first fused sum (any neab, either rounding) answers as the
     device does, and (i), (iv) and (v) (c beside products it cancels or half-ulp sums) suffice."""
     fmt = precision.BY_KEY[key]
     probes = precision.sum_probes(fmt)
@@ -206,10 +214,8 @@ def test_no_fused_sum_of_c_answers_the_probes_as_c_added_after(key):
     device = sm90_fp8_device(fmt, a, b, c)
     told = np.array([(c_ != 0) and " at " not in what for c_, what in zip(c, probes.what)])  # (i), (iv), (v)
     assert told.any()
-    for bits, align, output in itertools.product(range(emulate.MAX_FRACTION_BITS + 1), emulate.ROUNDINGS,
-                                                 emulate.ROUNDINGS):
-        fused = sm90_model(fmt.accumulator).with_(c_entry="fused", fraction_bits=bits, align_rounding=align,
-                                                  output_rounding=output)
+    for neab, output in itertools.product(range(emulate.MIN_NEAB, emulate.MAX_NEAB + 1), emulate.ROUNDINGS):
+        fused = sm90_model(fmt.accumulator).with_(c_entry="fused", neab=neab, output_rounding=output)
         got = emulate.dot(a[told], b[told], c[told], fused, fmt.input_format, fmt.accumulator)
         assert not np.array_equal(got, device[told], equal_nan=True), fused
 
@@ -222,19 +228,19 @@ def one(a, b, c, model, input_format="e4m3", accumulator="f32"):
 
 
 def test_c_after_the_products_is_one_rounding_to_nearest():
-    fused = emulate.Model(fraction_bits=25, output_rounding="truncate", block=16)
+    fused = emulate.Model(neab=2, output_rounding="rz", block=16)
     after = fused.with_(c_entry="after")
     # 2^8 + 0.75 ulp: the fused sum truncates to 2^8; c added after rounds to nearest.
     assert one([1.5 * 2**-8], [2**-8], 256.0, fused) == 256.0
     assert one([1.5 * 2**-8], [2**-8], 256.0, after) == 256 + 2**-15
     # -2^8 + 2^9 + 0.375 ulp(2^9): in one fused sum (26 bits, then to nearest) c cancels 2^9 and
     # 2^8 + 0.75 ulp(2^8) rounds up; after, the products' sum is truncated to f32 (2^9) first.
-    nearest = fused.with_(fraction_bits=26, output_rounding="rne")
+    nearest = fused.with_(neab=3, output_rounding="rne")
     assert one([32.0, 1.5 * 2**-8], [16.0, 2**-8], -256.0, nearest) == 256 + 2**-15
     assert one([32.0, 1.5 * 2**-8], [16.0, 2**-8], -256.0, nearest.with_(c_entry="after")) == 256.0
     assert one([32.0, 1.5 * 2**-8], [16.0, 2**-8], -256.0, after) == 256.0
     # The f16 accumulator: 2048 + 1 + 1 is 2050 in one sum; 2 first, then RN(2048 + 2).
-    f16 = emulate.Model(fraction_bits=25, block=1, c_entry="after")
+    f16 = emulate.Model(neab=2, block=1, c_entry="after", output_rounding="rne")
     assert one([1.0, 1.0], [1.0, 1.0], 2048.0, f16, "f16", "f16") == 2050.0
     assert one([1.0, 1.0], [1.0, 1.0], 2048.0, f16.with_(c_entry="fused"), "f16", "f16") == 2048.0
     # IEEE specials and signed zero in the final add.
@@ -262,7 +268,7 @@ def test_interleaved_blocks_take_runs_in_turn():
 def test_new_parameters_are_described_and_checked():
     text = sm90_model("f32").describe("f32")
     assert "fused sums of 16 products (dealt to the sums in runs of 2), chained from zero" in text
-    assert "each sum truncate to f32; then c added with one IEEE round-to-nearest-even add in f32" in text
+    assert "each sum RZ to f32; then c added with one IEEE round-to-nearest-even add in f32" in text
     assert "round-to-nearest" not in emulate.Model().describe() and "+ accumulator" in emulate.Model().describe()
     with pytest.raises(ValueError):
         emulate.Model(c_entry="last")
@@ -271,7 +277,7 @@ def test_new_parameters_are_described_and_checked():
 
 
 def test_other_formats_say_c_after_was_not_tried():
-    fitted = precision.fit(precision.BY_KEY["tf32_f32acc"], precision.emulator_device(precision.MODELS["truncate-3"]))
+    fitted = precision.fit(precision.BY_KEY["tf32_f32acc"], precision.emulator_device(emulate.published_model("A100", "tf32")))
     assert fitted.parameters["c_entry"]["value"] == "fused" and "no target builds" in fitted.parameters["c_entry"]["why"]
     assert precision.built_from_others(precision.BY_KEY["e4m3_f16acc"])
     assert not precision.built_from_others(precision.BY_KEY["f16_f32acc"])
@@ -282,10 +288,12 @@ def test_random_models_with_c_after_are_never_misread():
     for _ in range(4):
         block = [2, 4, 8, 16][int(rng.integers(4))]
         runs = [None] + [2**i for i in range(int(math.log2(block)))]
-        model = emulate.Model(fraction_bits=int(rng.integers(8, 41)), align_rounding=str(rng.choice(emulate.ROUNDINGS)),
+        model = emulate.Model(neab=int(rng.integers(-15, 18)), block_bits=[None, 14][int(rng.integers(2))],
                               output_rounding=str(rng.choice(emulate.ROUNDINGS)), block=block, c_entry="after",
                               interleave=runs[int(rng.integers(len(runs)))], subnormal_inputs=bool(rng.integers(2)))
         key = FP8_SM89_FORM[int(rng.integers(len(FP8_SM89_FORM)))]
+        if precision.BY_KEY[key].accumulator == "f16":
+            model = model.with_(block_bits=None)  # the fit tries widths below the accumulator's only
         fitted = precision.fit(precision.BY_KEY[key], precision.emulator_device(model))
         verdict = precision.recovered(model, fitted)
         assert fitted.model is not None and "WRONG" not in verdict.values(), (key, model, verdict)

@@ -12,12 +12,12 @@ import types
 import numpy as np
 import pytest
 
-from smbench import sass, suites
+from smbench import sass, suites, tensor_core_models
 from smbench import targets as target_table
 from smbench.families.gemm import cpu as cpu_gemm
 from smbench.compile import compile_file
 from smbench.errors import SmbenchError
-from smbench.families import gemm, precision
+from smbench.families import gemm
 from smbench.paths import kernels_dir
 from smbench.run import CpuRunner
 from smbench.timing import TimingPolicy
@@ -31,7 +31,7 @@ INSTRUCTION = {"f16_f32acc": "HMMA.16816.F32", "bf16_f32acc": "HMMA.16816.F32.BF
 # shows it as a kernel's SHARED from sm_90 on. It comes on top of the per-block limit.
 RESERVED_SHARED = 1024
 POLICY = TimingPolicy(warmup=0, min_samples=2, max_samples=3, budget_s=0.05)
-SETTINGS = {"cpu_max_gflop": 1.0, "cpu_emulate_max": 1 << 22, "emulator_model": "truncate-3"}
+SETTINGS = {"cpu_max_gflop": 1.0, "cpu_emulate_max": 1 << 22, "emulator_model": "H100"}
 
 
 @pytest.fixture(scope="module", params=SASS_TARGETS)
@@ -236,19 +236,18 @@ def test_random_check_has_power_at_long_k(key, k):
     for wrong in wrongs:
         checked, _ = gemm.validate_random(fmt, wrong, gemm.reference(fmt, a, b, rows), 1)
         assert not checked.ok, checked.detail
-    model = precision.MODELS["truncate-3"].with_(block=None)
+    model = tensor_core_models.stand_in("V100", fmt.encoding, fmt.accumulator)[0].with_(block=None)
     emulated = cpu_gemm.emulated_gemm(fmt, a, b, model)
     assert gemm.validate_random(fmt, emulated, gemm.reference(fmt, a, b, rows), 1)[0].ok
 
 
-@pytest.mark.parametrize("key,model", [(key, model) for key in ("f16_f32acc", "bf16_f32acc", "f16_f16acc", "e4m3_f32acc")
-                                       for model in precision.MODELS
-                                       if model != "fp8-14bit" or key in ("f16_f16acc", "e4m3_f32acc")])
+@pytest.mark.parametrize("key,model", [(key, gpu) for key in ("f16_f32acc", "bf16_f32acc", "f16_f16acc", "e4m3_f32acc")
+                                       for gpu in tensor_core_models.GPUS])
 def test_error_bound_admits_every_emulated_tensor_core(key, model):
     fmt = gemm.BY_KEY[key]
     rng = np.random.default_rng(5)
     a, b = gemm.random_operand(fmt, 8, 200, rng), gemm.random_operand(fmt, 8, 200, rng)
-    got = cpu_gemm.emulated_gemm(fmt, a, b, precision.MODELS[model])
+    got = cpu_gemm.emulated_gemm(fmt, a, b, tensor_core_models.stand_in(model, fmt.encoding, fmt.accumulator)[0])
     checked, _ = gemm.validate_random(fmt, got, gemm.reference(fmt, a, b, np.arange(8)), 1)
     assert checked.ok, checked.detail
 

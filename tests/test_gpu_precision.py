@@ -62,3 +62,22 @@ def test_run_only_precision_on_the_gpu(tmp_path):
     assert code == 0, err
     records = json.loads(next(tmp_path.glob("*.json")).read_text())["records"]
     assert {r["status"] for r in records} <= {"ok", "skipped"} and any(r["status"] == "ok" for r in records)
+
+
+@pytest.mark.parametrize("key", ["f16_f32acc", "f16_f16acc", "bf16_f32acc", "tf32_f32acc"])
+def test_hopper_matches_the_published_h100_model(target, key):
+    """On sm_90 (the H200 the project is checked on) mma.sync f16, bf16 and tf32 answer every
+    probe as Khattak & Mikaitis's H100 model does, and agree with it bit for bit on random GEMMs."""
+    from smbench import emulate
+    from smbench.families.precision import cuda as cuda_precision
+
+    if not target.name.startswith("sm_90"):
+        pytest.skip(f"{target.name} is not Hopper")
+    fmt = precision.BY_KEY[key]
+    fitted = precision.fit(fmt, cuda_precision.device(target.name))
+    kind, like = precision.likeness(fitted.published)
+    assert kind == "like" and "H100" in [p["gpu"] for p in like], precision.verdict(fitted.published)
+    published = emulate.published_model("H100", fmt.input_format, fmt.accumulator)
+    rows = precision.gemm_errors(fmt, cuda_precision.gemm(target.name), fitted.model, [fmt.k * 16, 1024],
+                                 published=published)
+    assert all(r["bit_identical"] == 1.0 and r["published_identical"] == 1.0 for r in rows), rows

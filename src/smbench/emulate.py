@@ -1,31 +1,39 @@
 """A NumPy model of one tensor-core mma: what the hardware computes, bit for bit, under a
 stated hypothesis.
 
-The model follows Fasi, Higham, Mikaitis and Pranesh (2021): products are exact (or
-rounded to a given width); the products of a block, together with the running
-accumulator, are added as one fused sum in which every term is aligned to the largest
-exponent among them and only `fraction_bits` bits below that leading bit are kept (the
-rest truncated, or rounded to nearest even); the fused sum is then rounded to the
-accumulator format (f32 or f16), which feeds the next block. Inputs are decoded from
-their codes (formats.MINIFLOATS for FP8/FP6/FP4); subnormal inputs and outputs can be
-flushed to zero; block scales multiply each element before its product.
+The structure is the one Fasi, Higham, Mikaitis and Pranesh (2021) found and Khattak and
+Mikaitis (2025) made bit-accurate against real GPUs (smbench.tensor_core_models holds their
+parameters per GPU). The products of a block, and the accumulator c, are added as one fused
+sum:
+- each product is exact, its significand left unnormalised in [1, 4) at the exponent sum
+  e(a) + e(b) (a subnormal input takes its format's minimum exponent);
+- the anchor E is the largest exponent sum of the block's nonzero products, and c's exponent
+  (as an fp32 value) when c is nonzero, and never below `anchor_floor`;
+- every term is truncated toward zero at 2^(E - 23 - neab) (neab: extra alignment bits beyond
+  fp32's 23), the carries of the sum are kept, and the sum is normalised once;
+- the block result is truncated to `block_bits` significant bits where set (FP8 on Ada and
+  Hopper: 14), then rounded to the accumulator format (f32 or f16) toward zero or to nearest
+  even, and feeds the next block as its c.
+Because E is the exponent sum, not the leading bit of the largest term, a top product whose
+significand is >= 2 keeps one bit more below its leading bit than one below 2.
 
 Where c enters (`c_entry`): "fused", c is a term of the first block's fused sum (the
-published models); or "after", the blocks chain from a zero accumulator, each sum rounded
-to the accumulator as usual, and c is added to their result with one IEEE
-round-to-nearest-even add in the accumulator format. The latter is what ptxas builds for
-an mma a target lacks: on sm_90, the sm_89-form FP8 m16n8k32 (read from SASS, NVRTC 13.5)
-is, per 32-bit register, F2FP.F16.E4M3.UNPACK_B (or .E5M2) of its low and of its high 16
-bits (the FP8 values to f16, exact); HMMA.16816.F32 (HMMA.16816.F16 for an f16
-accumulator) of the low halves from RZ, a second one of the high halves on top of it;
-then FADD (HADD2) of C. So 2 tensor-core sums of 16 products each, and since a register
-holds 4 consecutive k, the first sum takes k = 0, 1, 4, 5, ... and the second k = 2, 3,
-6, 7, ...: products dealt to the blocks in runs of 2 (`interleave`).
+published models); or "after", the blocks chain from a zero accumulator and c is added to
+their result with one IEEE round-to-nearest-even add in the accumulator format. The latter is
+what ptxas builds for an mma a target lacks: on sm_90, the sm_89-form FP8 m16n8k32 (read from
+SASS, NVRTC 13.5) is, per 32-bit register, F2FP.F16.E4M3.UNPACK_B (or .E5M2) of its low and
+of its high 16 bits (the FP8 values to f16, exact); HMMA.16816.F32 (HMMA.16816.F16 for an f16
+accumulator) of the low halves from RZ, a second one of the high halves on top of it; then
+FADD (HADD2) of C. So 2 tensor-core sums of 16 products each, and since a register holds 4
+consecutive k, the first sum takes k = 0, 1, 4, 5, ... and the second k = 2, 3, 6, 7, ...:
+products dealt to the blocks in runs of 2 (`interleave`).
 
-Exactness: every term is a multiple of the alignment quantum, under 2^(fraction_bits + 1)
-times it, so with fraction_bits <= 46 and at most 65 terms (K = 64 and the accumulator)
-the integer sum stays under 2^53.1; products of these formats carry few significant
-bits, and the sums the probes and GEMMs form stay exact in float64.
+Exactness: each truncated term is a multiple of the quantum 2^(E - 23 - neab) below
+2^(25 + neab) quanta (a significand below 4 at an exponent at most E), so with neab <= 21
+and at most 65 terms (K = 64 and c) the sum stays below 2^53 quanta: exact in float64.
+
+`dot_many` evaluates many models on the same rows at once (the fit asks thousands); models
+that share a structure (block, interleave, c_entry) run as one vectorised pass.
 """
 
 from __future__ import annotations
@@ -36,12 +44,16 @@ import numpy as np
 
 from smbench import formats
 
-ROUNDINGS = ("truncate", "rne")
+ROUNDINGS = ("rz", "rne")
 C_ENTRIES = ("fused", "after")
-MAX_FRACTION_BITS = 46
+MIN_NEAB, MAX_NEAB = -23, 21
+FP32_FRACTION = 23
+_NO_FLOOR = -100000  # an anchor floor below every exponent: none
 
 # Smallest normal magnitude of each input and accumulator format.
 _MIN_NORMAL = {"f16": 2.0**-14, "bf16": 2.0**-126, "tf32": 2.0**-126, "f32": 2.0**-126}
+_SIGNIFICAND = {"f32": 24, "f16": 11}
+_MAX_EXPONENT = {"f32": 127, "f16": 15}
 
 
 def min_normal(name: str) -> float:
@@ -53,25 +65,28 @@ def min_normal(name: str) -> float:
 
 @dataclass(frozen=True)
 class Model:
-    """One hypothesis of how a tensor core adds; the parameters the probes fit."""
+    """One hypothesis of how a tensor core adds; the parameters the probes fit. The defaults
+    are Hopper's fp16 -> fp32 (smbench.tensor_core_models has every published one)."""
 
-    fraction_bits: int = 26  # kept below the leading bit of a fused sum's largest term (f32 acc: 23 + extra)
-    align_rounding: str = "truncate"  # bits shifted past them: dropped or rounded to nearest even
-    output_rounding: str = "rne"  # the fused sum to the accumulator format
-    block: int | None = None  # products per fused sum with the accumulator; None: all K at once
-    product_bits: int | None = None  # None: exact products; else rounded to this many significand bits
+    neab: int = 2  # bits kept below 2^E beyond fp32's 23: terms truncated at 2^(E - 23 - neab)
+    output_rounding: str = "rz"  # each block result to the accumulator: toward zero or to nearest even
+    block: int | None = 16  # products per fused sum; None: all K at once
+    block_bits: int | None = None  # block result truncated to this many significant bits first; None: not
+    anchor_floor: int | None = None  # E never below this; None: no floor
     subnormal_inputs: bool = True  # False: subnormal inputs read as zero
-    subnormal_outputs: bool = True  # False: a subnormal result is flushed to zero
+    subnormal_outputs: bool = True  # False: subnormal results (and c) flushed to zero
     c_entry: str = "fused"  # "fused": c is a term of the first block's sum; "after": blocks from zero, then RN(c + sum)
     interleave: int | None = None  # None: each block the next `block` products; n: dealt to the blocks in runs of n
 
     def __post_init__(self) -> None:
-        if not 0 <= self.fraction_bits <= MAX_FRACTION_BITS:
-            raise ValueError(f"fraction_bits must be within 0..{MAX_FRACTION_BITS}")
-        if self.align_rounding not in ROUNDINGS or self.output_rounding not in ROUNDINGS:
-            raise ValueError(f"roundings are {ROUNDINGS}")
+        if not MIN_NEAB <= self.neab <= MAX_NEAB:
+            raise ValueError(f"neab must be within {MIN_NEAB}..{MAX_NEAB}")
+        if self.output_rounding not in ROUNDINGS:
+            raise ValueError(f"output_rounding is one of {ROUNDINGS}")
         if self.block is not None and self.block < 1:
             raise ValueError("block must be >= 1")
+        if self.block_bits is not None and not 1 <= self.block_bits <= 53:
+            raise ValueError("block_bits must be within 1..53")
         if self.c_entry not in C_ENTRIES:
             raise ValueError(f"c_entry is one of {C_ENTRIES}")
         if self.interleave is not None and not 1 <= self.interleave <= (self.block or self.interleave):
@@ -80,96 +95,148 @@ class Model:
     def with_(self, **changes) -> "Model":
         return replace(self, **changes)
 
+    @property
+    def structure(self) -> tuple:
+        return self.block, self.interleave, self.c_entry
+
     def describe(self, accumulator: str = "f32") -> str:
-        extra = self.fraction_bits - _SIGNIFICAND[accumulator] + 1
         after = self.c_entry == "after"
         sums = f"fused sums of {self.block or 'all K'} products" + \
             (f" (dealt to the sums in runs of {self.interleave})" if self.interleave is not None else "") + \
             (", chained from zero" if after else " + accumulator")
-        return (f"products {'exact' if self.product_bits is None else f'rounded to {self.product_bits} bits'}; "
-                f"{sums}, aligned to the largest term, "
-                f"{self.fraction_bits} fraction bits ({extra:+d} beyond {accumulator}), {self.align_rounding} "
-                f"below them; {'each sum' if after else 'result'} {self.output_rounding} to {accumulator}; "
+        floor = "" if self.anchor_floor is None else f" (never below 2^{self.anchor_floor})"
+        narrow = "" if self.block_bits is None else f"each sum truncated to {self.block_bits} significant bits, "
+        return (f"exact products; {sums}, aligned to the largest exponent sum E{floor}, "
+                f"terms truncated at 2^(E-{FP32_FRACTION + self.neab}) (neab {self.neab:+d}); {narrow}"
+                f"{'each sum' if after else 'result'} {self.output_rounding.upper()} to {accumulator}; "
                 + (f"then c added with one IEEE round-to-nearest-even add in {accumulator}; " if after else "")
                 + f"subnormal inputs {'kept' if self.subnormal_inputs else 'flushed'}, outputs "
                 f"{'kept' if self.subnormal_outputs else 'flushed'}")
 
 
-_SIGNIFICAND = {"f32": 24, "f16": 11}
+@dataclass
+class _Rows:
+    """Per-row model parameters (the structure is shared): arrays of one value per row."""
+
+    neab: np.ndarray
+    rne: np.ndarray
+    block_bits: np.ndarray  # 0: no narrowing
+    floor: np.ndarray
+    subnormal_inputs: np.ndarray
+    subnormal_outputs: np.ndarray
+
+    @classmethod
+    def of(cls, models: list[Model], rows: int) -> "_Rows":
+        def column(values, dtype):
+            return np.repeat(np.array(values, dtype=dtype), rows)
+        return cls(column([m.neab for m in models], np.int64),
+                   column([m.output_rounding == "rne" for m in models], bool),
+                   column([m.block_bits or 0 for m in models], np.int64),
+                   column([_NO_FLOOR if m.anchor_floor is None else m.anchor_floor for m in models], np.int64),
+                   column([m.subnormal_inputs for m in models], bool),
+                   column([m.subnormal_outputs for m in models], bool))
 
 
-def _round_significand(values: np.ndarray, bits: int) -> np.ndarray:
-    """Nearest-even rounding to `bits` significand bits (float64 in, float64 out)."""
-    mantissa, exponent = np.frexp(values)
-    scaled = np.round(mantissa * 2.0**bits)  # np.round: half to even
-    return np.ldexp(scaled, exponent - bits)
+def _exponent(values: np.ndarray, minimum: int) -> np.ndarray:
+    """floor(log2 |x|), never below `minimum` (a subnormal takes the format's minimum exponent)."""
+    _, exponent = np.frexp(np.where(np.isfinite(values) & (values != 0), values, 1.0))
+    return np.maximum(exponent - 1, minimum)
 
 
-def _round_to_accumulator(values: np.ndarray, accumulator: str, rounding: str, subnormals: bool) -> np.ndarray:
-    """float64 -> the accumulator format (returned as float64), with overflow to infinity
-    under rounding to nearest and to the largest finite value under truncation."""
+def _truncate_bits(values: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """Toward zero to `bits` significant bits (0: unchanged), fp32's exponent range below."""
+    finite = np.isfinite(values) & (values != 0) & (bits > 0)
+    exponent = np.maximum(_exponent(values, -126), -126) - (bits - 1)
+    quantum = np.ldexp(1.0, np.where(finite, exponent, 0))
+    return np.where(finite, np.trunc(np.where(finite, values, 0.0) / quantum) * quantum, values)
+
+
+def _round_to_accumulator(values: np.ndarray, accumulator: str, rne, subnormals) -> np.ndarray:
+    """float64 -> the accumulator format (returned as float64). To nearest even, or toward
+    zero, where a value at or beyond 2^(emax + 1) is infinite (the published models' overflow)."""
     kind = np.float32 if accumulator == "f32" else np.float16
     with np.errstate(over="ignore", invalid="ignore"):
         rounded = values.astype(kind)
-        if rounding == "truncate":
-            # The nearest value may lie beyond the exact one: step back toward zero.
-            too_far = np.isfinite(values) & (np.abs(rounded.astype(np.float64)) > np.abs(values))
-            rounded = np.where(too_far, np.nextafter(rounded, kind(0)), rounded)
-    result = rounded.astype(np.float64)
-    if not subnormals:
-        tiny = np.isfinite(result) & (np.abs(result) < _MIN_NORMAL[accumulator]) & (result != 0)
-        result = np.where(tiny, np.copysign(0.0, result), result)
-    return result
+        too_far = np.isfinite(values) & (np.abs(rounded.astype(np.float64)) > np.abs(values))
+        toward_zero = np.where(too_far, np.nextafter(rounded, kind(0)), rounded).astype(np.float64)
+        beyond = np.isfinite(values) & (np.abs(values) >= 2.0 ** (_MAX_EXPONENT[accumulator] + 1))
+        toward_zero = np.where(beyond, np.copysign(np.inf, values), toward_zero)
+    result = np.where(rne, rounded.astype(np.float64), toward_zero)
+    tiny = np.isfinite(result) & (np.abs(result) < _MIN_NORMAL[accumulator]) & (result != 0) & ~np.asarray(subnormals)
+    return np.where(tiny, np.copysign(0.0, result), result)
 
 
-def fused_sum(terms: np.ndarray, model: Model) -> np.ndarray:
-    """Rows of terms (problems x terms), each row added as the model adds one fused sum.
-    Returns the exact aligned sum (before the rounding to the accumulator), per row."""
-    terms = np.asarray(terms, dtype=np.float64)
+def _block(c: np.ndarray, products: np.ndarray, exponents: np.ndarray, p: _Rows, accumulator: str) -> np.ndarray:
+    """One fused sum per row: c (rows) and the block's products (rows x n) with their exponent
+    sums; returns the block result in the accumulator format."""
+    c = np.where(~p.subnormal_outputs & (np.abs(c) < _MIN_NORMAL[accumulator]), np.copysign(0.0, c), c)
+    terms = np.concatenate([c[:, None], products], axis=1)
     finite = np.isfinite(terms)
-    magnitude = np.where(finite, np.abs(terms), 0.0)
-    largest = magnitude.max(axis=1)
-    _, exponent = np.frexp(np.where(largest > 0, largest, 1.0))
-    quantum = np.ldexp(1.0, exponent - 1 - model.fraction_bits)[:, None]  # leading bit at exponent - 1
+    present = finite & (terms != 0)
+    term_exponents = np.concatenate([_exponent(c, -126)[:, None], exponents], axis=1)
+    anchor = np.max(np.where(present, term_exponents, _NO_FLOOR), axis=1)
+    anchor = np.maximum(anchor, p.floor)
+    anchor = np.where(present.any(axis=1), anchor, 0)
+    quantum = np.ldexp(1.0, anchor - FP32_FRACTION - p.neab)[:, None]
     with np.errstate(invalid="ignore"):
-        scaled = np.where(finite, terms, 0.0) / quantum
-    kept = np.trunc(scaled) if model.align_rounding == "truncate" else np.round(scaled)
+        kept = np.trunc(np.where(finite, terms, 0.0) / quantum)
     total = kept.sum(axis=1) * quantum[:, 0]
     # IEEE specials win: a NaN, or infinities of both signs, give NaN; one sign of infinity gives it.
     positive_inf = (terms == np.inf).any(axis=1)
     negative_inf = (terms == -np.inf).any(axis=1)
     nan = np.isnan(terms).any(axis=1) | (positive_inf & negative_inf)
+    total = _truncate_bits(total, p.block_bits)
     total = np.where(positive_inf, np.inf, np.where(negative_inf, -np.inf, total))
-    return np.where(nan, np.nan, total)
+    total = np.where(nan, np.nan, total)
+    return _round_to_accumulator(total, accumulator, p.rne, p.subnormal_outputs)
+
+
+def _dot_rows(a, b, c, p: _Rows, structure: tuple, input_format: str, accumulator: str) -> np.ndarray:
+    block, interleave, c_entry = structure
+    floor = min_normal(input_format)
+    flush = ~p.subnormal_inputs[:, None]
+    a = np.where(flush & (np.abs(a) < floor), np.copysign(0.0, a), a)
+    b = np.where(flush & (np.abs(b) < floor), np.copysign(0.0, b), b)
+    with np.errstate(invalid="ignore", over="ignore"):
+        products = a * b
+    minimum = int(np.log2(floor))
+    exponents = _exponent(a, minimum) + _exponent(b, minimum)
+    after = c_entry == "after"
+    value = np.zeros_like(c) if after else c.copy()
+    for columns in block_columns(products.shape[1], block, interleave):
+        value = _block(value, products[:, columns], exponents[:, columns], p, accumulator)
+    if after:
+        # One IEEE add: the float64 sum of two f32 (f16) values rounded again to f32 (f16)
+        # is the correctly rounded sum (53 >= 2 x 24 + 2), specials and signed zeros included.
+        with np.errstate(invalid="ignore"):
+            return _round_to_accumulator(c + value, accumulator, True, True)
+    return value
+
+
+def dot_many(a: np.ndarray, b: np.ndarray, c: np.ndarray, models: list[Model], input_format: str,
+             accumulator: str = "f32") -> np.ndarray:
+    """`dot` under each model: (models x problems)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    c = np.asarray(c, dtype=np.float64)
+    rows = len(c)
+    out = np.empty((len(models), rows))
+    groups: dict[tuple, list[int]] = {}
+    for index, model in enumerate(models):
+        groups.setdefault(model.structure, []).append(index)
+    for structure, indices in groups.items():
+        n = len(indices)
+        got = _dot_rows(np.tile(a, (n, 1)), np.tile(b, (n, 1)), np.tile(c, n),
+                        _Rows.of([models[i] for i in indices], rows), structure, input_format, accumulator)
+        out[indices] = got.reshape(n, rows)
+    return out
 
 
 def dot(a: np.ndarray, b: np.ndarray, c: np.ndarray, model: Model, input_format: str,
         accumulator: str = "f32") -> np.ndarray:
     """Rows of A (problems x K) times rows of B (problems x K), plus c (problems): one
-    output element of an mma per problem, under the model."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    c = np.asarray(c, dtype=np.float64)
-    if not model.subnormal_inputs:
-        floor = min_normal(input_format)
-        a = np.where(np.abs(a) < floor, np.copysign(0.0, a), a)
-        b = np.where(np.abs(b) < floor, np.copysign(0.0, b), b)
-    with np.errstate(invalid="ignore", over="ignore"):
-        products = a * b
-    if model.product_bits is not None:
-        products = np.where(np.isfinite(products) & (products != 0),
-                            _round_significand(products, model.product_bits), products)
-    after = model.c_entry == "after"
-    accumulator_value = np.zeros_like(c) if after else c.copy()
-    for columns in block_columns(products.shape[1], model.block, model.interleave):
-        terms = np.concatenate([accumulator_value[:, None], products[:, columns]], axis=1)
-        accumulator_value = _round_to_accumulator(fused_sum(terms, model), accumulator, model.output_rounding,
-                                                  model.subnormal_outputs)
-    if after:
-        # One IEEE add: the float64 sum of two f32 (f16) values rounded again to f32 (f16)
-        # is the correctly rounded sum (53 >= 2 x 24 + 2), specials and signed zeros included.
-        with np.errstate(invalid="ignore"):
-            return _round_to_accumulator(c + accumulator_value, accumulator, "rne", True)
-    return accumulator_value
+    output element of an mma per problem, under the model. a, b, c hold values the input
+    and accumulator formats represent exactly."""
+    return dot_many(a, b, c, [model], input_format, accumulator)[0]
 
 
 def block_columns(k: int, block: int | None, interleave: int | None = None) -> list:
@@ -201,3 +268,11 @@ def gemm(a: np.ndarray, b: np.ndarray, model: Model, input_format: str, instruct
         d = mma(a[:, start:start + instruction_k], b[start:start + instruction_k], d, model, input_format,
                 accumulator)
     return d
+
+
+def published_model(gpu: str, input_format: str, accumulator: str = "f32") -> Model:
+    """The published model of a GPU's tensor core for a format (smbench.tensor_core_models);
+    a one-line SmbenchError for a name or format nobody published."""
+    from smbench import tensor_core_models
+
+    return tensor_core_models.lookup(gpu, input_format, accumulator).model

@@ -153,8 +153,8 @@ def decode(name: str, code: int) -> float:
 
 
 def round_to(name: str, values: np.ndarray) -> np.ndarray:
-    """Values rounded to a wide format (nearest even), returned as float64: what an f16 or
-    bf16 register holds after each operation."""
+    """Values rounded to a wide format (nearest even), returned as float64: what an f16,
+    bf16 or tf32 register holds after each operation."""
     values = np.asarray(values, dtype=np.float64)
     if name == "f16":
         return values.astype(np.float16).astype(np.float64)
@@ -163,6 +163,10 @@ def round_to(name: str, values: np.ndarray) -> np.ndarray:
     if name == "bf16":
         words = values.astype(np.float32).view(np.uint32).astype(np.uint64)
         rounded = (words + 0x7FFF + ((words >> 16) & 1)) & 0xFFFF0000
+        return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
+    if name == "tf32":  # f32 with 10 stored mantissa bits: the 13 low bits rounded off, ties to even
+        words = values.astype(np.float32).view(np.uint32).astype(np.uint64)
+        rounded = (words + 0xFFF + ((words >> 13) & 1)) & 0xFFFFE000
         return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
     if name == "f64":
         return values

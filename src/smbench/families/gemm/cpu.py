@@ -120,7 +120,7 @@ def one_blas_thread():
 def emulator_check(fmt: gemm.Format, shape: gemm.Shape, a, b, ref: gemm.Reference, settings: dict) -> dict:
     """The emulated tensor core (the suite's model) on the same random inputs, held to the
     same error bound: the bound must admit a real tensor core's arithmetic."""
-    from smbench.families import precision
+    from smbench import tensor_core_models
 
     if fmt.integer:
         return {"status": "not run", "reason": "integer mma is exact: nothing to emulate"}
@@ -128,7 +128,8 @@ def emulator_check(fmt: gemm.Format, shape: gemm.Shape, a, b, ref: gemm.Referenc
         return {"status": "not run", "reason": f"M x N x K above {settings['cpu_emulate_max']} "
                                                f"([cpu] gemm_emulate_max): the emulator is slow"}
     name = settings["emulator_model"]
-    got = emulated_gemm(fmt, a[ref.rows], b, precision.MODELS[name])
+    model, _ = tensor_core_models.stand_in(name, fmt.encoding, fmt.accumulator)
+    got = emulated_gemm(fmt, a[ref.rows], b, model)
     checked, errors = gemm.validate_random(fmt, got, ref, 1)
     return {"status": "ok" if checked.ok else "failed", "model": name, "validation": checked.to_dict(),
             "error": errors}

@@ -20,7 +20,8 @@ SETTINGS = {
     "tails": (list_of(triple), "a list of [M, N, K] (odd sizes: the kernel's edge tiles)"),
     "cublas": (is_bool, "true or false (time cuBLAS on the same inputs)"),
     "fallback": (is_bool, "true or false (also time the compute_80 PTX build)"),
-    "emulator_model": (lambda v: v in precision.MODELS, f"one of {', '.join(precision.MODELS)}"),
+    "emulator_model": (lambda v: v in precision.CPU_MODELS, f"one of {', '.join(precision.CPU_MODELS)} (the GPU whose "
+                       f"published tensor-core model the emulator plays)"),
 }
 
 
@@ -40,7 +41,7 @@ def gemm_settings(suite) -> dict:
 
 
 GEMM_DEFAULTS = {"squares": [], "shapes": [], "decode_m": [], "decode_nk": [], "tails": [], "cublas": True,
-                 "fallback": True, "emulator_model": "truncate-3"}
+                 "fallback": True, "emulator_model": "H100"}
 
 
 def run_gemm(case: Case, runner, policy) -> dict:

@@ -1,6 +1,7 @@
 """The numerics family on the CPU reference path: the emulator, configured as the suite's
-model, answers the probes, so the fit is checked on every machine (it must recover the
-model it was given)."""
+GPU's published model (smbench.tensor_core_models; the nearest one where that GPU has none
+for the format, said so), answers the probes, so the fit is checked on every machine (it
+must recover the model it was given)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from smbench.families import precision
 
 def devices(runner, fmt: precision.Format, settings: dict):
     """(probe device, GEMM device, what answers, kernel provenance)."""
-    model = precision.MODELS[settings["cpu_model"]]
+    model, what = precision.cpu_model(settings["cpu_model"], fmt)
     return (precision.fragment_device(model), precision.emulator_gemm(model),
-            f"the emulator configured as model {settings['cpu_model']!r}: {model.describe(fmt.accumulator)}",
+            f"the emulator playing {settings['cpu_model']} ({what}): {model.describe(fmt.accumulator)}",
             NO_KERNEL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from smbench import tensor_core_models
 from smbench.cases import Case, Skip, base_record
 from smbench.families import Family, PlanPart, precision
 from smbench.families.precision import view
@@ -12,7 +13,8 @@ from smbench.settings import chosen_formats, formats_setting, is_int, list_of
 SETTINGS = {
     "formats": formats_setting(precision.BY_KEY),
     "gemm_ks": (lambda v: list_of(is_int(1))(v) and bool(v), "a list of whole numbers (K of the random GEMMs)"),
-    "cpu_model": (lambda v: v in precision.MODELS, f"one of {', '.join(precision.MODELS)}"),
+    "cpu_model": (lambda v: v in precision.CPU_MODELS, f"one of {', '.join(precision.CPU_MODELS)} (the GPU whose "
+                  f"published tensor-core model the CPU path plays)"),
 }
 
 
@@ -23,7 +25,7 @@ def plan(suite, runner) -> PlanPart:
 
 
 def precision_settings(suite) -> dict:
-    return {"cpu_model": suite.flag("precision", "cpu_model", "truncate-3"),
+    return {"cpu_model": suite.flag("precision", "cpu_model", "H100"),
             "gemm_ks": suite.flag("precision", "gemm_ks", [64, 256, 1024])}
 
 
@@ -51,11 +53,19 @@ def run_precision(case: Case, runner, policy) -> dict:
     record.update({"status": "ok", "fit": fitted.to_dict()})
     if fitted.model is None:
         return {**record, "status": "failed", "reason": "no model of the emulator's family fits every answer"}
-    record["gemm"] = precision.gemm_errors(fmt, device_gemm, fitted.model, settings["gemm_ks"])
+    kind, like = precision.likeness(fitted.published)
+    record["behaves"] = {"kind": kind, "models": [p["gpu"] for p in like], "verdict": precision.verdict(fitted.published)}
+    published = tensor_core_models.model_of(like[0]["gpu"], fmt.input_format, fmt.accumulator) if like else None
+    record["gemm"] = precision.gemm_errors(fmt, device_gemm, fitted.model, settings["gemm_ks"], published=published)
     if runner.name == "cpu":
-        record["recovered"] = precision.recovered(precision.MODELS[settings["cpu_model"]], fitted)
+        record["recovered"] = precision.recovered(precision.cpu_model(settings["cpu_model"], fmt)[0], fitted)
     return record
 
 
+def report_lines(label: str, document: dict) -> list[str]:
+    """Per fitted format: which published model the device behaves like, or where it differs."""
+    return [f"{label}: numerics {line}" for line in view.verdict_lines(document["records"])]
+
+
 FAMILY = Family("precision", rank=40, summary="tensor-core numerics per format", settings=SETTINGS, plan=plan,
-                run=run_precision, view=view.view, headline=view.headline)
+                run=run_precision, view=view.view, report_lines=report_lines, headline=view.headline)

@@ -1,94 +1,126 @@
-"""The precision family's part of the summary at the end of `smbench run`."""
+"""The precision family's part of the summary at the end of `smbench run`: one short row per
+format (fitted parameters in a few characters, a legend below), then one line per format
+saying which published model the device behaves like, or where it differs from the nearest."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
 
+from smbench import emulate
+from smbench.families import precision
 from smbench.run_view import family_table, print_table
 
+COLUMNS = ("format", "neab", "block", "acc", "bits", "floor", "like", "=fit", "=pub")
+LEGEND = ("neab: bits kept below the largest exponent sum beyond fp32's 23; block: products per fused sum "
+          "(r2: dealt in runs of 2; c+: c added after); acc: each sum's rounding to the accumulator; bits: the "
+          "block result truncated to that many significant bits first; floor: the lowest anchor exponent; like: "
+          "the published models answering every probe as the device did (~ nearest, none matching); =fit / "
+          "=pub: share of a random 16 x K x 8 GEMM's outputs the fitted / that published model gives bit for "
+          "bit. a|b: the probes left both; any: every value tried; -: none.")
 
-def _parameter(found: dict, show=str) -> str:
-    """A fitted parameter: its value, or the values the probes left open."""
-    if found is None:
+
+def _short(value) -> str:
+    if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "kept" if value else "ftz"
+    if isinstance(value, str):
+        return value.upper() if value in ("rz", "rne") else value
+    return str(value)
+
+
+def _cell(found: dict | None, show=_short, tried=()) -> str:
+    """A fitted parameter: its value, or the values the probes left open, in a few characters
+    ("any" when they left every value the fit tried)."""
+    if not found:
+        return "?"
     if found["determined"]:
         return show(found["value"])
     values = found["consistent"]
     if not values:
         return "none fits"
-    numbers = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
-    if len(numbers) == len(values) and len(values) > 2:
-        return f"{min(numbers)}..{max(numbers)}"
-    return " or ".join(show(v) for v in values)
+    if tried and set(tried) <= set(values):
+        return "any"
+    numbers = sorted(v for v in values if isinstance(v, int) and not isinstance(v, bool))
+    if len(numbers) > 2:
+        return ("-|" if None in values else "") + f"{numbers[0]}..{numbers[-1]}"
+    return "|".join(show(v) for v in values)
 
 
-def _block_cell(p: dict) -> str:
-    """Products per fused sum; with the products dealt to the sums in runs, and c added only
-    after them (the sm_89-form FP8 mma that ptxas builds from HMMAs on sm_90), said too."""
-    text = _parameter(p.get("block"), lambda v: "all K" if v is None else str(v))
+def _block(p: dict) -> str:
+    text = _cell(p.get("block"), lambda v: "K" if v is None else str(v))
     interleave, c_entry = p.get("interleave") or {}, p.get("c_entry") or {}
     if interleave.get("determined") and interleave.get("value"):
-        text += f" in runs of {interleave['value']}"
+        text += f" r{interleave['value']}"
     if c_entry.get("determined") and c_entry.get("value") == "after":
-        text += ", c added after"
+        text += " c+"
     return text
 
 
+def _like(record: dict) -> str:
+    behaves = record.get("behaves") or {}
+    names = ", ".join(behaves.get("models", [])) or "-"
+    return names if behaves.get("kind") == "like" else f"~{names}"
+
+
+def _share(row: dict | None, key: str) -> str:
+    return f"{100 * row[key]:.0f}%" if row and key in row else "-"
+
+
+def _label(record: dict) -> str:
+    fmt = precision.BY_KEY.get(record["benchmark"])
+    return f"{fmt.input_format}>{fmt.accumulator}" if fmt and not fmt.scale else record["benchmark"].split("_")[0]
+
+
 def precision_table(records: list[dict]) -> Table | None:
-    rows, table = family_table(records, "precision",
-                                "tensor-core numerics (fitted model; a range where the format cannot tell)",
-                                ("format", "K", "products", "subnormals in/out", "fraction bits", "alignment",
-                                 "to acc", "block", "inf x 0 / overflow", "GEMM rel. error (K)", "emulator = device"),
-                                wrapped=("format",))
+    rows, table = family_table(records, "precision", "tensor-core numerics: the fitted model, the published one",
+                               COLUMNS, wrapped=("like",), right=("=fit", "=pub"))
     if table is None:
         return None
     for r in rows:
         p = r["fit"]["parameters"]
-        width = 24 if r["accumulator"] == "f32" else 11
-        fraction = _parameter(p.get("fraction_bits"))
-        if p.get("fraction_bits", {}).get("determined"):
-            fraction += f" ({p['fraction_bits']['value'] - width + 1:+d})"
-        specials = {s["probe"]: s["device"] for s in r["fit"]["specials"]}
-        inf_zero = specials.get("inf x 0", "-")
-        overflow = next((v for k, v in specials.items() if "overflow" in k), "-")
         largest = max(r["gemm"], key=lambda row: row["k"]) if r.get("gemm") else None
-        error = (f"{largest['device_median_rel_error']:.2g} ({largest['k']})" if largest else "-")
-        agree = f"{100 * largest['bit_identical']:.0f}%" if largest else "-"
-        products = _parameter(p.get("product_bits"), lambda v: "exact" if v is None else f"{v} bits")
-        subnormals = (_parameter(p.get("subnormal_inputs"), lambda v: "kept" if v else "flushed") + " / " +
-                      _parameter(p.get("subnormal_outputs"), lambda v: "kept" if v else "flushed"))
-        table.add_row(r["label"], str(r["k"]), products, subnormals, fraction, _parameter(p.get("align_rounding")),
-                      _parameter(p.get("output_rounding")),
-                      _block_cell(p),
-                      f"{inf_zero} / {overflow}", error, agree)
+        table.add_row(_label(r), _cell(p.get("neab"), tried=range(emulate.MIN_NEAB, emulate.MAX_NEAB + 1)), _block(p),
+                      _cell(p.get("output_rounding"), tried=emulate.ROUNDINGS), _cell(p.get("block_bits")),
+                      _cell(p.get("anchor_floor"), tried=precision.FLOORS), _like(r),
+                      _share(largest, "bit_identical"), _share(largest, "published_identical"))
     return table
+
+
+def verdict_lines(records: list[dict]) -> list[str]:
+    """'e4m3>f32: behaves like H100 (Khattak & Mikaitis 2025)', one per fitted format."""
+    return [f"{_label(r)}: {r['behaves']['verdict']}" for r in records
+            if r["family"] == "precision" and r["status"] == "ok" and r.get("behaves")]
 
 
 def view(records: list[dict], console: Console) -> None:
     numerics = precision_table(records)
-    print_table(console, numerics, "fraction bits: bits kept below the leading bit of a fused sum's largest term "
-                "(in brackets: beyond the accumulator's significand); alignment: how the bits past them go; to acc: "
-                "the rounding of each fused sum to the accumulator; block: products per fused sum. Median relative "
-                "error of a random 16 x K x 8 GEMM against float64, and how often the fitted emulator gives the "
-                "device's bits exactly.")
-    if numerics is not None:
-        recovered = [r for r in records if r["family"] == "precision" and r.get("recovered")]
-        wrong = [r["benchmark"] for r in recovered if "WRONG" in r["recovered"].values()]
-        if recovered:
-            console.print(f"CPU path: the probes recovered the emulated model's parameters for "
-                          f"{len(recovered) - len(wrong)} of {len(recovered)} formats"
-                          + (f"; WRONG for {', '.join(wrong)}" if wrong else ""), highlight=False)
+    print_table(console, numerics, LEGEND)
+    if numerics is None:
+        return
+    for line in verdict_lines(records):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+    recovered = [r for r in records if r["family"] == "precision" and r.get("recovered")]
+    wrong = [r["benchmark"] for r in recovered if "WRONG" in r["recovered"].values()]
+    if recovered:
+        console.print(f"CPU path: the probes recovered the emulated model's parameters for "
+                      f"{len(recovered) - len(wrong)} of {len(recovered)} formats"
+                      + (f"; WRONG for {', '.join(wrong)}" if wrong else ""), highlight=False)
 
 
 def headline(document: dict) -> list[tuple[str, str]]:
+    """The formats grouped by the published model each behaves like (or 'matches none')."""
     records = [r for r in document["records"] if r["family"] == "precision" and r["status"] in ("ok", "failed")]
     if not records:
         return []
-    fitted = [r for r in records if r["status"] == "ok"]
-    text = f"{len(fitted)} of {len(records)} formats probed and fitted to a model (the numerics table has each)"
-    recovered = [r for r in fitted if r.get("recovered")]
+    groups: dict[str, list[str]] = {}
+    for r in records:
+        verdict = (r.get("behaves") or {}).get("verdict") if r["status"] == "ok" else "no model fits"
+        groups.setdefault(verdict or "fitted", []).append(_label(r))
+    text = "; ".join(f"{', '.join(labels)}: {verdict}" for verdict, labels in groups.items())
+    recovered = [r for r in records if r.get("recovered")]
     if recovered:
         right = sum("WRONG" not in r["recovered"].values() for r in recovered)
-        text += f"; CPU path: the emulator's own model recovered for {right} of {len(recovered)}"
+        text += f" (CPU path: the emulator's own model recovered for {right} of {len(recovered)})"
     return [("numerics", text)]
