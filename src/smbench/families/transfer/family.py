@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smbench.cases import MIB, Case, base_record
-from smbench.families import Family, PlanPart
+from smbench.families import Family, PlanPart, require
 from smbench.settings import is_int, list_of
 
 SETTINGS = {"sizes_mib": (list_of(is_int(1)), "a list of whole MiB >= 1")}
@@ -39,5 +39,10 @@ def run_transfer(case: Case, runner, policy) -> dict:
             "gbps": {"median": moved / stats.median / 1e9, "best": moved / stats.min / 1e9}}
 
 
+def check_record(record: dict, where: str) -> None:
+    """What compare and export index in an ok copy: its GB/s and the host memory it used."""
+    require(record, where, {"gbps": dict, "host": str}, "transfer")
+
+
 FAMILY = Family("transfer", rank=20, summary="host<->device and device-to-device copies (cudaMemcpyAsync)",
-                settings=SETTINGS, plan=plan, run=run_transfer)
+                settings=SETTINGS, plan=plan, run=run_transfer, check_record=check_record)
