@@ -46,3 +46,18 @@ def test_a_published_record_without_its_figure_is_refused(tmp_path):
     path.write_text(json.dumps(document))
     code, _, err = run_cli("compare", str(path), str(RESULTS / reference.file_name("gb10")))
     assert code == 2 and "lacks 'gbps'" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- an unwritable --out
+
+@pytest.mark.parametrize("command", ["plot", "report"])
+@pytest.mark.parametrize("where", ["a file", "/proc/x"])
+def test_an_unwritable_out_is_one_line_and_a_failure(tmp_path, command, where):
+    if where == "a file":
+        out = tmp_path / "taken"
+        out.write_text("a file, not a directory")
+    else:
+        out = "/proc/x"
+    code, out_text, err = run_cli(command, str(RESULTS / reference.file_name("gb10")), "--out", str(out))
+    assert code != 0 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"smbench {command}: error: cannot write to {out}")

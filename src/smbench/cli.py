@@ -437,11 +437,28 @@ def _results_and_matrices(paths: Sequence[Path]) -> tuple[list[tuple[str, dict]]
     return (_load_all(results_paths) if results_paths else []), matrices
 
 
+@contextlib.contextmanager
+def _writing_into(directory: Path):
+    """Make the output directory, and turn any failure to write into it (a file in the way,
+    /proc, no permission, a full disk) into one line instead of a traceback."""
+    if Path(directory).exists() and not Path(directory).is_dir():
+        raise SmbenchError(f"cannot write to {directory}: it is a file, not a directory")
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        yield
+    except OSError as exc:
+        where = exc.filename or directory
+        raise SmbenchError(f"cannot write to {directory}: {exc.strerror or exc}"
+                           + (f" ({where})" if str(where) != str(directory) else "")) from None
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from smbench import plots
 
     named, matrices = _results_and_matrices(args.files)
-    for path in plots.plot_all(named, matrices, args.out):
+    with _writing_into(args.out):
+        paths = plots.plot_all(named, matrices, args.out)
+    for path in paths:
         print(path)
     return 0
 
@@ -450,7 +467,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from smbench import report
 
     named, matrices = _results_and_matrices(args.files)
-    html_path, markdown_path = report.build(named, matrices, args.out)
+    with _writing_into(args.out):
+        html_path, markdown_path = report.build(named, matrices, args.out)
     print(html_path)
     print(markdown_path)
     return 0
