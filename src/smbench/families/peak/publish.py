@@ -7,17 +7,57 @@ from pathlib import Path
 
 import numpy as np
 
-from smbench.compare import Entry
+from smbench.compare import Entry, published_entry, tflops_samples
 from smbench.families.stream.publish import dram_bandwidth
 from smbench.plots import COLOURS, plt, save
 
 
+# The report's throughput table: one column per kind of figure that compares like with like
+# (the same precision, accumulator and unit), tensor cores first. A measured loop comes in by
+# its format's rate key, a published figure by its own key; an M figure from an mma.sync loop
+# sits beside the spec it is measured against, a published GEMM (CUTLASS) beside the spec too,
+# named in its note.
+COLUMNS = (
+    ("FP4 tensor", ("fp4", "fp4_block_scaled", "nvfp4_mma_loop", "nvfp4_gemm")),
+    ("FP6 tensor", ("fp6",)),
+    ("FP8 tensor, FP16 acc", ("fp8_f16acc",)),
+    ("FP8 tensor, FP32 acc", ("fp8_f32acc", "f8f6f4_f32acc", "mxf8f6f4", "mxfp8")),
+    ("FP8 tensor, acc not stated", ("fp8", "fp8_mma_loop", "fp8_gemm")),
+    ("FP16 tensor, FP16 acc", ("f16_f16acc",)),
+    ("FP16/BF16 tensor, FP32 acc", ("f16_f32acc", "bf16_f32acc", "f16_f32acc_mma_loop")),
+    ("FP16/BF16 tensor, acc not stated", ("f16", "bf16")),
+    ("TF32 tensor", ("tf32",)),
+    ("INT8 tensor", ("int8",)),
+    ("INT4 tensor", ("int4",)),
+    ("FP64 tensor", ("fp64_tensor",)),
+    ("FP32 CUDA cores", ("fp32",)),
+    ("FP16 CUDA cores (no tensor cores)", ("fp16x2", "bf16x2", "fp16")),
+    ("FP64 CUDA cores", ("fp64",)),
+    ("INT32 CUDA cores", ("int32",)),
+)
+_COLUMN_OF = {key: column for column, keys in COLUMNS for key in keys}
+
+
+def column_of(record: dict) -> str:
+    """The report's throughput column of a peak record: a measured loop by its format's rate
+    key, a published figure by its key; its own key where neither is known."""
+    from smbench.families import peak
+
+    fmt = peak.BY_KEY.get(record["benchmark"]) if not record.get("published") else None
+    return _COLUMN_OF.get(fmt.rate_key if fmt else record["benchmark"], record["benchmark"])
+
+
 def peaks(document: dict) -> dict[str, Entry]:
+    """Format -> its T(FL)OP/s: a measured loop with its samples (the noise test), a published
+    figure with its kind (V, M, D) beside the value and its source in the note."""
     entries: dict[str, Entry] = {}
     for record in document["records"]:
         if record["family"] == "peak" and record["status"] == "ok":
-            key = record["benchmark"] + (f" ({record['figure_kind']})" if record.get("figure_kind") else "")
-            entries[key] = Entry(record["tflops"]["median"], None, record.get("source", ""))
+            value = record["tflops"]["median"]
+            entry = (published_entry(record, value) if record.get("published") else
+                     Entry(value, tflops_samples(record), record.get("label", "")))
+            entry.column = column_of(record)
+            entries[record["benchmark"]] = entry
     return entries
 
 

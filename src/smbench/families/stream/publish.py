@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 
-from smbench.compare import Entry, gbps_samples
+from smbench.compare import Entry, gbps_samples, published_entry
 from smbench.plots import COLOURS, plt, save, size_label
 
 KERNEL_FOR_SWEEP = "triad"
@@ -40,15 +40,14 @@ def dram_bandwidth(document: dict) -> dict[str, Entry]:
     if document["kind"] == "published":
         for record in document["records"]:
             if record["family"] == "stream" and record["status"] == "ok":
-                entries[record["benchmark"]] = Entry(record["gbps"]["median"], None,
-                                                     f"{record.get('figure_kind', '')}: {record.get('source', '')}")
+                entries[record["benchmark"]] = published_entry(record, record["gbps"]["median"])
         return entries
     for benchmark, record in largest_records(document).items():
         entries[benchmark] = Entry(record["gbps"]["median"], gbps_samples(record),
                                    f"{record['working_set_bytes'] / 2**20:.0f} MiB, {record.get('verdict', '')}")
     expected = document.get("expected_bandwidth")
     if expected and "spec" not in entries:
-        entries["spec"] = Entry(expected["gbps"], None, f"{expected['kind']}: {expected['source']}")
+        entries["spec"] = Entry(expected["gbps"], None, f"{expected['kind']}: {expected['source']}", expected["kind"])
     return entries
 
 
