@@ -135,3 +135,18 @@ def test_fail_above_exits_non_zero_on_a_regression_beyond_noise(tmp_path):
     assert code == 0, err  # published figures have no samples: never a regression
     code, _, err = run_cli("compare", str(base), str(slow), "--fail-above", "x")
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- sources users can follow
+
+def test_reference_files_and_the_report_cite_public_sources_not_a_private_file(tmp_path):
+    from smbench import report
+
+    for key in reference.PUBLISHED:
+        text = (RESULTS / reference.file_name(key)).read_text()
+        assert "facts.md" not in text and "shared/" not in text, key
+    named = [(key, published(key)) for key in reference.PUBLISHED]
+    _, markdown = report.build(named, [], tmp_path)
+    assert "facts.md" not in markdown.read_text()
+    m3 = next(r for r in published("m3ultra")["records"] if r["benchmark"] == "fp32")
+    assert m3["figure_kind"] == "D" and "derived: 80 GPU cores" in m3["source"]
