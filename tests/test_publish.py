@@ -143,7 +143,7 @@ def test_report_has_verdicts_tables_plots_and_the_decode_bound(tmp_path):
     assert page.count("data:image/png;base64,") == 4 and "<table" in page and "src='plots/" not in page
     text = markdown_path.read_text()
     assert text.index("## Verdicts") < text.index("## Environment")
-    assert "cpu: triad bandwidth" in text and "gb10: 8B parameters x 0.5 byte (4-bit) = 4 GB per token; " \
+    assert "cpu (host NumPy): triad bandwidth" in text and "gb10: 8B parameters x 0.5 byte (4-bit) = 4 GB per token; " \
                                              "232.5 GB/s / 4 GB = 58.1 tokens/s at most" in text
     assert "(triad, cache-resident)" in text  # a 2 MiB CPU figure is not passed off as DRAM
     assert (tmp_path / "report" / "plots" / "roofline.png").exists()

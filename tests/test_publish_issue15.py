@@ -150,3 +150,76 @@ def test_reference_files_and_the_report_cite_public_sources_not_a_private_file(t
     assert "facts.md" not in markdown.read_text()
     m3 = next(r for r in published("m3ultra")["records"] if r["benchmark"] == "fp32")
     assert m3["figure_kind"] == "D" and "derived: 80 GPU cores" in m3["source"]
+
+
+# ---------------------------------------------------------------- the report: one page per device set
+
+def _as_gpu(document: dict, name: str = "NVIDIA H200", cc: str = "9.0") -> dict:
+    """The CPU run dressed as a GPU run (what the report does with a measured GPU)."""
+    gpu = json.loads(json.dumps(document))
+    gpu["backend"] = "cuda"
+    gpu["device"] = {"name": name, "compute_capability": cc, "key": None}
+    gpu["expected_bandwidth"] = {"gbps": 4800, "kind": "V", "source": "NVIDIA H200 datasheet"}
+    return gpu
+
+
+def _section(text: str, title: str) -> str:
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 3)
+    return text[start:end if end > 0 else None]
+
+
+def _table_lines(section: str) -> list[str]:
+    return [line for line in section.splitlines() if line.startswith("|")]
+
+
+def test_the_device_tables_have_one_row_per_device_and_few_columns(tmp_path):
+    from smbench import report
+
+    named = [("H200 run", _as_gpu(_cpu_run()))] + [(k, published(k)) for k in reference.PUBLISHED]
+    _, markdown = report.build(named, [], tmp_path)
+    text = markdown.read_text()
+    assert text.count("## Throughput per precision") == 1
+    for title in ("Bandwidth at the largest working set", "Throughput per precision"):
+        lines = _table_lines(_section(text, title))
+        header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+        assert header[:2] == ["device", "figures"] and len(header) <= 20, header
+        devices_shown = [line.split("|")[1].strip() for line in lines[2:]]
+        # the default set: the run, the Spark, RTX 5090, A100, the Macs and the measured GPU's own figures
+        assert devices_shown == ["H200 run", "gb10", "rtx5090", "a100-80", "m4max", "m3ultra", "h200"], devices_shown
+    assert "Published files given but not in the device set (--against): " in text and "b200" in text
+    throughput = _section(text, "Throughput per precision")
+    row = next(line for line in _table_lines(throughput) if line.startswith("| rtx5090 "))
+    assert "209.5 V (" in row and "x)" in row  # a ratio against the measured GPU, in the same column
+    measured_row = next(line for line in _table_lines(throughput) if line.startswith("| H200 run "))
+    assert "x)" not in measured_row  # the measured GPU is what the others are divided by
+
+
+def test_against_chooses_the_published_devices(tmp_path):
+    code, out, err = run_cli("report", str(CPU_RUN), "--against", "gb10,rtx5090,a100-80,m4max", "--out",
+                             str(tmp_path))
+    assert code == 0, err
+    text = (tmp_path / "report.md").read_text()
+    lines = _table_lines(_section(text, "Bandwidth at the largest working set"))
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["CPU path (host NumPy)", "gb10", "rtx5090",
+                                                                  "a100-80", "m4max"]
+    code, _, err = run_cli("report", str(CPU_RUN), "--against", "gb10,nosuch", "--out", str(tmp_path / "x"))
+    assert code == 2 and "nosuch" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cpu_path_figures_are_host_numpy_never_hardware(tmp_path):
+    from smbench import report
+
+    named = [("CPU path (host NumPy)", results.load(CPU_RUN)), ("gb10", published("gb10"))]
+    _, markdown = report.build(named, [], tmp_path)
+    text = markdown.read_text()
+    verdicts = _section(text, "Verdicts")
+    assert "host NumPy" not in verdicts and "no GPU was measured" in verdicts
+    assert "triad bandwidth" in _section(text, "CPU reference path (host NumPy, not hardware)")
+    for title in ("Bandwidth at the largest working set", "Throughput per precision"):
+        section = _section(text, title)
+        row = next(line for line in _table_lines(section) if line.startswith("| CPU path (host NumPy)"))
+        assert "measured by smbench" not in row and "not a GPU" in row
+        assert "x)" not in section  # no ratios against NumPy
+    environment = _section(text, "Environment")
+    assert "host NumPy on the CPU reference path, not a GPU" in environment

@@ -315,7 +315,7 @@ def _labels(loaded: list[tuple[Path, dict]]) -> list[str]:
         if device.get("key"):
             return device["key"]
         if document["backend"] == "cpu":
-            return "CPU reference"
+            return "CPU path (host NumPy)"
         return str(device.get("name", path.stem)).replace("NVIDIA ", "")
 
     names = [short(document, path) for path, document in loaded]
@@ -452,7 +452,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     named, matrices = _results_and_matrices(args.files)
     with _writing_into(args.out):
-        html_path, markdown_path = report.build(named, matrices, args.out)
+        html_path, markdown_path = report.build(named, matrices, args.out, args.against)
     print(html_path)
     print(markdown_path)
     return 0
@@ -552,6 +552,10 @@ def build_parser() -> argparse.ArgumentParser:
     report_parser = sub.add_parser("report", help="one self-contained HTML page and a Markdown report")
     report_parser.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
     report_parser.add_argument("--out", type=Path, default=Path("out/report"))
+    report_parser.add_argument("--against", type=lambda text: [k.strip() for k in text.split(",") if k.strip()],
+                               metavar="KEY,...", help="the published devices to set the measured files beside, "
+                               "e.g. gb10,rtx5090,a100-80,m4max (default: gb10, rtx5090, a100-80, m4max, m3ultra "
+                               "and the measured GPU's own; figures come from the files given, else the device table)")
     report_parser.set_defaults(handler=cmd_report)
 
     doctor = sub.add_parser("doctor", help="is this machine ready: Python, packages, NVRTC, tools, GPUs")

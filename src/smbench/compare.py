@@ -67,10 +67,13 @@ class Entry:
     mark: str = ""  # a published figure's kind: V vendor, M measured by others, D derived; "" measured by smbench
     better: str = "higher"  # "higher" (GB/s, TFLOP/s) or "lower" (ns, us): which way a regression goes
     column: str = ""  # a device table's column (the report's): figures alike enough to compare; default the key
+    order: int = 0  # where that column stands (smaller first; then first seen)
+    qualifier: str = ""  # what the cell adds in brackets: how a published figure was had, a measured format's name
 
     def shown(self) -> str:
-        """The value as a cell: 3-4 significant figures, the published kind beside it."""
-        return f"{_number(self.value)}{f' {self.mark}' if self.mark else ''}"
+        """The value as a cell: 4 significant figures, the published kind and the qualifier beside it."""
+        return (f"{_number(self.value)}{f' {self.mark}' if self.mark else ''}"
+                f"{f' ({self.qualifier})' if self.qualifier else ''}")
 
 
 def published_entry(record: dict, value: float) -> Entry:
@@ -177,7 +180,8 @@ def regressions(tables: list[Table], percent: float) -> list[str]:
 
 
 def _number(value: float) -> str:
-    return f"{value:.4g}"
+    """4 significant figures, never an exponent for a figure in the thousands."""
+    return f"{value:.0f}" if 1e4 <= abs(value) < 1e12 else f"{value:.4g}"
 
 
 def _fmt_key(part) -> str:

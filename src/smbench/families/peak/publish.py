@@ -57,8 +57,15 @@ def peaks(document: dict) -> dict[str, Entry]:
             entry = (published_entry(record, value) if record.get("published") else
                      Entry(value, tflops_samples(record), record.get("label", "")))
             entry.column = column_of(record)
+            entry.order = next((n for n, (name, _) in enumerate(COLUMNS) if name == entry.column), len(COLUMNS))
+            if record.get("published"):
+                entry.qualifier = _HOW.get(record["benchmark"].rsplit("_", 1)[-1], "")
             entries[record["benchmark"]] = entry
-    return entries
+    return dict(sorted(entries.items(), key=lambda item: item[1].order))
+
+
+# How a published figure was had, where its key says so (fp8_mma_loop, nvfp4_gemm).
+_HOW = {"loop": "mma.sync loop", "gemm": "GEMM"}
 
 
 COMPARE = (("Throughput per precision, TFLOP/s", peaks, "precision"),)

@@ -33,9 +33,23 @@ def largest_records(document: dict) -> dict[str, dict]:
     return largest
 
 
+# The report's bandwidth table: its columns in this order; a published figure whose kernel
+# its source does not state gets a column saying so.
+_DRAM_ORDER = ("spec", "triad", "copy", "read", "scale", "add", "dot", "write")
+_UNSTATED = "kernel not stated"
+
+
 def dram_bandwidth(document: dict) -> dict[str, Entry]:
     """Benchmark -> its DRAM figure: the largest working set in device (or host) memory for a
     measured file, the published figures for a published one."""
+    entries = _dram_entries(document)
+    for key, entry in entries.items():
+        entry.order = _DRAM_ORDER.index(key) if key in _DRAM_ORDER else len(_DRAM_ORDER)
+        entry.column = _UNSTATED if key == "measured" else ""
+    return entries
+
+
+def _dram_entries(document: dict) -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
     if document["kind"] == "published":
         for record in document["records"]:
