@@ -223,3 +223,92 @@ def test_cpu_path_figures_are_host_numpy_never_hardware(tmp_path):
         assert "x)" not in section  # no ratios against NumPy
     environment = _section(text, "Environment")
     assert "host NumPy on the CPU reference path, not a GPU" in environment
+
+
+# ---------------------------------------------------------------- plots
+
+def _captured(monkeypatch, module):
+    """Figures a plot function makes, drawn, instead of written."""
+    figures = []
+
+    def keep(figure, out_dir, stem):
+        figure.canvas.draw()
+        figures.append(figure)
+        return []
+
+    monkeypatch.setattr(module, "save", keep)
+    return figures
+
+
+def test_an_empty_clock_and_power_plot_is_omitted(tmp_path):
+    from smbench import plots
+
+    named = [("gb10", published("gb10")), ("cpu", results.load(CPU_RUN))]
+    assert plots.telemetry_over_run(named, tmp_path) == []
+    assert "clock_and_power" not in {p.stem for p in plots.plot_all(named, [], tmp_path)}
+    gpu = _as_gpu(_cpu_run())
+    gpu["records"][0]["telemetry"] = {"samples": [{"t": 0.0, "sm_clock_mhz": 1980, "power_w": 500},
+                                                  {"t": 0.1, "sm_clock_mhz": 1975, "power_w": 510}]}
+    assert {p.stem for p in plots.telemetry_over_run([("h200", gpu)], tmp_path)} == {"clock_and_power"}
+
+
+def test_the_roofline_compares_tensor_with_tensor_and_cuda_cores_with_cuda_cores(monkeypatch, tmp_path):
+    from smbench.families.peak import publish
+
+    tensor, cuda_cores = (columns for _, columns in publish.ROOFS)
+    assert publish._roof(published("rtx-pro-6000"), tensor) == (None, "")  # no published tensor figure
+    assert publish._roof(published("rtx-pro-6000"), cuda_cores)[0] == 125
+    assert publish._roof(published("rtx5090"), tensor) == (209.5, "f16_f32acc V")  # not FP16-acc's 419
+    assert publish._roof(published("a100-80"), tensor)[0] == 312
+    assert publish._roof(published("m4max"), tensor) == (None, "")  # MPS FP16 is not a tensor-core figure
+    run = results.load(CPU_RUN)
+    loops = {r["benchmark"]: r["tflops"]["median"] for r in run["records"] if r["family"] == "peak"
+             and r["status"] == "ok"}
+    assert publish._roof(run, tensor)[0] == max(loops["f16_f32acc"], loops["bf16_f32acc"])
+    assert publish._roof(run, cuda_cores)[0] == loops["fp32"]
+    figures = _captured(monkeypatch, publish)
+    publish.roofline([("rtx5090", published("rtx5090")), ("rtx-pro-6000", published("rtx-pro-6000"))], tmp_path)
+    tensor_axis, cuda_axis = figures[0].axes
+    tensor_labels = [t.get_text() for t in tensor_axis.get_legend().get_texts()]
+    assert len(tensor_labels) == 1 and tensor_labels[0].startswith("rtx5090") and "209.5 TFLOP/s" in tensor_labels[0]
+    assert any(t.get_text().startswith("rtx-pro-6000") and "125 TFLOP/s" in t.get_text()
+               for t in cuda_axis.get_legend().get_texts())
+
+
+def test_the_compat_heat_map_shows_emulation_and_spills(monkeypatch, tmp_path):
+    from smbench import plots
+
+    matrix = json.loads((RESULTS / "compat-nvrtc13.5.json").read_text())
+    figures = _captured(monkeypatch, plots)
+    plots.compat_heatmap(matrix, tmp_path)
+    axis = figures[0].axes[0]
+    grid = axis.images[0].get_array()
+    kernels = [t.get_text() for t in axis.get_yticklabels()]
+    targets = [t.get_text() for t in axis.get_xticklabels()]
+    fp8 = kernels.index("mma_e4m3_f32acc_sm89")
+    assert grid[fp8, targets.index("sm_90")] == plots.STATUS_VALUE["emulated"]  # HMMA standing in for QMMA
+    assert grid[fp8, targets.index("sm_120")] == plots.STATUS_VALUE["ok-tensor"]  # native QMMA
+    assert grid[kernels.index("mma_f16_f32acc"), targets.index("sm_90")] == plots.STATUS_VALUE["ok-tensor"]
+    spilled = [c for c in matrix["cells"] if c["status"] == "ok" and plots.spills(c)]
+    assert spilled and len([p for p in axis.patches if p.get_edgecolor()[:3] != (1, 1, 1)]) >= len(
+        {(c["kernel"], c["target"]) for c in spilled if c["kernel"] in kernels})
+    texts = [t.get_text() for t in axis.texts]
+    assert any("spill" in t for t in texts)
+
+
+def test_device_names_under_the_throughput_bars_never_overlap(monkeypatch, tmp_path):
+    from smbench.families.peak import publish
+
+    figures = _captured(monkeypatch, publish)
+    named = [("CPU path (host NumPy)", results.load(CPU_RUN))] + sorted(
+        (key, published(key)) for key in reference.PUBLISHED)
+    publish.throughput_bars(named, tmp_path)
+    figure = figures[0]
+    renderer = figure.canvas.get_renderer()
+    boxes = [label.get_window_extent(renderer) for label in figure.axes[0].get_xticklabels()]
+    assert len(boxes) == len(named)
+    assert all(not a.overlaps(b) for a, b in zip(boxes, boxes[1:]))
+    # the CPU path is not styled as measured by smbench (a black edge): its bars are pale, grey-edged
+    bars = [p for p in figure.axes[0].patches if p.get_height() > 0]
+    cpu = [p for p in bars if p.get_height() < 1]  # NumPy's figures are far below any GPU's
+    assert cpu and all(p.get_edgecolor()[:3] != (0, 0, 0) and p.get_alpha() < 1 for p in cpu)

@@ -152,7 +152,8 @@ def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path
                             and r.get("memory") in ("device", "host"))
             if points:
                 x, y = zip(*points)
-                axis.plot(x, y, marker="o", color=colour, label=f"{label}: {KERNEL_FOR_SWEEP} (measured)")
+                how = "host NumPy, not a GPU" if document["backend"] == "cpu" else "measured"
+                axis.plot(x, y, marker="o", color=colour, label=f"{label}: {KERNEL_FOR_SWEEP} ({how})")
                 drew = True
             l2 = document["device"].get("l2_bytes")
             if l2:
