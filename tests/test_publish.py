@@ -123,7 +123,8 @@ def test_every_plot_is_written_and_not_empty(tmp_path):
     matrix = json.loads((RESULTS / "compat-nvrtc13.5.json").read_text())
     paths = plots.plot_all(_named(), [matrix], tmp_path)
     stems = {p.stem for p in paths}
-    assert stems == {"bandwidth_vs_size", "throughput_by_precision", "roofline", "compat_matrix", "clock_and_power"}
+    # no file here has telemetry: the clock and power figure is left out, not drawn empty
+    assert stems == {"bandwidth_vs_size", "throughput_by_precision", "roofline", "compat_matrix"}
     for path in paths:
         data = path.read_bytes()
         assert len(data) > 5_000, path
@@ -140,10 +141,10 @@ def test_report_has_verdicts_tables_plots_and_the_decode_bound(tmp_path):
     measured, _ = run.execute(suites.load(str(suite_path)), run.CpuRunner(), {"stream"}, tmp_path / "run")
     html_path, markdown_path = report.build([("cpu", results.load(measured)), *_named()], [], tmp_path / "report")
     page = html_path.read_text()
-    assert page.count("data:image/png;base64,") == 4 and "<table" in page and "src='plots/" not in page
+    assert page.count("data:image/png;base64,") == 3 and "<table" in page and "src='plots/" not in page
     text = markdown_path.read_text()
     assert text.index("## Verdicts") < text.index("## Environment")
-    assert "cpu: triad bandwidth" in text and "gb10: 8B parameters x 0.5 byte (4-bit) = 4 GB per token; " \
+    assert "cpu (host NumPy): triad bandwidth" in text and "gb10: 8B parameters x 0.5 byte (4-bit) = 4 GB per token; " \
                                              "232.5 GB/s / 4 GB = 58.1 tokens/s at most" in text
     assert "(triad, cache-resident)" in text  # a 2 MiB CPU figure is not passed off as DRAM
     assert (tmp_path / "report" / "plots" / "roofline.png").exists()
@@ -153,7 +154,7 @@ def test_cli_plot_and_report_on_the_reference_files(tmp_path):
     files = [str(RESULTS / reference.file_name(k)) for k in ("gb10", "h100-sxm")]
     code, out, err = run_cli("plot", *files, str(RESULTS / "compat-nvrtc13.5.json"), "--out", str(tmp_path / "p"))
     assert code == 0, err
-    assert len([line for line in out.splitlines() if line.endswith(".png")]) == 5
+    assert len([line for line in out.splitlines() if line.endswith(".png")]) == 4  # no empty clock/power figure
     code, out, err = run_cli("report", *files, "--out", str(tmp_path / "r"))
     assert code == 0 and (tmp_path / "r" / "report.html").exists(), err
 

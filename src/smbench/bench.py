@@ -90,7 +90,8 @@ def main_job(suite_name: str, backend: str, out_dir: Path, progress, console: Co
     lines = environment(err)
     path, document = measure(suite_name, backend, out_dir, err, progress)
     matrix, matrix_paths, seconds = compile_matrix(out_dir, progress)
-    named = [("this machine", document)] + published_beside(document)
+    # report.select adds the published devices a first report sets a run beside.
+    named = [("this machine", document)]
     html_path, _ = report.build(named, [json.loads(matrix_paths[0].read_text(encoding="utf-8"))],
                                 out_dir / "report")
     lines += headlines.family_lines(document)
@@ -109,23 +110,6 @@ def main_job(suite_name: str, backend: str, out_dir: Path, progress, console: Co
         title += " (no GPU: the CPU reference path, host NumPy figures, not a GPU's)"
     headlines.print_screen(console, title, lines)
     return 1 if failed else 0
-
-
-# The published devices a first report sets the run beside: the Spark, an RTX 5090, an A100
-# and the Macs (smbench report takes any others).
-BESIDE = ("gb10", "rtx5090", "a100-80", "m4max", "m3ultra")
-
-
-def published_beside(document: dict) -> list[tuple[str, dict]]:
-    """(label, published document) for BESIDE, and the measured GPU's own row if the device
-    table has one: its vendor figures next to what it did."""
-    from smbench import devices, reference
-
-    keys = list(BESIDE)
-    spec = devices.match(document.get("device", {}).get("name", "")) if document.get("backend") == "cuda" else None
-    if spec is not None and spec.key not in keys:
-        keys.insert(0, spec.key)
-    return [(key, reference.document(devices.by_key(key))) for key in keys]
 
 
 def _shown(path: Path) -> str:

@@ -355,7 +355,7 @@ def _labels(loaded: list[tuple[Path, dict]]) -> list[str]:
         if device.get("key"):
             return device["key"]
         if document["backend"] == "cpu":
-            return "CPU reference"
+            return "CPU path (host NumPy)"
         return str(device.get("name", path.stem)).replace("NVIDIA ", "")
 
     names = [short(document, path) for path, document in loaded]
@@ -389,49 +389,33 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_compare(tables, fmt: str) -> str:
-    from smbench import frames
-
-    if fmt == "md":
-        import pandas as pd
-
-        return "\n".join(f"### {t.title}\n\n" + frames.to_markdown(pd.DataFrame(t.rows, columns=t.columns))
-                         + (f"\nNot in this table (no such figures): {', '.join(t.absent)}\n" if t.absent else "")
-                         for t in tables)
-    console = Console(file=io.StringIO(), width=Console().width if _stdout_is_terminal() else 200,
-                      force_terminal=_stdout_is_terminal())
-    for t in tables:
-        table = Table(title=t.title, title_justify="left")
-        for number, column in enumerate(t.columns):
-            table.add_column(column, justify="left" if number == 0 else "right", overflow="fold")
-        for row in t.rows:
-            table.add_row(*[_cell(v) for v in row])
-        console.print(table)
-        if t.absent:
-            console.print(Text(f"not in this table (no such figures): {', '.join(t.absent)}", style="dim"),
-                          soft_wrap=True)
-    console.print(Text("A ratio is to the first file. 'differs': two-sided Mann-Whitney U on the raw samples, "
-                       "p < 0.01, and medians further apart than the larger interquartile range; published "
-                       "figures have no samples, so no verdict.", style="dim"), soft_wrap=True)
-    return console.file.getvalue()
-
-
-def _cell(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
-    return str(value)
-
-
 def cmd_compare(args: argparse.Namespace) -> int:
     from smbench import compare
 
     tables = compare.build(_load_all(args.files))
     if not tables:
         raise SmbenchError("these files hold no figures to compare")
-    _write(render_compare(tables, args.format), args.output)
+    problems = compare.regressions(tables, args.fail_above) if args.fail_above is not None else []
+    terminal = args.output is None and _stdout_is_terminal() and args.format == "text"
+    _write(compare.render(tables, "text" if args.format == "table" else args.format, terminal,
+                          Console().width if terminal else 200, problems), args.output)
+    if problems:
+        print(f"smbench compare: {len(problems)} measured figures regressed by more than {args.fail_above:g}% "
+              f"and beyond the noise against {args.files[0]}:", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
@@ -484,11 +468,28 @@ def _results_and_matrices(paths: Sequence[Path]) -> tuple[list[tuple[str, dict]]
     return (_load_all(results_paths) if results_paths else []), matrices
 
 
+@contextlib.contextmanager
+def _writing_into(directory: Path):
+    """Make the output directory, and turn any failure to write into it (a file in the way,
+    /proc, no permission, a full disk) into one line instead of a traceback."""
+    if Path(directory).exists() and not Path(directory).is_dir():
+        raise SmbenchError(f"cannot write to {directory}: it is a file, not a directory")
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        yield
+    except OSError as exc:
+        where = exc.filename or directory
+        raise SmbenchError(f"cannot write to {directory}: {exc.strerror or exc}"
+                           + (f" ({where})" if str(where) != str(directory) else "")) from None
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from smbench import plots
 
     named, matrices = _results_and_matrices(args.files)
-    for path in plots.plot_all(named, matrices, args.out):
+    with _writing_into(args.out):
+        paths = plots.plot_all(named, matrices, args.out)
+    for path in paths:
         print(path)
     return 0
 
@@ -497,7 +498,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from smbench import report
 
     named, matrices = _results_and_matrices(args.files)
-    html_path, markdown_path = report.build(named, matrices, args.out)
+    with _writing_into(args.out):
+        html_path, markdown_path = report.build(named, matrices, args.out, args.against)
     print(html_path)
     print(markdown_path)
     return 0
@@ -622,9 +624,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", type=Path)
     export.set_defaults(handler=cmd_export)
 
-    compare_parser = sub.add_parser("compare", help="the same benchmarks side by side, with ratios and a noise test")
+    compare_parser = sub.add_parser("compare", help="the same benchmarks side by side, with ratios and a noise test",
+                                    description="Align the same figures across result files (measured or "
+                                                "published), each as a ratio to the first file, with a noise test "
+                                                "where both have samples. Exit 1 with --fail-above when a measured "
+                                                "figure regressed against the first file.")
     compare_parser.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
-    compare_parser.add_argument("--format", choices=("table", "md"), default="table")
+    compare_parser.add_argument("--format", choices=("text", "md", "csv", "json", "table"), default="text",
+                                help="text (default; 'table' is the same), md, csv (one row per figure and file), "
+                                     "json (rows with each file's value, kind, ratio and verdict)")
+    compare_parser.add_argument("--fail-above", type=_percent, metavar="PCT",
+                                help="exit 1 when a figure measured in the first file and another moved the wrong "
+                                     "way (GB/s, TFLOP/s down; ns, us up) by more than PCT percent and beyond the "
+                                     "noise of both (for CI: the first file is the baseline)")
     compare_parser.add_argument("--output", "-o", type=Path)
     compare_parser.set_defaults(handler=cmd_compare)
 
@@ -644,6 +656,10 @@ def build_parser() -> argparse.ArgumentParser:
     report_parser = sub.add_parser("report", help="one self-contained HTML page and a Markdown report")
     report_parser.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
     report_parser.add_argument("--out", type=Path, default=Path("out/report"))
+    report_parser.add_argument("--against", type=lambda text: [k.strip() for k in text.split(",") if k.strip()],
+                               metavar="KEY,...", help="the published devices to set the measured files beside, "
+                               "e.g. gb10,rtx5090,a100-80,m4max (default: gb10, rtx5090, a100-80, m4max, m3ultra "
+                               "and the measured GPU's own; figures come from the files given, else the device table)")
     report_parser.set_defaults(handler=cmd_report)
 
     doctor = sub.add_parser("doctor", help="is this machine ready: Python, packages, NVRTC, tools, GPUs")

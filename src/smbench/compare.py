@@ -64,6 +64,22 @@ class Entry:
     value: float
     samples: list[float] | None  # the figure's own samples, in its unit, when measured
     note: str = ""
+    mark: str = ""  # a published figure's kind: V vendor, M measured by others, D derived; "" measured by smbench
+    better: str = "higher"  # "higher" (GB/s, TFLOP/s) or "lower" (ns, us): which way a regression goes
+    column: str = ""  # a device table's column (the report's): figures alike enough to compare; default the key
+    order: int = 0  # where that column stands (smaller first; then first seen)
+    qualifier: str = ""  # what the cell adds in brackets: how a published figure was had, a measured format's name
+
+    def shown(self) -> str:
+        """The value as a cell: 4 significant figures, the published kind and the qualifier beside it."""
+        return (f"{_number(self.value)}{f' {self.mark}' if self.mark else ''}"
+                f"{f' ({self.qualifier})' if self.qualifier else ''}")
+
+
+def published_entry(record: dict, value: float) -> Entry:
+    """A published figure: no samples; its kind in the cell, its source in the note."""
+    return Entry(value, None, f"{record.get('figure_kind', '')}: {record.get('source', '')}",
+                 record.get("figure_kind", ""))
 
 
 def samples_of(record: dict, amount_field: str, scale: float) -> list[float] | None:
@@ -89,9 +105,19 @@ class Table:
     columns: list[str]  # after the key column: one per file, then ratio and verdict columns
     rows: list[list]
     absent: list[str] = None  # files with no figure for this table
+    labels: list[str] = None  # the files in it, in column order
+    entries: list[list] = None  # per row, per file: its Entry or None (marks, notes, samples)
+    beyond_noise: list[list] = None  # per row, per file after the first: the noise test (True/False/None)
 
     def __post_init__(self) -> None:
         self.absent = self.absent or []
+        self.labels = self.labels or []
+        self.entries = self.entries or []
+        self.beyond_noise = self.beyond_noise or []
+
+
+def verdict(real: bool | None, p: float | None) -> str:
+    return "n/a (no samples)" if real is None else (f"differs (p={p:.1e})" if real else f"within noise (p={p:.2g})")
 
 
 def build(named: list[tuple[str, dict]]) -> list[Table]:
@@ -109,26 +135,53 @@ def build(named: list[tuple[str, dict]]) -> list[Table]:
         keys = list(dict.fromkeys(k for entries in per_file for k in entries))
         columns = [key_name, *labels, *[f"{label} / {labels[0]}" for label in labels[1:]],
                    *[f"{label} vs {labels[0]}" for label in labels[1:]]]
-        rows = []
+        table = Table(title, columns, [], [label for label, document in named if label not in labels], labels)
         for key in keys:
             base = per_file[0].get(key)
-            values = [entries[key].value if key in entries else None for entries in per_file]
-            ratios, verdicts = [], []
-            for entries in per_file[1:]:
-                other = entries.get(key)
+            row_entries = [entries.get(key) for entries in per_file]
+            ratios, verdicts, noise = [], [], []
+            for other in row_entries[1:]:
                 if base is None or other is None or not base.value:
                     ratios.append(None)
                     verdicts.append("")
+                    noise.append(None)
                     continue
                 ratios.append(other.value / base.value)
                 real, p = differs(base.samples, other.samples)
-                verdicts.append("n/a (no samples)" if real is None else
-                                (f"differs (p={p:.1e})" if real else f"within noise (p={p:.2g})"))
-            label = " / ".join(_fmt_key(part) for part in key) if isinstance(key, tuple) else key
-            rows.append([label, *values, *ratios, *verdicts])
-        tables.append(Table(title, columns, rows, [label for label, document in named
-                                                    if label not in labels]))
+                verdicts.append(verdict(real, p))
+                noise.append(real)
+            table.rows.append([key_label(key), *[e.value if e else None for e in row_entries], *ratios, *verdicts])
+            table.entries.append(row_entries)
+            table.beyond_noise.append(noise)
+        tables.append(table)
     return tables
+
+
+def key_label(key) -> str:
+    return " / ".join(_fmt_key(part) for part in key) if isinstance(key, tuple) else key
+
+
+def regressions(tables: list[Table], percent: float) -> list[str]:
+    """Figures measured in both the first file and another that moved the wrong way (down for
+    GB/s and TFLOP/s, up for ns and us) by more than `percent` and beyond the noise of both."""
+    found = []
+    for table in tables:
+        for row, entries, noise in zip(table.rows, table.entries, table.beyond_noise):
+            base = entries[0]
+            for label, other, real in zip(table.labels[1:], entries[1:], noise):
+                if base is None or other is None or not real or not base.value:
+                    continue
+                change = 100 * (other.value / base.value - 1)
+                worse = -change if base.better == "higher" else change
+                if worse > percent:
+                    found.append(f"{table.title}: {row[0]}: {label} {_number(other.value)} vs {table.labels[0]} "
+                                 f"{_number(base.value)} ({change:+.1f}%, beyond noise)")
+    return found
+
+
+def _number(value: float) -> str:
+    """4 significant figures, never an exponent for a figure in the thousands."""
+    return f"{value:.0f}" if 1e4 <= abs(value) < 1e12 else f"{value:.4g}"
 
 
 def _fmt_key(part) -> str:
@@ -137,3 +190,86 @@ def _fmt_key(part) -> str:
             if part >= scale:
                 return f"{part / scale:.4g} {unit}"
     return str(part)
+
+
+# ---------------------------------------------------------------- rendering (smbench compare --format)
+
+NOTE = ("A ratio is to the first file. 'differs': two-sided Mann-Whitney U on the raw samples, p < 0.01, and "
+        "medians further apart than the larger interquartile range; published figures have no samples, so no "
+        "verdict. V = vendor specification, M = measured by others, D = derived (published figures; the sources "
+        "are in the files).")
+FORMATS = ("text", "md", "csv", "json")
+
+
+def _cells(table: Table, row: list, entries: list) -> list[str]:
+    """A row as text: the key, each file's value with its published kind, ratios, verdicts."""
+    values = [entry.shown() if entry else "-" for entry in entries]
+    ratios = [f"{r:.3g}" if r is not None else "-" for r in row[1 + len(entries):1 + 2 * len(entries) - 1]]
+    return [str(row[0]), *values, *ratios, *[str(v) for v in row[2 * len(entries):]]]
+
+
+def render(tables: list[Table], fmt: str, terminal: bool = False, width: int = 200,
+           problems: list[str] = ()) -> str:
+    if fmt == "json":
+        import json
+
+        return json.dumps({"tables": [_table_json(t) for t in tables], "regressions": list(problems),
+                           "note": NOTE}, indent=1) + "\n"
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["table", "key", "file", "value", "kind", "ratio_to_first", "verdict", "note"])
+        for table in tables:
+            for row in _table_json(table)["rows"]:
+                for label in table.labels:
+                    cell = row["files"][label]
+                    writer.writerow([table.title, row["key"], label, cell["value"], cell["kind"], cell["ratio"],
+                                     cell["verdict"], cell["note"]])
+        return buffer.getvalue()
+    if fmt == "md":
+        out = []
+        for t in tables:
+            out += [f"### {t.title}", "", "| " + " | ".join(t.columns) + " |", "|" + "---|" * len(t.columns)]
+            out += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(t, row, entries)) + " |"
+                    for row, entries in zip(t.rows, t.entries)]
+            out += [""] + ([f"Not in this table (no such figures): {', '.join(t.absent)}", ""] if t.absent else [])
+        return "\n".join(out + [NOTE] + [f"REGRESSED: {line}" for line in problems]) + "\n"
+    import io
+
+    from rich.console import Console
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    console = Console(file=io.StringIO(), width=width, force_terminal=terminal)
+    for t in tables:
+        shown = RichTable(title=t.title, title_justify="left")
+        for number, column in enumerate(t.columns):
+            shown.add_column(column, justify="left" if number == 0 else "right", overflow="fold")
+        for row, entries in zip(t.rows, t.entries):
+            shown.add_row(*_cells(t, row, entries))
+        console.print(shown)
+        if t.absent:
+            console.print(Text(f"not in this table (no such figures): {', '.join(t.absent)}", style="dim"),
+                          soft_wrap=True)
+    console.print(Text(NOTE, style="dim"), soft_wrap=True)
+    for line in problems:
+        console.print(Text(f"REGRESSED: {line}", style="red"), soft_wrap=True)
+    return console.file.getvalue()
+
+
+def _table_json(table: Table) -> dict:
+    rows = []
+    count = len(table.labels)
+    for row, entries, noise in zip(table.rows, table.entries, table.beyond_noise):
+        ratios = [None, *row[1 + count:2 * count]]
+        verdicts = ["", *row[2 * count:]]
+        files = {label: {"value": entry.value if entry else None,
+                         "kind": (entry.mark or "measured") if entry else None,
+                         "note": entry.note if entry else "", "ratio": ratio, "verdict": verdict_text}
+                 for label, entry, ratio, verdict_text in zip(table.labels, entries, ratios, verdicts)}
+        rows.append({"key": row[0], "files": files})
+    return {"title": table.title, "key": table.columns[0], "files": table.labels, "first": table.labels[0],
+            "rows": rows, "absent": table.absent}

@@ -169,8 +169,9 @@ DEVICES: tuple[DeviceSpec, ...] = (
         "m3ultra", "Apple M3 Ultra", r"M3 Ultra", None, None,
         Figure(819.2, "GB/s", "V", "Apple M3 Ultra specification"),
         unified_memory=True, notes="no CUDA; the mlx backend",
-        peaks=(Figure(28, "TFLOP/s", "D", "about 28 TFLOP/s FP32 (marked derived in shared/facts.md, which does "
-                      "not show the derivation)", "fp32"),)),
+        peaks=(Figure(28, "TFLOP/s", "D", "about 28 TFLOP/s FP32, derived: 80 GPU cores (Apple M3 Ultra "
+                      "specification) x 128 FP32 lanes per core x 2 FLOP per FMA x about 1.4 GHz (Apple publishes "
+                      "no GPU clock)", "fp32"),)),
 )
 
 # What counts as normal for a DRAM-resident stream kernel, as fractions of the spec:

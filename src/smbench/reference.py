@@ -33,7 +33,8 @@ def document(spec: devices.DeviceSpec) -> dict:
     records += [_record("peak", f.what, f"{f.what} ({f.kind})", f, "tflops") for f in spec.peaks]
     return {
         "schema": SCHEMA, "kind": "published", "suite": "published", "backend": "published", "status": "complete",
-        "provenance": {"source": "the device table (smbench.devices), from shared/facts.md",
+        "provenance": {"source": "public figures from smbench's device table (smbench.devices); each record "
+                                 "names its own public source",
                        "smbench_version": __version__},
         "device": {"name": spec.name, "key": spec.key, "compute_capability": spec.compute_capability,
                    "sm_count": spec.sm_count, "l2_bytes": spec.l2_bytes, "unified_memory": spec.unified_memory,

@@ -1,37 +1,125 @@
 """`smbench report`: one self-contained HTML page (and Markdown) a person can publish.
 
-Verdicts first, then the environment, the comparison tables, the plots, and what a
-local-LLM user reads from the bandwidth: the decode bound in tokens/s, arithmetic shown.
+One page per device set: the measured files, and the published devices they are set beside
+(`--against`; default the DGX Spark, RTX 5090, A100, the Macs and whatever GPU was measured).
+Verdicts on the measured GPUs first; the CPU reference path (host NumPy) apart, never as
+hardware; what a local-LLM user reads from the bandwidth; the environment; the device tables
+(one row per device, one column per figure, ratios only against the measured GPUs); the
+measured-only tables; the plots.
+
+The page is a list of Section objects rendered twice (Markdown, HTML): a new kind of section is
+one more builder in SECTIONS.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from smbench import compare, frames, plots
+from smbench import compare, devices, frames, plots
+from smbench.errors import SmbenchError
+
+# The published devices a report sets the measured files beside, unless told (--against).
+DEFAULT_AGAINST = ("gb10", "rtx5090", "a100-80", "m4max", "m3ultra")
+HOST_NUMPY = "host NumPy"
+CPU_NOTE = ("figures timed on the CPU reference path: NumPy on the host CPU, not a GPU. They show that the "
+            "pipeline runs and validates; they say nothing about any GPU, so they get no verdict and no ratio.")
+RATIO_NOTE = ("A value in brackets is this figure divided by the same figure of the measured GPU named "
+              "(like with like: the same column). V = vendor specification, M = measured by others, "
+              "D = derived; the sources are in the result files. Unmarked values were measured by smbench.")
+NOISE_NOTE = ("Ratios are to the first file; 'differs' = two-sided Mann-Whitney U on the raw samples, p < 0.01, "
+              "and medians further apart than the larger IQR.")
+
+
+@dataclass
+class Section:
+    """One part of the page: a title, an introduction, a table (or what to say without one),
+    lines under it, and notes in small print."""
+
+    title: str
+    intro: str = ""
+    table: pd.DataFrame | None = None
+    lines: list[str] = field(default_factory=list)
+    empty: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def host_numpy(document: dict) -> bool:
+    """A file measured on the CPU reference path: NumPy on the host, not hardware."""
+    return document["kind"] == "measured" and document["backend"] == "cpu"
+
+
+def measured_gpu(document: dict) -> bool:
+    return document["kind"] == "measured" and not host_numpy(document)
+
+
+# ---------------------------------------------------------------- the device set
+
+def _matching_key(document: dict) -> str | None:
+    device = document["device"]
+    spec = devices.match(str(device.get("name", "")), device.get("compute_capability"))
+    return spec.key if spec is not None else None
+
+
+def select(named: list[tuple[str, dict]], against: list[str] | None = None) -> tuple[list[tuple[str, dict]],
+                                                                                        list[str]]:
+    """The device set: measured GPUs first, then the CPU path (labelled as host NumPy), then the
+    published devices asked for (files given are used; a device without one comes from the
+    device table). Returns it and a note on the published files left out."""
+    from smbench import reference
+
+    gpus = [(label, d) for label, d in named if measured_gpu(d)]
+    cpus = [(label if HOST_NUMPY in label else f"{label} ({HOST_NUMPY})", d) for label, d in named if host_numpy(d)]
+    given = {d["device"].get("key") or label: (label, d) for label, d in named if d["kind"] == "published"}
+    if against is None:
+        keys = list(DEFAULT_AGAINST) + [k for _, d in gpus if (k := _matching_key(d)) and k not in DEFAULT_AGAINST]
+    else:
+        keys = list(dict.fromkeys(against))
+        known = {spec.key for spec in devices.DEVICES} | set(given)
+        unknown = [k for k in keys if k not in known]
+        if unknown:
+            raise SmbenchError(f"--against: no published figures for {', '.join(unknown)} "
+                               f"(known: {', '.join(sorted(known))})")
+    chosen = []
+    for key in keys:
+        if key in given:
+            chosen.append(given[key])
+        elif any(spec.key == key for spec in devices.DEVICES):
+            chosen.append((key, reference.document(devices.by_key(key))))
+    dropped = [label for key, (label, _) in given.items() if key not in keys]
+    note = [f"Published files given but not in the device set (--against): {', '.join(dropped)}"] if dropped else []
+    return gpus + cpus + chosen, note
+
+
+# ---------------------------------------------------------------- sections
 
 def verdict_lines(named: list[tuple[str, dict]]) -> list[str]:
-    """Per measured file: each family's verdict lines (Family.report_lines), then whether the
-    run is complete and what failed."""
+    """Per measured GPU file: each family's verdict lines (Family.report_lines), then whether the
+    run is complete and what failed. The CPU path is not hardware: see cpu_lines."""
+    return [line for label, document in named if measured_gpu(document) for line in _file_lines(label, document)]
+
+
+def cpu_lines(named: list[tuple[str, dict]]) -> list[str]:
+    return [line for label, document in named if host_numpy(document) for line in _file_lines(label, document)]
+
+
+def _file_lines(label: str, document: dict) -> list[str]:
     from smbench.families import registry
 
     lines = []
-    for label, document in named:
-        if document["kind"] != "measured":
-            continue
-        for family in registry().values():
-            if family.report_lines is not None:
-                lines += family.report_lines(label, document)
-        if document["status"] != "complete":
-            lines.append(f"{label}: the run is INCOMPLETE (status {document['status']}): "
-                         f"{len(document['records'])} cases were kept")
-        failed = [r for r in document["records"] if r["status"] == "failed"]
-        if failed:
-            lines.append(f"{label}: {len(failed)} cases FAILED validation or did not run (see the result file)")
+    for family in registry().values():
+        if family.report_lines is not None:
+            lines += family.report_lines(label, document)
+    if document["status"] != "complete":
+        lines.append(f"{label}: the run is INCOMPLETE (status {document['status']}): "
+                     f"{len(document['records'])} cases were kept")
+    failed = [r for r in document["records"] if r["status"] == "failed"]
+    if failed:
+        lines.append(f"{label}: {len(failed)} cases FAILED validation or did not run (see the result file)")
     return lines
 
 
@@ -41,9 +129,11 @@ def environment(named: list[tuple[str, dict]]) -> list[str]:
         device = document["device"]
         provenance = document.get("provenance", {})
         if document["kind"] == "published":
-            lines.append(f"{label}: published figures ({provenance.get('source', '')}), not measured by smbench")
+            lines.append(f"{label}: {device.get('name', label)}: published figures, not measured by smbench "
+                         "(each figure's source is in the reference file)")
             continue
-        lines.append(f"{label}: {device.get('name')} (backend {document['backend']}, suite {document['suite']}, "
+        what = f"{HOST_NUMPY} on the CPU reference path, not a GPU" if host_numpy(document) else device.get("name")
+        lines.append(f"{label}: {what} (backend {document['backend']}, suite {document['suite']}, "
                      f"status {document['status']}); smbench {provenance.get('smbench_version')} "
                      f"git {str(provenance.get('git_sha'))[:12]}; NVRTC {provenance.get('nvrtc_version')}; "
                      f"{provenance.get('host', {}).get('system', '')} {provenance.get('host', {}).get('machine', '')}; "
@@ -51,14 +141,143 @@ def environment(named: list[tuple[str, dict]]) -> list[str]:
     return lines
 
 
+def _kind_of(document: dict) -> str:
+    if host_numpy(document):
+        return f"{HOST_NUMPY} (CPU path), not a GPU"
+    return "measured by smbench" if document["kind"] == "measured" else "published"
+
+
+def device_table(named: list[tuple[str, dict]], extract) -> pd.DataFrame | None:
+    """One row per device, one column per figure (Entry.column, else the key); a published
+    cell lists its figures with their kind; every other row's figure also as a ratio to each
+    measured GPU's figure in the same column. None when no device has a figure."""
+    per_device = [(label, document, extract(document)) for label, document in named]
+    per_device = [(label, document, entries) for label, document, entries in per_device if entries]
+    if not per_device:
+        return None
+    columns: dict[str, tuple[int, int]] = {}
+    for _, _, entries in per_device:
+        for key, entry in entries.items():
+            column = entry.column or compare.key_label(key)
+            columns.setdefault(column, (entry.order, len(columns)))
+    order = sorted(columns, key=lambda c: columns[c])
+    cells = {label: _cells(entries) for label, _, entries in per_device}
+    bases = [label for label, document, _ in per_device if measured_gpu(document)]
+    rows = []
+    for label, document, _ in per_device:
+        row = {"device": label, "figures": _kind_of(document)}
+        for column in order:
+            shown = []
+            for entry in cells[label].get(column, []):
+                ratios = [f"{entry.value / base[0].value:.3g}x" + (f" {name}" if len(bases) > 1 else "")
+                          for name in bases if name != label and (base := cells[name].get(column))
+                          and base[0].value and not host_numpy(document)]
+                shown.append(entry.shown() + (f" ({', '.join(ratios)})" if ratios else ""))
+            row[column] = " / ".join(shown) if shown else "-"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["device", "figures", *order])
+
+
+def _cells(entries: dict) -> dict[str, list[compare.Entry]]:
+    """Column -> the entries to show: a measured column its best figure (the format named where
+    several share it), a published one each distinct figure."""
+    grouped: dict[str, list] = {}
+    for key, entry in entries.items():
+        grouped.setdefault(entry.column or compare.key_label(key), []).append((key, entry))
+    shown = {}
+    for column, pairs in grouped.items():
+        if all(not entry.mark for _, entry in pairs):  # measured: the best, named when it is one of several
+            key, best = max(pairs, key=lambda pair: pair[1].value)
+            if len(pairs) > 1 or (best.column and best.column != compare.key_label(key)):
+                best = compare.Entry(best.value, best.samples, best.note, best.mark, best.better, best.column,
+                                     best.order, compare.key_label(key))
+            shown[column] = [best]
+        else:
+            seen, kept = set(), []
+            for _, entry in pairs:
+                if (entry.value, entry.mark, entry.qualifier) not in seen:
+                    seen.add((entry.value, entry.mark, entry.qualifier))
+                    kept.append(entry)
+            shown[column] = kept
+    return shown
+
+
 def _table_frame(table: compare.Table) -> pd.DataFrame:
     frame = pd.DataFrame(table.rows, columns=table.columns)
     return frame.astype(object).where(frame.notna(), "-")  # an absent figure reads "-", not "None"
 
 
-def readiness(matrices: list[dict]) -> tuple[list[dict], list[str], list[pd.DataFrame]]:
-    """Scan documents (smbench scan --format json) split from the compat matrices: (the matrices,
-    the 'software readiness' lines, one package table per scanned source)."""
+def table_sections(named: list[tuple[str, dict]]) -> list[Section]:
+    """Every family's compare table: as a device table where published devices have figures in
+    it, else (figures only a run has) as the measured files side by side."""
+    from smbench.families import registry
+
+    sections = []
+    measured = [(label, d) for label, d in named if d["kind"] == "measured"]
+    for title, extract, _ in [table for family in registry().values() for table in family.compare]:
+        if any(d["kind"] == "published" and extract(d) for _, d in named):
+            frame = device_table(named, extract)
+            if frame is not None:
+                sections.append(Section(title, table=frame, notes=[RATIO_NOTE]))
+    for table in compare.build(measured):
+        if any(table.title == section.title for section in sections):
+            continue
+        notes = [NOISE_NOTE] if len(table.labels) > 1 else []
+        if table.absent:
+            notes.append(f"Not in this table (no such figures): {', '.join(table.absent)}")
+        sections.append(Section(table.title, table=_table_frame(table), notes=notes))
+    return sections
+
+
+def sections(named: list[tuple[str, dict]], notes: list[str]) -> list[Section]:
+    from smbench.families import registry
+
+    page = [Section("Verdicts", lines=verdict_lines(named) or ["no GPU was measured in these files"], notes=notes)]
+    host = cpu_lines(named)
+    if host:
+        page.append(Section(f"CPU reference path ({HOST_NUMPY}, not hardware)", CPU_NOTE, lines=host))
+    for family in registry().values():
+        if family.report_section is not None:
+            part = family.report_section(named)
+            page.append(Section(part.title, part.intro, part.table, list(part.lines), part.empty))
+    page.append(Section("Environment", lines=environment(named)))
+    return page + table_sections(named)
+
+
+# ---------------------------------------------------------------- rendering
+
+def _markdown(section: Section) -> list[str]:
+    out = ["", f"## {section.title}", ""]
+    if section.intro:
+        out += [section.intro, ""]
+    if section.table is not None:
+        out += [frames.to_markdown(section.table) if len(section.table) else section.empty]
+    elif section.empty and not section.lines:
+        out += [section.empty]
+    out += [f"- {line}" for line in section.lines]
+    out += [f"\n_{note}_" for note in section.notes]
+    return out
+
+
+def _html(section: Section) -> str:
+    parts = [f"<h2>{html.escape(section.title)}</h2>"]
+    if section.intro:
+        parts.append(f"<p>{html.escape(section.intro)}</p>")
+    if section.table is not None:
+        parts.append(section.table.to_html(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}")
+                     if len(section.table) else f"<p>{html.escape(section.empty)}</p>")
+    elif section.empty and not section.lines:
+        parts.append(f"<p>{html.escape(section.empty)}</p>")
+    if section.lines:
+        parts.append("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in section.lines) + "</ul>")
+    parts += [f"<p class='note'>{html.escape(note)}</p>" for note in section.notes]
+    return "".join(parts)
+
+
+def readiness(matrices: list[dict]) -> tuple[list[dict], list[Section]]:
+    """Scan documents (smbench scan --format json) split from the compat matrices: (the
+    matrices, the 'Software readiness' sections: the scan's lines, a package table per
+    scanned source)."""
     scans = [m for m in matrices if str(m.get("schema", "")).startswith("smbench.scan/")]
     lines, tables = [], []
     for document in scans:
@@ -77,65 +296,38 @@ def readiness(matrices: list[dict]) -> tuple[list[dict], list[str], list[pd.Data
                     for p in source.get("packages", [])]
             if rows:
                 tables.append(pd.DataFrame(rows))
-    return [m for m in matrices if m not in scans], lines, tables
+    found = [Section("Software readiness", lines=lines, table=tables[0] if tables else None)] if scans else []
+    found += [Section("Software readiness (continued)", table=table) for table in tables[1:]]
+    return [m for m in matrices if m not in scans], found
 
 
-def build(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path) -> tuple[Path, Path]:
+def build(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path,
+          against: list[str] | None = None) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
-    matrices, ready_lines, ready_tables = readiness(matrices)
+    named, notes = select(named, against)
+    matrices, software = readiness(matrices)
     images = [p for p in plots.plot_all(named, matrices, out_dir / "plots") if p.suffix == ".png"]
-    tables = compare.build(named)
-    verdicts, env = verdict_lines(named), environment(named)
-    from smbench.families import registry
+    page = sections(named, notes)
+    page[1:1] = software  # after the verdicts: will the user's software run here at all
+    devices_line = "Devices: " + ", ".join(label for label, _ in named)
 
-    sections = [family.report_section(named) for family in registry().values() if family.report_section is not None]
-
-    md = ["# smbench report", "", "## Verdicts", ""] + [f"- {line}" for line in verdicts or ["no measured files"]]
-    if ready_lines:
-        md += ["", "## Software readiness", ""] + [f"- {line}" for line in ready_lines]
-        md += [part for table in ready_tables for part in ("", frames.to_markdown(table))]
-    for section in sections:
-        md += ["", f"## {section.title}", "", section.intro, ""]
-        md += [frames.to_markdown(section.table) if len(section.table) else section.empty]
-        md += [f"- {line}" for line in section.lines]
-    md += ["", "## Environment", ""] + [f"- {line}" for line in env]
-    for table in tables:
-        md += ["", f"## {table.title}", "", frames.to_markdown(_table_frame(table))]
-        if table.absent:
-            md += [f"Not in this table (no such figures): {', '.join(table.absent)}"]
-    md += ["", "Ratios are to the first file; 'differs' = two-sided Mann-Whitney U on the raw samples, p < 0.01, "
-           "and medians further apart than the larger IQR.", "", "## Plots", ""]
-    md += [f"![{p.stem}](plots/{p.name})" for p in images]
+    md = ["# smbench report", "", devices_line]
+    for section in page:
+        md += _markdown(section)
+    md += ["", "## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in images]
     markdown_path = out_dir / "report.md"
     markdown_path.write_text("\n".join(md) + "\n", encoding="utf-8")
 
-    def section(title: str, items: list[str]) -> str:
-        return f"<h2>{html.escape(title)}</h2><ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
-
-    body = [section("Verdicts", verdicts or ["no measured files"])]
-    if ready_lines:
-        body.append(section("Software readiness", ready_lines)
-                    + "".join(table.to_html(index=False) for table in ready_tables))
-    for part in sections:
-        body.append(f"<h2>{html.escape(part.title)}</h2><p>{html.escape(part.intro)}</p>"
-                    + (part.table.to_html(index=False, na_rep="-") if len(part.table)
-                       else f"<p>{html.escape(part.empty)}</p>")
-                    + "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in part.lines) + "</ul>")
-    body.append(section("Environment", env))
-    for table in tables:
-        body.append(f"<h2>{html.escape(table.title)}</h2>"
-                    + _table_frame(table).to_html(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
-    body.append("<p class='note'>Ratios are to the first file; 'differs' = two-sided Mann-Whitney U on the raw "
-                "samples, p &lt; 0.01, and medians further apart than the larger IQR.</p><h2>Plots</h2>")
+    body = [f"<p>{html.escape(devices_line)}</p>"] + [_html(section) for section in page] + ["<h2>Plots</h2>"]
     for image in images:
         encoded = base64.b64encode(image.read_bytes()).decode("ascii")
         body.append(f"<figure><img alt='{image.stem}' src='data:image/png;base64,{encoded}'>"
                     f"<figcaption>{image.stem}</figcaption></figure>")
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>smbench report</title><style>"
-            "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-            "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;"
-            "text-align:right}img{max-width:100%}.note{color:#666;font-size:13px}</style></head><body>"
-            "<h1>smbench report</h1>" + "".join(body) + "</body></html>")
+    page_html = ("<!doctype html><html><head><meta charset='utf-8'><title>smbench report</title><style>"
+                 "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+                 "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;"
+                 "text-align:right}img{max-width:100%}.note{color:#666;font-size:13px}</style></head><body>"
+                 "<h1>smbench report</h1>" + "".join(body) + "</body></html>")
     html_path = out_dir / "report.html"
-    html_path.write_text(page, encoding="utf-8")
+    html_path.write_text(page_html, encoding="utf-8")
     return html_path, markdown_path

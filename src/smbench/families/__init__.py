@@ -67,6 +67,23 @@ def registry() -> dict[str, Family]:
     return {family.name: family for family in sorted(found, key=lambda f: (f.rank, f.name))}
 
 
+def require(record: dict, where: str, fields: dict, what: str) -> None:
+    """An ok record of `what` holds each field its readers index (name -> type; dict: an object
+    with a numeric 'median'), else a one-line SmbenchError naming the first that is not."""
+    from smbench.errors import SmbenchError
+
+    for name, kind in fields.items():
+        value = record.get(name)
+        if kind is dict:
+            median = value.get("median") if isinstance(value, dict) else None
+            if not isinstance(median, (int, float)) or isinstance(median, bool):
+                raise SmbenchError(f"{where}: an ok {what} record lacks '{name}' (an object with a numeric "
+                                   f"'median'): a malformed record")
+        elif not isinstance(value, kind) or isinstance(value, bool):
+            raise SmbenchError(f"{where}: an ok {what} record lacks '{name}' "
+                               f"({'a whole number' if kind is int else 'a ' + kind.__name__}): a malformed record")
+
+
 def names() -> tuple[str, ...]:
     return tuple(registry())
 

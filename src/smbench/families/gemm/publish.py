@@ -76,7 +76,7 @@ def gemm_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
         colour = colours(index % 10)
         sizes = [r["m"] for r in rows]
         axis.plot(sizes, [r["tflops"]["median"] for r in rows], marker="o", color=colour,
-                  label=f"{label}: {name}" if len(named) > 1 else name)
+                  label=f"{label}: {name}" if len(named) > 1 or "NumPy" in label else name)
         library = [(r["m"], r["cublas"]["tflops"]) for r in rows if (r.get("cublas") or {}).get("status") == "ok"]
         if library:
             axis.plot(*zip(*library), linestyle="--", marker="x", color=colour, label=f"{name}: cuBLAS")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smbench.cases import Case, base_record
-from smbench.families import Family, PlanPart
+from smbench.families import Family, PlanPart, require
 from smbench.families.launch import publish
 from smbench.settings import is_bool
 
@@ -29,6 +29,11 @@ def run_launch(case: Case, runner, policy) -> dict:
             "time_s": {"queued": queued.to_dict(), "launch_sync": round_trip.to_dict()}}
 
 
+def check_record(record: dict, where: str) -> None:
+    """What compare and export index in an ok launch record: both latencies."""
+    require(record, where, {"queued_us": dict, "launch_sync_us": dict}, "launch")
+
+
 FAMILY = Family("launch", rank=60, summary="launch latency of an empty kernel", settings=SETTINGS, plan=plan,
-                run=run_launch,
+                run=run_launch, check_record=check_record,
                 compare=publish.COMPARE, headline=publish.headline)

@@ -15,8 +15,11 @@ def transfers(document: dict) -> dict[str, Entry]:
             entries[f"cudaMemcpy {record['benchmark']} {record['host']} (GB/s)"] = Entry(record["gbps"]["median"],
                                                                                        gbps_samples(record))
         elif record["family"] == "launch":
-            entries["empty kernel queued (us)"] = Entry(record["queued_us"]["median"], None)
-            entries["empty kernel launch+sync (us)"] = Entry(record["launch_sync_us"]["median"], None)
+            for name, field, timing in (("empty kernel queued (us)", "queued_us", "queued"),
+                                        ("empty kernel launch+sync (us)", "launch_sync_us", "launch_sync")):
+                samples = ((record.get("time_s") or {}).get(timing) or {}).get("samples")
+                entries[name] = Entry(record[field]["median"], [t * 1e6 for t in samples] if samples else None,
+                                      better="lower")
     return entries
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smbench.cases import Case, base_record
-from smbench.families import Family, PlanPart, peak
+from smbench.families import Family, PlanPart, peak, require
 from smbench.families.peak import publish
 from smbench.families.peak import view
 from smbench.settings import chosen_formats, formats_setting, is_bool, is_number
@@ -54,7 +54,14 @@ def run_peak(case: Case, runner, policy) -> dict:
     return record
 
 
+def check_record(record: dict, where: str) -> None:
+    """What compare, plot, report and export index in an ok peak record: its T(FL)OP/s, and for
+    a measured one the label and unit its report line names."""
+    require(record, where, {"tflops": dict} if record.get("published") else
+            {"tflops": dict, "label": str, "ops_unit": str}, "peak")
+
+
 FAMILY = Family("peak", rank=30, summary="tensor-core and CUDA-core throughput per precision", settings=SETTINGS,
-                plan=plan, run=run_peak, view=view.view,
+                plan=plan, run=run_peak, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
                 figure=("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline)

@@ -7,18 +7,65 @@ from pathlib import Path
 
 import numpy as np
 
-from smbench.compare import Entry
+from smbench.compare import Entry, published_entry, tflops_samples
 from smbench.families.stream.publish import dram_bandwidth
-from smbench.plots import COLOURS, plt, save
+from smbench.plots import COLOURS, display_label, plt, save
+
+
+# The report's throughput table: one column per kind of figure that compares like with like
+# (the same precision, accumulator and unit), tensor cores first. A measured loop comes in by
+# its format's rate key, a published figure by its own key; an M figure from an mma.sync loop
+# sits beside the spec it is measured against, a published GEMM (CUTLASS) beside the spec too,
+# named in its note.
+COLUMNS = (
+    ("FP4 tensor", ("fp4", "fp4_block_scaled", "nvfp4_mma_loop", "nvfp4_gemm")),
+    ("FP6 tensor", ("fp6",)),
+    ("FP8 tensor, FP16 acc", ("fp8_f16acc",)),
+    ("FP8 tensor, FP32 acc", ("fp8_f32acc", "f8f6f4_f32acc", "mxf8f6f4", "mxfp8")),
+    ("FP8 tensor, acc not stated", ("fp8", "fp8_mma_loop", "fp8_gemm")),
+    ("FP16 tensor, FP16 acc", ("f16_f16acc",)),
+    ("FP16/BF16 tensor, FP32 acc", ("f16_f32acc", "bf16_f32acc", "f16_f32acc_mma_loop")),
+    ("FP16/BF16 tensor, acc not stated", ("f16", "bf16")),
+    ("TF32 tensor", ("tf32",)),
+    ("INT8 tensor", ("int8",)),
+    ("INT4 tensor", ("int4",)),
+    ("FP64 tensor", ("fp64_tensor",)),
+    ("FP32 CUDA cores", ("fp32",)),
+    ("FP16 CUDA cores (no tensor cores)", ("fp16x2", "bf16x2", "fp16")),
+    ("FP64 CUDA cores", ("fp64",)),
+    ("INT32 CUDA cores", ("int32",)),
+)
+_COLUMN_OF = {key: column for column, keys in COLUMNS for key in keys}
+
+
+def column_of(record: dict) -> str:
+    """The report's throughput column of a peak record: a measured loop by its format's rate
+    key, a published figure by its key; its own key where neither is known."""
+    from smbench.families import peak
+
+    fmt = peak.BY_KEY.get(record["benchmark"]) if not record.get("published") else None
+    return _COLUMN_OF.get(fmt.rate_key if fmt else record["benchmark"], record["benchmark"])
 
 
 def peaks(document: dict) -> dict[str, Entry]:
+    """Format -> its T(FL)OP/s: a measured loop with its samples (the noise test), a published
+    figure with its kind (V, M, D) beside the value and its source in the note."""
     entries: dict[str, Entry] = {}
     for record in document["records"]:
         if record["family"] == "peak" and record["status"] == "ok":
-            key = record["benchmark"] + (f" ({record['figure_kind']})" if record.get("figure_kind") else "")
-            entries[key] = Entry(record["tflops"]["median"], None, record.get("source", ""))
-    return entries
+            value = record["tflops"]["median"]
+            entry = (published_entry(record, value) if record.get("published") else
+                     Entry(value, tflops_samples(record), record.get("label", "")))
+            entry.column = column_of(record)
+            entry.order = next((n for n, (name, _) in enumerate(COLUMNS) if name == entry.column), len(COLUMNS))
+            if record.get("published"):
+                entry.qualifier = _HOW.get(record["benchmark"].rsplit("_", 1)[-1], "")
+            entries[record["benchmark"]] = entry
+    return dict(sorted(entries.items(), key=lambda item: item[1].order))
+
+
+# How a published figure was had, where its key says so (fp8_mma_loop, nvfp4_gemm).
+_HOW = {"loop": "mma.sync loop", "gemm": "GEMM"}
 
 
 COMPARE = (("Throughput per precision, TFLOP/s", peaks, "precision"),)
@@ -80,83 +127,111 @@ def throughput_bars(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
             group = precision_group(r) if r["family"] == "peak" and r["status"] == "ok" else None
             if group is None:
                 continue
-            kind = "smbench" if document["kind"] == "measured" else r.get("figure_kind", "?")
+            kind = (("numpy" if document["backend"] == "cpu" else "smbench") if document["kind"] == "measured"
+                    else r.get("figure_kind", "?"))
             value = r["tflops"]["median"]
             if group not in best or value > best[group][2]:
                 best[group] = (r["benchmark"], kind, value)
         bars = [(group, *best[group]) for group in PRECISION_GROUPS if group in best]
         if bars:
-            groups.append((label, bars))
-    figure, axis = plt.subplots(figsize=(13, 6))
+            groups.append((display_label(label, document), bars))
+    slots = sum(max(len(bars), 4) + 1.5 for _, bars in groups)
+    figure, axis = plt.subplots(figsize=(max(13.0, 0.19 * slots + 3), 6))  # wide enough for every name
     if not groups:
         axis.text(0.5, 0.5, "no throughput figures in these files", ha="center", va="center")
         axis.set_axis_off()
         return save(figure, out_dir, "throughput_by_precision")
-    position, ticks, labelled = 0.0, [], set()
+    position, ticks, used = 0.0, [], []
     for label, bars in groups:
-        start = position
+        width = max(len(bars), 4)  # a lone bar gets the room of four: device names must not collide
+        start, position = position, position + (width - len(bars)) / 2
         for group, name, kind, value in bars:
             colour = _GROUP_COLOURS[PRECISION_GROUPS.index(group)]
-            hatch = {"M": "//", "D": ".."}.get(kind, "")
-            axis.bar(position, value, 0.8, color=colour, hatch=hatch,
-                     edgecolor="black" if kind == "smbench" else "white",
-                     label=group if group not in labelled else None)
+            hatch = {"M": "//", "D": "..", "numpy": "xx"}.get(kind, "")
+            axis.bar(position, value, 0.8, color=colour, hatch=hatch, alpha=0.45 if kind == "numpy" else 1.0,
+                     edgecolor={"smbench": "black", "numpy": "grey"}.get(kind, "white"))
             axis.text(position, value * 1.15, name, rotation=90, ha="center", va="bottom", fontsize=6)
-            labelled.add(group)
+            used += [group] if group not in used else []
             position += 1
-        ticks.append(((start + position - 1) / 2, label))
-        position += 1.5  # a gap between devices
-    axis.set_xticks([t for t, _ in ticks], [name for _, name in ticks], rotation=30, ha="right")
+        ticks.append((start + (width - 1) / 2, label))
+        position = start + width + 1.5  # a gap between devices
+    # Level and centred under each group (a group is at least four bars wide): names never collide.
+    axis.set_xticks([t for t, _ in ticks], [name.replace(" (", "\n(") for _, name in ticks], fontsize=9)
     axis.set_yscale("log")
     top = max(v for _, bars in groups for *_, v in bars)
     axis.set_ylim(top=top * 30)  # room for the names above the bars
     axis.set_ylabel("dense throughput (TFLOP/s; TOPS for integers)")
     axis.set_title("Best figure per precision, grouped by device (name above each bar): plain = vendor spec (V), "
-                   "hatched = measured by others (M), dotted = derived (D), black edge = measured by smbench",
+                   "hatched = measured by others (M), dotted = derived (D), black edge = measured by smbench on a "
+                   "GPU,\npale cross-hatched = host NumPy on the CPU path (not a GPU)",
                    fontsize=9)
     axis.grid(True, axis="y", which="both", alpha=0.3)
-    axis.legend(fontsize=8, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="precision")
+    from matplotlib.patches import Patch
+
+    axis.legend(handles=[Patch(color=_GROUP_COLOURS[PRECISION_GROUPS.index(group)], label=group)
+                         for group in PRECISION_GROUPS if group in used],
+                fontsize=8, ncol=1, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="precision")
     return save(figure, out_dir, "throughput_by_precision")
 
 
-def _ceilings(document: dict) -> tuple[float | None, float | None, str]:
+# The roofline's two roofs, each like with like across devices: the 16-bit tensor-core figure
+# with FP32 accumulate (else one whose accumulation the source does not state), and FP32 on the
+# CUDA cores. A device without such a figure (no tensor cores, no published one) has no line there.
+ROOFS = (("Tensor cores: FP16/BF16 in, FP32 accumulate (or not stated)",
+          ("FP16/BF16 tensor, FP32 acc", "FP16/BF16 tensor, acc not stated")),
+         ("CUDA cores: FP32", ("FP32 CUDA cores",)))
+
+
+def _bandwidth(document: dict) -> tuple[float | None, str]:
     dram = dram_bandwidth(document)
-    bandwidth = None
     for key in ("triad", "copy", "read", "spec"):
         if key in dram:
-            bandwidth = dram[key].value
-            break
-    compute = [r["tflops"]["median"] for r in document["records"] if r["family"] == "peak" and r["status"] == "ok"
-               and r["benchmark"] in ("bf16", "f16", "bf16_f32acc", "f16_f32acc", "fp32", "fp16")]
-    return bandwidth, max(compute) if compute else None, key
+            return dram[key].value, key
+    return None, ""
+
+
+def _roof(document: dict, columns: tuple[str, ...]) -> tuple[float | None, str]:
+    """The best figure of the first of `columns` the file has, and what it is (format, V/M/D)."""
+    for column in columns:
+        found = [(entry.value, key, entry.mark) for key, entry in peaks(document).items()
+                 if entry.column == column and not entry.qualifier]  # a GEMM or loop M figure is not a roof
+        if found:
+            value, key, mark = max(found)
+            return value, f"{key}{f' {mark}' if mark else ''}"
+    return None, ""
 
 
 def roofline(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
-    figure, axis = plt.subplots(figsize=(9, 5.5))
+    figure, axes = plt.subplots(1, 2, figsize=(15, 6), sharey=True)
     intensity = np.logspace(-2, 4, 200)
-    drew = False
-    for number, (label, document) in enumerate(named):
-        bandwidth, compute, which = _ceilings(document)
-        if not bandwidth or not compute:
-            continue
-        attainable = np.minimum(compute * 1e12, bandwidth * 1e9 * intensity) / 1e12
-        colour = COLOURS[number % len(COLOURS)]
-        axis.plot(intensity, attainable, color=colour,
-                  label=f"{label}: {bandwidth:.4g} GB/s ({which}), {compute:.4g} TFLOP/s (16-bit/FP32 peak), "
-                        f"ridge {compute * 1e3 / bandwidth:.3g} FLOP/B")
-        axis.plot([compute * 1e3 / bandwidth], [compute], marker="o", color=colour)  # the ridge point
-        drew = True
-    axis.set_xscale("log")
-    axis.set_yscale("log")
-    axis.set_xlabel("arithmetic intensity (FLOP per byte of DRAM traffic)")
-    axis.set_ylabel("attainable throughput (TFLOP/s)")
-    axis.set_title("Roofline from the measured (else published) bandwidth and 16-bit/FP32 peak")
-    axis.grid(True, which="both", alpha=0.3)
-    if drew:
-        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plot, off the lines
-    else:
-        axis.text(0.5, 0.5, "no file has both a bandwidth and a throughput figure", transform=axis.transAxes,
-                  ha="center")
+    for axis, (title, columns) in zip(axes, ROOFS):
+        drew = False
+        for number, (label, document) in enumerate(named):
+            bandwidth, which = _bandwidth(document)
+            compute, what = _roof(document, columns)
+            if not bandwidth or not compute:
+                continue
+            attainable = np.minimum(compute * 1e12, bandwidth * 1e9 * intensity) / 1e12
+            colour = COLOURS[number % len(COLOURS)]
+            style = ":" if document["kind"] == "measured" and document["backend"] == "cpu" else "-"
+            axis.plot(intensity, attainable, style, color=colour,
+                      label=f"{display_label(label, document)}: {bandwidth:.4g} GB/s ({which}), {compute:.4g} "
+                            f"TFLOP/s ({what})")
+            axis.plot([compute * 1e3 / bandwidth], [compute], marker="o", color=colour)  # the ridge point
+            drew = True
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("arithmetic intensity (FLOP per byte of DRAM traffic)")
+        axis.set_title(title, fontsize=10)
+        axis.grid(True, which="both", alpha=0.3)
+        if drew:
+            axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1)
+        else:
+            axis.text(0.5, 0.5, "no file has both a bandwidth and this figure", transform=axis.transAxes,
+                      ha="center")
+    axes[0].set_ylabel("attainable throughput (TFLOP/s)")
+    figure.suptitle("Roofline from the measured (else published) bandwidth; the roofs compare like with like "
+                    "(V vendor, M measured by others, D derived; dotted: host NumPy, not a GPU)", fontsize=10)
     return save(figure, out_dir, "roofline")
 
 

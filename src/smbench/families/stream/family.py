@@ -7,7 +7,7 @@ import math
 from smbench import devices
 from smbench.cases import MIB, Case, base_record
 from smbench.errors import SmbenchError
-from smbench.families import Family, PlanPart, stream
+from smbench.families import Family, PlanPart, require, stream
 from smbench.families.stream import publish
 from smbench.families.stream import view
 from smbench.settings import is_int, list_of
@@ -108,8 +108,15 @@ def check(section: dict, suite_name: str) -> None:
                                f"(its widths: {', '.join(map(str, stream.WIDTHS[dtype]))} bytes)")
 
 
+def check_record(record: dict, where: str) -> None:
+    """What compare, plot, report and export index in an ok stream record: its GB/s, and for a
+    measured one the kernel, memory and working set its sweep is drawn by."""
+    require(record, where, {"gbps": dict} if record.get("published") else
+            {"gbps": dict, "kernel": str, "memory": str, "working_set_bytes": int}, "stream")
+
+
 FAMILY = Family("stream", rank=10,
                 summary="memory bandwidth: BabelStream's kernels over a working-set sweep and every memory kind",
-                settings=SETTINGS, plan=plan, run=run_stream, check=check, view=view.view,
+                settings=SETTINGS, plan=plan, run=run_stream, check=check, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, report_section=publish.llm_section,
                 plots=publish.bandwidth_vs_size, headline=view.headline)

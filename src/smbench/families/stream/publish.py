@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 
-from smbench.compare import Entry, gbps_samples
+from smbench.compare import Entry, gbps_samples, published_entry
 from smbench.plots import COLOURS, plt, save, size_label
 
 KERNEL_FOR_SWEEP = "triad"
@@ -33,22 +33,35 @@ def largest_records(document: dict) -> dict[str, dict]:
     return largest
 
 
+# The report's bandwidth table: its columns in this order; a published figure whose kernel
+# its source does not state gets a column saying so.
+_DRAM_ORDER = ("spec", "triad", "copy", "read", "scale", "add", "dot", "write")
+_UNSTATED = "kernel not stated"
+
+
 def dram_bandwidth(document: dict) -> dict[str, Entry]:
     """Benchmark -> its DRAM figure: the largest working set in device (or host) memory for a
     measured file, the published figures for a published one."""
+    entries = _dram_entries(document)
+    for key, entry in entries.items():
+        entry.order = _DRAM_ORDER.index(key) if key in _DRAM_ORDER else len(_DRAM_ORDER)
+        entry.column = _UNSTATED if key == "measured" else ""
+    return entries
+
+
+def _dram_entries(document: dict) -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
     if document["kind"] == "published":
         for record in document["records"]:
             if record["family"] == "stream" and record["status"] == "ok":
-                entries[record["benchmark"]] = Entry(record["gbps"]["median"], None,
-                                                     f"{record.get('figure_kind', '')}: {record.get('source', '')}")
+                entries[record["benchmark"]] = published_entry(record, record["gbps"]["median"])
         return entries
     for benchmark, record in largest_records(document).items():
         entries[benchmark] = Entry(record["gbps"]["median"], gbps_samples(record),
                                    f"{record['working_set_bytes'] / 2**20:.0f} MiB, {record.get('verdict', '')}")
     expected = document.get("expected_bandwidth")
     if expected and "spec" not in entries:
-        entries["spec"] = Entry(expected["gbps"], None, f"{expected['kind']}: {expected['source']}")
+        entries["spec"] = Entry(expected["gbps"], None, f"{expected['kind']}: {expected['source']}", expected["kind"])
     return entries
 
 
@@ -139,7 +152,8 @@ def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path
                             and r.get("memory") in ("device", "host"))
             if points:
                 x, y = zip(*points)
-                axis.plot(x, y, marker="o", color=colour, label=f"{label}: {KERNEL_FOR_SWEEP} (measured)")
+                how = "host NumPy, not a GPU" if document["backend"] == "cpu" else "measured"
+                axis.plot(x, y, marker="o", color=colour, label=f"{label}: {KERNEL_FOR_SWEEP} ({how})")
                 drew = True
             l2 = document["device"].get("l2_bytes")
             if l2:

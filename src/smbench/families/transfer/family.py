@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smbench.cases import MIB, Case, base_record
-from smbench.families import Family, PlanPart
+from smbench.families import Family, PlanPart, require
 from smbench.settings import is_int, list_of
 
 SETTINGS = {"sizes_mib": (list_of(is_int(1)), "a list of whole MiB >= 1")}
@@ -53,5 +53,11 @@ def headline(document: dict) -> list[tuple[str, str]]:
                                  f"{r['gbps']['median']:.4g} GB/s" for (direction, host), r in largest.items()))]
 
 
+
+def check_record(record: dict, where: str) -> None:
+    """What compare and export index in an ok copy: its GB/s and the host memory it used."""
+    require(record, where, {"gbps": dict, "host": str}, "transfer")
+
+
 FAMILY = Family("transfer", rank=20, summary="host<->device and device-to-device copies (cudaMemcpyAsync)",
-                settings=SETTINGS, plan=plan, run=run_transfer, headline=headline)
+                settings=SETTINGS, plan=plan, run=run_transfer, check_record=check_record, headline=headline)
