@@ -11,6 +11,7 @@ from smbench import emulate, fragments, sass
 from smbench import targets as target_table
 from smbench.compile import compile_file
 from smbench.families import precision
+from smbench.families.precision import family
 
 from conftest import KERNELS, run_cli
 
@@ -305,3 +306,14 @@ def test_random_models_are_never_misread():
         fitted = precision.fit(precision.BY_KEY[key], precision.emulator_device(model))
         assert fitted.model is not None, (key, model)
         assert "WRONG" not in precision.recovered(model, fitted).values(), (key, model)
+
+
+def test_the_cpu_path_probes_only_cpu_formats_when_a_suite_names_them():
+    from smbench import run, suites
+
+    suite = suites.load("selftest")
+    part = family.plan(suite, run.CpuRunner())
+    assert [c.params["format"] for c in part.cases] == suite.data["precision"]["cpu_formats"]
+    assert "not f16_f16acc" in part.notes["precision_cpu_formats"]
+    everything = family.plan(suites.load("quick"), run.CpuRunner())
+    assert len(everything.cases) == len(precision.BY_KEY) and not everything.notes

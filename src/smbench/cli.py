@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from smbench import __version__, run_view
@@ -406,16 +405,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(f"  {line}", file=sys.stderr)
         return 1
     return 0
-
-
-def _percent(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
-    return value
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:

@@ -15,13 +15,26 @@ SETTINGS = {
     "gemm_ks": (lambda v: list_of(is_int(1))(v) and bool(v), "a list of whole numbers (K of the random GEMMs)"),
     "cpu_model": (lambda v: v in precision.CPU_MODELS, f"one of {', '.join(precision.CPU_MODELS)} (the GPU whose "
                   f"published tensor-core model the CPU path plays)"),
+    # The fit runs the emulator many thousand times: in NumPy, seconds a format (NVFP4 ~12 s).
+    "cpu_formats": formats_setting(precision.BY_KEY),
 }
 
 
 def plan(suite, runner) -> PlanPart:
-    return PlanPart([Case("precision", key, f"numerics {precision.BY_KEY[key].label}",
-                          {"format": key, **precision_settings(suite)})
-                     for key in chosen_formats(suite.data["precision"], precision.BY_KEY)])
+    """Every chosen format; on the CPU path only those of `cpu_formats` too, when set."""
+    section = suite.data["precision"]
+    keys = chosen_formats(section, precision.BY_KEY)
+    part = PlanPart()
+    if runner.name == "cpu" and "cpu_formats" in section:
+        wanted = chosen_formats({"formats": section["cpu_formats"]}, precision.BY_KEY)
+        left = [k for k in keys if k not in wanted]
+        keys = [k for k in keys if k in wanted]
+        if left:
+            part.notes["precision_cpu_formats"] = (f"the CPU path probes {', '.join(keys)} ([precision] cpu_formats); "
+                                                   f"not {', '.join(left)}")
+    part.cases = [Case("precision", key, f"numerics {precision.BY_KEY[key].label}",
+                       {"format": key, **precision_settings(suite)}) for key in keys]
+    return part
 
 
 def precision_settings(suite) -> dict:
