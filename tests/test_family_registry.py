@@ -4,6 +4,7 @@ section checked, its cases planned and run, with nothing in the harness naming i
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -130,3 +131,16 @@ def test_rerun_fails_above_a_regression_threshold_for_ci(monkeypatch, capsys, tm
     with pytest.raises(SystemExit) as bad:
         cli.main(["rerun", str(tmp_path / "a.json"), "--fail-above", "lots"])
     assert bad.value.code == 2
+
+
+def test_set_overrides_a_suite_without_writing_a_toml():
+    base = suites.load("quick")
+    changed = suites.with_settings(base, ["stream.largest_mib=256", "stream.dtypes=[\"f64\"]", "timing.warmup=3",
+                                          "precision.cpu_model=A100"])
+    assert changed.data["stream"]["largest_mib"] == 256 and changed.data["stream"]["dtypes"] == ["f64"]
+    assert changed.timing("cuda").warmup == 3 and changed.data["precision"]["cpu_model"] == "A100"
+    assert base.data["stream"].get("largest_mib") != 256  # the loaded suite is untouched
+    for bad, said in (("stream.largest_mib=-1", "largest_mib = -1 should be"), ("nonsense", "section.key=value"),
+                      ("warp.size=32", "no section [warp]"), ("stream.colour=red", "has no setting 'colour'")):
+        with pytest.raises(SmbenchError, match=re.escape(said)):
+            suites.with_settings(base, [bad])

@@ -38,13 +38,11 @@ def environment(err: Console) -> list[tuple[str, str]]:
                        + (", warnings:" if warned else ""))] + [("", f"{c.name}: {c.detail}") for c in warned]
 
 
-def measure(suite_name: str, backend: str, out_dir: Path, err: Console, progress) -> tuple[Path, dict]:
+def measure(suite, runner, out_dir: Path, err: Console, progress) -> tuple[Path, dict]:
     """The suite, its result file in out_dir and its full tables beside it (summary-*.txt)."""
     from smbench import run, run_view, suites
     from smbench.results import load
 
-    suite = suites.load(suite_name)
-    runner = run.resolve_backend(backend, suite)
     err.print(f"smbench bench: suite {suite.name} on {runner.info['name']} ({runner.name}; {runner.why})",
               highlight=False, soft_wrap=True)
     with progress("running") as update:
@@ -78,8 +76,10 @@ def compile_matrix(out_dir: Path, progress):
     return matrix, paths, seconds
 
 
-def main_job(suite_name: str, backend: str, out_dir: Path, progress, console: Console, err: Console) -> int:
-    """Returns the exit status: 1 when any benchmark case failed, else 0."""
+def main_job(suite, make_runner, out_dir: Path, progress, console: Console, err: Console) -> int:
+    """The job for a suite (smbench.suites.Suite) on the runner make_runner() gives (after the
+    environment check: the backend is chosen once the checks pass). Returns the exit status:
+    1 when any benchmark case failed, else 0."""
     import json
 
     from smbench import report
@@ -88,7 +88,7 @@ def main_job(suite_name: str, backend: str, out_dir: Path, progress, console: Co
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     lines = environment(err)
-    path, document = measure(suite_name, backend, out_dir, err, progress)
+    path, document = measure(suite, make_runner(), out_dir, err, progress)
     matrix, matrix_paths, seconds = compile_matrix(out_dir, progress)
     # report.select adds the published devices a first report sets a run beside.
     named = [("this machine", document)]

@@ -73,14 +73,21 @@ def _check_writable_dir(directory: Path) -> None:
         raise SmbenchError(f"cannot write to {directory}: {exc.strerror or exc}") from None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+def _whole(least: int, what: str):
+    """An argparse type: a whole number of at least `least`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, not {value}")
+        return value
+    return parse
+
+
+_positive_int = _whole(1, "a whole number")
+_index = _whole(0, "a GPU index")
 
 
 def _percent(text: str) -> float:
@@ -266,14 +273,61 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- run
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from smbench import run as runner_module
-    from smbench import run_view, suites
+def _select_device(index: int | None) -> None:
+    """--device N: only GPU N is visible to this process and its workers (N counts within
+    CUDA_VISIBLE_DEVICES when that is set). Must run before anything initialises CUDA."""
+    if index is None:
+        return
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        entries = [v.strip() for v in visible.split(",") if v.strip()]
+        if index >= len(entries):
+            raise SmbenchError(f"--device {index}: CUDA_VISIBLE_DEVICES={visible!r} makes {len(entries)} visible")
+        os.environ["CUDA_VISIBLE_DEVICES"] = entries[index]
+    else:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(index)
+
+
+def _suite_for(args: argparse.Namespace):
+    from smbench import suites
 
     suite = suites.load(args.suite)
-    only = set(x.strip() for x in args.only.split(",") if x.strip()) if args.only else set(suites.names())
-    suites.check_families(only)  # before the backend starts: bad input costs nothing
+    return suites.with_settings(suite, args.set) if args.set else suite
+
+
+def _families_asked(args: argparse.Namespace) -> set[str]:
+    from smbench import suites
+
+    if args.only is None:
+        return set(suites.names())
+    only = set(x.strip() for x in args.only.split(",") if x.strip())
+    if not only:
+        raise SmbenchError(f"--only names no family; families: {', '.join(suites.names())}")
+    return suites.check_families(only)  # before the backend starts: bad input costs nothing
+
+
+def _runner_for(args: argparse.Namespace, suite):
+    """The backend asked for; with --device, a GPU or a one-line error (never a quiet CPU run)."""
+    from smbench import run as runner_module
+
+    _select_device(args.device)
     runner = runner_module.resolve_backend(args.backend, suite)
+    if args.device is not None and runner.name != "cuda":
+        raise SmbenchError(f"--device {args.device}: no such GPU here ({runner.why})")
+    return runner
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from smbench import run as runner_module
+    from smbench import run_view
+
+    suite = _suite_for(args)
+    only = _families_asked(args)
+    if not args.list:
+        _check_writable_dir(args.out)
+    runner = _runner_for(args, suite)
+    if args.list:
+        return _list_cases(suite, runner, only)
     err = Console(stderr=True)
     err.print(f"smbench run: suite {suite.name}, backend {runner.name} ({runner.info['name']}; {runner.why})",
               highlight=False, soft_wrap=True)
@@ -301,10 +355,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from smbench import bench, run
 
     _check_writable_dir(args.out)
+    suite = _suite_for(args)
     terminal = _stdout_is_terminal()
     console = Console(file=io.StringIO(), width=Console().width if terminal else 100, force_terminal=terminal)
     try:
-        status = bench.main_job(args.suite, args.backend, args.out, _progress, console, Console(stderr=True))
+        status = bench.main_job(suite, lambda: _runner_for(args, suite), args.out, _progress, console,
+                                Console(stderr=True))
     except run.RunInterrupted as stop:
         print(f"smbench bench: interrupted; {stop.records} finished cases kept in {stop.path}", file=sys.stderr)
         return 130
@@ -316,6 +372,8 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from smbench import selftest
     from smbench.backends import cuda
 
+    _check_writable_dir(args.out)
+    _select_device(args.device)
     if args.backend == "cuda":
         usable, why = cuda.available()
         if not usable:
@@ -527,7 +585,8 @@ def add_scan_parser(sub) -> None:
     scan.add_argument("--gpu", action="append", metavar="TARGET",
                       help="judge for this GPU: sm_80 ... sm_121f, or a device such as gb10, rtx5090, a100; "
                            "repeat for a column each (default: the GPU present, else gb10)")
-    scan.add_argument("--format", choices=("table", "md", "csv", "json"), default="table")
+    scan.add_argument("--format", choices=("table", "md", "csv", "json"), default="table",
+                      help="table (default), md, csv, or json (rows and provenance; smbench report reads it)")
     scan.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout (report reads JSON)")
     scan.add_argument("--detail", action="store_true",
                       help="also list kernels and registers per architecture (runs cuobjdump on each file)")
@@ -538,6 +597,46 @@ def add_scan_parser(sub) -> None:
 
 # ---------------------------------------------------------------- main
 
+def _suite_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", default=[],
+                        help="change one suite setting for this run, e.g. --set stream.largest_mib=256 "
+                             "--set timing.warmup=3 (values as in TOML; repeatable)")
+    parser.add_argument("--device", type=_index, metavar="N",
+                        help="the GPU to use, by index (within CUDA_VISIBLE_DEVICES when set); default 0")
+
+
+def _list_cases(suite, runner, only: set[str]) -> int:
+    """`run --list`: the plan on this machine, a line per case under a line per family with
+    its count and estimated time; nothing is run."""
+    from smbench import run as runner_module
+    from smbench.families import registry
+
+    cases, notes = runner_module.plan(suite, runner, only)
+    if not cases:
+        raise SmbenchError(f"suite {suite.name!r} has nothing to run for {', '.join(sorted(only))}")
+    budget = suite.timing(runner.name).budget_s
+    out = [f"suite {suite.name} on {runner.info['name']} ({runner.name}): {len(cases)} cases"]
+    total = 0.0
+    for name, family in registry().items():
+        mine = [c for c in cases if c.family == name]
+        if not mine:
+            continue
+        timed, other = family.cost
+        seconds = len(mine) * (timed * budget + other)
+        total += seconds
+        out.append(f"{name}: {len(mine)} case{'' if len(mine) == 1 else 's'}, about {_duration(seconds)}")
+        out += [f"  {case.label}" for case in mine]
+    out += [f"note: {text}" for text in notes.values() if text]
+    out.append(f"estimated {_duration(total)} in all (each case's timing budget of {budget:g} s times its timed "
+               f"measurements, plus its setup and checks; the first build of each kernel comes on top)")
+    _write("\n".join(out) + "\n", None)
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="smbench", description="GPU microbenchmarks: what this CUDA GPU really does.")
     parser.add_argument("--version", action="version", version=f"smbench {__version__}")
@@ -545,7 +644,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     targets = sub.add_parser("targets", help="the CUDA target table: what each target compiles")
-    targets.add_argument("--format", choices=("table", "json", "csv", "md"), default="table")
+    targets.add_argument("--format", choices=("table", "json", "csv", "md"), default="table",
+                         help="table (default), json (every feature of every target), csv or md")
     targets.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     targets.set_defaults(handler=cmd_targets)
 
@@ -555,7 +655,9 @@ def build_parser() -> argparse.ArgumentParser:
     compat.add_argument("files", nargs="*", metavar="FILE.cu",
                         help="your CUDA files (extern \"C\" __global__ kernels); default: smbench's kernels/")
     compat.add_argument("--targets", default="all", help="comma-separated, e.g. sm_80,sm_121,sm_121a (default all)")
-    compat.add_argument("--format", choices=("table", "json", "csv", "md"), default="table")
+    compat.add_argument("--format", choices=("table", "json", "csv", "md"), default="table",
+                        help="table (default), json (the matrix with its provenance: plot and report read it), "
+                             "csv or md")
     compat.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     compat.add_argument("-I", dest="include", action="append", metavar="DIR", help="include directory")
     compat.add_argument("-D", dest="define", action="append", metavar="NAME[=VALUE]", help="preprocessor define")
@@ -580,6 +682,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="auto: the GPU if there is one, else the CPU reference path")
     run.add_argument("--only", metavar="FAMILY,...", help=", ".join(families) + " (default: all)")
     run.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
+    run.add_argument("--list", action="store_true",
+                     help="print the cases the suite would run on this machine, with an estimated time; run nothing")
+    _suite_options(run)
     run.set_defaults(handler=cmd_run)
 
     selftest = sub.add_parser("selftest", help="every kernel once on small data, validated: does this GPU work?",
@@ -590,6 +695,8 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--backend", choices=("cuda", "cpu"), default="cuda",
                           help="cuda (default), or cpu: the same cases on the CPU reference path")
     selftest.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
+    selftest.add_argument("--device", type=_index, metavar="N",
+                          help="the GPU to test, by index (within CUDA_VISIBLE_DEVICES when set); default 0")
     selftest.set_defaults(handler=cmd_selftest)
 
     bench = sub.add_parser("bench", help="the main job on a new machine (make bench): check, run, compile, report",
@@ -601,6 +708,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--backend", choices=("auto", "cuda", "cpu"), default="auto",
                        help="auto (default): the GPU if there is one, else the CPU reference path")
     bench.add_argument("--out", type=Path, default=Path("out"), help="directory for every file (default out/)")
+    _suite_options(bench)
     bench.set_defaults(handler=cmd_bench)
 
     reference = sub.add_parser("reference", help="write the published reference results of the device table")
@@ -608,9 +716,9 @@ def build_parser() -> argparse.ArgumentParser:
     reference.set_defaults(handler=cmd_reference)
 
     export = sub.add_parser("export", help="result files as one CSV or Markdown table")
-    export.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
-    export.add_argument("--format", choices=("csv", "md"), default="csv")
-    export.add_argument("--output", "-o", type=Path)
+    export.add_argument("files", nargs="+", type=Path, metavar="FILE.json", help="result files (measured or published)")
+    export.add_argument("--format", choices=("csv", "md"), default="csv", help="csv (default) or md")
+    export.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     export.set_defaults(handler=cmd_export)
 
     compare_parser = sub.add_parser("compare", help="the same benchmarks side by side, with ratios and a noise test",
@@ -618,7 +726,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "published), each as a ratio to the first file, with a noise test "
                                                 "where both have samples. Exit 1 with --fail-above when a measured "
                                                 "figure regressed against the first file.")
-    compare_parser.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
+    compare_parser.add_argument("files", nargs="+", type=Path, metavar="FILE.json",
+                                help="result files; ratios are to the first")
     compare_parser.add_argument("--format", choices=("text", "md", "csv", "json", "table"), default="text",
                                 help="text (default; 'table' is the same), md, csv (one row per figure and file), "
                                      "json (rows with each file's value, kind, ratio and verdict)")
@@ -626,11 +735,12 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="exit 1 when a figure measured in the first file and another moved the wrong "
                                      "way (GB/s, TFLOP/s down; ns, us up) by more than PCT percent and beyond the "
                                      "noise of both (for CI: the first file is the baseline)")
-    compare_parser.add_argument("--output", "-o", type=Path)
+    compare_parser.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
     compare_parser.set_defaults(handler=cmd_compare)
 
     rerun_parser = sub.add_parser("rerun", help="run a result file's configuration again and say what moved")
-    rerun_parser.add_argument("file", type=Path, metavar="FILE.json")
+    rerun_parser.add_argument("file", type=Path, metavar="FILE.json",
+                              help="a measured result file: its suite, backend and settings are run again")
     rerun_parser.add_argument("--out", type=Path, default=Path("out"), help="directory for the new result file")
     rerun_parser.add_argument("--fail-above", type=_percent, metavar="PCT",
                               help="exit 1 when any figure got slower by more than PCT percent, beyond the noise of "
@@ -638,13 +748,17 @@ def build_parser() -> argparse.ArgumentParser:
     rerun_parser.set_defaults(handler=cmd_rerun)
 
     plot = sub.add_parser("plot", help="figures (PNG and SVG) from result files and compat matrices")
-    plot.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
-    plot.add_argument("--out", type=Path, default=Path("out/plots"))
+    plot.add_argument("files", nargs="+", type=Path, metavar="FILE.json",
+                      help="result files, published reference files and compat matrices (compat --format json)")
+    plot.add_argument("--out", type=Path, default=Path("out/plots"), help="directory for the PNG and SVG files "
+                                                                           "(default out/plots)")
     plot.set_defaults(handler=cmd_plot)
 
     report_parser = sub.add_parser("report", help="one self-contained HTML page and a Markdown report")
-    report_parser.add_argument("files", nargs="+", type=Path, metavar="FILE.json")
-    report_parser.add_argument("--out", type=Path, default=Path("out/report"))
+    report_parser.add_argument("files", nargs="+", type=Path, metavar="FILE.json",
+                               help="result files, compat matrices and scan results (--format json)")
+    report_parser.add_argument("--out", type=Path, default=Path("out/report"),
+                               help="directory for report.html, report.md and plots/ (default out/report)")
     report_parser.add_argument("--against", type=lambda text: [k.strip() for k in text.split(",") if k.strip()],
                                metavar="KEY,...", help="the published devices to set the measured files beside, "
                                "e.g. gb10,rtx5090,a100-80,m4max (default: gb10, rtx5090, a100-80, m4max, m3ultra "
@@ -652,7 +766,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_parser.set_defaults(handler=cmd_report)
 
     doctor = sub.add_parser("doctor", help="is this machine ready: Python, packages, NVRTC, tools, GPUs")
-    doctor.add_argument("--format", choices=("table", "json"), default="table")
+    doctor.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
     doctor.set_defaults(handler=cmd_doctor)
     return parser
 

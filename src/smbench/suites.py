@@ -109,3 +109,31 @@ def load(name_or_path: str) -> Suite:
     for backend in ("cuda", "cpu"):
         suite.timing(backend)  # min_samples <= max_samples and the rest, said now
     return suite
+
+
+def with_settings(suite: Suite, assignments: list[str]) -> Suite:
+    """The suite with `section.key=value` settings applied (--set), each value read as TOML
+    (4, 0.5, true, "f32", [16, 32]; a bare word is a string), then checked like the file."""
+    import copy
+
+    data = copy.deepcopy(suite.data)
+    for assignment in assignments:
+        where, equals, text = assignment.partition("=")
+        section, dot, key = where.strip().partition(".")
+        if not (equals and dot and section and key):
+            raise SmbenchError(f"--set {assignment!r}: write section.key=value, e.g. stream.largest_mib=256")
+        if section not in schema():
+            raise SmbenchError(f"--set {assignment!r}: no section [{section}] (sections: {', '.join(schema())})")
+        try:
+            value = tomllib.loads(f"value = {text.strip()}")["value"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()  # a bare word: a string
+        table = data.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise SmbenchError(f"--set {assignment!r}: [{section}] in the suite is not a table")
+        table[key.strip()] = value
+    changed = Suite(suite.name, suite.path, suite.description, data)
+    check(data, f"{suite.path.name} with --set")
+    for backend in ("cuda", "cpu"):
+        changed.timing(backend)
+    return changed

@@ -42,6 +42,9 @@ class Family:
     report_lines: Callable | None = None
     report_section: Callable | None = None
     plots: Callable | None = None
+    # What one case costs, for `smbench run --list`'s estimate: (timed measurements per case,
+    # each up to the suite's time budget; seconds of other work per case: setup, validation).
+    cost: tuple = (1, 0.05)
     # Its lines on the one screen that ends `smbench bench`: (document) -> [(label, text)],
     # a line or three saying what the machine did (smbench.headlines).
     headline: Callable | None = None

@@ -108,4 +108,5 @@ def check_record(record: dict, where: str) -> None:
 FAMILY = Family("gemm", rank=50, summary="a real mma.sync GEMM per precision, beside cuBLAS", settings=SETTINGS,
                 plan=plan, run=run_gemm, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.gemm_vs_size,
-                figure=("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline)
+                figure=("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
+                cost=(3, 0.5))

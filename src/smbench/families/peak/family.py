@@ -64,4 +64,5 @@ def check_record(record: dict, where: str) -> None:
 FAMILY = Family("peak", rank=30, summary="tensor-core and CUDA-core throughput per precision", settings=SETTINGS,
                 plan=plan, run=run_peak, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
-                figure=("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline)
+                figure=("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
+                cost=(2, 0.3))

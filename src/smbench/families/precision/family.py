@@ -81,4 +81,5 @@ def report_lines(label: str, document: dict) -> list[str]:
 
 
 FAMILY = Family("precision", rank=40, summary="tensor-core numerics per format", settings=SETTINGS, plan=plan,
-                run=run_precision, view=view.view, report_lines=report_lines, headline=view.headline)
+                run=run_precision, view=view.view, report_lines=report_lines, headline=view.headline,
+                cost=(0, 3.0))
