@@ -141,11 +141,12 @@ def test_user_file_cli_with_include_and_define(tmp_path):
     assert code == 0, err
     cells = json.loads(out)["cells"]
     assert {c["kernel"]: c["status"] for c in cells} == {"wmma_16x16x16": "ok", "convert": "ok"}
-    # without the define the header's #error fires: the file fails, and the run still succeeds
+    # without the define the header's #error fires on every target: an error in the code (not a
+    # target's missing feature), the matrix still written, and exit 1 (--fail-on error, the default)
     code, out, err = run_cli("compat", str(source), "--targets", "sm_121", "-I", str(include), "--format", "json")
-    assert code == 0, err
+    assert code == 1 and "do not compile for any target" in err
     cells = json.loads(out)["cells"]
-    assert {c["status"] for c in cells} == {"failed"} and "SCALE must be defined" in cells[0]["error"]
+    assert {c["status"] for c in cells} == {"error"} and "SCALE must be defined" in cells[0]["error"]
 
 
 def test_frontend_error_names_the_kernel(tmp_path):
@@ -154,9 +155,33 @@ def test_frontend_error_names_the_kernel(tmp_path):
                       'extern "C" __global__ void broken(float *x) {\n    x[0] = not_declared;\n}\n')
     report = compat.run(compat.user_units([source], []), [target_table.get("sm_121")], cache=Cache(tmp_path / "c"))
     broken = report.cell("broken", "sm_121")
-    assert broken.status == "failed" and "bad.cu(4)" in broken.error and "not_declared" in broken.error
+    assert broken.status == "error" and "bad.cu(4)" in broken.error and "not_declared" in broken.error
     fine = report.cell("fine", "sm_121")
-    assert fine.status == "failed" and fine.error.startswith("file does not compile")
+    assert fine.status == "error" and fine.error.startswith("file does not compile")
+    assert not fine.fallback  # no sm_80 fallback to speak of for code that compiles nowhere
+
+
+ARCH_GUARDED = """
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 890
+#error "needs sm_89 or newer"
+#endif
+extern "C" __global__ void newer_only(float *x) { x[0] = 1.0f; }
+"""
+
+
+def test_a_target_that_lacks_a_feature_is_failed_not_an_error(tmp_path):
+    """The front end turning a file down on some targets (an #error on the architecture) is the
+    target's doing: failed there, and compat exits 0 unless --fail-on failed."""
+    source = tmp_path / "guarded.cu"
+    source.write_text(ARCH_GUARDED)
+    code, out, err = run_cli("compat", str(source), "--targets", "sm_80,sm_89", "--format", "json", cwd=tmp_path)
+    assert code == 0, err
+    status = {c["target"]: c["status"] for c in json.loads(out)["cells"]}
+    assert status == {"sm_80": "failed", "sm_89": "ok"}
+    code, _, err = run_cli("compat", str(source), "--targets", "sm_80,sm_89", "--fail-on", "failed", cwd=tmp_path)
+    assert code == 1 and "1 rejected by their target" in err
+    code, _, _ = run_cli("compat", str(tmp_path / "guarded.cu"), "--targets", "sm_80", "--fail-on", "never")
+    assert code == 0
 
 
 PARTIAL = r"""

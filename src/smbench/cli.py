@@ -247,7 +247,19 @@ def cmd_compat(args: argparse.Namespace) -> int:
         terminal = args.output is None and _stdout_is_terminal()
         width = max(Console().width, compat_view.table_width(report)) if terminal else None
         _write(compat_view.render_table_text(report, width, colour=terminal), args.output)
-    return 0
+    return _compat_status(report, args.fail_on)
+
+
+def _compat_status(report, fail_on: str) -> int:
+    """Exit 1 when a cell is as bad as --fail-on says, with a line on stderr saying which."""
+    bad = {"error": ("error",), "failed": ("error", "failed"), "never": ()}[fail_on]
+    cells = [c for c in report.cells if c.status in bad]
+    if not cells:
+        return 0
+    errors = sum(c.status == "error" for c in cells)
+    print(f"smbench compat: {errors} kernel/target cells do not compile for any target (errors in the code), "
+          f"{len(cells) - errors} rejected by their target (--fail-on {fail_on})", file=sys.stderr)
+    return 1
 
 
 # ---------------------------------------------------------------- doctor
@@ -666,6 +678,9 @@ def build_parser() -> argparse.ArgumentParser:
     compat.add_argument("--jobs", "-j", type=_positive_int, default=None,
                         help="parallel compiles (default: CPU count)")
     compat.add_argument("--no-cache", action="store_true", help="compile everything again")
+    compat.add_argument("--fail-on", choices=("error", "failed", "never"), default="error",
+                        help="exit 1 when code does not compile for any target (error, the default), also when a "
+                             "target rejects a kernel (failed), or never")
     compat.set_defaults(handler=cmd_compat)
     add_scan_parser(sub)
 

@@ -54,7 +54,10 @@ class Cell:
     file: str
     kernel: str
     target: str
-    status: str  # "ok", "failed", "skipped" (NVRTC lacks the target), "unknown" (could not be assessed)
+    # "ok"; "failed" (this target lacks what the kernel uses); "error" (the code does not compile
+    # for any target: a mistake in it, not a missing feature); "skipped" (NVRTC lacks the
+    # target); "unknown" (could not be assessed)
+    status: str
     tensor_instructions: list[str] = field(default_factory=list)
     registers: int | None = None
     local_bytes: int | None = None
@@ -353,12 +356,15 @@ def run(units: Sequence[SourceUnit], targets: Sequence[target_table.Target], cac
         kernels = list(dict.fromkeys(c.kernel for o in mine.values() for c in o.cells))
         if not kernels and mine:
             kernels = declared_kernels(unit.text)
+        # A file NVRTC's front end turns down on every target has a mistake in it; one it turns
+        # down on some (an #error or static_assert on the architecture) meets a missing feature.
+        status = "error" if mine and all(o.frontend_error for o in mine.values()) else "failed"
         for target_name, outcome in mine.items():
             if outcome.frontend_error:
-                outcome.cells = [Cell(unit.name, k, target_name, "failed",
+                outcome.cells = [Cell(unit.name, k, target_name, status,
                                       error=outcome.blamed.get(k, outcome.frontend_error)) for k in kernels]
                 if not kernels:
-                    outcome.cells = [Cell(unit.name, "(file)", target_name, "failed", error=outcome.frontend_error)]
+                    outcome.cells = [Cell(unit.name, "(file)", target_name, status, error=outcome.frontend_error)]
         for target in live:
             _add_fallbacks(unit, target, mine[target.name].cells, cache)
         if mine and not kernels and not any(o.frontend_error for o in mine.values()):

@@ -21,7 +21,8 @@ LEGEND = ("cell: tensor-core instruction class and registers per thread (e.g. QM
           "'ok' = compiled, no tensor instruction; 'spill' = local-memory traffic; "
           "✗ = ptxas/NVRTC rejects it, with '→80:X' when the compute_80 PTX would be JIT-compiled there "
           "to X instead (the sm_80 fallback), '→80:ok' when it would with no tensor instruction, and "
-          "'→80:no' when not; skip = this NVRTC lacks the target; ? = could not be assessed.")
+          "'→80:no' when not; error = the code does not compile for any target (a mistake in it, not a "
+          "missing feature); skip = this NVRTC lacks the target; ? = could not be assessed.")
 
 
 def short_label(cell: Cell) -> str:
@@ -39,6 +40,8 @@ def short_label(cell: Cell) -> str:
         if cell.fallback == "no":
             return "✗ →80:no"
         return "✗"
+    if cell.status == "error":
+        return "error"
     if cell.status == "skipped":
         return "skip"
     return "?"
@@ -59,7 +62,8 @@ def fallback_summary(cells: list[Cell]) -> str:
 
 
 def _style(cell: Cell) -> str:
-    return {"ok": "green", "failed": "red", "skipped": "dim", "unknown": "yellow"}.get(cell.status, "")
+    return {"ok": "green", "failed": "red", "error": "bold red", "skipped": "dim",
+            "unknown": "yellow"}.get(cell.status, "")
 
 
 def _group_targets(pairs: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
@@ -93,6 +97,9 @@ def details(report: CompatReport) -> list[str]:
         failed = [(_generic(c.error, c.target), c.target) for c in cells if c.status in ("failed", "unknown")]
         for value, targets in _group_targets(failed):
             lines.append(f"  ✗     {', '.join(targets)}: {value}")
+        errors = [(c.error, c.target) for c in cells if c.status == "error"]
+        for value, targets in _group_targets(errors):
+            lines.append(f"  error {', '.join(targets)}: {value}")
         # Not made generic: a fallback message speaks of the sm_80 PTX, not of the column's target.
         fallback = [(f"{c.fallback} ({c.fallback_detail})" if c.fallback_detail else c.fallback, c.target)
                     for c in cells if c.fallback]

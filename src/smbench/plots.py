@@ -46,7 +46,7 @@ def size_label(nbytes: float) -> str:
     return f"{nbytes:g} B"
 
 
-STATUS_VALUE = {"ok-tensor": 4, "emulated": 3, "ok": 2, "failed": 0, "skipped": 1, "unknown": 1}
+STATUS_VALUE = {"ok-tensor": 4, "emulated": 3, "ok": 2, "failed": 0, "error": 0, "skipped": 1, "unknown": 1}
 # Rejected, skipped, compiled without a tensor instruction, emulated, native tensor instruction.
 STATUS_COLOURS = ("#d9534f", "#cccccc", "#a8d5a2", "#e0a526", "#2e8b57")
 _NATIVE_ONLY = ("QMMA", "OMMA")  # classes a kernel cannot be emulated with: seeing them elsewhere marks HMMA/IMMA
