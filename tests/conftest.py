@@ -95,3 +95,31 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
     done = subprocess.run([sys.executable, "-m", "smbench", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, env=full_env, timeout=600)
     return done.returncode, done.stdout, done.stderr
+
+
+def run_cli_here(*args: str, env: dict | None = None):
+    """`smbench ...` in this process: (exit status, stdout, stderr), as run_cli gives, without
+    the second or two a fresh interpreter spends importing NumPy, pandas and matplotlib. For
+    tests of what a command says and returns; run_cli stays for what needs a real process.
+    `env`: variables set for the call only."""
+    import contextlib
+    import io
+
+    from smbench import cli
+
+    saved = {key: os.environ.get(key) for key in env or {}}
+    os.environ.update(env or {})
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exit_:  # argparse's own errors
+                code = exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return code, out.getvalue(), err.getvalue()

@@ -21,7 +21,7 @@ from smbench.families.latency import family, publish, view
 from smbench.families.latency.sass_check import loop_loads
 from smbench.timing import TimingPolicy
 
-from conftest import KERNELS, run_cli
+from conftest import KERNELS, run_cli_here
 
 KIB, MIB, GIB = latency.KIB, latency.MIB, latency.GIB
 FAST = TimingPolicy(warmup=0, min_samples=2, max_samples=3, budget_s=0.01)
@@ -341,8 +341,8 @@ def test_the_loader_checks_what_the_latency_readers_index():
 @pytest.fixture(scope="module")
 def cpu_result(tmp_path_factory):
     out = tmp_path_factory.mktemp("latency-run")
-    code, stdout, stderr = run_cli("run", "--backend", "cpu", "--only", "latency", "--suite", "quick",
-                                   "--out", str(out), env={"COLUMNS": "80"})
+    code, stdout, stderr = run_cli_here("run", "--backend", "cpu", "--only", "latency", "--suite", "quick",
+                                        "--out", str(out), env={"COLUMNS": "80"})
     assert code == 0, stderr
     files = sorted(out.glob("*.json"))
     assert len(files) == 1
@@ -368,18 +368,18 @@ def test_the_cli_runs_the_quick_latency_suite_on_the_cpu(cpu_result):
 
 def test_compare_export_plot_and_rerun_take_the_latency_file(cpu_result, tmp_path):
     path, _, _ = cpu_result
-    code, out, err = run_cli("compare", str(path), str(path), "--format", "md")
+    code, out, err = run_cli_here("compare", str(path), str(path), "--format", "md")
     assert code == 0 and "Load latency, ns per dependent load" in out and "random / host / 4 KiB" in out, err
     for fmt in ("csv", "md"):
-        code, out, err = run_cli("export", str(path), "--format", fmt)
+        code, out, err = run_cli_here("export", str(path), "--format", fmt)
         assert code == 0 and "latency" in out, err
-    code, out, err = run_cli("plot", str(path), "--out", str(tmp_path / "plots"))
+    code, out, err = run_cli_here("plot", str(path), "--out", str(tmp_path / "plots"))
     assert code == 0 and (tmp_path / "plots" / "latency_vs_size.png").is_file(), err
-    code, out, err = run_cli("report", str(path), "--out", str(tmp_path / "report"))
+    code, out, err = run_cli_here("report", str(path), "--out", str(tmp_path / "report"))
     assert code == 0, err
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert ": latency random, " in markdown and "latency_vs_size" in markdown
-    code, out, err = run_cli("rerun", str(path), "--out", str(tmp_path / "rerun"))
+    code, out, err = run_cli_here("rerun", str(path), "--out", str(tmp_path / "rerun"))
     assert code == 0 and "Traceback" not in err, err
     again = results.load(next((tmp_path / "rerun").glob("*.json")))
     assert len(again["records"]) == len(results.load(path)["records"])

@@ -15,7 +15,7 @@ from smbench.compile import compile_file
 from smbench.families import peak
 from smbench.timing import TimingPolicy
 
-from conftest import KERNELS, run_cli
+from conftest import KERNELS, run_cli_here
 
 QUICK = TimingPolicy(warmup=0, min_samples=2, max_samples=3, budget_s=0.01)
 
@@ -204,7 +204,7 @@ def test_timing_inputs_keep_an_f16_accumulator_finite():
 
 
 def test_run_cpu_only_peak_writes_validated_records(tmp_path):
-    code, out, err = run_cli("run", "--backend", "cpu", "--only", "peak", "--out", str(tmp_path))
+    code, out, err = run_cli_here("run", "--backend", "cpu", "--only", "peak", "--out", str(tmp_path))
     assert code == 0, err
     assert "compute peaks" in out and ("NVFP4" in out or "nvfp4" in out)  # label, or its key when narrow
     document = json.loads(next(tmp_path.glob("*.json")).read_text())
@@ -219,12 +219,12 @@ def test_run_cpu_only_peak_writes_validated_records(tmp_path):
 def test_suite_peak_settings_are_checked(tmp_path):
     suite = tmp_path / "bad.toml"
     suite.write_text('[peak]\nformats = ["f16_f32acc", "fp3"]\n')
-    code, out, err = run_cli("run", "--suite", str(suite), "--backend", "cpu", "--only", "peak",
-                             "--out", str(tmp_path))
+    code, out, err = run_cli_here("run", "--suite", str(suite), "--backend", "cpu", "--only", "peak",
+                                  "--out", str(tmp_path))
     assert code == 2 and "formats" in err and "Traceback" not in err
     suite.write_text('[peak]\nformats = ["nvfp4", "fp32"]\n[timing]\nmin_samples = 2\nbudget_s = 0.01\n')
-    code, out, err = run_cli("run", "--suite", str(suite), "--backend", "cpu", "--only", "peak",
-                             "--out", str(tmp_path))
+    code, out, err = run_cli_here("run", "--suite", str(suite), "--backend", "cpu", "--only", "peak",
+                                  "--out", str(tmp_path))
     assert code == 0, err
     document = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert [r["benchmark"] for r in document["records"]] == ["nvfp4", "fp32"]

@@ -13,7 +13,7 @@ from smbench.compile import compile_file
 from smbench.families import precision
 from smbench.families.precision import family
 
-from conftest import KERNELS, run_cli
+from conftest import KERNELS, run_cli_here
 
 H100 = emulate.published_model("H100", "f16")  # neab 2, blocks of 16, RZ to fp32, floor -133
 
@@ -256,8 +256,8 @@ def test_probe_kernels_compile_where_the_format_exists(target):
 def test_run_only_precision_on_the_cpu(tmp_path):
     suite = tmp_path / "numerics.toml"
     suite.write_text('[precision]\nformats = ["f16_f32acc", "e4m3_f32acc"]\ngemm_ks = [64]\ncpu_model = "Ada"\n')
-    code, out, err = run_cli("run", "--suite", str(suite), "--backend", "cpu", "--only", "precision",
-                             "--out", str(tmp_path))
+    code, out, err = run_cli_here("run", "--suite", str(suite), "--backend", "cpu", "--only", "precision",
+                                  "--out", str(tmp_path))
     assert code == 0, err
     assert "tensor-core numerics" in out and "recovered the emulated model's parameters for 2 of 2" in out
     document = json.loads(next(tmp_path.glob("*.json")).read_text())
@@ -269,8 +269,8 @@ def test_run_only_precision_on_the_cpu(tmp_path):
         assert record["gemm"][0]["published_identical"] == 1.0
     assert "e4m3>f32: behaves like Ada (Khattak & Mikaitis 2025)" in out
     suite.write_text('[precision]\ncpu_model = "ieee"\n')
-    code, _, err = run_cli("run", "--suite", str(suite), "--backend", "cpu", "--only", "precision",
-                           "--out", str(tmp_path))
+    code, _, err = run_cli_here("run", "--suite", str(suite), "--backend", "cpu", "--only", "precision",
+                                "--out", str(tmp_path))
     assert code == 2 and "cpu_model" in err
 
 

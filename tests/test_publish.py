@@ -13,7 +13,7 @@ import pytest
 from smbench import compare, frames, plots, reference, report, results
 from smbench.errors import SmbenchError
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli_here
 
 RESULTS = ROOT / "results"
 
@@ -69,7 +69,7 @@ def test_export_round_trips_through_csv(tmp_path):
     markdown = frames.to_markdown(table)
     assert markdown.count("\n") == len(table) + 2 and "| 273 |" in markdown
     path = RESULTS / reference.file_name("gb10")
-    code, out, _ = run_cli("export", str(path), "--format", "csv")
+    code, out, _ = run_cli_here("export", str(path), "--format", "csv")
     assert code == 0 and pd.read_csv(io.StringIO(out))["value"].max() == 500
 
 
@@ -111,7 +111,7 @@ def test_compare_of_two_measured_runs_uses_their_samples(tmp_path):
     tables = compare.build([("one", results.load(first)), ("two", results.load(second))])
     per_size = next(t for t in tables if t.title.startswith("Bandwidth per kernel"))
     assert all(row[-1].startswith(("differs", "within noise")) for row in per_size.rows)
-    code, out, err = run_cli("compare", str(first), str(second), "--format", "md")
+    code, out, err = run_cli_here("compare", str(first), str(second), "--format", "md")
     assert code == 0 and "### Bandwidth at the largest working set" in out and "stream_copy_f32_v16" in out, err
 
 
@@ -152,10 +152,10 @@ def test_report_has_verdicts_tables_plots_and_the_decode_bound(tmp_path):
 
 def test_cli_plot_and_report_on_the_reference_files(tmp_path):
     files = [str(RESULTS / reference.file_name(k)) for k in ("gb10", "h100-sxm")]
-    code, out, err = run_cli("plot", *files, str(RESULTS / "compat-nvrtc13.5.json"), "--out", str(tmp_path / "p"))
+    code, out, err = run_cli_here("plot", *files, str(RESULTS / "compat-nvrtc13.5.json"), "--out", str(tmp_path / "p"))
     assert code == 0, err
     assert len([line for line in out.splitlines() if line.endswith(".png")]) == 4  # no empty clock/power figure
-    code, out, err = run_cli("report", *files, "--out", str(tmp_path / "r"))
+    code, out, err = run_cli_here("report", *files, "--out", str(tmp_path / "r"))
     assert code == 0 and (tmp_path / "r" / "report.html").exists(), err
 
 
@@ -163,9 +163,9 @@ def test_cli_plot_and_report_on_the_reference_files(tmp_path):
 def test_bad_files_are_one_line_errors(tmp_path, command):
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": "smbench.result/1", "kind": "measured"}')
-    code, _, err = run_cli(command, str(bad))
+    code, _, err = run_cli_here(command, str(bad))
     assert code == 2 and "missing field" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run_cli(command, str(tmp_path / "absent.json"))
+    code, _, err = run_cli_here(command, str(tmp_path / "absent.json"))
     assert code == 2 and "no such file" in err
 
 
@@ -187,7 +187,7 @@ def test_rerun_uses_the_same_configuration_and_reports_moves(tmp_path):
     assert outcome.config_changes == [] and outcome.unmatched == []
     assert outcome.steady + len(outcome.moved) == len(results.load(original)["records"])
     assert results.load(outcome.new)["suite_config"] == results.load(original)["suite_config"]
-    code, out, err = run_cli("rerun", str(original), "--out", str(tmp_path / "cli"))
+    code, out, err = run_cli_here("rerun", str(original), "--out", str(tmp_path / "cli"))
     assert code == 0 and "configuration: same kernels" in out and "within it" in out, err
 
 
@@ -205,13 +205,13 @@ def test_rerun_notices_a_changed_configuration(tmp_path):
 
 
 def test_rerun_refuses_published_files_and_files_without_their_suite(tmp_path):
-    code, _, err = run_cli("rerun", str(RESULTS / reference.file_name("gb10")))
+    code, _, err = run_cli_here("rerun", str(RESULTS / reference.file_name("gb10")))
     assert code == 2 and "published figures" in err
     document = results.load(_tiny_run(tmp_path))
     document.pop("suite_config")
     old = tmp_path / "old.json"
     old.write_text(json.dumps(document))
-    code, _, err = run_cli("rerun", str(old))
+    code, _, err = run_cli_here("rerun", str(old))
     assert code == 2 and "no 'suite_config'" in err
 
 
@@ -232,8 +232,8 @@ def test_wrongly_typed_figures_are_rejected_by_the_loader(tmp_path, mutate, mess
     with pytest.raises(SmbenchError, match=re.escape(message)):
         results.load(path)
     for command in ("compare", "plot", "report", "export"):
-        code, _, err = run_cli(command, str(path), "--out" if command in ("plot", "report") else "--format",
-                               str(tmp_path / "o") if command in ("plot", "report") else "csv")
+        code, _, err = run_cli_here(command, str(path), "--out" if command in ("plot", "report") else "--format",
+                                    str(tmp_path / "o") if command in ("plot", "report") else "csv")
         assert code == 2 and "Traceback" not in err, (command, err)
 
 

@@ -7,7 +7,7 @@ import pytest
 from smbench import reference, results
 from smbench.errors import SmbenchError
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli_here
 
 RESULTS = ROOT / "results"
 CPU_RUN = RESULTS / "cpu-reference-quick-x86_64-2cpu.json"
@@ -34,7 +34,7 @@ def test_a_record_without_its_figure_is_a_one_line_error_everywhere(tmp_path, fa
         results.load(path)
     for command, extra in (("compare", ()), ("export", ()), ("report", ("--out", str(tmp_path / "r"))),
                            ("plot", ("--out", str(tmp_path / "p")))):
-        code, out, err = run_cli(command, str(path), *extra)
+        code, out, err = run_cli_here(command, str(path), *extra)
         assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, (command, err)
         assert field in err and "malformed" in err or "should be" in err, err
 
@@ -44,7 +44,7 @@ def test_a_published_record_without_its_figure_is_refused(tmp_path):
     del next(r for r in document["records"] if r["family"] == "stream")["gbps"]
     path = tmp_path / "p.json"
     path.write_text(json.dumps(document))
-    code, _, err = run_cli("compare", str(path), str(RESULTS / reference.file_name("gb10")))
+    code, _, err = run_cli_here("compare", str(path), str(RESULTS / reference.file_name("gb10")))
     assert code == 2 and "lacks 'gbps'" in err and "Traceback" not in err
 
 
@@ -58,7 +58,7 @@ def test_an_unwritable_out_is_one_line_and_a_failure(tmp_path, command, where):
         out.write_text("a file, not a directory")
     else:
         out = "/proc/x"
-    code, out_text, err = run_cli(command, str(RESULTS / reference.file_name("gb10")), "--out", str(out))
+    code, out_text, err = run_cli_here(command, str(RESULTS / reference.file_name("gb10")), "--out", str(out))
     assert code != 0 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert err.startswith(f"smbench {command}: error: cannot write to {out}")
 
@@ -103,7 +103,8 @@ def test_compare_formats(tmp_path, fmt):
     import csv
     import io
 
-    code, out, err = run_cli("compare", str(CPU_RUN), str(RESULTS / reference.file_name("rtx5090")), "--format", fmt)
+    code, out, err = run_cli_here("compare", str(CPU_RUN), str(RESULTS / reference.file_name("rtx5090")),
+                                  "--format", fmt)
     assert code == 0, err
     if fmt == "json":
         data = json.loads(out)
@@ -125,15 +126,15 @@ def test_fail_above_exits_non_zero_on_a_regression_beyond_noise(tmp_path):
     slow, fast = tmp_path / "slow.json", tmp_path / "fast.json"
     slow.write_text(json.dumps(_slowed(_cpu_run(), 2.0)))
     fast.write_text(json.dumps(_slowed(_cpu_run(), 0.5)))
-    code, out, err = run_cli("compare", str(base), str(slow), "--fail-above", "10")
+    code, out, err = run_cli_here("compare", str(base), str(slow), "--fail-above", "10")
     assert code == 1 and "regressed" in err and "Bandwidth" in err and "-50.0%" in err, err
-    code, _, err = run_cli("compare", str(base), str(fast), "--fail-above", "10")
+    code, _, err = run_cli_here("compare", str(base), str(fast), "--fail-above", "10")
     assert code == 0, err  # faster is no regression
-    code, _, err = run_cli("compare", str(base), str(slow), "--fail-above", "60")
+    code, _, err = run_cli_here("compare", str(base), str(slow), "--fail-above", "60")
     assert code == 0, err  # 50% slower is within a 60% allowance
-    code, _, err = run_cli("compare", str(base), str(RESULTS / reference.file_name("gb10")), "--fail-above", "1")
+    code, _, err = run_cli_here("compare", str(base), str(RESULTS / reference.file_name("gb10")), "--fail-above", "1")
     assert code == 0, err  # published figures have no samples: never a regression
-    code, _, err = run_cli("compare", str(base), str(slow), "--fail-above", "x")
+    code, _, err = run_cli_here("compare", str(base), str(slow), "--fail-above", "x")
     assert code == 2 and len(err.strip().splitlines()) == 1
 
 
@@ -196,14 +197,14 @@ def test_the_device_tables_have_one_row_per_device_and_few_columns(tmp_path):
 
 
 def test_against_chooses_the_published_devices(tmp_path):
-    code, out, err = run_cli("report", str(CPU_RUN), "--against", "gb10,rtx5090,a100-80,m4max", "--out",
-                             str(tmp_path))
+    code, out, err = run_cli_here("report", str(CPU_RUN), "--against", "gb10,rtx5090,a100-80,m4max", "--out",
+                                  str(tmp_path))
     assert code == 0, err
     text = (tmp_path / "report.md").read_text()
     lines = _table_lines(_section(text, "Bandwidth at the largest working set"))
     assert [line.split("|")[1].strip() for line in lines[2:]] == ["CPU path (host NumPy)", "gb10", "rtx5090",
                                                                   "a100-80", "m4max"]
-    code, _, err = run_cli("report", str(CPU_RUN), "--against", "gb10,nosuch", "--out", str(tmp_path / "x"))
+    code, _, err = run_cli_here("report", str(CPU_RUN), "--against", "gb10,nosuch", "--out", str(tmp_path / "x"))
     assert code == 2 and "nosuch" in err and len(err.strip().splitlines()) == 1
 
 

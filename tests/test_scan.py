@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from conftest import run_cli
+from conftest import run_cli_here
 from smbench import compile as compiler
 from smbench import report, toolchain
 from smbench.scan import fatbin, rules, scanner, sources, view
@@ -258,13 +258,13 @@ def test_corrupt_inputs_are_rows_with_the_reason(built, tmp_path, monkeypatch):
 
 
 def test_cli_bad_input_is_one_line_and_a_scan_exits_0(built, tmp_path):
-    code, _, err = run_cli("scan", "--gpu", "voodoo", str(built["sm_90"]))
+    code, _, err = run_cli_here("scan", "--gpu", "voodoo", str(built["sm_90"]))
     assert code == 2 and len(err.strip().splitlines()) == 1
-    code, _, err = run_cli("scan", str(tmp_path / "nothing-here"))
+    code, _, err = run_cli_here("scan", str(tmp_path / "nothing-here"))
     assert code == 2 and "no such file" in err
     out = tmp_path / "scan.json"
-    code, _, err = run_cli("scan", str(built["sm_90a"]), str(built["compute_80"]), "--gpu", "sm_121", "--gpu", "sm_90",
-                           "--format", "json", "--output", str(out))
+    code, _, err = run_cli_here("scan", str(built["sm_90a"]), str(built["compute_80"]), "--gpu", "sm_121",
+                                "--gpu", "sm_90", "--format", "json", "--output", str(out))
     assert code == 0, err
     document = json.loads(out.read_text())
     assert document["schema"] == scanner.SCHEMA and document["provenance"]["smbench_version"]
@@ -274,9 +274,9 @@ def test_cli_bad_input_is_one_line_and_a_scan_exits_0(built, tmp_path):
         assert key in rows["sm_90a.cubin"]
     assert rows["sm_90a.cubin"]["verdict"] == "none" and rows["sm_90a.cubin"]["by_gpu"]["sm_90"]["verdict"] == "native"
     assert rows["compute_80.ptx"]["verdict"] == "jit" and rows["compute_80.ptx"]["fallback"]
-    code, _, _ = run_cli("scan", str(built["compute_80"]), "--gpu", "sm_121", "--fail-on", "jit")
+    code, _, _ = run_cli_here("scan", str(built["compute_80"]), "--gpu", "sm_121", "--fail-on", "jit")
     assert code == 1
-    code, _, _ = run_cli("scan", str(built["compute_80"]), "--gpu", "sm_121", "--fail-on", "none")
+    code, _, _ = run_cli_here("scan", str(built["compute_80"]), "--gpu", "sm_121", "--fail-on", "none")
     assert code == 0
     # The report reads the scan file as a 'software readiness' section.
     html, markdown = report.build([], [document], tmp_path / "report")
