@@ -121,12 +121,20 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
                 axis.axvline(middle, color=colour, linestyle=":", linewidth=1)
                 axis.text(middle, 0.98, f" {step.below} -> {step.above}", transform=axis.get_xaxis_transform(),
                           rotation=90, va="top", ha="right", fontsize=7, color=colour)
+            largest = max(point[0] for point in curve.points)
             for level in curve.levels:
                 axis.hlines(level.ns, level.first_bytes, level.last_bytes, colors=[colour], linewidth=3, alpha=0.35)
-                axis.annotate(f"{level.name} {level.ns:.0f} ns", (level.first_bytes, level.ns), fontsize=7,
-                              color=colour, textcoords="offset points", xytext=(0, 4))
+                # Each level's label at the middle of its span, right-aligned at the sweep's end
+                # (or it runs off the axes), above the line for one curve and below it for the
+                # next, so two curves with levels near the same latency do not write over each other.
+                middle = math.sqrt(level.first_bytes * level.last_bytes)
+                above = number % 2 == 0
+                axis.annotate(f"{level.name} {level.ns:.0f} ns", (middle, level.ns), fontsize=7, color=colour,
+                              textcoords="offset points", xytext=(0, 4 if above else -4),
+                              va="bottom" if above else "top",
+                              ha="right" if level.first_bytes >= largest else "center")
         axis.set_ylabel("ns per dependent load" + (" (each chain)" if mode == "loaded" else ""))
-        axis.set_ylim(bottom=0)
+        axis.set_ylim(bottom=0, top=axis.get_ylim()[1] * 1.08)  # room for the labels of the top level
         axis.grid(True, which="major", alpha=0.3)
         axis.legend(fontsize=7, loc="upper left")
         axis.set_title("one thread, one chain" if mode == "latency" else
