@@ -106,7 +106,7 @@ def choose_gpus(names: list[str] | None) -> tuple[list[Gpu], str]:
     present, why = present_gpus()
     if present:
         return present, ""
-    gpu = parse_gpu(DEFAULT_GPU, f"no GPU here ({why}): the DGX Spark's")
+    gpu = parse_gpu(DEFAULT_GPU, "no GPU here: the DGX Spark's")  # the note below says why
     return [gpu], (f"no GPU here ({why}); judging for {gpu.label}, the DGX Spark's GPU. "
                    f"--gpu names another (sm_90, rtx5090, a100 ...)")
 
