@@ -49,3 +49,12 @@ def test_bench_refuses_an_out_that_is_a_file(tmp_path, capsys):
     assert cli.main(["bench", "--backend", "cpu", "--out", str(blocker)]) != 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "a file of that name exists" in err[0]
+
+
+def test_bench_into_a_pipe_has_no_padding(tmp_path, monkeypatch, capsys, small_matrix):
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(TINY)
+    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: False)
+    assert cli.main(["bench", "--backend", "cpu", "--suite", str(suite), "--out", str(tmp_path / "out")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line == line.rstrip() for line in lines) and "\x1b[" not in "".join(lines)

@@ -376,7 +376,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except run.RunInterrupted as stop:
         print(f"smbench bench: interrupted; {stop.records} finished cases kept in {stop.path}", file=sys.stderr)
         return 130
-    _write(console.file.getvalue(), None)
+    text = console.file.getvalue()
+    if not terminal:  # a grid pads every line to the width: a file or a pipe gets none of that
+        text = "".join(line.rstrip() + "\n" for line in text.splitlines())
+    _write(text, None)
     return status
 
 
