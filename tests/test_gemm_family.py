@@ -481,3 +481,18 @@ def test_the_cpu_gemm_is_timed_on_one_blas_thread_in_its_own_cpu_time(monkeypatc
     assert outcome["stats"].median < 0.01, outcome["stats"].median  # the 20 ms sleeps are not counted
     assert seen and set(seen[-outcome["stats"].n:]) == {1}
     assert "one thread" in outcome["support_note"] and "not a GPU" in outcome["support_note"]
+
+
+def test_the_gemm_figure_says_host_numpy_when_only_the_cpu_path_drew_it(monkeypatch, tmp_path):
+    """Its title spoke of smbench's mma.sync GEMM and cuBLAS over a CPU run's NumPy points."""
+    from smbench.families.gemm import publish
+
+    titles = []
+    monkeypatch.setattr(publish, "save", lambda figure, out, name: titles.append(figure.axes[0].get_title()) or [])
+    record = _measured_gemm_record(512, 512, 512, "square", 0.1)
+    cpu = {"kind": "measured", "backend": "cpu", "device": {"name": "CPU"}, "records": [record]}
+    gpu = {"kind": "measured", "backend": "cuda", "device": {"name": "H100"}, "records": [record]}
+    publish.gemm_vs_size([("cpu", cpu)], tmp_path)
+    publish.gemm_vs_size([("cpu", cpu), ("H100", gpu)], tmp_path)
+    assert "host NumPy (not a GPU)" in titles[0] and "mma.sync" not in titles[0]
+    assert "smbench's mma.sync GEMM" in titles[1]

@@ -50,7 +50,7 @@ class Section:
 
 def host_numpy(document: dict) -> bool:
     """A file measured on the CPU reference path: NumPy on the host, not hardware."""
-    return document["kind"] == "measured" and document["backend"] == "cpu"
+    return document.get("kind") == "measured" and document.get("backend") == "cpu"
 
 
 def measured_gpu(document: dict) -> bool:

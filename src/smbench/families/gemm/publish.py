@@ -90,8 +90,16 @@ def gemm_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     axis.set_yscale("log")
     axis.set_xlabel("M = N = K")
     axis.set_ylabel("T(FL)OP/s (TOPS for INT8)")
-    axis.set_title("Square GEMMs: smbench's mma.sync GEMM (solid), cuBLAS on the same inputs (dashed), "
-                   "the format's mma.sync loop (dotted)", fontsize=9)
+    from smbench.report import host_numpy
+
+    drawn = {label for label, _, _ in series}
+    if all(host_numpy(document) for label, document in named if label in drawn):
+        # Only CPU-path files: NumPy's GEMM, never the mma.sync kernel or cuBLAS.
+        title = "Square GEMMs on the CPU path: host NumPy (not a GPU), the same shapes and checks as the GPU's"
+    else:
+        title = ("Square GEMMs: smbench's mma.sync GEMM (solid), cuBLAS on the same inputs (dashed), the "
+                 "format's mma.sync loop (dotted); CPU-path files: host NumPy")
+    axis.set_title(title, fontsize=9)
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return save(figure, out_dir, "gemm_vs_size")
