@@ -64,7 +64,7 @@ def _check_writable_dir(directory: Path) -> None:
     """Say at once that an output directory cannot be made or written (a file of that name,
     /proc, no permission), not after minutes of measuring."""
     if directory.exists() and not directory.is_dir():
-        raise SmbenchError(f"--out {directory}: a file of that name exists; name a directory")
+        raise SmbenchError(f"cannot write to {directory}: a file of that name exists; name a directory")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".smbench-write-test-"):
@@ -437,10 +437,8 @@ def _labels(loaded: list[tuple[Path, dict]]) -> list[str]:
 def cmd_reference(args: argparse.Namespace) -> int:
     from smbench import reference
 
-    try:
+    with _writing_into(args.out):
         paths = reference.write_all(args.out)
-    except OSError as exc:
-        raise SmbenchError(f"cannot write to {args.out}: {exc.strerror or exc}") from None
     for path in paths:
         print(path)
     return 0
@@ -532,12 +530,10 @@ def _results_and_matrices(paths: Sequence[Path]) -> tuple[list[tuple[str, dict]]
 
 @contextlib.contextmanager
 def _writing_into(directory: Path):
-    """Make the output directory, and turn any failure to write into it (a file in the way,
-    /proc, no permission, a full disk) into one line instead of a traceback."""
-    if Path(directory).exists() and not Path(directory).is_dir():
-        raise SmbenchError(f"cannot write to {directory}: it is a file, not a directory")
+    """Make the output directory (a file in the way, /proc or no permission said at once), and
+    turn any later failure to write into it (a full disk) into one line, not a traceback."""
+    _check_writable_dir(Path(directory))
     try:
-        Path(directory).mkdir(parents=True, exist_ok=True)
         yield
     except OSError as exc:
         where = exc.filename or directory

@@ -11,10 +11,6 @@ from rich.text import Text
 LABEL_WIDTH = 8  # "numerics" and the other labels line up in one column
 
 
-def line(label: str, text: str) -> tuple[str, str]:
-    return label, text
-
-
 def family_lines(document: dict) -> list[tuple[str, str]]:
     """(label, text) lines from every family with a headline, in the registry's order."""
     from smbench.families import registry
@@ -32,7 +28,7 @@ def compat_lines(matrix, native: str | None) -> list[tuple[str, str]]:
     cells = matrix.cells
     ok = sum(c.status == "ok" for c in cells)
     kernels = sorted({(c.file, c.kernel) for c in cells})
-    lines = [line("compile", f"{ok} of {len(cells)} kernel/target pairs build ({len(kernels)} kernels x "
+    lines = [("compile", f"{ok} of {len(cells)} kernel/target pairs build ({len(kernels)} kernels x "
                              f"{len(matrix.targets)} targets, NVRTC {'.'.join(map(str, matrix.nvrtc_version))})")]
     target = native if native in matrix.targets else "sm_121" if "sm_121" in matrix.targets else None
     if target:
@@ -50,7 +46,7 @@ def compat_lines(matrix, native: str | None) -> list[tuple[str, str]]:
                 text += f"; {len(rest)} build on neither: {', '.join(rest[:3])}{' ...' if len(rest) > 3 else ''}"
         elif missing:
             text += f"; not: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
-        lines.append(line("", text))
+        lines.append(("", text))
     return lines
 
 
