@@ -6,7 +6,9 @@
 // probe when steps = 1). Layouts, per problem and step, lane-major:
 //   a[((w * steps + s) * 32 + lane) * 4 + 0..3]   the A fragment words
 //   b[((w * steps + s) * 32 + lane) * 2 + 0..1]   the B fragment words
-//   scales[(w * 32 + lane) * 2 + 0..1]            block scales (block-scaled kinds)
+//   scales[(w * 32 + lane) * 2 + 0..1]            block scales (block-scaled kinds): A's word, B's
+//                                                 word, read with {byte-id 0, thread-id 0} (smbench.fragments.
+//                                                 pack_scales); the same for every step of a chain
 //   c, d[(w * 32 + lane) * kRegs + r]             accumulator registers, as 32-bit words
 // The host (smbench.families.precision) places each matrix element by the PTX ISA's
 // fragment layout. A target that lacks a format writes SMBENCH_STATUS_UNSUPPORTED.
@@ -129,6 +131,22 @@ extern "C" __global__ void precision_e2m1_f32acc(SMBENCH_PROBE_PARAMS) {
 extern "C" __global__ void precision_nvfp4_f32acc(SMBENCH_PROBE_PARAMS) {
 #if SMBENCH_HAS_MMA_BLOCK_SCALE
     probe<OpNVFP4>(a, b, c, d, scales, steps);
+#else
+    probe_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void precision_mxf4_f32acc(SMBENCH_PROBE_PARAMS) {
+#if SMBENCH_HAS_MMA_BLOCK_SCALE
+    probe<OpMXF4>(a, b, c, d, scales, steps);
+#else
+    probe_unsupported(status);
+#endif
+}
+
+extern "C" __global__ void precision_mxf8_e4m3_f32acc(SMBENCH_PROBE_PARAMS) {
+#if SMBENCH_HAS_MMA_BLOCK_SCALE
+    probe<OpMXF8E4M3>(a, b, c, d, scales, steps);
 #else
     probe_unsupported(status);
 #endif

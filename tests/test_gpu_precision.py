@@ -81,3 +81,47 @@ def test_hopper_matches_the_published_h100_model(target, key):
     rows = precision.gemm_errors(fmt, cuda_precision.gemm(target.name), fitted.model, [fmt.k * 16, 1024],
                                  published=published)
     assert all(r["bit_identical"] == 1.0 and r["published_identical"] == 1.0 for r in rows), rows
+
+
+def test_block_scales_reach_the_rows_columns_and_blocks_the_isa_says(target):
+    """Distinct power-of-two scales per row, column and K block on small integers: every
+    product and sum exact in any model, so D must be float64's (checks fragments.pack_scales)."""
+    from smbench.families.precision import cuda as cuda_precision
+
+    for key in ("nvfp4_f32acc", "mxf4_f32acc", "mxf8_e4m3_f32acc"):
+        fmt = precision.BY_KEY[key]
+        if not target.has(fmt.feature):
+            pytest.skip(f"{target.name} has no {fmt.feature}")
+        blocks = fmt.k // fmt.scale_block
+        rng = np.random.default_rng(4)
+        a = rng.choice([-2.0, -1.0, 0.0, 1.0, 2.0], (16, fmt.k))
+        b = rng.choice([-1.0, 0.0, 1.0], (fmt.k, 8))
+        sa, sb = 2.0 ** rng.integers(-2, 3, (16, blocks)), 2.0 ** rng.integers(-2, 3, (8, blocks))
+        owner = np.arange(fmt.k) // fmt.scale_block
+        d = cuda_precision.run_tiles(fmt, target.name, [(a, b, np.zeros((16, 8)))], [(sa, sb)])[0]
+        np.testing.assert_array_equal(d, (a * sa[:, owner]) @ (b * sb[:, owner].T), err_msg=key)
+
+
+@pytest.mark.parametrize("key", ["nvfp4_f32acc", "mxf4_f32acc"])
+def test_the_fit_decides_where_the_block_scale_enters(target, key):
+    """On a target with block-scaled mma (sm_120a/121a): the scale probes decide whether each
+    product is scaled exactly or each block sum after its narrowing (either answer), and the
+    fitted model, that answer included, gives the GPU's bits on random rows with random scales."""
+    from smbench.families.precision import cuda as cuda_precision
+
+    fmt = precision.BY_KEY[key]
+    if not target.has(fmt.feature):
+        pytest.skip(f"{target.name} has no {fmt.feature}")
+    device = cuda_precision.device(target.name)
+    fitted = precision.fit(fmt, device)
+    found = fitted.parameters["scale_entry"]
+    assert fitted.model is not None and found["determined"], found
+    assert fitted.model.scale_entry == found["value"]
+    rng = np.random.default_rng(9)
+    a, b = precision.random_operands(fmt, (64, fmt.k), rng), precision.random_operands(fmt, (64, fmt.k), rng)
+    blocks = fmt.k // fmt.scale_block
+    from smbench import formats
+    held = [v for v in formats.MINIFLOATS[fmt.scale].values if np.isfinite(v) and 0.25 <= v <= 8]
+    scales = rng.choice(held, (64, blocks)), rng.choice(held, (64, blocks))
+    c = np.zeros(64)
+    assert np.array_equal(device(fmt, a, b, c, scales), precision.emulator_device(fitted.model)(fmt, a, b, c, scales))

@@ -32,8 +32,24 @@ Exactness: each truncated term is a multiple of the quantum 2^(E - 23 - neab) be
 2^(25 + neab) quanta (a significand below 4 at an exponent at most E), so with neab <= 21
 and at most 65 terms (K = 64 and c) the sum stays below 2^53 quanta: exact in float64.
 
+Block-scaled kinds (MXFP8/6/4 with ue8m0 scales, NVFP4 with ue4m3: `scales`, one scale of
+A's row and one of B's column per block of K/blocks consecutive products) leave one more
+question, where the scale enters (`scale_entry`; no published model says):
+- "product": each product a_i b_i is multiplied exactly by its scales sa sb before the fused
+  sum; its exponent sum, and so the anchor, includes e(sa) + e(sb) (a significand then lies
+  in [1, 16));
+- "block": the products of each scale block that share a fused sum are summed first, as the
+  model sums a block but without c (anchored at their largest exponent sum, truncated at
+  2^(E - 23 - neab), narrowed to `block_bits`), that sum is multiplied by sa sb (exact for a
+  power of two; otherwise, which only ue4m3 can be, rounded once to `block_bits`, or to the
+  accumulator's width, toward zero or to nearest even as the output), and these scaled sums
+  take the products' place in the fused sum with c.
+Without scales (every other format) both are the same arithmetic. Still exact in float64:
+a scaled term is at most 4 x 1.875^2 < 2^4 significand, and the formats that have ue4m3
+scales (e2m1) give at most 64 x 7.92 x 2^(23 + neab) quanta plus c, below 2^53.
+
 `dot_many` evaluates many models on the same rows at once (the fit asks thousands); models
-that share a structure (block, interleave, c_entry) run as one vectorised pass.
+that share a structure (block, interleave, c_entry, scale_entry) run as one vectorised pass.
 """
 
 from __future__ import annotations
@@ -46,6 +62,7 @@ from smbench import formats
 
 ROUNDINGS = ("rz", "rne")
 C_ENTRIES = ("fused", "after")
+SCALE_ENTRIES = ("product", "block")
 MIN_NEAB, MAX_NEAB = -23, 21
 FP32_FRACTION = 23
 _NO_FLOOR = -100000  # an anchor floor below every exponent: none
@@ -77,6 +94,7 @@ class Model:
     subnormal_outputs: bool = True  # False: subnormal results (and c) flushed to zero
     c_entry: str = "fused"  # "fused": c is a term of the first block's sum; "after": blocks from zero, then RN(c + sum)
     interleave: int | None = None  # None: each block the next `block` products; n: dealt to the blocks in runs of n
+    scale_entry: str = "product"  # block scales: "product", on each product exactly; "block", on each scale block's sum
 
     def __post_init__(self) -> None:
         if not MIN_NEAB <= self.neab <= MAX_NEAB:
@@ -91,22 +109,29 @@ class Model:
             raise ValueError(f"c_entry is one of {C_ENTRIES}")
         if self.interleave is not None and not 1 <= self.interleave <= (self.block or self.interleave):
             raise ValueError("interleave must be within 1..block")
+        if self.scale_entry not in SCALE_ENTRIES:
+            raise ValueError(f"scale_entry is one of {SCALE_ENTRIES}")
 
     def with_(self, **changes) -> "Model":
         return replace(self, **changes)
 
     @property
     def structure(self) -> tuple:
-        return self.block, self.interleave, self.c_entry
+        return self.block, self.interleave, self.c_entry, self.scale_entry
 
-    def describe(self, accumulator: str = "f32") -> str:
+    def describe(self, accumulator: str = "f32", scaled: bool = False) -> str:
+        """In words; `scaled`: a block-scaled kind, so where the scale enters is said too."""
         after = self.c_entry == "after"
         sums = f"fused sums of {self.block or 'all K'} products" + \
             (f" (dealt to the sums in runs of {self.interleave})" if self.interleave is not None else "") + \
             (", chained from zero" if after else " + accumulator")
         floor = "" if self.anchor_floor is None else f" (never below 2^{self.anchor_floor})"
         narrow = "" if self.block_bits is None else f"each sum truncated to {self.block_bits} significant bits, "
-        return (f"exact products; {sums}, aligned to the largest exponent sum E{floor}, "
+        scale = "" if not scaled else (
+            "; block scales on each product exactly (in its exponent sum)" if self.scale_entry == "product" else
+            f"; block scales on each scale block's sum of unscaled products after its narrowing (a scale "
+            f"not a power of two: one {self.output_rounding.upper()} to the block width)")
+        return (f"exact products{scale}; {sums}, aligned to the largest exponent sum E{floor}, "
                 f"terms truncated at 2^(E-{FP32_FRACTION + self.neab}) (neab {self.neab:+d}); {narrow}"
                 f"{'each sum' if after else 'result'} {self.output_rounding.upper()} to {accumulator}; "
                 + (f"then c added with one IEEE round-to-nearest-even add in {accumulator}; " if after else "")
@@ -166,9 +191,18 @@ def _round_to_accumulator(values: np.ndarray, accumulator: str, rne, subnormals)
     return np.where(tiny, np.copysign(0.0, result), result)
 
 
-def _block(c: np.ndarray, products: np.ndarray, exponents: np.ndarray, p: _Rows, accumulator: str) -> np.ndarray:
+def _round_bits(values: np.ndarray, bits: np.ndarray, rne) -> np.ndarray:
+    """To `bits` significant bits (0: unchanged): toward zero, or to nearest even where `rne`."""
+    finite = np.isfinite(values) & (values != 0) & (bits > 0)
+    exponent = np.maximum(_exponent(values, -126), -126) - (bits - 1)
+    quantum = np.ldexp(1.0, np.where(finite, exponent, 0))
+    scaled = np.where(finite, values, 0.0) / quantum
+    return np.where(finite, np.where(rne, np.round(scaled), np.trunc(scaled)) * quantum, values)
+
+
+def _fused(c: np.ndarray, products: np.ndarray, exponents: np.ndarray, p: _Rows, accumulator: str) -> np.ndarray:
     """One fused sum per row: c (rows) and the block's products (rows x n) with their exponent
-    sums; returns the block result in the accumulator format."""
+    sums; returns the sum, narrowed to block_bits where set, before the accumulator's rounding."""
     c = np.where(~p.subnormal_outputs & (np.abs(c) < _MIN_NORMAL[accumulator]), np.copysign(0.0, c), c)
     terms = np.concatenate([c[:, None], products], axis=1)
     finite = np.isfinite(terms)
@@ -187,12 +221,34 @@ def _block(c: np.ndarray, products: np.ndarray, exponents: np.ndarray, p: _Rows,
     nan = np.isnan(terms).any(axis=1) | (positive_inf & negative_inf)
     total = _truncate_bits(total, p.block_bits)
     total = np.where(positive_inf, np.inf, np.where(negative_inf, -np.inf, total))
-    total = np.where(nan, np.nan, total)
-    return _round_to_accumulator(total, accumulator, p.rne, p.subnormal_outputs)
+    return np.where(nan, np.nan, total)
 
 
-def _dot_rows(a, b, c, p: _Rows, structure: tuple, input_format: str, accumulator: str) -> np.ndarray:
-    block, interleave, c_entry = structure
+def _block(c: np.ndarray, products: np.ndarray, exponents: np.ndarray, p: _Rows, accumulator: str) -> np.ndarray:
+    """One fused sum per row, rounded to the accumulator format."""
+    return _round_to_accumulator(_fused(c, products, exponents, p, accumulator), accumulator, p.rne,
+                                 p.subnormal_outputs)
+
+
+def _scaled_block_sums(products, exponents, scale, owner, columns, p: _Rows, accumulator: str):
+    """scale_entry "block": per scale block among `columns`, the fused sum of its unscaled
+    products (no c), narrowed, times its scales (rounded once to the block width, else the
+    accumulator's, where the scale is not a power of two); with the exponents of those values."""
+    sums = []
+    for block_id in dict.fromkeys(owner[columns].tolist()):
+        group = columns[owner[columns] == block_id]
+        zero = np.zeros(products.shape[0])
+        total = _fused(zero, products[:, group], exponents[:, group], p, accumulator) * scale[:, block_id]
+        power_of_two = np.frexp(scale[:, block_id])[0] == 0.5
+        width = np.where(p.block_bits > 0, p.block_bits, _SIGNIFICAND[accumulator])
+        with np.errstate(invalid="ignore"):
+            sums.append(np.where(power_of_two, total, _round_bits(total, width, p.rne)))
+    sums = np.stack(sums, axis=1)
+    return sums, _exponent(sums, -100000)
+
+
+def _dot_rows(a, b, c, p: _Rows, structure: tuple, input_format: str, accumulator: str, scales=None) -> np.ndarray:
+    block, interleave, c_entry, scale_entry = structure
     floor = min_normal(input_format)
     flush = ~p.subnormal_inputs[:, None]
     a = np.where(flush & (np.abs(a) < floor), np.copysign(0.0, a), a)
@@ -201,10 +257,23 @@ def _dot_rows(a, b, c, p: _Rows, structure: tuple, input_format: str, accumulato
         products = a * b
     minimum = int(np.log2(floor))
     exponents = _exponent(a, minimum) + _exponent(b, minimum)
+    by_block = scales is not None and scale_entry == "block"
+    if scales is not None:
+        # A scale block is K / (scales per row) consecutive products; each scale at its own exponent.
+        scale = scales[0] * scales[1]
+        owner = np.arange(products.shape[1]) // (products.shape[1] // scale.shape[1])
+        if not by_block:
+            with np.errstate(invalid="ignore", over="ignore"):
+                products = products * scale[:, owner]
+            exponents = exponents + _exponent(scales[0], -100000)[:, owner] + _exponent(scales[1], -100000)[:, owner]
     after = c_entry == "after"
     value = np.zeros_like(c) if after else c.copy()
     for columns in block_columns(products.shape[1], block, interleave):
-        value = _block(value, products[:, columns], exponents[:, columns], p, accumulator)
+        if by_block:
+            value = _block(value, *_scaled_block_sums(products, exponents, scale, owner, columns, p, accumulator), p,
+                           accumulator)
+        else:
+            value = _block(value, products[:, columns], exponents[:, columns], p, accumulator)
     if after:
         # One IEEE add: the float64 sum of two f32 (f16) values rounded again to f32 (f16)
         # is the correctly rounded sum (53 >= 2 x 24 + 2), specials and signed zeros included.
@@ -214,10 +283,12 @@ def _dot_rows(a, b, c, p: _Rows, structure: tuple, input_format: str, accumulato
 
 
 def dot_many(a: np.ndarray, b: np.ndarray, c: np.ndarray, models: list[Model], input_format: str,
-             accumulator: str = "f32") -> np.ndarray:
+             accumulator: str = "f32", scales: tuple | None = None) -> np.ndarray:
     """`dot` under each model: (models x problems)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     c = np.asarray(c, dtype=np.float64)
+    if scales is not None:
+        scales = tuple(np.asarray(s, dtype=np.float64) for s in scales)
     rows = len(c)
     out = np.empty((len(models), rows))
     groups: dict[tuple, list[int]] = {}
@@ -225,18 +296,20 @@ def dot_many(a: np.ndarray, b: np.ndarray, c: np.ndarray, models: list[Model], i
         groups.setdefault(model.structure, []).append(index)
     for structure, indices in groups.items():
         n = len(indices)
+        tiled = None if scales is None else tuple(np.tile(s, (n, 1)) for s in scales)
         got = _dot_rows(np.tile(a, (n, 1)), np.tile(b, (n, 1)), np.tile(c, n),
-                        _Rows.of([models[i] for i in indices], rows), structure, input_format, accumulator)
+                        _Rows.of([models[i] for i in indices], rows), structure, input_format, accumulator, tiled)
         out[indices] = got.reshape(n, rows)
     return out
 
 
 def dot(a: np.ndarray, b: np.ndarray, c: np.ndarray, model: Model, input_format: str,
-        accumulator: str = "f32") -> np.ndarray:
+        accumulator: str = "f32", scales: tuple | None = None) -> np.ndarray:
     """Rows of A (problems x K) times rows of B (problems x K), plus c (problems): one
     output element of an mma per problem, under the model. a, b, c hold values the input
-    and accumulator formats represent exactly."""
-    return dot_many(a, b, c, [model], input_format, accumulator)[0]
+    and accumulator formats represent exactly. `scales` (block-scaled kinds): the scales of
+    A's row and of B's column, (problems x blocks) each, block j covering K/blocks products."""
+    return dot_many(a, b, c, [model], input_format, accumulator, scales)[0]
 
 
 def block_columns(k: int, block: int | None, interleave: int | None = None) -> list:
@@ -249,14 +322,18 @@ def block_columns(k: int, block: int | None, interleave: int | None = None) -> l
 
 
 def mma(a: np.ndarray, b: np.ndarray, c: np.ndarray, model: Model, input_format: str,
-        accumulator: str = "f32") -> np.ndarray:
-    """D = A (m x k) B (k x n) + C (m x n), every element as `dot` computes it."""
+        accumulator: str = "f32", scales: tuple | None = None) -> np.ndarray:
+    """D = A (m x k) B (k x n) + C (m x n), every element as `dot` computes it; `scales`: A's
+    (m x blocks) and B's (n x blocks) block scales, for the block-scaled kinds."""
     m, k = a.shape
     n = b.shape[1]
     rows = np.repeat(a, n, axis=0)
     columns = np.tile(b.T, (m, 1))
+    if scales is not None:
+        scales = (np.repeat(np.asarray(scales[0], dtype=np.float64), n, axis=0),
+                  np.tile(np.asarray(scales[1], dtype=np.float64), (m, 1)))
     return dot(rows, columns, np.asarray(c, dtype=np.float64).reshape(-1), model, input_format,
-               accumulator).reshape(m, n)
+               accumulator, scales).reshape(m, n)
 
 
 def gemm(a: np.ndarray, b: np.ndarray, model: Model, input_format: str, instruction_k: int,

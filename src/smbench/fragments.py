@@ -135,3 +135,50 @@ def unpack_accumulator(accumulator: str, words: np.ndarray) -> np.ndarray:
         for element in range(4):
             d[d_position(lane, element)] = lanes[lane, element]
     return d
+
+
+# Block scales (mma.sync ... .block_scale, PTX ISA "Block Scaling for mma.sync"): each lane
+# passes one 32-bit scale word for A and one for B, and the selectors {byte-id, thread-id}
+# say which lanes and bytes the instruction reads. The kernels (kernels/mma_ops.cuh) use
+# {0, 0} for both, so: for A, the lanes with t = 0 and t = 1 of each group give the scales of
+# rows g and g + 8; for B, the lane with t = 0 gives column g's; byte j of the word is the
+# scale of K block j (scale_vec::1X: one block of 32, byte 0; 2X: two of 32, bytes 0-1; 4X:
+# four of 16, bytes 0-3). The hardware reads no other lane or byte.
+
+def scale_position(operand: str, lane: int, byte: int, blocks: int) -> tuple[int, int] | None:
+    """(row of A, or column of B, K block) whose scale this lane's scale word holds in this
+    byte under the {0, 0} selectors; None where the instruction reads nothing."""
+    g, t = lane >> 2, lane & 3
+    if byte >= blocks:
+        return None
+    if operand == "a":
+        return (g + 8 * t, byte) if t < 2 else None
+    return (g, byte) if t == 0 else None
+
+
+def pack_scales(scale_format: str, a_scales: np.ndarray, b_scales: np.ndarray) -> np.ndarray:
+    """A's scales (16 x blocks) and B's (8 x blocks) -> 32 lanes x 2 words (A's word, B's
+    word), each scale's code in its byte; bytes the instruction does not read are 0."""
+    blocks = a_scales.shape[1]
+    words = np.zeros((32, 2), dtype=np.uint64)
+    for column, (operand, scales) in enumerate((("a", a_scales), ("b", b_scales))):
+        codes = _codes(scale_format, scales)
+        for lane in range(32):
+            for byte in range(4):
+                where = scale_position(operand, lane, byte, blocks)
+                if where is not None:
+                    words[lane, column] |= codes[where] << np.uint64(8 * byte)
+    return words.astype(np.uint32)
+
+
+def unpack_scales(scale_format: str, words: np.ndarray, blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """The scales the instruction reads from 32 lanes x 2 words: (A's 16 x blocks, B's 8 x blocks)."""
+    out = {"a": np.full((M, blocks), np.nan), "b": np.full((N, blocks), np.nan)}
+    for column, operand in enumerate("ab"):
+        for lane in range(32):
+            for byte in range(4):
+                where = scale_position(operand, lane, byte, blocks)
+                if where is not None:
+                    code = (int(words[lane, column]) >> (8 * byte)) & 0xFF
+                    out[operand][where] = _values(scale_format, np.array([code]))[0]
+    return out["a"], out["b"]

@@ -49,6 +49,7 @@ class Format:
     shift: int = 0  # where the value sits in its container (e2m1 under kind::f8f6f4: bits 2-5)
     scale: str | None = None  # block-scale format (NVFP4: ue4m3, 4 per 64 elements)
     label: str = ""
+    scale_block: int = 0  # products per block scale (NVFP4 16, MX 32); 0: no scales
 
     @property
     def layout(self) -> str:
@@ -71,7 +72,11 @@ FORMATS: tuple[Format, ...] = (
     Format("e2m1_f32acc", "precision_e2m1_f32acc", "e2m1", "f32", 32, "mma.f8f6f4.fp6fp4", 8, 2,
            label="FP4 e2m1 -> FP32"),
     Format("nvfp4_f32acc", "precision_nvfp4_f32acc", "e2m1", "f32", 64, "mma.block_scale", 4, scale="ue4m3",
-           label="NVFP4 (e2m1, ue4m3 scales) -> FP32"),
+           label="NVFP4 (e2m1, ue4m3 scales) -> FP32", scale_block=16),
+    Format("mxf4_f32acc", "precision_mxf4_f32acc", "e2m1", "f32", 64, "mma.block_scale", 4, scale="ue8m0",
+           label="MXFP4 (e2m1, ue8m0 scales) -> FP32", scale_block=32),
+    Format("mxf8_e4m3_f32acc", "precision_mxf8_e4m3_f32acc", "e4m3", "f32", 32, "mma.block_scale", 8, scale="ue8m0",
+           label="MXFP8 (e4m3, ue8m0 scales) -> FP32", scale_block=32),
 )
 BY_KEY = {f.key: f for f in FORMATS}
 
@@ -85,19 +90,29 @@ def cpu_model(name: str, fmt: "Format") -> tuple[emulate.Model, str]:
 
 
 from smbench.families.precision.probes import (  # noqa: E402 - the probes use Format's fields only
-    Problems, floor_probes, input_probes, output_probes, special_probes, sum_probes)
+    Problems, floor_probes, input_probes, output_probes, random_scaled_probes, scale_probes, special_probes, sum_probes)
 
 
 # ---------------------------------------------------------------- fitting
 
-Device = Callable[[Format, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+Device = Callable[..., np.ndarray]  # (fmt, a, b, c, scales=None): D[0, 0] of each problem
 
 
 def emulator_device(model: emulate.Model) -> Device:
     """The CPU path's device: the emulator configured as `model`."""
-    def run(fmt: Format, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return emulate.dot(a, b, c, model, fmt.input_format, fmt.accumulator)
+    def run(fmt: Format, a: np.ndarray, b: np.ndarray, c: np.ndarray, scales=None) -> np.ndarray:
+        return emulate.dot(a, b, c, model, fmt.input_format, fmt.accumulator, _scales(fmt, len(c), scales))
     return run
+
+
+def _scales(fmt: Format, problems: int, scales):
+    """A problem set's scales as the emulator takes them: unit scales where none are given."""
+    if not fmt.scale:
+        return None
+    if scales is None:
+        blocks = fmt.k // fmt.scale_block
+        return np.ones((problems, blocks)), np.ones((problems, blocks))
+    return scales
 
 
 def tile(fmt: Format, a_row: np.ndarray, b_column: np.ndarray, c: float) -> tuple[np.ndarray, ...]:
@@ -107,23 +122,40 @@ def tile(fmt: Format, a_row: np.ndarray, b_column: np.ndarray, c: float) -> tupl
     return a, b, cc
 
 
+def tile_scales(fmt: Format, a_scales=None, b_scales=None) -> tuple[np.ndarray, np.ndarray] | None:
+    """A probe's block scales as whole tiles: row 0 of A's (16 x blocks) and column 0 of B's
+    (8 x blocks) set, every other scale 1; None for a format without scales."""
+    if not fmt.scale:
+        return None
+    blocks = fmt.k // fmt.scale_block
+    sa, sb = np.ones((M, blocks)), np.ones((N, blocks))
+    if a_scales is not None:
+        sa[0], sb[0] = a_scales, b_scales
+    return sa, sb
+
+
 def fragment_device(model: emulate.Model) -> Device:
     """The CPU path's device, the long way round: every probe packed into the fragment words
     the GPU would get, unpacked again, multiplied as a whole tile by the emulator, and its
     D packed and unpacked: the same host code as the GPU path, minus the launch."""
     from smbench import fragments
 
-    def run(fmt: Format, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    def run(fmt: Format, a: np.ndarray, b: np.ndarray, c: np.ndarray, scales=None) -> np.ndarray:
         results = []
-        for a_row, b_column, c_value in zip(a, b, c):
+        for index, (a_row, b_column, c_value) in enumerate(zip(a, b, c)):
             ta, tb, tc = tile(fmt, a_row, b_column, c_value)
             a_words = fragments.pack_a(fmt.layout, fmt.input_format, ta, fmt.container_bits, fmt.shift)
             b_words = fragments.pack_b(fmt.layout, fmt.input_format, tb, fmt.container_bits, fmt.shift)
             c_words = fragments.pack_accumulator(fmt.accumulator, tc)
+            scale_tiles = None
+            if fmt.scale:  # the scale words the GPU gets (fragments.pack_scales), read back as it reads them
+                probe = tile_scales(fmt, *((None, None) if scales is None else (scales[0][index], scales[1][index])))
+                words = fragments.pack_scales(fmt.scale, *probe)
+                scale_tiles = fragments.unpack_scales(fmt.scale, words, fmt.k // fmt.scale_block)
             d = emulate.mma(fragments.unpack_a(fmt.layout, fmt.input_format, a_words, fmt.container_bits, fmt.shift),
                             fragments.unpack_b(fmt.layout, fmt.input_format, b_words, fmt.container_bits, fmt.shift),
                             fragments.unpack_accumulator(fmt.accumulator, c_words), model, fmt.input_format,
-                            fmt.accumulator)
+                            fmt.accumulator, scale_tiles)
             results.append(fragments.unpack_accumulator(fmt.accumulator,
                                                         fragments.pack_accumulator(fmt.accumulator, d))[0, 0])
         return np.array(results)
@@ -144,13 +176,15 @@ def _consistent(fmt: Format, problems: Problems, observed: np.ndarray, candidate
     """The candidates whose answers are the device's, every one: tried on a few probes spread
     over the set (most fail there), the survivors on more, then on all of them."""
     a, b, c = problems.arrays()
+    scales = problems.scales(fmt)
     alive = candidates
     for size in SCREENS + (len(c),):
         rows = np.unique(np.linspace(0, len(c) - 1, min(size, len(c))).astype(int))
         survivors = []
         for start in range(0, len(alive), max(1, CHUNK_ROWS // len(rows))):
             chunk = alive[start:start + max(1, CHUNK_ROWS // len(rows))]
-            got = emulate.dot_many(a[rows], b[rows], c[rows], chunk, fmt.input_format, fmt.accumulator)
+            got = emulate.dot_many(a[rows], b[rows], c[rows], chunk, fmt.input_format, fmt.accumulator,
+                                   None if scales is None else (scales[0][rows], scales[1][rows]))
             survivors += [m for m, row in zip(chunk, got) if _same(row, observed[rows])]
         alive = survivors
     return alive
@@ -201,12 +235,13 @@ class Fit:
 
     def to_dict(self) -> dict:
         return {"parameters": self.parameters, "model": None if self.model is None else self.model.__dict__,
-                "description": None if self.model is None else self.model.describe(self.fmt.accumulator),
+                "description": None if self.model is None else self.model.describe(self.fmt.accumulator,
+                                                                                   bool(self.fmt.scale)),
                 "specials": self.specials, "probes": self.probes, "published": self.published}
 
 
 PARAMETERS = ("subnormal_inputs", "neab", "output_rounding", "block_bits", "block", "c_entry", "interleave",
-              "anchor_floor", "subnormal_outputs")
+              "scale_entry", "anchor_floor", "subnormal_outputs")
 
 
 def _summarize(candidates: list[emulate.Model], name: str) -> dict:
@@ -223,9 +258,9 @@ def fit(fmt: Format, device: Device) -> Fit:
         if not len(problems):
             return np.zeros(0)
         a, b, c = problems.arrays()
-        got = np.asarray(device(fmt, a, b, c), dtype=np.float64)
-        for name in ("a", "b", "c", "what"):
-            getattr(asked, name).extend(getattr(problems, name))
+        scales = problems.scales(fmt)
+        got = np.asarray(device(fmt, a, b, c) if scales is None else device(fmt, a, b, c, scales), dtype=np.float64)
+        asked.extend(problems)
         answers.append(got)
         return got
 
@@ -236,13 +271,16 @@ def fit(fmt: Format, device: Device) -> Fit:
     stage = _consistent(fmt, probes, answer(probes), stage) or stage
     inputs = sorted({m.subnormal_inputs for m in stage}, reverse=True)
     # Stage 2: how fused sums add, all at once: neab, the output rounding, the block result's
-    # width, the blocks (and how products are dealt to them), and where c enters.
-    sums = sum_probes(fmt)
-    answer(sums)
+    # width, the blocks (and how products are dealt to them), where c enters, and for the
+    # block-scaled kinds where the scale enters (with non-unit scales).
+    answer(sum_probes(fmt))
+    answer(scale_probes(fmt))
+    answer(random_scaled_probes(fmt))
     grid = [emulate.Model(neab=n, output_rounding=o, block_bits=w, block=blk, c_entry=entry, interleave=run,
-                          subnormal_inputs=s)
-            for (entry, blk, run), n, o, w, s in cartesian(structures(fmt), range(emulate.MIN_NEAB, emulate.MAX_NEAB + 1),
-                                                           emulate.ROUNDINGS, widths(fmt), inputs)]
+                          subnormal_inputs=s, scale_entry=where)
+            for (entry, blk, run), n, o, w, s, where in cartesian(
+                structures(fmt), range(emulate.MIN_NEAB, emulate.MAX_NEAB + 1), emulate.ROUNDINGS, widths(fmt), inputs,
+                emulate.SCALE_ENTRIES if fmt.scale else emulate.SCALE_ENTRIES[:1])]
     summing = _consistent(fmt, asked, np.concatenate(answers), grid)
     parameters: dict = {}
     model = None
@@ -252,6 +290,8 @@ def fit(fmt: Format, device: Device) -> Fit:
             for name in ("c_entry", "interleave"):
                 parameters[name]["why"] = ("only c in the first fused sum, blocks of consecutive products, tried: "
                                            "no target builds this mma from other instructions")
+        if not fmt.scale:
+            parameters["scale_entry"]["why"] = "no block scales: only 'product' (the same arithmetic) tried"
         # Stage 3: the anchor floor and subnormal outputs, where products reach below the
         # accumulator's normal range, beside the first model that fits the sums; held to
         # every probe so far.
@@ -267,7 +307,8 @@ def fit(fmt: Format, device: Device) -> Fit:
     probes = special_probes(fmt)
     got = answer(probes)
     a, b, c = probes.arrays()
-    ieee = emulate.dot(a, b, c, model or generous, fmt.input_format, fmt.accumulator) if len(probes) else []
+    ieee = (emulate.dot(a, b, c, model or generous, fmt.input_format, fmt.accumulator, _scales(fmt, len(c), None))
+            if len(probes) else [])
     specials = [{"probe": what, "device": _text(x), "ieee_model": _text(y), "agree": _same(np.array([x]), np.array([y]))}
                 for what, x, y in zip(probes.what, got, ieee)]
     return Fit(fmt, parameters, model, specials, len(asked), published)
@@ -281,7 +322,7 @@ def compare_published(fmt: Format, problems: Problems, observed: np.ndarray, par
     entries = tensor_core_models.for_format(fmt.input_format, fmt.accumulator)
     if not entries:
         return out
-    got = emulate.dot_many(a, b, c, [e.model for e in entries], fmt.input_format, fmt.accumulator)
+    got = emulate.dot_many(a, b, c, [e.model for e in entries], fmt.input_format, fmt.accumulator, problems.scales(fmt))
     for entry, row in zip(entries, got):
         differs = {}
         for name, found in parameters.items():

@@ -13,5 +13,5 @@ def devices(runner, fmt: precision.Format, settings: dict):
     """(probe device, GEMM device, what answers, kernel provenance)."""
     model, what = precision.cpu_model(settings["cpu_model"], fmt)
     return (precision.fragment_device(model), precision.emulator_gemm(model),
-            f"the emulator playing {settings['cpu_model']} ({what}): {model.describe(fmt.accumulator)}",
+            f"the emulator playing {settings['cpu_model']} ({what}): {model.describe(fmt.accumulator, bool(fmt.scale))}",
             NO_KERNEL)

@@ -1,15 +1,17 @@
 """Numerics probes on the GPU: problems packed into fragment words (smbench.fragments),
 one warp per problem, through kernels/precision.cu; D read back and unpacked.
 
-Block-scaled kinds get unit scales (ue4m3 1.0 in every byte): the probes study the
-products and the accumulation, not the scaling.
+Block-scaled kinds: each problem's scales packed into the words kernels/precision.cu
+passes to the mma, by smbench.fragments.pack_scales (the PTX ISA's layout for the
+{byte-id 0, thread-id 0} selectors the kernels use); the CPU path's fragment device reads
+the same words. A chain of steps (the GEMMs) reuses one problem's scales for every step.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from smbench import formats, fragments
+from smbench import fragments
 from smbench import targets as target_table
 from smbench.backends import cuda
 from smbench.cases import Skip
@@ -20,9 +22,11 @@ WARPS_PER_BLOCK = 4
 UNSUPPORTED = 0x0BADF00D
 
 
-def run_tiles(fmt: precision.Format, target: str, tiles: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list:
+def run_tiles(fmt: precision.Format, target: str, tiles: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+              scales: list | None = None) -> list:
     """Each tile (A 16 x K*steps, B K*steps x 8, C 16 x 8) as one warp's chain of mma along
-    K; returns each D (16 x 8)."""
+    K; returns each D (16 x 8). `scales`: per tile, (A's 16 x blocks, B's 8 x blocks) block
+    scales (block-scaled kinds; None: all 1)."""
     cupy = cuda._cupy()
     module = cuda.load(precision.KERNEL_FILE, target).module
     function = module.get_function(fmt.kernel)
@@ -41,12 +45,16 @@ def run_tiles(fmt: precision.Format, target: str, tiles: list[tuple[np.ndarray, 
             b[index, step] = fragments.pack_b(fmt.layout, fmt.input_format, tb[columns], fmt.container_bits,
                                               fmt.shift)
         c[index] = fragments.pack_accumulator(fmt.accumulator, tc)
-    scale = formats.encode(fmt.scale, 1.0) * 0x01010101 if fmt.scale else 0
-    scales = cupy.full(padded * 32 * 2, scale, dtype=cupy.uint32)
+    words = np.zeros((padded, 32, 2), dtype=np.uint32)
+    if fmt.scale:
+        for index in range(problems):
+            given = None if scales is None else scales[index]
+            words[index] = fragments.pack_scales(fmt.scale, *(given or precision.tile_scales(fmt)))
+    scale_words = cupy.asarray(words.ravel())
     d = cupy.zeros(c.size, dtype=cupy.uint32)
     status = cupy.zeros(1, dtype=cupy.uint32)
     function((padded // WARPS_PER_BLOCK,), (32 * WARPS_PER_BLOCK,),
-             (cupy.asarray(a.ravel()), cupy.asarray(b.ravel()), cupy.asarray(c.ravel()), d, scales, np.int32(steps),
+             (cupy.asarray(a.ravel()), cupy.asarray(b.ravel()), cupy.asarray(c.ravel()), d, scale_words, np.int32(steps),
               status))
     cupy.cuda.runtime.deviceSynchronize()
     if int(status[0]) == UNSUPPORTED:
@@ -57,9 +65,10 @@ def run_tiles(fmt: precision.Format, target: str, tiles: list[tuple[np.ndarray, 
 
 def device(target: str) -> precision.Device:
     """Probes on the GPU: D[0, 0] of each problem."""
-    def run(fmt: precision.Format, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    def run(fmt: precision.Format, a: np.ndarray, b: np.ndarray, c: np.ndarray, scales=None) -> np.ndarray:
         tiles = [precision.tile(fmt, x, y, z) for x, y, z in zip(a, b, c)]
-        return np.array([d[0, 0] for d in run_tiles(fmt, target, tiles)])
+        scale_tiles = None if scales is None else [precision.tile_scales(fmt, sa, sb) for sa, sb in zip(*scales)]
+        return np.array([d[0, 0] for d in run_tiles(fmt, target, tiles, scale_tiles)])
     return run
 
 

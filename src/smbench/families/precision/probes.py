@@ -52,14 +52,18 @@ def accumulator_max(name: str) -> float:
 
 @dataclass
 class Problems:
-    """Probe problems, each one dot product: a and b (problems x K), c (problems)."""
+    """Probe problems, each one dot product: a and b (problems x K), c (problems), and for the
+    block-scaled kinds the scales of A's row and B's column per scale block (None: all 1)."""
 
     a: list = field(default_factory=list)
     b: list = field(default_factory=list)
     c: list = field(default_factory=list)
     what: list = field(default_factory=list)
+    sa: list = field(default_factory=list)
+    sb: list = field(default_factory=list)
 
-    def add(self, k: int, terms: list[tuple[int, float, float]], c: float, what: str) -> None:
+    def add(self, k: int, terms: list[tuple[int, float, float]], c: float, what: str,
+            scales: tuple[list, list] | None = None) -> None:
         a, b = np.zeros(k), np.zeros(k)
         for position, x, y in terms:
             a[position], b[position] = x, y
@@ -67,9 +71,24 @@ class Problems:
         self.b.append(b)
         self.c.append(c)
         self.what.append(what)
+        self.sa.append(None if scales is None else list(scales[0]))
+        self.sb.append(None if scales is None else list(scales[1]))
+
+    def extend(self, other: "Problems") -> None:
+        for name in ("a", "b", "c", "what", "sa", "sb"):
+            getattr(self, name).extend(getattr(other, name))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.array(self.a), np.array(self.b), np.array(self.c, dtype=np.float64)
+
+    def scales(self, fmt) -> tuple[np.ndarray, np.ndarray] | None:
+        """(A's, B's) scales, problems x scale blocks, for a block-scaled format; else None."""
+        if not fmt.scale:
+            return None
+        blocks = fmt.k // fmt.scale_block
+        def column(values):
+            return np.array([np.ones(blocks) if v is None else v for v in values], dtype=np.float64).reshape(-1, blocks)
+        return column(self.sa), column(self.sb)
 
     def __len__(self) -> int:
         return len(self.c)
@@ -213,6 +232,79 @@ def sum_probes(fmt) -> Problems:
     return p
 
 
+def scale_probes(fmt) -> Problems:
+    """Where a block scale enters (block-scaled kinds only; see smbench.emulate): each product
+    scaled exactly ("product") or each scale block's sum of unscaled products scaled after its
+    narrowing ("block"). Three families, each from the two definitions:
+    (xi) a carry the block sum keeps: c = -1 and a product 1 in the first scale block (scale 1),
+    and in the last n = 2 or 3 products of 1.5 under a power-of-two scale 2^-t. Scaled one by
+    one each is 0.75 of the quantum 2^(E - 23 - neab) at t = 24 + neab and is truncated away;
+    summed first they are 1.5 n 2^-t, and n - 1 quanta survive. t is swept over the fraction
+    bits the fit tries.
+    (xii) the same products beside c = 1 alone: the scale moves them below c's anchor, so per
+    product each is cut at c's quantum and per block their sum is (seen where the quantum
+    reaches the accumulator: neab <= 0).
+    (xiii) a scale that is not a power of two (ue4m3: 1.125, 1.375, 1.625, 1.875): a block
+    sum of many significant bits times it, less the top of the result in c: per product the
+    low bits reach the fused sum exactly; per block they were rounded to the block width first."""
+    p = Problems()
+    if not fmt.scale:
+        return p
+    fx, k, size = facts(fmt.input_format), fmt.k, fmt.scale_block
+    blocks = k // size
+    scale_format = formats.MINIFLOATS[fmt.scale]
+    held = set(float(v) for v in scale_format.values if np.isfinite(v) and v > 0)
+    one = [1.0] * blocks
+
+    def with_scale(block: int, value: float) -> tuple[list, list]:
+        # A's scale and B's together make `value`: split so that each is held by the format.
+        for first in sorted(held, reverse=True):
+            if value / first in held and first <= 2 ** 20:
+                sa = list(one)
+                sb = list(one)
+                sa[block], sb[block] = first, value / first
+                return sa, sb
+        raise ValueError(value)
+
+    def reachable(value: float) -> bool:
+        return any(value / x in held for x in held)
+
+    x = _pair(1.0, fx)
+    u = (1.5, 1.0) if representable(fmt.input_format, 1.5) else (1.0, 1.0)
+    u_value = u[0] * u[1]
+    for t in range(1, emulate.FP32_FRACTION + emulate.MAX_NEAB + 4):
+        if not reachable(2.0 ** -t):
+            continue
+        scaled = with_scale(blocks - 1, 2.0 ** -t)
+        start = size * (blocks - 1)
+        for n in (2, 3):
+            small = [(start + i, *u) for i in range(n)]
+            if blocks > 1:  # (xi): X and c cancel in another scale block
+                p.add(k, [(0, *x)] + small, -1.0, f"-1 + 1 + {n} x {u_value:g} x 2^-{t} in the last scale block",
+                      scaled)
+            # (xii): c alone above them
+            p.add(k, small, 1.0, f"1 + {n} x {u_value:g} x 2^-{t} in the last scale block", scaled)
+    # (xiii) scales that are not powers of two.
+    odd = [v for v in (1.125, 1.375, 1.625, 1.875) if v in held]
+    if odd:
+        powers = sorted(q for q in _powers(fx) if q <= 64)
+        # A block sum with as many significant bits as the format's products give: the
+        # largest power and every smaller one down to 2^-12 of it, in one scale block.
+        top = max(powers)
+        chain = [q for q in powers if q >= top * 2.0 ** -12][::-1][:size]
+        for value in odd:
+            total = sum(chain) * value
+            for keep in (2, 4, 6, 8, 10, 12):
+                e = math.floor(math.log2(total))
+                quantum = 2.0 ** (e - keep + 1)
+                c = -math.floor(total / quantum) * quantum
+                if float(np.float32(c)) != c:
+                    continue
+                p.add(k, [(i, *_pair(q, fx)) for i, q in enumerate(chain)], c,
+                      f"block sum x {value:g}, less its top {keep} bits", with_scale(0, value))
+    return p
+
+
 def _anchor_probes(fmt, fx: Facts, powers: list[float], p: Problems) -> None:
     """(viii) 1.5 x 1.5 = 2.25 x 2^e and its negative, then s = 2^(e - t) (and 1.5 s): the top
     product's significand is >= 2, so s survives iff t <= 23 + neab (the anchor is the
@@ -327,3 +419,34 @@ def special_probes(fmt) -> Problems:
     return p
 
 
+
+
+def random_scaled_probes(fmt, count: int = 512, seed: int = 12) -> Problems:
+    """(xiv) Rows of random values with random non-unit scales, for the block-scaled kinds.
+    A scale block of a 4-bit format spans only 2^7 between its smallest and largest product,
+    so the structured probes above cannot place a small term 2^(23 + neab) below a large one
+    inside one fused sum, and leave neab, the block and the block width open. Random rows
+    with scales spread over 2^-20 .. 2^20 (one per scale block, A's and B's drawn apart) and
+    a c of random size put terms at every distance from the anchor; a fixed seed keeps the
+    set the same on every device. The fit keeps only the models that answer every row as
+    the device did, and a test holds the fitted model to fresh rows of the same kind."""
+    p = Problems()
+    if not fmt.scale:
+        return p
+    rng = np.random.default_rng(seed)
+    values = formats.MINIFLOATS[fmt.input_format].values
+    finite = np.unique(values[np.isfinite(values)])
+    scale_values = formats.MINIFLOATS[fmt.scale].values
+    held = np.unique(scale_values[np.isfinite(scale_values) & (scale_values >= 2.0**-20) & (scale_values <= 2.0**20)])
+    k, blocks = fmt.k, fmt.k // fmt.scale_block
+    for row in range(count):
+        # Sparse rows too: a few terms make the distances between them matter most.
+        live = rng.random(k) < rng.choice([0.1, 0.3, 1.0])
+        a = np.where(live, rng.choice(finite, k), 0.0)
+        b = np.where(live, rng.choice(finite, k), 0.0)
+        sa, sb = rng.choice(held, blocks), rng.choice(held, blocks)
+        top = float(np.max(np.abs(a * b).reshape(blocks, -1).max(axis=1) * sa * sb))
+        c = 0.0 if row % 4 == 0 else float(np.float32(rng.standard_normal() * max(top, 1.0) * 2.0 ** rng.integers(-30, 4)))
+        p.add(k, [(i, float(x), float(y)) for i, (x, y) in enumerate(zip(a, b)) if x or y], c,
+              f"random scaled row {row} (seed {seed})", (list(map(float, sa)), list(map(float, sb))))
+    return p

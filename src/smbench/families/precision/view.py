@@ -17,7 +17,7 @@ LEGEND = ("neab: bits kept below the largest exponent sum beyond fp32's 23; bloc
           "block result truncated to that many significant bits first; floor: the lowest anchor exponent; like: "
           "the published models answering every probe as the device did (~ nearest, none matching); =fit / "
           "=pub: share of a random 16 x K x 8 GEMM's outputs the fitted / that published model gives bit for "
-          "bit. a|b: the probes left both; any: every value tried; -: none.")
+          "bit. a|b: the probes left both; any: every value tried; <=n: none, or any up to n; -: none.")
 
 
 def _short(value) -> str:
@@ -43,6 +43,8 @@ def _cell(found: dict | None, show=_short, tried=()) -> str:
     if tried and set(tried) <= set(values):
         return "any"
     numbers = sorted(v for v in values if isinstance(v, int) and not isinstance(v, bool))
+    if None in values and numbers and set(numbers) == {t for t in tried if t is not None and t <= numbers[-1]}:
+        return f"<={numbers[-1]}"  # none, or any value up to the last: nothing seen above it
     if len(numbers) > 2:
         return ("-|" if None in values else "") + f"{numbers[0]}..{numbers[-1]}"
     return "|".join(show(v) for v in values)
@@ -88,10 +90,26 @@ def precision_table(records: list[dict]) -> Table | None:
     return table
 
 
+SCALE_WORDS = {"product": "scale: per product", "block": "scale: on the block sum"}
+
+
+def scale_entry(record: dict) -> str | None:
+    """For a block-scaled format, where the fit says the scale enters: 'scale: per product',
+    'scale: on the block sum', or that the probes left both; None for other formats."""
+    fmt = precision.BY_KEY.get(record["benchmark"])
+    found = ((record.get("fit") or {}).get("parameters") or {}).get("scale_entry")
+    if not fmt or not fmt.scale or not found:
+        return None
+    if found["determined"]:
+        return SCALE_WORDS[found["value"]]
+    return "scale: undecided (the probes left " + " and ".join(SCALE_WORDS[v][7:] for v in found["consistent"]) + ")"
+
+
 def verdict_lines(records: list[dict]) -> list[str]:
-    """'e4m3>f32: behaves like H100 (Khattak & Mikaitis 2025)', one per fitted format."""
-    return [f"{_label(r)}: {r['behaves']['verdict']}" for r in records
-            if r["family"] == "precision" and r["status"] == "ok" and r.get("behaves")]
+    """'e4m3>f32: behaves like H100 (Khattak & Mikaitis 2025)', one per fitted format; for a
+    block-scaled one, where the scale enters after a semicolon."""
+    return [f"{_label(r)}: {r['behaves']['verdict']}" + (f"; {scale_entry(r)}" if scale_entry(r) else "")
+            for r in records if r["family"] == "precision" and r["status"] == "ok" and r.get("behaves")]
 
 
 def view(records: list[dict], console: Console) -> None:
