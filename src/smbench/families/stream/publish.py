@@ -9,6 +9,7 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 
+from smbench import origin
 from smbench.cases import HOME_MEMORY
 from smbench.compare import Entry, gbps_samples, published_entry
 from smbench.plots import COLOURS, plt, save, size_label
@@ -153,7 +154,8 @@ def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path
                             and r.get("memory") in HOME_MEMORY)
             if points:
                 x, y = zip(*points)
-                how = "host NumPy, not a GPU" if document["backend"] == "cpu" else "measured"
+                what = origin.not_hardware(document)
+                how = ("not a GPU" if what in label else f"{what}, not a GPU") if what else "measured"
                 axis.plot(x, y, marker="o", color=colour, label=f"{label}: {KERNEL_FOR_SWEEP} ({how})")
                 drew = True
             l2 = document["device"].get("l2_bytes")
