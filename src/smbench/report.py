@@ -134,8 +134,10 @@ def environment(named: list[tuple[str, dict]]) -> list[str]:
             lines.append(f"{label}: {device.get('name', label)}: published figures, not measured by smbench "
                          "(each figure's source is in the reference file)")
             continue
-        what = f"{origin.not_hardware(document)}: the host's CPU, not a GPU" if host_numpy(document) \
-            else device.get("name")
+        what = device.get("name")
+        if host_numpy(document):
+            what = (f"{HOST_NUMPY} on the CPU reference path, not a GPU" if document["backend"] == "cpu" else
+                    f"{origin.not_hardware(document)}: MLX on the host's CPU, not a GPU")
         lines.append(f"{label}: {what} (backend {document['backend']}, suite {document['suite']}, "
                      f"status {document['status']}); smbench {provenance.get('smbench_version')} "
                      f"git {str(provenance.get('git_sha'))[:12]}; NVRTC {provenance.get('nvrtc_version')}; "
