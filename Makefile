@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= out
 
-.PHONY: install bench test test-gpu gpu-check compat-benchmark check-aarch64-wheels clean
+.PHONY: install bench test test-gpu gpu-check compat-benchmark check-aarch64-wheels check-macos-wheels clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,18 @@ check-aarch64-wheels: install
 	    --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
 	    -d $(OUT)/aarch64-wheels "$$requirement" || { echo "no aarch64 wheel: $$requirement"; exit 1; }; \
 	done; ls $(OUT)/aarch64-wheels
+
+# A Mac installs smbench[mlx]: each dependency left for macOS (the markers evaluated as on an
+# arm64 Mac: the CUDA wheels drop out) must have a macOS arm64 wheel for CPython 3.12.
+# (pip's --platform does not change how markers evaluate, so they are evaluated here.)
+MACOS_ENV = {'platform_system': 'Darwin', 'sys_platform': 'darwin', 'platform_machine': 'arm64', 'python_version': '3.12', 'extra': 'mlx'}
+check-macos-wheels: install
+	$(BIN)/python -c "import tomllib; from packaging.requirements import Requirement as R; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+	  print('\n'.join(r.name + str(r.specifier) for r in map(R, p['dependencies'] + p['optional-dependencies']['mlx']) if r.marker is None or r.marker.evaluate($(MACOS_ENV))))" | \
+	while read -r requirement; do \
+	  $(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+	    --platform macosx_14_0_arm64 -d $(OUT)/macos-wheels "$$requirement" || { echo "no macOS arm64 wheel: $$requirement"; exit 1; }; \
+	done; ls $(OUT)/macos-wheels
 
 clean:
 	rm -rf $(VENV) $(OUT) build dist .pytest_cache

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from smbench import headlines
+from smbench import headlines, origin
 from smbench.errors import SmbenchError
 
 SUMMARY_WIDTH = 120  # the full tables, in a file, at a width every table fits
@@ -108,6 +108,8 @@ def main_job(suite, make_runner, out_dir: Path, progress, console: Console, err:
             f"{time.perf_counter() - started:.0f} s"
     if document["backend"] == "cpu":
         title += " (no GPU: the CPU reference path, host NumPy figures, not a GPU's)"
+    elif origin.not_hardware(document):
+        title += f" ({origin.not_hardware(document)}: MLX on the host's CPU, figures not an Apple GPU's)"
     headlines.print_screen(console, title, lines)
     return 1 if failed else 0
 

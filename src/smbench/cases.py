@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MIB = 1 << 20
+# The memory a device's own cases run in: a CUDA GPU's, the host's (the CPU path, MLX's CPU
+# device), Apple silicon's unified memory. Every other kind is one of the CUDA memory kinds.
+HOME_MEMORY = ("device", "host", "unified")
 
 
 @dataclass
@@ -18,6 +21,7 @@ class Case:
     benchmark: str
     label: str
     params: dict
+    skip: str = ""  # why the harness skips it without asking the family (a backend without its part)
 
 
 @dataclass

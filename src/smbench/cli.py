@@ -19,8 +19,9 @@ from typing import Sequence
 from rich.console import Console
 from rich.text import Text
 
-from smbench import __version__, run_view
+from smbench import __version__, origin, run_view
 from smbench import targets as target_table
+from smbench.backends import CHOICES
 from smbench.errors import SmbenchError
 
 EXIT_BAD_INPUT = 2
@@ -426,8 +427,8 @@ def _labels(loaded: list[tuple[Path, dict]]) -> list[str]:
         device = document["device"]
         if device.get("key"):
             return device["key"]
-        if document["backend"] == "cpu":
-            return "CPU path (host NumPy)"
+        if origin.not_hardware(document):
+            return origin.label(document)
         return str(device.get("name", path.stem)).replace("NVIDIA ", "")
 
     names = [short(document, path) for path, document in loaded]
@@ -692,8 +693,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      + "; ".join(f"{name} ({family.summary})" for name, family in families.items())
                                      + ".")
     run.add_argument("--suite", default="quick", help="quick, full, or the path of a suite .toml (default quick)")
-    run.add_argument("--backend", choices=("auto", "cuda", "cpu"), default="auto",
-                     help="auto: the GPU if there is one, else the CPU reference path")
+    run.add_argument("--backend", choices=CHOICES, default="auto",
+                     help="auto: the CUDA GPU if there is one, else MLX on a Mac with Metal, else the CPU reference "
+                          "path; mlx: Apple silicon through MLX (on Linux MLX's CPU device, not Apple hardware)")
     run.add_argument("--only", metavar="FAMILY,...", help=", ".join(families) + " (default: all)")
     run.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
     run.add_argument("--list", action="store_true",
@@ -706,8 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "each against the CPU reference, and print a line per family. Exit 0 "
                                           "only if every kernel the target table says should work did; exit 2 "
                                           "without a GPU.")
-    selftest.add_argument("--backend", choices=("cuda", "cpu"), default="cuda",
-                          help="cuda (default), or cpu: the same cases on the CPU reference path")
+    selftest.add_argument("--backend", choices=("cuda", "mlx", "cpu"), default="cuda",
+                          help="cuda (default), mlx: the families MLX runs, or cpu: the same cases on the CPU "
+                               "reference path")
     selftest.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
     selftest.add_argument("--device", type=_index, metavar="N",
                           help="the GPU to test, by index (within CUDA_VISIBLE_DEVICES when set); default 0")
@@ -719,8 +722,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "the published devices; then one screen of what the machine did. The full "
                                        "tables, the matrix and the report are written to --out.")
     bench.add_argument("--suite", default="quick", help="a suite name or a .toml file (default quick)")
-    bench.add_argument("--backend", choices=("auto", "cuda", "cpu"), default="auto",
-                       help="auto (default): the GPU if there is one, else the CPU reference path")
+    bench.add_argument("--backend", choices=CHOICES, default="auto",
+                       help="auto (default): the CUDA GPU if there is one, else MLX on a Mac with Metal, else the "
+                            "CPU reference path; mlx: Apple silicon through MLX")
     bench.add_argument("--out", type=Path, default=Path("out"), help="directory for every file (default out/)")
     _suite_options(bench)
     bench.set_defaults(handler=cmd_bench)

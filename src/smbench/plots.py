@@ -34,9 +34,10 @@ def save(figure, out_dir: Path, stem: str) -> list[Path]:
 
 def display_label(label: str, document: dict) -> str:
     """A file's name in a legend: a CPU-path file says it is host NumPy, wherever it appears."""
-    if document.get("kind") == "measured" and document.get("backend") == "cpu" and "NumPy" not in label:
-        return f"{label} (host NumPy)"
-    return label
+    from smbench import origin
+
+    what = origin.not_hardware(document)
+    return f"{label} ({what})" if what and what not in label else label
 
 
 def size_label(nbytes: float) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from smbench import compare, devices, frames, plots
+from smbench import compare, devices, frames, origin, plots
 from smbench.errors import SmbenchError
 
 # The published devices a report sets the measured files beside, unless told (--against).
@@ -49,8 +49,9 @@ class Section:
 
 
 def host_numpy(document: dict) -> bool:
-    """A file measured on the CPU reference path: NumPy on the host, not hardware."""
-    return document.get("kind") == "measured" and document.get("backend") == "cpu"
+    """A file whose figures are the host's, not hardware's: the CPU reference path (NumPy), or
+    MLX's CPU device (mlx-cpu, not Apple hardware). smbench.origin says which."""
+    return bool(origin.not_hardware(document))
 
 
 def measured_gpu(document: dict) -> bool:
@@ -73,7 +74,8 @@ def select(named: list[tuple[str, dict]], against: list[str] | None = None) -> t
     from smbench import reference
 
     gpus = [(label, d) for label, d in named if measured_gpu(d)]
-    cpus = [(label if HOST_NUMPY in label else f"{label} ({HOST_NUMPY})", d) for label, d in named if host_numpy(d)]
+    cpus = [(label if origin.not_hardware(d) in label else f"{label} ({origin.not_hardware(d)})", d)
+            for label, d in named if host_numpy(d)]
     given = {d["device"].get("key") or label: (label, d) for label, d in named if d["kind"] == "published"}
     if against is None:
         keys = list(DEFAULT_AGAINST) + [k for _, d in gpus if (k := _matching_key(d)) and k not in DEFAULT_AGAINST]
@@ -132,7 +134,10 @@ def environment(named: list[tuple[str, dict]]) -> list[str]:
             lines.append(f"{label}: {device.get('name', label)}: published figures, not measured by smbench "
                          "(each figure's source is in the reference file)")
             continue
-        what = f"{HOST_NUMPY} on the CPU reference path, not a GPU" if host_numpy(document) else device.get("name")
+        what = device.get("name")
+        if host_numpy(document):
+            what = (f"{HOST_NUMPY} on the CPU reference path, not a GPU" if document["backend"] == "cpu" else
+                    f"{origin.not_hardware(document)}: MLX on the host's CPU, not a GPU")
         lines.append(f"{label}: {what} (backend {document['backend']}, suite {document['suite']}, "
                      f"status {document['status']}); smbench {provenance.get('smbench_version')} "
                      f"git {str(provenance.get('git_sha'))[:12]}; NVRTC {provenance.get('nvrtc_version')}; "
@@ -143,7 +148,7 @@ def environment(named: list[tuple[str, dict]]) -> list[str]:
 
 def _kind_of(document: dict) -> str:
     if host_numpy(document):
-        return f"{HOST_NUMPY} (CPU path), not a GPU"
+        return f"{origin.not_hardware(document)}, not a GPU"
     return "measured by smbench" if document["kind"] == "measured" else "published"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -37,6 +38,7 @@ class Runner:
     why = ""
     expected = None
     spec = None
+    on_host = False  # the figures are the host CPU's (the CPU path, MLX's CPU device): the [cpu] caps apply
     suite: Suite | None = None  # set by prepare_runner
 
     def __init__(self) -> None:
@@ -45,6 +47,11 @@ class Runner:
     def part(self, family: str):
         """families/<family>/<backend>.py: the family's code for this backend."""
         return importlib.import_module(f"smbench.families.{family}.{self.name}")
+
+    def lacks(self, family: str) -> str:
+        """Why this backend cannot run the family at all ('' when it can): only a backend that
+        runs just the families with a part of their own for it (mlx) says anything here."""
+        return ""
 
     def sampler(self):
         return NoTelemetry(f"{self.name.upper()} backend: no GPU telemetry")
@@ -59,6 +66,7 @@ class Runner:
 
 class CpuRunner(Runner):
     name = "cpu"
+    on_host = True
 
     def __init__(self, why: str = "asked for"):
         from smbench.backends import cpu
@@ -116,9 +124,47 @@ class CudaRunner(Runner):
         return ""
 
 
+class MlxRunner(Runner):
+    """Apple silicon through MLX: the Metal GPU on a Mac; on Linux MLX's CPU device, whose
+    figures are the host's and are labelled mlx-cpu, not Apple hardware. Only the families
+    with an mlx part run; the others are one skipped row each."""
+
+    name = "mlx"
+
+    def __init__(self, why: str = "asked for"):
+        from smbench.backends import mlx
+
+        super().__init__()
+        self.backend = mlx
+        mlx.use_device()
+        self.info = mlx.device_info()
+        self.metal = bool(self.info["metal"])
+        self.on_host = not self.metal
+        # Apple publishes no last-level cache size: on Metal the DRAM threshold is 64 MiB, above
+        # the M-series system-level caches (a stated assumption); on the host, 4 x its own caches.
+        self.l2_bytes = self.info.get("l2_bytes") or 16 << 20
+        self.dram_threshold = 4 * max(self.l2_bytes, self.info.get("l3_bytes") or 0)
+        if self.metal:
+            self.expected, self.spec = devices.expected_bandwidth(self.info["chip"], None)
+            row = f"device table row {self.spec.key!r}" if self.spec else "not in the device table: no expectation"
+            self.why = f"{why}; Metal GPU, {row}"
+        else:
+            self.why = f"{why}; MLX's CPU device: no Apple expectation"
+
+    def sampler(self):
+        return NoTelemetry(self.backend.telemetry_note(self.metal))
+
+    def lacks(self, family: str) -> str:
+        if importlib.util.find_spec(f"smbench.families.{family}.{self.name}") is None:
+            return f"the mlx backend runs stream, gemm, precision and launch; {family} has no MLX part"
+        return ""
+
+
 def make_runner(name: str, suite: Suite):
     """A runner for a backend already known to work here (a worker process's)."""
-    return CudaRunner(suite) if name == "cuda" else CpuRunner()
+    if name == "cuda":
+        return CudaRunner(suite)
+    return MlxRunner() if name == "mlx" else CpuRunner()
 
 
 def prepare_runner(runner, suite: Suite) -> None:
@@ -126,10 +172,19 @@ def prepare_runner(runner, suite: Suite) -> None:
 
 
 def resolve_backend(choice: str, suite: Suite):
-    if choice not in ("auto", "cuda", "cpu"):
-        raise SmbenchError(f"unknown backend {choice!r} (auto, cuda, cpu)")
+    """The backend asked for; auto: CUDA where a GPU is usable, else MLX on a Mac with Metal
+    (never MLX's CPU device: on Linux auto falls back to the CPU path), else the CPU path."""
+    from smbench.backends import CHOICES
+
+    if choice not in CHOICES:
+        raise SmbenchError(f"unknown backend {choice!r} ({', '.join(CHOICES)})")
     if choice == "cpu":
         return CpuRunner()
+    if choice == "mlx":
+        from smbench.backends import mlx
+
+        mlx.mx()  # a one-line error with the install command when MLX is missing
+        return MlxRunner()
     from smbench.backends import cuda
 
     usable, why = cuda.available()
@@ -137,7 +192,24 @@ def resolve_backend(choice: str, suite: Suite):
         return CudaRunner(suite)
     if choice == "cuda":
         raise SmbenchError(f"--backend cuda, but no usable GPU: {why}")
+    metal = _metal_here()
+    if metal:
+        return MlxRunner(f"no usable CUDA GPU: {why}")
     return CpuRunner(f"no usable GPU: {why}")
+
+
+def _metal_here() -> bool:
+    """MLX with Metal on a Mac (only checked where there is no CUDA GPU)."""
+    import platform
+
+    if platform.system() != "Darwin":
+        return False
+    from smbench.backends import mlx
+
+    try:
+        return mlx.on_metal()
+    except SmbenchError:
+        return False
 
 
 # ---------------------------------------------------------------- the plan
@@ -150,6 +222,10 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
     notes: dict = {}
     for name, family in registry().items():
         if name in only and suite.data.get(name):
+            lacking = getattr(runner, "lacks", lambda _: "")(name)  # a stand-in runner runs every family
+            if lacking:  # one row says why, instead of every case the plan would expand to
+                cases.append(Case(name, name, f"{name}: not on {runner.name}", {}, skip=lacking))
+                continue
             part = family.plan(suite, runner)
             cases += part.cases
             last += part.last
@@ -164,6 +240,8 @@ RUNNERS: dict[str, Callable] = {}
 
 
 def run_case(case: Case, runner, policy) -> dict:
+    if case.skip:
+        return {**base_record(case), "status": "skipped", "reason": case.skip}
     try:
         return (RUNNERS.get(case.family) or registry()[case.family].run)(case, runner, policy)
     except (KeyboardInterrupt, SystemExit):

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from smbench import origin
+
 VERDICT_STYLE = {"normal": "green", "low": "red", "suspicious-high": "magenta", "cache": "dim",
                  "no expectation": "dim", "half rate": "yellow", "twice expected": "magenta", "emulated": "yellow",
                  "below the wgmma rate": "yellow"}
@@ -181,6 +183,8 @@ def render(document: dict, console: Console) -> None:
     records = document["records"]
     expected = document.get("expected_bandwidth")
     title = f"{document['device'].get('name', '?')} — suite {document['suite']}, backend {document['backend']}"
+    if document["backend"] != "cpu" and origin.not_hardware(document):
+        title += f"; {origin.not_hardware(document)}: the figures are the host CPU's"
     if expected:
         title += f"; expected DRAM bandwidth {expected['gbps']:g} GB/s ({expected['kind']}: {expected['source']})"
     console.print(Text(title, style="bold"), soft_wrap=True)

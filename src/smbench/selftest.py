@@ -16,6 +16,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from smbench.cases import HOME_MEMORY
+
 SUITE = "selftest"
 
 
@@ -33,7 +35,7 @@ class FamilyOutcome:
 
 def _case_name(record: dict) -> str:
     parts = [record.get("label") or record.get("kernel") or record.get("benchmark"), record.get("shape"),
-             record.get("memory") if record.get("memory") not in (None, "device", "host") else None]
+             record.get("memory") if record.get("memory") not in (None, *HOME_MEMORY) else None]
     return " ".join(str(p) for p in parts if p)
 
 

@@ -63,7 +63,7 @@ class Format:
 
     @property
     def group(self) -> str:
-        return {"f16": "FP16", "bf16": "BF16", "s8": "INT8", "e4m3": "FP8"}[self.encoding]
+        return {"f32": "FP32", "f16": "FP16", "bf16": "BF16", "s8": "INT8", "e4m3": "FP8"}[self.encoding]
 
     @property
     def ops_unit(self) -> str:
@@ -71,12 +71,14 @@ class Format:
 
     @property
     def output_dtype(self):
-        return {"f32": np.float32, "f16": np.float16, "s32": np.int32}[self.accumulator]
+        # bf16 (an MLX GEMM's C): its codes, two bytes each (NumPy has no bf16).
+        return {"f32": np.float32, "f16": np.float16, "s32": np.int32, "bf16": np.uint16}[self.accumulator]
 
     @property
     def storage_dtype(self):
         """How A and B travel to the device: their codes (bf16 and e4m3 have no NumPy type)."""
-        return {"f16": np.float16, "bf16": np.uint16, "s8": np.int8, "e4m3": np.uint8}[self.encoding]
+        return {"f32": np.float32, "f16": np.float16, "bf16": np.uint16, "s8": np.int8,
+                "e4m3": np.uint8}[self.encoding]
 
     @property
     def splittable(self) -> bool:
@@ -259,7 +261,7 @@ _E4M3_VALUES = np.array([formats.decode("e4m3", int(c)) for c in range(256)])
 
 def decode(fmt: Format, codes: np.ndarray) -> np.ndarray:
     """Stored operands -> their float64 values."""
-    if fmt.encoding == "f16":
+    if fmt.encoding in ("f16", "f32"):
         return codes.astype(np.float64)
     if fmt.encoding == "bf16":
         return (codes.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
@@ -271,8 +273,8 @@ def decode(fmt: Format, codes: np.ndarray) -> np.ndarray:
 def random_operand(fmt: Format, rows: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """rows x k stored operand, values spread over (-1, 1) (s8: the whole range), each
     exactly representable: what the reference multiplies is what the GPU reads."""
-    if fmt.encoding == "f16":
-        return rng.uniform(-1, 1, (rows, k)).astype(np.float16)
+    if fmt.encoding in ("f16", "f32"):
+        return rng.uniform(-1, 1, (rows, k)).astype(fmt.storage_dtype)
     if fmt.encoding == "bf16":
         return (rng.uniform(-1, 1, (rows, k)).astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
     if fmt.encoding == "s8":
@@ -280,7 +282,7 @@ def random_operand(fmt: Format, rows: int, k: int, rng: np.random.Generator) -> 
     return _E4M3_UNIT[rng.integers(0, len(_E4M3_UNIT), (rows, k))]
 
 
-_UNIT_CODES = {"f16": (0x3C00, 0xBC00), "bf16": (0x3F80, 0xBF80), "s8": (1, -1), "e4m3": (0x38, 0xB8)}
+_UNIT_CODES = {"f32": (1.0, -1.0), "f16": (0x3C00, 0xBC00), "bf16": (0x3F80, 0xBF80), "s8": (1, -1), "e4m3": (0x38, 0xB8)}
 
 
 def exact_density(fmt: Format, k: int) -> float:

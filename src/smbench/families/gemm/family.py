@@ -27,6 +27,10 @@ SETTINGS = {
 
 def plan(suite, runner) -> PlanPart:
     settings = gemm_settings(suite)
+    if runner.name == "mlx":  # MLX's own types (C in A's type), on the suite's shapes
+        return PlanPart(runner.part("gemm").plan_cases(gemm.shapes(settings)),
+                        notes={"gemm_mlx": "mx.matmul in every type MLX has (f32, f16, bf16; int8 asked and "
+                                           "refused or run); [gemm] formats names CUDA formats and is not read"})
     return PlanPart([Case("gemm", key, f"GEMM {gemm.BY_KEY[key].label} {shape.label}",
                           {"format": key, "m": shape.m, "n": shape.n, "k": shape.k, "shape": shape.label,
                            "shape_kind": shape.kind})
@@ -47,6 +51,8 @@ GEMM_DEFAULTS = {"squares": [], "shapes": [], "decode_m": [], "decode_nk": [], "
 def run_gemm(case: Case, runner, policy) -> dict:
     """One format on one shape: validated exactly and against float64, timed, beside cuBLAS
     and the compute_80 build; held to the format's measured mma.sync rate and spec peak."""
+    if runner.name == "mlx":
+        return runner.part("gemm").run_record(case, runner, policy, gemm_settings(runner.suite))
     fmt = gemm.BY_KEY[case.params["format"]]
     p = case.params
     shape = gemm.Shape(p["m"], p["n"], p["k"], p["shape_kind"])

@@ -23,7 +23,7 @@ def gemm_rows(records: list[dict]) -> list[list]:
     table = []
     for r in (r for r in records if r["family"] == "gemm" and r["status"] == "ok"):
         tile = r.get("tile")
-        tile_cell = f"{tile['bm']}x{tile['bn']}x{tile['stages']}" if tile else "numpy"
+        tile_cell = f"{tile['bm']}x{tile['bn']}x{tile['stages']}" if tile else r.get("instruction") or "numpy"
         if r.get("splits", 1) > 1:
             tile_cell += f" / {r['splits']}"
         cublas = r.get("cublas") or {}

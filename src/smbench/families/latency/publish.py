@@ -10,6 +10,7 @@ from pathlib import Path
 
 import matplotlib
 
+from smbench.cases import HOME_MEMORY
 from smbench.compare import Entry
 from smbench.families import latency
 from smbench.families.latency.view import curve_name
@@ -37,7 +38,7 @@ def report_lines(label: str, document: dict) -> list[str]:
     records = document.get("records", [])
     lines = []
     for curve in latency.curves(records):
-        if curve.key[3] not in ("device", "host"):
+        if curve.key[3] not in HOME_MEMORY:
             continue
         name = curve_name(curve.key)
         for number, level in enumerate(curve.levels):
@@ -51,7 +52,7 @@ def report_lines(label: str, document: dict) -> list[str]:
                          f"({where}{steps}){_anchor(curve, level)}")
     for record in records:
         if record.get("family") != "latency" or record.get("status") != "ok" or \
-                record.get("memory") in ("device", "host"):
+                record.get("memory") in HOME_MEMORY:
             continue
         cycles = (record.get("cycles") or {}).get("median")
         lines.append(f"{label}: latency in {record['memory']} memory at {size(record['working_set_bytes'])}: "
@@ -110,7 +111,7 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     for axis, mode in zip(axes[:, 0], modes):
         for number, (label, curve) in enumerate(c for c in drawn if c[1].key[0] == mode):
             colour = colours[number % len(colours)]
-            memory = "" if curve.key[3] in ("device", "host") else f" ({curve.key[3]})"
+            memory = "" if curve.key[3] in HOME_MEMORY else f" ({curve.key[3]})"
             axis.plot([point[0] for point in curve.points], [point[1] for point in curve.points],
                       "--" if memory else "-", marker="o", markersize=3, color=colour,
                       label=f"{label}: {curve_name(curve.key)}{memory}")

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from smbench.cases import HOME_MEMORY
 from smbench.families import latency
 from smbench.run_view import size
 
@@ -46,7 +47,7 @@ def memory_rows(records: list[dict]) -> list[tuple[str, ...]]:
               and r.get("mode") == "latency" and r.get("pattern") == "random" and r.get("cache_op") == "ca"}
     rows = []
     for record in records:
-        if record.get("family") != "latency" or record["status"] != "ok" or record.get("memory") in ("device", "host"):
+        if record.get("family") != "latency" or record["status"] != "ok" or record.get("memory") in HOME_MEMORY:
             continue
         ns = record["latency_ns"]["median"]
         reference = device.get(record["working_set_bytes"])
@@ -58,7 +59,7 @@ def memory_rows(records: list[dict]) -> list[tuple[str, ...]]:
 
 def view(records: list[dict], console: Console) -> None:
     found = latency.curves(records)
-    home = [c for c in found if c.key[3] in ("device", "host")]
+    home = [c for c in found if c.key[3] in HOME_MEMORY]
     if not home:
         return
     table = Table(title="latency: dependent loads (pointer chase)", title_justify="left")
@@ -91,7 +92,7 @@ def headline(document: dict) -> list[tuple[str, str]]:
     """The one-thread random chase in the device's own memory: each level's latency."""
     for curve in latency.curves(document["records"]):
         mode, pattern, cache, memory = curve.key
-        if mode == "latency" and pattern == "random" and memory in ("device", "host") and curve.levels:
+        if mode == "latency" and pattern == "random" and memory in HOME_MEMORY and curve.levels:
             levels = ", ".join(f"{level.name} {_ns(level.ns)} ns" + (f" ({level.cycles:.0f} cycles)"
                                                                         if level.cycles else "")
                                for level in curve.levels)

@@ -29,6 +29,7 @@ COMPARE = (("Copies and launches", transfers, "benchmark"),)
 def headline(document: dict) -> list[tuple[str, str]]:
     for r in document["records"]:
         if r["family"] == "launch" and r["status"] == "ok":
-            return [("launch", f"{r['queued_us']['median']:.2f} us per queued empty kernel, "
+            what = "smallest MLX operation" if r.get("operation") else "empty kernel"
+            return [("launch", f"{r['queued_us']['median']:.2f} us per queued {what}, "
                                f"{r['launch_sync_us']['median']:.2f} us launch + synchronize")]
     return []

@@ -32,6 +32,10 @@ def plan(suite, runner) -> PlanPart:
         if left:
             part.notes["precision_cpu_formats"] = (f"the CPU path probes {', '.join(keys)} ([precision] cpu_formats); "
                                                    f"not {', '.join(left)}")
+    if runner.name == "mlx":  # the formats MLX has a type for
+        mlx_formats = runner.part("precision").FORMATS
+        keys = [k for k in keys if k in mlx_formats]
+        part.notes["precision_mlx"] = f"through MLX: {', '.join(mlx_formats)} (the formats MLX has types for)"
     part.cases = [Case("precision", key, f"numerics {precision.BY_KEY[key].label}",
                        {"format": key, **precision_settings(suite)}) for key in keys]
     return part

@@ -23,8 +23,9 @@ SETTINGS = {
 
 
 def stream_sizes(suite, runner) -> tuple[list[int], str]:
+    on_host = getattr(runner, "on_host", runner.name == "cpu")  # the host's memory: the CPU path, MLX's CPU device
     caps = [(suite.flag("stream", "largest_mib", None), "the suite's cap"),
-            (suite.flag("cpu", "largest_mib", None) if runner.name == "cpu" else None, "the suite's CPU cap")]
+            (suite.flag("cpu", "largest_mib", None) if on_host else None, "the suite's CPU cap")]
     caps = [(mib, what) for mib, what in caps if mib]
     largest, what = min(caps) if caps else (None, "")
     sizes, _, why = stream.sweep_sizes(runner.l2_bytes, runner.info["free_bytes"],
@@ -46,6 +47,9 @@ def plan(suite, runner) -> PlanPart:
     part = PlanPart()
     section = suite.data["stream"]
     sizes, part.notes["sweep_cap"] = stream_sizes(suite, runner)
+    if runner.name == "mlx":  # MLX operations and, on Metal, Metal kernels at each width
+        part.cases = runner.part("stream").plan_cases(section, sizes, runner)
+        return part
     home = "device" if runner.name == "cuda" else "host"
     for dtype in section.get("dtypes", ["f32"]):
         for width in section.get("widths", [16]):
@@ -71,16 +75,18 @@ def plan(suite, runner) -> PlanPart:
 def run_stream(case: Case, runner, policy) -> dict:
     p = case.params
     record = base_record(case)
-    record["kernel"] = stream.kernel_name(p["op"], p["dtype"], p["width"])
     if not p.get("offered", True):
         return {**record, "status": "skipped", "reason": p["why"]}
+    # A backend that names its own kernels (mlx: an MLX operation or a Metal kernel) puts it in the case.
+    record["kernel"] = p.get("kernel") or stream.kernel_name(p["op"], p["dtype"], p["width"])
     itemsize = stream.DTYPES[p["dtype"]](0).itemsize
     elements = stream.elements_for(p["op"], p["working_set"], itemsize, p["width"])
     moved = stream.OPERATIONS[p["op"]].bytes_moved(elements, itemsize)
     record.update({"elements": elements, "working_set_bytes": moved, "bytes_moved": moved,
                    "formula": stream.OPERATIONS[p["op"]].formula})
+    extra = {"path": p["path"]} if "path" in p else {}
     stats, validation, launch, telemetry, kernel = runner.part("stream").run_case(
-        runner, p["op"], p["dtype"], p["width"], p["memory"], elements, policy)
+        runner, p["op"], p["dtype"], p["width"], p["memory"], elements, policy, **extra)
     record.update({"validation": validation.to_dict(), "launch": launch, "telemetry": telemetry.to_dict(),
                    **kernel})
     if not validation.ok:

@@ -9,6 +9,8 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 
+from smbench import origin
+from smbench.cases import HOME_MEMORY
 from smbench.compare import Entry, gbps_samples, published_entry
 from smbench.plots import COLOURS, plt, save, size_label
 
@@ -25,7 +27,7 @@ def largest_records(document: dict) -> dict[str, dict]:
     the CPU path, host) memory: the figure closest to DRAM the run has."""
     largest: dict[str, dict] = {}
     for record in document["records"]:
-        if record["family"] == "stream" and record["status"] == "ok" and record.get("memory") in ("device", "host") \
+        if record["family"] == "stream" and record["status"] == "ok" and record.get("memory") in HOME_MEMORY \
                 and "working_set_bytes" in record:
             best = largest.get(record["benchmark"])
             if best is None or record["working_set_bytes"] > best["working_set_bytes"]:
@@ -149,10 +151,11 @@ def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path
         if document["kind"] == "measured":
             points = sorted((r["working_set_bytes"], r["gbps"]["median"]) for r in document["records"]
                             if r["family"] == "stream" and r["status"] == "ok" and r["benchmark"] == KERNEL_FOR_SWEEP
-                            and r.get("memory") in ("device", "host"))
+                            and r.get("memory") in HOME_MEMORY)
             if points:
                 x, y = zip(*points)
-                how = "host NumPy, not a GPU" if document["backend"] == "cpu" else "measured"
+                what = origin.not_hardware(document)
+                how = ("not a GPU" if what in label else f"{what}, not a GPU") if what else "measured"
                 axis.plot(x, y, marker="o", color=colour, label=f"{label}: {KERNEL_FOR_SWEEP} ({how})")
                 drew = True
             l2 = document["device"].get("l2_bytes")

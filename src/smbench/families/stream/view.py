@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from smbench.cases import HOME_MEMORY
 from smbench.run_view import VERDICT_STYLE, Column, print_fitted, size
 
 
@@ -26,9 +27,13 @@ def stream_rows(records: list[dict]) -> list[dict]:
 
 
 def kernel_label(kernel: str) -> str:
-    """stream_triad_f32_v16 -> 'triad f32 16B' (the access width in bytes)."""
-    _, op, dtype, width = kernel.split("_")
-    return f"{op} {dtype} {width[1:]}B"
+    """stream_triad_f32_v16 -> 'triad f32 16B' (the access width in bytes); metal_triad_f32_v16 ->
+    'triad f32 16B metal'; mlx_triad_f32 (an MLX operation) -> 'triad f32 mlx'."""
+    parts = kernel.split("_")
+    if parts[0] == "mlx":
+        return f"{parts[1]} {parts[2]} mlx"
+    _, op, dtype, width = parts
+    return f"{op} {dtype} {width[1:]}B" + (" metal" if parts[0] == "metal" else "")
 
 
 COLUMNS = [Column("kernel", keep=Column.NEVER_DROPPED), Column("memory", "mem", keep=8),
@@ -54,9 +59,9 @@ def view(records: list[dict], console: Console) -> None:
             rows.append([f"cudaMemcpy {record['benchmark']}", record["host"], size(record["bytes"]),
                          f"{record['gbps']['median']:.1f}", "-", "", ""])
         if record["family"] == "launch" and record["status"] == "ok":
-            rows.append(["empty kernel", "queued", "-", f"{record['queued_us']['median']:.2f} us", "-", "", ""])
-            rows.append(["empty kernel", "launch+sync", "-", f"{record['launch_sync_us']['median']:.2f} us", "-",
-                         "", ""])
+            what = "smallest MLX op" if record.get("operation") else "empty kernel"
+            rows.append([what, "queued", "-", f"{record['queued_us']['median']:.2f} us", "-", "", ""])
+            rows.append([what, "launch+sync", "-", f"{record['launch_sync_us']['median']:.2f} us", "-", "", ""])
     print_fitted(console, "memory bandwidth", COLUMNS, rows,
                  "GB/s = bytes moved (BabelStream's count) / median time; 'size' is the largest working set, where "
                  "the verdict applies when it is DRAM-resident (>= 4x the last-level cache).")
@@ -92,7 +97,7 @@ def headline(document: dict) -> list[tuple[str, str]]:
     lines = [("memory", f"{figures} {where}{judged}")]
     kinds = {}
     for record in document["records"]:
-        if record["family"] == "stream" and record["status"] == "ok" and record.get("memory") not in ("device", "host"):
+        if record["family"] == "stream" and record["status"] == "ok" and record.get("memory") not in HOME_MEMORY:
             kinds[record["memory"]] = record
     if kinds:
         lines.append(("", ", ".join(f"{r['benchmark']} in {kind} memory {r['gbps']['median']:.4g} GB/s"

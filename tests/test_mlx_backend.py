@@ -1,0 +1,176 @@
+"""The mlx backend through mlx[cpu] (MLX's CPU device on Linux): run end to end, validation
+that catches a wrong or never-computed result, the Metal kernels skipped with the reason,
+'mlx-cpu: not Apple hardware' in every view, compare and report beside a CPU file and the
+published M4 Max, and the one-line error without MLX."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_cli_here
+
+mx = pytest.importorskip("mlx.core", reason="MLX is not installed (pip install 'smbench[mlx]')")
+
+TINY = ["--set", "stream.largest_mib=1", "--set", "stream.operations=['copy', 'triad', 'dot', 'write']",
+        "--set", "gemm.squares=[64]", "--set", "gemm.shapes=[]", "--set", "gemm.decode_m=[1]",
+        "--set", "gemm.decode_nk=[[256, 128]]", "--set", "gemm.tails=[[33, 65, 17]]",
+        "--set", "precision.formats=['f16_f32acc']", "--set", "timing.budget_s=0.02",
+        "--set", "timing.max_samples=8", "--set", "timing.min_samples=3", "--set", "timing.warmup=1"]
+
+
+@pytest.fixture(scope="module")
+def mlx_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mlx")
+    code, stdout, stderr = run_cli_here("run", "--backend", "mlx", "--only", "stream,gemm,precision,launch,peak,latency",
+                                        "--out", str(out), *TINY)
+    assert code == 0, stderr + stdout
+    path = next(out.glob("*.json"))
+    return path, json.loads(path.read_text()), stdout
+
+
+@pytest.fixture(scope="module")
+def cpu_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cpu")
+    code, _, stderr = run_cli_here("run", "--backend", "cpu", "--only", "stream", "--out", str(out), *TINY)
+    assert code == 0, stderr
+    return next(out.glob("*.json"))
+
+
+def by_family(document, family, status=None):
+    return [r for r in document["records"] if r["family"] == family and (status is None or r["status"] == status)]
+
+
+def test_run_mlx_end_to_end(mlx_file):
+    _, document, stdout = mlx_file
+    assert document["backend"] == "mlx" and document["device"]["metal"] is False
+    assert "not Apple hardware" in document["device"]["name"] and document["expected_bandwidth"] is None
+    streams = by_family(document, "stream", "ok")
+    assert {r["benchmark"] for r in streams} == {"copy", "triad", "dot", "write"}
+    assert all(r["validation"]["ok"] and r["kernel"].startswith("mlx_") for r in streams)
+    gemms = by_family(document, "gemm", "ok")
+    assert {r["benchmark"] for r in gemms} == {"mlx_f32", "mlx_f16", "mlx_bf16"}
+    assert all(r["validation"]["exact"]["ok"] and r["validation"]["random"]["ok"] for r in gemms)
+    # int8: MLX's own refusal is the reason, not a crash
+    assert all("inexact" in r["reason"] for r in by_family(document, "gemm", "skipped"))
+    (precision,) = by_family(document, "precision", "ok")
+    assert precision["fit"] and "f32-like" in precision["device"]
+    (launch,) = by_family(document, "launch", "ok")
+    assert 0 < launch["queued_us"]["median"] and launch["validation"]["ok"]
+    # families without an MLX part: one skipped row each, with the reason
+    for family in ("peak", "latency"):
+        (row,) = by_family(document, family)
+        assert row["status"] == "skipped" and "no MLX part" in row["reason"]
+    assert "mlx-cpu: not Apple hardware" in stdout
+
+
+def test_metal_kernels_skipped_with_the_reason_off_macos(mlx_file):
+    _, document, _ = mlx_file
+    metal = [r for r in by_family(document, "stream") if r["kernel"].startswith("metal_")]
+    assert metal and all(r["status"] == "skipped" and "only on macOS with Metal" in r["reason"] for r in metal)
+
+
+def test_stream_validation_catches_a_wrong_and_a_repeated_result():
+    from smbench.families.stream import mlx as part
+
+    inputs = part.prepare("triad", "f32", 4096)
+    call = part.mlx_call("triad", "f32", inputs, 4096)
+    outputs = [call(i) for i in range(3)]
+    assert part.validate("triad", "f32", 4096, outputs, "mlx").ok
+    wrong = outputs[:2] + [outputs[2] + mx.array(np.float32(0.125))]
+    checked = part.validate("triad", "f32", 4096, wrong, "mlx")
+    assert not checked.ok and "timed call 3 of 3" in checked.detail
+    # Lazy evaluation: a call handing back one array again did no work, though its values are right.
+    same = [outputs[0]] * 3
+    checked = part.validate("triad", "f32", 4096, same, "mlx")
+    assert not checked.ok and "distinct" in checked.detail
+
+
+def test_time_calls_evaluates_every_output_inside_the_sample():
+    from smbench.backends import mlx as backend
+    from smbench.timing import TimingPolicy
+
+    made = []
+
+    def call(i):
+        out = mx.arange(1000) * (i + 1)
+        made.append(out)
+        return out
+
+    kept = []
+    backend.time_calls(call, 4, TimingPolicy(warmup=0, min_samples=2, max_samples=2), kept)
+    assert len(kept) == 4 and [int(k[1].item()) for k in kept] == [1, 2, 3, 4]
+
+
+def test_gemm_validation_catches_a_wrong_product():
+    from smbench.families import gemm
+    from smbench.families.gemm import mlx as part
+
+    fmt = part.BY_KEY["mlx_f16"]
+    rng = np.random.default_rng(0)
+    a, b = gemm.random_operand(fmt, 32, 64, rng), gemm.random_operand(fmt, 16, 64, rng)
+    ref = gemm.reference(fmt, a, b, np.arange(32))
+    good = part.product(fmt, part.to_mlx(fmt, a), part.to_mlx(fmt, b))
+    assert part.validate_timed(fmt, [good], ref)[0].ok
+    checked, _ = part.validate_timed(fmt, [good, good * 1.5], ref)
+    assert not checked.ok
+
+
+def test_views_say_mlx_cpu_is_not_apple_hardware(mlx_file, cpu_file, tmp_path):
+    path, _, _ = mlx_file
+    code, out, err = run_cli_here("compare", str(path), str(cpu_file))
+    assert code == 0, err
+    assert "mlx-cpu: not Apple hardware" in out and "CPU path (host NumPy)" in out
+    code, _, err = run_cli_here("report", str(path), str(cpu_file), "--against", "m4max", "--out", str(tmp_path))
+    assert code == 0, err
+    report = (tmp_path / "report.md").read_text()
+    assert "mlx-cpu: not Apple hardware" in report and "m4max" in report
+    assert "mlx-cpu: not Apple hardware, not a GPU" in report  # its row of the device table
+    from smbench import plots, report as report_module
+
+    document = json.loads(path.read_text())
+    assert report_module.host_numpy(document) and not report_module.measured_gpu(document)
+    assert "not Apple hardware" in plots.display_label("mine", document)
+
+
+def test_a_metal_file_is_hardware():
+    from smbench import origin
+
+    document = {"kind": "measured", "backend": "mlx", "device": {"metal": True, "name": "Apple M4 Max"}}
+    assert origin.not_hardware(document) == ""
+    assert origin.not_hardware({**document, "device": {"metal": False}}) == origin.MLX_CPU
+
+
+def test_metal_runner_matches_the_device_table(monkeypatch):
+    from smbench import run
+    from smbench.backends import mlx as backend
+
+    monkeypatch.setattr(backend, "use_device", lambda: None)
+    monkeypatch.setattr(backend, "device_info", lambda: {
+        "metal": True, "chip": "Apple M4 Max", "name": "Apple M4 Max (40-core GPU)", "device": "gpu",
+        "l2_bytes": None, "free_bytes": 1 << 36, "mlx_version": "x", "memory_kinds": [("unified", True, "")]})
+    runner = run.MlxRunner()
+    assert runner.spec.key == "m4max" and runner.expected.value == 546 and not runner.on_host
+
+
+def test_missing_mlx_is_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlx", None)
+    monkeypatch.setitem(sys.modules, "mlx.core", None)
+    code, out, err = run_cli_here("run", "--backend", "mlx", "--only", "stream", "--out", "/tmp/smbench-never")
+    assert code != 0 and "pip install 'smbench[mlx]'" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_macos_install_leaves_out_every_cuda_wheel():
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    mac = {"platform_system": "Darwin", "sys_platform": "darwin", "platform_machine": "arm64",
+           "python_version": "3.12", "extra": "mlx"}
+    kept = [r.name for r in map(Requirement, project["dependencies"] + project["optional-dependencies"]["mlx"])
+            if r.marker is None or r.marker.evaluate(mac)]
+    assert "mlx" in kept and not [n for n in kept if n.startswith(("cupy", "nvidia", "cuda"))]
