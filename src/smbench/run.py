@@ -155,9 +155,13 @@ class MlxRunner(Runner):
         return NoTelemetry(self.backend.telemetry_note(self.metal))
 
     def lacks(self, family: str) -> str:
-        if importlib.util.find_spec(f"smbench.families.{family}.{self.name}") is None:
-            return f"the mlx backend runs stream, gemm, precision and launch; {family} has no MLX part"
-        return ""
+        def has_part(name: str) -> bool:
+            return importlib.util.find_spec(f"smbench.families.{name}.{self.name}") is not None
+
+        if has_part(family):
+            return ""
+        runs = ", ".join(name for name in registry() if has_part(name))
+        return f"the mlx backend runs the families with an MLX part ({runs}); {family} has none"
 
 
 def make_runner(name: str, suite: Suite):
