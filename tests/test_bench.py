@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from smbench import cli, compat
+from smbench import cli, compat, run
 
 from test_run import TINY
 
@@ -58,3 +58,29 @@ def test_bench_into_a_pipe_has_no_padding(tmp_path, monkeypatch, capsys, small_m
     assert cli.main(["bench", "--backend", "cpu", "--suite", str(suite), "--out", str(tmp_path / "out")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines and all(line == line.rstrip() for line in lines) and "\x1b[" not in "".join(lines)
+
+
+def test_bench_without_nvrtc_skips_the_compile_matrix_and_says_why(tmp_path, monkeypatch, capsys):
+    """A Mac (the mlx backend) has no CUDA wheels: bench measures, reports and says in one
+    line that the compile matrix was skipped, instead of a matrix of failures."""
+    from smbench import toolchain
+    from smbench.errors import SmbenchError
+
+    def no_nvrtc():
+        raise SmbenchError("cuda-bindings is not installed (No module named 'cuda'); pip install cuda-bindings")
+
+    monkeypatch.setattr(toolchain, "nvrtc_version", no_nvrtc)
+    monkeypatch.setattr(compat, "run", lambda *a, **k: pytest.fail("the matrix was built without NVRTC"))
+    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: False)
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(TINY)
+    out = tmp_path / "out"
+    # The CPU path needs NVRTC for nothing either, but only MLX turns the failed check into a warning.
+    assert cli.main(["bench", "--backend", "cpu", "--suite", str(suite), "--out", str(out)]) == 2
+    assert "the environment check failed (nvrtc, cuda headers)" in capsys.readouterr().err
+    monkeypatch.setattr(run, "resolve_backend", lambda choice, suite: run.CpuRunner("a stand-in for MLX"))
+    assert cli.main(["bench", "--backend", "mlx", "--suite", str(suite), "--out", str(out)]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "nvrtc: cuda-bindings is not installed" in text and "(the mlx backend needs no CUDA)" in text
+    assert "compile compile matrix skipped: cuda-bindings is not installed" in text
+    assert (out / "report" / "report.html").is_file() and not (out / "compat.json").exists()

@@ -21,12 +21,16 @@ from smbench.errors import SmbenchError
 SUMMARY_WIDTH = 120  # the full tables, in a file, at a width every table fits
 
 
-def environment(err: Console) -> list[tuple[str, str]]:
+def environment(err: Console, cuda_tools_needed: bool = True) -> list[tuple[str, str]]:
     """The doctor's checks as lines for the last screen: how many passed, then each warning.
-    A failure ends the job at once (nothing after it would work)."""
-    from smbench.doctor import FAIL, WARN, run_checks
+    A failure ends the job at once (nothing after it would work), except a CUDA tool's where
+    the backend needs none (MLX on a Mac, which has no CUDA wheels): that one is a warning."""
+    from smbench.doctor import CUDA_ONLY, FAIL, WARN, Check, run_checks
 
     checks = run_checks()
+    if not cuda_tools_needed:
+        checks = [Check(c.name, WARN, f"{c.detail} (the mlx backend needs no CUDA)")
+                  if c.status == FAIL and c.name in CUDA_ONLY else c for c in checks]
     failed = [c for c in checks if c.status == FAIL]
     for check in failed:
         err.print(f"{check.status} {check.name}: {check.detail}", highlight=False, soft_wrap=True)
@@ -76,7 +80,8 @@ def compile_matrix(out_dir: Path, progress):
     return matrix, paths, seconds
 
 
-def main_job(suite, make_runner, out_dir: Path, progress, console: Console, err: Console) -> int:
+def main_job(suite, make_runner, out_dir: Path, progress, console: Console, err: Console,
+             cuda_tools_needed: bool = True) -> int:
     """The job for a suite (smbench.suites.Suite) on the runner make_runner() gives (after the
     environment check: the backend is chosen once the checks pass). Returns the exit status:
     1 when any benchmark case failed, else 0."""
@@ -87,22 +92,29 @@ def main_job(suite, make_runner, out_dir: Path, progress, console: Console, err:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    lines = environment(err)
+    lines = environment(err, cuda_tools_needed)
     path, document = measure(suite, make_runner(), out_dir, err, progress)
-    matrix, matrix_paths, seconds = compile_matrix(out_dir, progress)
+    no_compiler = _no_compiler()
+    matrix = None
+    if not no_compiler:
+        matrix, matrix_paths, seconds = compile_matrix(out_dir, progress)
     # report.select adds the published devices a first report sets a run beside.
     named = [("this machine", document)]
-    html_path, _ = report.build(named, [json.loads(matrix_paths[0].read_text(encoding="utf-8"))],
-                                out_dir / "report")
+    html_path, _ = report.build(named, [] if matrix is None else
+                                [json.loads(matrix_paths[0].read_text(encoding="utf-8"))], out_dir / "report")
     lines += headlines.family_lines(document)
-    lines += headlines.compat_lines(matrix, _native_target(document))
+    if matrix is None:  # a Mac has no NVRTC: the measurements stand without the CUDA compile matrix
+        lines.append(("compile", f"compile matrix skipped: {no_compiler}"))
+    else:
+        lines += headlines.compat_lines(matrix, _native_target(document))
     failed = [r for r in document["records"] if r["status"] == "failed"]
     skipped = sum(r["status"] == "skipped" for r in document["records"])
     ok = sum(r["status"] == "ok" for r in document["records"])
     lines.append(("cases", f"{ok} ok, {len(failed)} failed, {skipped} skipped (the reasons: the summary file)"))
-    lines.append(("files", f"{_shown(path)} (results), {_shown(path.with_name(f'summary-{path.stem}.txt'))} (every "
-                           f"table), {_shown(matrix_paths[0])} and {matrix_paths[1].name} (compile matrix, "
-                           f"{seconds:.0f} s)"))
+    files = f"{_shown(path)} (results), {_shown(path.with_name(f'summary-{path.stem}.txt'))} (every table)"
+    if matrix is not None:
+        files += f", {_shown(matrix_paths[0])} and {matrix_paths[1].name} (compile matrix, {seconds:.0f} s)"
+    lines.append(("files", files))
     lines.append(("report", _shown(html_path)))
     title = f"smbench bench: {document['device'].get('name', '?')}, suite {document['suite']}, " \
             f"{time.perf_counter() - started:.0f} s"
@@ -112,6 +124,19 @@ def main_job(suite, make_runner, out_dir: Path, progress, console: Console, err:
         title += f" ({origin.not_hardware(document)}: MLX on the host's CPU, figures not an Apple GPU's)"
     headlines.print_screen(console, title, lines)
     return 1 if failed else 0
+
+
+def _no_compiler() -> str:
+    """Why the compile matrix cannot be built here ('' when NVRTC loads): on a Mac (the mlx
+    backend) there are no CUDA wheels at all."""
+    from smbench import toolchain
+    from smbench.errors import SmbenchError
+
+    try:
+        toolchain.nvrtc_version()
+    except (SmbenchError, ImportError) as exc:
+        return str(exc).splitlines()[0]
+    return ""
 
 
 def _shown(path: Path) -> str:

@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -372,8 +373,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     terminal = _stdout_is_terminal()
     console = Console(file=io.StringIO(), width=Console().width if terminal else 100, force_terminal=terminal)
     try:
+        # MLX asked for, or a Mac left to choose: no CUDA tool is needed to measure.
+        mlx_here = args.backend == "mlx" or (args.backend == "auto" and platform.system() == "Darwin")
         status = bench.main_job(suite, lambda: _runner_for(args, suite), args.out, _progress, console,
-                                Console(stderr=True))
+                                Console(stderr=True), cuda_tools_needed=not mlx_here)
     except run.RunInterrupted as stop:
         print(f"smbench bench: interrupted; {stop.records} finished cases kept in {stop.path}", file=sys.stderr)
         return 130

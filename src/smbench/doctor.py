@@ -268,6 +268,10 @@ def check_cache() -> list[Check]:
     return [Check("cache", OK, str(root))]
 
 
+# The checks of CUDA's own tools and driver: only the CUDA path and the compile matrix need them.
+CUDA_ONLY = frozenset({"nvrtc", "nvrtc sm_121", "cuda headers", "cuda driver"})
+
+
 def run_checks() -> list[Check]:
     checks: list[Check] = []
     for group in (check_python, check_packages, check_nvrtc, check_headers, check_tools, check_gpus,
