@@ -159,10 +159,15 @@ class World:
         every = self.allgather(mine, what)
         differ = [rank for rank, theirs in enumerate(every) if theirs != every[0]]
         if differ:
-            first = differ[0]
-            raise SmbenchError(f"the ranks do not agree on {what}: rank 0 has {_brief(every[0])}, rank {first} has "
-                               f"{_brief(every[first])} (ranks {', '.join(map(str, differ))} differ); start every "
-                               f"rank with the same smbench and suite")
+            first, theirs, ours = differ[0], every[differ[0]], every[0]
+            if isinstance(ours, dict) and isinstance(theirs, dict):
+                keys = [k for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)]
+                how = ", ".join(f"{k} {_brief(theirs.get(k))} where rank 0 has {_brief(ours.get(k))}" for k in keys)
+            else:
+                how = f"{_brief(theirs)} where rank 0 has {_brief(ours)}"
+            others = f" (and ranks {', '.join(map(str, differ[1:]))})" if len(differ) > 1 else ""
+            raise SmbenchError(f"the ranks do not agree on {what}: rank {first}{others} has {how}; start every rank "
+                               f"with the same smbench, suite and options")
 
     def abort(self, code: int) -> None:
         """End every rank of the job (MPI_Abort); a single process just exits."""
@@ -199,19 +204,19 @@ def as_one_job(world: World, body, program: str) -> int:
         return body()
     except RankLost as lost:
         if world.is_root:
-            print(f"{program}: error: {lost}", file=sys.stderr)
+            say(f"{program}: error: {lost}")
         else:
             time.sleep(ABORT_GRACE_S)
         world.abort(lost.exit_code)
     except SmbenchError as exc:
-        print(f"{program}: error: {'' if world.is_root else f'rank {world.rank}: '}{exc}", file=sys.stderr)
+        say(f"{program}: error: {'' if world.is_root else f'rank {world.rank}: '}{exc}")
         try:
             world.barrier("the end of a job every rank failed")
         except RankLost:
             world.abort(exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"{program}: interrupted on rank {world.rank}", file=sys.stderr)
+        say(f"{program}: interrupted on rank {world.rank}")
         world.abort(130)
     except Exception:  # noqa: BLE001 - a bug on one rank must not leave the others waiting
         import traceback
@@ -231,7 +236,14 @@ def mpi_library(MPI) -> str | None:
 
 def _brief(value) -> str:
     text = json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def say(line: str) -> None:
+    """One line on stderr in one write: the ranks share the launcher's stderr, and a line
+    written in pieces could be cut by another rank's."""
+    sys.stderr.flush()
+    os.write(sys.stderr.fileno(), (line + "\n").encode("utf-8", "replace"))
 
 
 def fingerprint(suite_name: str, settings: dict) -> dict:

@@ -61,7 +61,8 @@ def run_case(case: Case, world, engine, policy) -> dict:
         validation = co.combine(world.allgather(agreed(world, check, "checking the output"), "the checks"))
         record["validation"] = validation
         if not validation["ok"]:
-            return {**record, "status": "failed", "reason": f"validation failed: {validation['detail']}"}
+            return {**record, "status": "failed", "reason": f"{dtype}, {p['bytes']} B per rank: validation failed: "
+                                                         f"{validation['detail']}"}
         pilot = max(world.allgather(agreed(world, lambda: min(call.run(1) for _ in range(3)), "the pilot"),
                                     "the pilot times"))
         reps = reps_for(pilot, p["sample_ms"], p["max_reps"])

@@ -91,10 +91,12 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     for axis, name in zip(axes.flat, names):
         held = {}
         for number, label, key, members in panels[name]:
-            axis.plot([r["bytes"] for r in members], [max(r["busbw_gbps"]["median"], 1e-6) for r in members],
+            alone = members[-1]["ranks"] == 1  # busbw is 0 for most collectives: algbw says what moved
+            axis.plot([r["bytes"] for r in members],
+                      [r["algbw_gbps" if alone else "busbw_gbps"]["median"] for r in members],
                       marker=markers.get(key[1], "o"), markersize=3, color=COLOURS[number % len(COLOURS)],
                       label=f"{label}: {key[1]} {co.PLACEMENTS[key[2]]} ({members[-1]['engine']}, "
-                            f"{members[-1]['ranks']} ranks)")
+                            + ("1 rank: algbw)" if alone else f"{members[-1]['ranks']} ranks)"))
             link = members[-1].get("link") or {}
             if link.get("gbps"):
                 held[link["key"]] = number
