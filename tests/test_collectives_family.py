@@ -326,3 +326,62 @@ def test_a_rank_that_dies_ends_the_job_and_the_file_keeps_what_finished(tmp_path
     document = _records(tmp_path / "r")
     assert document["status"] in ("running", "interrupted")
     assert [r["status"] for r in document["records"]] == ["ok"]
+
+
+# ---------------------------------------------------------------- the NCCL calls, against a stand-in
+
+class _Recorder:
+    """Stands in for CuPy's NcclCommunicator and the nccl module: records each call."""
+
+    NCCL_SUM = "sum"
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *args: self.calls.append((name, *args))
+
+
+def _nccl_calls(collective, placement, rank=1, n=3, count=12):
+    from types import SimpleNamespace
+
+    from smbench.families.collectives import cuda
+
+    recorder = _Recorder()
+    engine = SimpleNamespace(comm=recorder, nccl=recorder, world=SimpleNamespace(rank=rank, size=n),
+                             stream=SimpleNamespace(ptr=7), types={"f32": "F32"},
+                             cupy=SimpleNamespace(cuda=SimpleNamespace(Device=lambda: SimpleNamespace(
+                                 synchronize=lambda: None))))
+    buffer = lambda ptr: SimpleNamespace(data=SimpleNamespace(ptr=ptr), dtype=np.dtype("float32"))  # noqa: E731
+    call = cuda.NcclCall(engine, collective, "f32", placement, buffer(1000),
+                         None if placement == "in_place" else buffer(5000), count)
+    call.issue()
+    return recorder.calls
+
+
+def test_the_nccl_calls_follow_nccls_layout():
+    """CuPy's argument order, NCCL's in-place layout (a rank's chunk at rank x chunk), and
+    alltoall and send/recv as grouped point-to-point calls, as nccl-tests makes them."""
+    chunk = 4 * 4  # 12 f32 over 3 ranks: 4 elements each
+    assert _nccl_calls("all_reduce", "out_of_place") == [("allReduce", 1000, 5000, 12, "F32", "sum", 7)]
+    assert _nccl_calls("all_reduce", "in_place") == [("allReduce", 1000, 1000, 12, "F32", "sum", 7)]
+    assert _nccl_calls("all_gather", "in_place") == [("allGather", 1000 + chunk, 1000, 4, "F32", 7)]
+    assert _nccl_calls("reduce_scatter", "out_of_place") == [("reduceScatter", 1000, 5000, 4, "F32", "sum", 7)]
+    assert _nccl_calls("reduce_scatter", "in_place") == [("reduceScatter", 1000, 1000 + chunk, 4, "F32", "sum", 7)]
+    assert _nccl_calls("broadcast", "in_place") == [("broadcast", 1000, 1000, 12, "F32", 0, 7)]
+    assert _nccl_calls("reduce", "out_of_place") == [("reduce", 1000, 5000, 12, "F32", "sum", 0, 7)]
+    assert _nccl_calls("alltoall", "out_of_place") == [
+        ("groupStart",), *[c for p in range(3) for c in (("send", 1000 + p * chunk, 4, "F32", p, 7),
+                                                          ("recv", 5000 + p * chunk, 4, "F32", p, 7))], ("groupEnd",)]
+    assert _nccl_calls("sendrecv", "out_of_place") == [
+        ("groupStart",), ("send", 1000, 12, "F32", 2, 7), ("recv", 5000, 12, "F32", 0, 7), ("groupEnd",)]
+
+
+def test_nccl_version_and_interface_lines(tmp_path):
+    from smbench.families.collectives import cuda
+
+    assert cuda.version_text(23203) == "2.32.3" and cuda.version_text(22705) == "2.27.5"
+    (tmp_path / "nccl.spark1.123").write_text(
+        "spark1:123:123 [0] NCCL INFO NET/IB : Using [0]rocep1s0f0:1/RoCE [1]roceP2p1s0f1:1/RoCE\n"
+        "spark1:123:123 [0] NCCL INFO Bootstrap : Using enP7s7:192.168.1.2<0>\n")
+    assert cuda.chosen_interface(str(tmp_path)) == ["NET/IB : Using [0]rocep1s0f0:1/RoCE [1]roceP2p1s0f1:1/RoCE"]

@@ -94,7 +94,8 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
             alone = members[-1]["ranks"] == 1  # busbw is 0 for most collectives: algbw says what moved
             axis.plot([r["bytes"] for r in members],
                       [r["algbw_gbps" if alone else "busbw_gbps"]["median"] for r in members],
-                      marker=markers.get(key[1], "o"), markersize=3, color=COLOURS[number % len(COLOURS)],
+                      marker=markers.get(key[1], "o"), markersize=3,
+                      color=COLOURS[(number * len(dtypes) + dtypes.index(key[1])) % len(COLOURS)],
                       label=f"{label}: {key[1]} {co.PLACEMENTS[key[2]]} ({members[-1]['engine']}, "
                             + ("1 rank: algbw)" if alone else f"{members[-1]['ranks']} ranks)"))
             link = members[-1].get("link") or {}
