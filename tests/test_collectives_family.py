@@ -235,8 +235,14 @@ def test_world_size_one_runs_without_a_launcher(tmp_path):
     assert "collectives (MPI, 1 rank)" in out and "MPI has no broadcast" in json.dumps(document["notes"])
     from smbench import cli
 
-    assert cli.main(["plot", str(next((tmp_path / "r").glob("*.json"))), "--out", str(tmp_path / "p")]) == 0
+    path = str(next((tmp_path / "r").glob("*.json")))
+    assert cli.main(["plot", path, "--out", str(tmp_path / "p")]) == 0
     assert (tmp_path / "p" / "collectives_busbw_vs_size.png").stat().st_size > 10_000
+    code, out, err = run_cli_here("compare", path, path, "--format", "csv")
+    assert code == 0 and "all_reduce f32 out of place 1 KiB" in out
+    code, out, err = run_cli_here("rerun", path, "--out", str(tmp_path / "again"))
+    assert code == 0, err
+    assert "same kernels" in out and "not in the new run" not in out
 
 
 def test_world_size_one_without_mpi4py_is_skipped_with_the_hint(tmp_path, monkeypatch):

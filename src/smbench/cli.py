@@ -505,6 +505,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
+    from smbench import ranks
+
+    world = ranks.world()
+    if world.size == 1:
+        return _rerun(args)
+    return ranks.as_one_job(world, lambda: _rerun(args), "smbench rerun")
+
+
+def _rerun(args: argparse.Namespace) -> int:
     from smbench import rerun
 
     try:
@@ -512,6 +521,8 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:
         print(f"smbench rerun: interrupted ({stop})", file=sys.stderr)
         return 130
+    if outcome is None:
+        return 0  # a rank other than 0: rank 0 says what moved
     print(f"rerun of {outcome.original} -> {outcome.new}")
     if outcome.config_changes:
         print(f"configuration changed in {len(outcome.config_changes)} figures (not the same measurement):")

@@ -51,7 +51,7 @@ def run_case(case: Case, world, engine, policy) -> dict:
                                   None if receive is None else co.encode(xp, receive, dtype), count)
 
         call = agreed(world, setup, "setting up the buffers")
-        record["kernel"] = f"{call.api} ({co.PLACEMENTS[placement]})"
+        record["kernel"] = f"{call.api} {dtype} ({co.PLACEMENTS[placement]})"
         agreed(world, lambda: call.run(1), "the checked call")
 
         def check():
@@ -61,7 +61,7 @@ def run_case(case: Case, world, engine, policy) -> dict:
         validation = co.combine(world.allgather(agreed(world, check, "checking the output"), "the checks"))
         record["validation"] = validation
         if not validation["ok"]:
-            return {**record, "status": "failed", "reason": f"{dtype}, {p['bytes']} B per rank: validation failed: "
+            return {**record, "status": "failed", "reason": f"{p['bytes']} B per rank: validation failed: "
                                                          f"{validation['detail']}"}
         pilot = max(world.allgather(agreed(world, lambda: min(call.run(1) for _ in range(3)), "the pilot"),
                                     "the pilot times"))
