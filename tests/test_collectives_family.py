@@ -391,3 +391,69 @@ def test_nccl_version_and_interface_lines(tmp_path):
         "spark1:123:123 [0] NCCL INFO NET/IB : Using [0]rocep1s0f0:1/RoCE [1]roceP2p1s0f1:1/RoCE\n"
         "spark1:123:123 [0] NCCL INFO Bootstrap : Using enP7s7:192.168.1.2<0>\n")
     assert cuda.chosen_interface(str(tmp_path)) == ["NET/IB : Using [0]rocep1s0f0:1/RoCE [1]roceP2p1s0f1:1/RoCE"]
+
+
+# ---------------------------------------------------------------- one case over two ranks, against stand-ins
+
+class _PairWorld:
+    """Rank 0 of two; rank 1 answers like rank 0 but takes twice as long (or fails a step)."""
+
+    size, rank, is_root, timeout_s = 2, 0, True, 30.0
+
+    def __init__(self, failing_step: str = ""):
+        self.failing_step = failing_step
+
+    def barrier(self, what):
+        pass
+
+    def allgather(self, value, what):
+        if what == "a sample's times":
+            return [value, (value[0] * 2, value[1])]
+        if what == self.failing_step:
+            return [value, "MemoryError: out of memory"]
+        return [value, value]
+
+
+class _NumpyEngine:
+    """An engine whose collective 'completes' at once with the exact output (1 ms per call)."""
+
+    name, library, xp, timing = "stand-in", "none", np, "fake"
+
+    def prepare(self, collective, dtype, placement, send, receive, count):
+        from types import SimpleNamespace
+
+        out = co.encode(np, co.expected(np, collective, 0, 2, count), dtype)
+        return SimpleNamespace(api="fake_" + collective, run=lambda reps: 1e-3 * reps, result=lambda: out)
+
+
+def _pair_case(link_key="200gbe-x2", size=1 << 20):
+    from smbench.cases import Case
+
+    count = size // 4
+    return Case("collectives", "all_reduce", "all_reduce f32 1 MiB",
+                {"collective": "all_reduce", "dtype": "f32", "placement": "out_of_place", "bytes": size,
+                 "count": count, "ranks": 2, "bus_factor": 1.0, "bus_bytes": size,
+                 "link": links.describe(links.LINKS[link_key], "test"), "sample_ms": 1.0, "max_reps": 4,
+                 "verdict_min_bytes": size})
+
+
+def test_a_case_over_two_ranks_takes_the_slowest_and_judges_the_link():
+    from smbench.families.collectives import measure
+    from smbench.timing import TimingPolicy
+
+    record = measure.run_case(_pair_case(), _PairWorld(), _NumpyEngine(),
+                              TimingPolicy(warmup=1, min_samples=3, max_samples=5, budget_s=0.01))
+    assert record["status"] == "ok", record.get("reason")
+    assert record["time_s"]["median"] == pytest.approx(2e-3)  # rank 1's 2 ms per call, not rank 0's 1 ms
+    assert record["busbw_gbps"]["median"] == pytest.approx((1 << 20) / 2e-3 / 1e9)  # 2(n-1)/n = 1 for n = 2
+    assert record["verdict"] == "low" and record["looks_like"] == "looks like the 1 GbE management port (0.125 GB/s)"
+    assert [r["median"] for r in record["rank_time_s"]] == pytest.approx([1e-3, 2e-3])
+
+
+def test_a_step_that_fails_on_one_rank_fails_the_case_on_every_rank():
+    from smbench.families.collectives import measure
+    from smbench.timing import TimingPolicy
+
+    record = measure.run_case(_pair_case(), _PairWorld("setting up the buffers"), _NumpyEngine(), TimingPolicy())
+    assert record["status"] == "failed"
+    assert record["reason"] == "setting up the buffers failed on rank 1: MemoryError: out of memory"

@@ -389,9 +389,20 @@ def _run(args: argparse.Namespace, world) -> int:
     return 1 if any(r["status"] == "failed" for r in records) else 0
 
 
+def _one_process(command: str) -> None:
+    """bench and selftest are one process's: under mpiexec or srun they would run once per rank."""
+    from smbench import ranks
+
+    launch = ranks.detect()
+    if launch.size > 1:
+        raise SmbenchError(f"smbench {command} runs in one process, not as {launch.size} ranks ({launch.launcher}); "
+                           f"across ranks run: mpiexec -n {launch.size} smbench run --only collectives")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from smbench import bench, run
 
+    _one_process("bench")
     _check_writable_dir(args.out)
     suite = _suite_for(args)
     terminal = _stdout_is_terminal()
@@ -413,6 +424,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from smbench import selftest
     from smbench.backends import cuda
 
+    _one_process("selftest")
     _check_writable_dir(args.out)
     _select_device(args.device)
     if args.backend == "cuda":

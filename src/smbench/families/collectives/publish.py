@@ -54,14 +54,22 @@ COMPARE = (("Collectives: busbw at the largest size, GB/s", largest, "collective
 
 
 def report_lines(label: str, document: dict) -> list[str]:
-    lines = []
+    """A line per collective, type and placement at its largest size, then the published
+    figures for the link the file was held to."""
+    lines, held = [], set()
     for key, members in curves(document["records"]).items():
         r = members[-1]
         link = r.get("link") or {}
-        against = f"{link['name']}, {link['gbps']} GB/s" if link.get("gbps") else link.get("chosen_by", "no link")
+        against = f"{link['name']}, {link['gbps']:g} GB/s" if link.get("gbps") else link.get("chosen_by", "no link")
+        held.add(link.get("key"))
+        verdict = judged(r) if "verdict" in r else ("no verdict: one rank" if r["ranks"] == 1 else
+                                                    "no verdict below collectives.verdict_min_mib")
         lines.append(f"{label}: {_name(key)} busbw {r['busbw_gbps']['median']:.4g} GB/s at {size(r['bytes'])} over "
-                     f"{r['ranks']} ranks ({r['engine']}; {against}): {judged(r)}; latency "
-                     f"{members[0]['latency_us']['median']:.1f} us at {size(members[0]['bytes'])}")
+                     f"{r['ranks']} rank{'s' if r['ranks'] > 1 else ''} ({r['engine']}; {against}): {verdict}; "
+                     f"latency {members[0]['latency_us']['median']:.1f} us at {size(members[0]['bytes'])}")
+    for where, what, gbps, kind, source in links.PUBLISHED:
+        if where in held:
+            lines.append(f"{label}: published beside it, {what}: {gbps:.4g} GB/s ({kind}, {source})")
     return lines
 
 

@@ -65,6 +65,10 @@ def headline(document: dict) -> list[tuple[str, str]]:
         return []
     key = next((k for k in groups if k[0] == "all_reduce"), next(iter(groups)))
     largest = groups[key][-1]
+    if largest["ranks"] == 1:
+        return [("collectives", f"one rank ({largest['engine']}): {key[0]} {key[1]} algbw "
+                                f"{largest['algbw_gbps']['median']:.4g} GB/s at {size(largest['bytes'])}, nothing "
+                                f"crosses a link; mpiexec -n N smbench run --only collectives measures one")]
     return [("collectives", f"{key[0]} {key[1]} busbw {largest['busbw_gbps']['median']:.4g} GB/s at "
                             f"{size(largest['bytes'])} over {largest['ranks']} ranks ({largest['engine']}); "
                             f"{judged(largest)}")]
