@@ -96,3 +96,4 @@ def test_a_call_past_its_timeout_aborts_the_communicator(engine):
     engine.world.timeout_s = 1e-6  # no GPU finishes 512 MiB in a microsecond
     with pytest.raises(ranks.RankLost, match="NCCL communicator was aborted"):
         call.run(20)
+    engine.cupy.cuda.Device().synchronize()  # the GPU is still usable after the abort

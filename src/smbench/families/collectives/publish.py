@@ -97,9 +97,10 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     dtypes = sorted({key[1] for lines in panels.values() for _, _, key, _ in lines})
     markers = dict(zip(dtypes, "os^vD"))
     for axis, name in zip(axes.flat, names):
-        held = {}
+        held, alone_any = {}, False
         for number, label, key, members in panels[name]:
             alone = members[-1]["ranks"] == 1  # busbw is 0 for most collectives: algbw says what moved
+            alone_any = alone_any or alone
             axis.plot([r["bytes"] for r in members],
                       [r["algbw_gbps" if alone else "busbw_gbps"]["median"] for r in members],
                       marker=markers.get(key[1], "o"), markersize=3,
@@ -120,12 +121,19 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
         axis.set_yscale("log")
         axis.set_title(f"{name} (busbw = algbw x {co.COLLECTIVES[name].factor_text})", fontsize=9)
         axis.set_xlabel("size per rank", fontsize=8)
-        axis.set_ylabel("busbw (GB/s)", fontsize=8)
+        axis.set_ylabel("busbw (GB/s)" + ("; one rank: algbw" if alone_any else ""), fontsize=8)
         axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: size_label(v)))
         axis.tick_params(labelsize=7)
         axis.grid(True, which="both", alpha=0.3)
-        axis.legend(fontsize=6, loc="upper left")
+        bottom, top = axis.get_ylim()
+        axis.set_ylim(bottom, top * 3)  # headroom: the link's line is not the frame
+    # One legend for every panel, below them: the same series run through each.
+    seen: dict = {}
+    for axis in axes.flat[:len(names)]:
+        for handle, text in zip(*axis.get_legend_handles_labels()):
+            seen.setdefault(text, handle)
     figure.suptitle("Collectives: bus bandwidth against size (nccl-tests' busbw; time = the slowest rank's; "
                     "dashed: the link, dotted: published)", fontsize=10)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0.06 + 0.02 * len(seen) / 2, 1, 1))
+    figure.legend(list(seen.values()), list(seen), loc="lower center", ncol=2, fontsize=8, frameon=False)
     return save(figure, out_dir, "collectives_busbw_vs_size")
