@@ -280,7 +280,8 @@ def execute(suite: Suite, runner, only: set[str], out_dir: Path,
     agree(suite, runner, only)
     cases, notes = plan(suite, runner, only)
     if not cases:
-        raise SmbenchError(f"suite {suite.name!r} has nothing to run for {', '.join(sorted(only))}")
+        raise SmbenchError(f"suite {suite.name!r} has nothing to run for {', '.join(sorted(only))}"
+                           + (f" ({notes['ranks']})" if "ranks" in notes else ""))
     policy = suite.timing(runner.name)
     prepare_runner(runner, suite)
     world = ranks.world()
