@@ -320,11 +320,23 @@ def _families_asked(args: argparse.Namespace) -> set[str]:
     return suites.check_families(only)  # before the backend starts: bad input costs nothing
 
 
+def _rank_device(args: argparse.Namespace):
+    """The GPU of this rank under a multi-rank launch: its local rank among the host's GPUs,
+    unless --device says, the CPU path was asked for, or the launcher gave it one GPU."""
+    from smbench import ranks
+
+    world = ranks.world()
+    visible = [v for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    if world.size == 1 or args.device is not None or args.backend == "cpu" or len(visible) == 1:
+        return args.device
+    return world.launch.local_rank
+
+
 def _runner_for(args: argparse.Namespace, suite):
     """The backend asked for; with --device, a GPU or a one-line error (never a quiet CPU run)."""
     from smbench import run as runner_module
 
-    _select_device(args.device)
+    _select_device(_rank_device(args))
     runner = runner_module.resolve_backend(args.backend, suite)
     if args.device is not None and runner.name != "cuda":
         raise SmbenchError(f"--device {args.device}: no such GPU here ({runner.why})")
@@ -332,16 +344,30 @@ def _runner_for(args: argparse.Namespace, suite):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from smbench import ranks
+
+    world = ranks.world()  # a multi-rank launch (mpiexec, srun) without mpi4py: one line, the install hint
+    if world.size == 1:
+        return _run(args, world)
+    return ranks.as_one_job(world, lambda: _run(args, world), "smbench run")
+
+
+def _run(args: argparse.Namespace, world) -> int:
+    """`smbench run` on this rank: under a multi-rank launch every rank runs the cases and
+    rank 0 alone shows progress, writes the result file and prints the summary."""
     from smbench import run as runner_module
     from smbench import run_view
 
     suite = _suite_for(args)
     only = _families_asked(args)
-    if not args.list:
+    if not args.list and world.is_root:
         _check_writable_dir(args.out)
     runner = _runner_for(args, suite)
     if args.list:
         return _list_cases(suite, runner, only)
+    if not world.is_root:
+        runner_module.execute(suite, runner, only, args.out)
+        return 0
     err = Console(stderr=True)
     err.print(f"smbench run: suite {suite.name}, backend {runner.name} ({runner.info['name']}; {runner.why})",
               highlight=False, soft_wrap=True)
@@ -365,9 +391,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if any(r["status"] == "failed" for r in records) else 0
 
 
+def _one_process(command: str) -> None:
+    """bench and selftest are one process's: under mpiexec or srun they would run once per rank."""
+    from smbench import ranks
+
+    launch = ranks.detect()
+    if launch.size > 1:
+        raise SmbenchError(f"smbench {command} runs in one process, not as {launch.size} ranks ({launch.launcher}); "
+                           f"across ranks run: mpiexec -n {launch.size} smbench run --only collectives")
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from smbench import bench, run
 
+    _one_process("bench")
     _check_writable_dir(args.out)
     suite = _suite_for(args)
     terminal = _stdout_is_terminal()
@@ -391,6 +428,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     from smbench import selftest
     from smbench.backends import cuda
 
+    _one_process("selftest")
     _check_writable_dir(args.out)
     _select_device(args.device)
     if args.backend == "cuda":
@@ -483,6 +521,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
+    from smbench import ranks
+
+    world = ranks.world()
+    if world.size == 1:
+        return _rerun(args)
+    return ranks.as_one_job(world, lambda: _rerun(args), "smbench rerun")
+
+
+def _rerun(args: argparse.Namespace) -> int:
     from smbench import rerun
 
     try:
@@ -490,6 +537,8 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     except KeyboardInterrupt as stop:
         print(f"smbench rerun: interrupted ({stop})", file=sys.stderr)
         return 130
+    if outcome is None:
+        return 0  # a rank other than 0: rank 0 says what moved
     print(f"rerun of {outcome.original} -> {outcome.new}")
     if outcome.config_changes:
         print(f"configuration changed in {len(outcome.config_changes)} figures (not the same measurement):")

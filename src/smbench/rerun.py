@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from smbench import compare, results, run
+from smbench import compare, ranks, results, run
 from smbench.families import figure_of
 from smbench.errors import SmbenchError
 from smbench.suites import Suite, check
@@ -94,14 +94,21 @@ def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path)
     return Comparison(original_path, new_path, changes, moved, steady, unmatched, slower)
 
 
-def rerun(path: Path, out_dir: Path, on_case=None) -> Comparison:
+def rerun(path: Path, out_dir: Path, on_case=None) -> Comparison | None:
     original = results.load(path)
     if original["kind"] != "measured":
         raise SmbenchError(f"{path} holds published figures: there is nothing to run again")
     if not original["records"]:
         raise SmbenchError(f"{path} holds no records: nothing says what to run again")
     suite = suite_of(original, Path(path))
+    world = ranks.world()
+    made_by = (original.get("world") or {}).get("size", 1)
+    if made_by != world.size:
+        raise SmbenchError(f"{path} was made by {made_by} rank{'s' if made_by > 1 else ''}, this is {world.size}: "
+                           f"run it again under the same launch (e.g. mpiexec -n {made_by} smbench rerun {path})")
     runner = run.resolve_backend(original["backend"], suite)
     families = {r["family"] for r in original["records"]}
     new_path, _ = run.execute(suite, runner, families, out_dir, on_case)
+    if not world.is_root:
+        return None  # rank 0 wrote the file and compares it
     return compare_runs(original, results.load(new_path), Path(path), new_path)

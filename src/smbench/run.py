@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from smbench import devices, provenance
+from smbench import devices, provenance, ranks
 from smbench.cases import Case, Skip, base_record
 from smbench.errors import SmbenchError
 from smbench.errors import one_line as _one_line
@@ -224,7 +224,12 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
     cases: list[Case] = []
     last: list[Case] = []
     notes: dict = {}
+    world = ranks.world()
+    alone = []
     for name, family in registry().items():
+        if name in only and suite.data.get(name) and world.size > 1 and not family.all_ranks:
+            alone.append(name)  # its figures are one process's: run it without the launcher
+            continue
         if name in only and suite.data.get(name):
             lacking = getattr(runner, "lacks", lambda _: "")(name)  # a stand-in runner runs every family
             if lacking:  # one row says why, instead of every case the plan would expand to
@@ -234,6 +239,9 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
             cases += part.cases
             last += part.last
             notes.update(part.notes)
+    if alone:
+        notes["ranks"] = (f"{world.size} ranks ({world.launch.launcher}): only the families that use every rank ran; "
+                          f"{', '.join(alone)} run in a single process (start smbench without the launcher)")
     return cases + last, notes
 
 
@@ -248,8 +256,8 @@ def run_case(case: Case, runner, policy) -> dict:
         return {**base_record(case), "status": "skipped", "reason": case.skip}
     try:
         return (RUNNERS.get(case.family) or registry()[case.family].run)(case, runner, policy)
-    except (KeyboardInterrupt, SystemExit):
-        raise
+    except (KeyboardInterrupt, SystemExit, ranks.RankLost):
+        raise  # a lost rank ends the job: no later case could run
     except Skip as why:  # the device cannot run it: a skipped row that says why
         return {**base_record(case), "status": "skipped", "reason": str(why)}
     except Exception as exc:  # noqa: BLE001 - one failing case is a row, never the end of the run
@@ -322,20 +330,54 @@ def run_cases(suite: Suite, runner, cases: list[Case], policy, writer: ResultWri
             return
 
 
+def agree(suite: Suite, runner, only: set[str]) -> None:
+    """Under a multi-rank launch every rank must run the same job: the same suite and settings,
+    smbench version, backend and families (else a one-line error on every rank)."""
+    world = ranks.world()
+    if world.size > 1:
+        world.agree("the suite, its settings, smbench's version, the backend and the families",
+                    {**ranks.fingerprint(suite.name, suite.data), "backend": runner.name, "families": sorted(only)})
+
+
+class _NoFile:
+    """A writer for a rank other than 0: keeps the records in memory, writes nothing."""
+
+    path = Path("(rank 0's file)")
+
+    def __init__(self, header: dict):
+        self.document = {**header, "records": []}
+
+    def add(self, record: dict) -> None:
+        self.document["records"].append(record)
+
+    def finish(self, status: str) -> None:
+        self.document["status"] = status
+
+
 def execute(suite: Suite, runner, only: set[str], out_dir: Path,
             on_case: Callable[[Case, int, int], None] | None = None) -> tuple[Path, list[dict]]:
     """Run the plan; returns (the result file, its records). An interrupt finishes the file
     as "interrupted" with every record so far, then propagates."""
     check_families(only)
+    agree(suite, runner, only)
     cases, notes = plan(suite, runner, only)
     if not cases:
-        raise SmbenchError(f"suite {suite.name!r} has nothing to run for {', '.join(sorted(only))}")
+        raise SmbenchError(f"suite {suite.name!r} has nothing to run for {', '.join(sorted(only))}"
+                           + (f" ({notes['ranks']})" if "ranks" in notes else ""))
     policy = suite.timing(runner.name)
     prepare_runner(runner, suite)
-    writer = ResultWriter(output_path(out_dir, runner, suite), header(suite, runner, notes))
+    world = ranks.world()
+    document = {**header(suite, runner, notes), "world": world.describe(runner.info)}
+    # Under a multi-rank launch rank 0 writes the one file; the others' records are theirs
+    # to compute (a family gathers every rank's samples into rank 0's record) and go nowhere.
+    writer = ResultWriter(output_path(out_dir, runner, suite), document) if world.is_root else _NoFile(document)
     try:
         run_cases(suite, runner, cases, policy, writer, on_case)
         writer.finish("complete")
+    except ranks.RankLost as lost:
+        writer.finish("interrupted")
+        raise ranks.RankLost(f"{lost}; {len(writer.document['records'])} finished cases kept in {writer.path} "
+                             f"(status \"interrupted\")") from None
     except KeyboardInterrupt:
         writer.finish("interrupted")
         raise RunInterrupted(writer.path, len(writer.document["records"])) from None

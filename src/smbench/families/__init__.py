@@ -51,6 +51,9 @@ class Family:
     # The figure a record is judged and exported by: (its field, unit, the record's amount that
     # each timed sample divides, scale) — export and rerun read it.
     figure: tuple = ("gbps", "GB/s", "bytes_moved", 1e9)
+    # Runs on every rank of a multi-rank launch (mpiexec, srun), its cases called by all of them
+    # together; a family without it runs only in a single process (smbench.run.plan leaves it out).
+    all_ranks: bool = False
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,0 +1,159 @@
+"""The collectives on the GPU: NCCL (the nvidia-nccl-cu13 wheel) through CuPy's bindings,
+one rank per GPU. The NCCL unique id goes from rank 0 to the others through MPI (a single
+rank needs no MPI). Each sample's calls are queued back to back on the rank's stream
+between two CUDA events; the wait for the last one is polled against the timeout and, past
+it, the communicator is aborted (ncclCommAbort) so that a rank that died or hangs ends the
+job. alltoall and send/recv are NCCL's grouped point-to-point calls, as in nccl-tests."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import tempfile
+import time
+
+from smbench import ranks
+from smbench.families import collectives as co
+
+ENGINE = "NCCL"
+
+API = {"all_reduce": "ncclAllReduce", "all_gather": "ncclAllGather", "reduce_scatter": "ncclReduceScatter",
+       "broadcast": "ncclBroadcast", "reduce": "ncclReduce", "alltoall": "ncclSend/ncclRecv (grouped)",
+       "sendrecv": "ncclSend/ncclRecv"}
+
+
+def unsupported(collective: str, dtype: str, placement: str) -> str:
+    return ""  # NCCL has every collective, type and placement the family plans
+
+
+def version_text(code: int) -> str:
+    """NCCL's version code (23203) as 2.32.3 (codes from 2.9 on: major x 10000 + minor x 100 + patch)."""
+    return f"{code // 10000}.{code % 10000 // 100}.{code % 100}"
+
+
+def chosen_interface(debug_dir: str | None) -> list[str]:
+    """The 'NET/... Using ...' lines NCCL wrote with NCCL_DEBUG=INFO: the interface it chose."""
+    if not debug_dir:
+        return []
+    lines = []
+    for path in glob.glob(os.path.join(debug_dir, "nccl.*")):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                lines += [re.sub(r"^.*?NET/", "NET/", line.strip()) for line in handle if re.search(r"NET/\S+ ?: ?Using", line)]
+        except OSError:
+            continue
+    return sorted(set(lines))
+
+
+class NcclEngine:
+    name = ENGINE
+    timing = "CUDA events around each sample's back-to-back calls on the rank's stream; the slowest rank's time"
+
+    def __init__(self, world, runner):
+        cupy = runner.backend._cupy()
+        from cupy.cuda import nccl
+
+        self.cupy, self.nccl, self.world, self.xp = cupy, nccl, world, cupy
+        self.library = f"NCCL {version_text(nccl.get_version())}"
+        self.debug_dir = None
+        if os.environ.get("NCCL_DEBUG", "").upper() == "INFO" and "NCCL_DEBUG_FILE" not in os.environ:
+            # NCCL says which network interface it chose only in its INFO log: keep it to record.
+            self.debug_dir = tempfile.mkdtemp(prefix="smbench-nccl-")
+            os.environ["NCCL_DEBUG_FILE"] = os.path.join(self.debug_dir, "nccl.%h.%p")
+        uid = world.bcast(nccl.get_unique_id() if world.is_root else None, "the NCCL unique id")
+        self.comm = nccl.NcclCommunicator(world.size, uid, world.rank)
+        self.stream = cupy.cuda.Stream(non_blocking=True)
+        self.types = {"f32": nccl.NCCL_FLOAT32, "f64": nccl.NCCL_FLOAT64, "f16": nccl.NCCL_FLOAT16,
+                      "bf16": nccl.NCCL_BFLOAT16, "int8": nccl.NCCL_INT8}
+        self.interface = chosen_interface(self.debug_dir)
+        if self.interface:
+            self.library += f"; {'; '.join(self.interface)}"
+
+    def prepare(self, collective, dtype, placement, send, receive, count):
+        return NcclCall(self, collective, dtype, placement, send, receive, count)
+
+    def abort(self) -> None:
+        try:
+            self.comm.abort()
+        except Exception:  # noqa: BLE001 - the job ends either way
+            pass
+
+
+class NcclCall:
+    def __init__(self, engine: NcclEngine, collective, dtype, placement, send, receive, count):
+        self.engine, self.collective, self.placement, self.count = engine, collective, placement, count
+        self.send, self.receive = send, receive
+        self.type = engine.types[dtype]
+        self.item = send.dtype.itemsize
+        self.api = API[collective]
+        engine.cupy.cuda.Device().synchronize()  # the buffers are filled on the default stream
+
+    def issue(self) -> None:
+        e, comm, nccl = self.engine, self.engine.comm, self.engine.nccl
+        rank, n, stream = e.world.rank, e.world.size, e.stream.ptr
+        in_place = self.placement == "in_place"
+        s = self.send.data.ptr
+        r = s if in_place else self.receive.data.ptr
+        c = self.count // n
+        name, t, total = self.collective, self.type, self.count
+        if name == "all_reduce":
+            comm.allReduce(s, r, total, t, nccl.NCCL_SUM, stream)
+        elif name == "all_gather":  # in place: this rank's chunk is already at its place in the output
+            comm.allGather(s + rank * c * self.item if in_place else s, r, c, t, stream)
+        elif name == "reduce_scatter":  # in place: the result lands at this rank's chunk of the buffer
+            comm.reduceScatter(s, s + rank * c * self.item if in_place else r, c, t, nccl.NCCL_SUM, stream)
+        elif name == "broadcast":
+            comm.broadcast(s, r, total, t, co.ROOT, stream)
+        elif name == "reduce":
+            comm.reduce(s, r, total, t, nccl.NCCL_SUM, co.ROOT, stream)
+        elif name == "alltoall":
+            nccl.groupStart()
+            for peer in range(n):
+                comm.send(s + peer * c * self.item, c, t, peer, stream)
+                comm.recv(r + peer * c * self.item, c, t, peer, stream)
+            nccl.groupEnd()
+        elif name == "sendrecv":
+            nccl.groupStart()
+            comm.send(s, total, t, (rank + 1) % n, stream)
+            comm.recv(r, total, t, (rank - 1) % n, stream)
+            nccl.groupEnd()
+        else:
+            raise ValueError(name)
+
+    def run(self, reps: int) -> float:
+        """reps calls queued between two events; the device seconds between them."""
+        e = self.engine
+        cupy = e.cupy
+        start, end = cupy.cuda.Event(), cupy.cuda.Event()
+        start.record(e.stream)
+        for _ in range(reps):
+            self.issue()
+        end.record(e.stream)
+        limit = e.world.timeout_s
+        deadline = time.monotonic() + limit
+        while not end.done:
+            if time.monotonic() > deadline:
+                e.abort()
+                raise ranks.RankLost(f"{self.api} did not complete within {limit:g} s on rank {e.world.rank}: a rank "
+                                     f"died or hangs (the NCCL communicator was aborted; collectives.timeout_s)")
+            time.sleep(20e-6)
+        e.comm.check_async_error()
+        return cupy.cuda.get_elapsed_time(start, end) / 1e3
+
+    def result(self):
+        if self.receive is not None:
+            return self.receive
+        start, length = co.output_span(self.collective, self.placement, self.engine.world.rank,
+                                       self.engine.world.size, self.count)
+        return self.send[start:start + length]
+
+
+_ENGINE: NcclEngine | None = None
+
+
+def engine(world, runner) -> NcclEngine:
+    global _ENGINE
+    if _ENGINE is None or _ENGINE.world is not world:
+        _ENGINE = NcclEngine(world, runner)
+    return _ENGINE

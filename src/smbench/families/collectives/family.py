@@ -1,0 +1,140 @@
+"""The collectives family as the harness sees it: its suite section, its plan (collective x
+type x placement x size, on every rank alike) and one case run on the backend's engine
+(NCCL on the GPU, MPI on the CPU path). It runs on every rank of a multi-rank launch
+(all_ranks); the figures are rank 0's to write."""
+
+from __future__ import annotations
+
+import socket
+
+from smbench import ranks
+from smbench.cases import Case, Skip
+from smbench.errors import SmbenchError
+from smbench.families import Family, PlanPart
+from smbench.families import collectives as co
+from smbench.families.collectives import links, measure, publish, view
+from smbench.run_view import size as size_text
+from smbench.settings import is_int, is_number, list_of
+
+
+def _power_of_two(v) -> bool:
+    return is_int(2)(v) and v & (v - 1) == 0
+
+
+SETTINGS = {
+    "collectives": (lambda v: list_of(lambda x: x in co.COLLECTIVES)(v) and bool(v),
+                    f"a list of {', '.join(co.COLLECTIVES)}"),
+    "dtypes": (lambda v: list_of(lambda x: x in co.DTYPES)(v) and bool(v), f"a list of {', '.join(co.DTYPES)}"),
+    "placements": (lambda v: list_of(lambda x: x in co.PLACEMENTS)(v) and bool(v), "a list of out_of_place, in_place"),
+    "smallest_bytes": (is_int(1), "a whole number of bytes >= 1 (the sweep's smallest size per rank)"),
+    "largest_mib": (is_int(1), "a whole number of MiB >= 1 (the sweep's largest size per rank on a GPU)"),
+    "cpu_largest_kib": (is_int(1), "a whole number of KiB >= 1 (the CPU path's largest size per rank)"),
+    "size_step": (_power_of_two, "a power of two >= 2 (the factor between sizes: 2 = every doubling)"),
+    "sample_ms": (is_number, "a positive number of milliseconds (back-to-back calls per timed sample)"),
+    "max_reps": (is_int(1), "a whole number >= 1 (the most calls in one timed sample)"),
+    "timeout_s": (is_number, "a positive number of seconds: a call that takes longer ends the job (a rank died "
+                             "or hangs)"),
+    "link": (lambda v: v == "auto" or v in links.LINKS, f"auto or one of {', '.join(links.LINKS)}"),
+    "verdict_min_mib": (is_int(1), "a whole number of MiB >= 1 (sizes from which busbw is judged against the link)"),
+}
+
+DEFAULTS = {"collectives": list(co.COLLECTIVES), "dtypes": ["f32", "bf16", "f16", "f64", "int8"],
+            "placements": list(co.PLACEMENTS), "smallest_bytes": 8, "largest_mib": 1024, "cpu_largest_kib": 64,
+            "size_step": 2, "sample_ms": 1.0, "max_reps": 1000, "timeout_s": 30.0, "link": "auto",
+            "verdict_min_mib": 64}
+GPU_FREE_FRACTION = 1 / 16  # send, receive and the check's temporaries at the largest size
+
+
+def setting(suite, key: str):
+    return suite.data.get("collectives", {}).get(key, DEFAULTS[key])
+
+
+def sizes(suite, runner) -> tuple[list[int], str]:
+    if runner.name == "cuda":
+        free = int(runner.info.get("free_bytes") or 0)
+        caps = [(setting(suite, "largest_mib") * co.MIB, f"the suite's largest_mib, {setting(suite, 'largest_mib')} MiB")]
+        if free:
+            caps.append((int(free * GPU_FREE_FRACTION), f"1/16 of {free / co.GIB:.1f} GiB free"))
+    else:
+        caps = [(setting(suite, "cpu_largest_kib") * co.KIB,
+                 f"the CPU path's cpu_largest_kib, {setting(suite, 'cpu_largest_kib')} KiB")]
+    top, why = min(caps)
+    return co.sweep(setting(suite, "smallest_bytes"), top, setting(suite, "size_step")), why
+
+
+def plan(suite, runner) -> PlanPart:
+    """Every collective x type x placement x size that the engine has; the same on every rank
+    (the plan's collectives are called in order by all of them). The link the busbw is held to
+    is chosen here, from the setting or from where the ranks are."""
+    part = PlanPart()
+    world = ranks.world()
+    world.timeout_s = setting(suite, "timeout_s")
+    engine = runner.part("collectives")
+    chosen, part.notes["collectives_sweep_cap"] = sizes(suite, runner)
+    hosts = world.allgather(socket.gethostname(), "the host names")
+    names = world.allgather(runner.info.get("name"), "the device names")
+    link, why = links.choose(setting(suite, "link"), world.size, len(set(hosts)), runner.name, names)
+    part.notes["collectives_link"] = f"{link.name if link else 'no link'}: {why}"
+    part.notes["collectives_engine"] = f"{engine.ENGINE} over {world.size} rank{'s' if world.size > 1 else ''}"
+    left_out = []
+    for name in setting(suite, "collectives"):
+        collective = co.COLLECTIVES[name]
+        for dtype in setting(suite, "dtypes"):
+            for placement in setting(suite, "placements"):
+                if placement not in collective.placements:
+                    continue
+                missing = engine.unsupported(name, dtype, placement)
+                if missing:
+                    left_out.append(f"{name} {dtype} {co.PLACEMENTS[placement]} ({missing})")
+                    continue
+                for size in chosen:
+                    count = co.element_count(name, size, dtype, world.size)
+                    if count == 0:
+                        continue  # fewer elements than ranks: nccl-tests leaves such a size out too
+                    part.cases.append(_case(name, dtype, placement, size, count, world.size, link, why, suite))
+    if left_out:
+        part.notes["collectives_left_out"] = f"{engine.ENGINE} has no {'; no '.join(left_out)}"
+    return part
+
+
+def _case(name, dtype, placement, size, count, n, link, why, suite) -> Case:
+    nbytes = count * co.DTYPES[dtype][1]
+    params = {"collective": name, "dtype": dtype, "placement": placement, "bytes": nbytes, "count": count,
+              "ranks": n, "bus_factor": co.bus_factor(name, n), "bus_factor_formula": co.COLLECTIVES[name].factor_text,
+              "bus_bytes": nbytes * co.bus_factor(name, n), "link": links.describe(link, why),
+              "sample_ms": setting(suite, "sample_ms"), "max_reps": setting(suite, "max_reps"),
+              "verdict_min_bytes": setting(suite, "verdict_min_mib") * co.MIB}
+    return Case("collectives", name, f"{name} {dtype} {co.PLACEMENTS[placement]} {size_text(nbytes)}", params)
+
+
+def run(case: Case, runner, policy) -> dict:
+    p = case.params
+    world = ranks.world()
+    if not co.exact_for(p["dtype"], world.size):
+        raise Skip(f"{world.size} ranks: the pattern's sums are not exact in {p['dtype']}")
+    try:
+        engine = runner.part("collectives").engine(world, runner)
+    except SmbenchError as missing:  # no mpi4py for the CPU path: a skipped row with the install hint
+        raise Skip(str(missing)) from None
+    return measure.run_case(case, world, engine, policy)
+
+
+def check(section: dict, suite_name: str) -> None:
+    if section.get("smallest_bytes", 8) > section.get("largest_mib", 1024) * co.MIB:
+        raise SmbenchError(f"{suite_name}: [collectives] smallest_bytes is larger than largest_mib")
+
+
+def check_record(record: dict, where: str) -> None:
+    from smbench.families import require
+
+    require(record, where, {"busbw_gbps": dict, "algbw_gbps": dict, "latency_us": dict, "bytes": int, "ranks": int,
+                            "dtype": str, "placement": str}, "collectives")
+
+
+FAMILY = Family("collectives", rank=70,
+                summary="collectives across ranks (all_reduce ... send/recv) as nccl-tests measures them: NCCL on "
+                        "the GPU, MPI on the CPU path; busbw against the link",
+                settings=SETTINGS, plan=plan, run=run, check=check, check_record=check_record, view=view.view,
+                compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
+                cost=(1, 0.01), headline=view.headline, all_ranks=True,
+                figure=("busbw_gbps", "GB/s", "bus_bytes", 1e9))

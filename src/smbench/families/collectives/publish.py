@@ -1,0 +1,139 @@
+"""The collectives family in comparisons, reports and plots: busbw by collective, type,
+placement and size (the noise test on each sample's busbw), a report line per collective
+at its largest size against the link, and busbw against size beside the link and the
+published figures for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+from smbench.compare import Entry, samples_of
+from smbench.families import collectives as co
+from smbench.families.collectives import links
+from smbench.families.collectives.view import curves, judged
+from smbench.plots import COLOURS, display_label, plt, save, size_label
+from smbench.run_view import size
+
+
+def _busbw_samples(record: dict) -> list[float] | None:
+    return samples_of(record, "bus_bytes", 1e9)
+
+
+def _name(key: tuple) -> str:
+    name, dtype, placement = key
+    return f"{name} {dtype} {co.PLACEMENTS[placement]}"
+
+
+def largest(document: dict) -> dict[str, Entry]:
+    return {_name(key): Entry(members[-1]["busbw_gbps"]["median"], _busbw_samples(members[-1]),
+                              f"{size(members[-1]['bytes'])}, {members[-1]['ranks']} ranks, {judged(members[-1])}")
+            for key, members in curves(document["records"]).items()}
+
+
+def per_size(document: dict) -> dict[str, Entry]:
+    return {f"{_name(key)} {size(r['bytes'])}": Entry(r["busbw_gbps"]["median"], _busbw_samples(r))
+            for key, members in curves(document["records"]).items() for r in members}
+
+
+def latency(document: dict) -> dict[str, Entry]:
+    entries = {}
+    for key, members in curves(document["records"]).items():
+        r = members[0]
+        samples = (r.get("time_s") or {}).get("samples")
+        entries[f"{_name(key)} {size(r['bytes'])}"] = Entry(r["latency_us"]["median"],
+                                                            [t * 1e6 for t in samples] if samples else None,
+                                                            better="lower")
+    return entries
+
+
+COMPARE = (("Collectives: busbw at the largest size, GB/s", largest, "collective / type / placement"),
+           ("Collectives: busbw per size, GB/s", per_size, "collective / type / placement / size"),
+           ("Collectives: latency at the smallest size, us", latency, "collective / type / placement / size"))
+
+
+def report_lines(label: str, document: dict) -> list[str]:
+    """A line per collective, type and placement at its largest size, then the published
+    figures for the link the file was held to."""
+    lines, held = [], set()
+    for key, members in curves(document["records"]).items():
+        r = members[-1]
+        link = r.get("link") or {}
+        against = f"{link['name']}, {link['gbps']:g} GB/s" if link.get("gbps") else link.get("chosen_by", "no link")
+        held.add(link.get("key"))
+        verdict = judged(r) if "verdict" in r else ("no verdict: one rank" if r["ranks"] == 1 else
+                                                    "no verdict below collectives.verdict_min_mib")
+        lines.append(f"{label}: {_name(key)} busbw {r['busbw_gbps']['median']:.4g} GB/s at {size(r['bytes'])} over "
+                     f"{r['ranks']} rank{'s' if r['ranks'] > 1 else ''} ({r['engine']}; {against}): {verdict}; "
+                     f"latency {members[0]['latency_us']['median']:.1f} us at {size(members[0]['bytes'])}")
+    for where, what, gbps, kind, source in links.PUBLISHED:
+        if where in held:
+            lines.append(f"{label}: published beside it, {what}: {gbps:.4g} GB/s ({kind}, {source})")
+    return lines
+
+
+def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
+    """busbw against size, one panel per collective; a line per file and type (out of place,
+    else in place); dashed: the link each file is held to; dotted: published figures for it."""
+    panels: dict[str, list] = {}
+    for number, (label, document) in enumerate(named):
+        if document["kind"] != "measured":
+            continue
+        groups = curves(document["records"])
+        placements = {k[2] for k in groups}
+        shown = "out_of_place" if "out_of_place" in placements else "in_place"
+        for key, members in groups.items():
+            if key[2] == shown or key[0] not in [k[0] for k in groups if k[2] == shown]:
+                panels.setdefault(key[0], []).append((number, display_label(label, document), key, members))
+    if not panels:
+        return []
+    names = [n for n in co.COLLECTIVES if n in panels]
+    columns = min(3, len(names))
+    rows = -(-len(names) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.8 * rows), squeeze=False)
+    for axis in axes.flat[len(names):]:
+        axis.set_visible(False)
+    dtypes = sorted({key[1] for lines in panels.values() for _, _, key, _ in lines})
+    markers = dict(zip(dtypes, "os^vD"))
+    for axis, name in zip(axes.flat, names):
+        held, alone_any = {}, False
+        for number, label, key, members in panels[name]:
+            alone = members[-1]["ranks"] == 1  # busbw is 0 for most collectives: algbw says what moved
+            alone_any = alone_any or alone
+            axis.plot([r["bytes"] for r in members],
+                      [r["algbw_gbps" if alone else "busbw_gbps"]["median"] for r in members],
+                      marker=markers.get(key[1], "o"), markersize=3,
+                      color=COLOURS[(number * len(dtypes) + dtypes.index(key[1])) % len(COLOURS)],
+                      label=f"{label}: {key[1]} {co.PLACEMENTS[key[2]]} ({members[-1]['engine']}, "
+                            + ("1 rank: algbw)" if alone else f"{members[-1]['ranks']} ranks)"))
+            link = members[-1].get("link") or {}
+            if link.get("gbps"):
+                held[link["key"]] = number
+        for key, number in held.items():
+            link = links.LINKS[key]
+            axis.axhline(link.gbps, color=COLOURS[number % len(COLOURS)], linestyle="--", linewidth=1,
+                         label=f"{link.name}: {link.gbps:g} GB/s ({link.kind})")
+            for where, what, gbps, kind, _ in links.PUBLISHED:
+                if where == key:
+                    axis.axhline(gbps, color="grey", linestyle=":", linewidth=1.2, label=f"{what}: {gbps:.4g} GB/s ({kind})")
+        axis.set_xscale("log", base=2)
+        axis.set_yscale("log")
+        axis.set_title(f"{name} (busbw = algbw x {co.COLLECTIVES[name].factor_text})", fontsize=9)
+        axis.set_xlabel("size per rank", fontsize=8)
+        axis.set_ylabel("busbw (GB/s)" + ("; one rank: algbw" if alone_any else ""), fontsize=8)
+        axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: size_label(v)))
+        axis.tick_params(labelsize=7)
+        axis.grid(True, which="both", alpha=0.3)
+        bottom, top = axis.get_ylim()
+        axis.set_ylim(bottom, top * 3)  # headroom: the link's line is not the frame
+    # One legend for every panel, below them: the same series run through each.
+    seen: dict = {}
+    for axis in axes.flat[:len(names)]:
+        for handle, text in zip(*axis.get_legend_handles_labels()):
+            seen.setdefault(text, handle)
+    figure.suptitle("Collectives: bus bandwidth against size (nccl-tests' busbw; time = the slowest rank's; "
+                    "dashed: the link, dotted: published)", fontsize=10)
+    figure.tight_layout(rect=(0, 0.06 + 0.02 * len(seen) / 2, 1, 1))
+    figure.legend(list(seen.values()), list(seen), loc="lower center", ncol=2, fontsize=8, frameon=False)
+    return save(figure, out_dir, "collectives_busbw_vs_size")
