@@ -51,9 +51,9 @@ def gpu_test_files(root: Path = ROOT) -> list[str]:
 def steps(out: Path) -> list[Step]:
     """The plan: 15 + 60 + 130 + 170 s of limits, plus 10 s of grace each: 7 minutes at most.
     The GPU tests leave out those that run `smbench run` in a child process (marked cli): the
-    selftest and the quick run here cover that path. The quick run comes last: 208 cases on
-    an H200, 48 of them GEMMs, latency last (estimated 3-4 minutes; what finishes in its limit
-    is kept)."""
+    selftest and the quick run here cover that path. The quick run comes last: 330 cases on
+    an H200, 48 of them GEMMs, latency and then the collectives last (estimated 3-4 minutes; what
+    finishes in its limit is kept)."""
     return [
         Step("doctor", ("-m", "smbench", "doctor"), 15, "doctor.log"),
         Step("selftest", ("-m", "smbench", "selftest", "--out", str(out)), 60, "selftest.log"),
