@@ -105,7 +105,7 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
                       [r["algbw_gbps" if alone else "busbw_gbps"]["median"] for r in members],
                       marker=markers.get(key[1], "o"), markersize=3,
                       color=COLOURS[(number * len(dtypes) + dtypes.index(key[1])) % len(COLOURS)],
-                      label=f"{label}: {key[1]} {co.PLACEMENTS[key[2]]} ({members[-1]['engine']}, "
+                      label=f"{label}: {key[1]} ({members[-1]['engine']}, "
                             + ("1 rank: algbw)" if alone else f"{members[-1]['ranks']} ranks)"))
             link = members[-1].get("link") or {}
             if link.get("gbps"):
@@ -119,7 +119,11 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
                     axis.axhline(gbps, color="grey", linestyle=":", linewidth=1.2, label=f"{what}: {gbps:.4g} GB/s ({kind})")
         axis.set_xscale("log", base=2)
         axis.set_yscale("log")
-        axis.set_title(f"{name} (busbw = algbw x {co.COLLECTIVES[name].factor_text})", fontsize=9)
+        # Out of place where a file timed it, else in place (MPI has no out-of-place broadcast):
+        # the legend's series run through every panel, so the placement is the panel's to say.
+        placed = sorted({co.PLACEMENTS[key[2]] for _, _, key, _ in panels[name]})
+        axis.set_title(f"{name} (busbw = algbw x {co.COLLECTIVES[name].factor_text}; {', '.join(placed)})",
+                       fontsize=9)
         axis.set_xlabel("size per rank", fontsize=8)
         axis.set_ylabel("busbw (GB/s)" + ("; one rank: algbw" if alone_any else ""), fontsize=8)
         axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: size_label(v)))
