@@ -40,27 +40,34 @@ gpu-check:
 compat-benchmark: install
 	$(BIN)/python benchmarks/compat_speed.py
 
-# The DGX Spark is aarch64: every runtime dependency must have a wheel for it.
-# Downloads (without installing) each dependency's aarch64 wheel for CPython 3.12.
-check-aarch64-wheels: install
-	$(BIN)/python -c "from importlib.metadata import requires; print('\n'.join(r for r in requires('smbench') if 'extra ==' not in r))" | \
-	while read -r requirement; do \
-	  $(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
-	    --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
-	    -d $(OUT)/aarch64-wheels "$$requirement" || { echo "no aarch64 wheel: $$requirement"; exit 1; }; \
-	done; ls $(OUT)/aarch64-wheels
+# The requirements a platform installs (`make bench` and `make test` install the collectives and
+# mlx extras too), their markers evaluated for that platform: pip's --platform does not change how
+# markers evaluate, so they are evaluated here. $(1): the marker environment, $(2): the extras.
+requirements = $(BIN)/python -c "import tomllib; from packaging.requirements import Requirement as R; \
+  p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+  reqs = map(R, p['dependencies'] + [r for e in $(2) for r in p['optional-dependencies'][e]]); \
+  print('\n'.join(r.name + ('[' + ','.join(sorted(r.extras)) + ']' if r.extras else '') + str(r.specifier) \
+                  for r in reqs if r.marker is None or r.marker.evaluate($(1))))"
 
-# A Mac installs smbench[mlx]: each dependency left for macOS (the markers evaluated as on an
-# arm64 Mac: the CUDA wheels drop out) must have a macOS arm64 wheel for CPython 3.12.
-# (pip's --platform does not change how markers evaluate, so they are evaluated here.)
-MACOS_ENV = {'platform_system': 'Darwin', 'sys_platform': 'darwin', 'platform_machine': 'arm64', 'python_version': '3.12', 'extra': 'mlx'}
+# Downloads (without installing) each requirement's wheel for CPython 3.12 on the platform;
+# a requirement with extras (mlx[cpu]) brings the wheels of those extras too.
+download = while read -r requirement; do \
+	  case "$$requirement" in *\[*) deps="";; *) deps="--no-deps";; esac; \
+	  $(BIN)/python -m pip download --quiet $$deps --only-binary=:all: --python-version 3.12 $(1) \
+	    -d $(OUT)/$(2) "$$requirement" || { echo "no wheel in $(2): $$requirement"; exit 1; }; \
+	done; ls $(OUT)/$(2)
+
+# The DGX Spark is aarch64: every dependency `make bench` installs must have a wheel for it.
+AARCH64_ENV = {'platform_system': 'Linux', 'sys_platform': 'linux', 'platform_machine': 'aarch64', 'python_version': '3.12'}
+AARCH64_PLATFORMS = --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux_2_35_aarch64
+check-aarch64-wheels: install
+	$(call requirements,$(AARCH64_ENV),('collectives', 'mlx')) | $(call download,$(AARCH64_PLATFORMS),aarch64-wheels)
+
+# A Mac installs smbench[mlx]: each dependency left for macOS (the CUDA wheels drop out by their
+# markers) must have a macOS arm64 wheel for CPython 3.12.
+MACOS_ENV = {'platform_system': 'Darwin', 'sys_platform': 'darwin', 'platform_machine': 'arm64', 'python_version': '3.12'}
 check-macos-wheels: install
-	$(BIN)/python -c "import tomllib; from packaging.requirements import Requirement as R; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-	  print('\n'.join(r.name + str(r.specifier) for r in map(R, p['dependencies'] + p['optional-dependencies']['mlx']) if r.marker is None or r.marker.evaluate($(MACOS_ENV))))" | \
-	while read -r requirement; do \
-	  $(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
-	    --platform macosx_14_0_arm64 -d $(OUT)/macos-wheels "$$requirement" || { echo "no macOS arm64 wheel: $$requirement"; exit 1; }; \
-	done; ls $(OUT)/macos-wheels
+	$(call requirements,$(MACOS_ENV),('mlx',)) | $(call download,--platform macosx_14_0_arm64,macos-wheels)
 
 clean:
 	rm -rf $(VENV) $(OUT) build dist .pytest_cache
