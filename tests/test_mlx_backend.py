@@ -56,7 +56,8 @@ def test_run_mlx_end_to_end(mlx_file):
     # int8: MLX's own refusal is the reason, not a crash
     assert all("inexact" in r["reason"] for r in by_family(document, "gemm", "skipped"))
     (precision,) = by_family(document, "precision", "ok")
-    assert precision["fit"] and "f32-like" in precision["device"]
+    assert precision["fit"] and "f32-like" in precision["device"] and "32 x 32 tile" in precision["device"]
+    assert precision["through"] == "MLX f32 matmul" and precision["behaves"]["kind"] == "none"
     (launch,) = by_family(document, "launch", "ok")
     assert 0 < launch["queued_us"]["median"] and launch["validation"]["ok"]
     # families without an MLX part: one skipped row each, with the reason
@@ -153,6 +154,12 @@ def test_metal_runner_matches_the_device_table(monkeypatch):
         "l2_bytes": None, "free_bytes": 1 << 36, "mlx_version": "x", "memory_kinds": [("unified", True, "")]})
     runner = run.MlxRunner()
     assert runner.spec.key == "m4max" and runner.expected.value == 546 and not runner.on_host
+    # The binned chip (32-core GPU) is held to its own, lower bandwidth, not the 40-core one's.
+    monkeypatch.setattr(backend, "device_info", lambda: {
+        "metal": True, "chip": "Apple M4 Max", "name": "Apple M4 Max (32-core GPU)", "device": "gpu",
+        "l2_bytes": None, "free_bytes": 1 << 36, "mlx_version": "x", "memory_kinds": [("unified", True, "")]})
+    runner = run.MlxRunner()
+    assert runner.spec.key == "m4max-32c" and runner.expected.value == 410
 
 
 def test_missing_mlx_is_one_line(monkeypatch):

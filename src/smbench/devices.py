@@ -158,13 +158,26 @@ DEVICES: tuple[DeviceSpec, ...] = (
         peaks=(Figure(2000, "TFLOP/s", "V", "NVIDIA RTX PRO 6000 Blackwell specification: 4000 AI TOPS (FP4 with "
                       "sparsity), 2000 dense", "fp4"),
                Figure(125, "TFLOP/s", "V", "NVIDIA RTX PRO 6000 Blackwell specification: FP32 125 TFLOPS", "fp32"))),
+    # The binned M4 Max (32-core GPU) has less bandwidth; its row comes first, matched by the
+    # core count the mlx backend puts in the name (Apple's chip name alone is the same).
+    DeviceSpec(
+        "m4max-32c", "Apple M4 Max (32-core GPU)", r"M4 Max.*\b32-core", None, None,
+        Figure(410, "GB/s", "V", "Apple MacBook Pro (M4 Max, 14-core CPU, 32-core GPU) specification"),
+        unified_memory=True, notes="no CUDA; the mlx backend; no tensor cores; the binned M4 Max"),
     DeviceSpec(
         "m4max", "Apple M4 Max (40-core GPU)", r"M4 Max", None, None,
-        Figure(546, "GB/s", "V", "Apple M4 Max specification"),
+        Figure(546, "GB/s", "V", "Apple MacBook Pro (M4 Max, 16-core CPU, 40-core GPU) specification"),
         (Figure(396, "GB/s", "M", "PyTorch MPS copy (chsasank/device-benchmarks)", "copy"),),
         unified_memory=True, notes="no CUDA; the mlx backend; no tensor cores",
         peaks=(Figure(13.8, "TFLOP/s", "M", "about 13.8 TFLOP/s FP32 via MPS (chsasank/device-benchmarks)", "fp32"),
                Figure(14.8, "TFLOP/s", "M", "about 14.8 TFLOP/s FP16 via MPS (chsasank/device-benchmarks)", "fp16"))),
+    DeviceSpec(
+        "m3ultra-60c", "Apple M3 Ultra (60-core GPU)", r"M3 Ultra.*\b60-core", None, None,
+        Figure(819.2, "GB/s", "V", "Apple M3 Ultra specification (both GPU configurations)"),
+        unified_memory=True, notes="no CUDA; the mlx backend; the binned M3 Ultra",
+        peaks=(Figure(21, "TFLOP/s", "D", "about 21 TFLOP/s FP32, derived: 60 GPU cores (Apple Mac Studio "
+                      "specification) x 128 FP32 lanes per core x 2 FLOP per FMA x about 1.4 GHz (Apple publishes "
+                      "no GPU clock)", "fp32"),)),
     DeviceSpec(
         "m3ultra", "Apple M3 Ultra", r"M3 Ultra", None, None,
         Figure(819.2, "GB/s", "V", "Apple M3 Ultra specification"),

@@ -145,7 +145,8 @@ class MlxRunner(Runner):
         self.l2_bytes = self.info.get("l2_bytes") or 16 << 20
         self.dram_threshold = 4 * max(self.l2_bytes, self.info.get("l3_bytes") or 0)
         if self.metal:
-            self.expected, self.spec = devices.expected_bandwidth(self.info["chip"], None)
+            # The name carries the GPU core count: a binned chip has its own row (less bandwidth).
+            self.expected, self.spec = devices.expected_bandwidth(self.info["name"], None)
             row = f"device table row {self.spec.key!r}" if self.spec else "not in the device table: no expectation"
             self.why = f"{why}; Metal GPU, {row}"
         else:

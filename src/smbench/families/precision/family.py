@@ -53,8 +53,9 @@ def run_precision(case: Case, runner, policy) -> dict:
     settings = case.params
     record = {**base_record(case), "kernel": fmt.kernel, "label": fmt.label, "input_format": fmt.input_format,
               "accumulator": fmt.accumulator, "k": fmt.k}
+    part = runner.part("precision")
     try:
-        device, device_gemm, how, provenance_of_kernel = runner.part("precision").devices(runner, fmt, settings)
+        device, device_gemm, how, provenance_of_kernel = part.devices(runner, fmt, settings)
     except Skip as why:
         return {**record, "status": "skipped", "reason": str(why)}
     # Validation: K products of 1 x 1 must give K exactly, whatever the model.
@@ -70,8 +71,15 @@ def run_precision(case: Case, runner, policy) -> dict:
     record.update({"status": "ok", "fit": fitted.to_dict()})
     if fitted.model is None:
         return {**record, "status": "failed", "reason": "no model of the emulator's family fits every answer"}
-    kind, like = precision.likeness(fitted.published)
-    record["behaves"] = {"kind": kind, "models": [p["gpu"] for p in like], "verdict": precision.verdict(fitted.published)}
+    through = getattr(part, "THROUGH", None)  # a backend whose matmul is no tensor core (MLX)
+    if through:
+        record["through"] = through
+        kind, like = "none", []
+        record["behaves"] = {"kind": kind, "models": [], "verdict": part.NOT_A_TENSOR_CORE.format(input=fmt.input_format)}
+    else:
+        kind, like = precision.likeness(fitted.published)
+        record["behaves"] = {"kind": kind, "models": [p["gpu"] for p in like],
+                             "verdict": precision.verdict(fitted.published)}
     published = tensor_core_models.model_of(like[0]["gpu"], fmt.input_format, fmt.accumulator) if like else None
     record["gemm"] = precision.gemm_errors(fmt, device_gemm, fitted.model, settings["gemm_ks"], published=published)
     if runner.name == "cpu":

@@ -62,6 +62,8 @@ def _block(p: dict) -> str:
 
 def _like(record: dict) -> str:
     behaves = record.get("behaves") or {}
+    if behaves.get("kind") == "none":
+        return "n/a"
     names = ", ".join(behaves.get("models", [])) or "-"
     return names if behaves.get("kind") == "like" else f"~{names}"
 
@@ -72,6 +74,8 @@ def _share(row: dict | None, key: str) -> str:
 
 def _label(record: dict) -> str:
     fmt = precision.BY_KEY.get(record["benchmark"])
+    if fmt and record.get("through"):  # not a tensor core: say what answered
+        return f"{fmt.input_format} in {record['through']}"
     return f"{fmt.input_format}>{fmt.accumulator}" if fmt and not fmt.scale else record["benchmark"].split("_")[0]
 
 
