@@ -51,6 +51,15 @@ _A100_PEAKS = (
 _H100_PCIE = "NVIDIA H100 datasheet: PCIe, "
 _B200 = "NVIDIA HGX B200 specification, per GPU: "
 
+
+def _apple_fp32(cores: int) -> Figure:
+    """An Apple GPU's FP32 peak, derived from its core count (Apple's specification): 128 FP32
+    lanes per core x 2 FLOP per FMA x about 1.4 GHz (Apple publishes no GPU clock)."""
+    value = cores * 128 * 2 * 1.4e9 / 1e12
+    return Figure(round(value), "TFLOP/s", "D", f"about {value:.0f} TFLOP/s FP32, derived: {cores} GPU cores (Apple "
+                  f"specification) x 128 FP32 lanes per core x 2 FLOP per FMA x about 1.4 GHz (Apple publishes no "
+                  f"GPU clock)", "fp32")
+
 DEVICES: tuple[DeviceSpec, ...] = (
     DeviceSpec(
         "gb10", "NVIDIA DGX Spark (GB10)", r"\bGB10\b|DGX Spark", "12.1", 48,
@@ -175,16 +184,12 @@ DEVICES: tuple[DeviceSpec, ...] = (
         "m3ultra-60c", "Apple M3 Ultra (60-core GPU)", r"M3 Ultra.*\b60-core", None, None,
         Figure(819.2, "GB/s", "V", "Apple M3 Ultra specification (both GPU configurations)"),
         unified_memory=True, notes="no CUDA; the mlx backend; the binned M3 Ultra",
-        peaks=(Figure(21, "TFLOP/s", "D", "about 21 TFLOP/s FP32, derived: 60 GPU cores (Apple Mac Studio "
-                      "specification) x 128 FP32 lanes per core x 2 FLOP per FMA x about 1.4 GHz (Apple publishes "
-                      "no GPU clock)", "fp32"),)),
+        peaks=(_apple_fp32(60),)),
     DeviceSpec(
         "m3ultra", "Apple M3 Ultra", r"M3 Ultra", None, None,
         Figure(819.2, "GB/s", "V", "Apple M3 Ultra specification"),
         unified_memory=True, notes="no CUDA; the mlx backend",
-        peaks=(Figure(28, "TFLOP/s", "D", "about 28 TFLOP/s FP32, derived: 80 GPU cores (Apple M3 Ultra "
-                      "specification) x 128 FP32 lanes per core x 2 FLOP per FMA x about 1.4 GHz (Apple publishes "
-                      "no GPU clock)", "fp32"),)),
+        peaks=(_apple_fp32(80),)),
 )
 
 # What counts as normal for a DRAM-resident stream kernel, as fractions of the spec:
