@@ -319,7 +319,7 @@ def test_run_gemm_on_the_cpu(tmp_path, capsys):
                      '[cpu]\nbudget_s = 0.05\n')
     assert main(["run", "--backend", "cpu", "--suite", str(suite), "--only", "gemm", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "GEMM (GPU: mma.sync" in out and "1x96x200" in out
+    assert "GEMM (CPU path: NumPy)" in out and "1x96x200" in out
     document = json.loads(next(tmp_path.glob("*.json")).read_text())
     records = [r for r in document["records"] if r["family"] == "gemm"]
     assert len(records) == 6 and all(r["status"] == "ok" for r in records)
@@ -492,7 +492,10 @@ def test_the_gemm_figure_says_host_numpy_when_only_the_cpu_path_drew_it(monkeypa
     record = _measured_gemm_record(512, 512, 512, "square", 0.1)
     cpu = {"kind": "measured", "backend": "cpu", "device": {"name": "CPU"}, "records": [record]}
     gpu = {"kind": "measured", "backend": "cuda", "device": {"name": "H100"}, "records": [record]}
+    mlx_cpu = {"kind": "measured", "backend": "mlx", "device": {"name": "mlx-cpu", "metal": False}, "records": [record]}
     publish.gemm_vs_size([("cpu", cpu)], tmp_path)
     publish.gemm_vs_size([("cpu", cpu), ("H100", gpu)], tmp_path)
-    assert "host NumPy (not a GPU)" in titles[0] and "mma.sync" not in titles[0]
+    publish.gemm_vs_size([("cpu", cpu), ("mlx", mlx_cpu)], tmp_path)
+    assert "(host NumPy; not a GPU)" in titles[0] and "mma.sync" not in titles[0]
     assert "smbench's mma.sync GEMM" in titles[1]
+    assert "(host NumPy, mlx-cpu: not Apple hardware; not a GPU)" in titles[2]

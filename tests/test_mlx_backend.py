@@ -52,6 +52,7 @@ def test_run_mlx_end_to_end(mlx_file):
     assert all(r["validation"]["ok"] and r["kernel"].startswith("mlx_") for r in streams)
     gemms = by_family(document, "gemm", "ok")
     assert {r["benchmark"] for r in gemms} == {"mlx_f32", "mlx_f16", "mlx_bf16"}
+    assert {r["kernel"] for r in gemms} == {"mx.matmul f32", "mx.matmul f16", "mx.matmul bf16"}  # rerun tells them apart
     assert all(r["validation"]["exact"]["ok"] and r["validation"]["random"]["ok"] for r in gemms)
     # int8: MLX's own refusal is the reason, not a crash
     assert all("inexact" in r["reason"] for r in by_family(document, "gemm", "skipped"))
@@ -132,7 +133,7 @@ def test_views_say_mlx_cpu_is_not_apple_hardware(mlx_file, cpu_file, tmp_path):
     from smbench import plots, report as report_module
 
     document = json.loads(path.read_text())
-    assert report_module.host_numpy(document) and not report_module.measured_gpu(document)
+    assert report_module.on_host_cpu(document) and not report_module.measured_gpu(document)
     assert "not Apple hardware" in plots.display_label("mine", document)
 
 

@@ -216,7 +216,7 @@ def test_cpu_path_figures_are_host_numpy_never_hardware(tmp_path):
     text = markdown.read_text()
     verdicts = _section(text, "Verdicts")
     assert "host NumPy" not in verdicts and "no GPU was measured" in verdicts
-    assert "triad bandwidth" in _section(text, "CPU reference path (host NumPy, not hardware)")
+    assert "triad bandwidth" in _section(text, "Host CPU files (not hardware)")
     for title in ("Bandwidth at the largest working set", "Throughput per precision"):
         section = _section(text, title)
         row = next(line for line in _table_lines(section) if line.startswith("| CPU path (host NumPy)"))

@@ -25,9 +25,9 @@ from smbench.errors import SmbenchError
 
 # The published devices a report sets the measured files beside, unless told (--against).
 DEFAULT_AGAINST = ("gb10", "rtx5090", "a100-80", "m4max", "m3ultra")
-HOST_NUMPY = "host NumPy"
-CPU_NOTE = ("figures timed on the CPU reference path: NumPy on the host CPU, not a GPU. They show that the "
-            "pipeline runs and validates; they say nothing about any GPU, so they get no verdict and no ratio.")
+CPU_NOTE = ("figures timed on a host CPU (the CPU reference path's NumPy, or MLX's CPU device), not a GPU. They "
+            "show that the pipeline runs and validates; they say nothing about any GPU, so they get no verdict and "
+            "no ratio.")
 RATIO_NOTE = ("A value in brackets is this figure divided by the same figure of the measured GPU named "
               "(like with like: the same column). V = vendor specification, M = measured by others, "
               "D = derived; the sources are in the result files. Unmarked values were measured by smbench.")
@@ -48,14 +48,14 @@ class Section:
     notes: list[str] = field(default_factory=list)
 
 
-def host_numpy(document: dict) -> bool:
+def on_host_cpu(document: dict) -> bool:
     """A file whose figures are the host's, not hardware's: the CPU reference path (NumPy), or
     MLX's CPU device (mlx-cpu, not Apple hardware). smbench.origin says which."""
     return bool(origin.not_hardware(document))
 
 
 def measured_gpu(document: dict) -> bool:
-    return document["kind"] == "measured" and not host_numpy(document)
+    return document["kind"] == "measured" and not on_host_cpu(document)
 
 
 # ---------------------------------------------------------------- the device set
@@ -75,7 +75,7 @@ def select(named: list[tuple[str, dict]], against: list[str] | None = None) -> t
 
     gpus = [(label, d) for label, d in named if measured_gpu(d)]
     cpus = [(label if origin.not_hardware(d) in label else f"{label} ({origin.not_hardware(d)})", d)
-            for label, d in named if host_numpy(d)]
+            for label, d in named if on_host_cpu(d)]
     given = {d["device"].get("key") or label: (label, d) for label, d in named if d["kind"] == "published"}
     if against is None:
         keys = list(DEFAULT_AGAINST) + [k for _, d in gpus if (k := _matching_key(d)) and k not in DEFAULT_AGAINST]
@@ -106,7 +106,7 @@ def verdict_lines(named: list[tuple[str, dict]]) -> list[str]:
 
 
 def cpu_lines(named: list[tuple[str, dict]]) -> list[str]:
-    return [line for label, document in named if host_numpy(document) for line in _file_lines(label, document)]
+    return [line for label, document in named if on_host_cpu(document) for line in _file_lines(label, document)]
 
 
 def _file_lines(label: str, document: dict) -> list[str]:
@@ -135,9 +135,9 @@ def environment(named: list[tuple[str, dict]]) -> list[str]:
                          "(each figure's source is in the reference file)")
             continue
         what = device.get("name")
-        if host_numpy(document):
-            what = (f"{HOST_NUMPY} on the CPU reference path, not a GPU" if document["backend"] == "cpu" else
-                    f"{origin.not_hardware(document)}: MLX on the host's CPU, not a GPU")
+        if on_host_cpu(document):
+            what = (f"{origin.HOST_NUMPY} on the CPU reference path, not a GPU" if document["backend"] == "cpu" else
+                    "MLX on the host's CPU, not a GPU")
         lines.append(f"{label}: {what} (backend {document['backend']}, suite {document['suite']}, "
                      f"status {document['status']}); smbench {provenance.get('smbench_version')} "
                      f"git {str(provenance.get('git_sha'))[:12]}; NVRTC {provenance.get('nvrtc_version')}; "
@@ -147,7 +147,7 @@ def environment(named: list[tuple[str, dict]]) -> list[str]:
 
 
 def _kind_of(document: dict) -> str:
-    if host_numpy(document):
+    if on_host_cpu(document):
         return f"{origin.not_hardware(document)}, not a GPU"
     return "measured by smbench" if document["kind"] == "measured" else "published"
 
@@ -176,7 +176,7 @@ def device_table(named: list[tuple[str, dict]], extract) -> pd.DataFrame | None:
             for entry in cells[label].get(column, []):
                 ratios = [f"{entry.value / base[0].value:.3g}x" + (f" {name}" if len(bases) > 1 else "")
                           for name in bases if name != label and (base := cells[name].get(column))
-                          and base[0].value and not host_numpy(document)]
+                          and base[0].value and not on_host_cpu(document)]
                 shown.append(entry.shown() + (f" ({', '.join(ratios)})" if ratios else ""))
             row[column] = " / ".join(shown) if shown else "-"
         rows.append(row)
@@ -240,7 +240,7 @@ def sections(named: list[tuple[str, dict]], notes: list[str]) -> list[Section]:
     page = [Section("Verdicts", lines=verdict_lines(named) or ["no GPU was measured in these files"], notes=notes)]
     host = cpu_lines(named)
     if host:
-        page.append(Section(f"CPU reference path ({HOST_NUMPY}, not hardware)", CPU_NOTE, lines=host))
+        page.append(Section("Host CPU files (not hardware)", CPU_NOTE, lines=host))
     for family in registry().values():
         if family.report_section is not None:
             part = family.report_section(named)

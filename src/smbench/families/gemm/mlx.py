@@ -55,7 +55,7 @@ def run_record(case: Case, runner, policy, settings: dict) -> dict:
     p = case.params
     fmt = BY_KEY[p["format"]]
     shape = gemm.Shape(p["m"], p["n"], p["k"], p["shape_kind"])
-    record = {"family": "gemm", "benchmark": fmt.key, **{k: v for k, v in p.items()}, "kernel": "mx.matmul",
+    record = {"family": "gemm", "benchmark": fmt.key, **{k: v for k, v in p.items()}, "kernel": f"mx.matmul {fmt.encoding}",
               "label": fmt.label, "accumulator": f"not documented by MLX; C in {fmt.encoding}",
               "ops_unit": fmt.ops_unit, "ops": shape.ops, "bytes_moved": gemm.bytes_moved(fmt, shape),
               "layout": "A row-major (M x K), B as K x N through a transposed view", "instruction": "mx.matmul",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from smbench import origin
 from smbench.compare import Entry, tflops_samples
 from smbench.families import gemm
 from smbench.plots import plt, save
@@ -90,15 +91,19 @@ def gemm_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     axis.set_yscale("log")
     axis.set_xlabel("M = N = K")
     axis.set_ylabel("T(FL)OP/s (TOPS for INT8)")
-    from smbench.report import host_numpy
+    from smbench.report import on_host_cpu
 
-    drawn = {label for label, _, _ in series}
-    if all(host_numpy(document) for label, document in named if label in drawn):
-        # Only CPU-path files: NumPy's GEMM, never the mma.sync kernel or cuBLAS.
-        title = "Square GEMMs on the CPU path: host NumPy (not a GPU), the same shapes and checks as the GPU's"
+    drawn = [document for label, document in named if label in {label for label, _, _ in series}]
+    hosts = sorted({origin.not_hardware(document) for document in drawn if on_host_cpu(document)})
+    backends = {document.get("backend") for document in drawn}
+    if drawn and all(on_host_cpu(d) for d in drawn):
+        # Only host-CPU files: NumPy's or MLX's GEMM, never the mma.sync kernel or cuBLAS.
+        title = f"Square GEMMs on a host CPU ({', '.join(hosts)}; not a GPU), the same shapes and checks as the GPU's"
+    elif backends == {"mlx"}:
+        title = "Square GEMMs through MLX's mx.matmul on the Apple GPU"
     else:
         title = ("Square GEMMs: smbench's mma.sync GEMM (solid), cuBLAS on the same inputs (dashed), the "
-                 "format's mma.sync loop (dotted); CPU-path files: host NumPy")
+                 "format's mma.sync loop (dotted); host-CPU files: host NumPy or mlx-cpu; MLX files: mx.matmul")
     axis.set_title(title, fontsize=9)
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -41,8 +41,16 @@ def gemm_rows(records: list[dict]) -> list[list]:
     return table
 
 
+def _engines(records: list[dict]) -> str:
+    """What ran these GEMMs, from the records' instruction: the mma.sync kernel, NumPy, MLX."""
+    seen = {r.get("instruction") for r in records if r.get("family") == "gemm" and r.get("status") == "ok"}
+    names = [("GPU: mma.sync with a cp.async + ldmatrix pipeline", bool(seen - {"numpy", "mx.matmul", None})),
+             ("CPU path: NumPy", "numpy" in seen), ("MLX: mx.matmul", "mx.matmul" in seen)]
+    return "; ".join(name for name, present in names if present) or "GPU: mma.sync; CPU path: NumPy"
+
+
 def view(records: list[dict], console: Console) -> None:
-    print_fitted(console, "GEMM (GPU: mma.sync with a cp.async + ldmatrix pipeline; CPU path: NumPy)", COLUMNS,
+    print_fitted(console, f"GEMM ({_engines(records)})", COLUMNS,
                  gemm_rows(records),
                  "T(FL)OP/s = 2 M N K / median time; % mma loop = against the same format's mma.sync throughput "
                  "loop in this run; GB/s = (A + B + C bytes) / time, with % of the expected DRAM bandwidth, for "
