@@ -90,7 +90,55 @@ def test_stream_validation_catches_a_wrong_and_a_repeated_result():
     assert not checked.ok and "distinct" in checked.detail
 
 
-def test_time_calls_evaluates_every_output_inside_the_sample():
+@pytest.mark.parametrize("op", ["scale", "add", "triad"])
+def test_each_elementwise_operation_is_one_fused_kernel(op):
+    """triad as b + s * c unfused is a multiply and an add through a full-size temporary;
+    compiled, MLX's graph is one node (here MLX's CPU device JIT-compiles it with g++)."""
+    from smbench.backends import mlx as backend
+    from smbench.families.stream import mlx as part
+
+    call = part.mlx_call(op, "f32", part.prepare(op, "f32", 4096), 4096)
+    (primitive,) = backend.primitives(call(0))
+    assert primitive.startswith("Compiled") or op == "add"
+    assert part.timed_graph(op, call)["fused"]
+    assert backend.primitives(mx.array([1.0]) + mx.array([2.0]) * mx.array([3.0])) == ["Multiply", "Add"]
+
+
+def test_a_dot_of_a_tenth_of_the_arrays_fails_and_a_whole_one_passes():
+    """The reviewer's repro: one inner product of the first tenth once passed a bound grown
+    with n. Now each 4096-term row's partial is checked, on either path."""
+    from smbench.families.stream import mlx as part
+
+    n = 1 << 20
+    x = part.prepare("dot", "f32", n)
+    truncated = [mx.inner(x["a"][:n // 10], x["b"][:n // 10])]
+    assert not part.validate("dot", "f32", n, truncated, "metal").ok
+    assert not part.validate("dot", "f32", n, truncated, "mlx").ok
+    call = part.mlx_call("dot", "f32", x, n)
+    assert part.validate("dot", "f32", n, [call(0), call(1)], "mlx").ok
+    # the right number of partials, a tenth of the rows left out: caught row by row
+    short = mx.concatenate([call(0)[: n // 4096 * 9 // 10], mx.zeros((n // 4096 - n // 4096 * 9 // 10,))])
+    checked = part.validate("dot", "f32", n, [short], "mlx")
+    assert not checked.ok and "row sums beyond" in checked.detail
+
+
+def test_small_sizes_take_many_calls_per_sample_and_large_ones_hold_two():
+    from smbench.backends import mlx as backend
+    from smbench.families.stream import mlx as part
+    from smbench.timing import TimingPolicy
+
+    n = 1 << 14
+    call = part.mlx_call("triad", "f32", part.prepare("triad", "f32", n), n)
+    reps = backend.reps_for(backend.pilot_seconds(call))
+    assert reps > backend.FEWEST_PER_SAMPLE
+    kept = []
+    backend.time_calls(call, reps, TimingPolicy(warmup=0, min_samples=2, max_samples=2), kept,
+                       window=backend.in_flight(n * 4))
+    assert len(kept) == reps and part.validate("triad", "f32", n, kept, "mlx").ok
+    assert backend.reps_for(10.0) == backend.FEWEST_PER_SAMPLE and backend.in_flight(1 << 30) == 2
+
+
+def test_time_calls_evaluates_every_output_inside_the_sample_holding_a_window():
     from smbench.backends import mlx as backend
     from smbench.timing import TimingPolicy
 
@@ -102,8 +150,14 @@ def test_time_calls_evaluates_every_output_inside_the_sample():
         return out
 
     kept = []
-    backend.time_calls(call, 4, TimingPolicy(warmup=0, min_samples=2, max_samples=2), kept)
-    assert len(kept) == 4 and [int(k[1].item()) for k in kept] == [1, 2, 3, 4]
+    policy = TimingPolicy(warmup=0, min_samples=2, max_samples=2)
+    backend.time_calls(call, 4, policy, kept)  # by default every output is held
+    assert [int(k[1].item()) for k in kept] == [1, 2, 3, 4]
+    made.clear()
+    backend.time_calls(call, 6, policy, kept, window=2)
+    assert [int(k[1].item()) for k in kept] == [5, 6]
+    # the dropped calls were computed too (their graphs are gone: evaluated arrays keep none)
+    assert all(backend.primitives(m) == [] for m in made)
 
 
 def test_gemm_validation_catches_a_wrong_product():

@@ -5,15 +5,18 @@ Primitives only, as the other backends offer: MLX imported lazily (a one-line er
 install command when it is missing), the device described (on a Mac: the chip, its GPU cores
 and memory; elsewhere: the host, said to be mlx-cpu and not Apple hardware), its one memory
 kind (unified) and a timer. MLX is lazy: an operation only records a graph, and nothing runs
-until mx.eval asks for a result. The timer therefore evaluates every output of a timed sample
-inside the sample and synchronizes, and each family checks that what it timed was computed.
+until mx.eval (or mx.async_eval) asks for a result. The timer therefore queues every output
+of a timed sample for evaluation inside the sample and ends it with a synchronize, and each
+family checks that what it timed was computed.
 What a family runs lives in its folder (families/<name>/mlx.py).
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
+import math
 import os
 import platform
 import subprocess
@@ -25,11 +28,14 @@ from smbench.timing import Stats, TimingPolicy, measure
 NAME = "mlx"
 INSTALL = "pip install 'smbench[mlx]'"
 NOT_APPLE = "mlx-cpu: not Apple hardware"
-# Outputs one timed sample may hold at once: each MLX operation writes a fresh array, and
-# all of a sample's outputs stay alive until it is evaluated (a working set of gigabytes
-# gets one output per sample).
+# Outputs one timed sample may hold at once: each MLX operation writes a fresh array, alive
+# until it is computed and dropped (a working set of gigabytes holds two at a time).
 SAMPLE_BYTES = 256 << 20
 MOST_PER_SAMPLE = 64
+# A sample lasts at least this long where MOST_PER_SAMPLE calls allow: MLX's eval and
+# synchronize cost tens of microseconds, amortised over the sample's calls.
+SAMPLE_SECONDS = 0.02
+FEWEST_PER_SAMPLE = 4
 
 
 def mx():
@@ -137,9 +143,31 @@ def telemetry_note(metal: bool) -> str:
 # ---------------------------------------------------------------- timing
 
 def per_sample(output_bytes: int, most: int = MOST_PER_SAMPLE) -> int:
-    """Calls per timed sample: up to `most`, as many as keep a sample's outputs within
-    SAMPLE_BYTES (each call's output is a fresh array, alive until the sample's eval)."""
+    """Calls per timed sample when every output is held until the sample ends: up to `most`,
+    as many as keep a sample's outputs within SAMPLE_BYTES."""
     return max(1, min(most, SAMPLE_BYTES // max(1, output_bytes)))
+
+
+def in_flight(output_bytes: int) -> int:
+    """Outputs a sample holds at once: as many as fit in SAMPLE_BYTES, at least two, so the
+    next call is queued while one runs."""
+    return max(2, SAMPLE_BYTES // max(1, output_bytes))
+
+
+def reps_for(pilot_seconds: float, most: int = MOST_PER_SAMPLE) -> int:
+    """Calls per timed sample after a pilot call: enough for SAMPLE_SECONDS, never fewer than
+    FEWEST_PER_SAMPLE (the largest sizes too get several calls), at most `most`."""
+    if pilot_seconds <= 0:
+        return most
+    return max(FEWEST_PER_SAMPLE, min(most, math.ceil(SAMPLE_SECONDS / pilot_seconds)))
+
+
+def pilot_seconds(call) -> float:
+    """One evaluated call (after one untimed call that compiles and allocates), on the host clock."""
+    evaluate(call(0))
+    start = time.perf_counter()
+    evaluate(call(0))
+    return time.perf_counter() - start
 
 
 def evaluate(outputs) -> None:
@@ -152,17 +180,31 @@ def evaluate(outputs) -> None:
         synchronize()
 
 
-def time_calls(call, reps: int, policy: TimingPolicy, keep: list | None = None) -> Stats:
+def time_calls(call, reps: int, policy: TimingPolicy, keep: list | None = None, window: int | None = None) -> Stats:
     """Seconds per call of `call(i)` (which records the i-th call's graph and returns its
-    outputs), `reps` calls a sample, all evaluated inside the sample. `keep` receives the
-    last sample's outputs, for the family to check that each was computed."""
+    outputs), `reps` calls a sample. Each call's outputs are queued with mx.async_eval as
+    soon as recorded, so the device runs call i while the host records call i + 1. At most
+    `window` outputs (default: all `reps`) are held: past that the oldest is waited for
+    (mx.eval) and dropped, which bounds memory (MLX allocates an output when it is queued).
+    The sample ends by evaluating what is held and a synchronize, so every call it queued
+    was computed inside it. `keep` receives the outputs held at the end of the last sample
+    (the last `window` calls), for the family to check that each was computed."""
+    core = mx()
+    held = max(1, window or reps)
+
     def sample() -> float:
         start = time.perf_counter()
-        outputs = [call(i) for i in range(reps)]
-        evaluate(outputs)
+        live: collections.deque = collections.deque()
+        for i in range(reps):
+            outputs = call(i)
+            core.async_eval(outputs)
+            live.append(outputs)
+            if len(live) > held:
+                core.eval(live.popleft())
+        evaluate(list(live))
         seconds = time.perf_counter() - start
         if keep is not None:
-            keep[:] = outputs
+            keep[:] = live
         return seconds / reps
 
     return measure(sample, policy)
@@ -176,3 +218,17 @@ def to_numpy(array):
     if array.dtype == core.bfloat16:
         array = array.astype(core.float32)
     return np.array(array)
+
+
+def primitives(outputs) -> list[str]:
+    """The names of the primitives MLX would run to compute `outputs` (not yet evaluated),
+    from its own graph export (mx.export_to_dot): a fused kernel is one 'Compiled...' node."""
+    import re
+    import tempfile
+
+    core = mx()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "graph.dot")
+        core.export_to_dot(path, outputs)
+        with open(path) as handle:
+            return re.findall(r'label ="([^"]+)"', handle.read())

@@ -106,14 +106,35 @@ def expected_elements(op: str, index: np.ndarray, dtype) -> np.ndarray:
 def expected_sum(op: str, elements: int) -> float:
     """The exact (float64) reference of a reduction over `elements`, from whole periods of
     the patterns: no need to build gigabyte arrays on the host."""
+    return float(expected_row_sums(op, elements, elements)[0])
+
+
+# Terms per partial sum where a reduction is taken in rows (the CPU path's dot, the MLX
+# path's dot and read): each row's rounding error is bounded by its own length, not the
+# array's, so a sum that left out part of the array cannot hide inside a bound grown with n.
+ROW_TERMS = 1 << 12
+
+
+def row_terms(elements: int) -> int:
+    """Terms per row of a reduction over `elements`: ROW_TERMS, or the largest power of two
+    dividing `elements` below it (the sweep's sizes are whole blocks: no ragged last row)."""
+    return math.gcd(elements, ROW_TERMS)
+
+
+def expected_row_sums(op: str, elements: int, row: int) -> np.ndarray:
+    """The exact (float64) reference of each `row`-term partial sum of a reduction, from
+    prefix sums over one period of the patterns (their terms are multiples of 1/128 small
+    enough that float64 adds them without rounding)."""
     if op == "read":
         arrays, period = ("a",), _PATTERNS["a"][0]
     else:
         arrays, period = ("a", "b"), _PATTERNS["a"][0] * _PATTERNS["b"][0]
     index = np.arange(period, dtype=np.int64)
     values = np.prod([pattern(name, index, np.float64) for name in arrays], axis=0)
-    full, rest = divmod(elements, period)
-    return float(full * values.sum() + values[:rest].sum())
+    prefix = np.concatenate([[0.0], np.cumsum(values)])
+    starts = np.arange(0, elements, row, dtype=np.int64)
+    ends = np.minimum(starts + row, elements)
+    return (ends // period - starts // period) * prefix[-1] + prefix[ends % period] - prefix[starts % period]
 
 
 def reduction_tolerance(op: str, dtype, elements: int, threads: int) -> float:

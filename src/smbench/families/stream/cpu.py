@@ -44,7 +44,7 @@ def prepare(op: str, dtype: str, width: int, elements: int) -> Case:
 # rows of DOT_CHUNK terms instead (one einsum call: no per-chunk Python), the rows' sums
 # added in float64. Any order of adding n terms of one sign errs by at most (n-1) units of
 # rounding, so the bound is a DOT_CHUNK-term sum's whatever order einsum adds in.
-DOT_CHUNK = 1 << 12
+DOT_CHUNK = stream.ROW_TERMS
 PAIRWISE_BLOCK = 128  # NumPy's pairwise summation adds runs of at most 128 in sequence
 
 

@@ -2,11 +2,17 @@
 device), and on Metal also as mx.fast.metal_kernel kernels at each access width (macOS only;
 elsewhere a skipped row that says why).
 
-MLX is lazy, so a timed sample records `reps` calls, each writing a fresh output, and
-evaluates all of them inside the sample (smbench.backends.mlx.time_calls). The last sample's
-outputs are then checked one by one: each must be its own array (a call that handed back one
-result again did no work) and hold the reference values, so work that was never computed
-cannot pass as a figure.
+Each elementwise operation is one mx.compile'd function, so MLX runs it as one fused kernel
+(triad without it is a multiply and an add through a full-size temporary: 5 arrays' traffic
+for 3 counted). dot and read are taken in rows of stream.ROW_TERMS terms, one partial each (a
+batched (R,1,K)@(R,K,1) matmul; a row sum), so the device reduces in parallel and each
+partial is checked against a row's rounding bound.
+
+MLX is lazy, so a timed sample queues `reps` calls with mx.async_eval, each writing a fresh
+output, and ends with a synchronize (smbench.backends.mlx.time_calls); it holds the last few
+outputs (SAMPLE_BYTES' worth, at least two). Those are then checked one by one: each must be
+its own array (a call that handed back one result again did no work) and hold the reference
+values, so work that was never computed cannot pass as a figure.
 """
 
 from __future__ import annotations
@@ -77,16 +83,34 @@ def run_case(runner, op: str, dtype: str, width: int, kind: str, elements: int,
     inputs = prepare(op, dtype, elements)
     call = metal_call(op, dtype, width, elements, inputs) if path == "metal" else mlx_call(op, dtype, inputs, elements)
     operation = stream.OPERATIONS[op]
-    out_bytes = 8 if operation.reduction else elements * stream.DTYPES[dtype](0).itemsize
-    reps = backend.per_sample(out_bytes)
+    out_bytes = 8 * elements // stream.row_terms(elements) if operation.reduction else \
+        elements * stream.DTYPES[dtype](0).itemsize
     kept: list = []
     with runner.sampler() as sampler:
-        stats = backend.time_calls(call, reps, policy, kept)
-    validation = validate(op, dtype, elements, kept, path)
+        reps = backend.reps_for(backend.pilot_seconds(call))
+        stats = backend.time_calls(call, reps, policy, kept, window=backend.in_flight(out_bytes))
+    validation = validate(op, dtype, elements, kept, path, width)
     how = {"backend": "mlx", "device": runner.info["device"], "calls_per_sample": reps,
+           "outputs_checked": len(kept),
            "path": "mlx operations" if path == "mlx" else f"mx.fast.metal_kernel, {width}-byte accesses",
            "mlx_version": getattr(mx, "__version__", "?")}
+    if path == "mlx":
+        how.update(timed_graph(op, call))
     return stats, validation, how, sampler.summary, NO_KERNEL
+
+
+def timed_graph(op: str, call) -> dict:
+    """What MLX runs for one call: its primitives, and for an elementwise operation whether
+    mx.compile fused it into one kernel. (On MLX's CPU device fusing needs a C++ compiler
+    at run time, g++ on Linux; without one MLX runs the operations unfused, and says so here.)"""
+    primitives = backend.primitives(call(0))
+    how = {"primitives": primitives}
+    if op in COMPILED:
+        how["fused"] = len(primitives) == 1  # one kernel: 'Compiled...' (add is one primitive already)
+        if not how["fused"]:
+            how["note"] = ("MLX did not fuse this operation (on its CPU device fusing needs g++ at run time): "
+                           "its temporaries move bytes the GB/s does not count")
+    return how
 
 
 def prepare(op: str, dtype: str, elements: int) -> dict:
@@ -94,9 +118,30 @@ def prepare(op: str, dtype: str, elements: int) -> dict:
     mx = backend.mx()
     np_type = stream.DTYPES[dtype]
     index = np.arange(elements, dtype=np.int64)
-    arrays = {name: mx.array(stream.pattern(name, index, np_type)) for name in stream.OPERATIONS[op].reads}
+    kind = getattr(mx, MLX_DTYPES[dtype])  # said outright: mx.array makes float32 of NumPy's float64
+    arrays = {name: mx.array(stream.pattern(name, index, np_type), dtype=kind) for name in stream.OPERATIONS[op].reads}
+    if stream.OPERATIONS[op].reduction:
+        # the rows the reduction is taken in (views of the same memory, made before timing)
+        row = stream.row_terms(elements)
+        arrays["rows_a"] = arrays["a"].reshape(elements // row, 1, row)
+        if "b" in arrays:
+            arrays["rows_b"] = arrays["b"].reshape(elements // row, row, 1)
     backend.evaluate(list(arrays.values()))
     return arrays
+
+
+# The elementwise operations, each compiled into one fused MLX kernel (the scalar an input,
+# so one compiled kernel serves every call).
+COMPILED = {
+    "scale": lambda s, c: s * c,
+    "add": lambda a, b: a + b,
+    "triad": lambda b, c, s: b + s * c,
+}
+
+
+@functools.lru_cache(maxsize=None)
+def compiled(op: str):
+    return backend.mx().compile(COMPILED[op])
 
 
 def mlx_call(op: str, dtype: str, x: dict, elements: int):
@@ -104,13 +149,16 @@ def mlx_call(op: str, dtype: str, x: dict, elements: int):
     mx = backend.mx()
     kind = getattr(mx, MLX_DTYPES[dtype])
     s = mx.array(stream.SCALAR, dtype=kind)
+    mx.eval(s)
     return {
         "copy": lambda i: mx.array(x["a"]),  # a new array holding a's values: a read and a write
-        "scale": lambda i: s * x["c"],
-        "add": lambda i: x["a"] + x["b"],
-        "triad": lambda i: x["b"] + s * x["c"],
-        "dot": lambda i: mx.inner(x["a"], x["b"]),
-        "read": lambda i: mx.sum(x["a"]),
+        "scale": lambda i: compiled("scale")(s, x["c"]),
+        "add": lambda i: compiled("add")(x["a"], x["b"]),
+        "triad": lambda i: compiled("triad")(x["b"], x["c"], s),
+        # one partial per row: R independent 1xK by Kx1 products (a batched gemv, R threadgroups
+        # on Metal), not one K-long inner product that one threadgroup would read alone
+        "dot": lambda i: mx.matmul(x["rows_a"], x["rows_b"]).reshape(-1),
+        "read": lambda i: mx.sum(x["rows_a"], axis=(1, 2)),
         "write": lambda i: mx.full((elements,), stream.SCALAR, dtype=kind),
     }[op]
 
@@ -156,7 +204,7 @@ def metal_call(op: str, dtype: str, width: int, elements: int, x: dict):
         arguments.append(mx.array([stream.SCALAR], dtype=kind))
     arguments.append(mx.array([packs], dtype=mx.uint32))
     if operation.reduction:
-        threads = min(REDUCTION_THREADS, -(-packs // THREADGROUP) * THREADGROUP)
+        threads = metal_threads(op, dtype, width, elements)
         shape, out_type = (threads,), kind
     else:
         threads, shape, out_type = -(-packs // THREADGROUP) * THREADGROUP, (elements,), kind
@@ -167,12 +215,20 @@ def metal_call(op: str, dtype: str, width: int, elements: int, x: dict):
     return call
 
 
+def metal_threads(op: str, dtype: str, width: int, elements: int) -> int:
+    """Threads of a Metal reduction kernel, each writing one partial sum."""
+    packs = elements // (width // stream.DTYPES[dtype](0).itemsize)
+    return min(REDUCTION_THREADS, -(-packs // THREADGROUP) * THREADGROUP)
+
+
 # ---------------------------------------------------------------- validation
 
-def validate(op: str, dtype: str, elements: int, outputs: list, path: str) -> Validation:
-    """Every output of the last timed sample: its own array, and the reference values (each
-    reduction within its bound; the last written array at the CPU path's indices, each other
-    at a few hundred)."""
+def validate(op: str, dtype: str, elements: int, outputs: list, path: str, width: int = 16) -> Validation:
+    """Every output the last timed sample held: its own array, and the reference values (the
+    MLX path's reductions row by row, each row within a row's bound; a Metal kernel's
+    partials, one per thread at `width` bytes per access, added in float64 within the bound
+    of that many threads; the last written array at the CPU path's indices, each other at a
+    few hundred)."""
     if not outputs:
         return Validation(False, 0, "no timed output to check")
     distinct = len({id(o) for o in outputs})
@@ -181,16 +237,9 @@ def validate(op: str, dtype: str, elements: int, outputs: list, path: str) -> Va
                                     f"arrays: a call that hands back an earlier result did no work")
     np_type = stream.DTYPES[dtype]
     if stream.OPERATIONS[op].reduction:
-        checks = []
-        for output in outputs:
-            # MLX does not say in what order it adds; any order of n terms of one sign errs by at
-            # most (n - 1) roundings, the bound of one thread adding them all (threads = 1).
-            total = float(backend.to_numpy(output).astype(np.float64).sum())
-            checks.append(stream.validate_sum(op, np_type, elements, total, 1))
-            if not checks[-1].ok:
-                return checks[-1]
-        return Validation(True, elements * len(outputs), f"{len(outputs)} timed results, each {checks[-1].detail}",
-                          max(c.max_abs_error for c in checks), checks[-1].tolerance)
+        if path == "metal":
+            return validate_partials_total(op, np_type, elements, outputs, metal_threads(op, dtype, width, elements))
+        return validate_rows(op, np_type, elements, outputs)
     rng = np.random.default_rng(1)
     for number, output in enumerate(outputs):
         last = number == len(outputs) - 1
@@ -206,3 +255,45 @@ def validate(op: str, dtype: str, elements: int, outputs: list, path: str) -> Va
                               checked.max_abs_error)
     return Validation(True, elements, f"{len(outputs)} timed outputs each its own array; the last's {len(index)} "
                                       f"checked elements exact, {ELEMENTS_CHECKED_PER_OUTPUT} of each other")
+
+
+def validate_rows(op: str, np_type, elements: int, outputs: list) -> Validation:
+    """Each output must hold one partial per row, each within the bound of adding a row's
+    terms in any order (MLX does not say in what order it adds; n terms of one sign err by
+    at most n - 1 roundings): a sum that skipped part of the array fails its rows."""
+    row = stream.row_terms(elements)
+    want = stream.expected_row_sums(op, elements, row)
+    tolerance = stream.reduction_tolerance(op, np_type, row, 1)
+    worst = 0.0
+    for number, output in enumerate(outputs):
+        got = backend.to_numpy(output).astype(np.float64).reshape(-1)
+        where = f"timed call {number + 1} of {len(outputs)}"
+        if got.size != want.size:
+            return Validation(False, 0, f"{where} gave {got.size} partial sums, not {want.size} (rows of {row})")
+        relative = np.abs(got - want) / want
+        bad = ~(relative <= tolerance)  # NaN is bad too
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            return Validation(False, elements, f"{where}: {int(bad.sum())} of {want.size} row sums beyond "
+                                               f"{tolerance:.1e}; row {first}: got {got[first]!r}, want {want[first]!r}",
+                              float(np.nanmax(np.abs(got - want))), tolerance)
+        worst = max(worst, float(relative.max()))
+    return Validation(True, elements * len(outputs), f"{len(outputs)} timed results of {want.size} row sums "
+                      f"({row} terms each): largest relative error {worst:.2e} (within {tolerance:.1e})",
+                      worst, tolerance)
+
+
+def validate_partials_total(op: str, np_type, elements: int, outputs: list, threads: int) -> Validation:
+    """A Metal kernel's per-thread partials (one per thread), added in float64 on the host,
+    within the bound of `threads` threads each adding its share in the element type."""
+    checks = []
+    for number, output in enumerate(outputs):
+        partials = backend.to_numpy(output).astype(np.float64).reshape(-1)
+        if partials.size != threads:
+            return Validation(False, 0, f"timed call {number + 1} of {len(outputs)} gave {partials.size} partial "
+                                        f"sums, not one per thread ({threads})")
+        checks.append(stream.validate_sum(op, np_type, elements, float(partials.sum()), threads))
+        if not checks[-1].ok:
+            return checks[-1]
+    return Validation(True, elements * len(outputs), f"{len(outputs)} timed results, each {checks[-1].detail}",
+                      max(c.max_abs_error for c in checks), checks[-1].tolerance)
