@@ -236,3 +236,16 @@ def test_macos_install_leaves_out_every_cuda_wheel():
     kept = [r.name for r in map(Requirement, project["dependencies"] + project["optional-dependencies"]["mlx"])
             if r.marker is None or r.marker.evaluate(mac)]
     assert "mlx" in kept and not [n for n in kept if n.startswith(("cupy", "nvidia", "cuda"))]
+
+
+def test_an_older_mlx_without_a_chip_name_takes_macos_s(monkeypatch):
+    """MLX before mx.device_info names only an architecture (applegpu_g16s), which matches no
+    device-table row: macOS's own name for the chip is taken instead."""
+    from smbench.backends import mlx as backend
+
+    monkeypatch.setattr(backend, "on_metal", lambda: True)
+    monkeypatch.setattr(backend, "_raw_info", lambda: {"architecture": "applegpu_g16s", "memory_size": 1 << 36})
+    monkeypatch.setattr(backend, "_chip_from_macos", lambda: "Apple M4 Max")
+    monkeypatch.setattr(backend, "gpu_cores", lambda: 40)
+    info = backend.device_info()
+    assert info["chip"] == "Apple M4 Max" and info["name"] == "Apple M4 Max (40-core GPU)"

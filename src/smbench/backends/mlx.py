@@ -101,6 +101,19 @@ def gpu_cores() -> int | None:
     return None
 
 
+@functools.lru_cache(maxsize=None)
+def _chip_from_macos() -> str | None:
+    """The chip's name as macOS gives it ("Apple M4 Max"), or None."""
+    if platform.system() != "Darwin":
+        return None
+    try:
+        out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    name = out.stdout.strip()
+    return name if name.startswith("Apple") else None
+
+
 def apple_hardware() -> bool:
     return platform.system() == "Darwin" and platform.machine() == "arm64"
 
@@ -118,7 +131,8 @@ def device_info() -> dict:
     common = {"backend": NAME, "mlx_version": version, "mlx_device_info": raw, "unified_memory": True,
               "apple_hardware": apple, "metal": metal}
     if metal:
-        chip = str(raw.get("device_name") or raw.get("architecture") or "Apple GPU")
+        # An older MLX names no chip (only an architecture such as applegpu_g16s): macOS does.
+        chip = str(raw.get("device_name") or _chip_from_macos() or raw.get("architecture") or "Apple GPU")
         cores = gpu_cores()
         total = int(raw.get("memory_size") or 0) or None
         # Metal's recommended working set is what one process should allocate on the GPU.
