@@ -83,7 +83,7 @@ def _simulate(collective, placement, n, count, dtype):
     return [sends[(r - 1) % n] for r in range(n)]  # sendrecv: from the rank before
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 8, 42])
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 16, 29])
 def test_every_collective_and_type_is_exact_and_checked(n):
     for collective in co.COLLECTIVES:
         for dtype in co.DTYPES:
@@ -100,9 +100,39 @@ def test_every_collective_and_type_is_exact_and_checked(n):
                 assert result["checked"] > 0
 
 
+def test_the_exact_rank_counts_end_where_the_sums_leave_the_type():
+    assert [max(n for n in range(1, 200) if co.exact_for(t, n)) for t in ("int8", "bf16", "f16")] == [29, 41, 125]
+    assert co.exact_for("f32", 1000)
+
+
+@pytest.mark.parametrize("n", range(2, 17))
+def test_no_two_ranks_chunks_are_alike_and_the_sum_is_no_ranks_input(n):
+    """The old pattern, (i + 5r) mod 7, gave every rank the same all_gather chunk when the
+    chunk length was 2 mod 7, summed to rank 0's input at 8 ranks and to zeros at 7 and 14."""
+    for k in range(1, 21):
+        c = 1 << k
+        head = np.arange(min(c, 64))  # a prefix that differs is enough: the chunks differ
+        chunks = {tuple(co.value(np, r, r * c + head, n).tolist()) for r in range(n)}
+        assert len(chunks) == n, (n, c)
+    for count in (2 * n, 256 * n, 1 << 20):
+        total = co.expected(np, "all_reduce", 0, n, count)
+        assert total.any() and np.abs(total).max() <= co.bound(n)
+        index = np.arange(count)
+        for r in range(n):
+            assert (total != co.value(np, r, index, n)).any(), (n, count, r)
+
+
+@pytest.mark.parametrize("n", [2, 4, 8])
+def test_an_all_gather_that_copies_its_own_chunk_everywhere_fails(n):
+    """The reviewer's repro: every rank's output is its own chunk n times over."""
+    for rank in range(n):
+        send = co.encode(np, co.initial(np, "all_gather", "out_of_place", rank, n, 256)[0], "f32")
+        assert not co.check(np, np.tile(send, n), co.expected(np, "all_gather", rank, n, 256), "f32")["ok"]
+
+
 def test_the_sentinel_is_never_an_expected_value():
     """An output element the collective never wrote cannot pass as right."""
-    for n in (1, 2, 3, 42, 127):
+    for n in (1, 2, 3, 16, 42, 127):
         for collective in co.COLLECTIVES:
             want = co.expected(np, collective, 0, n, 4 * n)
             assert want is None or co.sentinel(n) not in set(want.tolist())
