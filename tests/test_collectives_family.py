@@ -168,6 +168,12 @@ def test_bf16_sum_rounds_to_nearest_even():
 
 # ---------------------------------------------------------------- links
 
+def test_a_low_figure_names_only_a_link_that_could_produce_it():
+    assert links.verdict(0.11, links.LINKS["200gbe"])[2] == "looks like the 1 GbE management port (0.125 GB/s)"
+    assert links.verdict(5.6, links.LINKS["100gbe"]) == ("low", pytest.approx(44.8), "")  # not 0.125 GB/s
+    assert links.verdict(200, links.LINKS["nvlink4"])[2] == ""  # not PCIe gen5's 63 GB/s
+    assert links.verdict(0.52, links.LINKS["200gbe-x2"])[2] == ""  # 4x the management port: not it
+
 def test_a_spark_pair_on_the_management_port_says_so():
     link, why = links.choose("auto", 2, 2, "cuda", ["NVIDIA GB10", "NVIDIA GB10"])
     assert link.key == "200gbe-x2" and "GB10" in why
@@ -476,7 +482,7 @@ def test_a_case_over_two_ranks_takes_the_slowest_and_judges_the_link():
     assert record["status"] == "ok", record.get("reason")
     assert record["time_s"]["median"] == pytest.approx(2e-3)  # rank 1's 2 ms per call, not rank 0's 1 ms
     assert record["busbw_gbps"]["median"] == pytest.approx((1 << 20) / 2e-3 / 1e9)  # 2(n-1)/n = 1 for n = 2
-    assert record["verdict"] == "low" and record["looks_like"] == "looks like the 1 GbE management port (0.125 GB/s)"
+    assert record["verdict"] == "low" and record["looks_like"] == ""  # 0.52 GB/s: no link of the table
     assert [r["median"] for r in record["rank_time_s"]] == pytest.approx([1e-3, 2e-3])
 
 
