@@ -299,10 +299,7 @@ def _mpiexec() -> str | None:
     return str(beside) if beside.exists() else shutil.which("mpiexec")
 
 
-def _job(ranks_: int, out_dir: Path, *extra: str, fault: str = "", timeout: float = 60):
-    """`mpiexec -n N python tests/collectives_rank.py run ...`: (exit status, stdout, stderr, seconds)."""
-    import time
-
+def _job_command(ranks_: int, out_dir: Path, extra, fault: str) -> tuple[list[str], dict]:
     mpiexec = _mpiexec()
     if mpiexec is None:
         pytest.skip("no mpiexec here (pip install 'smbench[collectives]' puts one beside python)")
@@ -312,6 +309,14 @@ def _job(ranks_: int, out_dir: Path, *extra: str, fault: str = "", timeout: floa
         del env[name]
     command = [mpiexec, "-n", str(ranks_), sys.executable, str(ROOT / "tests" / "collectives_rank.py"), "run",
                "--backend", "cpu", "--only", "collectives", *TINY, *extra, "--out", str(out_dir)]
+    return command, env
+
+
+def _job(ranks_: int, out_dir: Path, *extra: str, fault: str = "", timeout: float = 60):
+    """`mpiexec -n N python tests/collectives_rank.py run ...`: (exit status, stdout, stderr, seconds)."""
+    import time
+
+    command, env = _job_command(ranks_, out_dir, extra, fault)
     start = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     return done.returncode, done.stdout, done.stderr, time.monotonic() - start
@@ -368,6 +373,34 @@ def test_a_rank_that_dies_ends_the_job_and_the_file_keeps_what_finished(tmp_path
     document = _records(tmp_path / "r")
     assert document["status"] in ("running", "interrupted")
     assert [r["status"] for r in document["records"]] == ["ok"]
+
+
+@pytest.mark.cli
+def test_ctrl_c_under_mpiexec_finishes_the_file_as_interrupted_and_says_so(tmp_path):
+    """Ctrl-C reaches every rank (the terminal's process group): rank 0 must finish the file
+    before another rank ends the job. Rank 1 hangs in the second case, so the job is still
+    running, with one case kept, when the signal comes."""
+    import signal
+    import time
+
+    command, env = _job_command(2, tmp_path / "r", ["--set", "collectives.timeout_s=60"], "1:14:hang")
+    job = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+                '"status": "ok"' in p.read_text() for p in (tmp_path / "r").glob("*.json")):
+            time.sleep(0.1)
+        time.sleep(0.5)  # into the hang
+        os.killpg(job.pid, signal.SIGINT)
+        out, err = job.communicate(timeout=20)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    document = _records(tmp_path / "r")
+    assert document["status"] == "interrupted" and [r["status"] for r in document["records"]] == ["ok"], err
+    assert "smbench run: interrupted; 1 finished cases kept in" in err and job.returncode != 0
+    assert "interrupted on rank" not in err
 
 
 # ---------------------------------------------------------------- the NCCL calls, against a stand-in
