@@ -214,22 +214,21 @@ def test_a_nonsense_launch_is_one_line():
 
 
 class _TwoRanks(ranks.World):
-    """Rank 0 of two, the other rank's answer given."""
+    """Rank 0 of two, rank 1's answers changed by `theirs` (what -> function of rank 0's value)."""
 
-    def __init__(self, other):
+    def __init__(self, theirs=None):
         super().__init__(ranks.Launch("test", 0, 2, 0))
-        self.other = other
+        self.theirs = theirs or {}
 
     def allgather(self, value, what):
-        return [value, self.other]
+        return [value, self.theirs.get(what, lambda v: v)(value)]
 
 
 def test_ranks_that_disagree_on_the_version_stop():
     mine = ranks.fingerprint("quick", {"collectives": {"dtypes": ["f32"]}})
-    _TwoRanks(dict(mine)).agree("the suite", mine)  # the same: no error
-    other = {**mine, "smbench": "0.0.9"}
+    _TwoRanks().agree("the suite", mine)  # the same: no error
     with pytest.raises(SmbenchError) as error:
-        _TwoRanks(other).agree("the suite", mine)
+        _TwoRanks({"the suite": lambda ours: {**ours, "smbench": "0.0.9"}}).agree("the suite", mine)
     assert "rank 1 has smbench \"0.0.9\" where rank 0 has" in str(error.value) and "\n" not in str(error.value)
     assert ranks.fingerprint("quick", {"a": 1}) != ranks.fingerprint("quick", {"a": 2})
 
@@ -526,3 +525,30 @@ def test_a_step_that_fails_on_one_rank_fails_the_case_on_every_rank():
     record = measure.run_case(_pair_case(), _PairWorld("setting up the buffers"), _NumpyEngine(), TimingPolicy())
     assert record["status"] == "failed"
     assert record["reason"] == "setting up the buffers failed on rank 1: MemoryError: out of memory"
+
+
+# ---------------------------------------------------------------- the plan over two ranks, against stand-ins
+
+def _gpu_plan(monkeypatch, world, free=16 * co.GIB):
+    from types import SimpleNamespace
+
+    from smbench.families.collectives import family
+
+    monkeypatch.setattr(ranks, "world", lambda: world)
+    runner = SimpleNamespace(name="cuda", info={"free_bytes": free, "name": "NVIDIA H200"},
+                             part=lambda name: SimpleNamespace(ENGINE="NCCL", unsupported=lambda *a: ""))
+    suite = SimpleNamespace(data={"collectives": {"collectives": ["all_reduce"], "dtypes": ["f32"],
+                                                  "placements": ["in_place"], "smallest_bytes": 1 << 20}})
+    return family.plan(suite, runner)
+
+
+def test_the_gpu_sweep_is_capped_by_the_rank_with_the_least_free_memory(monkeypatch):
+    part = _gpu_plan(monkeypatch, _TwoRanks({"the free GPU memory": lambda free: free // 4}))
+    assert part.cases[-1].params["bytes"] == 4 * co.GIB // 16  # rank 1's 4 GiB, not rank 0's 16
+    assert "rank 1's, the least" in part.notes["collectives_sweep_cap"]
+
+
+def test_ranks_that_plan_different_sweeps_stop_with_one_line(monkeypatch):
+    world = _TwoRanks({"the collectives plan": lambda mine: {**mine, "cases": mine["cases"] - 1}})
+    with pytest.raises(SmbenchError, match="do not agree on the collectives plan: rank 1 has cases"):
+        _gpu_plan(monkeypatch, world)

@@ -5,6 +5,7 @@ type x placement x size, on every rank alike) and one case run on the backend's 
 
 from __future__ import annotations
 
+import hashlib
 import socket
 
 from smbench import ranks
@@ -49,12 +50,15 @@ def setting(suite, key: str):
     return suite.data.get("collectives", {}).get(key, DEFAULTS[key])
 
 
-def sizes(suite, runner) -> tuple[list[int], str]:
+def sizes(suite, runner, world) -> tuple[list[int], str]:
+    """The sweep, the same on every rank: on a GPU capped by the least free memory of any rank's."""
     if runner.name == "cuda":
-        free = int(runner.info.get("free_bytes") or 0)
+        every = world.allgather(int(runner.info.get("free_bytes") or 0), "the free GPU memory")
+        free = min(every)
         caps = [(setting(suite, "largest_mib") * co.MIB, f"the suite's largest_mib, {setting(suite, 'largest_mib')} MiB")]
         if free:
-            caps.append((int(free * GPU_FREE_FRACTION), f"1/16 of {free / co.GIB:.1f} GiB free"))
+            fewest = f" (rank {every.index(free)}'s, the least)" if len(every) > 1 else ""
+            caps.append((int(free * GPU_FREE_FRACTION), f"1/16 of {free / co.GIB:.1f} GiB free{fewest}"))
     else:
         caps = [(setting(suite, "cpu_largest_kib") * co.KIB,
                  f"the CPU path's cpu_largest_kib, {setting(suite, 'cpu_largest_kib')} KiB")]
@@ -70,7 +74,7 @@ def plan(suite, runner) -> PlanPart:
     world = ranks.world()
     world.timeout_s = setting(suite, "timeout_s")
     engine = runner.part("collectives")
-    chosen, part.notes["collectives_sweep_cap"] = sizes(suite, runner)
+    chosen, part.notes["collectives_sweep_cap"] = sizes(suite, runner, world)
     hosts = world.allgather(socket.gethostname(), "the host names")
     names = world.allgather(runner.info.get("name"), "the device names")
     link, why = links.choose(setting(suite, "link"), world.size, len(set(hosts)), runner.name, names)
@@ -102,6 +106,11 @@ def plan(suite, runner) -> PlanPart:
                     part.cases.append(_case(name, dtype, placement, size, count, world.size, link, why, suite))
     if left_out:
         part.notes["collectives_left_out"] = f"{engine.ENGINE} has no {'; no '.join(left_out)}"
+    # Every rank calls the plan's collectives in order: a plan that differs would pair the wrong calls.
+    labels = [case.label for case in part.cases]
+    world.agree("the collectives plan", {"cases": len(labels), "sizes": chosen, "types": dtypes,
+                                         "first": labels[:1], "last": labels[-1:],
+                                         "labels_sha256": hashlib.sha256("\n".join(labels).encode()).hexdigest()[:16]})
     return part
 
 
