@@ -476,7 +476,9 @@ class _PairWorld:
 
     def allgather(self, value, what):
         if what == "a sample's times":
-            return [value, (value[0] * 2, value[1])]
+            if self.failing_step == what:
+                return [value, (None, value[1], "CUDARuntimeError: an illegal memory access")]
+            return [value, (value[0] * 2, *value[1:])]
         if what == self.failing_step:
             return [value, "MemoryError: out of memory"]
         return [value, value]
@@ -552,3 +554,40 @@ def test_ranks_that_plan_different_sweeps_stop_with_one_line(monkeypatch):
     world = _TwoRanks({"the collectives plan": lambda mine: {**mine, "cases": mine["cases"] - 1}})
     with pytest.raises(SmbenchError, match="do not agree on the collectives plan: rank 1 has cases"):
         _gpu_plan(monkeypatch, world)
+
+
+def test_a_sample_that_fails_on_one_rank_fails_the_case_on_every_rank_with_its_reason():
+    from smbench.families.collectives import measure
+    from smbench.timing import TimingPolicy
+
+    record = measure.run_case(_pair_case(), _PairWorld("a sample's times"), _NumpyEngine(), TimingPolicy())
+    assert record["status"] == "failed"
+    assert record["reason"] == "a timed sample failed on rank 1: CUDARuntimeError: an illegal memory access"
+
+
+def test_an_engine_that_fails_to_start_on_one_rank_is_named_on_every_rank(monkeypatch):
+    from types import SimpleNamespace
+
+    from smbench.families.collectives import family
+
+    monkeypatch.setattr(ranks, "world", lambda: _PairWorld("starting NCCL"))
+    runner = SimpleNamespace(part=lambda name: SimpleNamespace(ENGINE="NCCL", engine=lambda world, r: _NumpyEngine()))
+    record = family.run(_pair_case(), runner, None)
+    assert record["status"] == "failed"
+    assert record["reason"] == "starting NCCL failed on rank 1: MemoryError: out of memory"
+
+
+def test_an_nccl_init_that_never_completes_ends_within_the_timeout():
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from smbench.families.collectives import cuda
+
+    never = threading.Event()
+    nccl = SimpleNamespace(NcclCommunicator=lambda size, uid, rank: never.wait())  # a rank that never joins
+    start = time.monotonic()
+    with pytest.raises(ranks.RankLost, match="ncclCommInitRank did not complete within 0.2 s on rank 0"):
+        cuda._communicator(nccl, SimpleNamespace(size=2, rank=0, timeout_s=0.2), b"id")
+    assert time.monotonic() - start < 2
+    never.set()

@@ -9,7 +9,7 @@ import hashlib
 import socket
 
 from smbench import ranks
-from smbench.cases import Case, Skip
+from smbench.cases import Case, Skip, base_record
 from smbench.errors import SmbenchError
 from smbench.families import Family, PlanPart
 from smbench.families import collectives as co
@@ -129,10 +129,17 @@ def run(case: Case, runner, policy) -> dict:
     world = ranks.world()
     if not co.exact_for(p["dtype"], world.size):
         raise Skip(f"{world.size} ranks: the pattern's sums are not exact in {p['dtype']}")
-    try:
-        engine = runner.part("collectives").engine(world, runner)
-    except SmbenchError as missing:  # no mpi4py for the CPU path: a skipped row with the install hint
-        raise Skip(str(missing)) from None
+    part = runner.part("collectives")
+    if world.size == 1:
+        try:
+            engine = part.engine(world, runner)
+        except SmbenchError as missing:  # no mpi4py or MPI library for the CPU path: a skipped row with the hint
+            raise Skip(str(missing)) from None
+    else:
+        try:  # every rank says whether its engine started: one that failed is named, none waits for it
+            engine = measure.agreed(world, lambda: part.engine(world, runner), f"starting {part.ENGINE}")
+        except measure.CaseFailed as failed:
+            return {**base_record(case), "status": "failed", "reason": str(failed)}
     return measure.run_case(case, world, engine, policy)
 
 
