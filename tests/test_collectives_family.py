@@ -233,12 +233,30 @@ def test_ranks_that_disagree_on_the_version_stop():
     assert ranks.fingerprint("quick", {"a": 1}) != ranks.fingerprint("quick", {"a": 2})
 
 
-def test_a_multi_rank_launch_without_mpi4py_says_how_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "mpi4py", None)
+def _no_mpi_library():
+    """mpi4py 4 without an MPI library to load (a Mac without mpich or Open MPI)."""
+    import types
+
+    module = types.ModuleType("mpi4py")
+
+    def missing(name):
+        raise RuntimeError("cannot load MPI library")
+
+    module.__getattr__ = missing
+    return module
+
+
+# (what stands in for mpi4py, what the one line must say)
+NO_MPI = [(None, "needs mpi4py"), (_no_mpi_library(), "needs an MPI library (cannot load MPI library)")]
+
+
+@pytest.mark.parametrize("mpi4py, says", NO_MPI)
+def test_a_multi_rank_launch_without_mpi4py_says_how_to_install(monkeypatch, mpi4py, says):
+    monkeypatch.setitem(sys.modules, "mpi4py", mpi4py)
     code, out, err = run_cli_here("run", "--backend", "cpu", "--only", "collectives",
                                   env={"PMI_RANK": "0", "PMI_SIZE": "2"})
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "needs mpi4py" in err and "pip install 'smbench[collectives]'" in err
+    assert err.count("\n") == 1 and says in err and "install" in err
 
 
 # ---------------------------------------------------------------- world size 1, in this process
@@ -280,15 +298,17 @@ def test_world_size_one_runs_without_a_launcher(tmp_path):
     assert "same kernels" in out and "not in the new run" not in out
 
 
-def test_world_size_one_without_mpi4py_is_skipped_with_the_hint(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "mpi4py", None)
+@pytest.mark.parametrize("mpi4py, says", NO_MPI)
+def test_world_size_one_without_mpi4py_is_skipped_with_the_hint(tmp_path, monkeypatch, mpi4py, says):
+    monkeypatch.setitem(sys.modules, "mpi4py", mpi4py)
     monkeypatch.setattr(cpu, "_ENGINE", None)
     code, out, err = run_cli_here("run", "--backend", "cpu", "--only", "collectives", *TINY, "--set",
                                   "collectives.collectives=[\"all_reduce\"]", "--out", str(tmp_path / "r"))
     assert code == 0, err
     records = _records(tmp_path / "r")["records"]
     assert records and {r["status"] for r in records} == {"skipped"}
-    assert "pip install 'smbench[collectives]'" in records[0]["reason"]
+    assert says in records[0]["reason"] and ("pip install 'smbench[collectives]'" in records[0]["reason"]
+                                             or "brew install open-mpi" in records[0]["reason"])
 
 
 # ---------------------------------------------------------------- real mpiexec jobs on the CPU path

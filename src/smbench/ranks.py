@@ -25,6 +25,7 @@ from smbench import __version__
 from smbench.errors import SmbenchError
 
 INSTALL_HINT = "pip install 'smbench[collectives]'"
+MPI_LIBRARY_HINT = "`pip install mpich` on Linux, `brew install mpich` or `brew install open-mpi` on macOS"
 # (launcher, rank variable, size variable, local-rank variable), in the order they are tried.
 LAUNCHERS = (
     ("mpiexec (PMI)", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"),
@@ -77,11 +78,15 @@ def detect(environ=None) -> Launch:
 
 
 def import_mpi(why: str):
-    """mpi4py's MPI module, or a one-line error with the install hint."""
+    """mpi4py's MPI module, or a one-line error with the install hint (mpi4py itself, or the
+    MPI library it loads: mpi4py 4 raises RuntimeError when it finds none, as on a Mac, where
+    the mpich wheel is not installed)."""
     try:
         from mpi4py import MPI
     except ImportError as exc:
         raise SmbenchError(f"{why} needs mpi4py ({exc}); install it with {INSTALL_HINT}") from None
+    except RuntimeError as exc:
+        raise SmbenchError(f"{why} needs an MPI library ({str(exc).strip()}): {MPI_LIBRARY_HINT}") from None
     return MPI
 
 
