@@ -324,7 +324,7 @@ def _job_command(ranks_: int, out_dir: Path, extra, fault: str) -> tuple[list[st
         pytest.skip("no mpiexec here (pip install 'smbench[collectives]' puts one beside python)")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT / "tests"),
            "SMBENCH_TEST_FAULT": fault}
-    for name in [k for k in env if k.startswith(("PMI_", "OMPI_", "SLURM_"))]:
+    for name in [k for k in env if k.startswith(("PMI_", "OMPI_", "SLURM_")) or k == "COLUMNS"]:
         del env[name]
     command = [mpiexec, "-n", str(ranks_), sys.executable, str(ROOT / "tests" / "collectives_rank.py"), "run",
                "--backend", "cpu", "--only", "collectives", *TINY, *extra, "--out", str(out_dir)]
@@ -361,7 +361,8 @@ def test_mpiexec_ranks_run_the_collectives_and_rank_zero_writes_one_file(tmp_pat
         slowest = [max(samples[i] for samples in per_rank) for i in range(len(per_rank[0]))]
         assert r["time_s"]["samples"] == pytest.approx(slowest[-len(r["time_s"]["samples"]):])
     assert f"collectives (MPI, {n} ranks)" in out
-    assert "Held to: shared memory within one host" in out
+    assert "Held to: shared memory within one host" in " ".join(out.split())
+    assert max(len(line) for line in out.splitlines()) <= 80  # rank 0's stdout is a pipe: 80 columns
     assert err.count("smbench run: suite") == 1  # progress from rank 0 only
 
 
@@ -611,3 +612,12 @@ def test_an_nccl_init_that_never_completes_ends_within_the_timeout():
         cuda._communicator(nccl, SimpleNamespace(size=2, rank=0, timeout_s=0.2), b"id")
     assert time.monotonic() - start < 2
     never.set()
+
+
+def test_the_summary_fits_the_terminal_of_whoever_watches_a_launch():
+    """Under mpiexec rank 0's stdout is a pipe even at a terminal: 80 columns, or COLUMNS."""
+    from smbench import cli
+
+    assert cli._table_width(False, 2, {}) == 80
+    assert cli._table_width(False, 3, {"COLUMNS": "120"}) == 120
+    assert cli._table_width(False, 1, {"COLUMNS": "120"}) == 160  # one process piped: a file, as before
