@@ -83,7 +83,7 @@ def _simulate(collective, placement, n, count, dtype):
     return [sends[(r - 1) % n] for r in range(n)]  # sendrecv: from the rank before
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 8, 42])
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 16, 29])
 def test_every_collective_and_type_is_exact_and_checked(n):
     for collective in co.COLLECTIVES:
         for dtype in co.DTYPES:
@@ -100,9 +100,39 @@ def test_every_collective_and_type_is_exact_and_checked(n):
                 assert result["checked"] > 0
 
 
+def test_the_exact_rank_counts_end_where_the_sums_leave_the_type():
+    assert [max(n for n in range(1, 200) if co.exact_for(t, n)) for t in ("int8", "bf16", "f16")] == [29, 41, 125]
+    assert co.exact_for("f32", 1000)
+
+
+@pytest.mark.parametrize("n", range(2, 17))
+def test_no_two_ranks_chunks_are_alike_and_the_sum_is_no_ranks_input(n):
+    """The old pattern, (i + 5r) mod 7, gave every rank the same all_gather chunk when the
+    chunk length was 2 mod 7, summed to rank 0's input at 8 ranks and to zeros at 7 and 14."""
+    for k in range(1, 21):
+        c = 1 << k
+        head = np.arange(min(c, 64))  # a prefix that differs is enough: the chunks differ
+        chunks = {tuple(co.value(np, r, r * c + head, n).tolist()) for r in range(n)}
+        assert len(chunks) == n, (n, c)
+    for count in (2 * n, 256 * n, 1 << 20):
+        total = co.expected(np, "all_reduce", 0, n, count)
+        assert total.any() and np.abs(total).max() <= co.bound(n)
+        index = np.arange(count)
+        for r in range(n):
+            assert (total != co.value(np, r, index, n)).any(), (n, count, r)
+
+
+@pytest.mark.parametrize("n", [2, 4, 8])
+def test_an_all_gather_that_copies_its_own_chunk_everywhere_fails(n):
+    """The reviewer's repro: every rank's output is its own chunk n times over."""
+    for rank in range(n):
+        send = co.encode(np, co.initial(np, "all_gather", "out_of_place", rank, n, 256)[0], "f32")
+        assert not co.check(np, np.tile(send, n), co.expected(np, "all_gather", rank, n, 256), "f32")["ok"]
+
+
 def test_the_sentinel_is_never_an_expected_value():
     """An output element the collective never wrote cannot pass as right."""
-    for n in (1, 2, 3, 42, 127):
+    for n in (1, 2, 3, 16, 42, 127):
         for collective in co.COLLECTIVES:
             want = co.expected(np, collective, 0, n, 4 * n)
             assert want is None or co.sentinel(n) not in set(want.tolist())
@@ -137,6 +167,12 @@ def test_bf16_sum_rounds_to_nearest_even():
 
 
 # ---------------------------------------------------------------- links
+
+def test_a_low_figure_names_only_a_link_that_could_produce_it():
+    assert links.verdict(0.11, links.LINKS["200gbe"])[2] == "looks like the 1 GbE management port (0.125 GB/s)"
+    assert links.verdict(5.6, links.LINKS["100gbe"]) == ("low", pytest.approx(44.8), "")  # not 0.125 GB/s
+    assert links.verdict(200, links.LINKS["nvlink4"])[2] == ""  # not PCIe gen5's 63 GB/s
+    assert links.verdict(0.52, links.LINKS["200gbe-x2"])[2] == ""  # 4x the management port: not it
 
 def test_a_spark_pair_on_the_management_port_says_so():
     link, why = links.choose("auto", 2, 2, "cuda", ["NVIDIA GB10", "NVIDIA GB10"])
@@ -178,32 +214,49 @@ def test_a_nonsense_launch_is_one_line():
 
 
 class _TwoRanks(ranks.World):
-    """Rank 0 of two, the other rank's answer given."""
+    """Rank 0 of two, rank 1's answers changed by `theirs` (what -> function of rank 0's value)."""
 
-    def __init__(self, other):
+    def __init__(self, theirs=None):
         super().__init__(ranks.Launch("test", 0, 2, 0))
-        self.other = other
+        self.theirs = theirs or {}
 
     def allgather(self, value, what):
-        return [value, self.other]
+        return [value, self.theirs.get(what, lambda v: v)(value)]
 
 
 def test_ranks_that_disagree_on_the_version_stop():
     mine = ranks.fingerprint("quick", {"collectives": {"dtypes": ["f32"]}})
-    _TwoRanks(dict(mine)).agree("the suite", mine)  # the same: no error
-    other = {**mine, "smbench": "0.0.9"}
+    _TwoRanks().agree("the suite", mine)  # the same: no error
     with pytest.raises(SmbenchError) as error:
-        _TwoRanks(other).agree("the suite", mine)
+        _TwoRanks({"the suite": lambda ours: {**ours, "smbench": "0.0.9"}}).agree("the suite", mine)
     assert "rank 1 has smbench \"0.0.9\" where rank 0 has" in str(error.value) and "\n" not in str(error.value)
     assert ranks.fingerprint("quick", {"a": 1}) != ranks.fingerprint("quick", {"a": 2})
 
 
-def test_a_multi_rank_launch_without_mpi4py_says_how_to_install(monkeypatch):
-    monkeypatch.setitem(sys.modules, "mpi4py", None)
+def _no_mpi_library():
+    """mpi4py 4 without an MPI library to load (a Mac without mpich or Open MPI)."""
+    import types
+
+    module = types.ModuleType("mpi4py")
+
+    def missing(name):
+        raise RuntimeError("cannot load MPI library")
+
+    module.__getattr__ = missing
+    return module
+
+
+# (what stands in for mpi4py, what the one line must say)
+NO_MPI = [(None, "needs mpi4py"), (_no_mpi_library(), "needs an MPI library (cannot load MPI library)")]
+
+
+@pytest.mark.parametrize("mpi4py, says", NO_MPI)
+def test_a_multi_rank_launch_without_mpi4py_says_how_to_install(monkeypatch, mpi4py, says):
+    monkeypatch.setitem(sys.modules, "mpi4py", mpi4py)
     code, out, err = run_cli_here("run", "--backend", "cpu", "--only", "collectives",
                                   env={"PMI_RANK": "0", "PMI_SIZE": "2"})
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "needs mpi4py" in err and "pip install 'smbench[collectives]'" in err
+    assert err.count("\n") == 1 and says in err and "install" in err
 
 
 # ---------------------------------------------------------------- world size 1, in this process
@@ -245,15 +298,17 @@ def test_world_size_one_runs_without_a_launcher(tmp_path):
     assert "same kernels" in out and "not in the new run" not in out
 
 
-def test_world_size_one_without_mpi4py_is_skipped_with_the_hint(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "mpi4py", None)
+@pytest.mark.parametrize("mpi4py, says", NO_MPI)
+def test_world_size_one_without_mpi4py_is_skipped_with_the_hint(tmp_path, monkeypatch, mpi4py, says):
+    monkeypatch.setitem(sys.modules, "mpi4py", mpi4py)
     monkeypatch.setattr(cpu, "_ENGINE", None)
     code, out, err = run_cli_here("run", "--backend", "cpu", "--only", "collectives", *TINY, "--set",
                                   "collectives.collectives=[\"all_reduce\"]", "--out", str(tmp_path / "r"))
     assert code == 0, err
     records = _records(tmp_path / "r")["records"]
     assert records and {r["status"] for r in records} == {"skipped"}
-    assert "pip install 'smbench[collectives]'" in records[0]["reason"]
+    assert says in records[0]["reason"] and ("pip install 'smbench[collectives]'" in records[0]["reason"]
+                                             or "brew install open-mpi" in records[0]["reason"])
 
 
 # ---------------------------------------------------------------- real mpiexec jobs on the CPU path
@@ -263,19 +318,24 @@ def _mpiexec() -> str | None:
     return str(beside) if beside.exists() else shutil.which("mpiexec")
 
 
-def _job(ranks_: int, out_dir: Path, *extra: str, fault: str = "", timeout: float = 60):
-    """`mpiexec -n N python tests/collectives_rank.py run ...`: (exit status, stdout, stderr, seconds)."""
-    import time
-
+def _job_command(ranks_: int, out_dir: Path, extra, fault: str) -> tuple[list[str], dict]:
     mpiexec = _mpiexec()
     if mpiexec is None:
         pytest.skip("no mpiexec here (pip install 'smbench[collectives]' puts one beside python)")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT / "tests"),
            "SMBENCH_TEST_FAULT": fault}
-    for name in [k for k in env if k.startswith(("PMI_", "OMPI_", "SLURM_"))]:
+    for name in [k for k in env if k.startswith(("PMI_", "OMPI_", "SLURM_")) or k == "COLUMNS"]:
         del env[name]
     command = [mpiexec, "-n", str(ranks_), sys.executable, str(ROOT / "tests" / "collectives_rank.py"), "run",
                "--backend", "cpu", "--only", "collectives", *TINY, *extra, "--out", str(out_dir)]
+    return command, env
+
+
+def _job(ranks_: int, out_dir: Path, *extra: str, fault: str = "", timeout: float = 60):
+    """`mpiexec -n N python tests/collectives_rank.py run ...`: (exit status, stdout, stderr, seconds)."""
+    import time
+
+    command, env = _job_command(ranks_, out_dir, extra, fault)
     start = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     return done.returncode, done.stdout, done.stderr, time.monotonic() - start
@@ -301,7 +361,8 @@ def test_mpiexec_ranks_run_the_collectives_and_rank_zero_writes_one_file(tmp_pat
         slowest = [max(samples[i] for samples in per_rank) for i in range(len(per_rank[0]))]
         assert r["time_s"]["samples"] == pytest.approx(slowest[-len(r["time_s"]["samples"]):])
     assert f"collectives (MPI, {n} ranks)" in out
-    assert "Held to: shared memory within one host" in out
+    assert "Held to: shared memory within one host" in " ".join(out.split())
+    assert max(len(line) for line in out.splitlines()) <= 80  # rank 0's stdout is a pipe: 80 columns
     assert err.count("smbench run: suite") == 1  # progress from rank 0 only
 
 
@@ -332,6 +393,34 @@ def test_a_rank_that_dies_ends_the_job_and_the_file_keeps_what_finished(tmp_path
     document = _records(tmp_path / "r")
     assert document["status"] in ("running", "interrupted")
     assert [r["status"] for r in document["records"]] == ["ok"]
+
+
+@pytest.mark.cli
+def test_ctrl_c_under_mpiexec_finishes_the_file_as_interrupted_and_says_so(tmp_path):
+    """Ctrl-C reaches every rank (the terminal's process group): rank 0 must finish the file
+    before another rank ends the job. Rank 1 hangs in the second case, so the job is still
+    running, with one case kept, when the signal comes."""
+    import signal
+    import time
+
+    command, env = _job_command(2, tmp_path / "r", ["--set", "collectives.timeout_s=60"], "1:14:hang")
+    job = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+                '"status": "ok"' in p.read_text() for p in (tmp_path / "r").glob("*.json")):
+            time.sleep(0.1)
+        time.sleep(0.5)  # into the hang
+        os.killpg(job.pid, signal.SIGINT)
+        out, err = job.communicate(timeout=20)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+    document = _records(tmp_path / "r")
+    assert document["status"] == "interrupted" and [r["status"] for r in document["records"]] == ["ok"], err
+    assert "smbench run: interrupted; 1 finished cases kept in" in err and job.returncode != 0
+    assert "interrupted on rank" not in err
 
 
 # ---------------------------------------------------------------- the NCCL calls, against a stand-in
@@ -408,7 +497,9 @@ class _PairWorld:
 
     def allgather(self, value, what):
         if what == "a sample's times":
-            return [value, (value[0] * 2, value[1])]
+            if self.failing_step == what:
+                return [value, (None, value[1], "CUDARuntimeError: an illegal memory access")]
+            return [value, (value[0] * 2, *value[1:])]
         if what == self.failing_step:
             return [value, "MemoryError: out of memory"]
         return [value, value]
@@ -446,7 +537,7 @@ def test_a_case_over_two_ranks_takes_the_slowest_and_judges_the_link():
     assert record["status"] == "ok", record.get("reason")
     assert record["time_s"]["median"] == pytest.approx(2e-3)  # rank 1's 2 ms per call, not rank 0's 1 ms
     assert record["busbw_gbps"]["median"] == pytest.approx((1 << 20) / 2e-3 / 1e9)  # 2(n-1)/n = 1 for n = 2
-    assert record["verdict"] == "low" and record["looks_like"] == "looks like the 1 GbE management port (0.125 GB/s)"
+    assert record["verdict"] == "low" and record["looks_like"] == ""  # 0.52 GB/s: no link of the table
     assert [r["median"] for r in record["rank_time_s"]] == pytest.approx([1e-3, 2e-3])
 
 
@@ -457,3 +548,76 @@ def test_a_step_that_fails_on_one_rank_fails_the_case_on_every_rank():
     record = measure.run_case(_pair_case(), _PairWorld("setting up the buffers"), _NumpyEngine(), TimingPolicy())
     assert record["status"] == "failed"
     assert record["reason"] == "setting up the buffers failed on rank 1: MemoryError: out of memory"
+
+
+# ---------------------------------------------------------------- the plan over two ranks, against stand-ins
+
+def _gpu_plan(monkeypatch, world, free=16 * co.GIB):
+    from types import SimpleNamespace
+
+    from smbench.families.collectives import family
+
+    monkeypatch.setattr(ranks, "world", lambda: world)
+    runner = SimpleNamespace(name="cuda", info={"free_bytes": free, "name": "NVIDIA H200"},
+                             part=lambda name: SimpleNamespace(ENGINE="NCCL", unsupported=lambda *a: ""))
+    suite = SimpleNamespace(data={"collectives": {"collectives": ["all_reduce"], "dtypes": ["f32"],
+                                                  "placements": ["in_place"], "smallest_bytes": 1 << 20}})
+    return family.plan(suite, runner)
+
+
+def test_the_gpu_sweep_is_capped_by_the_rank_with_the_least_free_memory(monkeypatch):
+    part = _gpu_plan(monkeypatch, _TwoRanks({"the free GPU memory": lambda free: free // 4}))
+    assert part.cases[-1].params["bytes"] == 4 * co.GIB // 16  # rank 1's 4 GiB, not rank 0's 16
+    assert "rank 1's, the least" in part.notes["collectives_sweep_cap"]
+
+
+def test_ranks_that_plan_different_sweeps_stop_with_one_line(monkeypatch):
+    world = _TwoRanks({"the collectives plan": lambda mine: {**mine, "cases": mine["cases"] - 1}})
+    with pytest.raises(SmbenchError, match="do not agree on the collectives plan: rank 1 has cases"):
+        _gpu_plan(monkeypatch, world)
+
+
+def test_a_sample_that_fails_on_one_rank_fails_the_case_on_every_rank_with_its_reason():
+    from smbench.families.collectives import measure
+    from smbench.timing import TimingPolicy
+
+    record = measure.run_case(_pair_case(), _PairWorld("a sample's times"), _NumpyEngine(), TimingPolicy())
+    assert record["status"] == "failed"
+    assert record["reason"] == "a timed sample failed on rank 1: CUDARuntimeError: an illegal memory access"
+
+
+def test_an_engine_that_fails_to_start_on_one_rank_is_named_on_every_rank(monkeypatch):
+    from types import SimpleNamespace
+
+    from smbench.families.collectives import family
+
+    monkeypatch.setattr(ranks, "world", lambda: _PairWorld("starting NCCL"))
+    runner = SimpleNamespace(part=lambda name: SimpleNamespace(ENGINE="NCCL", engine=lambda world, r: _NumpyEngine()))
+    record = family.run(_pair_case(), runner, None)
+    assert record["status"] == "failed"
+    assert record["reason"] == "starting NCCL failed on rank 1: MemoryError: out of memory"
+
+
+def test_an_nccl_init_that_never_completes_ends_within_the_timeout():
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from smbench.families.collectives import cuda
+
+    never = threading.Event()
+    nccl = SimpleNamespace(NcclCommunicator=lambda size, uid, rank: never.wait())  # a rank that never joins
+    start = time.monotonic()
+    with pytest.raises(ranks.RankLost, match="ncclCommInitRank did not complete within 0.2 s on rank 0"):
+        cuda._communicator(nccl, SimpleNamespace(size=2, rank=0, timeout_s=0.2), b"id")
+    assert time.monotonic() - start < 2
+    never.set()
+
+
+def test_the_summary_fits_the_terminal_of_whoever_watches_a_launch():
+    """Under mpiexec rank 0's stdout is a pipe even at a terminal: 80 columns, or COLUMNS."""
+    from smbench import cli
+
+    assert cli._table_width(False, 2, {}) == 80
+    assert cli._table_width(False, 3, {"COLUMNS": "120"}) == 120
+    assert cli._table_width(False, 1, {"COLUMNS": "120"}) == 160  # one process piped: a file, as before

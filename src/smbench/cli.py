@@ -384,11 +384,23 @@ def _run(args: argparse.Namespace, world) -> int:
 
     document = load(path)
     terminal = _stdout_is_terminal()
-    console = Console(file=io.StringIO(), width=Console().width if terminal else 160, force_terminal=terminal)
+    console = Console(file=io.StringIO(), width=_table_width(terminal, world.size), force_terminal=terminal)
     run_view.render(document, console)
     _write(console.file.getvalue(), None)
     print(f"result file: {path}", file=sys.stderr)
     return 1 if any(r["status"] == "failed" for r in records) else 0
+
+
+def _table_width(terminal: bool, ranks: int, environ=None) -> int:
+    """The summary's width: the terminal's; piped from one process, 160 (a file or a pager);
+    under a multi-rank launch rank 0's stdout is the launcher's pipe even when a person watches
+    at a terminal, so COLUMNS if set, else 80."""
+    if terminal:
+        return Console().width
+    if ranks == 1:
+        return 160
+    columns = (os.environ if environ is None else environ).get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) >= 40 else 80
 
 
 def _one_process(command: str) -> None:

@@ -25,6 +25,7 @@ from smbench import __version__
 from smbench.errors import SmbenchError
 
 INSTALL_HINT = "pip install 'smbench[collectives]'"
+MPI_LIBRARY_HINT = "`pip install mpich` on Linux, `brew install mpich` or `brew install open-mpi` on macOS"
 # (launcher, rank variable, size variable, local-rank variable), in the order they are tried.
 LAUNCHERS = (
     ("mpiexec (PMI)", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"),
@@ -36,6 +37,7 @@ DEFAULT_TIMEOUT_S = 30.0
 # A rank that timed out waits this long before it aborts the job, so that rank 0 (which
 # timed out too) can finish the result file and say why first.
 ABORT_GRACE_S = 5.0
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT)
 
 
 class RankLost(SmbenchError):
@@ -76,11 +78,15 @@ def detect(environ=None) -> Launch:
 
 
 def import_mpi(why: str):
-    """mpi4py's MPI module, or a one-line error with the install hint."""
+    """mpi4py's MPI module, or a one-line error with the install hint (mpi4py itself, or the
+    MPI library it loads: mpi4py 4 raises RuntimeError when it finds none, as on a Mac, where
+    the mpich wheel is not installed)."""
     try:
         from mpi4py import MPI
     except ImportError as exc:
         raise SmbenchError(f"{why} needs mpi4py ({exc}); install it with {INSTALL_HINT}") from None
+    except RuntimeError as exc:
+        raise SmbenchError(f"{why} needs an MPI library ({str(exc).strip()}): {MPI_LIBRARY_HINT}") from None
     return MPI
 
 
@@ -201,12 +207,15 @@ def as_one_job(world: World, body, program: str) -> int:
     an error on every rank alike (a mismatch) is said on each and the job ends; an error on
     some ranks only aborts the job rather than leave the others waiting."""
     try:
-        return body()
+        code = body()
+        if code == INTERRUPTED and world.size > 1:
+            world.abort(code)  # rank 0 finished its file after Ctrl-C: the others wait in their grace
+        return code
     except RankLost as lost:
         if world.is_root:
             say(f"{program}: error: {lost}")
         else:
-            time.sleep(ABORT_GRACE_S)
+            _sleep_through_interrupts(ABORT_GRACE_S)
         world.abort(lost.exit_code)
     except SmbenchError as exc:
         say(f"{program}: error: {'' if world.is_root else f'rank {world.rank}: '}{exc}")
@@ -216,14 +225,29 @@ def as_one_job(world: World, body, program: str) -> int:
             world.abort(exc.exit_code)
         return exc.exit_code
     except KeyboardInterrupt:
-        say(f"{program}: interrupted on rank {world.rank}")
-        world.abort(130)
+        # Ctrl-C reaches every rank at once: rank 0 finishes the result file and says so (its
+        # body returns INTERRUPTED, above); the others wait for that before the job ends.
+        if world.is_root:
+            say(f"{program}: interrupted")
+        else:
+            _sleep_through_interrupts(ABORT_GRACE_S)
+        world.abort(INTERRUPTED)
     except Exception:  # noqa: BLE001 - a bug on one rank must not leave the others waiting
         import traceback
 
         traceback.print_exc()
         world.abort(1)
     return 1  # pragma: no cover - abort does not return
+
+
+def _sleep_through_interrupts(seconds: float) -> None:
+    """Wait that long even if Ctrl-C comes again (the grace is for rank 0 to finish)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            time.sleep(max(0.0, end - time.monotonic()))
+        except KeyboardInterrupt:
+            continue
 
 
 def mpi_library(MPI) -> str | None:

@@ -7,7 +7,7 @@ the one buffer of the others); `time` is the slowest rank's; algbw = size / time
 = algbw x the collective's factor below, the figure comparable with a link's bandwidth.
 
 Inputs are patterned small integers, so every sum is exact in every type (bf16 and f16
-included, with any number of ranks up to the bound in `amplitude`): each output element
+included, with any number of ranks up to the bound in `exact_for`): each output element
 is checked against its exact value and a wrong one fails the case, saying where.
 """
 
@@ -76,27 +76,49 @@ def sweep(smallest: int, largest: int, step: int) -> list[int]:
 
 # ---------------------------------------------------------------- patterned inputs, exact outputs
 
+def modulus(ranks: int) -> int:
+    """The pattern's prime: the smallest above the rank count + 1 (and at least 7), so that no
+    two ranks of a job share a slope in `value` and at least two residues are missing from
+    every element's sum (with one missing, the sum would be rank 0's input)."""
+    p = max(7, ranks + 2)
+    while any(p % d == 0 for d in range(2, int(p ** 0.5) + 1)):
+        p += 1
+    return p
+
+
 def amplitude(ranks: int) -> int:
-    """Inputs lie in [-a, a]: a sum over every rank stays within a x ranks, below int8's 127
-    (hence within bf16's exact integers, 256, too)."""
-    return max(1, min(3, 127 // ranks))
+    """Inputs lie in [-a, a]: the residues mod the pattern's prime, centred."""
+    return (modulus(ranks) - 1) // 2
+
+
+def bound(ranks: int) -> int:
+    """The largest |sum| over any set of the ranks at one element, so any order of summing stays
+    within it: at an element the ranks hold distinct residues (or all 0), so k ranks sum to at
+    most a + (a-1) + ... + (a-k+1)."""
+    a = amplitude(ranks)
+    return max(k * a - k * (k - 1) // 2 for k in range(1, ranks + 1))
 
 
 def exact_for(dtype: str, ranks: int) -> bool:
-    """Whether sums over `ranks` ranks of the pattern are exact in the type."""
-    return amplitude(ranks) * ranks <= EXACT_INTEGERS[dtype]
+    """Whether sums over `ranks` ranks of the pattern are exact in the type (int8: up to 29
+    ranks, bf16: 41, f16: 125)."""
+    return bound(ranks) <= EXACT_INTEGERS[dtype]
 
 
 def value(xp, rank, index, ranks: int):
-    """The input of `rank` at global element `index` (arrays or scalars): small integers that
-    differ between ranks and neighbouring elements, so a chunk in the wrong place shows."""
-    a = amplitude(ranks)
-    return (index + 5 * rank) % (2 * a + 1) - a
+    """The input of `rank` at global element `index` (arrays or scalars): (i + r(2i + 1)) mod p,
+    centred, p a prime above the rank count + 1. Along the elements each rank's slope, 2r + 1,
+    is its own mod p, so no two ranks' chunks are alike whatever the chunk length, and at one
+    element the ranks hold distinct residues (all 0 where 2i + 1 = 0 mod p): their sum is
+    never one rank's input everywhere, never zero everywhere, and stays small (`bound`)."""
+    p = modulus(ranks)
+    i = index % p  # first: 2i would overflow int32 at a GiB of int8
+    return (i + rank * (2 * i + 1)) % p - (p - 1) // 2
 
 
 def sentinel(ranks: int) -> int:
     """What an output buffer holds before the collective: no expected value equals it."""
-    return -amplitude(ranks) * ranks - 1
+    return -bound(ranks) - 1
 
 
 def chunk(count: int, ranks: int) -> int:

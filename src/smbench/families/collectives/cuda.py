@@ -15,6 +15,7 @@ import time
 
 from smbench import ranks
 from smbench.families import collectives as co
+from smbench.families.collectives import measure
 
 ENGINE = "NCCL"
 
@@ -51,9 +52,16 @@ class NcclEngine:
     timing = "CUDA events around each sample's back-to-back calls on the rank's stream; the slowest rank's time"
 
     def __init__(self, world, runner):
-        cupy = runner.backend._cupy()
-        from cupy.cuda import nccl
+        def load():
+            from cupy.cuda import nccl
 
+            return runner.backend._cupy(), nccl
+
+        # Each step before the communicator is agreed: a rank that fails one is named on every
+        # rank at once, instead of leaving the others in the unique id's exchange or NCCL's init.
+        cupy, nccl = measure.agreed(world, load, "loading CuPy's NCCL")
+        made = measure.agreed(world, lambda: nccl.get_unique_id() if world.is_root else None,
+                              "making the NCCL unique id")
         self.cupy, self.nccl, self.world, self.xp = cupy, nccl, world, cupy
         self.library = f"NCCL {version_text(nccl.get_version())}"
         self.debug_dir = None
@@ -61,8 +69,8 @@ class NcclEngine:
             # NCCL says which network interface it chose only in its INFO log: keep it to record.
             self.debug_dir = tempfile.mkdtemp(prefix="smbench-nccl-")
             os.environ["NCCL_DEBUG_FILE"] = os.path.join(self.debug_dir, "nccl.%h.%p")
-        uid = world.bcast(nccl.get_unique_id() if world.is_root else None, "the NCCL unique id")
-        self.comm = nccl.NcclCommunicator(world.size, uid, world.rank)
+        uid = world.bcast(made, "the NCCL unique id")
+        self.comm = _communicator(nccl, world, uid)
         self.stream = cupy.cuda.Stream(non_blocking=True)
         self.types = {"f32": nccl.NCCL_FLOAT32, "f64": nccl.NCCL_FLOAT64, "f16": nccl.NCCL_FLOAT16,
                       "bf16": nccl.NCCL_BFLOAT16, "int8": nccl.NCCL_INT8}
@@ -78,6 +86,32 @@ class NcclEngine:
             self.comm.abort()
         except Exception:  # noqa: BLE001 - the job ends either way
             pass
+
+
+def _communicator(nccl, world, uid):
+    """NCCL's communicator, made with a deadline: ncclCommInitRank blocks until every rank has
+    joined, and CuPy offers no nonblocking init (its NcclConfig has no 'blocking'), so it runs
+    in a thread that this rank waits for up to the timeout; past it, RankLost ends the job (the
+    abort ends the thread with the process)."""
+    import threading
+
+    made: dict = {}
+
+    def init() -> None:
+        try:
+            made["comm"] = nccl.NcclCommunicator(world.size, uid, world.rank)
+        except Exception as exc:  # noqa: BLE001 - said on this rank's row below
+            made["error"] = exc
+
+    thread = threading.Thread(target=init, name="ncclCommInitRank", daemon=True)
+    thread.start()
+    thread.join(world.timeout_s)
+    if thread.is_alive():
+        raise ranks.RankLost(f"ncclCommInitRank did not complete within {world.timeout_s:g} s on rank {world.rank}: "
+                             f"a rank died, hangs or cannot reach the others (collectives.timeout_s)")
+    if "error" in made:
+        raise made["error"]
+    return made["comm"]
 
 
 class NcclCall:

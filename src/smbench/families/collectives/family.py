@@ -5,10 +5,11 @@ type x placement x size, on every rank alike) and one case run on the backend's 
 
 from __future__ import annotations
 
+import hashlib
 import socket
 
 from smbench import ranks
-from smbench.cases import Case, Skip
+from smbench.cases import Case, Skip, base_record
 from smbench.errors import SmbenchError
 from smbench.families import Family, PlanPart
 from smbench.families import collectives as co
@@ -49,12 +50,15 @@ def setting(suite, key: str):
     return suite.data.get("collectives", {}).get(key, DEFAULTS[key])
 
 
-def sizes(suite, runner) -> tuple[list[int], str]:
+def sizes(suite, runner, world) -> tuple[list[int], str]:
+    """The sweep, the same on every rank: on a GPU capped by the least free memory of any rank's."""
     if runner.name == "cuda":
-        free = int(runner.info.get("free_bytes") or 0)
+        every = world.allgather(int(runner.info.get("free_bytes") or 0), "the free GPU memory")
+        free = min(every)
         caps = [(setting(suite, "largest_mib") * co.MIB, f"the suite's largest_mib, {setting(suite, 'largest_mib')} MiB")]
         if free:
-            caps.append((int(free * GPU_FREE_FRACTION), f"1/16 of {free / co.GIB:.1f} GiB free"))
+            fewest = f" (rank {every.index(free)}'s, the least)" if len(every) > 1 else ""
+            caps.append((int(free * GPU_FREE_FRACTION), f"1/16 of {free / co.GIB:.1f} GiB free{fewest}"))
     else:
         caps = [(setting(suite, "cpu_largest_kib") * co.KIB,
                  f"the CPU path's cpu_largest_kib, {setting(suite, 'cpu_largest_kib')} KiB")]
@@ -70,16 +74,24 @@ def plan(suite, runner) -> PlanPart:
     world = ranks.world()
     world.timeout_s = setting(suite, "timeout_s")
     engine = runner.part("collectives")
-    chosen, part.notes["collectives_sweep_cap"] = sizes(suite, runner)
+    chosen, part.notes["collectives_sweep_cap"] = sizes(suite, runner, world)
     hosts = world.allgather(socket.gethostname(), "the host names")
     names = world.allgather(runner.info.get("name"), "the device names")
     link, why = links.choose(setting(suite, "link"), world.size, len(set(hosts)), runner.name, names)
     part.notes["collectives_link"] = f"{link.name if link else 'no link'}: {why}"
     part.notes["collectives_engine"] = f"{engine.ENGINE} over {world.size} rank{'s' if world.size > 1 else ''}"
     left_out = []
+    dtypes = [t for t in setting(suite, "dtypes") if co.exact_for(t, world.size)]
+    inexact = [t for t in setting(suite, "dtypes") if t not in dtypes]
+    if inexact:
+        why = (f"{world.size} ranks: the pattern's sums leave the exact integers of {', '.join(inexact)}, so "
+               f"the output could not be checked element by element")
+        if not dtypes:
+            raise SmbenchError(f"collectives: {why}; use f32 or f64, or fewer ranks")
+        part.notes["collectives_not_exact"] = f"left out: {why}"
     for name in setting(suite, "collectives"):
         collective = co.COLLECTIVES[name]
-        for dtype in setting(suite, "dtypes"):
+        for dtype in dtypes:
             for placement in setting(suite, "placements"):
                 if placement not in collective.placements:
                     continue
@@ -94,6 +106,11 @@ def plan(suite, runner) -> PlanPart:
                     part.cases.append(_case(name, dtype, placement, size, count, world.size, link, why, suite))
     if left_out:
         part.notes["collectives_left_out"] = f"{engine.ENGINE} has no {'; no '.join(left_out)}"
+    # Every rank calls the plan's collectives in order: a plan that differs would pair the wrong calls.
+    labels = [case.label for case in part.cases]
+    world.agree("the collectives plan", {"cases": len(labels), "sizes": chosen, "types": dtypes,
+                                         "first": labels[:1], "last": labels[-1:],
+                                         "labels_sha256": hashlib.sha256("\n".join(labels).encode()).hexdigest()[:16]})
     return part
 
 
@@ -112,10 +129,17 @@ def run(case: Case, runner, policy) -> dict:
     world = ranks.world()
     if not co.exact_for(p["dtype"], world.size):
         raise Skip(f"{world.size} ranks: the pattern's sums are not exact in {p['dtype']}")
-    try:
-        engine = runner.part("collectives").engine(world, runner)
-    except SmbenchError as missing:  # no mpi4py for the CPU path: a skipped row with the install hint
-        raise Skip(str(missing)) from None
+    part = runner.part("collectives")
+    if world.size == 1:
+        try:
+            engine = part.engine(world, runner)
+        except SmbenchError as missing:  # no mpi4py or MPI library for the CPU path: a skipped row with the hint
+            raise Skip(str(missing)) from None
+    else:
+        try:  # every rank says whether its engine started: one that failed is named, none waits for it
+            engine = measure.agreed(world, lambda: part.engine(world, runner), f"starting {part.ENGINE}")
+        except measure.CaseFailed as failed:
+            return {**base_record(case), "status": "failed", "reason": str(failed)}
     return measure.run_case(case, world, engine, policy)
 
 

@@ -48,6 +48,8 @@ PUBLISHED = (
 
 NORMAL_FRACTION = 0.6  # busbw at or above this share of the link is 'normal'
 LOOKS_LIKE_FRACTION = 0.5  # below this share, say which link the figure looks like
+# A slower link is named only if it could have produced the figure: busbw within this share of it.
+PLAUSIBLE = (0.3, 1.1)
 
 
 def choose(setting: str, ranks: int, hosts: int, backend: str, device_names: list[str]) -> tuple[Link | None, str]:
@@ -71,9 +73,11 @@ def choose(setting: str, ranks: int, hosts: int, backend: str, device_names: lis
 
 
 def looks_like(gbps: float, expected: Link) -> Link | None:
-    """The slower link of the table whose figure is nearest (by ratio) to a busbw far below
-    the expected link's."""
-    slower = [link for link in LINKS.values() if link.gbps and link.gbps < (expected.gbps or math.inf)]
+    """The slower link of the table that could have produced a busbw far below the expected
+    link's (busbw within PLAUSIBLE of its figure), the nearest by ratio; None if none could."""
+    low, high = PLAUSIBLE
+    slower = [link for link in LINKS.values() if link.gbps and link.gbps < (expected.gbps or math.inf)
+              and low * link.gbps <= gbps <= high * link.gbps]
     if gbps <= 0 or not slower:
         return None
     return min(slower, key=lambda link: abs(math.log(gbps / link.gbps)))

@@ -19,18 +19,27 @@ class CaseFailed(Exception):
     """A step failed on some rank: the case is a failed row on every rank."""
 
 
-def agreed(world, step, what: str):
-    """Run `step` here; if it raised on any rank, every rank raises CaseFailed naming the first."""
+def attempt(step):
+    """(step's result, None), or (None, the error in one line) if it raised (a lost rank still ends the job)."""
     try:
-        result, error = step(), None
-    except ranks.RankLost:
-        raise
+        return step(), None
+    except (ranks.RankLost, CaseFailed):
+        raise  # a lost rank ends the job; a step agreed inside this one failed on every rank already
     except Exception as exc:  # noqa: BLE001 - a failing step is a failed row, agreed by every rank
-        result, error = None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-    errors = world.allgather(error, what)
+        return None, f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+
+
+def first_error(errors: list, what: str) -> None:
+    """CaseFailed naming the first rank whose error is not None."""
     for rank, theirs in enumerate(errors):
         if theirs:
             raise CaseFailed(f"{what} failed on rank {rank}: {theirs}")
+
+
+def agreed(world, step, what: str):
+    """Run `step` here; if it raised on any rank, every rank raises CaseFailed naming the first."""
+    result, error = attempt(step)
+    first_error(world.allgather(error, what), what)
     return result
 
 
@@ -72,12 +81,15 @@ def run_case(case: Case, world, engine, policy) -> dict:
 
         def sample() -> float:
             world.barrier("the start of a sample")
-            local = call.run(reps) / reps
-            every = world.allgather((local, time.monotonic() - start), "a sample's times")
-            for number, (seconds, _) in enumerate(every):
+            # A call that fails here fails the case on every rank, with its reason: the others
+            # would otherwise wait in this allgather until the timeout and blame a lost rank.
+            local, error = attempt(lambda: call.run(reps) / reps)
+            every = world.allgather((local, time.monotonic() - start, error), "a sample's times")
+            first_error([e for _, _, e in every], "a timed sample")
+            for number, (seconds, _, _) in enumerate(every):
                 per_rank[number].append(seconds)
-            wall["agreed"] = max(w for _, w in every)  # every rank stops after the same sample
-            return max(seconds for seconds, _ in every)
+            wall["agreed"] = max(w for _, w, _ in every)  # every rank stops after the same sample
+            return max(seconds for seconds, _, _ in every)
 
         stats = measure(sample, policy, clock=lambda: wall["agreed"])
     except CaseFailed as failed:
