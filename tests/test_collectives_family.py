@@ -285,6 +285,9 @@ def test_world_size_one_runs_without_a_launcher(tmp_path):
         assert r["validation"]["ok"] and r["engine"] == "MPI" and len(r["rank_time_s"]) == 1
         factor = {"all_reduce": 0, "all_gather": 0, "reduce_scatter": 0, "alltoall": 0}.get(r["benchmark"], 1)
         assert r["busbw_gbps"]["median"] == pytest.approx(factor * r["bytes"] / r["time_s"]["median"] / 1e9)
+        # At one rank busbw is 0 by definition for most collectives: compare, export and rerun
+        # judge algbw there (the figure names itself).
+        assert r["figure_gbps"] == r["algbw_gbps"] and r["figure"].startswith("algbw")
     assert "collectives (MPI, 1 rank)" in out and "MPI has no broadcast" in json.dumps(document["notes"])
     from smbench import cli
 
@@ -293,6 +296,11 @@ def test_world_size_one_runs_without_a_launcher(tmp_path):
     assert (tmp_path / "p" / "collectives_busbw_vs_size.png").stat().st_size > 10_000
     code, out, err = run_cli_here("compare", path, path, "--format", "csv")
     assert code == 0 and "all_reduce f32 out of place 1 KiB" in out
+    import csv
+    import io
+
+    rows = [row for row in csv.DictReader(io.StringIO(out)) if row["key"] == "all_reduce f32 out of place 1 KiB"]
+    assert rows and all(float(row["value"]) > 0 for row in rows)  # algbw, not the 0 of a one-rank busbw
     code, out, err = run_cli_here("rerun", path, "--out", str(tmp_path / "again"))
     assert code == 0, err
     assert "same kernels" in out and "not in the new run" not in out
@@ -523,7 +531,7 @@ def _pair_case(link_key="200gbe-x2", size=1 << 20):
     count = size // 4
     return Case("collectives", "all_reduce", "all_reduce f32 1 MiB",
                 {"collective": "all_reduce", "dtype": "f32", "placement": "out_of_place", "bytes": size,
-                 "count": count, "ranks": 2, "bus_factor": 1.0, "bus_bytes": size,
+                 "count": count, "ranks": 2, "bus_factor": 1.0, "bus_bytes": size, "figure_bytes": size,
                  "link": links.describe(links.LINKS[link_key], "test"), "sample_ms": 1.0, "max_reps": 4,
                  "verdict_min_bytes": size})
 
@@ -621,3 +629,20 @@ def test_the_summary_fits_the_terminal_of_whoever_watches_a_launch():
     assert cli._table_width(False, 2, {}) == 80
     assert cli._table_width(False, 3, {"COLUMNS": "120"}) == 120
     assert cli._table_width(False, 1, {"COLUMNS": "120"}) == 160  # one process piped: a file, as before
+
+
+def test_cupy_without_nccl_is_a_skipped_row_with_the_hint(monkeypatch):
+    """Every call would fail with an AttributeError: one skipped row per case says why."""
+    import types
+
+    from smbench import cases
+    from smbench.families.collectives import cuda, family
+
+    monkeypatch.setattr(cuda, "_ENGINE", None)
+    monkeypatch.setitem(sys.modules, "cupy.cuda.nccl", types.SimpleNamespace(available=False))
+    monkeypatch.setitem(sys.modules, "cupy.cuda", types.SimpleNamespace(nccl=sys.modules["cupy.cuda.nccl"]))
+    runner = types.SimpleNamespace(name="cuda", part=lambda name: cuda, backend=types.SimpleNamespace(_cupy=lambda: None))
+    case = _pair_case()
+    case.params["ranks"] = 1
+    with pytest.raises(cases.Skip, match="no NCCL library.*smbench\\[collectives\\]"):
+        family.run(case, runner, None)  # smbench.run.run_case makes the Skip a skipped row

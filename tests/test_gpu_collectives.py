@@ -82,7 +82,7 @@ def test_a_large_broadcast_is_timed_and_figured(engine):
     count = (256 << 20) // 4
     case = Case("collectives", "broadcast", "broadcast f32 in place 256 MiB",
                 {"collective": "broadcast", "dtype": "f32", "placement": "in_place", "bytes": count * 4, "count": count,
-                 "ranks": 1, "bus_factor": 1.0, "bus_bytes": count * 4, "link": {"key": None},
+                 "ranks": 1, "bus_factor": 1.0, "bus_bytes": count * 4, "figure_bytes": count * 4, "link": {"key": None},
                  "sample_ms": 2.0, "max_reps": 100, "verdict_min_bytes": 1 << 26})
     record = measure.run_case(case, ranks.world(), engine, QUICK)
     assert record["status"] == "ok", record.get("reason")

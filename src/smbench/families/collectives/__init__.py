@@ -172,9 +172,9 @@ def expected(xp, collective: str, rank: int, ranks: int, count: int):
 
 
 def output_span(collective: str, placement: str, rank: int, ranks: int, count: int) -> tuple[int, int]:
-    """(start, length) of the rank's result in the buffer the engine returns: in place, a
-    reduce_scatter's result is the rank's chunk of the buffer (NCCL's layout; the MPI engine
-    moves MPI's to the same place)."""
+    """(start, length) of the rank's result in the buffer NCCL leaves it in: in place, a
+    reduce_scatter's result is the rank's chunk of the buffer (NCCL's layout; MPI leaves it at
+    the start of the buffer instead, and the MPI engine's result() reads it there)."""
     c = chunk(count, ranks)
     if collective == "reduce_scatter":
         return (rank * c, c) if placement == "in_place" else (0, c)

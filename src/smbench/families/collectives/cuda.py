@@ -14,6 +14,7 @@ import tempfile
 import time
 
 from smbench import ranks
+from smbench.errors import SmbenchError
 from smbench.families import collectives as co
 from smbench.families.collectives import measure
 
@@ -55,11 +56,15 @@ class NcclEngine:
         def load():
             from cupy.cuda import nccl
 
+            if not getattr(nccl, "available", True):  # CuPy without NCCL: every call would fail
+                raise SmbenchError("CuPy finds no NCCL library here: pip install 'smbench[collectives]' "
+                                   "(the nvidia-nccl-cu13 wheel)")
             return runner.backend._cupy(), nccl
 
         # Each step before the communicator is agreed: a rank that fails one is named on every
         # rank at once, instead of leaving the others in the unique id's exchange or NCCL's init.
-        cupy, nccl = measure.agreed(world, load, "loading CuPy's NCCL")
+        # One rank: a missing NCCL is the skipped row's reason (smbench.errors.SmbenchError).
+        cupy, nccl = load() if world.size == 1 else measure.agreed(world, load, "loading CuPy's NCCL")
         made = measure.agreed(world, lambda: nccl.get_unique_id() if world.is_root else None,
                               "making the NCCL unique id")
         self.cupy, self.nccl, self.world, self.xp = cupy, nccl, world, cupy

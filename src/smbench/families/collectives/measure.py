@@ -92,6 +92,7 @@ def run_case(case: Case, world, engine, policy) -> dict:
             return max(seconds for seconds, _, _ in every)
 
         stats = measure(sample, policy, clock=lambda: wall["agreed"])
+        per_rank = [times[-stats.n:] for times in per_rank]  # the warm-up samples came first
     except CaseFailed as failed:
         return {**record, "status": "failed", "reason": str(failed)}
     size = p["bytes"]
@@ -100,6 +101,8 @@ def run_case(case: Case, world, engine, policy) -> dict:
     record.update({
         "status": "ok", "reps_per_sample": reps, "time_s": stats.to_dict(),
         "algbw_gbps": {"median": algbw, "best": best_alg}, "busbw_gbps": {"median": busbw, "best": best_bus},
+        "figure_gbps": {"median": busbw, "best": best_bus} if n > 1 else {"median": algbw, "best": best_alg},
+        "figure": "busbw" if n > 1 else "algbw (one rank: nothing crosses a link)",
         "latency_us": {"median": stats.median * 1e6, "min": stats.min * 1e6},
         "rank_time_s": [{"rank": r, "median": sorted(s)[len(s) // 2], "samples": s} for r, s in enumerate(per_rank)],
         "timing": engine.timing,

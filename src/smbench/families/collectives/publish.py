@@ -17,8 +17,9 @@ from smbench.plots import COLOURS, display_label, plt, save, size_label
 from smbench.run_view import size
 
 
-def _busbw_samples(record: dict) -> list[float] | None:
-    return samples_of(record, "bus_bytes", 1e9)
+def _figure_samples(record: dict) -> list[float] | None:
+    """The samples of the record's figure: busbw, or algbw at one rank (figure_bytes)."""
+    return samples_of(record, "figure_bytes", 1e9)
 
 
 def _name(key: tuple) -> str:
@@ -27,13 +28,13 @@ def _name(key: tuple) -> str:
 
 
 def largest(document: dict) -> dict[str, Entry]:
-    return {_name(key): Entry(members[-1]["busbw_gbps"]["median"], _busbw_samples(members[-1]),
+    return {_name(key): Entry(members[-1]["figure_gbps"]["median"], _figure_samples(members[-1]),
                               f"{size(members[-1]['bytes'])}, {members[-1]['ranks']} ranks, {judged(members[-1])}")
             for key, members in curves(document["records"]).items()}
 
 
 def per_size(document: dict) -> dict[str, Entry]:
-    return {f"{_name(key)} {size(r['bytes'])}": Entry(r["busbw_gbps"]["median"], _busbw_samples(r))
+    return {f"{_name(key)} {size(r['bytes'])}": Entry(r["figure_gbps"]["median"], _figure_samples(r))
             for key, members in curves(document["records"]).items() for r in members}
 
 
@@ -48,8 +49,10 @@ def latency(document: dict) -> dict[str, Entry]:
     return entries
 
 
-COMPARE = (("Collectives: busbw at the largest size, GB/s", largest, "collective / type / placement"),
-           ("Collectives: busbw per size, GB/s", per_size, "collective / type / placement / size"),
+COMPARE = (("Collectives: busbw at the largest size (algbw for a one-rank file), GB/s", largest,
+            "collective / type / placement"),
+           ("Collectives: busbw per size (algbw for a one-rank file), GB/s", per_size,
+            "collective / type / placement / size"),
            ("Collectives: latency at the smallest size, us", latency, "collective / type / placement / size"))
 
 

@@ -54,7 +54,7 @@ def view(records: list[dict], console: Console) -> None:
             f"{link['name']} (no fixed figure)" if link.get("key") else f"no link ({link.get('chosen_by', '')})")
     print_fitted(console, f"collectives ({first['engine']}, {first['ranks']} rank{'s' if first['ranks'] > 1 else ''})",
                  COLUMNS, rows,
-                 f"nccl-tests' figures: time = the slowest rank's median; algbw = size / time; busbw = algbw x "
+                 f"nccl-tests' figures: time = the slowest rank's median (nccl-tests -a 3); algbw = size / time; busbw = algbw x "
                  f"2(n-1)/n (all_reduce), (n-1)/n (all_gather, reduce_scatter, alltoall), 1 (broadcast, reduce, "
                  f"sendrecv); size per rank. Held to: {held}.")
 
