@@ -646,3 +646,25 @@ def test_cupy_without_nccl_is_a_skipped_row_with_the_hint(monkeypatch):
     case.params["ranks"] = 1
     with pytest.raises(cases.Skip, match="no NCCL library.*smbench\\[collectives\\]"):
         family.run(case, runner, None)  # smbench.run.run_case makes the Skip a skipped row
+
+
+@pytest.mark.parametrize("collective", sorted(co.COLLECTIVES))
+def test_the_output_is_checked_piece_by_piece_as_a_whole(collective):
+    """A 1 GiB int8 buffer is checked in pieces (memory a few times a piece, not the buffer):
+    the pieces' expected values are the whole one's, and a wrong element is found at its
+    place in the whole output."""
+    n, count = 3, 3 * 1000
+    for rank in range(n):
+        whole = co.expected(np, collective, rank, n, count)
+        if whole is None:
+            assert co.check_output(np, collective, rank, n, count, np.zeros(count, np.int8), "int8") is None
+            continue
+        pieces = [co.expected(np, collective, rank, n, count, start, min(len(whole), start + 7))
+                  for start in range(0, len(whole), 7)]
+        assert np.array_equal(np.concatenate(pieces), whole)
+        stored = co.encode(np, whole, "int8")
+        assert co.check_output(np, collective, rank, n, count, stored, "int8", piece=7) == \
+            {"ok": True, "checked": len(whole), "wrong": 0}
+        stored[len(whole) - 2] += 1
+        found = co.check_output(np, collective, rank, n, count, stored, "int8", piece=7)
+        assert not found["ok"] and found["wrong"] == 1 and found["first"] == len(whole) - 2

@@ -149,10 +149,16 @@ def initial(xp, collective: str, placement: str, rank: int, ranks: int, count: i
     return send, xp.full(out, fill, dtype=xp.int32)
 
 
-def expected(xp, collective: str, rank: int, ranks: int, count: int):
-    """The exact output of `rank` (int32), or None where the rank has none to check (reduce
-    off the root)."""
-    index = xp.arange(count, dtype=xp.int32)
+def output_length(collective: str, ranks: int, count: int) -> int:
+    """Elements of a rank's output: its chunk for reduce_scatter, else the whole buffer."""
+    return chunk(count, ranks) if collective == "reduce_scatter" else count
+
+
+def expected(xp, collective: str, rank: int, ranks: int, count: int, start: int = 0, stop: int | None = None):
+    """The exact output of `rank` (int32) at output elements start .. stop (all by default),
+    or None where the rank has none to check (reduce off the root)."""
+    stop = output_length(collective, ranks, count) if stop is None else stop
+    index = xp.arange(start, stop, dtype=xp.int32)
     c = chunk(count, ranks)
     if collective == "all_reduce" or (collective == "reduce" and rank == ROOT):
         return sum(value(xp, s, index, ranks) for s in range(ranks))
@@ -161,7 +167,7 @@ def expected(xp, collective: str, rank: int, ranks: int, count: int):
     if collective == "all_gather":
         return value(xp, index // c, index, ranks)
     if collective == "reduce_scatter":
-        return sum(value(xp, s, index[:c] + rank * c, ranks) for s in range(ranks))
+        return sum(value(xp, s, index + rank * c, ranks) for s in range(ranks))
     if collective == "alltoall":
         return value(xp, index // c, rank * c + index % c, ranks)
     if collective == "broadcast":
@@ -169,6 +175,29 @@ def expected(xp, collective: str, rank: int, ranks: int, count: int):
     if collective == "sendrecv":
         return value(xp, (rank - 1) % ranks, index, ranks)
     raise ValueError(collective)
+
+
+# Elements checked at once: the expected values and the comparison take several times the
+# piece's size (int32 and float64 copies), so a 1 GiB int8 buffer is checked in pieces.
+CHECK_PIECE = 1 << 24
+
+
+def check_output(xp, collective: str, rank: int, ranks: int, count: int, got_stored, dtype: str,
+                 piece: int = CHECK_PIECE) -> dict | None:
+    """check() of the rank's whole output, piece by piece (memory a small multiple of one
+    piece, not of the buffer); None where the rank has nothing to check."""
+    length = output_length(collective, ranks, count)
+    if expected(xp, collective, rank, ranks, count, 0, 0) is None:
+        return None
+    result = {"ok": True, "checked": 0, "wrong": 0}
+    for start in range(0, length, piece):
+        stop = min(length, start + piece)
+        part = check(xp, got_stored[start:stop], expected(xp, collective, rank, ranks, count, start, stop), dtype)
+        if not part["ok"] and result["ok"]:
+            result.update(ok=False, first=start + part["first"], got=part["got"], want=part["want"])
+        result["checked"] += part["checked"]
+        result["wrong"] += part["wrong"]
+    return result
 
 
 def output_span(collective: str, placement: str, rank: int, ranks: int, count: int) -> tuple[int, int]:
