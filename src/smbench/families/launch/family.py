@@ -12,7 +12,8 @@ SETTINGS = {"enabled": (is_bool, "true or false")}
 
 def plan(suite, runner) -> PlanPart:
     enabled = suite.data["launch"].get("enabled", False)
-    return PlanPart([Case("launch", "launch", "empty-kernel launch latency", {})] if enabled else [])
+    what = "smallest MLX operation" if getattr(runner, "name", "") == "mlx" else "empty-kernel"  # MLX launches no kernel of ours
+    return PlanPart([Case("launch", "launch", f"{what} launch latency", {})] if enabled else [])
 
 
 def run_launch(case: Case, runner, policy) -> dict:
