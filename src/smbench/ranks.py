@@ -37,6 +37,10 @@ DEFAULT_TIMEOUT_S = 30.0
 # A rank that timed out waits this long before it aborts the job, so that rank 0 (which
 # timed out too) can finish the result file and say why first.
 ABORT_GRACE_S = 5.0
+# Rank 0's last line goes through the launcher's pipes: MPI_Abort right after it can tear them
+# down before the line is forwarded (seen with MPICH's hydra under load), so rank 0 waits that
+# long after saying it.
+FORWARD_S = 0.5
 INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT)
 
 
@@ -209,11 +213,13 @@ def as_one_job(world: World, body, program: str) -> int:
     try:
         code = body()
         if code == INTERRUPTED and world.size > 1:
+            _sleep_through_interrupts(FORWARD_S)  # rank 0's "kept in FILE" line reaches the launcher first
             world.abort(code)  # rank 0 finished its file after Ctrl-C: the others wait in their grace
         return code
     except RankLost as lost:
         if world.is_root:
             say(f"{program}: error: {lost}")
+            _sleep_through_interrupts(FORWARD_S)
         else:
             _sleep_through_interrupts(ABORT_GRACE_S)
         world.abort(lost.exit_code)
@@ -229,6 +235,7 @@ def as_one_job(world: World, body, program: str) -> int:
         # body returns INTERRUPTED, above); the others wait for that before the job ends.
         if world.is_root:
             say(f"{program}: interrupted")
+            _sleep_through_interrupts(FORWARD_S)
         else:
             _sleep_through_interrupts(ABORT_GRACE_S)
         world.abort(INTERRUPTED)
