@@ -59,6 +59,14 @@ class Stats:
         return data
 
 
+def calls_per_sample(pilot_seconds: float, target_seconds: float, most: int, fewest: int = 1) -> int:
+    """How many calls of pilot_seconds each one timed sample makes so that it lasts at least
+    target_seconds: between fewest and most (most when the pilot measured nothing)."""
+    if pilot_seconds <= 0:
+        return most
+    return max(fewest, min(most, math.ceil(target_seconds / pilot_seconds)))
+
+
 def quantile(sorted_values: list[float], q: float) -> float:
     """Linear-interpolation quantile (numpy's default) of already sorted values."""
     if not sorted_values:

@@ -9,7 +9,6 @@ without them. What a family runs lives in its folder (families/<name>/cuda.py).
 from __future__ import annotations
 
 import functools
-import math
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from smbench.backends.facts import DeviceFacts, blocks_per_sm_limit, memory_kind
 from smbench.compile import compile_file
 from smbench.errors import SmbenchError
 from smbench.paths import kernels_dir
-from smbench.timing import Stats, TimingPolicy, measure
+from smbench.timing import Stats, TimingPolicy, calls_per_sample, measure
 
 NAME = "cuda"
 BLOCK = 256
@@ -300,9 +299,7 @@ def reps_for(pilot_seconds: float, target_seconds: float = 200e-6, most: int = M
     """Calls per timed sample, so that a sample lasts at least ~200 us (event resolution is
     about 0.5 us; one short kernel would be mostly noise), within the blocking kernel's
     queue."""
-    if pilot_seconds <= 0:
-        return most
-    return max(1, min(most, math.ceil(target_seconds / pilot_seconds)))
+    return calls_per_sample(pilot_seconds, target_seconds, most)
 
 
 def time_calls(timer: DeviceTimer, launch, policy: TimingPolicy, reps: int | None = None,

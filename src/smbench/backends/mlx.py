@@ -16,14 +16,13 @@ from __future__ import annotations
 import collections
 import functools
 import json
-import math
 import os
 import platform
 import subprocess
 import time
 
 from smbench.errors import SmbenchError
-from smbench.timing import Stats, TimingPolicy, measure
+from smbench.timing import Stats, TimingPolicy, calls_per_sample, measure
 
 NAME = "mlx"
 INSTALL = "pip install 'smbench[mlx]'"
@@ -171,9 +170,7 @@ def in_flight(output_bytes: int) -> int:
 def reps_for(pilot_seconds: float, most: int = MOST_PER_SAMPLE) -> int:
     """Calls per timed sample after a pilot call: enough for SAMPLE_SECONDS, never fewer than
     FEWEST_PER_SAMPLE (the largest sizes too get several calls), at most `most`."""
-    if pilot_seconds <= 0:
-        return most
-    return max(FEWEST_PER_SAMPLE, min(most, math.ceil(SAMPLE_SECONDS / pilot_seconds)))
+    return calls_per_sample(pilot_seconds, SAMPLE_SECONDS, most, FEWEST_PER_SAMPLE)
 
 
 def pilot_seconds(call) -> float:
