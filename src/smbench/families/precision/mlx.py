@@ -19,6 +19,7 @@ import numpy as np
 from smbench.backends import mlx as backend
 from smbench.cases import NO_KERNEL, Skip
 from smbench.families import precision
+from smbench.families.precision import probes
 
 FORMATS = ("f16_f32acc", "bf16_f32acc")
 # Not a tensor core: the published NVIDIA models are not held against this, and the rows say
@@ -26,7 +27,12 @@ FORMATS = ("f16_f32acc", "bf16_f32acc")
 THROUGH = "MLX f32 matmul"
 NOT_A_TENSOR_CORE = ("not a tensor core: MLX's float32 matmul on these values (the fitted model says how it "
                      "adds); the native {input} matmul is probed apart (the record's device line)")
-_TYPES = {"f16": ("float16", 11), "bf16": ("bfloat16", 8)}  # MLX type, significant bits
+MLX_TYPES = {"f16": "float16", "bf16": "bfloat16"}
+
+
+def _significant_bits(input_format: str) -> int:
+    """The format's significant bits, from the probes' table of what each format holds."""
+    return probes.facts(input_format).mantissa_bits + 1
 TERMS = 16
 
 
@@ -67,8 +73,8 @@ def native_accumulator(input_format: str) -> tuple[str, list[float]]:
     """(what MLX's own matmul in this type is consistent with, its answers with the 1 first,
     in the middle and last), each answer D[0, 0] of a whole tile in the input type."""
     mx = backend.mx()
-    name, bits = _TYPES[input_format]
-    kind = getattr(mx, name)
+    kind = getattr(mx, MLX_TYPES[input_format])
+    bits = _significant_bits(input_format)
     half_unit = 2.0 ** -bits  # half a unit in the last place of 1
     answers = []
     for where in (0, TERMS // 2, TERMS):
@@ -95,6 +101,6 @@ def devices(runner, fmt: precision.Format, settings: dict):
     verdict, got = native_accumulator(fmt.input_format)
     how = (f"mx.addmm in float32 on {fmt.input_format} values, each probe in a {TILE} x {TILE} tile "
            f"({runner.info['device']}, MLX {runner.info['mlx_version']}); MLX's own {fmt.input_format} matmul: "
-           f"{verdict}: 1 and {TERMS} x 2^-{_TYPES[fmt.input_format][1]} gave "
+           f"{verdict}: 1 and {TERMS} x 2^-{_significant_bits(fmt.input_format)} gave "
            f"{', '.join(repr(x) for x in got)} (the 1 first, in the middle, last)")
     return device, gemm, how, NO_KERNEL
