@@ -202,6 +202,11 @@ def test_the_link_is_chosen_or_inferred():
      ("Open MPI", 1, 4, 1)),
     ({"SLURM_PROCID": "5", "SLURM_NTASKS": "8", "SLURM_LOCALID": "1", "SLURM_STEP_ID": "0"}, ("Slurm srun", 5, 8, 1)),
     ({"SLURM_PROCID": "0", "SLURM_NTASKS": "8"}, ("single process", 0, 1, 0)),  # a batch script's shell, no srun
+    # srun --mpi=pmi2: Slurm's PMI gives rank and size but no local rank; srun's SLURM_LOCALID does
+    # (task 8 of 16, the first on the second node: local rank 0, not 8).
+    ({"PMI_RANK": "8", "PMI_SIZE": "16", "SLURM_PROCID": "8", "SLURM_NTASKS": "16", "SLURM_LOCALID": "0",
+      "SLURM_STEP_ID": "0"}, ("mpiexec (PMI)", 8, 16, 0)),
+    ({"PMI_RANK": "3", "PMI_SIZE": "4"}, ("mpiexec (PMI)", 3, 4, 3)),  # no local rank anywhere: one host assumed
 ])
 def test_the_launch_is_read_from_the_environment(env, want):
     launch = ranks.detect(env)
@@ -224,13 +229,18 @@ class _TwoRanks(ranks.World):
         return [value, self.theirs.get(what, lambda v: v)(value)]
 
 
-def test_ranks_that_disagree_on_the_version_stop():
-    mine = ranks.fingerprint("quick", {"collectives": {"dtypes": ["f32"]}})
+def test_ranks_that_disagree_on_the_version_or_a_setting_stop_naming_it():
+    mine = ranks.fingerprint("quick", {"collectives": {"dtypes": ["f32"]}, "timing": {"warmup": 1}})
     _TwoRanks().agree("the suite", mine)  # the same: no error
     with pytest.raises(SmbenchError) as error:
         _TwoRanks({"the suite": lambda ours: {**ours, "smbench": "0.0.9"}}).agree("the suite", mine)
     assert "rank 1 has smbench \"0.0.9\" where rank 0 has" in str(error.value) and "\n" not in str(error.value)
-    assert ranks.fingerprint("quick", {"a": 1}) != ranks.fingerprint("quick", {"a": 2})
+    # A setting is named with both values, not as a hash of all of them.
+    theirs = ranks.fingerprint("quick", {"collectives": {"dtypes": ["f32", "bf16"]}, "timing": {"warmup": 1}})
+    with pytest.raises(SmbenchError) as error:
+        _TwoRanks({"the suite": lambda ours: theirs}).agree("the suite", mine)
+    assert "rank 1 has collectives.dtypes [\"f32\", \"bf16\"] where rank 0 has [\"f32\"]" in str(error.value)
+    assert "timing.warmup" not in str(error.value)
 
 
 def _no_mpi_library():
@@ -380,6 +390,7 @@ def test_ranks_with_other_settings_stop_with_one_line_each(tmp_path):
     assert code != 0
     lines = [line for line in err.splitlines() if "do not agree" in line]
     assert len(lines) == 2 and any("rank 1:" in line for line in lines)
+    assert all("rank 1 has timing.warmup 2 where rank 0 has 1" in line for line in lines), lines
     assert not list((tmp_path / "r").glob("*.json"))
 
 
