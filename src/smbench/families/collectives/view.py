@@ -55,7 +55,7 @@ COLUMNS = [Column("collective", keep=Column.NEVER_DROPPED), Column("type", keep=
            Column("placement", "place", keep=7), Column("largest", "size", keep=6, right=True),
            Column("busbw GB/s", "busbw", keep=Column.NEVER_DROPPED, right=True),
            Column("algbw GB/s", "algbw", keep=4, right=True),
-           Column("latency us (smallest)", "lat us", keep=5, right=True), Column("verdict", keep=3)]
+           Column("latency us (smallest)", "lat us", keep=5, right=True), Column("verdict", keep=8)]
 
 
 def _held(record: dict) -> str:
@@ -114,8 +114,8 @@ def _figures(record: dict | None) -> list[str]:
             f"{record['busbw_gbps']['median']:.2f}", shown_wrong]
 
 
-SIZE_COLUMNS = [Column("size (B)", "size", keep=Column.NEVER_DROPPED, right=True),
-                Column("count", "count", keep=2, right=True), Column("type", keep=Column.NEVER_DROPPED),
+SIZE_COLUMNS = [Column("size", keep=Column.NEVER_DROPPED, right=True),
+                Column("count", keep=2, right=True), Column("type", keep=Column.NEVER_DROPPED),
                 Column("out-of-place time us", "o us", keep=5, right=True),
                 Column("out-of-place algbw GB/s", "o algbw", keep=3, right=True),
                 Column("out-of-place busbw GB/s", "o busbw", keep=Column.NEVER_DROPPED, right=True),
@@ -135,7 +135,7 @@ def per_size(records: list[dict], console: Console) -> None:
         name, dtype, placement, op, root = _key(record)
         row = (dtype, record.get("size_requested", record["bytes"]))
         tables.setdefault((name, op, root), {}).setdefault(row, {})[placement] = record
-    for (name, op, root), rows in tables.items():
+    for number, ((name, op, root), rows) in enumerate(tables.items()):
         body, sections, previous = [], [], None
         for (dtype, _), placed in sorted(rows.items(), key=lambda item: (list(co.DTYPES).index(item[0][0]), item[0][1])):
             any_record = next(iter(placed.values()))
@@ -148,12 +148,14 @@ def per_size(records: list[dict], console: Console) -> None:
         words = decorations({"benchmark": name, "op": op, "root": root})
         title = (f"{name}{' ' + ' '.join(words) if words else ''} ({first['engine']}, {first['ranks']} "
                  f"rank{'s' if first['ranks'] > 1 else ''}): nccl-tests' table")
-        redop = f"redop {op}; " if op else ""
+        said = [f"redop {op}" if op else "", f"root {root}" if root is not None else ""]
+        last = number == len(tables) - 1  # how to read them, once, under the last of them
         print_fitted(console, title, SIZE_COLUMNS, body,
-                     f"{redop}{'root ' + str(root) + '; ' if root is not None else ''}size: the largest buffer per "
-                     f"rank (chunks rounded down to 16 bytes, as nccl-tests); count: nccl-tests' count column; time: "
-                     f"the ranks' times by {first.get('time_aggregate', 'max')}; #wrong: the wrong elements of "
-                     f"every rank, checked after the timing.", sections=tuple(sections))
+                     "; ".join(w for w in said if w) + (". " if any(said) else "") +
+                     (f"Size: bytes of the largest buffer per rank (chunks rounded down to 16 bytes, as "
+                      f"nccl-tests); count: nccl-tests' count column; time: the ranks' times by "
+                      f"{first.get('time_aggregate', 'max')}; #wrong: the wrong elements of every rank, checked after "
+                      f"the timing." if last else ""), sections=tuple(sections))
 
 
 def headline(document: dict) -> list[tuple[str, str]]:
