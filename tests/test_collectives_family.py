@@ -451,7 +451,7 @@ def test_world_size_one_runs_without_a_launcher(tmp_path):
         # At one rank busbw is 0 by definition for most collectives: compare, export and rerun
         # judge algbw there (the figure names itself).
         assert r["figure_gbps"] == r["algbw_gbps"] and r["figure"].startswith("algbw")
-    assert "collectives (MPI, 1 rank)" in out and "MPI has no broadcast" in json.dumps(document["notes"])
+    assert "collectives (MPI, 1 rank)" in out and "MPI has no out-of-place broadcast" in json.dumps(document["notes"])
     assert "gather (MPI, 1 rank): nccl-tests' table" in out and "out-of-place" in out
     from smbench import cli
 

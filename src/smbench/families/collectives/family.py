@@ -104,7 +104,8 @@ def plan(suite, runner) -> PlanPart:
     if any(r >= world.size for r in roots):
         raise SmbenchError(f"collectives.root = {root}: a job of {world.size} rank{'s' if world.size > 1 else ''} "
                            f"has ranks 0 to {world.size - 1}")
-    left_out, not_exact = [], {}
+    left_out: dict[str, set] = {}  # what the engine lacks -> the types it was asked for in
+    not_exact: dict[str, list] = {}
     dtypes, ops = _chosen(suite, "dtypes", co.DTYPES), _chosen(suite, "ops", co.OPS)
     for name in setting(suite, "collectives"):
         collective = co.COLLECTIVES[name]
@@ -120,7 +121,7 @@ def plan(suite, runner) -> PlanPart:
                             continue
                         missing = engine.unsupported(name, dtype, placement, op)
                         if missing:
-                            left_out.append(f"{name} {dtype} {co.PLACEMENTS[placement]} ({missing})")
+                            left_out.setdefault(missing, set()).add(dtype)
                             continue
                         for size in chosen:
                             part.cases.append(_case(name, dtype, op, root_rank, placement, size, world.size, link,
@@ -131,7 +132,8 @@ def plan(suite, runner) -> PlanPart:
     if not part.cases and not_exact:
         raise SmbenchError(f"collectives over {world.size} ranks: {part.notes['collectives_not_exact']}")
     if left_out:
-        part.notes["collectives_left_out"] = f"{engine.ENGINE} has no {'; no '.join(sorted(set(left_out)))}"
+        part.notes["collectives_left_out"] = f"{engine.ENGINE} has no " + "; no ".join(
+            f"{missing} ({', '.join(t for t in co.DTYPES if t in types)})" for missing, types in left_out.items())
     # Every rank calls the plan's collectives in order: a plan that differs would pair the wrong calls.
     labels = [case.label for case in part.cases]
     world.agree("the collectives plan", {"cases": len(labels), "sizes": chosen, "types": dtypes, "ops": ops,
