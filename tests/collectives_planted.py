@@ -105,7 +105,6 @@ def main() -> int:
                         params = {"collective": collective, "dtype": dtype, "placement": placement, "count": count,
                                   "op": op, "root": root}
                         layout = measure.Layout(params, world.rank, world.size)
-                        layout.op = op
                         for kind, which in plants(collective, world.size, root):
                             send, receive = layout.make(np, measure.SEED_BEFORE)
                             plant(kind, which, layout, send, world)

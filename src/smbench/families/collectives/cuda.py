@@ -82,7 +82,7 @@ def chosen_interface(debug_dir: str | None) -> list[str]:
 
 class NcclEngine:
     name = ENGINE
-    timing = "CUDA events around each sample's back-to-back calls on the rank's stream; the slowest rank's time"
+    timing = "CUDA events around each sample's back-to-back calls on the rank's stream; the ranks' times aggregated"
 
     def __init__(self, world, runner):
         def load():

@@ -73,7 +73,8 @@ class Layout:
     def __init__(self, p: dict, rank: int, ranks_: int):
         self.collective, self.placement, self.dtype = p["collective"], p["placement"], p["dtype"]
         self.count, self.root, self.rank, self.ranks = p["count"], p.get("root") or 0, rank, ranks_
-        self.pattern = co.pattern_of(self.collective, p.get("op") or "sum", self.dtype, ranks_)
+        self.op = p.get("op") or "sum"
+        self.pattern = co.pattern_of(self.collective, self.op, self.dtype, ranks_)
         self.send, self.receive = co.buffers(self.collective, self.placement, rank, ranks_, self.count, self.root)
         self.want = co.expected(self.collective, self.placement, rank, ranks_, self.count, self.root)
 

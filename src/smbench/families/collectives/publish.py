@@ -115,15 +115,14 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
                             + ("1 rank: algbw)" if alone else f"{members[-1]['ranks']} ranks)"))
             link = members[-1].get("link") or {}
             if link.get("gbps"):
-                held[link["key"]] = number
-        for key, number in held.items():
-            link = links.lookup(key)
-            if link is None or not link.gbps:
-                continue
-            axis.axhline(link.gbps, color=COLOURS[number % len(COLOURS)], linestyle="--", linewidth=1,
-                         label=f"{link.name}: {link.gbps:g} GB/s ({link.kind})")
+                held[link["key"]] = (number, link)
+        for key, (number, link) in held.items():
+            # The figure the file was held to, from its own record: an older file keeps its older figure.
+            axis.axhline(link["gbps"], color=COLOURS[number % len(COLOURS)], linestyle="--", linewidth=1,
+                         label=f"{link['name']}: {link['gbps']:g} GB/s ({link.get('kind', '')})")
+            known = links.lookup(key)
             for where, what, gbps, kind, _ in links.PUBLISHED:
-                if where == key:
+                if known is not None and where == known.key:
                     axis.axhline(gbps, color="grey", linestyle=":", linewidth=1.2, label=f"{what}: {gbps:.4g} GB/s ({kind})")
         axis.set_xscale("log", base=2)
         axis.set_yscale("log")
@@ -144,7 +143,7 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     for axis in axes.flat[:len(names)]:
         for handle, text in zip(*axis.get_legend_handles_labels()):
             seen.setdefault(text, handle)
-    figure.suptitle("Collectives: bus bandwidth against size (nccl-tests' busbw; time = the slowest rank's; "
+    figure.suptitle("Collectives: bus bandwidth against size (nccl-tests' busbw; time = the ranks' times as its -a; "
                     "dashed: the link, dotted: published)", fontsize=10)
     figure.tight_layout(rect=(0, 0.06 + 0.02 * len(seen) / 2, 1, 1))
     figure.legend(list(seen.values()), list(seen), loc="lower center", ncol=2, fontsize=8, frameon=False)
