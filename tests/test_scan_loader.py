@@ -310,9 +310,8 @@ def test_at_an_80_column_terminal_the_table_is_80_wide(codes, work, tmp_path):
 def test_piped_output_follows_columns(codes, work, tmp_path):
     root = _stack_site(tmp_path / "venv", codes, work)
     for columns in ("100", "80"):
-        env = {**os.environ, "COLUMNS": columns,
-               "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
-        out = subprocess.run([os.sys.executable, "-m", "smbench", "scan", str(root), "--gpu", "sm_80", "--gpu", "sm_90",
-                              "--gpu", "gb10"], capture_output=True, text=True, env=env, check=True).stdout
+        code, out, err = run_cli_here("scan", str(root), "--gpu", "sm_80", "--gpu", "sm_90", "--gpu", "gb10",
+                                      env={"COLUMNS": columns})
+        assert code == 0, err
         widest = max(len(line.rstrip()) for line in out.splitlines())
         assert 70 < widest <= int(columns), (columns, widest)
