@@ -97,7 +97,7 @@ class CudaRunner(Runner):
             self.facts.name, self.facts.compute_capability, self.facts.memory_clock_khz, self.facts.bus_width_bits)
         self.why = f"device table row {spec.key!r}" if spec else "not in the device table: expectation derived"
         self.spec = spec
-        self.cold_l2 = bool(suite.flag("timing", "cold_l2"))
+        self.cold_l2 = bool(suite.section("timing")["cold_l2"])
         self.suite = suite
 
     def timer(self):

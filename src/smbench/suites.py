@@ -35,16 +35,14 @@ class Suite:
     data: dict
 
     def timing(self, backend: str) -> TimingPolicy:
-        settings = {k: v for k, v in self.data.get("timing", {}).items() if k not in ("blocking", "cold_l2")}
-        if backend == "cpu" and "budget_s" in self.data.get("cpu", {}):
-            settings["budget_s"] = self.data["cpu"]["budget_s"]
+        timing = self.section("timing")
+        settings = {k: timing[k] for k in ("warmup", "min_samples", "max_samples", "noise_target", "budget_s")}
+        if backend == "cpu" and self.section("cpu")["budget_s"]:
+            settings["budget_s"] = self.section("cpu")["budget_s"]
         try:
             return TimingPolicy(**settings)
         except (TypeError, ValueError) as exc:
             raise SmbenchError(f"{self.path.name}: [timing] {exc}") from None
-
-    def flag(self, section: str, key: str, default=False):
-        return self.data.get(section, {}).get(key, default)
 
     def section(self, name: str) -> Values:
         """A section's settings with every default its table declares (smbench.axes)."""
