@@ -9,6 +9,7 @@ import hashlib
 import socket
 
 from smbench import ranks
+from smbench.axes import Axes, Axis, Derived, Setting
 from smbench.cases import Case, Skip, base_record
 from smbench.errors import SmbenchError
 from smbench.families import Family, PlanPart
@@ -22,32 +23,30 @@ def _power_of_two(v) -> bool:
     return is_int(2)(v) and v & (v - 1) == 0
 
 
-SETTINGS = {
-    "collectives": (lambda v: list_of(lambda x: x in co.COLLECTIVES)(v) and bool(v),
-                    f"a list of {', '.join(co.COLLECTIVES)}"),
-    "dtypes": (lambda v: list_of(lambda x: x in co.DTYPES)(v) and bool(v), f"a list of {', '.join(co.DTYPES)}"),
-    "placements": (lambda v: list_of(lambda x: x in co.PLACEMENTS)(v) and bool(v), "a list of out_of_place, in_place"),
-    "smallest_bytes": (is_int(1), "a whole number of bytes >= 1 (the sweep's smallest size per rank)"),
-    "largest_mib": (is_int(1), "a whole number of MiB >= 1 (the sweep's largest size per rank on a GPU)"),
-    "cpu_largest_kib": (is_int(1), "a whole number of KiB >= 1 (the CPU path's largest size per rank)"),
-    "size_step": (_power_of_two, "a power of two >= 2 (the factor between sizes: 2 = every doubling)"),
-    "sample_ms": (is_number, "a positive number of milliseconds (back-to-back calls per timed sample)"),
-    "max_reps": (is_int(1), "a whole number >= 1 (the most calls in one timed sample)"),
-    "timeout_s": (is_number, "a positive number of seconds: a call that takes longer ends the job (a rank died "
-                             "or hangs)"),
-    "link": (lambda v: v == "auto" or v in links.LINKS, f"auto or one of {', '.join(links.LINKS)}"),
-    "verdict_min_mib": (is_int(1), "a whole number of MiB >= 1 (sizes from which busbw is judged against the link)"),
-}
-
-DEFAULTS = {"collectives": list(co.COLLECTIVES), "dtypes": ["f32", "bf16", "f16", "f64", "int8"],
-            "placements": list(co.PLACEMENTS), "smallest_bytes": 8, "largest_mib": 1024, "cpu_largest_kib": 64,
-            "size_step": 2, "sample_ms": 1.0, "max_reps": 1000, "timeout_s": 30.0, "link": "auto",
-            "verdict_min_mib": 64}
+AXES = Axes(
+    Axis("collectives", "collective", default=tuple(co.COLLECTIVES), choices=tuple(co.COLLECTIVES)),
+    Axis("dtypes", "dtype", default=("f32", "bf16", "f16", "f64", "int8"), choices=tuple(co.DTYPES)),
+    Axis("placements", "placement", default=tuple(co.PLACEMENTS), choices=tuple(co.PLACEMENTS)),
+    Derived("bytes", "bytes per rank: smallest_bytes to the cap, every size_step", unit="bytes"),
+    Setting("smallest_bytes", 8, (is_int(1), "a whole number of bytes >= 1 (the sweep's smallest size per rank)")),
+    Setting("largest_mib", 1024, (is_int(1), "a whole number of MiB >= 1 (the sweep's largest size per rank on a GPU)")),
+    Setting("cpu_largest_kib", 64, (is_int(1), "a whole number of KiB >= 1 (the CPU path's largest size per rank)")),
+    Setting("size_step", 2, (_power_of_two, "a power of two >= 2 (the factor between sizes: 2 = every doubling)")),
+    Setting("sample_ms", 1.0, (is_number, "a positive number of milliseconds (back-to-back calls per timed sample)")),
+    Setting("max_reps", 1000, (is_int(1), "a whole number >= 1 (the most calls in one timed sample)")),
+    Setting("timeout_s", 30.0, (is_number, "a positive number of seconds: a call that takes longer ends the job (a "
+                                           "rank died or hangs)")),
+    Setting("link", "auto", (lambda v: v == "auto" or v in links.LINKS, f"auto or one of {', '.join(links.LINKS)}")),
+    Setting("verdict_min_mib", 64, (is_int(1), "a whole number of MiB >= 1 (sizes from which busbw is judged "
+                                               "against the link)")),
+    together=lambda v: ("smallest_bytes is larger than largest_mib"
+                        if v["smallest_bytes"] > v["largest_mib"] * co.MIB else ""),
+)
 GPU_FREE_FRACTION = 1 / 16  # send, receive and the check's temporaries at the largest size
 
 
 def setting(suite, key: str):
-    return suite.data.get("collectives", {}).get(key, DEFAULTS[key])
+    return suite.section("collectives")[key]
 
 
 def sizes(suite, runner, world) -> tuple[list[int], str]:
@@ -146,11 +145,6 @@ def run(case: Case, runner, policy) -> dict:
     return measure.run_case(case, world, engine, policy)
 
 
-def check(section: dict, suite_name: str) -> None:
-    if section.get("smallest_bytes", 8) > section.get("largest_mib", 1024) * co.MIB:
-        raise SmbenchError(f"{suite_name}: [collectives] smallest_bytes is larger than largest_mib")
-
-
 def check_record(record: dict, where: str) -> None:
     from smbench.families import require
 
@@ -161,7 +155,7 @@ def check_record(record: dict, where: str) -> None:
 FAMILY = Family("collectives", rank=70,
                 summary="collectives across ranks (all_reduce ... send/recv) as nccl-tests measures them: NCCL on "
                         "the GPU, MPI on the CPU path; busbw against the link",
-                settings=SETTINGS, plan=plan, run=run, check=check, check_record=check_record, view=view.view,
+                axes=AXES, plan=plan, run=run, check_record=check_record, view=view.view,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
                 cost=(1, 0.01), headline=view.headline, all_ranks=True,
                 figure=("figure_gbps", "GB/s", "figure_bytes", 1e9))
