@@ -831,8 +831,13 @@ def _gpu_plan(monkeypatch, world, free=16 * co.GIB):
     monkeypatch.setattr(ranks, "world", lambda: world)
     runner = SimpleNamespace(name="cuda", info={"free_bytes": free, "name": "NVIDIA H200"},
                              part=lambda name: SimpleNamespace(ENGINE="NCCL", unsupported=lambda *a: ""))
-    suite = SimpleNamespace(data={"collectives": {"collectives": ["all_reduce"], "dtypes": ["f32"],
-                                                  "placements": ["in_place"], "smallest_bytes": 1 << 20}})
+    from pathlib import Path
+
+    from smbench.suites import Suite
+
+    suite = Suite("test", Path("test.toml"), "", {"collectives": {"collectives": ["all_reduce"], "dtypes": ["f32"],
+                                                                  "placements": ["in_place"],
+                                                                  "smallest_bytes": 1 << 20}})
     return family.plan(suite, runner)
 
 

@@ -276,7 +276,7 @@ def test_cpu_path_catches_a_broken_gemm(monkeypatch):
 
 def test_cpu_path_skips_what_it_cannot_afford():
     outcome = cpu_gemm.run_case(CpuRunner(), gemm.BY_KEY["f16_f32acc"], gemm.Shape(4096, 4096, 4096, "square"), POLICY, SETTINGS)
-    assert outcome["status"] == "skipped" and "gemm_max_gflop" in outcome["reason"]
+    assert outcome["status"] == "skipped" and "cpu_max_gflop" in outcome["reason"]
 
 
 def test_shapes_from_settings():

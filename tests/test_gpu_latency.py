@@ -29,7 +29,7 @@ def runner():
 
 
 def _case(pattern="random", mode="latency", memory="device", cache="ca", size=64 * KIB):
-    case = family._case(pattern, 128, mode, cache, size, memory, suites.load("selftest"))
+    case = family.one_case(suites.load("selftest"), pattern, mode, cache, size, memory)
     case.params["launch_ms"] = 0.5
     return case
 

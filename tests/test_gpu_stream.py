@@ -128,7 +128,7 @@ def test_run_cli_on_the_gpu(tmp_path):
 
     suite = tmp_path / "tiny.toml"
     suite.write_text('[stream]\noperations = ["copy", "triad"]\ndtypes = ["f32"]\nwidths = [16]\nsize_step = 16\n'
-                     'memory_kinds_operations = ["triad"]\n[transfer]\nsizes_mib = [16]\n[launch]\nenabled = true\n'
+                     'memory_kinds_operations = ["triad"]\n[transfer]\nsizes_mib = [16]\n[launch]\n'
                      '[timing]\nmin_samples = 3\nbudget_s = 0.05\n')
     code, out, err = run_cli("run", "--backend", "cuda", "--suite", str(suite), "--out", str(tmp_path / "r"))
     assert code == 0, err + out

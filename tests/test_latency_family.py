@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from smbench import results, sass, suites
+from smbench import results, run, sass, suites
 from smbench import targets as target_table
 from smbench.cases import Case
 from smbench.compile import compile_file, compile_source
@@ -289,8 +289,8 @@ def test_a_memory_kind_the_device_lacks_is_one_skipped_row():
     suite = suites.load("quick")
     part = family.plan(suite, _GpuRunner(mapped=False))
     mapped = [c for c in part.last if c.params["memory"] == "pinned-mapped"]
-    assert len(mapped) == 1 and mapped[0].params["offered"] is False
-    record = family.run_latency(mapped[0], _GpuRunner(mapped=False), FAST)
+    assert len(mapped) == 1 and mapped[0].skip
+    record = run.run_case(mapped[0], _GpuRunner(mapped=False), FAST)
     assert record["status"] == "skipped" and "cannot map host memory" in record["reason"]
 
 
@@ -588,7 +588,7 @@ class _FakeGpuRunner(_GpuRunner):
 
 def _gpu_case(pattern="random", mode="latency", memory="device", cache="ca", size=64 * KIB):
     suite = suites.load("selftest")
-    return family._case(pattern, 128, mode, cache, size, memory, suite)
+    return family.one_case(suite, pattern, mode, cache, size, memory)
 
 
 @pytest.mark.parametrize("pattern", latency.PATTERNS)

@@ -10,7 +10,7 @@ from smbench.families.stream import cpu
 from smbench.errors import SmbenchError
 from smbench.families.stream.family import run_stream
 
-from conftest import run_cli
+from conftest import run_cli, run_cli_here
 
 TINY = """
 description = "tiny: three kernels, five sizes"
@@ -22,7 +22,6 @@ size_step = 4
 [transfer]
 sizes_mib = [1]
 [launch]
-enabled = true
 [timing]
 warmup = 1
 min_samples = 3
@@ -127,9 +126,9 @@ def test_builtin_suites_load():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("[stream]\noperations = ['stencil']\n", "operations = ['stencil'] should be a list of copy"),
-    ("[stream]\noperations = 'copy'\n", "should be a list of"),
-    ("[stream]\nwidths = [32]\n", "should be a list of 4, 8, 16"),
+    ("[stream]\noperations = ['stencil']\n", "operations = ['stencil'] should be \"all\" or a non-empty list of copy"),
+    ("[stream]\noperations = 'copy'\n", "should be \"all\" or a non-empty list of"),
+    ("[stream]\nwidths = [32]\n", "should be \"all\" or a non-empty list of 4, 8, 16"),
     ("[stream]\nsize_step = 0\n", "should be a power of two"),
     ("[stream]\nsize_step = 3\n", "should be a power of two"),
     ("[stream]\nsize_step = 'x'\n", "should be a power of two"),
@@ -145,7 +144,9 @@ def test_builtin_suites_load():
     ("[cpu]\nlargest_mib = 0\n", "largest_mib = 0 should be"),
     ("[cpu]\nlargest_mib = 1.5\n", "largest_mib = 1.5 should be"),
     ("[transfer]\nsizes_mib = [-1]\n", "sizes_mib = [-1] should be"),
-    ("[launch]\nenabled = 'no'\n", "enabled = 'no' should be true or false"),
+    ("[launch]\nenabled = 'no'\n", "[launch] has no setting 'enabled' (it has none: the section alone runs it)"),
+    ("[timming]\nwarmup = 1\n", "no section [timming] (did you mean 'timing'?)"),
+    ("[gemm]\nsquare = [64]\n", "has no setting 'square' (did you mean 'squares'?)"),
     ("[stream\n", "not valid TOML"),
 ])
 def test_bad_suites_are_clear_errors(tmp_path, text, message):
@@ -153,7 +154,7 @@ def test_bad_suites_are_clear_errors(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(SmbenchError, match=re.escape(message)):
         suites.load(str(path))
-    code, _, err = run_cli("run", "--backend", "cpu", "--suite", str(path), "--out", str(tmp_path / "out"))
+    code, _, err = run_cli_here("run", "--backend", "cpu", "--suite", str(path), "--out", str(tmp_path / "out"))
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
@@ -303,13 +304,12 @@ def test_plan_for_a_gpu_from_its_facts(device, free, pageable):
     stream_cases = [c for c in cases if c.family == "stream"]
     device_sizes = sorted({c.params["working_set"] for c in stream_cases if c.params["memory"] == "device"})
     assert device_sizes[0] == 32 << 10 and device_sizes[-1] >= max(4 * facts.l2_bytes, 1 << 30)
-    kinds = {(c.params["memory"], c.params.get("offered", True)) for c in stream_cases if c.params["memory"] != "device"}
+    kinds = {(c.params["memory"], not c.skip) for c in stream_cases if c.params["memory"] != "device"}
     assert ("pageable", pageable) in kinds and ("managed-prefetch", True) in kinds and ("pinned-mapped", True) in kinds
     assert {c.benchmark for c in cases if c.family == "transfer"} == {"h2d", "d2h", "d2d"}
     assert [c.family for c in cases].count("launch") == 1
     if facts.integrated:
         assert "unified memory" in notes["sweep_cap"]
-    record = run_stream([c for c in stream_cases if not c.params.get("offered", True)][0], None, None) \
-        if not pageable else None
+    record = run.run_case([c for c in stream_cases if c.skip][0], None, None) if not pageable else None
     if record:
         assert record["status"] == "skipped" and "pageableMemoryAccess = 0" in record["reason"]

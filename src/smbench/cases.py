@@ -47,6 +47,12 @@ class Skip(Exception):
 NO_KERNEL = {"target": None, "compile_options": None, "kernel_source_hash": None}
 
 
+def case_of(family: str, point, benchmark: str, label: str, **params) -> Case:
+    """A case for one point of a family's axes (smbench.axes.Point): its fields are the case's
+    parameters, and so its record's identity; a point the device cannot run is skipped."""
+    return Case(family, benchmark, label, {**point.fields, **params}, skip=point.skip)
+
+
 def base_record(case: Case) -> dict:
     """The fields every record starts with: family, benchmark and the case's parameters
     (less those that only steer the plan)."""

@@ -662,13 +662,21 @@ def cmd_scan(args: argparse.Namespace) -> int:
                           on_file=lambda _: update(advance=1))
     terminal = args.format == "table" and args.output is None and _stdout_is_terminal()
     renderers = {"json": view.render_json, "csv": view.render_csv, "md": view.render_markdown,
-                 "table": lambda r: view.render_text(r, max(Console().width, view.table_width(r)) if terminal
-                                                     else 120, colour=terminal)}
+                 "table": lambda r: view.render_text(r, _scan_width(terminal), colour=terminal)}
     _write(renderers[args.format](result), args.output)
     if args.format != "table" or args.output is not None:
         for line in ([result.gpu_note] if result.gpu_note else []) + result.summary_lines():
             print(f"smbench scan: {line}", file=sys.stderr)
     return result.exit_code(args.fail_on)
+
+
+def _scan_width(terminal: bool) -> int:
+    """The scan table's width: the terminal's; through a pipe or into a file, $COLUMNS when
+    it is set (as a script that knows its page says), else 120."""
+    columns = os.environ.get("COLUMNS", "")
+    if not terminal and columns.isdigit() and int(columns) >= 40:
+        return int(columns)
+    return Console().width if terminal else 120
 
 
 def add_scan_parser(sub) -> None:
@@ -681,8 +689,8 @@ def add_scan_parser(sub) -> None:
     scan.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                       help="directories, .so, .cubin, .fatbin, .ptx, .whl, a Triton cache (default: this environment)")
     scan.add_argument("--gpu", action="append", metavar="TARGET",
-                      help="judge for this GPU: sm_80 ... sm_121f, or a device such as gb10, rtx5090, a100; "
-                           "repeat for a column each (default: the GPU present, else gb10)")
+                      help="judge for this GPU: a real one, as sm_75 ... sm_121f, 8.6, or a device such as gb10, "
+                           "rtx5090, a100; repeat for a column each (default: the GPU present, else gb10)")
     scan.add_argument("--format", choices=("table", "md", "csv", "json"), default="table",
                       help="table (default), md, csv, or json (rows and provenance; smbench report reads it)")
     scan.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout (report reads JSON)")

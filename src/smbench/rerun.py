@@ -16,19 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from smbench import compare, ranks, results, run
-from smbench.families import figure_of
+from smbench.families import describe, figure_of, identity
 from smbench.errors import SmbenchError
-from smbench.suites import Suite, check
+from smbench.suites import Suite, check, migrate
 
 CONFIG_FIELDS = ("kernel_source_hash", "compile_options", "elements", "target")
 
 
 def key(record: dict) -> tuple:
-    """What a figure measured; a GEMM's shape (M x N x K) stands where a working-set size would."""
-    size = record.get("working_set") or record.get("bytes") or record.get("shape")
-    return (record["family"], record["benchmark"], record.get("kernel"), record.get("dtype"), record.get("width"),
-            record.get("memory") or record.get("host"),
-            tuple(size) if isinstance(size, list) else size)  # a peak loop's [m, n, k] is a list in JSON
+    """What a figure measured: its identity by its family's declared axes (smbench.axes)."""
+    return identity(record)
 
 
 @dataclass
@@ -47,10 +44,23 @@ class Comparison:
         return [(label, slower) for label, slower in self.slower if slower > percent]
 
 
-def _label(k: tuple) -> str:
-    family, benchmark, kernel, dtype, width, memory, size = k
-    parts = [kernel or benchmark, memory, compare._fmt_key(size) if isinstance(size, int) else size]
-    return " ".join(str(p) for p in parts if p is not None)
+def _label(record: dict) -> str:
+    """The figure named fully by what identifies it (its family's axes, sizes with units)."""
+    return describe(record)
+
+
+def _keyed(document: dict, path: Path) -> dict:
+    """The ok records by identity; two with one identity are a malformed file, never a silent overwrite."""
+    keyed: dict = {}
+    for record in document["records"]:
+        if record["status"] != "ok":
+            continue
+        k = key(record)
+        if k in keyed:
+            raise SmbenchError(f"{path}: two records measure the same thing ({describe(record)}): "
+                               f"rerun cannot tell which to compare")
+        keyed[k] = record
+    return keyed
 
 
 def suite_of(document: dict, path: Path) -> Suite:
@@ -58,23 +68,19 @@ def suite_of(document: dict, path: Path) -> Suite:
     if not isinstance(data, dict):
         raise SmbenchError(f"{path}: no 'suite_config' in the file (made before smbench recorded it); "
                            "run its suite by name instead")
-    timing = data.get("timing")
-    if isinstance(timing, dict) and timing.get("blocking") is False:
-        # Files from before every GPU figure was device-bound: the rerun is device-bound.
-        data = {**data, "timing": {k: v for k, v in timing.items() if k != "blocking"}}
+    data = migrate(data)
     check(data, path.name)
     return Suite(document["suite"], path, document.get("suite_description", ""), data)
 
 
 def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path) -> Comparison:
-    before = {key(r): r for r in original["records"] if r["status"] == "ok"}
-    after = {key(r): r for r in new["records"] if r["status"] == "ok"}
+    before, after = _keyed(original, original_path), _keyed(new, new_path)
     changes, moved, steady, slower = [], [], 0, []
     for k, old in before.items():
         fresh = after.get(k)
         if fresh is None:
             continue
-        label = _label(k)
+        label = _label(old)
         for field in CONFIG_FIELDS:
             if old.get(field) != fresh.get(field):
                 changes.append(f"{label}: {field} was {old.get(field)!r}, now {fresh.get(field)!r}")
@@ -90,7 +96,7 @@ def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path)
                          f"({fresh[field]['median'] / old[field]['median'] - 1:+.1%}, p={p:.1e})")
         elif real is not None:
             steady += 1
-    unmatched = [_label(k) for k in before if k not in after]
+    unmatched = [_label(r) for k, r in before.items() if k not in after]
     return Comparison(original_path, new_path, changes, moved, steady, unmatched, slower)
 
 

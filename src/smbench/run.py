@@ -100,7 +100,7 @@ class CudaRunner(Runner):
             self.facts.name, self.facts.compute_capability, self.facts.memory_clock_khz, self.facts.bus_width_bits)
         self.why = f"device table row {spec.key!r}" if spec else "not in the device table: expectation derived"
         self.spec = spec
-        self.cold_l2 = bool(suite.flag("timing", "cold_l2"))
+        self.cold_l2 = bool(suite.section("timing")["cold_l2"])
         self.suite = suite
 
     def timer(self):
@@ -231,10 +231,10 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
     world = ranks.world()
     alone = []
     for name, family in registry().items():
-        if name in only and suite.data.get(name) and world.size > 1 and not family.all_ranks:
+        if name in only and suite.runs(name) and world.size > 1 and not family.all_ranks:
             alone.append(name)  # its figures are one process's: run it without the launcher
             continue
-        if name in only and suite.data.get(name):
+        if name in only and suite.runs(name):
             lacking = getattr(runner, "lacks", lambda _: "")(name)  # a stand-in runner runs every family
             if lacking:  # one row says why, instead of every case the plan would expand to
                 cases.append(Case(name, name, f"{name}: not on {runner.name}", {}, skip=lacking))
@@ -246,7 +246,22 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
     if alone:
         notes["ranks"] = (f"{world.size} ranks ({world.launch.launcher}): only the families that use every rank ran; "
                           f"{', '.join(alone)} run in a single process (start smbench without the launcher)")
+    unique(cases + last)
     return cases + last, notes
+
+
+def unique(cases: list[Case]) -> None:
+    """Two cases of one identity (smbench.axes) would be two records rerun, export and compare
+    cannot tell apart: a family's plan that makes them is a bug, said before anything runs."""
+    from smbench.axes import duplicates
+    from smbench.families import identity
+
+    twice = duplicates(identity(base_record(case)) for case in cases)
+    if twice:
+        first = twice[0]
+        labels = [c.label for c in cases if identity(base_record(c)) == first]
+        raise SmbenchError(f"{first[0]}: {len(labels)} cases measure the same thing ({' and '.join(labels[:2])}): "
+                           f"its axes do not tell them apart")
 
 
 # ---------------------------------------------------------------- one case -> one record

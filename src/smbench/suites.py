@@ -9,6 +9,7 @@ from pathlib import Path
 from smbench.errors import SmbenchError
 from smbench.families import names, registry
 from smbench.paths import benchmarks_dir
+from smbench.axes import Axes, Setting, Values, nearest
 from smbench.settings import is_int, is_number
 from smbench.timing import TimingPolicy
 
@@ -34,63 +35,93 @@ class Suite:
     data: dict
 
     def timing(self, backend: str) -> TimingPolicy:
-        settings = {k: v for k, v in self.data.get("timing", {}).items() if k not in ("blocking", "cold_l2")}
-        if backend == "cpu" and "budget_s" in self.data.get("cpu", {}):
-            settings["budget_s"] = self.data["cpu"]["budget_s"]
+        timing = self.section("timing")
+        settings = {k: timing[k] for k in ("warmup", "min_samples", "max_samples", "noise_target", "budget_s")}
+        if backend == "cpu" and self.section("cpu")["budget_s"]:
+            settings["budget_s"] = self.section("cpu")["budget_s"]
         try:
             return TimingPolicy(**settings)
         except (TypeError, ValueError) as exc:
             raise SmbenchError(f"{self.path.name}: [timing] {exc}") from None
 
-    def flag(self, section: str, key: str, default=False):
-        return self.data.get(section, {}).get(key, default)
+    def section(self, name: str) -> Values:
+        """A section's settings with every default its table declares (smbench.axes)."""
+        return sections()[name].values(self.data.get(name))
+
+    def runs(self, family: str) -> bool:
+        """A family runs where the suite has its section, an empty one included."""
+        return isinstance(self.data.get(family), dict)
 
 
 def available() -> list[str]:
     return sorted(p.stem for p in benchmarks_dir().glob("*.toml"))
 
 
-# What each key of a suite may hold: (type check, what the error says it should be). Each
-# family brings its own section (smbench.families: see schema()); the harness's are these.
-_HARNESS_SCHEMA = {
-    "timing": {
-        "warmup": (is_int(0), "a whole number >= 0"),
-        "min_samples": (is_int(2), "a whole number >= 2"),
-        "max_samples": (is_int(2), "a whole number >= 2"),
-        "noise_target": (is_number, "a positive number (0.005 = 0.5%)"),
-        "budget_s": (is_number, "a positive number of seconds"),
+_POLICY = TimingPolicy()  # its defaults are the [timing] section's
+# The harness's own sections, declared like a family's (smbench.axes): settings only.
+HARNESS = {
+    "timing": Axes(
+        Setting("warmup", _POLICY.warmup, (is_int(0), "a whole number >= 0")),
+        Setting("min_samples", _POLICY.min_samples, (is_int(2), "a whole number >= 2")),
+        Setting("max_samples", _POLICY.max_samples, (is_int(2), "a whole number >= 2")),
+        Setting("noise_target", _POLICY.noise_target, (is_number, "a positive number (0.005 = 0.5%)")),
+        Setting("budget_s", _POLICY.budget_s, (is_number, "a positive number of seconds")),
         # Every GPU figure is queued behind the blocking kernel: host-timed launches measured
         # CuPy's launch overhead, not kernels. The key stays for files that say `true`.
-        "blocking": (lambda v: v is True, "true (GPU timing is always device-bound; false is no longer offered)"),
-        "cold_l2": (lambda v: isinstance(v, bool), "true or false"),
-    },
-    "cpu": {"largest_mib": (is_int(1), "a whole number of MiB >= 1"), "budget_s": (is_number, "a positive number"),
-            "gemm_max_gflop": (is_number, "a positive number of GFLOP (larger GEMMs are skipped on the CPU)"),
-            "gemm_emulate_max": (is_int(1), "a whole number (M x N x K up to which the emulator runs too)")},
+        Setting("blocking", True, (lambda v: v is True,
+                                   "true (GPU timing is always device-bound; false is no longer offered)")),
+        Setting("cold_l2", False, (lambda v: isinstance(v, bool), "true or false")),
+    ),
+    # The CPU reference path's caps (the host CPU's figures prove the pipeline; they need no gigabytes).
+    "cpu": Axes(
+        Setting("largest_mib", None, (is_int(1), "a whole number of MiB >= 1 (the largest working set)")),
+        Setting("budget_s", None, (is_number, "a positive number of seconds (the [timing] budget on the CPU path)")),
+    ),
 }
+TOP_LEVEL = ("description",)  # a suite's keys that are not sections
+# Keys a result file's suite may hold from an earlier smbench: where each went (None: no longer
+# needed; launch runs where its section is, an empty one included).
+MOVED = {("launch", "enabled"): None, ("cpu", "gemm_max_gflop"): ("gemm", "cpu_max_gflop"),
+         ("cpu", "gemm_emulate_max"): ("gemm", "cpu_emulate_max")}
+
+
+def migrate(data: dict) -> dict:
+    """A suite recorded by an earlier smbench, its moved keys where they are now."""
+    data = {name: dict(value) if isinstance(value, dict) else value for name, value in data.items()}
+    for (section, key), to in MOVED.items():
+        if isinstance(data.get(section), dict) and key in data[section]:
+            value = data[section].pop(key)
+            if to is not None and isinstance(data.get(to[0]), dict):
+                data[to[0]].setdefault(to[1], value)
+    timing = data.get("timing")
+    if isinstance(timing, dict) and timing.get("blocking") is False:
+        # Files from before every GPU figure was device-bound: the rerun is device-bound.
+        data["timing"] = {k: v for k, v in timing.items() if k != "blocking"}
+    return data
+
+
+def sections() -> dict[str, Axes]:
+    """Every section a suite may have: each family's, then [timing] and [cpu]."""
+    return {**{name: family.axes for name, family in registry().items()}, **HARNESS}
 
 
 def schema() -> dict:
-    """Every section a suite may have: each family's, then [timing] and [cpu]."""
-    return {**{name: family.settings for name, family in registry().items()}, **_HARNESS_SCHEMA}
+    """section -> key -> (check, what it should be)."""
+    return {name: axes.schema() for name, axes in sections().items()}
 
 
 def check(data: dict, name: str) -> None:
-    """Every section a table, every known key of the right type and range, then each family's own
-    check of how its settings go together."""
-    for section, keys in schema().items():
-        table = data.get(section, {})
-        if not isinstance(table, dict):
-            raise SmbenchError(f"{name}: [{section}] should be a table, not {type(table).__name__}")
-        for key, value in table.items():
-            if key not in keys:
-                raise SmbenchError(f"{name}: [{section}] has no setting {key!r} (known: {', '.join(keys)})")
-            valid, should = keys[key]
-            if not valid(value):
-                raise SmbenchError(f"{name}: [{section}] {key} = {value!r} should be {should}")
-    for family_name, family in registry().items():
-        if family.check is not None:
-            family.check(data.get(family_name, {}), name)  # settings that hold together
+    """Every section known and a table, every key known and of the right type and range, and
+    each family's settings holding together: else a one-line SmbenchError. A misspelt section
+    is an error like a misspelt key (it would otherwise run with the defaults)."""
+    known = sections()
+    for section, value in data.items():
+        if section in TOP_LEVEL:
+            continue
+        if section not in known:
+            raise SmbenchError(f"{name}: no section [{section}]{nearest(section, known)} "
+                               f"(sections: {', '.join(known)})")
+        known[section].check(value, name, section)
 
 
 def load(name_or_path: str) -> Suite:
@@ -122,8 +153,9 @@ def with_settings(suite: Suite, assignments: list[str]) -> Suite:
         section, dot, key = where.strip().partition(".")
         if not (equals and dot and section and key):
             raise SmbenchError(f"--set {assignment!r}: write section.key=value, e.g. stream.largest_mib=256")
-        if section not in schema():
-            raise SmbenchError(f"--set {assignment!r}: no section [{section}] (sections: {', '.join(schema())})")
+        if section not in sections():
+            raise SmbenchError(f"--set {assignment!r}: no section [{section}]{nearest(section, sections())} "
+                               f"(sections: {', '.join(sections())})")
         try:
             value = tomllib.loads(f"value = {text.strip()}")["value"]
         except tomllib.TOMLDecodeError:

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 
 from smbench.errors import SmbenchError
 
-# Compute capabilities of shipping GPUs, for "which GPUs run this cubin".
-KNOWN_COMPUTE_CAPABILITIES = ((8, 0), (8, 6), (8, 7), (8, 9), (9, 0), (10, 0), (10, 3), (11, 0), (12, 0), (12, 1))
+# Compute capabilities of shipping GPUs, for "which GPUs run this cubin" and the GPUs
+# `smbench scan --gpu` accepts (Volta's 7.0 and Turing's 7.5: libraries still carry their code).
+KNOWN_COMPUTE_CAPABILITIES = ((7, 0), (7, 5), (8, 0), (8, 6), (8, 7), (8, 9), (9, 0), (10, 0), (10, 3), (11, 0),
+                              (12, 0), (12, 1))
 
 NATIVE = "native"
 EMULATED = "emulated"

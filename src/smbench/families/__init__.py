@@ -1,9 +1,11 @@
 """Benchmark families, one folder each, found by the registry.
 
 A family is a package `smbench.families.<name>` whose `family` module defines FAMILY, a
-Family: its suite section's settings, its plan (cases from the suite and the device) and
-its run (one case -> one validated record). The harness (suites, run, selftest, the CLI)
-iterates registry() and names no family: a new folder here is a new family.
+Family: its axes (smbench.axes: the one table of its suite section, from which come the
+suite's checking and defaults, its plan's cartesian product and its records' identity),
+its plan (cases from the suite and the device) and its run (one case -> one validated
+record). The harness (suites, run, selftest, rerun, export, the CLI) iterates registry()
+and names no family: a new folder here is a new family.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import importlib
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Callable
+
+from smbench.axes import Axes
 
 
 @dataclass
@@ -29,10 +33,9 @@ class Family:
     name: str
     rank: int  # where its cases come in a run: smaller first
     summary: str  # what it measures, one line (`smbench run --help` lists them)
-    settings: dict  # its suite section: key -> (check, what the value should be); see smbench.settings
-    plan: Callable  # (suite, runner) -> PlanPart
+    axes: Axes  # its suite section: axes (what a record measured) and settings, declared once
+    plan: Callable  # (suite, runner) -> PlanPart; suite.section(name) gives its settings with defaults
     run: Callable  # (case, runner, policy) -> record; raises cases.Skip for a case the device cannot run
-    check: Callable | None = None  # (its section, the suite's name): raises SmbenchError when settings clash
     view: Callable | None = None  # (records, console): its part of the summary at the end of a run
     check_record: Callable | None = None  # (an ok record, where): what its readers index, checked on load
     # Publishing: `smbench compare` tables ((title, document -> {key: compare.Entry}, key name), ...),
@@ -88,6 +91,23 @@ def require(record: dict, where: str, fields: dict, what: str) -> None:
         elif not isinstance(value, kind) or isinstance(value, bool):
             raise SmbenchError(f"{where}: an ok {what} record lacks '{name}' "
                                f"({'a whole number' if kind is int else 'a ' + kind.__name__}): a malformed record")
+
+
+def identity(record: dict) -> tuple:
+    """What a record measured, by its family's axes (smbench.axes.Axes.identity); for a family
+    this smbench does not know (a file from another version), every field but its figures."""
+    family = registry().get(record.get("family"))
+    if family is not None:
+        return family.axes.identity(record)
+    return (record.get("family"), record.get("benchmark"), record.get("kernel"))
+
+
+def describe(record: dict) -> str:
+    """A record's identity in words (smbench.axes.Axes.describe)."""
+    family = registry().get(record.get("family"))
+    if family is not None:
+        return family.axes.describe(record)
+    return " ".join(str(v) for v in identity(record) if v is not None)
 
 
 def names() -> tuple[str, ...]:

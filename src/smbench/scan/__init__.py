@@ -24,12 +24,13 @@ def run(paths: list[Path], gpu_names: list[str] | None, detail: bool = False,
     (or those present, or the DGX Spark's). Bad input (an unknown --gpu, a missing path) raises
     SmbenchError before anything is read."""
     gpus, note = rules.choose_gpus(gpu_names)
+    driver = rules.present_driver()
     start = time.perf_counter()
     source_list = sources.path_sources(paths) if paths else sources.environment_sources()
     if on_total is not None:
         on_total(sum(len(s.items) for s in source_list))
-    results = scanner.scan(source_list, gpus, detail, on_file)
-    return scanner.ScanResult(gpus, results, time.perf_counter() - start, note, _provenance(gpus))
+    results = scanner.scan(source_list, gpus, detail, on_file, driver)
+    return scanner.ScanResult(gpus, results, time.perf_counter() - start, note, _provenance(gpus), driver)
 
 
 def _provenance(gpus: list[rules.Gpu]) -> dict:

@@ -1,11 +1,24 @@
 """Reading device code out of files by their headers: ELF sections, fatbin containers, cubins, PTX.
 
 A scan of a multi-gigabyte environment must not dump SASS, nor even read most bytes:
-a host library's device code sits in its `.nv_fatbin` (or `__nv_relfatbin`) section as
-a run of fatbin containers, one per translation unit, each a 16-byte header followed by
-entries, each entry a header saying what its payload is (SASS or PTX, for which
-architecture, compressed or not) and how long it is. Only those headers are read here,
-through mmap, so the pages the payloads live on are never touched.
+a host library's device code sits in its `.nv_fatbin` section as a run of fatbin
+containers, one per translation unit, each a 16-byte header followed by entries, each
+entry a header saying what its payload is (SASS or PTX, for which architecture,
+compressed or not) and how long it is. Only those headers are read here, through mmap,
+so the pages the payloads live on are never touched.
+
+Where device code lives in a host library, and what of it the driver can load:
+  .nv_fatbin       the containers the CUDA runtime registers and loads: counted.
+  __nv_relfatbin   copies of relocatable device code (-rdc), kept for a later device
+                   link (nvcc -dlink, nvJitLink); the driver never loads them: counted
+                   apart (`relocatable`), never in a verdict.
+  anywhere else    containers a library loads itself (cuModuleLoadData on bytes it
+                   carries): cuFFT keeps a stub in .nv_fatbin and its kernels as some
+                   24,000 containers in .ldata, which cuobjdump does not list. They are
+                   found by their magic in the library's other loadable data sections
+                   (allocated, not executable), each checked as a whole container before
+                   it counts; one that starts like a container and then does not parse
+                   is code that cannot be read (`unreadable`, with where and why).
 
 NVIDIA does not document the container format. The layout below is what public
 descriptions of it agree on (the "fatBinaryHeader" of CUDA's old fatbinary.h, and
@@ -23,6 +36,8 @@ listed by cuobjdump 13.5 (tests/test_scan_fatbin.py repeats that check on every 
      28  u32 architecture (121 for sm_121)              version of a PTX entry
      40  u64 flags: 0x2000 LZ4-compressed, 0x8000 zstd-compressed, 0x100000 arch-specific
          ("a"), 0x200000 family-specific ("f")
+    Entry kinds other than PTX and ELF exist: 8 is LTO IR (NVVM), which only nvJitLink
+    links; the driver cannot load it, so it is counted (`other_entries`), never judged.
 
 A standalone cubin is an ELF whose machine is EM_CUDA (190): its architecture is in
 e_flags (bits 0-7 up to ELF ABI version 7, bits 8-15 from version 8), and "a" either in
@@ -103,6 +118,7 @@ class Module:
     offset: int
     codes: list[Code] = field(default_factory=list)
     other_entries: int = 0  # entries of other kinds (LTO IR...): not loadable by the driver
+    section: str = ""  # the ELF section it was found in ("" for a cubin, PTX or .fatbin file)
 
 
 def split_arch(number: int) -> tuple[int, int]:
@@ -126,7 +142,7 @@ def _compression(flags: int) -> str | None:
     return None
 
 
-def read_containers(buf, start: int, end: int) -> list[Module]:
+def read_containers(buf, start: int, end: int, section: str = "") -> list[Module]:
     """Every fatbin container between start and end (a section, or a whole .fatbin file).
     Containers follow one another, with zero padding between them."""
     modules = []
@@ -145,13 +161,46 @@ def read_containers(buf, start: int, end: int) -> list[Module]:
         if stop > end:
             raise Corrupt(f"fatbin container at offset {pos:#x} claims {body} bytes; only "
                           f"{max(0, end - pos - header_size)} follow (truncated)")
-        modules.append(_read_entries(buf, pos, pos + header_size, stop))
+        modules.append(_read_entries(buf, pos, pos + header_size, stop, section))
         pos = stop
     return modules
 
 
-def _read_entries(buf, container: int, pos: int, stop: int) -> Module:
-    module = Module(container)
+# A container found by its magic in data that is not a fatbin section must look like one
+# whole before it counts: the version and header size every NVIDIA tool writes, and room
+# for at least one entry header inside the section. Four bytes of magic alone turn up by
+# chance in hundreds of megabytes of data; these twelve more do not.
+_FOUND_VERSION = 1
+_FOUND_HEADER = 16
+
+
+def find_containers(buf, start: int, end: int, section: str) -> tuple[list[Module], list[str]]:
+    """Fatbin containers anywhere between start and end (a data section that is not a
+    fatbin section): (the modules, what could not be read, with where). A container's
+    payloads are skipped, not searched."""
+    modules: list[Module] = []
+    unreadable: list[str] = []
+    pos = start
+    while True:
+        found = buf.find(_MAGIC_BYTES, pos, end)
+        if found < 0 or found + 16 > end:
+            return modules, unreadable
+        _, version, header_size, body = struct.unpack_from("<IHHQ", buf, found)
+        stop = found + header_size + body
+        if version != _FOUND_VERSION or header_size != _FOUND_HEADER or body < _ENTRY_MIN or stop > end:
+            pos = found + 1  # chance bytes, not a container
+            continue
+        try:
+            modules.append(_read_entries(buf, found, found + header_size, stop, section))
+        except Corrupt as exc:
+            unreadable.append(f"{section}: {exc}")
+            pos = found + 1
+            continue
+        pos = stop
+
+
+def _read_entries(buf, container: int, pos: int, stop: int, section: str = "") -> Module:
+    module = Module(container, section=section)
     while pos < stop:
         if pos + _ENTRY_MIN > stop:
             raise Corrupt(f"fatbin entry at offset {pos:#x}: {stop - pos} bytes left, "
@@ -186,12 +235,15 @@ class Section:
     type: int
     offset: int
     size: int
+    flags: int = 0
 
 
 def _elf_layout(buf, size: int) -> tuple[bool, int]:
     """(is 64-bit, e_flags), or NotDeviceCode / Corrupt."""
-    if size < 52 or buf[:4] != ELF_MAGIC:
+    if buf[:4] != ELF_MAGIC:
         raise NotDeviceCode("not an ELF file")
+    if size < 52:
+        raise Corrupt("ELF header truncated")
     elf_class, data = buf[4], buf[5]
     if elf_class not in (1, 2):
         raise Corrupt(f"ELF class {elf_class} is neither 32- nor 64-bit")
@@ -210,11 +262,11 @@ def elf_sections(buf, size: int) -> list[Section]:
     if is64:
         (shoff,) = struct.unpack_from("<Q", buf, 0x28)
         entsize, count, strndx = struct.unpack_from("<HHH", buf, 0x3A)
-        layout, name_at = "<IIQQQQIIQQ", (0, 1, 4, 5, 6)
+        layout, name_at = "<IIQQQQIIQQ", (0, 1, 4, 5, 6, 2)
     else:
         (shoff,) = struct.unpack_from("<I", buf, 0x20)
         entsize, count, strndx = struct.unpack_from("<HHH", buf, 0x2E)
-        layout, name_at = "<IIIIIIIIII", (0, 1, 4, 5, 6)
+        layout, name_at = "<IIIIIIIIII", (0, 1, 4, 5, 6, 2)
     if shoff == 0:
         raise Corrupt("ELF without a section table (stripped of it): its device code cannot be located")
     need = struct.calcsize(layout)
@@ -244,30 +296,75 @@ def elf_sections(buf, size: int) -> list[Section]:
         name_offset = names_offset + entry[name_at[0]]
         end = buf.find(b"\0", name_offset, names_offset + names_size) if names_size else -1
         name = bytes(buf[name_offset:end]).decode("latin-1") if end >= 0 else ""
-        sections.append(Section(name, entry[name_at[1]], entry[name_at[2]], entry[name_at[3]]))
+        sections.append(Section(name, entry[name_at[1]], entry[name_at[2]], entry[name_at[3]], entry[name_at[5]]))
     return sections
 
 
+RELOCATABLE_SECTION = "__nv_relfatbin"
+# The runtime's wrapper records (magic 0x466243B1) that point at the containers: no code.
+_WRAPPER_SECTION = ".nvFatBinSegment"
+
+
 def _is_fatbin_section(name: str) -> bool:
-    # .nv_fatbin (whole programs) and __nv_relfatbin (relocatable device code) hold containers;
-    # .nvFatBinSegment only the runtime's wrapper that points at them.
-    return name in (".nv_fatbin", "__nv_relfatbin") or (name.endswith("fatbin") and name != ".nvFatBinSegment")
+    # .nv_fatbin (and any other *fatbin section a toolchain names so) holds the loadable
+    # containers; __nv_relfatbin the relocatable copies, .nvFatBinSegment the wrappers.
+    return name.endswith("fatbin") and name not in (RELOCATABLE_SECTION, _WRAPPER_SECTION)
 
 
+_SHT_PROGBITS = 1
 _SHT_NOBITS = 8
+_SHF_ALLOC = 0x2
+_SHF_EXECINSTR = 0x4
 
 
-def host_elf_modules(buf, size: int) -> list[Module]:
-    """The fatbin containers in a host ELF's fatbin sections."""
-    modules = []
+def _is_data_section(section: Section) -> bool:
+    """A section a library could keep device code in for itself: loaded into memory with
+    the library (allocated), holding bytes from the file, not machine code, and none of
+    the fatbin sections read on their own."""
+    return (section.type == _SHT_PROGBITS and section.flags & _SHF_ALLOC and not section.flags & _SHF_EXECINSTR
+            and not section.name.endswith("fatbin") and section.name != _WRAPPER_SECTION)
+
+
+@dataclass
+class HostCode:
+    """What a host library holds: the modules the driver can load, the relocatable
+    containers it cannot (counted only), and code found but unreadable (where and why)."""
+
+    modules: list[Module] = field(default_factory=list)
+    relocatable: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+
+def host_elf_code(buf, size: int) -> HostCode:
+    """The fatbin containers of a host ELF: in its fatbin sections and in its other data."""
+    found = HostCode()
     for section in elf_sections(buf, size):
-        if not _is_fatbin_section(section.name) or section.type == _SHT_NOBITS:
+        if section.type == _SHT_NOBITS or section.size == 0:
+            continue
+        fatbin_section = section.name.endswith("fatbin") and section.name != _WRAPPER_SECTION
+        if not fatbin_section and not _is_data_section(section):
             continue
         if section.offset + section.size > size:
             raise Corrupt(f"section {section.name} ({section.size} bytes at {section.offset:#x}) runs past "
                           f"the end of the file ({size} bytes): truncated")
-        modules += read_containers(buf, section.offset, section.offset + section.size)
-    return modules
+        end = section.offset + section.size
+        if section.name == RELOCATABLE_SECTION:
+            try:
+                found.relocatable += len(read_containers(buf, section.offset, end, section.name))
+            except Corrupt:
+                pass  # never loaded, never judged: a damaged copy changes no verdict
+        elif fatbin_section:
+            found.modules += read_containers(buf, section.offset, end, section.name)
+        else:
+            modules, unreadable = find_containers(buf, section.offset, end, section.name)
+            found.modules += modules
+            found.unreadable += unreadable
+    return found
+
+
+def host_elf_modules(buf, size: int) -> list[Module]:
+    """The loadable fatbin containers of a host ELF (see host_elf_code)."""
+    return host_elf_code(buf, size).modules
 
 
 def is_cubin(buf, size: int) -> bool:
@@ -340,6 +437,8 @@ class FileCode:
 
     form: str
     modules: list[Module]
+    relocatable: int = 0  # __nv_relfatbin containers: never loaded, never judged
+    unreadable: list[str] = field(default_factory=list)  # device code found but not readable
 
     @property
     def codes(self) -> list[Code]:
@@ -356,7 +455,8 @@ def read_buffer(buf, size: int) -> FileCode:
     if buf[:4] == ELF_MAGIC:
         if is_cubin(buf, size):
             return FileCode("cubin", [Module(0, [cubin_code(buf, size)])])
-        return FileCode("fatbin", host_elf_modules(buf, size))
+        host = host_elf_code(buf, size)
+        return FileCode("fatbin", host.modules, host.relocatable, host.unreadable)
     head = bytes(buf[:min(size, _PTX_HEAD)])
     if b".target" in head and b".version" in head:
         return FileCode("ptx", [Module(0, [ptx_code(buf, size)])])

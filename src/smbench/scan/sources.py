@@ -11,8 +11,10 @@ the reason, which becomes a row rather than an error.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -52,6 +54,7 @@ class Item:
     member: str | None = None
     problem: str | None = None  # known before reading: a symlink loop, an unreadable directory
     triton: dict | None = None  # {"name": kernel, "arch": 80} for a Triton cache kernel
+    overwritten: list[str] = field(default_factory=list)  # other wheels whose RECORD lists the file
 
 
 @dataclass
@@ -61,6 +64,8 @@ class Source:
     title: str
     root: str
     items: list[Item] = field(default_factory=list)
+    runtime: tuple[int, int] | None = None  # the CUDA runtime of an environment (cuda_runtime)
+    runtime_source: str = ""
 
 
 # ---------------------------------------------------------------- walking directories
@@ -132,10 +137,27 @@ def site_packages() -> list[Path]:
     return found
 
 
-def owners(site_dir: Path) -> dict[str, tuple[str, str]]:
-    """Normalised file path -> (distribution name, version), from every dist-info RECORD in
-    the folder, for the files worth opening."""
-    table: dict[str, tuple[str, str]] = {}
+@dataclass(frozen=True)
+class Claim:
+    """One RECORD line for a file: who lists it, and the hash and size it says it has."""
+
+    name: str
+    version: str
+    digest: str  # "sha256=<urlsafe base64, no padding>" or ""
+    size: int | None
+
+
+@dataclass(frozen=True)
+class Owner:
+    name: str
+    version: str
+    overwritten: tuple[str, ...] = ()  # "nvidia-nccl-cu13 2.30.7": wheels that list it too
+
+
+def _claims(site_dir: Path) -> dict[str, list[Claim]]:
+    """Normalised file path -> every RECORD line listing it, from the folder's dist-infos,
+    for the files worth opening."""
+    table: dict[str, list[Claim]] = {}
     for dist in importlib.metadata.distributions(path=[str(site_dir)]):
         try:
             files = dist.files or []
@@ -144,8 +166,83 @@ def owners(site_dir: Path) -> dict[str, tuple[str, str]]:
             continue
         for entry in files:
             if is_candidate(entry.name):
-                table[os.path.normpath(os.path.join(site_dir, str(entry)))] = (name, version)
+                digest = f"{entry.hash.mode}={entry.hash.value}" if entry.hash else ""
+                table.setdefault(os.path.normpath(os.path.join(site_dir, str(entry))), []).append(
+                    Claim(name, version, digest, entry.size))
     return table
+
+
+def record_digest(path: str, mode: str) -> str:
+    """The file's hash as a RECORD writes it (PEP 376/427: urlsafe base64 without padding)."""
+    digest = hashlib.new(mode)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return f"{mode}={base64.urlsafe_b64encode(digest.digest()).rstrip(b'=').decode()}"
+
+
+def _owner(path: str, claims: list[Claim]) -> Owner:
+    """Who owns a file two wheels list (nvidia-nccl-cu12 and -cu13 both ship
+    nvidia/nccl/lib/libnccl.so.2; the one installed last wrote it): the claim whose RECORD
+    size and hash match the bytes on disk. Sizes first (free), hashes only between claims
+    of the right size. Where none matches, the last installed is not knowable: the first
+    claim is named and the others are shown as listing it too."""
+    if len(claims) == 1:
+        return Owner(claims[0].name, claims[0].version)
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = None
+    fits = [c for c in claims if c.size is None or c.size == size] or list(claims)
+    if len(fits) > 1:
+        digests: dict[str, str] = {}
+        matching = []
+        for claim in fits:
+            mode = claim.digest.partition("=")[0]
+            if not mode or mode not in hashlib.algorithms_available:
+                continue
+            try:
+                digests.setdefault(mode, record_digest(path, mode))
+            except OSError:
+                break
+            if digests[mode] == claim.digest:
+                matching.append(claim)
+        fits = matching or fits
+    chosen = fits[0]
+    others = tuple(f"{c.name} {c.version}".strip() for c in claims if c is not chosen)
+    return Owner(chosen.name, chosen.version, others)
+
+
+def owners(site_dir: Path) -> dict[str, Owner]:
+    """Normalised file path -> its owner (the distribution whose RECORD lists it and, when
+    several do, whose hash matches), for the files worth opening."""
+    return {path: _owner(path, claims) for path, claims in _claims(site_dir).items()}
+
+
+_TORCH_CUDA = re.compile(r"""^cuda\s*(?::[^=]*)?=\s*['"](\d+)\.(\d+)""", re.MULTILINE)
+_RUNTIME_WHEEL = re.compile(r"^nvidia[-_]cuda[-_]runtime(?:[-_]cu(\d+))?$", re.IGNORECASE)
+
+
+def cuda_runtime(site_dir: Path) -> tuple[tuple[int, int] | None, str]:
+    """The CUDA runtime an environment's libraries load with, and how it is known: the
+    version PyTorch was built for (torch/version.py's `cuda`, what bitsandbytes reads to pick
+    its library), else the version of NVIDIA's CUDA runtime wheel; (None, why) otherwise."""
+    version_file = site_dir / "torch" / "version.py"
+    try:
+        match = _TORCH_CUDA.search(version_file.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        match = None
+    if match:
+        return (int(match.group(1)), int(match.group(2))), "PyTorch is built for it"
+    for dist in importlib.metadata.distributions(path=[str(site_dir)]):
+        try:
+            name, version = dist.metadata["Name"] or "", dist.version or ""
+        except Exception:  # noqa: BLE001 - a broken dist-info says nothing
+            continue
+        parts = version.split(".")
+        if _RUNTIME_WHEEL.match(name) and len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+            return (int(parts[0]), int(parts[1])), f"{name} {version} is installed"
+    return None, "no PyTorch and no CUDA runtime wheel here"
 
 
 def site_root(path: Path) -> Path | None:
@@ -203,10 +300,12 @@ def _items_under(root: Path, display_root: Path, owner_table: dict | None, defau
                 if path.suffix.lower() == ".cubin":
                     triton.append(Item(display, TRITON_PACKAGE, "", size, path=path, triton=meta))
                 continue
-        package, version = (owner_table or {}).get(os.path.normpath(str(path)), (default_owner, ""))
+        owner = (owner_table or {}).get(os.path.normpath(str(path))) or Owner(default_owner, "")
+        package = owner.name
         if package == NO_OWNER and owner_table is not None:
             package = _top_folder(path, root)
-        ordinary.append(Item(display, package, version, size, path=path, problem=problem))
+        ordinary.append(Item(display, package, owner.version, size, path=path, problem=problem,
+                             overwritten=list(owner.overwritten)))
     return ordinary, triton
 
 
@@ -219,12 +318,18 @@ def _top_folder(path: Path, root: Path) -> str:
     return f"{first} (no dist-info)"
 
 
+def environment_source(site_dir: Path, prefix: Path) -> Source:
+    """A site-packages folder as an environment: packages named from its RECORDs, the CUDA
+    runtime its per-CUDA alternatives load with."""
+    items, triton = _items_under(site_dir, site_dir, owners(site_dir))
+    runtime, why = cuda_runtime(site_dir)
+    label = f"CUDA {runtime[0]}.{runtime[1]}: {why}" if runtime else why
+    return Source(f"Python environment {prefix}", str(site_dir), items + triton, runtime, label)
+
+
 def environment_sources() -> list[Source]:
     """The running environment's site-packages, and Triton's cache when there is one."""
-    sources = []
-    for site_dir in site_packages():
-        items, triton = _items_under(site_dir, site_dir, owners(site_dir))
-        sources.append(Source(f"Python environment {Path(sys.prefix)}", str(site_dir), items + triton))
+    sources = [environment_source(site_dir, Path(sys.prefix)) for site_dir in site_packages()]
     cache = triton_cache_dir()
     if cache.is_dir():
         _, triton = _items_under(cache, cache, None)
@@ -253,10 +358,30 @@ def wheel_source(path: Path) -> Source:
     return source
 
 
+def named_environment(path: Path) -> list[Path]:
+    """The site-packages folders a named directory stands for: itself when it holds
+    dist-infos (a site-packages folder), those under lib*/python*/ for a virtual environment
+    or any Python prefix; [] for any other directory."""
+    if not path.is_dir():
+        return []
+    if any(path.glob("*.dist-info")):
+        return [path]
+    found = []
+    for pattern in ("lib/python*/site-packages", "lib64/python*/site-packages", "Lib/site-packages",
+                    "lib/python*/dist-packages"):
+        found += [p for p in sorted(path.glob(pattern)) if p.is_dir()]
+    unique: list[Path] = []
+    for folder in found:
+        if all(folder.resolve() != seen.resolve() for seen in unique):
+            unique.append(folder)
+    return unique
+
+
 def path_sources(paths: list[Path]) -> list[Source]:
-    """Sources for the paths named: each wheel its own; directories and files together; the
+    """Sources for the paths named: each wheel its own, each Python environment (a venv, a
+    prefix, a site-packages folder) its own; other directories and files together; the
     Triton kernels found among them in a table of their own."""
-    named = Source("paths named", os.getcwd())
+    named = Source("paths named", "")
     triton_all = Source(TRITON_PACKAGE, "")
     sources = []
     for path in paths:
@@ -265,6 +390,11 @@ def path_sources(paths: list[Path]) -> list[Source]:
         if path.suffix.lower() == ".whl" and path.is_file():
             sources.append(wheel_source(path))
             continue
+        environment = named_environment(path) if os.path.isdir(path) else []
+        if environment:
+            sources += [environment_source(site_dir, path) for site_dir in environment]
+            continue
+        named.root = ", ".join(part for part in (named.root, str(path)) if part)
         try:
             os.stat(path)
         except OSError as exc:
@@ -278,12 +408,13 @@ def path_sources(paths: list[Path]) -> list[Source]:
             triton_all.items += triton
             triton_all.root = triton_all.root or str(path)
             continue
-        package, version = (table or {}).get(os.path.normpath(str(path.resolve())), (NO_OWNER, ""))
+        owner = (table or {}).get(os.path.normpath(str(path.resolve()))) or Owner(NO_OWNER, "")
         meta = triton_metadata(path) if path.suffix.lower() in (".cubin", ".ptx") else None
         if meta is not None:
             triton_all.items.append(Item(str(path), TRITON_PACKAGE, "", path.stat().st_size, path=path, triton=meta))
             continue
-        named.items.append(Item(str(path), package, version, path.stat().st_size, path=path))
+        named.items.append(Item(str(path), owner.name, owner.version, path.stat().st_size, path=path,
+                                overwritten=list(owner.overwritten)))
     return [s for s in (named, triton_all) if s.items] + sources
 
 

@@ -16,12 +16,14 @@ from smbench.scan import rules
 from smbench.scan.scanner import Package, ScanResult
 
 FORMATS = ("table", "md", "csv", "json")
-_STYLE = {rules.NATIVE: "green", rules.JIT: "yellow", rules.NONE: "red bold"}
+_STYLE = {rules.NATIVE: "green", rules.JIT: "yellow", rules.NONE: "red bold", rules.UNKNOWN: "magenta"}
+_WORD = {rules.NATIVE: "native", rules.JIT: "JIT", rules.NONE: "NO", rules.UNKNOWN: "unknown"}
 
-LEGEND = ("SASS and PTX: the sm_ and compute_ numbers in the files. "
-          "native = SASS for this GPU is in the file; JIT = only PTX the driver compiles at first load; "
-          "NO = neither; ! = JIT from an older generation's PTX (the sm_80 fallback when compute_80). "
-          "Rules and sources: docs/scan.md.")
+LEGEND = ("SASS and PTX: the sm_ and compute_ numbers in the files (relocatable code, never loaded, "
+          "left out). native = SASS for this GPU in every module that serves it (modules built only "
+          "for other GPUs are dispatched there, not here); JIT = some code only as PTX the driver "
+          "compiles at first load; NO = nothing for this GPU; unknown = code that could not be read; "
+          "! = JIT from an older generation's PTX. Rules and sources: docs/scan.md.")
 
 
 def _short(names: list[str]) -> str:
@@ -31,14 +33,12 @@ def _short(names: list[str]) -> str:
 
 def _cell(verdict: rules.Overall) -> Text:
     code = verdict.code or ""
-    word = {rules.NATIVE: "native", rules.JIT: "JIT", rules.NONE: "NO"}[verdict.verdict]
+    word = _WORD[verdict.verdict]
     text = Text(word, style=_STYLE[verdict.verdict])
     if code:
         text.append(f" {code}")
     if verdict.fallback:
         text.append(" !", style="yellow bold")
-    if verdict.counts and len(verdict.counts) > 1:
-        text.append(f" ({verdict.counts.get(verdict.verdict, 0)}/{sum(verdict.counts.values())})", style="dim")
     return text
 
 
@@ -79,17 +79,32 @@ def package_tables(title: str, packages: list[Package], gpus: list[rules.Gpu], c
 
 
 def notes(packages: list[Package], gpus: list[rules.Gpu]) -> list[str]:
-    """A line for every package that is not plainly native everywhere: what runs, what is missing."""
+    """A line for every package and GPU that is not plainly native (what runs, which file
+    and what it lacks), and for every package judged by one per-CUDA variant."""
     lines = []
     for package in packages:
         for gpu in gpus:
             verdict = package.verdicts[gpu.label]
-            if verdict.verdict == rules.NATIVE and not verdict.note:
+            if verdict.verdict == rules.NATIVE:
                 continue
-            text = f"{package.name} on {gpu.label}: {rules.WORDS[verdict.verdict]}, {verdict.via}"
-            if verdict.note:
-                text += f" ({verdict.note})"
-            lines.append(text)
+            lines.append(f"{package.name} on {gpu.label}: {rules.WORDS[verdict.verdict]}: "
+                         f"{verdict.note or verdict.via}")
+        if package.variants:
+            lines.append(f"{package.name}: {package.variants}")
+    return lines
+
+
+def owner_lines(source) -> list[str]:
+    """Files two wheels list: who owns each (its RECORD hash matches the file), who was overwritten."""
+    seen: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for row in source.rows:
+        if row.overwritten:
+            seen.setdefault((f"{row.package} {row.version}".strip(), tuple(row.overwritten)), []).append(row.file)
+    lines = []
+    for (owner, others), files in seen.items():
+        listed = files[0] + (f" and {len(files) - 1} more" if len(files) > 1 else "")
+        lines.append(f"{listed}: from {owner} (its RECORD's hash matches the file); "
+                     f"also listed by {', '.join(others)}, overwritten")
     return lines
 
 
@@ -100,17 +115,22 @@ def render_text(result: ScanResult, width: int | None = None, colour: bool = Fal
         console.print(Text(line, style="dim"), soft_wrap=False)
     for source in result.sources:
         packages = source.packages(result.gpus)
-        head = (f"{source.title} ({source.root}): {source.files_scanned} files, {_size(source.bytes_scanned)} "
+        head = (f"{_where(source)}: {source.files_scanned} files, {_size(source.bytes_scanned)} "
                 f"read by their headers in {source.seconds:.2f} s")
         if packages:
             for table in package_tables(head, packages, result.gpus, console):
                 console.print(table)
         else:
             console.print(Text(head + ": no device code", style="bold"))
-        for line in notes(packages, result.gpus):
+        for line in notes(packages, result.gpus) + owner_lines(source):
             console.print(Text("  " + line))
         for row in source.problems:
             console.print(Text(f"  could not read {row.file}: {row.problem}", style="red"))
+        if source.skipped:
+            console.print(Text(f"  skipped {len(source.skipped)} file{'s' if len(source.skipped) > 1 else ''} "
+                               f"named like libraries that are not ELF (linker scripts): "
+                               f"{', '.join(source.skipped[:3])}{' ...' if len(source.skipped) > 3 else ''}",
+                               style="dim"))
         for row in source.code_rows:
             for kernel in row.kernels or []:
                 console.print(Text("  " + _kernel_line(row.file, kernel), style="dim"))
@@ -119,6 +139,14 @@ def render_text(result: ScanResult, width: int | None = None, colour: bool = Fal
         console.print(Text(line, style="bold"))
     console.print(Text(LEGEND, style="dim"))
     return console.file.getvalue()
+
+
+def _where(source) -> str:
+    """The header of a source's table: what was scanned, by its path (an environment's
+    title names its folder already; its site-packages is in the JSON)."""
+    if source.title.startswith("Python environment") or not source.root:
+        return source.title
+    return f"{source.title} ({source.root})"
 
 
 def _kernel_line(file: str, kernel: dict) -> str:
@@ -130,6 +158,9 @@ def _kernel_line(file: str, kernel: dict) -> str:
 
 def _gpu_lines(result: ScanResult) -> list[str]:
     lines = [f"judged for {g.label}, compute capability {g.compute_capability} ({g.source})" for g in result.gpus]
+    driver = result.driver
+    lines.append(f"PTX JIT judged for the CUDA {driver.cuda[0]}.{driver.cuda[1]} driver here" if driver.cuda
+                 else "no CUDA driver here: a JIT verdict says which driver it needs")
     return lines + ([result.gpu_note] if result.gpu_note else [])
 
 
@@ -182,7 +213,7 @@ def render_markdown(result: ScanResult) -> str:
                 lines.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
         else:
             lines.append("No device code.")
-        lines += [""] + [f"- {line}" for line in notes(packages, result.gpus)]
+        lines += [""] + [f"- {line}" for line in notes(packages, result.gpus) + owner_lines(source)]
         lines += [f"- could not read `{row.file}`: {row.problem}" for row in source.problems]
         lines.append("")
     lines += [f"**{line}**  " for line in result.summary_lines()] + ["", LEGEND, ""]
@@ -191,13 +222,3 @@ def render_markdown(result: ScanResult) -> str:
 
 def render_json(result: ScanResult) -> str:
     return json.dumps(result.to_json(), indent=2) + "\n"
-
-
-def table_width(result: ScanResult) -> int:
-    """The width at which every table fits unwrapped, for a terminal wider than 120 columns."""
-    widest = 80
-    for source in result.sources:
-        for package in source.packages(result.gpus):
-            widest = max(widest, len(package.name) + len(package.version) + len(_short(package.sass))
-                         + len(_short(package.ptx)) + 24 * len(result.gpus) + 20)
-    return min(widest, 200)

@@ -9,61 +9,60 @@ import hashlib
 import socket
 
 from smbench import ranks
+from smbench.axes import Axes, Axis, Derived, Setting
 from smbench.cases import Case, Skip, base_record
 from smbench.errors import SmbenchError
 from smbench.families import Family, PlanPart
 from smbench.families import collectives as co
 from smbench.families.collectives import links, measure, publish, view
 from smbench.run_view import size as size_text
-from smbench.settings import is_int, is_number, list_of
+from smbench.settings import is_int, is_number
 
 
 def _power_of_two(v) -> bool:
     return is_int(2)(v) and v & (v - 1) == 0
 
 
-def _all_or_list(known) -> tuple:
-    """A setting that is "all" or a non-empty list of known names (nccl-tests' -d all, -o all)."""
-    return (lambda v: v == "all" or (list_of(lambda x: x in known)(v) and bool(v)),
-            f"\"all\" or a list of {', '.join(known)}")
-
-
-SETTINGS = {
-    "collectives": (lambda v: list_of(lambda x: x in co.COLLECTIVES)(v) and bool(v),
-                    f"a list of {', '.join(co.COLLECTIVES)}"),
-    "dtypes": _all_or_list(co.DTYPES),
-    "ops": _all_or_list(co.OPS),
-    "root": (lambda v: v == "all" or is_int(0)(v), "a rank number >= 0 or \"all\" (broadcast's, reduce's, gather's and "
-                                                  "scatter's root: nccl-tests -r)"),
-    "placements": (lambda v: list_of(lambda x: x in co.PLACEMENTS)(v) and bool(v), "a list of out_of_place, in_place"),
-    "smallest_bytes": (is_int(1), "a whole number of bytes >= 1 (the sweep's smallest size per rank)"),
-    "largest_mib": (is_int(1), "a whole number of MiB >= 1 (the sweep's largest size per rank on a GPU)"),
-    "cpu_largest_kib": (is_int(1), "a whole number of KiB >= 1 (the CPU path's largest size per rank)"),
-    "size_step": (_power_of_two, "a power of two >= 2 (the factor between sizes: 2 = every doubling)"),
-    "sample_ms": (is_number, "a positive number of milliseconds (back-to-back calls per timed sample)"),
-    "max_reps": (is_int(1), "a whole number >= 1 (the most calls in one timed sample)"),
-    "timeout_s": (is_number, "a positive number of seconds: a call that takes longer ends the job (a rank died "
-                             "or hangs)"),
-    "time_aggregate": (lambda v: v in measure.AGGREGATES,
-                       "avg, max, min or rank0: how the ranks' times make one (nccl-tests -a 1, 3, 2, 0)"),
-    "link": (lambda v: v == "auto" or v in links.LINKS or v in links.ALIASES, f"auto or one of {', '.join(links.LINKS)}"),
-    "verdict_min_mib": (is_int(1), "a whole number of MiB >= 1 (sizes from which busbw is judged against the link)"),
-}
-
-DEFAULTS = {"collectives": list(co.COLLECTIVES), "dtypes": ["f32", "bf16", "f16", "f64", "int8"], "ops": ["sum"],
-            "root": co.ROOT, "placements": list(co.PLACEMENTS), "smallest_bytes": 8, "largest_mib": 1024,
-            "cpu_largest_kib": 64, "size_step": 2, "sample_ms": 1.0, "max_reps": 1000, "timeout_s": 30.0,
-            "time_aggregate": measure.DEFAULT_AGGREGATE, "link": "auto", "verdict_min_mib": 64}
+AXES = Axes(
+    Axis("collectives", "collective", default=tuple(co.COLLECTIVES), choices=tuple(co.COLLECTIVES),
+         help="nccl-tests' binaries: all_reduce_perf ... scatter_perf"),
+    Axis("dtypes", "dtype", default=("f32", "bf16", "f16", "f64", "int8"), choices=tuple(co.DTYPES),
+         help="nccl-tests -d; \"all\": every type NCCL has"),
+    Axis("ops", "op", default=("sum",), choices=tuple(co.OPS),
+         help="the reductions' op (all_reduce, reduce, reduce_scatter; the copies record none): nccl-tests -o"),
+    Setting("root", co.ROOT, (lambda v: v == "all" or is_int(0)(v),
+                              "a rank number >= 0 or \"all\" (broadcast's, reduce's, gather's and scatter's root: "
+                              "nccl-tests -r)"), field="root"),
+    Axis("placements", "placement", default=tuple(co.PLACEMENTS), choices=tuple(co.PLACEMENTS)),
+    # The size is the bytes a rank's largest buffer holds after nccl-tests' rounding, with the size
+    # the sweep asked for beside it: below one 16-byte chunk a rank, several asked sizes hold 0 bytes.
+    Derived("bytes", "bytes per rank: smallest_bytes to the cap, every size_step (chunks rounded to 16 bytes)",
+            unit="bytes"),
+    Derived("size_requested", "the sweep's size before the rounding", unit="bytes"),
+    Setting("smallest_bytes", 8, (is_int(1), "a whole number of bytes >= 1 (the sweep's smallest size per rank)")),
+    Setting("largest_mib", 1024, (is_int(1), "a whole number of MiB >= 1 (the sweep's largest size per rank on a GPU)")),
+    Setting("cpu_largest_kib", 64, (is_int(1), "a whole number of KiB >= 1 (the CPU path's largest size per rank)")),
+    Setting("size_step", 2, (_power_of_two, "a power of two >= 2 (the factor between sizes: 2 = every doubling)")),
+    Setting("sample_ms", 1.0, (is_number, "a positive number of milliseconds (back-to-back calls per timed sample)")),
+    Setting("max_reps", 1000, (is_int(1), "a whole number >= 1 (the most calls in one timed sample)")),
+    Setting("timeout_s", 30.0, (is_number, "a positive number of seconds: a call that takes longer ends the job (a "
+                                           "rank died or hangs)")),
+    Setting("time_aggregate", measure.DEFAULT_AGGREGATE,
+            (lambda v: v in measure.AGGREGATES,
+             "avg, max, min or rank0: how the ranks' times make one (nccl-tests -a 1, 3, 2, 0)")),
+    Setting("link", "auto", (lambda v: v == "auto" or v in links.LINKS or v in links.ALIASES,
+                             f"auto or one of {', '.join(links.LINKS)}")),
+    Setting("verdict_min_mib", 64, (is_int(1), "a whole number of MiB >= 1 (sizes from which busbw is judged "
+                                               "against the link)")),
+    together=lambda v: ("smallest_bytes is larger than largest_mib"
+                        if v["smallest_bytes"] > v["largest_mib"] * co.MIB else ""),
+)
 GPU_FREE_FRACTION = 1 / 16  # send, receive and the check's temporaries at the largest size
 
 
 def setting(suite, key: str):
-    return suite.data.get("collectives", {}).get(key, DEFAULTS[key])
-
-
-def _chosen(suite, key: str, known) -> list:
-    value = setting(suite, key)
-    return list(known) if value == "all" else list(value)
+    """The section's value with its default; an axis's as the list its plan crosses ("all" expanded)."""
+    return suite.section("collectives")[key]
 
 
 def sizes(suite, runner, world) -> tuple[list[int], str]:
@@ -106,7 +105,7 @@ def plan(suite, runner) -> PlanPart:
                            f"has ranks 0 to {world.size - 1}")
     left_out: dict[str, set] = {}  # what the engine lacks -> the types it was asked for in
     not_exact: dict[str, list] = {}
-    dtypes, ops = _chosen(suite, "dtypes", co.DTYPES), _chosen(suite, "ops", co.OPS)
+    dtypes, ops = setting(suite, "dtypes"), setting(suite, "ops")
     for name in setting(suite, "collectives"):
         collective = co.COLLECTIVES[name]
         for dtype in dtypes:
@@ -183,11 +182,6 @@ def run(case: Case, runner, policy) -> dict:
     return measure.run_case(case, world, engine, policy)
 
 
-def check(section: dict, suite_name: str) -> None:
-    if section.get("smallest_bytes", 8) > section.get("largest_mib", 1024) * co.MIB:
-        raise SmbenchError(f"{suite_name}: [collectives] smallest_bytes is larger than largest_mib")
-
-
 def check_record(record: dict, where: str) -> None:
     from smbench.families import require
 
@@ -198,7 +192,7 @@ def check_record(record: dict, where: str) -> None:
 FAMILY = Family("collectives", rank=70,
                 summary="collectives across ranks (all_reduce ... send/recv, gather, scatter) as nccl-tests measures "
                         "them: NCCL on the GPU, MPI on the CPU path; busbw against the link",
-                settings=SETTINGS, plan=plan, run=run, check=check, check_record=check_record, view=view.view,
+                axes=AXES, plan=plan, run=run, check_record=check_record, view=view.view,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
                 cost=(1, 0.01), headline=view.headline, all_ranks=True,
                 figure=("figure_gbps", "GB/s", "figure_bytes", 1e9))

@@ -62,7 +62,7 @@ def _run(fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: di
     cap = settings["cpu_max_gflop"]
     if shape.ops / 1e9 > cap:
         return {"status": "skipped", "reason": f"{shape.ops / 1e9:.1f} GFLOP: the CPU path runs GEMMs up to {cap:g} "
-                                               f"GFLOP ([cpu] gemm_max_gflop)"}
+                                               f"GFLOP ([gemm] cpu_max_gflop)"}
     rng = np.random.default_rng(gemm.SEED)
     rows = gemm.check_rows(shape.m, rng)
     density = gemm.exact_density(fmt, shape.k)
@@ -126,7 +126,7 @@ def emulator_check(fmt: gemm.Format, shape: gemm.Shape, a, b, ref: gemm.Referenc
         return {"status": "not run", "reason": "integer mma is exact: nothing to emulate"}
     if shape.m * shape.n * shape.k > settings["cpu_emulate_max"]:
         return {"status": "not run", "reason": f"M x N x K above {settings['cpu_emulate_max']} "
-                                               f"([cpu] gemm_emulate_max): the emulator is slow"}
+                                               f"([gemm] cpu_emulate_max): the emulator is slow"}
     name = settings["emulator_model"]
     model, _ = tensor_core_models.stand_in(name, fmt.encoding, fmt.accumulator)
     got = emulated_gemm(fmt, a[ref.rows], b, model)

@@ -3,56 +3,56 @@
 from __future__ import annotations
 
 from smbench import devices
-from smbench.cases import Case, base_record
+from smbench.axes import Axes, Axis, Derived, Setting
+from smbench.cases import Case, base_record, case_of
 from smbench.errors import SmbenchError
 from smbench.families import Family, PlanPart, gemm, peak, precision
 from smbench.families.gemm import publish
 from smbench.families.gemm import view
-from smbench.settings import chosen_formats, formats_setting, is_bool, is_int, list_of, triple
+from smbench.settings import is_bool, is_int, is_number, list_of, triple
 
-SETTINGS = {
-    "formats": formats_setting(gemm.BY_KEY),
-    "squares": (list_of(is_int(1)), "a list of sizes (M = N = K)"),
-    "shapes": (list_of(triple), "a list of [M, N, K]"),
-    "decode_m": (list_of(is_int(1)), "a list of M (the decode batch)"),
-    "decode_nk": (list_of(lambda x: isinstance(x, list) and len(x) == 2 and all(is_int(1)(v) for v in x)),
-                  "a list of [N, K], each run at every decode_m"),
-    "tails": (list_of(triple), "a list of [M, N, K] (odd sizes: the kernel's edge tiles)"),
-    "cublas": (is_bool, "true or false (time cuBLAS on the same inputs)"),
-    "fallback": (is_bool, "true or false (also time the compute_80 PTX build)"),
-    "emulator_model": (lambda v: v in precision.CPU_MODELS, f"one of {', '.join(precision.CPU_MODELS)} (the GPU whose "
-                       f"published tensor-core model the emulator plays)"),
-}
+def _pairs(v) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(is_int(1)(x) for x in v)
+
+
+AXES = Axes(
+    Axis("formats", "format", default=tuple(gemm.BY_KEY), choices=tuple(gemm.BY_KEY),
+         help="every GEMM format the device has; a format it lacks is a skipped row"),
+    Derived("shape", "M x N x K: the squares, shapes, decode and tail sizes below, each once"),
+    Setting("squares", (), (list_of(is_int(1)), "a list of sizes (M = N = K)")),
+    Setting("shapes", (), (list_of(triple), "a list of [M, N, K]")),
+    Setting("decode_m", (), (list_of(is_int(1)), "a list of M (the decode batch)")),
+    Setting("decode_nk", (), (list_of(_pairs), "a list of [N, K], each run at every decode_m")),
+    Setting("tails", (), (list_of(triple), "a list of [M, N, K] (odd sizes: the kernel's edge tiles)")),
+    Setting("cublas", True, (is_bool, "true or false (time cuBLAS on the same inputs)")),
+    Setting("fallback", True, (is_bool, "true or false (also time the compute_80 PTX build)")),
+    Setting("emulator_model", "H100", (lambda v: v in precision.CPU_MODELS,
+                                       f"one of {', '.join(precision.CPU_MODELS)} (the GPU whose published "
+                                       f"tensor-core model the emulator plays)")),
+    Setting("cpu_max_gflop", 1.0, (is_number, "a positive number of GFLOP (larger GEMMs are skipped on the CPU)")),
+    Setting("cpu_emulate_max", 1 << 22, (is_int(1), "a whole number (M x N x K up to which the CPU path runs "
+                                                    "the emulator too)")),
+)
 
 
 def plan(suite, runner) -> PlanPart:
-    settings = gemm_settings(suite)
+    settings = suite.section("gemm")
+    by_label = {shape.label: shape for shape in gemm.shapes(settings)}
     if runner.name == "mlx":  # MLX's own types (C in A's type), on the suite's shapes
-        return PlanPart(runner.part("gemm").plan_cases(gemm.shapes(settings)),
+        return PlanPart(runner.part("gemm").plan_cases(list(by_label.values())),
                         notes={"gemm_mlx": "mx.matmul in every type MLX has (f32, f16, bf16; int8 asked and "
                                            "refused or run); [gemm] formats names CUDA formats and is not read"})
-    return PlanPart([Case("gemm", key, f"GEMM {gemm.BY_KEY[key].label} {shape.label}",
-                          {"format": key, "m": shape.m, "n": shape.n, "k": shape.k, "shape": shape.label,
-                           "shape_kind": shape.kind})
-                     for key in chosen_formats(suite.data["gemm"], gemm.BY_KEY) for shape in gemm.shapes(settings)])
-
-
-def gemm_settings(suite) -> dict:
-    section = suite.data.get("gemm", {})
-    return {**{key: section.get(key, default) for key, default in GEMM_DEFAULTS.items()},
-            "cpu_max_gflop": suite.flag("cpu", "gemm_max_gflop", 1.0),
-            "cpu_emulate_max": suite.flag("cpu", "gemm_emulate_max", 1 << 22)}
-
-
-GEMM_DEFAULTS = {"squares": [], "shapes": [], "decode_m": [], "decode_nk": [], "tails": [], "cublas": True,
-                 "fallback": True, "emulator_model": "H100"}
+    return PlanPart([case_of("gemm", point, key, f"GEMM {gemm.BY_KEY[key].label} {shape.label}",
+                             m=shape.m, n=shape.n, k=shape.k, shape_kind=shape.kind)
+                     for point in AXES.points(settings, derived={"shape": by_label})
+                     for key, shape in [(point.fields["format"], by_label[point.fields["shape"]])]])
 
 
 def run_gemm(case: Case, runner, policy) -> dict:
     """One format on one shape: validated exactly and against float64, timed, beside cuBLAS
     and the compute_80 build; held to the format's measured mma.sync rate and spec peak."""
     if runner.name == "mlx":
-        return runner.part("gemm").run_record(case, runner, policy, gemm_settings(runner.suite))
+        return runner.part("gemm").run_record(case, runner, policy, runner.suite.section("gemm"))
     fmt = gemm.BY_KEY[case.params["format"]]
     p = case.params
     shape = gemm.Shape(p["m"], p["n"], p["k"], p["shape_kind"])
@@ -60,7 +60,7 @@ def run_gemm(case: Case, runner, policy) -> dict:
               "accumulator": fmt.accumulator, "ops_unit": fmt.ops_unit, "ops": shape.ops,
               "bytes_moved": gemm.bytes_moved(fmt, shape),
               "layout": "A row-major (M x K), B column-major (K x N), C row-major"}
-    outcome = runner.part("gemm").run_case(runner, fmt, shape, policy, gemm_settings(runner.suite))
+    outcome = runner.part("gemm").run_case(runner, fmt, shape, policy, runner.suite.section("gemm"))
     kept = ("support", "support_note", "instruction", "tile", "splits", "sass", "validation", "error",
             "emulator")
     record.update({k: outcome[k] for k in kept if k in outcome})
@@ -111,7 +111,7 @@ def check_record(record: dict, where: str) -> None:
         raise SmbenchError(f"{where}.cublas should have numeric 'tflops' and 'ours_over_cublas' when its status is ok")
 
 
-FAMILY = Family("gemm", rank=50, summary="a real mma.sync GEMM per precision, beside cuBLAS", settings=SETTINGS,
+FAMILY = Family("gemm", rank=50, summary="a real mma.sync GEMM per precision, beside cuBLAS", axes=AXES,
                 plan=plan, run=run_gemm, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.gemm_vs_size,
                 figure=("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,

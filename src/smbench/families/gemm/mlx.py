@@ -102,7 +102,7 @@ def measure(fmt: gemm.Format, shape: gemm.Shape, runner, policy, settings: dict)
         raise Skip(f"mx.matmul does not multiply {fmt.encoding}: {refused}")
     if runner.on_host and shape.ops / 1e9 > settings["cpu_max_gflop"]:
         raise Skip(f"{shape.ops / 1e9:.1f} GFLOP: on MLX's CPU device GEMMs run up to {settings['cpu_max_gflop']:g} "
-                   f"GFLOP ([cpu] gemm_max_gflop)")
+                   f"GFLOP ([gemm] cpu_max_gflop)")
     need = gemm.footprint(fmt, shape) + backend.per_sample(shape.m * shape.n * 4) * shape.m * shape.n * 4
     if need > runner.info["free_bytes"]:
         raise Skip(f"needs about {need / 2**30:.1f} GiB; {runner.info['free_bytes'] / 2**30:.1f} GiB is free to use")

@@ -7,7 +7,10 @@ from __future__ import annotations
 import math
 import time
 
-from smbench.cases import Case, base_record
+from typing import Callable
+
+from smbench.axes import Axes, Axis, Derived, Point, Setting
+from smbench.cases import Case, base_record, case_of
 from smbench.errors import SmbenchError
 from smbench.families import Family, PlanPart, latency
 from smbench.families.latency import publish, view
@@ -22,32 +25,44 @@ def _power_of_two(v) -> bool:
     return is_int(1)(v) and v & (v - 1) == 0
 
 
-SETTINGS = {
-    "patterns": (lambda v: list_of(lambda x: x in latency.PATTERNS)(v) and bool(v), "a list of random, stride"),
-    "stride_bytes": (lambda v: is_int(4)(v) and v % 4 == 0, "a whole number of bytes >= 4, a multiple of 4"),
-    "modes": (lambda v: list_of(lambda x: x in latency.MODES)(v) and bool(v),
-              "a list of latency (one thread), loaded (every SM full of chains)"),
-    "cache_ops": (lambda v: list_of(lambda x: x in latency.CACHE_OPS)(v) and bool(v),
-                  "a list of ca (ordinary loads, L1 and L2), cg (L1 bypassed)"),
-    "sizes_kib": (lambda v: list_of(is_int(1))(v) and bool(v), "a list of whole KiB >= 1 (instead of the sweep)"),
-    "smallest_kib": (is_int(1), "a whole number of KiB >= 1 (the sweep's smallest working set)"),
-    "largest_mib": (is_int(1), "a whole number of MiB >= 1 (default: 4 x L2 or 1 GiB, whichever is larger)"),
-    "points_per_octave": (lambda v: v in (1, 2, 4) and not isinstance(v, bool), "1, 2 or 4 sizes per doubling"),
-    "size_step": (_power_of_two, "a power of two >= 1 (the factor between sizes: 4 = every 4x; 1 = every size)"),
-    "chains": (lambda v: v in latency.CHAINS_PER_THREAD and not isinstance(v, bool),
-               "1, 2, 4 or 8 independent chains per thread in loaded mode"),
-    "launch_ms": (is_number, "a positive number of milliseconds per timed launch"),
-    "seed": (is_int(0), "a whole number >= 0 (the random ring's key)"),
-    "memory_kinds": (list_of(lambda x: x in MEMORY_KINDS), f"a list of {', '.join(MEMORY_KINDS)}"),
-    "memory_kinds_size_step": (_power_of_two, "a power of two >= 1 (the factor between the other memory kinds' sizes)"),
-    "memory_kinds_largest_mib": (is_int(1), "a whole number of MiB >= 1 (the other memory kinds' largest set)"),
-    "cpu_largest_mib": (is_int(1), "a whole number of MiB >= 1 (the CPU path's largest set)"),
-}
+def _nonempty(check) -> Callable:
+    return lambda v: list_of(check)(v) and bool(v)
 
-DEFAULTS = {"patterns": ["random", "stride"], "stride_bytes": 128, "modes": ["latency", "loaded"],
-            "cache_ops": ["ca"], "smallest_kib": 4, "points_per_octave": 1, "size_step": 1, "chains": 4,
-            "launch_ms": 1.0, "seed": 1, "memory_kinds": ["managed", "pinned-mapped"], "memory_kinds_size_step": 4,
-            "memory_kinds_largest_mib": 256, "cpu_largest_mib": 8}
+
+AXES = Axes(
+    Axis("patterns", "pattern", default=("random", "stride"), choices=tuple(latency.PATTERNS),
+         help="a random single cycle; a fixed stride of stride_bytes"),
+    Derived("working_set", "bytes of the ring: smallest_kib doubling (points_per_octave a doubling) to the cap", unit="bytes"),
+    Axis("modes", "mode", default=("latency", "loaded"), choices=tuple(latency.MODES),
+         help="latency: one thread; loaded: every SM full of independent chains"),
+    Axis("cache_ops", "cache_op", default=("ca",), choices=tuple(latency.CACHE_OPS),
+         help="ca: ordinary loads (L1 and L2); cg: L1 bypassed (the CPU path has one: host)"),
+    Derived("memory", "the device's own memory, then the memory_kinds below"),
+    Setting("stride_bytes", 128, (lambda v: is_int(4)(v) and v % 4 == 0, "a whole number of bytes >= 4, a multiple "
+                                  "of 4"), field="stride_bytes", unit="bytes", help="the stride pattern's step"),
+    Setting("chains", 4, (lambda v: v in latency.CHAINS_PER_THREAD and not isinstance(v, bool),
+                          "1, 2, 4 or 8 independent chains per thread in loaded mode"), field="chains_per_thread"),
+    Setting("sizes_kib", None, (_nonempty(is_int(1)), "a list of whole KiB >= 1 (instead of the sweep)")),
+    Setting("smallest_kib", 4, (is_int(1), "a whole number of KiB >= 1 (the sweep's smallest working set)")),
+    Setting("largest_mib", None, (is_int(1), "a whole number of MiB >= 1 (default: 4 x L2 or 1 GiB, whichever is "
+                                             "larger)")),
+    Setting("points_per_octave", 1, (lambda v: v in (1, 2, 4) and not isinstance(v, bool),
+                                     "1, 2 or 4 sizes per doubling")),
+    Setting("size_step", 1, (_power_of_two, "a power of two >= 1 (the factor between sizes: 4 = every 4x; 1 = "
+                                            "every size)")),
+    Setting("launch_ms", 1.0, (is_number, "a positive number of milliseconds per timed launch")),
+    Setting("seed", 1, (is_int(0), "a whole number >= 0 (the random ring's key)")),
+    Setting("memory_kinds", ("managed", "pinned-mapped"), (list_of(lambda x: x in MEMORY_KINDS),
+                                                           f"a list of {', '.join(MEMORY_KINDS)}"),
+            help="the one-thread random chase in these too, where the device offers them"),
+    Setting("memory_kinds_size_step", 4, (_power_of_two, "a power of two >= 1 (the factor between the other memory "
+                                                         "kinds' sizes)")),
+    Setting("memory_kinds_largest_mib", 256, (is_int(1), "a whole number of MiB >= 1 (the other memory kinds' "
+                                                         "largest set)")),
+    Setting("cpu_largest_mib", 8, (is_int(1), "a whole number of MiB >= 1 (the CPU path's largest set)")),
+    together=lambda v: ("largest_mib is smaller than smallest_kib"
+                        if v["largest_mib"] and v["largest_mib"] * 1024 < v["smallest_kib"] else ""),
+)
 
 # The GPU build of a random ring holds the ring and a few chunk-sized temporaries; the
 # memory kinds other than device also need a host copy. Rings use at most this share of
@@ -56,22 +71,19 @@ DEVICE_FREE_FRACTION = 0.5
 UNIFIED_FREE_FRACTION = 0.25
 
 
-def setting(suite, key: str):
-    return suite.data.get("latency", {}).get(key, DEFAULTS.get(key))
-
-
 def sizes(suite, runner) -> tuple[list[int], str]:
     """The working sets of the sweep (bytes), and what capped it."""
-    explicit = setting(suite, "sizes_kib")
+    settings = suite.section("latency")
+    explicit = settings["sizes_kib"]
     llc = runner.l2_bytes or 0
     caps = []
-    largest_mib = setting(suite, "largest_mib")
+    largest_mib = settings["largest_mib"]
     if largest_mib:
         caps.append((largest_mib * latency.MIB, f"the suite's largest_mib, {largest_mib} MiB"))
     else:
         caps.append((max(4 * llc, latency.GIB), f"max(4 x L2 = {4 * llc / latency.MIB:.0f} MiB, 1 GiB)"))
     if runner.name == "cpu":
-        cpu_caps = [m for m in (setting(suite, "cpu_largest_mib"), suite.flag("cpu", "largest_mib", None)) if m]
+        cpu_caps = [m for m in (settings["cpu_largest_mib"], suite.section("cpu")["largest_mib"]) if m]
         caps.append((min(cpu_caps) * latency.MIB, f"the CPU path's cap, {min(cpu_caps)} MiB"))
     else:
         unified = bool(runner.info.get("unified_memory"))
@@ -83,9 +95,9 @@ def sizes(suite, runner) -> tuple[list[int], str]:
     if explicit:
         chosen = [k * latency.KIB for k in explicit if k * latency.KIB <= top]
         return chosen, f"the suite's sizes_kib (at most {why})"
-    smallest = setting(suite, "smallest_kib") * latency.KIB
-    per_octave = setting(suite, "points_per_octave")
-    return latency.sweep(smallest, top, per_octave, _every(setting(suite, "size_step"), per_octave)), why
+    smallest = settings["smallest_kib"] * latency.KIB
+    per_octave = settings["points_per_octave"]
+    return latency.sweep(smallest, top, per_octave, _every(settings["size_step"], per_octave)), why
 
 
 def _every(factor: int, per_octave: int) -> int:
@@ -111,44 +123,46 @@ def plan(suite, runner) -> PlanPart:
     one-thread chase in each other memory kind the suite names, at every few sizes (a kind
     the device does not offer is one skipped row that says why)."""
     part = PlanPart()
+    settings = suite.section("latency")
     chosen, part.notes["latency_sweep_cap"] = sizes(suite, runner)
     home = "device" if runner.name == "cuda" else "host"
-    caches = setting(suite, "cache_ops") if runner.name == "cuda" else ["host"]
-    stride = setting(suite, "stride_bytes")
-    for pattern in setting(suite, "patterns"):
-        for size in chosen:
-            for mode in setting(suite, "modes"):
-                for cache in caches:
-                    part.cases.append(_case(pattern, stride, mode, cache, size, home, suite))
+    caches = settings["cache_ops"] if runner.name == "cuda" else ["host"]
+    part.cases = [_case(p, settings) for p in
+                  AXES.points({**settings, "cache_ops": caches}, derived={"working_set": chosen, "memory": [home]})]
     if runner.name != "cuda":
         return part
-    wanted = setting(suite, "memory_kinds")
-    cap = setting(suite, "memory_kinds_largest_mib") * latency.MIB
+    cap = settings["memory_kinds_largest_mib"] * latency.MIB
     kind_sizes = [s for s in chosen if s <= cap]
-    picked = kind_sizes[::_every(setting(suite, "memory_kinds_size_step"), setting(suite, "points_per_octave"))]
+    picked = kind_sizes[::_every(settings["memory_kinds_size_step"], settings["points_per_octave"])]
     if kind_sizes and picked[-1] != kind_sizes[-1]:
         picked.append(kind_sizes[-1])
-    for kind, offered, why in runner.memory_kinds():
-        if kind not in wanted:
-            continue
-        if not offered:
-            case = _case("random", stride, "latency", "ca", picked[-1] if picked else 0, kind, suite)
-            case.params.update(offered=False, why=why)
-            part.last.append(case)
-            continue
-        for size in picked:
-            part.last.append(_case("random", stride, "latency", "ca", size, kind, suite))
+    offered = {kind: ok or why or "not offered" for kind, ok, why in runner.memory_kinds()
+               if kind in settings["memory_kinds"]}
+    # A kind the device lacks is one skipped row (at the largest size), not one per size.
+    one = {kind: picked if ok is True else picked[-1:] for kind, ok in offered.items()}
+    one_thread = {**settings, "patterns": ["random"], "modes": ["latency"], "cache_ops": ["ca"]}
+    part.last = [_case(p, settings) for kind in offered for p in
+                 AXES.points(one_thread, derived={"working_set": one[kind], "memory": [kind]},
+                             applies=lambda f: offered[f["memory"]])]
     return part
 
 
-def _case(pattern, stride, mode, cache, size, memory, suite) -> Case:
-    params = {"pattern": pattern, "mode": mode, "cache_op": cache, "memory": memory, "working_set": size,
-              "chains_per_thread": setting(suite, "chains") if mode == "loaded" else 1,
-              "seed": setting(suite, "seed"), "launch_ms": setting(suite, "launch_ms")}
+def one_case(suite, pattern: str, mode: str, cache: str, size: int, memory: str) -> Case:
+    """One chase's case as the plan makes it (for a test or a check that runs a single chase)."""
+    point = Point({"pattern": pattern, "working_set": size, "mode": mode, "cache_op": cache, "memory": memory})
+    return _case(point, suite.section("latency"))
+
+
+def _case(point, settings) -> Case:
+    f = point.fields
+    pattern, mode, cache, size, memory = f["pattern"], f["mode"], f["cache_op"], f["working_set"], f["memory"]
+    stride = settings["stride_bytes"]
+    extra = {"chains_per_thread": settings["chains"] if mode == "loaded" else 1, "seed": settings["seed"],
+             "launch_ms": settings["launch_ms"]}
     if pattern == "stride":
-        params["stride_bytes"] = stride
+        extra["stride_bytes"] = stride
     what = f"stride {stride} B" if pattern == "stride" else pattern
-    return Case("latency", f"{mode} {what}", _label(mode, pattern, stride, cache, size, memory), params)
+    return case_of("latency", point, f"{mode} {what}", _label(mode, pattern, stride, cache, size, memory), **extra)
 
 
 def ring_of(params: dict) -> latency.Ring:
@@ -159,8 +173,6 @@ def ring_of(params: dict) -> latency.Ring:
 def run_latency(case: Case, runner, policy) -> dict:
     p = case.params
     record = {**base_record(case), "label": case.label}
-    if not p.get("offered", True):
-        return {**record, "status": "skipped", "reason": p["why"]}
     ring = ring_of(p)
     record.update({"elements": ring.n, "working_set_bytes": ring.working_set_bytes,
                    "cycle_length": ring.cycle_length, "ring": ring.describe(),
@@ -231,13 +243,6 @@ def cpu_chase(ring: latency.Ring, p: dict, policy, walk=None) -> dict:
             "timing": "perf_counter around each call of the NumPy chase"}
 
 
-def check(section: dict, suite_name: str) -> None:
-    """Settings that must hold together."""
-    if "largest_mib" in section and "smallest_kib" in section and \
-            section["largest_mib"] * 1024 < section["smallest_kib"]:
-        raise SmbenchError(f"{suite_name}: [latency] largest_mib is smaller than smallest_kib")
-
-
 def check_record(record: dict, where: str) -> None:
     """What the latency view, report lines and plot index in an ok record."""
     ns = record.get("latency_ns")
@@ -260,7 +265,7 @@ def _number(value) -> bool:
 
 FAMILY = Family("latency", rank=65,  # last: a run cut short (gpu-check's limits) loses these before older figures
                 summary="dependent-load latency: a pointer chase from 4 KiB to DRAM, one thread and loaded",
-                settings=SETTINGS, plan=plan, run=run_latency, check=check, view=view.view,
+                axes=AXES, plan=plan, run=run_latency, view=view.view,
                 check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
                 # ns per load; rerun's noise test reads each launch's loads per chain / seconds (its inverse)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from smbench.axes import Axes
 from smbench.cases import Case, base_record
 from smbench.families import Family, PlanPart, require
 from smbench.families.launch import publish
-from smbench.settings import is_bool
 
-SETTINGS = {"enabled": (is_bool, "true or false")}
+AXES = Axes()  # one case: an empty [launch] section runs it
 
 
 def plan(suite, runner) -> PlanPart:
-    enabled = suite.data["launch"].get("enabled", False)
     what = "smallest MLX operation" if getattr(runner, "name", "") == "mlx" else "empty-kernel"  # MLX launches no kernel of ours
-    return PlanPart([Case("launch", "launch", f"{what} launch latency", {})] if enabled else [])
+    return PlanPart([Case("launch", "launch", f"{what} launch latency", {})])
 
 
 def run_launch(case: Case, runner, policy) -> dict:
@@ -51,6 +50,6 @@ def check_record(record: dict, where: str) -> None:
     require(record, where, {"queued_us": dict, "launch_sync_us": dict}, "launch")
 
 
-FAMILY = Family("launch", rank=60, summary="launch latency of an empty kernel", settings=SETTINGS, plan=plan,
+FAMILY = Family("launch", rank=60, summary="launch latency of an empty kernel", axes=AXES, plan=plan,
                 run=run_launch, check_record=check_record,
                 compare=publish.COMPARE, headline=publish.headline)

@@ -466,11 +466,6 @@ def judge(measured: float, expected: Expectation, emulated: bool = False) -> dic
 
 # ---------------------------------------------------------------- within a run
 
-def settings_of(suite) -> dict:
-    """The [peak] settings a loop runs with (defaults where the suite says nothing)."""
-    return {"launch_ms": suite.flag("peak", "launch_ms", 5.0), "fallback": suite.flag("peak", "fallback", True)}
-
-
 def measured_rates(runner) -> dict[str, float]:
     """The loop rates (T(FL)OP/s by format key) measured so far in this run: what a GEMM of
     each format is held to."""

@@ -244,7 +244,7 @@ def loop_rate(runner, key: str, policy: TimingPolicy) -> tuple[float | None, str
         return None, not_run[key]
     fmt = peak.BY_KEY[key]
     try:
-        outcome = run_case(runner, fmt, policy, {**peak.settings_of(runner.suite), "fallback": False})
+        outcome = run_case(runner, fmt, policy, {**runner.suite.section("peak"), "fallback": False})
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - the GEMM's own figure stands without it

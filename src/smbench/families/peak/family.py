@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from smbench.cases import Case, base_record
+from smbench.axes import Axes, Axis, Setting
+from smbench.cases import base_record, case_of
 from smbench.families import Family, PlanPart, peak, require
 from smbench.families.peak import publish
 from smbench.families.peak import view
-from smbench.settings import chosen_formats, formats_setting, is_bool, is_number
+from smbench.settings import is_bool, is_number
 
-SETTINGS = {
-    "formats": formats_setting(peak.BY_KEY),
-    "launch_ms": (is_number, "a positive number of milliseconds per timed launch"),
-    "fallback": (is_bool, "true or false (also time the compute_80 PTX build)"),
-}
+AXES = Axes(
+    Axis("formats", "format", default=tuple(peak.BY_KEY), choices=tuple(peak.BY_KEY),
+         help="every mma.sync format and CUDA-core loop; one the GPU lacks is a skipped row"),
+    Setting("launch_ms", 5.0, (is_number, "a positive number of milliseconds per timed launch")),
+    Setting("fallback", True, (is_bool, "true or false (also time the compute_80 PTX build)")),
+)
 
 
 def plan(suite, runner) -> PlanPart:
-    return PlanPart([Case("peak", key, f"{peak.BY_KEY[key].group} {peak.BY_KEY[key].label}", {"format": key})
-                     for key in chosen_formats(suite.data["peak"], peak.BY_KEY)])
+    return PlanPart([case_of("peak", point, key, f"{peak.BY_KEY[key].group} {peak.BY_KEY[key].label}")
+                     for point in AXES.points(suite.section("peak")) for key in [point.fields["format"]]])
 
 
 def run_peak(case: Case, runner, policy) -> dict:
@@ -25,7 +27,7 @@ def run_peak(case: Case, runner, policy) -> dict:
     record = {**base_record(case), "kernel": fmt.kernel, "group": fmt.group, "label": fmt.label, "unit": fmt.unit,
               "ops_unit": fmt.ops_unit, "shape": list(fmt.shape) if fmt.shape else None,
               "ops_per_instruction": fmt.ops_per_instruction}
-    outcome = runner.part("peak").run_case(runner, fmt, policy, peak.settings_of(runner.suite))
+    outcome = runner.part("peak").run_case(runner, fmt, policy, runner.suite.section("peak"))
     if outcome.get("status") in ("skipped", "failed"):
         return {**record, "status": outcome["status"], "reason": outcome["reason"],
                 **{k: outcome[k] for k in ("support", "instruction") if k in outcome}}
@@ -61,7 +63,7 @@ def check_record(record: dict, where: str) -> None:
             {"tflops": dict, "label": str, "ops_unit": str}, "peak")
 
 
-FAMILY = Family("peak", rank=30, summary="tensor-core and CUDA-core throughput per precision", settings=SETTINGS,
+FAMILY = Family("peak", rank=30, summary="tensor-core and CUDA-core throughput per precision", axes=AXES,
                 plan=plan, run=run_peak, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
                 figure=("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,

@@ -5,45 +5,46 @@ from __future__ import annotations
 import numpy as np
 
 from smbench import tensor_core_models
-from smbench.cases import Case, Skip, base_record
+from smbench.axes import Axes, Axis, Setting
+from smbench.cases import Case, Skip, base_record, case_of
 from smbench.families import Family, PlanPart, precision
 from smbench.families.precision import view
-from smbench.settings import chosen_formats, formats_setting, is_int, list_of
+from smbench.settings import is_int, list_of
 
-SETTINGS = {
-    "formats": formats_setting(precision.BY_KEY),
-    "gemm_ks": (lambda v: list_of(is_int(1))(v) and bool(v), "a list of whole numbers (K of the random GEMMs)"),
-    "cpu_model": (lambda v: v in precision.CPU_MODELS, f"one of {', '.join(precision.CPU_MODELS)} (the GPU whose "
-                  f"published tensor-core model the CPU path plays)"),
+FORMATS = tuple(precision.BY_KEY)
+AXES = Axes(
+    Axis("formats", "format", default=FORMATS, choices=FORMATS,
+         help="every tensor-core format the device has: probes, a fitted model, GEMM errors"),
+    Setting("gemm_ks", (64, 256, 1024), (lambda v: list_of(is_int(1))(v) and bool(v),
+                                         "a list of whole numbers (K of the random GEMMs)")),
+    Setting("cpu_model", "H100", (lambda v: v in precision.CPU_MODELS,
+                                  f"one of {', '.join(precision.CPU_MODELS)} (the GPU whose published tensor-core "
+                                  f"model the CPU path plays)")),
     # The fit runs the emulator many thousand times: in NumPy, seconds a format (NVFP4 ~12 s).
-    "cpu_formats": formats_setting(precision.BY_KEY),
-}
+    Setting("cpu_formats", "all", (lambda v: v == "all" or (list_of(lambda x: x in FORMATS)(v) and bool(v)),
+                                   f"\"all\" or a list of {', '.join(FORMATS)} (the formats the CPU path probes)")),
+)
 
 
 def plan(suite, runner) -> PlanPart:
-    """Every chosen format; on the CPU path only those of `cpu_formats` too, when set."""
-    section = suite.data["precision"]
-    keys = chosen_formats(section, precision.BY_KEY)
+    """Every chosen format; on the CPU path only those of `cpu_formats` too."""
+    settings = suite.section("precision")
     part = PlanPart()
-    if runner.name == "cpu" and "cpu_formats" in section:
-        wanted = chosen_formats({"formats": section["cpu_formats"]}, precision.BY_KEY)
-        left = [k for k in keys if k not in wanted]
-        keys = [k for k in keys if k in wanted]
+    keep = None
+    if runner.name == "cpu" and settings["cpu_formats"] != "all":
+        keep = set(settings["cpu_formats"])
+        left = [k for k in settings["formats"] if k not in keep]
         if left:
-            part.notes["precision_cpu_formats"] = (f"the CPU path probes {', '.join(keys)} ([precision] cpu_formats); "
-                                                   f"not {', '.join(left)}")
+            part.notes["precision_cpu_formats"] = (f"the CPU path probes {', '.join(k for k in settings['formats'] if k in keep)} "
+                                                   f"([precision] cpu_formats); not {', '.join(left)}")
     if runner.name == "mlx":  # the formats MLX has a type for
-        mlx_formats = runner.part("precision").FORMATS
-        keys = [k for k in keys if k in mlx_formats]
-        part.notes["precision_mlx"] = f"through MLX: {', '.join(mlx_formats)} (the formats MLX has types for)"
-    part.cases = [Case("precision", key, f"numerics {precision.BY_KEY[key].label}",
-                       {"format": key, **precision_settings(suite)}) for key in keys]
+        keep = set(runner.part("precision").FORMATS)
+        part.notes["precision_mlx"] = f"through MLX: {', '.join(runner.part('precision').FORMATS)} (the formats MLX has types for)"
+    points = AXES.points(settings, applies=lambda f: keep is None or f["format"] in keep)
+    part.cases = [case_of("precision", point, key, f"numerics {precision.BY_KEY[key].label}",
+                          cpu_model=settings["cpu_model"], gemm_ks=list(settings["gemm_ks"]))
+                  for point in points for key in [point.fields["format"]]]
     return part
-
-
-def precision_settings(suite) -> dict:
-    return {"cpu_model": suite.flag("precision", "cpu_model", "H100"),
-            "gemm_ks": suite.flag("precision", "gemm_ks", [64, 256, 1024])}
 
 
 def run_precision(case: Case, runner, policy) -> dict:
@@ -92,6 +93,6 @@ def report_lines(label: str, document: dict) -> list[str]:
     return [f"{label}: numerics {line}" for line in view.verdict_lines(document["records"])]
 
 
-FAMILY = Family("precision", rank=40, summary="tensor-core numerics per format", settings=SETTINGS, plan=plan,
+FAMILY = Family("precision", rank=40, summary="tensor-core numerics per format", axes=AXES, plan=plan,
                 run=run_precision, view=view.view, report_lines=report_lines, headline=view.headline,
                 cost=(0, 3.0))

@@ -5,27 +5,40 @@ from __future__ import annotations
 import math
 
 from smbench import devices
-from smbench.cases import MIB, Case, base_record
-from smbench.errors import SmbenchError
+from smbench.axes import Axes, Axis, Derived, Setting, Values
+from smbench.cases import HOME_MEMORY, MIB, base_record, case_of
 from smbench.families import Family, PlanPart, require, stream
 from smbench.families.stream import publish
 from smbench.families.stream import view
 from smbench.settings import is_int, list_of
 
-SETTINGS = {
-    "operations": (list_of(lambda x: x in stream.OPERATIONS), f"a list of {', '.join(stream.OPERATIONS)}"),
-    "memory_kinds_operations": (list_of(lambda x: x in stream.OPERATIONS), f"a list of {', '.join(stream.OPERATIONS)}"),
-    "dtypes": (list_of(lambda x: x in stream.DTYPES), "a list of f32, f64"),
-    "widths": (list_of(lambda x: x in (4, 8, 16) and not isinstance(x, bool)), "a list of 4, 8, 16 (bytes)"),
-    "size_step": (lambda v: is_int(1)(v) and v & (v - 1) == 0, "a power of two >= 1 (1 = every doubling)"),
-    "largest_mib": (is_int(1), "a whole number of MiB >= 1 (the sweep's largest working set)"),
-}
+def _power_of_two(v) -> bool:
+    return is_int(1)(v) and v & (v - 1) == 0
+
+
+OPERATION_LIST = (list_of(lambda x: x in stream.OPERATIONS), f"a list of {', '.join(stream.OPERATIONS)}")
+AXES = Axes(
+    Axis("operations", "op", default=tuple(stream.OPERATIONS), choices=tuple(stream.OPERATIONS),
+         help="BabelStream's kernels, and read and write"),
+    Axis("dtypes", "dtype", default=("f32",), choices=tuple(stream.DTYPES)),
+    Axis("widths", "width", default=(16,), choices=(4, 8, 16), help="bytes per access (a vector of the type)"),
+    Derived("memory", "the device's own memory, then each other kind it offers (managed, pinned, pageable)"),
+    Derived("working_set", "bytes of all the kernel's arrays: 32 KiB doubling to max(4 x L2, 1 GiB), capped", unit="bytes"),
+    Derived("path", "on the mlx backend: MLX operations or Metal kernels"),
+    Setting("memory_kinds_operations", (), OPERATION_LIST,
+            "the operations also run in every other memory kind, at the largest size"),
+    Setting("size_step", 1, (_power_of_two, "a power of two >= 1 (1 = every doubling)")),
+    Setting("largest_mib", None, (is_int(1), "a whole number of MiB >= 1 (the sweep's largest working set)")),
+    together=lambda v: next((f"no width applies to {d} (its widths: {', '.join(map(str, stream.WIDTHS[d]))} bytes)"
+                             for d in v["dtypes"] if not set(v["widths"]) & set(stream.WIDTHS[d])), ""),
+)
 
 
 def stream_sizes(suite, runner) -> tuple[list[int], str]:
     on_host = getattr(runner, "on_host", runner.name == "cpu")  # the host's memory: the CPU path, MLX's CPU device
-    caps = [(suite.flag("stream", "largest_mib", None), "the suite's cap"),
-            (suite.flag("cpu", "largest_mib", None) if on_host else None, "the suite's CPU cap")]
+    settings = suite.section("stream")
+    caps = [(settings["largest_mib"], "the suite's cap"),
+            (suite.section("cpu")["largest_mib"] if on_host else None, "the suite's CPU cap")]
     caps = [(mib, what) for mib, what in caps if mib]
     largest, what = min(caps) if caps else (None, "")
     sizes, _, why = stream.sweep_sizes(runner.l2_bytes, runner.info["free_bytes"],
@@ -33,11 +46,17 @@ def stream_sizes(suite, runner) -> tuple[list[int], str]:
                                        largest=largest * MIB if largest else None)
     if largest:
         why = f"{what}, {largest} MiB (memory allows {why})"
-    step = max(1, int(round(math.log2(suite.flag("stream", "size_step", 1)))))
+    step = max(1, int(round(math.log2(settings["size_step"]))))
     chosen = sizes[::step]
     if sizes and chosen[-1] != sizes[-1]:
         chosen.append(sizes[-1])
     return chosen, why
+
+
+def _case(point):
+    f = point.fields
+    where = f"{f['working_set'] // 1024} KiB {f['memory']}" if f["memory"] in HOME_MEMORY else f["memory"]
+    return case_of("stream", point, f["op"], f"{f['op']} {f['dtype']} {f['width']}B {where}")
 
 
 def plan(suite, runner) -> PlanPart:
@@ -45,37 +64,28 @@ def plan(suite, runner) -> PlanPart:
     the other memory kinds at the largest size, last of the whole run: a GPU that faults on
     memory the CPU owns (managed, mapped, pageable) loses its context after the rest ran."""
     part = PlanPart()
-    section = suite.data["stream"]
+    settings = suite.section("stream")
     sizes, part.notes["sweep_cap"] = stream_sizes(suite, runner)
     if runner.name == "mlx":  # MLX operations and, on Metal, Metal kernels at each width
-        part.cases = runner.part("stream").plan_cases(section, sizes, runner)
+        part.cases = runner.part("stream").plan_cases(settings, sizes, runner)
         return part
     home = "device" if runner.name == "cuda" else "host"
-    for dtype in section.get("dtypes", ["f32"]):
-        for width in section.get("widths", [16]):
-            if width not in stream.WIDTHS[dtype]:
-                continue
-            for op in section.get("operations", []):
-                for size in sizes:
-                    part.cases.append(Case("stream", op, f"{op} {dtype} {width}B {size // 1024} KiB {home}",
-                                           {"op": op, "dtype": dtype, "width": width, "memory": home,
-                                            "working_set": size}))
-    if runner.name == "cuda":
-        for kind, offered, why in runner.memory_kinds():
-            if kind == "device":
-                continue
-            for op in section.get("memory_kinds_operations", []):
-                dtype, width = section.get("dtypes", ["f32"])[0], max(section.get("widths", [16]))
-                part.last.append(Case("stream", op, f"{op} {dtype} {width}B {kind}",
-                                      {"op": op, "dtype": dtype, "width": width, "memory": kind,
-                                       "working_set": sizes[-1] if sizes else 0, "offered": offered, "why": why}))
+    fits = lambda f: f["width"] in stream.WIDTHS[f["dtype"]]  # noqa: E731 - f64 has no 4-byte access
+    part.cases = [_case(p) for p in AXES.points(settings, derived={"memory": [home], "working_set": sizes},
+                                                applies=fits)]
+    if runner.name == "cuda" and sizes:
+        offered = {kind: ok or why or "not offered" for kind, ok, why in runner.memory_kinds() if kind != "device"}
+        others = Values({**settings, "operations": list(settings["memory_kinds_operations"]),
+                         "dtypes": settings["dtypes"][:1], "widths": [max(settings["widths"])]})
+        part.last = [_case(p) for p in AXES.points(others, derived={"memory": list(offered), "working_set": sizes[-1:]},
+                                                   applies=lambda f: offered[f["memory"]])]
     return part
 
 
 def run_stream(case: Case, runner, policy) -> dict:
     p = case.params
     record = base_record(case)
-    if not p.get("offered", True):
+    if not p.get("offered", True):  # an MLX Metal kernel off macOS
         return {**record, "status": "skipped", "reason": p["why"]}
     # A backend that names its own kernels (mlx: an MLX operation or a Metal kernel) puts it in the case.
     record["kernel"] = p.get("kernel") or stream.kernel_name(p["op"], p["dtype"], p["width"])
@@ -106,14 +116,6 @@ def run_stream(case: Case, runner, policy) -> dict:
     return record
 
 
-def check(section: dict, suite_name: str) -> None:
-    """Every dtype asked for has a width it can run at."""
-    for dtype in section.get("dtypes", []):
-        if not set(section.get("widths", [16])) & set(stream.WIDTHS[dtype]):
-            raise SmbenchError(f"{suite_name}: [stream] no width applies to {dtype} "
-                               f"(its widths: {', '.join(map(str, stream.WIDTHS[dtype]))} bytes)")
-
-
 def check_record(record: dict, where: str) -> None:
     """What compare, plot, report and export index in an ok stream record: its GB/s, and for a
     measured one the kernel, memory and working set its sweep is drawn by."""
@@ -123,6 +125,6 @@ def check_record(record: dict, where: str) -> None:
 
 FAMILY = Family("stream", rank=10,
                 summary="memory bandwidth: BabelStream's kernels over a working-set sweep and every memory kind",
-                settings=SETTINGS, plan=plan, run=run_stream, check=check, view=view.view, check_record=check_record,
+                axes=AXES, plan=plan, run=run_stream, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, report_section=publish.llm_section,
                 plots=publish.bandwidth_vs_size, headline=view.headline)

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from smbench.cases import MIB, Case, base_record
+from smbench.axes import Axes, Axis
+from smbench.cases import MIB, base_record, case_of
 from smbench.families import Family, PlanPart, require
-from smbench.settings import is_int, list_of
+from smbench.settings import is_int
 
-SETTINGS = {"sizes_mib": (list_of(is_int(1)), "a list of whole MiB >= 1")}
-DIRECTIONS = (("h2d", "pinned"), ("h2d", "pageable"), ("d2h", "pinned"), ("d2h", "pageable"), ("d2d", "device"))
+# (direction, the memory on the host side, or the device's for a device-to-device copy)
+COPIES = (("h2d", "pinned"), ("h2d", "pageable"), ("d2h", "pinned"), ("d2h", "pageable"), ("d2d", "device"))
+AXES = Axes(
+    Axis("sizes_mib", "bytes", default=(256,), item=(is_int(1), "a whole number of MiB >= 1"),
+         into=lambda mib: mib * MIB, unit="bytes", help="the size of each copy"),
+    Axis("copies", ("direction", "host"), default=COPIES, choices=COPIES,
+         help="[direction, host memory] pairs: h2d/d2h from pinned or pageable memory, d2d"),
+)
 
 
 def plan(suite, runner) -> PlanPart:
-    part = PlanPart()
-    for size in suite.data["transfer"].get("sizes_mib", []):
-        for direction, host in DIRECTIONS:
-            part.cases.append(Case("transfer", direction, f"{direction} {host} {size} MiB",
-                                   {"direction": direction, "host": host, "bytes": size * MIB}))
-    return part
+    return PlanPart([case_of("transfer", point, point.fields["direction"],
+                             f"{point.fields['direction']} {point.fields['host']} {point.fields['bytes'] // MIB} MiB")
+                     for point in AXES.points(suite.section("transfer"))])
 
 
 def run_transfer(case: Case, runner, policy) -> dict:
@@ -60,4 +64,4 @@ def check_record(record: dict, where: str) -> None:
 
 
 FAMILY = Family("transfer", rank=20, summary="host<->device and device-to-device copies (cudaMemcpyAsync)",
-                settings=SETTINGS, plan=plan, run=run_transfer, check_record=check_record, headline=headline)
+                axes=AXES, plan=plan, run=run_transfer, check_record=check_record, headline=headline)
