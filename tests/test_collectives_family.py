@@ -1,9 +1,13 @@
-"""The collectives family without a GPU: nccl-tests' busbw factors, the patterned inputs
-and their exact outputs (every collective simulated over n ranks in NumPy, in each type's
-own arithmetic), a corrupted element caught and located, the links and verdicts, the
-launch read from the environment, agreement between ranks, the missing-mpi4py message,
-world size 1 in this process, and real `mpiexec -n 2` / `-n 3` jobs on the CPU path
-(a full run, a settings mismatch, a rank that dies and one that hangs)."""
+"""The collectives family without a GPU: nccl-tests' busbw factors and 16-byte chunks; the
+inputs and their exact outputs in every type and op, with every planted wrong collective failing
+(a rank left out of a reduction, a block sent to the wrong peer, a reduce_scatter chunk shifted,
+an element never written) at 2..9 ranks and every size of the full suite, in a NumPy simulation of
+NCCL's arithmetic and through real MPI calls at 3 and 4 ranks; the links and verdicts (a healthy
+Spark pair, the management port's two speeds); the launch read from the environment (SLURM_LOCALID
+under PMI), agreement between ranks naming the setting, the missing-mpi4py message, the NCCL calls
+against a stand-in, the time aggregates and the checks after the timing, world size 1 in this
+process, and real `mpiexec -n 2` / `-n 3` jobs on the CPU path (a full run, a settings mismatch,
+a rank that dies and one that hangs, Ctrl-C)."""
 
 from __future__ import annotations
 
