@@ -12,6 +12,7 @@ import io
 import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -377,18 +378,39 @@ def _run(args: argparse.Namespace, world) -> int:
                 suite, runner, only, args.out,
                 lambda case, number, total: update(total=total, completed=number, description=case.label))
     except runner_module.RunInterrupted as stop:
-        print(f"smbench run: interrupted; {stop.records} finished cases kept in {stop.path} "
-              f"(status \"interrupted\")", file=sys.stderr)
-        return 130
+        _say_if_writable(stop.line("smbench run"))
+        return stop.exit_code
     from smbench.results import load
 
     document = load(path)
     terminal = _stdout_is_terminal()
     console = Console(file=io.StringIO(), width=_table_width(terminal, world.size), force_terminal=terminal)
     run_view.render(document, console)
-    _write(console.file.getvalue(), None)
-    print(f"result file: {path}", file=sys.stderr)
+    try:
+        _write(console.file.getvalue(), None)
+        print(f"result file: {path}", file=sys.stderr)
+    except BrokenPipeError:
+        # `smbench run | head -1`: the file is whole; the reader went away, as SIGPIPE would say.
+        _quiet_stdout()
+        return 128 + signal.SIGPIPE
     return 1 if any(r["status"] == "failed" for r in records) else 0
+
+
+def _say_if_writable(line: str) -> None:
+    """One line on stderr, unless stderr is the pipe whose reader went away (SIGPIPE)."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (BrokenPipeError, OSError):
+        pass
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null after its reader went away, so that Python's own flush at exit
+    does not complain on stderr."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError:
+        pass
 
 
 def _table_width(terminal: bool, ranks: int, environ=None) -> int:
@@ -427,8 +449,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         status = bench.main_job(suite, lambda: _runner_for(args, suite), args.out, _progress, console,
                                 Console(stderr=True), cuda_tools_needed=not mlx_here)
     except run.RunInterrupted as stop:
-        print(f"smbench bench: interrupted; {stop.records} finished cases kept in {stop.path}", file=sys.stderr)
-        return 130
+        _say_if_writable(stop.line("smbench bench"))
+        return stop.exit_code
     text = console.file.getvalue()
     if not terminal:  # a grid pads every line to the width: a file or a pipe gets none of that
         text = "".join(line.rstrip() + "\n" for line in text.splitlines())
@@ -547,8 +569,8 @@ def _rerun(args: argparse.Namespace) -> int:
     try:
         outcome = rerun.rerun(args.file, args.out)
     except KeyboardInterrupt as stop:
-        print(f"smbench rerun: interrupted ({stop})", file=sys.stderr)
-        return 130
+        _say_if_writable(stop.line("smbench rerun") if hasattr(stop, "line") else f"smbench rerun: interrupted ({stop})")
+        return getattr(stop, "exit_code", 130)
     if outcome is None:
         return 0  # a rank other than 0: rank 0 says what moved
     print(f"rerun of {outcome.original} -> {outcome.new}")
@@ -879,5 +901,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # `smbench compat | head`: the reader has all it wanted. Point stdout at /dev/null so
         # that Python's own flush at exit does not complain.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _quiet_stdout()
         return 0
