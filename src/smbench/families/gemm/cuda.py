@@ -20,19 +20,93 @@ from smbench.timing import Stats, TimingPolicy
 REDUCE_BLOCK = 256
 
 
+class DeviceRandom:
+    """The part of NumPy's Generator that gemm.random_operand and exact_operand use (uniform,
+    integers, random), drawn on the GPU by cupy.random.RandomState (cuRAND): gigabytes of
+    operands cost the host nothing, and the host reads back only the rows it checks."""
+
+    def __init__(self, seed: int):
+        self.state = cuda._cupy().random.RandomState(seed)
+
+    def uniform(self, low: float, high: float, size):
+        return self.state.uniform(low, high, size, dtype=np.float32)
+
+    def integers(self, low: int, high: int, size, dtype=np.int64):
+        return self.state.randint(low, high, size, dtype=dtype)
+
+    def random(self, size, dtype=np.float64):
+        return self.state.random_sample(size, dtype=dtype)
+
+
 @dataclass
 class Operands:
-    """A and B on the device (rows of K, each leading_bytes long) and their host codes."""
+    """A and B on the device (rows of K, each leading_bytes long). `a_host` and `b_host`: the
+    whole operands where the host drew them (None where the GPU did)."""
 
-    a_host: np.ndarray
-    b_host: np.ndarray
+    a_host: np.ndarray | None
+    b_host: np.ndarray | None
     a: object
     b: object
+    k: int
+    drawn: str = "on the host"
 
     @classmethod
     def upload(cls, fmt: gemm.Format, a_host: np.ndarray, b_host: np.ndarray) -> "Operands":
         cupy = cuda._cupy()
-        return cls(a_host, b_host, cupy.asarray(gemm.padded(fmt, a_host)), cupy.asarray(gemm.padded(fmt, b_host)))
+        return cls(a_host, b_host, cupy.asarray(gemm.padded(fmt, a_host)), cupy.asarray(gemm.padded(fmt, b_host)),
+                   a_host.shape[1])
+
+    @classmethod
+    def draw(cls, fmt: gemm.Format, shape: gemm.Shape, seed: int, exact: bool) -> "Operands":
+        """Inputs drawn where they are used: on the GPU (DeviceRandom); on the host and uploaded
+        if that fails or gives values outside what the checks need (the record says which)."""
+        m, n, k = shape.m, shape.n, shape.k
+        try:
+            cupy, rng = cuda._cupy(), DeviceRandom(seed)
+            if exact:
+                a = gemm.exact_operand(fmt, m, k, rng, gemm.exact_density(fmt, k), xp=cupy)
+                b = gemm.exact_operand(fmt, n, k, rng, xp=cupy)
+            else:
+                a, b = gemm.random_operand(fmt, m, k, rng, xp=cupy), gemm.random_operand(fmt, n, k, rng, xp=cupy)
+            drawn = cls(None, None, _padded_on_device(fmt, a), _padded_on_device(fmt, b), k, "on the GPU (cuRAND)")
+            del a, b
+            probe = drawn.sample(np.arange(min(m, 4)), np.arange(min(n, 4)))
+            wrong = gemm.inputs_wrong(fmt, *probe, exact)
+            if not wrong:
+                return drawn
+            why = wrong
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a CuPy without an API used here: the host draws
+            why = one_line(exc)
+        rng = np.random.default_rng(seed)
+        if exact:
+            a, b = gemm.exact_operand(fmt, m, k, rng, gemm.exact_density(fmt, k)), gemm.exact_operand(fmt, n, k, rng)
+        else:
+            a, b = gemm.random_operand(fmt, m, k, rng), gemm.random_operand(fmt, n, k, rng)
+        uploaded = cls.upload(fmt, a, b)
+        uploaded.drawn = f"on the host (drawing on the GPU failed: {why})"
+        return uploaded
+
+    def sample(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A's rows and B's rows (C's columns) at these indices, as the host holds them: codes
+        of K elements, the padding left out."""
+        if self.a_host is not None:
+            return self.a_host[rows], self.b_host[cols]
+        cupy = cuda._cupy()
+        return (cupy.asnumpy(self.a[cupy.asarray(rows), :self.k]), cupy.asnumpy(self.b[cupy.asarray(cols), :self.k]))
+
+
+def _padded_on_device(fmt: gemm.Format, operand):
+    """gemm.padded on the device: rows leading_bytes long, zero padded past K."""
+    cupy = cuda._cupy()
+    rows, k = operand.shape
+    pitch = gemm.leading_bytes(fmt, k) // fmt.element_bytes
+    if pitch == k:
+        return cupy.ascontiguousarray(operand)
+    out = cupy.zeros((rows, pitch), dtype=operand.dtype)
+    out[:, :k] = operand
+    return out
 
 
 class Gemm:
@@ -87,9 +161,11 @@ def load_fallback(real_arch: str, fmt: gemm.Format, tile: gemm.Tile):
     return Gemm(fallback.module, fmt, tile), fallback
 
 
-def result_rows(c, rows: np.ndarray) -> np.ndarray:
+def result_rows(c, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+    """C at the checked rows (and columns; None: every column), on the host."""
     cupy = cuda._cupy()
-    return cupy.asnumpy(c[cupy.asarray(rows)])
+    picked = c[cupy.asarray(rows)]
+    return cupy.asnumpy(picked if cols is None else picked[:, cupy.asarray(cols)])
 
 
 # A GEMM call queues up to two kernels (split K adds the ordered reduce) and cuBLAS may
@@ -180,9 +256,9 @@ def summary_of(kernel) -> dict:
             "main_loop_ok": ok, "main_loop": detail}
 
 
-def _check_rows_of(c, rows) -> np.ndarray:
+def _checked_of(c, rows, cols) -> np.ndarray:
     cuda._cupy().cuda.runtime.deviceSynchronize()
-    return result_rows(c, rows)
+    return result_rows(c, rows, cols)
 
 
 def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> dict:
@@ -207,28 +283,26 @@ def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, 
     kernel = load(runner.target, fmt, tile)
     outcome["provenance"] = kernel.module.provenance
     rng = np.random.default_rng(gemm.SEED)
-    rows = gemm.check_rows(shape.m, rng)
+    rows, cols = gemm.check_rows(shape.m, rng), gemm.check_columns(shape.n, rng)
 
     # 1. Exact: -1/0/1 inputs, every checked value equal to the integer product.
-    exact_in = Operands.upload(fmt, gemm.exact_operand(fmt, shape.m, shape.k, rng, gemm.exact_density(fmt, shape.k)),
-                               gemm.exact_operand(fmt, shape.n, shape.k, rng))
+    exact_in = Operands.draw(fmt, shape, gemm.SEED + 1, exact=True)
     c, launch = kernel.prepare(shape.m, shape.n, shape.k, splits)
     launch(exact_in)
-    got = _check_rows_of(c, rows)
+    got = _checked_of(c, rows, cols)
     if kernel.unsupported():
         return {**outcome, "status": "failed", "reason": "the kernel reported the format unsupported on this target"}
-    exact = gemm.validate_exact(fmt, got, exact_in.a_host, exact_in.b_host, rows)
-    outcome["validation"] = {"exact": exact.to_dict()}
+    exact = gemm.validate_exact(fmt, got, *exact_in.sample(rows, cols), rows, cols, sampled=True)
+    outcome["validation"] = {"exact": exact.to_dict(), "inputs": f"drawn {exact_in.drawn}"}
     del exact_in
     if not exact.ok:
         return {**outcome, "status": "failed", "reason": f"validation failed: {exact.detail}"}
 
     # 2. Random inputs against float64 within the error bound; these are the timed inputs.
-    operands = Operands.upload(fmt, gemm.random_operand(fmt, shape.m, shape.k, rng),
-                               gemm.random_operand(fmt, shape.n, shape.k, rng))
+    operands = Operands.draw(fmt, shape, gemm.SEED + 2, exact=False)
     launch(operands)
-    ref = gemm.reference(fmt, operands.a_host, operands.b_host, rows)
-    checked, errors = gemm.validate_random(fmt, _check_rows_of(c, rows), ref, splits)
+    ref = gemm.reference(fmt, *operands.sample(rows, cols), rows, cols, sampled=True)
+    checked, errors = gemm.validate_random(fmt, _checked_of(c, rows, cols), ref, splits)
     outcome["validation"]["random"] = checked.to_dict()
     outcome["error"] = errors
     if not checked.ok:
@@ -249,7 +323,7 @@ def _cublas(fmt: gemm.Format, shape: gemm.Shape, operands: Operands, ref: gemm.R
     try:
         library = Cublas(fmt, shape.m, shape.n, shape.k)
         library.launch(operands)
-        checked, errors = gemm.validate_random(fmt, _check_rows_of(library.c, ref.rows), ref, 1)
+        checked, errors = gemm.validate_random(fmt, _checked_of(library.c, ref.rows, ref.cols), ref, 1)
         if not checked.ok:  # a wrong call (layout, types) must not become a ratio
             return {"status": "failed", "reason": f"cuBLAS's result failed validation: {checked.detail}",
                     "error": errors}
@@ -279,7 +353,7 @@ def _fallback(runner, fmt: gemm.Format, shape: gemm.Shape, tile: gemm.Tile, spli
             "checked": False, "reason": built.sass_reason or f"no SASS for {fmt.kernel} in the cubin"}
         c, launch = kernel.prepare(shape.m, shape.n, shape.k, splits)
         launch(operands)
-        checked, _ = gemm.validate_random(fmt, _check_rows_of(c, ref.rows), ref, splits)
+        checked, _ = gemm.validate_random(fmt, _checked_of(c, ref.rows, ref.cols), ref, splits)
         if not checked.ok:
             return {"status": "failed", "reason": f"validation failed: {checked.detail}", "how": built.how}
         stats = time_launch(lambda: launch(operands), policy)
