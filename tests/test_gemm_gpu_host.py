@@ -70,10 +70,10 @@ def test_operands_drawn_on_the_device_validate_from_what_is_read_back(gpu, monke
     assert outcome["validation"]["inputs"] == "drawn on the GPU (cuRAND)"
     exact, random = outcome["validation"]["exact"], outcome["validation"]["random"]
     assert exact["ok"] and random["ok"] and kernel.launches == 2
-    # Every checked row times every checked column: strata of 32 rows and 16 columns between
-    # the 64 at each end, no more read back.
+    # Every checked row times every checked column: strata of 32 rows and columns between the
+    # 64 at each end, no more read back.
     rows = 128 + len(range(64, 700 - 64, 32))
-    cols = 128 + len(range(64, 520 - 64, 16))
+    cols = 128 + len(range(64, 520 - 64, 32))
     assert exact["checked"] == rows * cols and "columns" in exact["detail"]
 
 
@@ -101,9 +101,10 @@ def test_a_skinny_warp_tile_of_16_columns_is_seen_too(gpu, monkeypatch):
 
 def test_stratified_rows_cover_every_32_rows_and_columns_every_16():
     rng = np.random.default_rng(0)
-    rows, cols = gemm.check_rows(8192, rng), gemm.check_columns(14336, rng)
+    rows, cols = gemm.check_rows(8192, rng), gemm.check_columns(14336, rng, 16)
     assert set(range(64)) <= set(rows) and set(range(8192 - 64, 8192)) <= set(rows)
     assert set(rows // 32) == set(range(8192 // 32)) and set(cols // 16) == set(range(14336 // 16))
+    assert set(gemm.check_columns(14336, rng, 17) // 32) == set(range(14336 // 32))  # not skinny: 32 wide
     assert len(rows) == 64 + 64 + (8192 - 128) // 32 and np.all(np.diff(rows) > 0)
     assert list(gemm.check_rows(200, rng)) == list(range(200))
 

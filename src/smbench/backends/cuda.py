@@ -134,6 +134,25 @@ class Module:
         return {"target": self.target, "compile_options": self.options, "kernel_source_hash": self.source_hash}
 
 
+@dataclass(frozen=True)
+class Build:
+    """One compile a case needs, as the run makes it: a kernels/ file for a target with extra
+    options, its SASS read; with `assemble_for`, the file's compute_80 PTX assembled by
+    nvJitLink for that real target (the fallback builds), its SASS read too where the run
+    reads it. Each family's
+    cuda part says which of these its cases need (`builds(case, runner)`), so that gpu-check
+    can make them all, in parallel, before anything is timed (smbench.prebuild)."""
+
+    kernel_file: str
+    target: str
+    options: tuple[str, ...] = ()
+    assemble_for: str | None = None
+    read_sass: bool = True  # the run reads its SASS (peak loops and GEMMs do; a stream kernel's load does not)
+
+
+TIMING_BUILD_FILE = "timing.cu"  # the blocking kernel every timed GPU case uses
+
+
 @functools.lru_cache(maxsize=None)
 def load(kernel_file: str, target: str, options: tuple[str, ...] = ()) -> Module:
     """Compile a kernels/ file for the device's own target (with extra NVRTC options, such
@@ -211,7 +230,7 @@ def allocate(kind: str, elements: int, dtype, device: int = 0) -> Allocation:
 @functools.lru_cache(maxsize=None)
 def spin_kernel():
     """The blocking kernel (kernels/timing.cu), built for this GPU's own target."""
-    return load("timing.cu", native_target(device_facts())).module.get_function("smbench_spin_until")
+    return load(TIMING_BUILD_FILE, native_target(device_facts())).module.get_function("smbench_spin_until")
 
 
 @dataclass

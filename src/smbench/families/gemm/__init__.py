@@ -179,6 +179,25 @@ def choose_tile(fmt: Format, target: target_table.Target, m: int, shared_limit: 
     raise SmbenchError(f"no GEMM tile fits {limit} bytes of shared memory per block")
 
 
+def kernel_mask(fmt: Format, target: target_table.Target, tile: Tile, shared_limit: int | None = None) -> int:
+    """The kernels (bits in FORMATS order, as gemm.cu numbers them) that a build with this tile
+    holds: every format the target has that gets this tile (M of the skinny tile's class or of
+    the large tiles'), and `fmt` itself. A build of one tile then compiles no body it never runs,
+    and every format that shares the tile shares the build."""
+    m = 1 if tile == SKINNY_TILE else SKINNY_MAX_M + 1
+    mask = 1 << FORMATS.index(fmt)
+    for index, other in enumerate(FORMATS):
+        if target.support(other.feature) is not None and choose_tile(other, target, m, shared_limit) == tile:
+            mask |= 1 << index
+    return mask
+
+
+def build_options(fmt: Format, target: target_table.Target, tile: Tile, shared_limit: int | None = None) -> list[str]:
+    """NVRTC options of the build that runs `fmt` with `tile` on `target`: the tile, and which
+    kernels it holds (SMBENCH_GEMM_ONLY)."""
+    return tile.options() + [f"-DSMBENCH_GEMM_ONLY={kernel_mask(fmt, target, tile, shared_limit):#x}u"]
+
+
 def k_bytes(fmt: Format, k: int) -> int:
     return k * fmt.element_bytes
 
@@ -265,15 +284,13 @@ _E4M3_UNIT = np.array([c for c in range(256) if abs(formats.decode("e4m3", c)) <
 _E4M3_VALUES = np.array([formats.decode("e4m3", int(c)) for c in range(256)])
 
 
-def decode(fmt: Format, codes: np.ndarray) -> np.ndarray:
-    """Stored operands -> their float64 values."""
-    if fmt.encoding in ("f16", "f32"):
-        return codes.astype(np.float64)
+def decode(fmt: Format, codes: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """Stored operands -> their values, as float64 (or float32: every format here fits it)."""
+    if fmt.encoding in ("f16", "f32", "s8"):
+        return codes.astype(dtype)
     if fmt.encoding == "bf16":
-        return (codes.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
-    if fmt.encoding == "s8":
-        return codes.astype(np.float64)
-    return _E4M3_VALUES[codes]
+        return (codes.astype(np.uint32) << 16).view(np.float32).astype(dtype, copy=False)
+    return _E4M3_VALUES.astype(dtype)[codes]
 
 
 def random_operand(fmt: Format, rows: int, k: int, rng, xp=np) -> np.ndarray:
@@ -385,15 +402,17 @@ def check_rows(m: int, rng: np.random.Generator, limit: int = 256, stratum: int 
     return np.concatenate([np.arange(EDGE), middle, np.arange(m - EDGE, m)])
 
 
-def check_columns(n: int, rng: np.random.Generator) -> np.ndarray:
-    return check_rows(n, rng, stratum=COLUMN_STRATUM)
+def check_columns(n: int, rng: np.random.Generator, m: int) -> np.ndarray:
+    """The columns of C checked: strata of COLUMN_STRATUM where M takes the skinny tile (its
+    warp tiles are 16 columns wide), of ROW_STRATUM otherwise (32 columns at least)."""
+    return check_rows(n, rng, stratum=COLUMN_STRATUM if m <= SKINNY_MAX_M else ROW_STRATUM)
 
 
 def _product(a: np.ndarray, b: np.ndarray, exact_in_f32: bool) -> np.ndarray:
     """a @ b.T in float64; through float32 BLAS (twice as fast) where every entry and partial
     sum is an integer below 2^24, which float32 holds exactly."""
     if exact_in_f32:
-        return (a.astype(np.float32) @ b.astype(np.float32).T).astype(np.float64)
+        return (a.astype(np.float32, copy=False) @ b.astype(np.float32, copy=False).T).astype(np.float64)
     return a @ b.T
 
 
@@ -422,10 +441,17 @@ def validate_exact(fmt: Format, got: np.ndarray, a: np.ndarray, b: np.ndarray, r
     A's checked rows and B's checked columns (the GPU path reads back no more)."""
     a_rows = a if sampled else a[rows]
     b_cols = b if sampled or cols is None else b[cols]
-    av, bv = decode(fmt, a_rows), decode(fmt, b_cols)
-    small = av.shape[1] < 2**24  # -1/0/1 products: every partial sum is an integer within K
+    k = a_rows.shape[1]
+    small = k < 2**24  # -1/0/1 products: every partial sum is an integer within K, exact in float32
+    av, bv = decode(fmt, a_rows, np.float32 if small else np.float64), decode(fmt, b_cols, np.float32 if small
+                                                                             else np.float64)
     want = _product(av, bv, small)
-    reach = float(np.max(_product(np.abs(av), np.abs(bv), small))) if want.size else 0.0
+    # sum |a| |b| over K is at most the fewer nonzeros of the two vectors: only where that
+    # bound passes the limit is the product of magnitudes needed.
+    nonzero_a, nonzero_b = np.count_nonzero(av, axis=1), np.count_nonzero(bv, axis=1)
+    reach = float(min(nonzero_a.max(initial=0), nonzero_b.max(initial=0)))
+    if reach > fmt.exact_limit and want.size:
+        reach = float(np.max(_product(np.abs(av), np.abs(bv), small)))
     if reach > fmt.exact_limit:
         return Validation(False, 0, f"the exact check's inputs reach {reach:g}, past the exact limit "
                           f"{fmt.exact_limit} of the accumulation")

@@ -149,15 +149,23 @@ class Gemm:
         return int(self.status[0]) == peak.UNSUPPORTED
 
 
+def options(target: str, fmt: gemm.Format, tile: gemm.Tile) -> tuple[str, ...]:
+    """The build's options (gemm.build_options) for a target by name."""
+    from smbench import targets as target_table
+
+    return tuple(gemm.build_options(fmt, target_table.get(target), tile, shared_limit()))
+
+
 def load(target: str, fmt: gemm.Format, tile: gemm.Tile) -> Gemm:
-    return Gemm(cuda.load(gemm.KERNEL_FILE, target, tuple(tile.options())), fmt, tile)
+    return Gemm(cuda.load(gemm.KERNEL_FILE, target, options(target, fmt, tile)), fmt, tile)
 
 
-def load_fallback(real_arch: str, fmt: gemm.Format, tile: gemm.Tile):
-    """The kernel from compute_80 PTX, assembled for this GPU (see cuda_peak.load_fallback)."""
+def load_fallback(real_arch: str, fmt: gemm.Format, tile: gemm.Tile, native: str):
+    """The kernel from compute_80 PTX, assembled for this GPU (see cuda_peak.load_fallback),
+    holding the kernels of `native`'s build of this tile."""
     from smbench.families.peak import cuda as cuda_peak
 
-    fallback = cuda_peak.load_fallback(gemm.KERNEL_FILE, real_arch, tuple(tile.options()))
+    fallback = cuda_peak.load_fallback(gemm.KERNEL_FILE, real_arch, options(native, fmt, tile))
     return Gemm(fallback.module, fmt, tile), fallback
 
 
@@ -223,12 +231,32 @@ MEMORY_SHARE = 0.8
 
 
 def shared_limit() -> int | None:
-    """The device's own opt-in limit of shared memory per block, or None."""
-    runtime = cuda._cupy().cuda.runtime
+    """The device's own opt-in limit of shared memory per block, or None (then the target
+    table's: no CuPy or no GPU, as where smbench.prebuild plans for a device it is not on)."""
     try:
+        runtime = cuda._cupy().cuda.runtime
         return int(runtime.deviceGetAttribute(runtime.cudaDevAttrMaxSharedMemoryPerBlockOptin, 0)) or None
-    except Exception:  # noqa: BLE001 - an old CuPy without the attribute name
+    except Exception:  # noqa: BLE001 - an old CuPy without the attribute name, or no GPU
         return None
+
+
+def builds(case, runner) -> list[cuda.Build]:
+    """What a case compiles (smbench.prebuild): gemm.cu with the tile this format and M get on
+    this target, and its compute_80 PTX assembled for the GPU where the suite times the
+    fallback and sm_80 has the format."""
+    from smbench import targets as target_table
+    from smbench.families.gemm.family import gemm_settings
+
+    fmt = gemm.BY_KEY[case.params["format"]]
+    target = target_table.get(runner.target)
+    if gemm.gate(fmt, target)[0] == "skipped":
+        return []
+    built = options(runner.target, fmt, gemm.choose_tile(fmt, target, case.params["m"], shared_limit()))
+    found = [cuda.Build(gemm.KERNEL_FILE, runner.target, built)]
+    if gemm_settings(runner.suite)["fallback"] and peak.fallback_absent(fmt) is None:
+        found.append(cuda.Build(gemm.KERNEL_FILE, "compute_" + target_table.FALLBACK_PTX_TARGET[3:], built,
+                                assemble_for=target.portable_real))
+    return found
 
 
 def _sass_summary(target: str, fmt: gemm.Format, tile: gemm.Tile) -> dict:
@@ -237,7 +265,7 @@ def _sass_summary(target: str, fmt: gemm.Format, tile: gemm.Tile) -> dict:
     from smbench.compile import compile_file
     from smbench.paths import kernels_dir
 
-    compiled = compile_file(kernels_dir() / gemm.KERNEL_FILE, target, options=tile.options())
+    compiled = compile_file(kernels_dir() / gemm.KERNEL_FILE, target, options=options(target, fmt, tile))
     if not compiled.ok:
         raise SmbenchError(f"{gemm.KERNEL_FILE} does not compile for {target}: {compiled.first_error}")
     try:
@@ -283,7 +311,7 @@ def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, 
     kernel = load(runner.target, fmt, tile)
     outcome["provenance"] = kernel.module.provenance
     rng = np.random.default_rng(gemm.SEED)
-    rows, cols = gemm.check_rows(shape.m, rng), gemm.check_columns(shape.n, rng)
+    rows, cols = gemm.check_rows(shape.m, rng), gemm.check_columns(shape.n, rng, shape.m)
 
     # 1. Exact: -1/0/1 inputs, every checked value equal to the integer product.
     exact_in = Operands.draw(fmt, shape, gemm.SEED + 1, exact=True)
@@ -347,7 +375,7 @@ def _fallback(runner, fmt: gemm.Format, shape: gemm.Shape, tile: gemm.Tile, spli
     if absent is not None:
         return absent
     try:
-        kernel, built = load_fallback(target_table.get(runner.target).portable_real, fmt, tile)
+        kernel, built = load_fallback(target_table.get(runner.target).portable_real, fmt, tile, runner.target)
         found = built.sass.get(fmt.kernel) if built.sass is not None else None
         summary = summary_of(found) if found is not None else {
             "checked": False, "reason": built.sass_reason or f"no SASS for {fmt.kernel} in the cubin"}

@@ -161,6 +161,20 @@ def time_loop(module: cuda.Module, fmt: peak.Format, facts, policy: TimingPolicy
     return Timed(stats, iters, grid, BLOCK)
 
 
+def builds(case, runner) -> list[cuda.Build]:
+    """What a case compiles (smbench.prebuild): the loop's file for the device's target, and
+    its compute_80 PTX assembled for the GPU where the suite times the fallback."""
+    fmt = peak.BY_KEY[case.params["format"]]
+    target = target_table.get(runner.target)
+    if peak.gate(fmt, target)[0] == "skipped":
+        return []
+    found = [cuda.Build(fmt.file, runner.target)]
+    if peak.settings_of(runner.suite)["fallback"] and peak.fallback_compiles(fmt):
+        found.append(cuda.Build(fmt.file, "compute_" + target_table.FALLBACK_PTX_TARGET[3:],
+                                assemble_for=target.portable_real))
+    return found
+
+
 # ---------------------------------------------------------------- one format, as run_peak reads it
 
 def run_case(runner, fmt: peak.Format, policy: TimingPolicy, settings: dict) -> dict:

@@ -80,6 +80,14 @@ def gemm(target: str):
     return run
 
 
+def builds(case, runner) -> list[cuda.Build]:
+    """What a case compiles (smbench.prebuild): precision.cu for the device's target, where
+    the target has the format."""
+    fmt = precision.BY_KEY[case.params["format"]]
+    return [cuda.Build(precision.KERNEL_FILE, runner.target, read_sass=False)] if target_table.get(runner.target).has(fmt.feature) \
+        else []
+
+
 def devices(runner, fmt: precision.Format, settings: dict):
     """(probe device, GEMM device, what answers, kernel provenance), gated by the target
     table: a format the GPU lacks is a skipped row that names the targets that have it."""
