@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from smbench import devices, prebuild, run, suites, tensor_core_models  # noqa: E402
 from smbench import targets as target_table  # noqa: E402
 from smbench.backends import cuda  # noqa: E402
-from smbench.backends.facts import DeviceFacts, blocks_per_sm_limit, memory_kinds  # noqa: E402
+from smbench.backends.facts import DeviceFacts, blocks_per_sm_limit  # noqa: E402
 from smbench.families import gemm, latency, peak, precision, stream  # noqa: E402
 from smbench.families.gemm.family import gemm_settings  # noqa: E402
 from smbench.families.stream import cuda as stream_cuda  # noqa: E402
@@ -70,22 +70,6 @@ def h200_facts() -> DeviceFacts:
                        max_threads_per_sm=2048, l2_bytes=row.l2_bytes, total_bytes=141 * 10**9, integrated=False,
                        managed_memory=True, concurrent_managed_access=True, can_map_host_memory=True,
                        pageable_memory_access=False, memory_clock_khz=None, bus_width_bits=None)
-
-
-class PlannedRunner(run.CudaRunner):
-    """run.CudaRunner for a device that is not here: its facts given, nothing opened."""
-
-    def __init__(self, suite, facts: DeviceFacts, free_bytes: int):
-        run.Runner.__init__(self)
-        self.backend, self.facts, self.suite = cuda, facts, suite
-        self.l2_bytes, self.dram_threshold = facts.l2_bytes, 4 * facts.l2_bytes
-        self.target = cuda.native_target(facts)
-        self.expected, self.spec = devices.expected_bandwidth(facts.name, facts.compute_capability)
-        self.why, self.cold_l2 = f"planned for device table row {self.spec.key!r}", False
-        self.info = {"backend": "cuda", "name": facts.name, "compute_capability": facts.compute_capability,
-                     "sm_count": facts.sm_count, "l2_bytes": facts.l2_bytes, "total_bytes": facts.total_bytes,
-                     "free_bytes": free_bytes, "unified_memory": facts.integrated, "sm_clock_max_mhz": 1980.0,
-                     "memory_kinds": memory_kinds(facts), "facts": facts.__dict__}
 
 
 class Ledger:
@@ -310,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     suite = suites.load(args.suite)
     facts = h200_facts()
-    runner = PlannedRunner(suite, facts, free_bytes=139 * GIB)
+    runner = prebuild.planned_runner(suite, facts, 139 * GIB, sm_clock_max_mhz=1980.0)
     run.prepare_runner(runner, suite)
     cases, _ = run.plan(suite, runner, set(suites.names()))
     counts = defaultdict(int)

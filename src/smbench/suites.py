@@ -64,6 +64,11 @@ _HARNESS_SCHEMA = {
         "blocking": (lambda v: v is True, "true (GPU timing is always device-bound; false is no longer offered)"),
         "cold_l2": (lambda v: isinstance(v, bool), "true or false"),
     },
+    # The cases families ask to run last (memory the CPU owns, which may fault) come after every
+    # family's, or, with last_before, before the families named there (a run cut at a time limit,
+    # as gpu-check's, loses those first).
+    "order": {"last_before": (lambda v: isinstance(v, list) and all(x in names() for x in v),
+                              f"a list of families ({', '.join(names())})")},
     "cpu": {"largest_mib": (is_int(1), "a whole number of MiB >= 1"), "budget_s": (is_number, "a positive number"),
             "gemm_max_gflop": (is_number, "a positive number of GFLOP (larger GEMMs are skipped on the CPU)"),
             "gemm_emulate_max": (is_int(1), "a whole number (M x N x K up to which the emulator runs too)")},

@@ -96,7 +96,7 @@ def run_elsewhere(suite, backend: str, cases: list, runner, add: Callable[[dict]
         except KeyboardInterrupt:
             process.send_signal(signal.SIGINT)
             try:
-                process.wait(timeout=5)  # within gpu-check's grace, so the run can still finish its file
+                process.wait(timeout=3)  # within gpu-check's 5 s grace, so the run can still finish its file
             except subprocess.TimeoutExpired:
                 process.kill()
             raise
