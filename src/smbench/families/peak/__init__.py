@@ -409,6 +409,21 @@ def validate(fmt: Format, raw: np.ndarray, iters: int, threads: int) -> Validati
 
 # ---------------------------------------------------------------- expectations
 
+# Under this many nanoseconds of timed loop the kernel's own clock is not used (a %globaltimer
+# that ticks in microseconds would make it coarse).
+KERNEL_CLOCK_MIN_NS = 50_000
+KERNEL_CLOCK_SOURCE = ("the loop's own clock: clock64() cycles over %globaltimer ns of block 0's first thread, "
+                       "over every timed launch")
+
+
+def kernel_clock(cycles: int, ns: int) -> dict | None:
+    """The SM clock (MHz) that clock64() cycles over %globaltimer nanoseconds give (see
+    kernels/smbench_clock.cuh), or None where too little was timed (or nothing: a stub)."""
+    if ns < KERNEL_CLOCK_MIN_NS or cycles <= 0:
+        return None
+    return {"mhz": cycles / ns * 1e3, "cycles": cycles, "ns": ns, "source": KERNEL_CLOCK_SOURCE}
+
+
 @dataclass
 class Expectation:
     spec: devices.Figure | None
