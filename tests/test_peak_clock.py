@@ -122,7 +122,7 @@ def test_time_loop_reads_the_clock_of_the_timed_launches_not_the_pilot(monkeypat
 
         def sample(self, launch, reps, blocking=True, work=True):
             launch()
-            return 1e-3 if blocking else 1e-6
+            return 1e-6 if not work else 1e-3  # the pilots: 1 us; the timed launches 1 ms
 
         def close(self):
             pass
@@ -131,7 +131,7 @@ def test_time_loop_reads_the_clock_of_the_timed_launches_not_the_pilot(monkeypat
     module = types.SimpleNamespace(module=types.SimpleNamespace(get_function=lambda name: kernel))
     fmt = peak.BY_KEY["fp32"]
     timed = cuda_peak.time_loop(module, fmt, types.SimpleNamespace(sm_count=2), QUICK, 1e-3)
-    assert launches[0] == cuda_peak.PILOT_ITERS and len(launches) == 1 + QUICK.warmup + 3
-    timed_iters = sum(launches[1:])
+    assert launches[:2] == [cuda_peak.PILOT_ITERS] * 2 and len(launches) == 2 + QUICK.warmup + 3
+    timed_iters = sum(launches[2:])
     assert timed.clock["cycles"] == 3 * timed_iters and timed.clock["ns"] == 2 * timed_iters
     assert timed.clock["mhz"] == pytest.approx(1500)

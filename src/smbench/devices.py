@@ -250,6 +250,54 @@ def bandwidth_verdict(measured_gbps: float, expected: Figure | None, dram_reside
     return "normal"
 
 
+# ---------------------------------------------------------------- host memory, seen from the GPU
+
+# PCIe per lane and direction, GB/s: transfer rate x encoding (8b/10b to Gen2, 128b/130b
+# Gen3-5, 242/256 FLIT for Gen6), PCI-SIG base specifications. Achievable throughput is
+# lower (packet headers): the NORMAL band applies as for DRAM.
+PCIE_LANE_GBPS = {1: 2.5 * 8 / 10 / 8, 2: 5.0 * 8 / 10 / 8, 3: 8.0 * 128 / 130 / 8, 4: 16.0 * 128 / 130 / 8,
+                  5: 32.0 * 128 / 130 / 8, 6: 64.0 * 242 / 256 / 8}
+
+
+def pcie_link(generation: int | None, width: int | None) -> Figure | None:
+    """The per-direction bandwidth of a PCIe link as NVML reports it (the most this device and
+    system allow, not the current link, which idles at Gen1)."""
+    if generation not in PCIE_LANE_GBPS or not width:
+        return None
+    value = PCIE_LANE_GBPS[generation] * width
+    return Figure(round(value, 1), "GB/s", "D", f"PCIe Gen{generation} x{width} per direction, as NVML reports the "
+                  f"link (the most this device and system allow): {PCIE_LANE_GBPS[generation]:.3g} GB/s per lane")
+
+
+def unified(info: dict, spec: DeviceSpec | None) -> bool:
+    """Whether the GPU's memory is the host's DRAM: the driver says so (integrated), or the
+    device table does (a GB10 row says unified memory even where the driver's flag is not set)."""
+    return bool(info.get("unified_memory") or info.get("integrated") or (spec is not None and spec.unified_memory))
+
+
+def host_memory_link(info: dict, spec: DeviceSpec | None, dram: Figure | None) -> tuple[Figure | None, str]:
+    """(what a kernel reading and writing host memory is held to, why). On a unified-memory
+    device host memory is the GPU's own DRAM; on a discrete one the PCIe link NVML reports.
+    Without either: no expectation, and why."""
+    if unified(info, spec):
+        return dram, "unified memory: host memory is the GPU's own DRAM"
+    link = info.get("host_link") or {}
+    figure = pcie_link(link.get("generation"), link.get("width"))
+    if figure is None:
+        return None, f"no host link known ({link.get('why') or 'NVML did not report the PCIe link'})"
+    return figure, "host memory over the PCIe link"
+
+
+def over_link(link: Figure, read_bytes: int, written_bytes: int) -> Figure:
+    """What a full-duplex link allows a kernel that reads and writes these bytes: each direction
+    carries its own, so the figure (read + written over the time) can reach the per-direction
+    rate x (read + written) / the larger of the two: 2x for a copy, 1.5x for a triad, 1x for
+    read-only or write-only kernels."""
+    factor = (read_bytes + written_bytes) / max(read_bytes, written_bytes, 1)
+    return Figure(round(link.value * factor, 1), link.unit, "D",
+                  f"{link.source}; x {factor:g}: reads and writes use both directions at once", link.what)
+
+
 # ---------------------------------------------------------------- compute peaks
 
 @dataclass(frozen=True)
