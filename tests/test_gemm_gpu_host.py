@@ -51,7 +51,7 @@ def gpu(monkeypatch):
     monkeypatch.setattr(cuda_gemm, "shared_limit", lambda: None)
     monkeypatch.setattr(cuda_gemm, "_sass_summary", lambda target, fmt, tile: {"checked": False, "reason": "stand-in"})
     monkeypatch.setattr(cuda_gemm, "time_launch", lambda launch, policy: summarize([1e-3, 1e-3]))
-    runner = types.SimpleNamespace(target="sm_90a", facts=types.SimpleNamespace(sm_count=132),
+    runner = types.SimpleNamespace(target="sm_90a", facts=types.SimpleNamespace(sm_count=132), info={},
                                    sampler=lambda: NoTelemetry("stand-in"))
     return fake, runner
 

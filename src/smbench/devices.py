@@ -310,6 +310,9 @@ class Rate:
     # The instruction that reaches the rate. Hopper's tensor figures are wgmma's: the
     # mma.sync loops are not expected to reach them, and the verdict says so.
     path: str = "mma.sync"
+    # Not stated for this GPU but carried over from another (GB10 from the GeForce sm_12x SM):
+    # a verdict against it says so.
+    assumed: bool = False
 
 
 def _derived(peak_t: float, sms: int, clock_mhz: float, what: str) -> str:
@@ -326,22 +329,25 @@ _BPG = "CUDA C++ Best Practices Guide, throughput of native arithmetic instructi
 _GB10_ASSUMED = " (assumed for GB10: same sm_12x SM)"
 
 
-def _rtx_blackwell(note: str = "") -> dict[str, Rate]:
+def _rtx_blackwell(note: str = "", assumed: bool = False) -> dict[str, Rate]:
+    def rate(per_clock: float, kind: str, source: str) -> Rate:
+        return Rate(per_clock, kind, source + note, assumed=assumed)
+
     return {
-        "f16_f16acc": Rate(1024, "V", _RTX_BW + note),
-        "f16_f32acc": Rate(512, "V", _RTX_BW + ": FP32 accumulate at half rate" + note),
-        "bf16_f32acc": Rate(512, "V", _RTX_BW + ": FP32 accumulate at half rate" + note),
-        "tf32": Rate(256, "V", _RTX_BW + note),
-        "fp8_f16acc": Rate(2048, "V", _RTX_BW + note),
-        "fp8_f32acc": Rate(1024, "D", _derived(419, 170, 2407, "RTX 5090 FP8 with FP32 accumulate") + note),
+        "f16_f16acc": rate(1024, "V", _RTX_BW),
+        "f16_f32acc": rate(512, "V", _RTX_BW + ": FP32 accumulate at half rate"),
+        "bf16_f32acc": rate(512, "V", _RTX_BW + ": FP32 accumulate at half rate"),
+        "tf32": rate(256, "V", _RTX_BW),
+        "fp8_f16acc": rate(2048, "V", _RTX_BW),
+        "fp8_f32acc": rate(1024, "D", _derived(419, 170, 2407, "RTX 5090 FP8 with FP32 accumulate")),
         # FP6/FP4 through kind::f8f6f4 run at the FP8 rate; these loops accumulate in FP32.
-        "f8f6f4_f32acc": Rate(1024, "D", "FP6/FP4 via kind::f8f6f4 run at the FP8 rate (" + _RTX_BW
-                              + "), here the FP8-with-FP32-accumulate rate" + note),
-        "fp4_block_scaled": Rate(4096, "V", _RTX_BW + ": FP4 block-scaled (kind::mxf4 / mxf4nvf4)" + note),
-        "fp32": Rate(256, "V", _BPG + ": 128 FP32 FMA per clock (cc 12.x)" + note),
-        "fp16x2": Rate(256, "V", _BPG + ": 64 half2 FMA per clock (cc 12.x)" + note),
-        "fp64": Rate(4, "V", _BPG + ": 2 FP64 FMA per clock (cc 12.x)" + note),
-        "int32": Rate(128, "V", _BPG + ": 64 32-bit integer multiply-add per clock (cc 12.x)" + note),
+        "f8f6f4_f32acc": rate(1024, "D", "FP6/FP4 via kind::f8f6f4 run at the FP8 rate (" + _RTX_BW
+                              + "), here the FP8-with-FP32-accumulate rate"),
+        "fp4_block_scaled": rate(4096, "V", _RTX_BW + ": FP4 block-scaled (kind::mxf4 / mxf4nvf4)"),
+        "fp32": rate(256, "V", _BPG + ": 128 FP32 FMA per clock (cc 12.x)"),
+        "fp16x2": rate(256, "V", _BPG + ": 64 half2 FMA per clock (cc 12.x)"),
+        "fp64": rate(4, "V", _BPG + ": 2 FP64 FMA per clock (cc 12.x)"),
+        "int32": rate(128, "V", _BPG + ": 64 32-bit integer multiply-add per clock (cc 12.x)"),
     }
 
 
@@ -376,12 +382,12 @@ SM_RATES: dict[str, dict[str, Rate]] = {
         "int32": Rate(128, "V", _BPG + ": 64 32-bit integer multiply-add per clock (cc 9.0)"),
     },
     "12.0": _rtx_blackwell(),
-    "12.1": _rtx_blackwell(_GB10_ASSUMED),
+    "12.1": _rtx_blackwell(_GB10_ASSUMED, assumed=True),
     # The professional sm_120 part: NVIDIA gives no per-SM figures, and professional parts have
     # not had the GeForce half-rate FP32 accumulate, so only the rates that do not depend on
     # it are kept.
     "12.0-pro": {k: v for k, v in _rtx_blackwell(" (GeForce figure; the accumulate-independent rates "
-                                                 "are assumed for the professional part)").items()
+                                                 "are assumed for the professional part)", assumed=True).items()
                  if k not in ("f16_f32acc", "bf16_f32acc", "fp8_f32acc", "f8f6f4_f32acc", "tf32")},
 }
 

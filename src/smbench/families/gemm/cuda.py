@@ -302,7 +302,9 @@ def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, 
     splits = gemm.split_k(fmt, tile, shape.m, shape.n, shape.k, runner.facts.sm_count)
     # What CuPy's pool keeps from earlier cases is free for this one.
     cuda._cupy().get_default_memory_pool().free_all_blocks()
-    need, free = gemm.footprint(fmt, shape, splits), cuda.free_bytes()
+    # On unified memory the operating system's MemAvailable where cudaMemGetInfo reads less.
+    need = gemm.footprint(fmt, shape, splits)
+    free = cuda.usable_free_bytes(cuda.free_bytes(), bool(runner.info.get("unified_memory")))[0]
     if need > MEMORY_SHARE * free:
         return {"status": "skipped", "reason": f"needs {need / 2**30:.1f} GiB of device memory, "
                                                f"{free / 2**30:.1f} GiB free"}

@@ -474,9 +474,23 @@ def judge(measured: float, expected: Expectation, emulated: bool = False) -> dic
         verdict = "emulated"
     elif verdict in ("low", "half rate") and rate is not None and rate.path != "mma.sync" and clock is not None:
         verdict = f"below the {rate.path} rate"
-    return {"percent_of_spec": spec, "percent_of_clock_peak": clock, "verdict": verdict,
-            "verdict_basis": "clock-based peak" if clock is not None else ("spec peak" if spec is not None
-                                                                            else "none")}
+    judged = {"percent_of_spec": spec, "percent_of_clock_peak": clock, "verdict": verdict,
+              "verdict_basis": "clock-based peak" if clock is not None else ("spec peak" if spec is not None
+                                                                             else "none")}
+    if clock is not None and rate is not None and rate.assumed and verdict != "no expectation":
+        # The rate was carried over from another GPU (GB10 from the GeForce SM): the verdict is a
+        # comparison with that assumption, and says so wherever it is shown.
+        judged["verdict"] = f"{verdict} {ASSUMED_MARK}"
+        judged["verdict_basis"] = f"clock-based peak at a rate assumed for this GPU: {rate.source}"
+    return judged
+
+
+ASSUMED_MARK = "(assumed rate)"
+
+
+def verdict_word(verdict: str) -> str:
+    """The verdict without its assumed-rate mark (for styles and tallies)."""
+    return verdict.replace(f" {ASSUMED_MARK}", "")
 
 
 # ---------------------------------------------------------------- within a run
