@@ -158,6 +158,44 @@ def usable_free_bytes(cuda_free: int, unified: bool, meminfo: str | None = None)
     return cuda_free, "cudaMemGetInfo (not below MemAvailable here)"
 
 
+COMPUTE_MODES = {0: "default", 2: "prohibited", 3: "exclusive-process"}  # CUcomputemode
+
+
+def compute_mode(device: int = 0) -> str:
+    """The GPU's compute mode (the driver's attribute: no context needed, so it can be asked
+    after a fault): default, exclusive-process or prohibited; "unknown" where it cannot be."""
+    try:
+        from cuda.bindings import driver
+
+        driver.cuInit(0)
+        err, handle = driver.cuDeviceGet(device)
+        if err != driver.CUresult.CUDA_SUCCESS:
+            return "unknown"
+        err, mode = driver.cuDeviceGetAttribute(driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_MODE, handle)
+        return COMPUTE_MODES.get(int(mode), str(int(mode))) if err == driver.CUresult.CUDA_SUCCESS else "unknown"
+    except Exception:  # noqa: BLE001 - no driver bindings: nothing to say
+        return "unknown"
+
+
+def release_context(device: int = 0) -> str:
+    """Destroy this process's primary context, so that another process can open the GPU: in
+    EXCLUSIVE_PROCESS compute mode a worker cannot while this process holds one, broken or
+    not, and in any mode the memory it holds goes back. For a process done with CUDA (after
+    a sticky fault, its cases handed to workers): CuPy's objects here must not be used again.
+    Returns what happened, in words."""
+    try:
+        from cuda.bindings import driver
+
+        err, handle = driver.cuDeviceGet(device)
+        if err == driver.CUresult.CUDA_SUCCESS:
+            (err,) = driver.cuDevicePrimaryCtxReset(handle)
+        if err == driver.CUresult.CUDA_SUCCESS:
+            return "this process's CUDA context was destroyed (cuDevicePrimaryCtxReset) before the workers started"
+        return f"this process's CUDA context could not be destroyed ({err.name})"
+    except Exception as exc:  # noqa: BLE001
+        return f"this process's CUDA context could not be destroyed ({type(exc).__name__}: {exc})"
+
+
 # ---------------------------------------------------------------- kernels
 
 @dataclass
