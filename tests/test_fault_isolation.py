@@ -136,12 +136,11 @@ class ExclusiveRunner(PoisonedRunner):
 
     name = "cuda"
 
-    def __init__(self, released: str):
+    def __init__(self, released: str, mode: str = "exclusive-process"):
         super().__init__()
         self.calls = []
         self.backend = types.SimpleNamespace(
-            release_context=lambda: self.calls.append("release") or released,
-            compute_mode=lambda: "exclusive-process")
+            release_context=lambda: self.calls.append("release") or released, compute_mode=lambda: mode)
 
     def part(self, family):
         return run.CpuRunner.part(self, family) if family != "stream" else super().part(family)
@@ -165,6 +164,12 @@ def test_the_run_releases_its_context_before_workers_start(tiny, tmp_path, monke
     writer = ResultWriter(tmp_path / "run.json", run.header(tiny, runner, {}))
     run.run_cases(tiny, runner, cases, tiny.timing("cpu"), writer)
     assert runner.calls == ["release"] and spawned and all(seen == ["release"] for seen in spawned)
+    # In the default compute mode the context is left alone: workers open the GPU beside it.
+    default = ExclusiveRunner("destroyed", mode="default")
+    run.prepare_runner(default, tiny)
+    run.run_cases(tiny, default, cases, tiny.timing("cpu"), ResultWriter(tmp_path / "run2.json",
+                                                                         run.header(tiny, default, {})))
+    assert default.calls == []
 
 
 def test_a_gpu_no_fresh_process_can_open_says_why_once(tiny, tmp_path, monkeypatch):

@@ -131,11 +131,12 @@ def _backend(runner):
 
 
 def _release(runner) -> str:
-    """The run's own CUDA context destroyed before the workers start (see
-    backends.cuda.release_context): in EXCLUSIVE_PROCESS compute mode no other process can open
-    the GPU while it exists, and in any mode it holds memory the workers need. '' off CUDA."""
+    """In EXCLUSIVE_PROCESS compute mode the run's own (broken) CUDA context is destroyed before
+    the workers start (backends.cuda.release_context): no other process can open the GPU while
+    it exists. In the default mode it is left alone: the workers can open the GPU beside it,
+    and CuPy's objects in this process then stay valid until it exits. '' where nothing was done."""
     release = getattr(_backend(runner), "release_context", None)
-    return release() if release else ""
+    return release() if release and _compute_mode(runner) == "exclusive-process" else ""
 
 
 def _compute_mode(runner) -> str:
