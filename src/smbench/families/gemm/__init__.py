@@ -198,6 +198,25 @@ def build_options(fmt: Format, target: target_table.Target, tile: Tile, shared_l
     return tile.options() + [f"-DSMBENCH_GEMM_ONLY={kernel_mask(fmt, target, tile, shared_limit):#x}u"]
 
 
+def compat_variants(target: target_table.Target) -> list[tuple[list[str], list[str]]]:
+    """gemm.cu as `target` builds it, for `smbench compat`: one build per tile the formats get
+    with a large M, each holding the kernels of the formats that get it, [(extra options,
+    kernels)]. Built with the file's default tile, compat would show registers and spills the
+    run never has (FP8 on sm_90a spilled in 128 x 128; the run takes 64 x 128)."""
+    groups: dict[Tile, list[Format]] = {}
+    for fmt in FORMATS:
+        groups.setdefault(choose_tile(fmt, target, SKINNY_MAX_M + 1), []).append(fmt)
+    variants = []
+    for tile, chosen in groups.items():
+        mask = sum(1 << FORMATS.index(fmt) for fmt in chosen)
+        variants.append((tile.options() + [f"-DSMBENCH_GEMM_ONLY={mask:#x}u"], [fmt.kernel for fmt in chosen]))
+    variants[0][1].extend(REDUCE_KERNELS)  # the split-K reduction, tile-independent: from the first build
+    return variants
+
+
+REDUCE_KERNELS = ["gemm_reduce_f32", "gemm_reduce_s32"]
+
+
 def k_bytes(fmt: Format, k: int) -> int:
     return k * fmt.element_bytes
 
