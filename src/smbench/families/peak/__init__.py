@@ -445,8 +445,8 @@ def expectation(fmt: Format, compute_capability: str | None, sm_count: int | Non
                 measured_clock_mhz: float | None, max_clock_mhz: float | None,
                 clock_source: str = "median SM clock during the run (NVML)") -> Expectation:
     """The spec peak (the device row's vendor figure) and the clock-based peak: the rate per
-    SM per clock x SMs x the SM clock seen during the timed work (telemetry's clock_mhz,
-    whose source says where it came from), or the driver's maximum without telemetry."""
+    SM per clock x SMs x the SM clock of the timed work (the loop's own, else telemetry's
+    clock_mhz; clock_source says which), or the driver's maximum without either."""
     rate = devices.sm_rate(compute_capability, fmt.rate_key, spec_row)
     if measured_clock_mhz:
         clock, source = measured_clock_mhz, clock_source

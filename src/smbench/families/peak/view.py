@@ -37,8 +37,8 @@ def peak_rows(records: list[dict]) -> list[list]:
 def view(records: list[dict], console: Console) -> None:
     print_fitted(console, "compute peaks (dense)", COLUMNS, peak_rows(records),
                  "T(FL)OP/s = operations counted per instruction (2 m n k per mma, 2 per FMA lane) / median time; "
-                 "% clock peak = against rate per SM per clock x SMs x the SM clock seen; the verdict uses it where "
-                 "the device table has a rate.")
+                 "% clock peak = against rate per SM per clock x SMs x the SM clock the loop measured; the verdict "
+                 "uses it where the device table has a rate.")
 
 
 def headline(document: dict) -> list[tuple[str, str]]:
