@@ -203,6 +203,10 @@ def precision_case(ledger: Ledger, case, runner) -> None:
 
 
 def gemm_case(ledger: Ledger, case, runner) -> None:
+    from smbench.compile import compile_file
+    from smbench.families.gemm import cuda as cuda_gemm
+    from smbench.paths import kernels_dir
+
     p = case.params
     fmt = gemm.BY_KEY[p["format"]]
     target = target_table.get(runner.target)
@@ -227,6 +231,9 @@ def gemm_case(ledger: Ledger, case, runner) -> None:
     random_b = gemm.random_operand(fmt, len(cols), shape.k, standin)
     random_c = (gemm.decode(fmt, random_a) @ gemm.decode(fmt, random_b).T).astype(fmt.output_dtype)
     with ledger.part("gemm"):
+        cuda_gemm._sass_summary(runner.target, fmt, tile)  # the build's SASS, from the cache prebuild filled
+        compile_file(kernels_dir() / gemm.KERNEL_FILE, runner.target,  # load(): the cubin, from the cache
+                     options=cuda_gemm.options(runner.target, fmt, tile))
         rng = np.random.default_rng(gemm.SEED)
         rows, cols = gemm.check_rows(shape.m, rng), gemm.check_columns(shape.n, rng, shape.m)
         for a, b, exact in ((exact_a, exact_b, True), (random_a, random_b, False)):
