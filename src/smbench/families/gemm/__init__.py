@@ -427,20 +427,49 @@ def check_columns(n: int, rng: np.random.Generator, m: int) -> np.ndarray:
     return check_rows(n, rng, stratum=COLUMN_STRATUM if m <= SKINNY_MAX_M else ROW_STRATUM)
 
 
-def _product(a: np.ndarray, b: np.ndarray, exact_in_f32: bool) -> np.ndarray:
-    """a @ b.T in float64; through float32 BLAS (twice as fast) where every entry and partial
-    sum is an integer below 2^24, which float32 holds exactly."""
-    if exact_in_f32:
-        return (a.astype(np.float32, copy=False) @ b.astype(np.float32, copy=False).T).astype(np.float64)
-    return a @ b.T
+# Columns of K decoded at a time: temporaries of a few MB stay under glibc's mmap threshold
+# (32 MB) and are reused rather than faulted in afresh, which cost more than the arithmetic
+# (an 8192^3 case's sample decoded whole took ~1 s of page faults on the 2-core machine).
+K_CHUNK = 1024
 
 
-def _magnitude(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """|a| @ |b|.T, the scale of the error bound, through float32 BLAS: a sum of K nonnegative
-    terms in float32 is within K 2^-24 of the true one, so it is raised by K 2^-23 to stay
-    an upper bound."""
-    k = a.shape[1]
-    return (np.abs(a).astype(np.float32) @ np.abs(b).astype(np.float32).T).astype(np.float64) * (1 + k * 2.0**-23)
+def _chunks(k: int):
+    return (slice(start, min(k, start + K_CHUNK)) for start in range(0, k, K_CHUNK))
+
+
+def _exact_product(fmt: Format, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """(a @ b.T of -1/0/1 codes, the most nonzeros in any row of a or b), through float32 BLAS a
+    chunk of K at a time: every partial sum is an integer within K < 2^24, exact in float32."""
+    want = np.zeros((a.shape[0], b.shape[0]), dtype=np.float32)
+    nonzero_a, nonzero_b = np.zeros(a.shape[0], dtype=np.int64), np.zeros(b.shape[0], dtype=np.int64)
+    for part in _chunks(a.shape[1]):
+        av, bv = decode(fmt, a[:, part], np.float32), decode(fmt, b[:, part], np.float32)
+        want += av @ bv.T
+        nonzero_a += np.count_nonzero(av, axis=1)
+        nonzero_b += np.count_nonzero(bv, axis=1)
+    most = min(int(nonzero_a.max(initial=0)), int(nonzero_b.max(initial=0)))
+    return want.astype(np.float64), most
+
+
+def _reach(fmt: Format, a: np.ndarray, b: np.ndarray) -> float:
+    """The largest sum |a| |b| over K (exactly: integers within K, in float32), a chunk at a time."""
+    total = np.zeros((a.shape[0], b.shape[0]), dtype=np.float32)
+    for part in _chunks(a.shape[1]):
+        total += np.abs(decode(fmt, a[:, part], np.float32)) @ np.abs(decode(fmt, b[:, part], np.float32)).T
+    return float(total.max(initial=0.0))
+
+
+def _reference_sums(fmt: Format, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a @ b.T in float64, |a| @ |b|.T), a chunk of K at a time. The magnitude, the error
+    bound's scale, goes through float32 BLAS: a sum of K nonnegative terms in float32 is within
+    K 2^-24 of the true one, so it is raised by K 2^-23 to stay an upper bound."""
+    want = np.zeros((a.shape[0], b.shape[0]))
+    magnitude = np.zeros((a.shape[0], b.shape[0]), dtype=np.float32)
+    for part in _chunks(a.shape[1]):
+        av, bv = decode(fmt, a[:, part]), decode(fmt, b[:, part])
+        want += av @ bv.T
+        magnitude += np.abs(av).astype(np.float32) @ np.abs(bv).astype(np.float32).T
+    return want, magnitude.astype(np.float64) * (1 + a.shape[1] * 2.0**-23)
 
 
 def _where(rows: np.ndarray, cols: np.ndarray | None, i: int, j: int) -> str:
@@ -460,17 +489,14 @@ def validate_exact(fmt: Format, got: np.ndarray, a: np.ndarray, b: np.ndarray, r
     A's checked rows and B's checked columns (the GPU path reads back no more)."""
     a_rows = a if sampled else a[rows]
     b_cols = b if sampled or cols is None else b[cols]
-    k = a_rows.shape[1]
-    small = k < 2**24  # -1/0/1 products: every partial sum is an integer within K, exact in float32
-    av, bv = decode(fmt, a_rows, np.float32 if small else np.float64), decode(fmt, b_cols, np.float32 if small
-                                                                             else np.float64)
-    want = _product(av, bv, small)
+    if a_rows.shape[1] >= 2**24:
+        raise SmbenchError(f"K = {a_rows.shape[1]}: the exact check holds K under 2^24")
+    want, most = _exact_product(fmt, a_rows, b_cols)
     # sum |a| |b| over K is at most the fewer nonzeros of the two vectors: only where that
     # bound passes the limit is the product of magnitudes needed.
-    nonzero_a, nonzero_b = np.count_nonzero(av, axis=1), np.count_nonzero(bv, axis=1)
-    reach = float(min(nonzero_a.max(initial=0), nonzero_b.max(initial=0)))
+    reach = float(most)
     if reach > fmt.exact_limit and want.size:
-        reach = float(np.max(_product(np.abs(av), np.abs(bv), small)))
+        reach = _reach(fmt, a_rows, b_cols)
     if reach > fmt.exact_limit:
         return Validation(False, 0, f"the exact check's inputs reach {reach:g}, past the exact limit "
                           f"{fmt.exact_limit} of the accumulation")
@@ -519,9 +545,8 @@ class Reference:
 def reference(fmt: Format, a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray | None = None,
               sampled: bool = False) -> Reference:
     """`a` and `b` whole, or with sampled=True only A's checked rows and B's checked columns."""
-    av = decode(fmt, a if sampled else a[rows])
-    bv = decode(fmt, b if sampled or cols is None else b[cols])
-    return Reference(av @ bv.T, _magnitude(av, bv), rows, a.shape[1], cols)
+    want, magnitude = _reference_sums(fmt, a if sampled else a[rows], b if sampled or cols is None else b[cols])
+    return Reference(want, magnitude, rows, a.shape[1], cols)
 
 
 def validate_random(fmt: Format, got: np.ndarray, ref: Reference, splits: int) -> tuple[Validation, dict]:
