@@ -13,6 +13,8 @@ measured mma.sync peak and of the spec peak, bandwidth for skinny problems).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 from dataclasses import dataclass
 
@@ -437,16 +439,34 @@ def _chunks(k: int):
     return (slice(start, min(k, start + K_CHUNK)) for start in range(0, k, K_CHUNK))
 
 
+@functools.lru_cache(maxsize=None)
+def _blas():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # not on every GPU machine's own Python: the checks run as BLAS likes
+        return None
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """The checks' products are small (hundreds of rows and columns, K a chunk at a time): one
+    BLAS thread does them about as fast, and does not spin at a barrier for a core the host
+    gave to something else (on 2 shared cores that made the same checks take 3 s or 19 s)."""
+    controller = _blas()
+    return controller.limit(limits=1, user_api="blas") if controller is not None else contextlib.nullcontext()
+
+
 def _exact_product(fmt: Format, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
     """(a @ b.T of -1/0/1 codes, the most nonzeros in any row of a or b), through float32 BLAS a
     chunk of K at a time: every partial sum is an integer within K < 2^24, exact in float32."""
     want = np.zeros((a.shape[0], b.shape[0]), dtype=np.float32)
     nonzero_a, nonzero_b = np.zeros(a.shape[0], dtype=np.int64), np.zeros(b.shape[0], dtype=np.int64)
-    for part in _chunks(a.shape[1]):
-        av, bv = decode(fmt, a[:, part], np.float32), decode(fmt, b[:, part], np.float32)
-        want += av @ bv.T
-        nonzero_a += np.count_nonzero(av, axis=1)
-        nonzero_b += np.count_nonzero(bv, axis=1)
+    with _one_blas_thread():
+        for part in _chunks(a.shape[1]):
+            av, bv = decode(fmt, a[:, part], np.float32), decode(fmt, b[:, part], np.float32)
+            want += av @ bv.T
+            nonzero_a += np.count_nonzero(av, axis=1)
+            nonzero_b += np.count_nonzero(bv, axis=1)
     most = min(int(nonzero_a.max(initial=0)), int(nonzero_b.max(initial=0)))
     return want.astype(np.float64), most
 
@@ -454,8 +474,9 @@ def _exact_product(fmt: Format, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarra
 def _reach(fmt: Format, a: np.ndarray, b: np.ndarray) -> float:
     """The largest sum |a| |b| over K (exactly: integers within K, in float32), a chunk at a time."""
     total = np.zeros((a.shape[0], b.shape[0]), dtype=np.float32)
-    for part in _chunks(a.shape[1]):
-        total += np.abs(decode(fmt, a[:, part], np.float32)) @ np.abs(decode(fmt, b[:, part], np.float32)).T
+    with _one_blas_thread():
+        for part in _chunks(a.shape[1]):
+            total += np.abs(decode(fmt, a[:, part], np.float32)) @ np.abs(decode(fmt, b[:, part], np.float32)).T
     return float(total.max(initial=0.0))
 
 
@@ -465,10 +486,11 @@ def _reference_sums(fmt: Format, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
     K 2^-24 of the true one, so it is raised by K 2^-23 to stay an upper bound."""
     want = np.zeros((a.shape[0], b.shape[0]))
     magnitude = np.zeros((a.shape[0], b.shape[0]), dtype=np.float32)
-    for part in _chunks(a.shape[1]):
-        av, bv = decode(fmt, a[:, part]), decode(fmt, b[:, part])
-        want += av @ bv.T
-        magnitude += np.abs(av).astype(np.float32) @ np.abs(bv).astype(np.float32).T
+    with _one_blas_thread():
+        for part in _chunks(a.shape[1]):
+            av, bv = decode(fmt, a[:, part]), decode(fmt, b[:, part])
+            want += av @ bv.T
+            magnitude += np.abs(av).astype(np.float32) @ np.abs(bv).astype(np.float32).T
     return want, magnitude.astype(np.float64) * (1 + a.shape[1] * 2.0**-23)
 
 
