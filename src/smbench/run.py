@@ -224,9 +224,12 @@ def _metal_here() -> bool:
 
 def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
     """Each family's cases, in the registry's order (a family runs where its section is in
-    the suite and --only names it); cases a family asks to run last come after all others."""
+    the suite and --only names it); cases a family asks to run last come after all others,
+    or before the families the suite's [order] last_before names."""
     cases: list[Case] = []
     last: list[Case] = []
+    after_last = set(suite.section("order")["last_before"])
+    held: list[Case] = []
     notes: dict = {}
     world = ranks.world()
     alone = []
@@ -240,14 +243,14 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
                 cases.append(Case(name, name, f"{name}: not on {runner.name}", {}, skip=lacking))
                 continue
             part = family.plan(suite, runner)
-            cases += part.cases
+            (held if name in after_last else cases).extend(part.cases)
             last += part.last
             notes.update(part.notes)
     if alone:
         notes["ranks"] = (f"{world.size} ranks ({world.launch.launcher}): only the families that use every rank ran; "
                           f"{', '.join(alone)} run in a single process (start smbench without the launcher)")
-    unique(cases + last)
-    return cases + last, notes
+    unique(cases + last + held)
+    return cases + last + held, notes
 
 
 def unique(cases: list[Case]) -> None:

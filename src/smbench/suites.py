@@ -72,6 +72,13 @@ HARNESS = {
                                    "true (GPU timing is always device-bound; false is no longer offered)")),
         Setting("cold_l2", False, (lambda v: isinstance(v, bool), "true or false")),
     ),
+    # The cases families ask to run last (memory the CPU owns, which may fault) come after every
+    # family's, or, with last_before, before the families named there (a run cut at a time limit,
+    # as gpu-check's, loses those first).
+    "order": Axes(
+        Setting("last_before", (), (lambda v: isinstance(v, list) and all(x in names() for x in v),
+                                    "a list of family names (run --help lists them)")),
+    ),
     # The CPU reference path's caps (the host CPU's figures prove the pipeline; they need no gigabytes).
     "cpu": Axes(
         Setting("largest_mib", None, (is_int(1), "a whole number of MiB >= 1 (the largest working set)")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from smbench.families import peak
 from smbench.run_view import GROUP_ORDER, VERDICT_STYLE, Column, Short, fallback_cell, percent, print_fitted
 
 
@@ -28,7 +29,7 @@ def peak_rows(records: list[dict]) -> list[list]:
                       f"{r['tflops']['median']:.4g}{' TOPS' if r['ops_unit'] == 'TOPS' else ''}",
                       percent(r.get("percent_of_spec")), percent(r.get("percent_of_clock_peak")),
                       f"{clock:.0f} MHz" if clock else "-",
-                      Text(r.get("verdict", ""), style=VERDICT_STYLE.get(r.get("verdict", ""), "")),
+                      Text(r.get("verdict", ""), style=VERDICT_STYLE.get(peak.verdict_word(r.get("verdict", "")), "")),
                       fallback_cell(r)])
     return table
 
@@ -36,8 +37,8 @@ def peak_rows(records: list[dict]) -> list[list]:
 def view(records: list[dict], console: Console) -> None:
     print_fitted(console, "compute peaks (dense)", COLUMNS, peak_rows(records),
                  "T(FL)OP/s = operations counted per instruction (2 m n k per mma, 2 per FMA lane) / median time; "
-                 "% clock peak = against rate per SM per clock x SMs x the SM clock seen; the verdict uses it where "
-                 "the device table has a rate.")
+                 "% clock peak = against rate per SM per clock x SMs x the SM clock the loop measured; the verdict "
+                 "uses it where the device table has a rate.")
 
 
 def headline(document: dict) -> list[tuple[str, str]]:
