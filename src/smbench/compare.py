@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from smbench.units import size_text
+
 ALPHA = 0.01
 
 
@@ -185,10 +187,8 @@ def _number(value: float) -> str:
 
 
 def _fmt_key(part) -> str:
-    if isinstance(part, int) and part >= 1024:
-        for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-            if part >= scale:
-                return f"{part / scale:.4g} {unit}"
+    if isinstance(part, int) and not isinstance(part, bool) and part >= 1024:
+        return size_text(part)
     return str(part)
 
 

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from smbench.errors import SmbenchError  # noqa: E402
+from smbench.units import size_text  # noqa: E402
 
 COLOURS = list(plt.get_cmap("tab20").colors[::2]) + list(plt.get_cmap("tab20").colors[1::2])  # 20, paired
 
@@ -41,10 +42,8 @@ def display_label(label: str, document: dict) -> str:
 
 
 def size_label(nbytes: float) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:g} {unit}"
-    return f"{nbytes:g} B"
+    """An axis tick's size: as smbench.units writes sizes, to six figures."""
+    return size_text(nbytes, digits=6)
 
 
 STATUS_VALUE = {"ok-tensor": 4, "emulated": 3, "ok": 2, "failed": 0, "error": 0, "skipped": 1, "unknown": 1}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from smbench.errors import SmbenchError
+from smbench.errors import SmbenchError, cannot_write
 from smbench.fsutil import atomic_write_text
 
 SCHEMA = "smbench.result/1"
@@ -47,7 +47,7 @@ class ResultWriter:
         try:
             self._write()
         except OSError as exc:
-            raise SmbenchError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+            raise cannot_write(self.path, exc) from None
 
     def add(self, record: dict) -> None:
         self.document["records"].append(record)

@@ -20,7 +20,7 @@ from typing import Callable
 
 from smbench import devices, provenance, ranks
 from smbench.cases import Case, Skip, base_record
-from smbench.errors import SmbenchError
+from smbench.errors import SmbenchError, cannot_write
 from smbench.errors import one_line as _one_line
 from smbench.families import registry
 from smbench.results import ResultWriter
@@ -480,6 +480,6 @@ def execute(suite: Suite, runner, only: set[str], out_dir: Path,
             raise RunInterrupted(writer.path, len(writer.document["records"]), signal.SIGPIPE) from None
         except OSError as exc:
             # The disk filled or went away: what is on it is the last whole version of the file.
-            raise SmbenchError(f"cannot write {writer.path}: {exc.strerror or exc}; the file holds the cases "
-                               f"written before this one") from None
+            raise cannot_write(writer.path, why=f"{exc.strerror or exc}; the file holds the cases written "
+                                                f"before this one") from None
     return writer.path, writer.document["records"]

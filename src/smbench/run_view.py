@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from smbench import origin
+from smbench.units import size_text
 
 VERDICT_STYLE = {"normal": "green", "low": "red", "suspicious-high": "magenta", "cache": "dim",
                  "no expectation": "dim", "half rate": "yellow", "twice expected": "magenta", "emulated": "yellow",
@@ -20,11 +21,7 @@ VERDICT_STYLE = {"normal": "green", "low": "red", "suspicious-high": "magenta", 
 GROUP_ORDER = ("FP4", "FP6", "FP8", "INT4", "INT8", "FP16", "BF16", "TF32", "FP32", "FP64", "INT32")
 
 
-def size(nbytes: int) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:.4g} {unit}"
-    return f"{nbytes} B"
+size = size_text  # a byte count as a person reads it (smbench.units)
 
 
 def percent(value) -> str:

@@ -22,8 +22,8 @@ from typing import Callable
 
 from smbench.families.collectives import dtypes as dt
 from smbench.families.collectives import pattern as pt
+from smbench.units import GIB, KIB, MIB  # noqa: F401 - family code reads them here
 
-KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 ROOT = 0  # the root of broadcast, reduce, gather and scatter unless the suite says (nccl-tests -r, default 0)
 ALIGN_BYTES = 16  # nccl-tests' chunk alignment (all_gather.cu and the others: count/nranks & ~(16/eltSize - 1))
 

@@ -16,11 +16,7 @@ from smbench.families import Family, PlanPart
 from smbench.families import collectives as co
 from smbench.families.collectives import links, measure, publish, view
 from smbench.run_view import size as size_text
-from smbench.settings import is_int, is_number
-
-
-def _power_of_two(v) -> bool:
-    return is_int(2)(v) and v & (v - 1) == 0
+from smbench.settings import power_of_two, is_int, is_number
 
 
 AXES = Axes(
@@ -42,7 +38,7 @@ AXES = Axes(
     Setting("smallest_bytes", 8, (is_int(1), "a whole number of bytes >= 1 (the sweep's smallest size per rank)")),
     Setting("largest_mib", 1024, (is_int(1), "a whole number of MiB >= 1 (the sweep's largest size per rank on a GPU)")),
     Setting("cpu_largest_kib", 64, (is_int(1), "a whole number of KiB >= 1 (the CPU path's largest size per rank)")),
-    Setting("size_step", 2, (_power_of_two, "a power of two >= 2 (the factor between sizes: 2 = every doubling)")),
+    Setting("size_step", 2, (power_of_two(2), "a power of two >= 2 (the factor between sizes: 2 = every doubling)")),
     Setting("sample_ms", 1.0, (is_number, "a positive number of milliseconds (back-to-back calls per timed sample)")),
     Setting("max_reps", 1000, (is_int(1), "a whole number >= 1 (the most calls in one timed sample)")),
     Setting("timeout_s", 30.0, (is_number, "a positive number of seconds: a call that takes longer ends the job (a "

@@ -16,7 +16,7 @@ from smbench import ranks
 from smbench.cases import Case, base_record
 from smbench.families import collectives as co
 from smbench.families.collectives import links
-from smbench.timing import measure
+from smbench.timing import calls_per_sample, measure
 
 # The seeds of the inputs: the checked call before the timing, and the fresh inputs after it.
 SEED_BEFORE, SEED_AFTER = 1, 2
@@ -57,8 +57,8 @@ def agreed(world, step, what: str):
 
 
 def reps_for(pilot_s: float, sample_ms: float, most: int) -> int:
-    """Collectives per timed sample so that a sample lasts about sample_ms."""
-    return max(1, min(most, int(sample_ms / 1e3 / max(pilot_s, 1e-9))))
+    """Collectives per timed sample so that a sample lasts at least sample_ms."""
+    return calls_per_sample(pilot_s, sample_ms / 1e3, most)
 
 
 def _synchronize(xp) -> None:

@@ -12,7 +12,6 @@ without nvJitLink the PTX goes to the driver's JIT itself.
 from __future__ import annotations
 
 import functools
-import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from smbench.compile import assemble_ptx, compile_file
 from smbench.errors import SmbenchError, one_line
 from smbench.families import peak
 from smbench.paths import kernels_dir
-from smbench.timing import Stats, TimingPolicy, measure
+from smbench.timing import calls_per_sample, Stats, TimingPolicy, measure
 
 BLOCK = 256
 PILOT_ITERS = 256
@@ -133,10 +132,8 @@ def validate(module: cuda.Module, fmt: peak.Format) -> tuple[peak.Validation, bo
 
 def iterations_for(pilot_seconds: float, pilot_iters: int, target_seconds: float, unroll: int) -> int:
     """Iterations that make one launch last about target_seconds, a multiple of the unroll."""
-    if pilot_seconds <= 0:
-        return MAX_ITERS
-    iters = pilot_iters * target_seconds / pilot_seconds
-    return int(min(MAX_ITERS, max(pilot_iters, math.ceil(iters / unroll) * unroll)))
+    return calls_per_sample(pilot_seconds / pilot_iters, target_seconds, MAX_ITERS, fewest=pilot_iters,
+                            multiple=unroll)
 
 
 @dataclass

@@ -10,11 +10,7 @@ from smbench.cases import HOME_MEMORY, MIB, base_record, case_of
 from smbench.families import Family, PlanPart, require, stream
 from smbench.families.stream import publish
 from smbench.families.stream import view
-from smbench.settings import is_int, list_of
-
-def _power_of_two(v) -> bool:
-    return is_int(1)(v) and v & (v - 1) == 0
-
+from smbench.settings import power_of_two, is_int, list_of
 
 OPERATION_LIST = (list_of(lambda x: x in stream.OPERATIONS), f"a list of {', '.join(stream.OPERATIONS)}")
 AXES = Axes(
@@ -27,7 +23,7 @@ AXES = Axes(
     Derived("path", "on the mlx backend: MLX operations or Metal kernels"),
     Setting("memory_kinds_operations", (), OPERATION_LIST,
             "the operations also run in every other memory kind, at the largest size"),
-    Setting("size_step", 1, (_power_of_two, "a power of two >= 1 (1 = every doubling)")),
+    Setting("size_step", 1, (power_of_two(1), "a power of two >= 1 (1 = every doubling)")),
     Setting("largest_mib", None, (is_int(1), "a whole number of MiB >= 1 (the sweep's largest working set)")),
     Setting("memory_kinds_largest_mib", None, (is_int(1), "a whole number of MiB >= 1 (the other memory kinds' "
                                                           "working set: the sweep's largest size up to this)")),
