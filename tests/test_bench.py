@@ -26,7 +26,7 @@ def test_bench_ends_with_one_screen_and_writes_the_detail_to_files(tmp_path, mon
     suite = tmp_path / "tiny.toml"
     suite.write_text(TINY + "[latency]\npoints_per_octave = 1\n")
     monkeypatch.setenv("COLUMNS", str(width))
-    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(cli.common, "stdout_is_terminal", lambda: True)
     out = tmp_path / "out"
     assert cli.main(["bench", "--backend", "cpu", "--suite", str(suite), "--out", str(out)]) == 0
     text = capsys.readouterr().out
@@ -54,7 +54,7 @@ def test_bench_refuses_an_out_that_is_a_file(tmp_path, capsys):
 def test_bench_into_a_pipe_has_no_padding(tmp_path, monkeypatch, capsys, small_matrix):
     suite = tmp_path / "tiny.toml"
     suite.write_text(TINY)
-    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: False)
+    monkeypatch.setattr(cli.common, "stdout_is_terminal", lambda: False)
     assert cli.main(["bench", "--backend", "cpu", "--suite", str(suite), "--out", str(tmp_path / "out")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines and all(line == line.rstrip() for line in lines) and "\x1b[" not in "".join(lines)
@@ -71,7 +71,7 @@ def test_bench_without_nvrtc_skips_the_compile_matrix_and_says_why(tmp_path, mon
 
     monkeypatch.setattr(toolchain, "nvrtc_version", no_nvrtc)
     monkeypatch.setattr(compat, "run", lambda *a, **k: pytest.fail("the matrix was built without NVRTC"))
-    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: False)
+    monkeypatch.setattr(cli.common, "stdout_is_terminal", lambda: False)
     suite = tmp_path / "tiny.toml"
     suite.write_text(TINY)
     out = tmp_path / "out"
