@@ -13,7 +13,7 @@ from smbench.cli.files import results_and_matrices
 def cmd_plot(args: argparse.Namespace) -> int:
     from smbench import plots
 
-    named, matrices = results_and_matrices(args.files)
+    named, matrices = results_and_matrices(args.files, args.command)
     with common.writing_into(args.out):
         paths = plots.plot_all(named, matrices, args.out)
     for path in paths:
@@ -24,7 +24,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from smbench import report
 
-    named, matrices = results_and_matrices(args.files)
+    named, matrices = results_and_matrices(args.files, args.command)
     with common.writing_into(args.out):
         html_path, markdown_path = report.build(named, matrices, args.out, args.against)
     print(html_path)

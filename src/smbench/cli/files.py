@@ -1,22 +1,44 @@
-"""Reading the files the readers (export, compare, plot, report) are given: result files,
-each with a short label for its column, and compat or scan matrices beside them."""
+"""Reading the files the readers (export, compare, rerun, plot, report) are given: result
+files, each with a short label for its column, and compat or scan matrices beside them.
+Every reader loads a result file through `load` here, which says in one line when the file
+is not a finished run's."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Sequence
 
 from smbench import origin
 from smbench.errors import SmbenchError
 
+# What a status other than "complete" means for the figures in the file (smbench.results.STATUSES).
+UNFINISHED = {
+    "running": "the run is still going, or was killed before it could say so (SIGKILL, a lost machine)",
+    "interrupted": "the run was stopped (Ctrl-C or a signal) and kept the cases it had finished",
+}
 
-def load_all(paths: Sequence[Path]) -> list[tuple[str, dict]]:
-    from smbench.results import load
 
+def load(path: Path, command: str, say: bool = True) -> dict:
+    """A result file for a reader, with one line on stderr when its run did not finish:
+    its figures are real but some cases are missing, and a comparison would not say so.
+    `say`: False on the ranks other than 0 of a multi-rank rerun (rank 0 says it once)."""
+    from smbench.results import load as load_result
+
+    document = load_result(Path(path))
+    status = document["status"]
+    if status != "complete" and say:
+        print(f"smbench {command}: warning: {path} has status {status!r} "
+              f"({UNFINISHED.get(status, 'not a finished run')}; {len(document['records'])} records): "
+              "its figures may be incomplete", file=sys.stderr)
+    return document
+
+
+def load_all(paths: Sequence[Path], command: str) -> list[tuple[str, dict]]:
     if not paths:
         raise SmbenchError("name at least one result file")
-    loaded = [(Path(p), load(Path(p))) for p in paths]
+    loaded = [(Path(p), load(Path(p), command)) for p in paths]
     return [(label, document) for label, (_, document) in zip(labels(loaded), loaded)]
 
 
@@ -34,7 +56,7 @@ def labels(loaded: list[tuple[Path, dict]]) -> list[str]:
     return [name if names.count(name) == 1 else f"{name} ({path.stem})" for name, (path, _) in zip(names, loaded)]
 
 
-def results_and_matrices(paths: Sequence[Path]) -> tuple[list[tuple[str, dict]], list[dict]]:
+def results_and_matrices(paths: Sequence[Path], command: str) -> tuple[list[tuple[str, dict]], list[dict]]:
     """Result files, and compat matrices (smbench compat --format json) among them."""
     results_paths, matrices = [], []
     for path in paths:
@@ -48,4 +70,4 @@ def results_and_matrices(paths: Sequence[Path]) -> tuple[list[tuple[str, dict]],
             matrices.append(head)
         else:
             results_paths.append(path)
-    return (load_all(results_paths) if results_paths else []), matrices
+    return (load_all(results_paths, command) if results_paths else []), matrices

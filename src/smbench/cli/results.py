@@ -9,8 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from smbench.cli import common
-from smbench.cli.files import load_all
+from smbench.cli import common, files
 from smbench.errors import SmbenchError
 
 
@@ -27,11 +26,9 @@ def cmd_reference(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from smbench import frames
 
-    from smbench.results import load
-
     if not args.files:
         raise SmbenchError("name at least one result file")
-    table = frames.frame([(Path(p).name, load(Path(p))) for p in args.files])
+    table = frames.frame([(Path(p).name, files.load(Path(p), "export")) for p in args.files])
     if args.format == "csv":
         common.write(table.to_csv(index=False), args.output)
     else:
@@ -42,13 +39,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from smbench import compare
 
-    tables = compare.build(load_all(args.files))
+    tables = compare.build(files.load_all(args.files, "compare"))
     if not tables:
         raise SmbenchError("these files hold no figures to compare")
     problems = compare.regressions(tables, args.fail_above) if args.fail_above is not None else []
     terminal = args.output is None and common.stdout_is_terminal() and args.format == "text"
     common.write(compare.render(tables, "text" if args.format == "table" else args.format, terminal,
-                          Console().width if terminal else 200, problems), args.output)
+                                Console().width if terminal else 200, problems), args.output)
     if problems:
         print(f"smbench compare: {len(problems)} measured figures regressed by more than {args.fail_above:g}% "
               f"and beyond the noise against {args.files[0]}:", file=sys.stderr)
@@ -68,8 +65,9 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def _rerun(args: argparse.Namespace) -> int:
-    from smbench import rerun
+    from smbench import ranks, rerun
 
+    files.load(args.file, "rerun", say=ranks.world().is_root)  # bad input and an unfinished file, said first
     try:
         outcome = rerun.rerun(args.file, args.out)
     except KeyboardInterrupt as stop:
