@@ -31,8 +31,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from smbench import bench, run
 
     _one_process("bench")
+    suite = suite_for(args)  # a typo in --suite or --set said before anything is made
     common.check_writable_dir(args.out)
-    suite = suite_for(args)
     terminal = common.stdout_is_terminal()
     console = Console(file=io.StringIO(), width=Console().width if terminal else 100, force_terminal=terminal)
     try:
