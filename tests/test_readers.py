@@ -39,7 +39,12 @@ def test_a_reader_warns_once_on_an_unfinished_run(tmp_path, monkeypatch, reader,
     from smbench import plots
 
     # What is drawn is not the point here (tests of plots draw it); the file is read as always.
-    monkeypatch.setattr(plots, "plot_all", lambda *args, **kwargs: [])
+    def drawn(named, matrices, out):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "drawn.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+        return [out / "drawn.png"]
+
+    monkeypatch.setattr(plots, "plot_all", drawn)
     path, document = _small_run(tmp_path, f"{status}.json", status=status)
     code, _, err = run_cli_here(*READERS[reader](path, tmp_path))
     assert code == 0, err
@@ -113,3 +118,25 @@ def test_temperatures_below_zero_are_not_figures(tmp_path):
                                            "temperature_c": {"median": -5, "min": -5, "max": -5}}
     path.write_text(json.dumps(document), encoding="utf-8")
     assert results.load(path)["records"][0]["telemetry"]["temperature_c"]["median"] == -5
+
+
+def test_plot_of_a_compat_matrix_draws_the_matrix_alone(tmp_path):
+    """A compat matrix holds no family's figures: no blank bandwidth axes, no placeholder."""
+    matrix = json.loads((ROOT / "results" / "compat-nvrtc13.5.json").read_text(encoding="utf-8"))
+    first = matrix["files"][0]
+    matrix["files"], matrix["cells"] = [first], [c for c in matrix["cells"] if c["file"] == first]
+    path = tmp_path / "compat.json"
+    path.write_text(json.dumps(matrix), encoding="utf-8")
+    code, out, err = run_cli_here("plot", str(path), "--out", str(tmp_path / "plots"))
+    assert code == 0, err
+    assert {Path(line).name for line in out.split()} == {"compat_matrix.png", "compat_matrix.svg"}
+
+
+def test_plot_with_nothing_to_draw_says_so_in_one_line(tmp_path):
+    path = tmp_path / "scan.json"
+    path.write_text(json.dumps({"schema": "smbench.scan/1", "files": []}), encoding="utf-8")
+    code, out, err = run_cli_here("plot", str(path), "--out", str(tmp_path / "plots"))
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == ["smbench plot: error: nothing to draw: these files hold no figure a plot "
+                                        "shows (no ok record of a family and no compat matrix; smbench report "
+                                        "reads a scan result)"]

@@ -4,15 +4,16 @@ validated): each runs in one process, never once per rank."""
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import platform
 import sys
-from pathlib import Path
 
 from rich.console import Console
 
 from smbench.backends import CHOICES
 from smbench.cli import common
+from smbench.cli.progress import on_case, progress
 from smbench.cli.run import runner_for, select_device, suite_for
 from smbench.errors import SmbenchError
 
@@ -38,7 +39,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     try:
         # MLX asked for, or a Mac left to choose: no CUDA tool is needed to measure.
         mlx_here = args.backend == "mlx" or (args.backend == "auto" and platform.system() == "Darwin")
-        status = bench.main_job(suite, lambda: runner_for(args, suite), args.out, common.progress, console,
+        status = bench.main_job(suite, lambda: runner_for(args, suite), args.out,
+                                functools.partial(progress, command="smbench bench"), console,
                                 Console(stderr=True), cuda_tools_needed=not mlx_here)
     except run.RunInterrupted as stop:
         print(f"smbench bench: interrupted; {stop.records} finished cases kept in {stop.path}", file=sys.stderr)
@@ -64,10 +66,8 @@ def cmd_selftest(args: argparse.Namespace) -> int:
                                f"(--backend cpu runs it on the CPU reference path)")
     width = min(Console().width, 120) if common.stdout_is_terminal() else 100
     try:
-        with common.progress("selftest") as update:
-            code, text, path = selftest.run(args.backend, args.out, width,
-                                            lambda case, number, total: update(total=total, completed=number,
-                                                                               description=case.label))
+        with progress("selftest", "smbench selftest", "cases") as update:
+            code, text, path = selftest.run(args.backend, args.out, width, on_case(update))
     except KeyboardInterrupt:
         print("smbench selftest: interrupted; the cases finished are in the result file under "
               f"{args.out}", file=sys.stderr)
@@ -86,7 +86,7 @@ def add_parsers(sub) -> None:
     selftest.add_argument("--backend", choices=("cuda", "mlx", "cpu"), default="cuda",
                           help="cuda (default), mlx: the families MLX runs, or cpu: the same cases on the CPU "
                                "reference path")
-    selftest.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
+    common.out_dir(selftest, "out", "the result file")
     selftest.add_argument("--device", type=common.index, metavar="N",
                           help="the GPU to test, by index (within CUDA_VISIBLE_DEVICES when set); default 0")
     selftest.set_defaults(handler=cmd_selftest)
@@ -100,6 +100,6 @@ def add_parsers(sub) -> None:
     bench.add_argument("--backend", choices=CHOICES, default="auto",
                        help="auto (default): the CUDA GPU if there is one, else MLX on a Mac with Metal, else the "
                             "CPU reference path; mlx: Apple silicon through MLX")
-    bench.add_argument("--out", type=Path, default=Path("out"), help="directory for every file (default out/)")
+    common.out_dir(bench, "out", "every file")
     common.suite_options(bench)
     bench.set_defaults(handler=cmd_bench)

@@ -1,6 +1,5 @@
 """What every subcommand shares: the parser that says a usage mistake in one line, writing
-to stdout or a file (said at once when it cannot be), argparse types, and the progress shown
-while a command works."""
+to stdout or a file (said at once when it cannot be), the output options, argparse types."""
 
 from __future__ import annotations
 
@@ -9,8 +8,6 @@ import contextlib
 import sys
 import tempfile
 from pathlib import Path
-
-from rich.console import Console
 
 from smbench.errors import SmbenchError
 
@@ -104,6 +101,19 @@ def percent(text: str) -> float:
     return value
 
 
+def out_file(parser: argparse.ArgumentParser, more: str = "") -> None:
+    """--out FILE (the one name every subcommand gives its output; --output and -o as well):
+    args.output, None for stdout."""
+    parser.add_argument("--out", "--output", "-o", dest="output", type=Path, metavar="FILE",
+                        help=f"write to this file instead of stdout{more}")
+
+
+def out_dir(parser: argparse.ArgumentParser, default: str, what: str) -> None:
+    """--out DIR (also -o): args.out, the directory `what` is written to."""
+    parser.add_argument("--out", "-o", type=Path, default=Path(default), metavar="DIR",
+                        help=f"directory for {what} (default {default}/)")
+
+
 def suite_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", default=[],
                         help="change one suite setting for this run, e.g. --set stream.largest_mib=256 "
@@ -116,17 +126,16 @@ def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
-@contextlib.contextmanager
-def progress(description: str):
-    """A transient progress bar on stderr, only when stderr is a terminal (piped output stays
-    clean). Yields update(completed=, total=, description=, advance=), a no-op without a bar."""
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        yield lambda **_: None
+def say(line: str) -> None:
+    """A line of a report on stdout: at a terminal wrapped to its width under the text (a
+    number with its unit, a path, whole; smbench.screen); into a file or a pipe, whole."""
+    if not stdout_is_terminal():
+        print(line)
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.console import Console
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task(description, total=None)
-        yield lambda **changes: progress.update(task, **changes)
+    from smbench import screen
+
+    indent = len(line) - len(line.lstrip(" ")) + 4
+    print("\n".join(screen.wrap(line, Console().width, indent=indent)))
+

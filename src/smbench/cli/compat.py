@@ -10,6 +10,7 @@ from rich.console import Console
 
 from smbench import targets as target_table
 from smbench.cli import common
+from smbench.cli.progress import progress
 from smbench.errors import SmbenchError
 
 
@@ -25,11 +26,33 @@ def _compile_options(args: argparse.Namespace) -> list[str]:
     return options
 
 
+def _target_list(text: str) -> list:
+    """--targets: targets of the target table (sm_121a), or devices of the device table, each
+    read as the plain target of its compute capability (gb10 -> sm_121), through the lookup
+    scan --gpu uses. The device's own target is said on stderr, so the column is recognised."""
+    from smbench.scan import rules
+
+    names = []
+    for part in (p.strip() for p in text.split(",")):
+        if part and part.lower() not in target_table.TARGETS and part.lower() != "all" \
+                and not part.lower().startswith(("sm_", "compute_")):
+            capability = rules.device_capability(part, "--targets")
+            if capability is None:
+                raise SmbenchError(f"--targets {part}: not a target ({', '.join(target_table.TARGETS)}) nor a "
+                                   f"device in smbench's table ({rules.device_names()})")
+            target, specific = f"sm_{capability[0]}{capability[1]}", target_table.best_native(*capability).name
+            print(f"smbench compat: {part} = {target}"
+                  + (f" ({specific}: its arch-specific instructions)" if specific != target else ""), file=sys.stderr)
+            part = target
+        names.append(part)
+    return target_table.parse_list(",".join(names), real_only=True)
+
+
 def cmd_compat(args: argparse.Namespace) -> int:
     from smbench import compat, compat_view
     from smbench.cache import Cache
 
-    target_list = target_table.parse_list(args.targets, real_only=True)
+    target_list = _target_list(args.targets)
     common.check_writable(args.output)
     if args.files:
         units = compat.user_units([Path(f) for f in args.files], _compile_options(args))
@@ -39,7 +62,7 @@ def cmd_compat(args: argparse.Namespace) -> int:
         units = compat.builtin_units()
     cache = Cache(enabled=not args.no_cache)
 
-    with common.progress("compiling") as update:
+    with progress("compiling", "smbench compat", "compiles") as update:
         update(total=len(units) * len(target_list))
         report = compat.run(units, target_list, cache=cache, jobs=args.jobs, on_done=lambda: update(advance=1))
 
@@ -53,7 +76,7 @@ def cmd_compat(args: argparse.Namespace) -> int:
         common.write(compat_view.render_markdown(report), args.output)
     else:
         terminal = args.output is None and common.stdout_is_terminal()
-        width = max(Console().width, compat_view.table_width(report)) if terminal else None
+        width = Console().width if terminal else None
         common.write(compat_view.render_table_text(report, width, colour=terminal), args.output)
     return _compat_status(report, args.fail_on)
 
@@ -75,12 +98,15 @@ def add_parser(sub) -> None:
                             description="Compile every kernel (yours, or smbench's own) for every target with "
                                         "NVRTC and read the machine code: no GPU needed.")
     compat.add_argument("files", nargs="*", metavar="FILE.cu",
-                        help="your CUDA files (extern \"C\" __global__ kernels); default: smbench's kernels/")
-    compat.add_argument("--targets", default="all", help="comma-separated, e.g. sm_80,sm_121,sm_121a (default all)")
+                        help="your CUDA files (their __global__ kernels, extern \"C\" or C++, shown demangled); "
+                             "default: smbench's kernels/")
+    compat.add_argument("--targets", default="all",
+                        help="comma-separated targets or devices, e.g. sm_80,sm_121a or gb10,rtx5090 (a device is "
+                             "its plain target: gb10 = sm_121); default all")
     compat.add_argument("--format", choices=("table", "json", "csv", "md"), default="table",
                         help="table (default), json (the matrix with its provenance: plot and report read it), "
                              "csv or md")
-    compat.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    common.out_file(compat)
     compat.add_argument("-I", dest="include", action="append", metavar="DIR", help="include directory")
     compat.add_argument("-D", dest="define", action="append", metavar="NAME[=VALUE]", help="preprocessor define")
     compat.add_argument("--nvrtc-option", action="append", metavar="OPT",

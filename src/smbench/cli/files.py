@@ -15,7 +15,7 @@ from smbench.errors import SmbenchError
 
 # What a status other than "complete" means for the figures in the file (smbench.results.STATUSES).
 UNFINISHED = {
-    "running": "the run is still going, or was killed before it could say so (SIGKILL, a lost machine)",
+    "running": "the run is still going, or was killed before it could say so, by SIGKILL or a lost machine",
     "interrupted": "the run was stopped (Ctrl-C or a signal) and kept the cases it had finished",
 }
 

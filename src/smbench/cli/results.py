@@ -4,12 +4,14 @@ files as one table, side by side with a noise test, and a file's configuration r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
 from rich.console import Console
 
 from smbench.cli import common, files
+from smbench.cli.progress import on_case, progress
 from smbench.errors import SmbenchError
 
 
@@ -28,8 +30,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if not args.files:
         raise SmbenchError("name at least one result file")
-    table = frames.frame([(Path(p).name, files.load(Path(p), "export")) for p in args.files])
-    if args.format == "csv":
+    named = [(Path(p).name, files.load(Path(p), "export")) for p in args.files]
+    terminal = args.output is None and common.stdout_is_terminal()
+    fmt = args.format or ("table" if terminal else "csv")  # a person at a terminal gets a table, a pipe CSV
+    if fmt == "table":
+        from smbench import export_view
+
+        rows = [row for name, document in named for row in frames.rows(document, name)]
+        common.write(export_view.render(rows, Console().width if terminal else 160, terminal), args.output)
+        return 0
+    table = frames.frame(named)
+    if fmt == "csv":
         common.write(table.to_csv(index=False), args.output)
     else:
         common.write(frames.to_markdown(table), args.output)
@@ -67,27 +78,30 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 def _rerun(args: argparse.Namespace) -> int:
     from smbench import ranks, rerun
 
-    files.load(args.file, "rerun", say=ranks.world().is_root)  # bad input and an unfinished file, said first
+    root = ranks.world().is_root
+    files.load(args.file, "rerun", say=root)  # bad input and an unfinished file, said first
     try:
-        outcome = rerun.rerun(args.file, args.out)
+        # A bar or progress lines on rank 0 (a rerun takes as long as the run it repeats).
+        with progress("running again", "smbench rerun", "cases") if root else contextlib.nullcontext(None) as update:
+            outcome = rerun.rerun(args.file, args.out, on_case(update) if update else None)
     except KeyboardInterrupt as stop:
         print(f"smbench rerun: interrupted ({stop})", file=sys.stderr)
         return 130
     if outcome is None:
         return 0  # a rank other than 0: rank 0 says what moved
-    print(f"rerun of {outcome.original} -> {outcome.new}")
+    common.say(f"rerun of {outcome.original} -> {outcome.new}")
     if outcome.config_changes:
-        print(f"configuration changed in {len(outcome.config_changes)} figures (not the same measurement):")
+        common.say(f"configuration changed in {len(outcome.config_changes)} figures (not the same measurement):")
         for line in outcome.config_changes:
-            print(f"  {line}")
+            common.say(f"  {line}")
     else:
-        print("configuration: same kernels (source hash), options, targets and sizes")
-    print(f"{len(outcome.moved)} figures moved beyond the noise of both runs; {outcome.steady} within it "
-          "(two-sided Mann-Whitney U, p < 0.01, and a gap larger than either IQR)")
+        common.say("configuration: same kernels (source hash), options, targets and sizes")
+    common.say(f"{len(outcome.moved)} figures moved beyond the noise of both runs; {outcome.steady} within it "
+               "(two-sided Mann-Whitney U, p < 0.01, and a gap larger than either IQR)")
     for line in outcome.moved:
-        print(f"  {line}")
+        common.say(f"  {line}")
     for line in outcome.unmatched:
-        print(f"  not in the new run: {line}")
+        common.say(f"  not in the new run: {line}")
     if args.fail_above is not None:
         regressed = outcome.regressions(args.fail_above)
         if regressed:
@@ -99,14 +113,22 @@ def _rerun(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub) -> None:
-    reference = sub.add_parser("reference", help="write the published reference results of the device table")
-    reference.add_argument("--out", type=Path, default=Path("results"), help="directory (default results/)")
+    reference = sub.add_parser("reference", help="write the published reference results of the device table",
+                               description="Write one result file per device of the device table, holding its "
+                                           "published figures (vendor specifications and others' measurements, each "
+                                           "with its source), for compare, plot and report to set runs beside.")
+    common.out_dir(reference, "results", "the reference files")
     reference.set_defaults(handler=cmd_reference)
 
-    export = sub.add_parser("export", help="result files as one CSV or Markdown table")
+    export = sub.add_parser("export", help="result files as one CSV or Markdown table",
+                            description="Every record of the result files (measured or published) as one table, a "
+                                        "row per figure: CSV for a spreadsheet or pandas, Markdown for a page, or a "
+                                        "table fitted to the terminal.")
     export.add_argument("files", nargs="+", type=Path, metavar="FILE.json", help="result files (measured or published)")
-    export.add_argument("--format", choices=("csv", "md"), default="csv", help="csv (default) or md")
-    export.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    export.add_argument("--format", choices=("csv", "md", "table"), default=None,
+                        help="csv (the default into a file or a pipe), md, or table (the default at a terminal: "
+                             "fitted to its width)")
+    common.out_file(export)
     export.set_defaults(handler=cmd_export)
 
     compare_parser = sub.add_parser("compare", help="the same benchmarks side by side, with ratios and a noise test",
@@ -123,13 +145,17 @@ def add_parsers(sub) -> None:
                                 help="exit 1 when a figure measured in the first file and another moved the wrong "
                                      "way (GB/s, TFLOP/s down; ns, us up) by more than PCT percent and beyond the "
                                      "noise of both (for CI: the first file is the baseline)")
-    compare_parser.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    common.out_file(compare_parser)
     compare_parser.set_defaults(handler=cmd_compare)
 
-    rerun_parser = sub.add_parser("rerun", help="run a result file's configuration again and say what moved")
+    rerun_parser = sub.add_parser("rerun", help="run a result file's configuration again and say what moved",
+                                  description="Run the suite, backend and settings recorded in a measured result file "
+                                              "again, write a new file, and say which figures moved beyond the noise "
+                                              "of both runs and which configuration changed (kernel source, options, "
+                                              "sizes). Exit 1 with --fail-above when a figure got slower.")
     rerun_parser.add_argument("file", type=Path, metavar="FILE.json",
                               help="a measured result file: its suite, backend and settings are run again")
-    rerun_parser.add_argument("--out", type=Path, default=Path("out"), help="directory for the new result file")
+    common.out_dir(rerun_parser, "out", "the new result file")
     rerun_parser.add_argument("--fail-above", type=common.percent, metavar="PCT",
                               help="exit 1 when any figure got slower by more than PCT percent, beyond the noise of "
                                    "both runs (for CI)")

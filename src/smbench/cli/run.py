@@ -8,12 +8,12 @@ import argparse
 import io
 import os
 import sys
-from pathlib import Path
 
 from rich.console import Console
 
 from smbench.backends import CHOICES
 from smbench.cli import common
+from smbench.cli.progress import on_case, progress
 from smbench.errors import SmbenchError
 
 
@@ -102,10 +102,8 @@ def _run(args: argparse.Namespace, world) -> int:
     err.print(f"smbench run: suite {suite.name}, backend {runner.name} ({runner.info['name']}; {runner.why})",
               highlight=False, soft_wrap=True)
     try:
-        with common.progress("planning") as update:
-            path, records = runner_module.execute(
-                suite, runner, only, args.out,
-                lambda case, number, total: update(total=total, completed=number, description=case.label))
+        with progress("planning", "smbench run", "cases") as update:
+            path, records = runner_module.execute(suite, runner, only, args.out, on_case(update))
     except runner_module.RunInterrupted as stop:
         print(f"smbench run: interrupted; {stop.records} finished cases kept in {stop.path} "
               f"(status \"interrupted\")", file=sys.stderr)
@@ -179,7 +177,7 @@ def add_parser(sub) -> None:
                      help="auto: the CUDA GPU if there is one, else MLX on a Mac with Metal, else the CPU reference "
                           "path; mlx: Apple silicon through MLX (on Linux MLX's CPU device, not Apple hardware)")
     run.add_argument("--only", metavar="FAMILY,...", help=", ".join(families) + " (default: all)")
-    run.add_argument("--out", type=Path, default=Path("out"), help="directory for the result file (default out/)")
+    common.out_dir(run, "out", "the result file")
     run.add_argument("--list", action="store_true",
                      help="print the cases the suite would run on this machine, with an estimated time; run nothing")
     common.suite_options(run)

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from smbench.cli import common
+from smbench.cli.progress import progress
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -17,7 +18,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from smbench.scan import view
 
     common.check_writable(args.output)
-    with common.progress("reading device code") as update:
+    with progress("reading device code", "smbench scan", "files") as update:
         result = scan.run(list(args.paths), args.gpu, detail=args.detail, on_total=lambda n: update(total=n),
                           on_file=lambda _: update(advance=1))
     terminal = args.format == "table" and args.output is None and common.stdout_is_terminal()
@@ -53,7 +54,7 @@ def add_parser(sub) -> None:
                            "rtx5090, a100; repeat for a column each (default: the GPU present, else gb10)")
     scan.add_argument("--format", choices=("table", "md", "csv", "json"), default="table",
                       help="table (default), md, csv, or json (rows and provenance; smbench report reads it)")
-    scan.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout (report reads JSON)")
+    common.out_file(scan, " (report reads the JSON)")
     scan.add_argument("--detail", action="store_true",
                       help="also list kernels and registers per architecture (runs cuobjdump on each file)")
     scan.add_argument("--fail-on", choices=("never", "none", "jit"), default="never",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
@@ -99,8 +98,12 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub) -> None:
-    targets = sub.add_parser("targets", help="the CUDA target table: what each target compiles")
+    targets = sub.add_parser("targets", help="the CUDA target table: what each target compiles",
+                             description="The CUDA targets smbench knows (sm_80 ... sm_121a and the family 'f' "
+                                         "targets): compute capability, architecture, which GPUs run the code, "
+                                         "whether this NVRTC compiles for it, and which tensor-core and memory "
+                                         "instructions each has (checked against NVRTC by the test suite).")
     targets.add_argument("--format", choices=("table", "json", "csv", "md"), default="table",
                          help="table (default), json (every feature of every target), csv or md")
-    targets.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
+    common.out_file(targets)
     targets.set_defaults(handler=cmd_targets)
