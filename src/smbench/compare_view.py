@@ -58,14 +58,9 @@ def render_text(tables: list[compare.Table], terminal: bool, width: int, problem
     for table in tables:
         print_fitted(console, table.title, columns_of(table), rows_of(table), stack=True)
         if table.absent:
-            _say(console, f"not in this table (no such figures): {', '.join(table.absent)}", "dim")
-    _say(console, compare.NOTE, "dim")
+            screen.say(console, f"not in this table (no such figures): {', '.join(table.absent)}", "dim")
+    screen.say(console, compare.NOTE, "dim")
     for line in problems:
-        _say(console, f"REGRESSED: {line}", "red")
+        screen.say(console, f"REGRESSED: {line}", "red")
     return console.file.getvalue()
 
-
-def _say(console: Console, text: str, style: str) -> None:
-    """A line under the tables, wrapped between words (a number with its unit kept whole)."""
-    for line in screen.wrap(text, console.width, indent=2):
-        console.print(Text(line, style=style), soft_wrap=True)

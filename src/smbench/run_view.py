@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from smbench import origin
+from smbench import origin, screen
 
 VERDICT_STYLE = {"normal": "green", "low": "red", "suspicious-high": "magenta", "cache": "dim",
                  "no expectation": "dim", "half rate": "yellow", "twice expected": "magenta", "emulated": "yellow",
@@ -199,7 +199,7 @@ def print_fitted(console: Console, title: str, columns: list[Column], rows: list
     if caption:
         notes.append(caption)
     if notes:
-        console.print(Text(" ".join(notes), style="dim"))
+        screen.say(console, " ".join(notes), "dim", indent=0)
 
 
 def render(document: dict, console: Console) -> None:
@@ -213,7 +213,7 @@ def render(document: dict, console: Console) -> None:
         title += f"; {origin.not_hardware(document)}: the figures are the host CPU's"
     if expected:
         title += f"; expected DRAM bandwidth {expected['gbps']:g} GB/s ({expected['kind']}: {expected['source']})"
-    console.print(Text(title, style="bold"), soft_wrap=True)
+    screen.say(console, title, "bold")
     for family in registry().values():
         if family.view is not None:
             family.view(records, console)
@@ -228,7 +228,7 @@ def print_table(console: Console, table: Table | None, caption: str) -> None:
     """A family's table with the line that says how to read it; nothing when it has no rows."""
     if table is not None:
         console.print(table)
-        console.print(Text(caption, style="dim"), soft_wrap=True)
+        screen.say(console, caption, "dim")
 
 
 def _render_outcomes(document: dict, console: Console) -> None:
@@ -239,10 +239,10 @@ def _render_outcomes(document: dict, console: Console) -> None:
     for record in skipped:
         reasons.setdefault(record["reason"], []).append(record.get("kernel") or record["benchmark"])
     for reason, names in reasons.items():
-        console.print(f"skipped {len(names)}: {reason}", soft_wrap=True, highlight=False, markup=False)
+        screen.say(console, f"skipped {len(names)}: {reason}")
     for record in failed:
-        console.print(Text(f"FAILED {record.get('kernel') or record['benchmark']} "
-                           f"{record.get('memory', '')}: {record['reason']}", style="red"), soft_wrap=True)
+        screen.say(console, f"FAILED {record.get('kernel') or record['benchmark']} "
+                            f"{record.get('memory', '')}: {record['reason']}", "red")
     ok = sum(r["status"] == "ok" for r in records)
     console.print(f"{ok} ok, {len(failed)} failed, {len(skipped)} skipped; status {document['status']}",
                   highlight=False)

@@ -16,13 +16,14 @@ UNITS = ("ns", "us", "ms", "s", "B", "KiB", "MiB", "GiB", "TiB", "kB", "MB", "GB
          "TOPS", "GFLOP/s", "T(FL)OP/s", "W", "MHz", "GHz", "cycles", "cases", "ranks", "registers", "files")
 _NUMBER_UNIT = re.compile(r"(\d)( )(" + "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
                           + r")(?=$|[\s,;:.)\]])")
+_FROM_TO = re.compile(r"(\d) -> (\d)")  # a figure that moved, "22.3 -> 11.3 GB/s", read as one
 _GLUE = "\u00a0"  # textwrap breaks at ASCII whitespace only: a no-break space holds a pair together
 
 
 def wrap(text: str, width: int, indent: int = 0, first: str = "") -> list[str]:
     """`first` + text wrapped to `width` display columns, later lines indented by `indent`;
     between words only (a word longer than the room left gets a line of its own)."""
-    glued = _NUMBER_UNIT.sub(lambda m: m.group(1) + _GLUE + m.group(3), text)
+    glued = _NUMBER_UNIT.sub(lambda m: m.group(1) + _GLUE + m.group(3), _FROM_TO.sub(f"\\1{_GLUE}->{_GLUE}\\2", text))
     room = max(width, indent + 12)
     wrapper = textwrap.TextWrapper(width=room, initial_indent=first, subsequent_indent=" " * indent,
                                    break_long_words=False, break_on_hyphens=False)
@@ -45,3 +46,11 @@ def hanging(label: str, text: str, width: int, label_width: int) -> list[str]:
     head = f"{label:<{label_width}} "
     return wrap(text, width, indent=len(head), first=head)
 
+
+
+def say(console, text: str, style: str = "", indent: int = 2) -> None:
+    """`text` printed on a rich console as wrap() lays it out at the console's width."""
+    from rich.text import Text
+
+    for line in wrap(text, console.width, indent=indent):
+        console.print(Text(line, style=style), soft_wrap=True)

@@ -155,7 +155,8 @@ def _list_cases(suite, runner, only: set[str]) -> int:
     out += [f"note: {text}" for text in notes.values() if text]
     out.append(f"estimated {_duration(total)} in all (each case's timing budget of {budget:g} s times its timed "
                f"measurements, plus its setup and checks; the first build of each kernel comes on top)")
-    common.write("\n".join(out) + "\n", None)
+    for line in out:
+        common.say(line)
     return 0
 
 
