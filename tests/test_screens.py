@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT, run_cli_here
 from rich.console import Console
 from screen_check import check_fits, plain
+from test_compat import PARTIAL
 from test_run import TINY
 
 from smbench import cli
@@ -25,26 +26,14 @@ RESULTS = ROOT / "results"
 CPU_RUN = RESULTS / "cpu-reference-quick-x86_64-2cpu.json"
 LONG = "a-folder-whose-name-goes-on/and-on-and-on/as-paths-on-a-cluster-do/for-ever"
 
-# C++ kernels (long names once demangled) and tensor-core ones that some targets reject.
+# C++ kernels (long names once demangled) beside tensor-core ones that some targets reject (test_compat's).
 KERNELS = r"""
 template <int N> __global__ void scale_by(float *y, const float *x, int n, float factor) {
     y[threadIdx.x] = x[threadIdx.x] * N * factor + n;
 }
 template __global__ void scale_by<4>(float *, const float *, int, float);
 __global__ void axpy(float a, const float *x, float *y, int n) { if (threadIdx.x < n) y[threadIdx.x] += a * x[threadIdx.x]; }
-extern "C" __global__ void f16_mma(const unsigned *in, float *out) {
-    float d[4] = {0, 0, 0, 0};
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%4,%4,%4}, {%5,%5}, {%0,%1,%2,%3};"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(in[0]), "r"(in[1]));
-    out[threadIdx.x] = d[0] + d[1] + d[2] + d[3];
-}
-extern "C" __global__ void fp4_mma(const unsigned *in, float *out) {
-    float d[4] = {0, 0, 0, 0};
-    asm volatile("mma.sync.aligned.m16n8k32.row.col.kind::f8f6f4.f32.e2m1.e2m1.f32 {%0,%1,%2,%3}, {%4,%4,%4,%4}, {%5,%5}, {%0,%1,%2,%3};"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(in[0]), "r"(in[1]));
-    out[threadIdx.x] = d[0] + d[1] + d[2] + d[3];
-}
-"""
+""" + PARTIAL
 
 
 @pytest.fixture
@@ -76,7 +65,7 @@ def test_compat(terminal, tmp_path):
     source.write_text(KERNELS)
     targets = "sm_80,sm_89,sm_90,sm_90a,sm_100a,sm_120,sm_120a,gb10,sm_121a"
     both(lambda width: screen(width, "compat", str(source), "--targets", targets, "--fail-on", "never"),
-         whole=("scale_by<4>", "HMMA", "sm_121a", "→80:no", "axpy(float, float const*, float*, int)"))
+         whole=("scale_by<4>", "HMMA", "QMMA", "sm_121a", "✗ →80:HMMA", "axpy(float, float const*, float*, int)"))
 
 
 def test_scan(terminal):
