@@ -102,3 +102,34 @@ def test_every_output_path_is_out_and_the_old_spelling_still_works(tmp_path):
     code, _, err = run_cli_here("targets", "--format", "csv", "--out", str(tmp_path / "b.csv"))
     assert code == 0, err
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text() != ""
+
+
+def test_selftest_on_the_cpu_path_says_no_gpu_kernel_ran(monkeypatch, tmp_path):
+    """'176 kernels ran' was printed where the CPU reference path ran every case and no kernel."""
+    from smbench import run, selftest
+
+    records = [{"family": "stream", "benchmark": "copy", "status": "ok"}] * 3
+    monkeypatch.setattr(run, "execute", lambda *args, **kwargs: (tmp_path / "r.json", records))
+    code, lines, _ = selftest.run("cpu", tmp_path, width=120)
+    assert code == 0
+    assert lines[-1] == "selftest passed: 3 cases ran on the CPU reference path (no GPU kernel) and validated"
+    assert not any("kernels ran" in line for line in lines)
+
+
+def test_the_bench_screen_promises_only_what_it_prints():
+    """No '% of the clock-based peak' on the CPU path, which has no SM clock; a cache level's
+    name ending in a number is kept apart from its figure ('cache 2: 239.9 ns', not 'cache 2 239.9 ns')."""
+    import json
+
+    from conftest import ROOT
+
+    from smbench import headlines
+
+    document = json.loads((ROOT / "results" / "cpu-reference-quick-x86_64-2cpu.json").read_text(encoding="utf-8"))
+    lines = dict(line for line in headlines.family_lines(document) if line[0])
+    assert "clock-based" not in lines["tensor"] and "FP16 0.002251" in lines["tensor"]
+    assert "cache: 122.4 ns; cache 2: 239.9 ns" in lines["latency"]
+    peak = next(r for r in document["records"] if r["family"] == "peak" and r["status"] == "ok")
+    document["records"] = [{**peak, "percent_of_clock_peak": 91.5}]
+    (tensor,) = [text for label, text in headlines.family_lines(document) if label == "tensor"]
+    assert "(% of the clock-based peak)" in tensor and "(92%)" in tensor
