@@ -63,7 +63,7 @@ def test_bench_into_a_pipe_has_no_padding(tmp_path, monkeypatch, capsys, small_m
     # Where a bar cannot be drawn (CI, `make bench | tee log`): a line per family and at the end of each step.
     progress = [line for line in captured.err.splitlines() if line.startswith("smbench bench: ")]
     assert any(re.fullmatch(r"smbench bench: stream: 0 of \d+ cases done, 0:\d\d elapsed", line) for line in progress)
-    assert any(re.fullmatch(r"smbench bench: finished: (\d+) of \1 compiles done, \d+:\d\d elapsed", line)
+    assert any(re.fullmatch(r"smbench bench: finished: (\d+) of \1 cases done, \d+:\d\d elapsed", line)
                for line in progress), progress
 
 

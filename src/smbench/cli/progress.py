@@ -30,6 +30,7 @@ class Lines:
         self.started = self.last = clock()
         self.completed, self.total, self.description, self.section = 0, None, description, None
         self.lock = threading.Lock()
+        self.said = 0
 
     def update(self, completed=None, total=None, description=None, advance=None, section=None, **_) -> None:
         with self.lock:
@@ -55,6 +56,7 @@ class Lines:
     def _say(self, what: str) -> None:
         """One line (called with the lock held)."""
         self.last = self.clock()
+        self.said += 1
         planned = f" of {self.total}" if self.total is not None else ""
         line = (f"{self.command}: {what}: {self.completed}{planned}{' ' + self.unit if self.unit else ''} done, "
                 f"{_clock_text(self.last - self.started)} elapsed")
@@ -84,9 +86,10 @@ def progress(description: str, command: str = "smbench", unit: str = ""):
             yield lines.update
         finally:
             stop.set()
-        with lines.lock:  # only when the work ended without an exception: the total and the time
-            lines.completed = lines.total if lines.total is not None else lines.completed
-            lines._say("finished")
+        with lines.lock:  # when the work ended without an exception and said anything: the total and the time
+            if lines.said:  # (a compile of a few seconds stays as quiet in a pipe as before)
+                lines.completed = lines.total if lines.total is not None else lines.completed
+                lines._say("finished")
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
