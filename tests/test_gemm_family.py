@@ -375,7 +375,7 @@ class _FakeGpuRunner:
         from smbench import devices
 
         self.outcome, self.suite = outcome, suites.load("quick")
-        self.expected, self.spec = devices.expected_bandwidth("NVIDIA H100 80GB HBM3", "9.0")
+        self.dram_bandwidth, self.spec = devices.expected_bandwidth("NVIDIA H100 80GB HBM3", "9.0")
 
     def part(self, family):
         return types.SimpleNamespace(

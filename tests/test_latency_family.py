@@ -130,7 +130,7 @@ def _cpu_case(pattern="random", mode="latency", size=64 * KIB):
 
 class _CpuRunner:
     name = "cpu"
-    l2_bytes = 1 << 20
+    last_level_cache_bytes = 8 << 20
     info = {"name": "test CPU", "l2_bytes": 1 << 20, "l3_bytes": 8 << 20, "free_bytes": 8 << 30}
 
 
@@ -255,7 +255,7 @@ def test_the_sweep():
 
 class _GpuRunner:
     name = "cuda"
-    l2_bytes = 50 * MIB
+    last_level_cache_bytes = 50 * MIB
 
     def __init__(self, free=140 * GIB, unified=False, managed=True, mapped=True):
         self.info = {"name": "test GPU", "free_bytes": free, "unified_memory": unified}

@@ -29,8 +29,8 @@ def _runner(spec, info, seconds=1e-3, first_touch=None):
         transfer_blocked=lambda host: True,
         time_transfer=lambda direction, host, nbytes, policy: (summarize([seconds, seconds]),
                                                                 Validation(True, 1, "ok")))
-    return types.SimpleNamespace(name="cuda", spec=spec, expected=spec.memory_bandwidth, info=info,
-                                 dram_threshold=200 << 20, part=lambda family: part,
+    return types.SimpleNamespace(name="cuda", spec=spec, dram_bandwidth=spec.memory_bandwidth, info=info,
+                                 last_level_cache_bytes=50 << 20, part=lambda family: part,
                                  sampler=lambda: __import__("smbench.telemetry", fromlist=["NoTelemetry"])
                                  .NoTelemetry("stand-in"))
 

@@ -294,7 +294,8 @@ class FakeCudaRunner:
 
     def __init__(self, facts, free_bytes):
         self.facts = facts
-        self.l2_bytes = facts.l2_bytes
+        self.last_level_cache_bytes = facts.l2_bytes
+        self.figures_are_host_cpu = False
         self.info = {"free_bytes": free_bytes, "unified_memory": facts.integrated}
 
     def memory_kinds(self):

@@ -70,7 +70,7 @@ def run_gemm(case: Case, runner, policy) -> dict:
     stats = outcome["stats"]
     mma_peak, peak_source = runner.part("peak").loop_rate(runner, fmt.peak_key, policy)
     spec = devices.spec_peak(runner.spec, peak.BY_KEY[fmt.peak_key].spec_keys)
-    expected = runner.expected
+    expected = runner.dram_bandwidth
     merit = gemm.figures(fmt, shape, stats.median, mma_peak, spec.value if spec else None,
                          expected.value if expected else None)
     cublas, fallback = outcome["cublas"], outcome["fallback"]

@@ -72,7 +72,7 @@ def run_record(case: Case, runner, policy, settings: dict) -> dict:
         return {**record, "status": outcome["status"], "reason": outcome["reason"]}
     stats = outcome["stats"]
     spec = devices.spec_peak(runner.spec, SPEC_KEYS[fmt.encoding])
-    expected = runner.expected
+    expected = runner.dram_bandwidth
     merit = gemm.figures(fmt, shape, stats.median, None, spec.value if spec else None,
                          expected.value if expected else None)
     record.update({"status": "ok", "time_s": stats.to_dict(), "telemetry": outcome["telemetry"].to_dict(),
@@ -100,7 +100,7 @@ def measure(fmt: gemm.Format, shape: gemm.Shape, runner, policy, settings: dict)
     refused = refusal(fmt)
     if refused:
         raise Skip(f"mx.matmul does not multiply {fmt.encoding}: {refused}")
-    if runner.on_host and shape.ops / 1e9 > settings["cpu_max_gflop"]:
+    if runner.figures_are_host_cpu and shape.ops / 1e9 > settings["cpu_max_gflop"]:
         raise Skip(f"{shape.ops / 1e9:.1f} GFLOP: on MLX's CPU device GEMMs run up to {settings['cpu_max_gflop']:g} "
                    f"GFLOP ([gemm] cpu_max_gflop)")
     need = gemm.footprint(fmt, shape) + backend.per_sample(shape.m * shape.n * 4) * shape.m * shape.n * 4

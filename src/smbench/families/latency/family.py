@@ -10,6 +10,7 @@ import time
 from typing import Callable
 
 from smbench.axes import Axes, Axis, Derived, Point, Setting
+from smbench.backends.runners import dram_starts
 from smbench.cases import Case, base_record, case_of
 from smbench.errors import SmbenchError
 from smbench.families import Family, PlanPart, latency
@@ -41,8 +42,8 @@ AXES = Axes(
                           "1, 2, 4 or 8 independent chains per thread in loaded mode"), field="chains_per_thread"),
     Setting("sizes_kib", None, (_nonempty(is_int(1)), "a list of whole KiB >= 1 (instead of the sweep)")),
     Setting("smallest_kib", 4, (is_int(1), "a whole number of KiB >= 1 (the sweep's smallest working set)")),
-    Setting("largest_mib", None, (is_int(1), "a whole number of MiB >= 1 (default: 4 x L2 or 1 GiB, whichever is "
-                                             "larger)")),
+    Setting("largest_mib", None, (is_int(1), "a whole number of MiB >= 1 (default: 4 x the last-level cache or "
+                                             "1 GiB, whichever is larger)")),
     Setting("points_per_octave", 1, (lambda v: v in (1, 2, 4) and not isinstance(v, bool),
                                      "1, 2 or 4 sizes per doubling")),
     Setting("size_step", 1, (power_of_two(1), "a power of two >= 1 (the factor between sizes: 4 = every 4x; 1 = "
@@ -72,13 +73,13 @@ def sizes(suite, runner) -> tuple[list[int], str]:
     """The working sets of the sweep (bytes), and what capped it."""
     settings = suite.section("latency")
     explicit = settings["sizes_kib"]
-    llc = runner.l2_bytes or 0
     caps = []
     largest_mib = settings["largest_mib"]
     if largest_mib:
         caps.append((largest_mib * latency.MIB, f"the suite's largest_mib, {largest_mib} MiB"))
     else:
-        caps.append((max(4 * llc, latency.GIB), f"max(4 x L2 = {4 * llc / latency.MIB:.0f} MiB, 1 GiB)"))
+        dram = dram_starts(runner.last_level_cache_bytes)
+        caps.append((max(dram, latency.GIB), f"max(4 x the last-level cache = {dram / latency.MIB:.0f} MiB, 1 GiB)"))
     if runner.name == "cpu":
         cpu_caps = [m for m in (settings["cpu_largest_mib"], suite.section("cpu")["largest_mib"]) if m]
         caps.append((min(cpu_caps) * latency.MIB, f"the CPU path's cap, {min(cpu_caps)} MiB"))
@@ -173,12 +174,11 @@ def run_latency(case: Case, runner, policy) -> dict:
         from smbench.families.latency import cuda
 
         record["kernel"] = latency.kernel_name(p["cache_op"], p["chains_per_thread"])
-        record["llc_bytes"] = runner.l2_bytes
         outcome = cuda.run_chase(ring, p, runner, policy)
     else:
         record["kernel"] = "numpy"
-        record["llc_bytes"] = max(runner.info.get("l2_bytes") or 0, runner.info.get("l3_bytes") or 0) or None
         outcome = cpu_chase(ring, p, policy)
+    record["llc_bytes"] = runner.last_level_cache_bytes or None
     record.update({k: v for k, v in outcome.items() if k not in ("stats", "telemetry", "sm_clock")})
     telemetry = outcome.get("telemetry")
     if telemetry is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from smbench import devices
+from smbench.backends.runners import dram_starts
 from smbench.axes import Axes, Axis, Derived, Setting, Values
 from smbench.cases import HOME_MEMORY, MIB, base_record, case_of
 from smbench.families import Family, PlanPart, require, stream
@@ -19,7 +20,8 @@ AXES = Axes(
     Axis("dtypes", "dtype", default=("f32",), choices=tuple(stream.DTYPES)),
     Axis("widths", "width", default=(16,), choices=(4, 8, 16), help="bytes per access (a vector of the type)"),
     Derived("memory", "the device's own memory, then each other kind it offers (managed, pinned, pageable)"),
-    Derived("working_set", "bytes of all the kernel's arrays: 32 KiB doubling to max(4 x L2, 1 GiB), capped", unit="bytes"),
+    Derived("working_set", "bytes of all the kernel's arrays: 32 KiB doubling to max(4 x the last-level cache, "
+                           "1 GiB), capped", unit="bytes"),
     Derived("path", "on the mlx backend: MLX operations or Metal kernels"),
     Setting("memory_kinds_operations", (), OPERATION_LIST,
             "the operations also run in every other memory kind, at the largest size"),
@@ -33,13 +35,12 @@ AXES = Axes(
 
 
 def stream_sizes(suite, runner) -> tuple[list[int], str]:
-    on_host = getattr(runner, "on_host", runner.name == "cpu")  # the host's memory: the CPU path, MLX's CPU device
     settings = suite.section("stream")
     caps = [(settings["largest_mib"], "the suite's cap"),
-            (suite.section("cpu")["largest_mib"] if on_host else None, "the suite's CPU cap")]
+            (suite.section("cpu")["largest_mib"] if runner.figures_are_host_cpu else None, "the suite's CPU cap")]
     caps = [(mib, what) for mib, what in caps if mib]
     largest, what = min(caps) if caps else (None, "")
-    sizes, _, why = stream.sweep_sizes(runner.l2_bytes, runner.info["free_bytes"],
+    sizes, _, why = stream.sweep_sizes(runner.last_level_cache_bytes, runner.info["free_bytes"],
                                        bool(runner.info.get("unified_memory")),
                                        largest=largest * MIB if largest else None)
     if largest:
@@ -106,7 +107,7 @@ def run_stream(case: Case, runner, policy) -> dict:
     if not validation.ok:
         return {**record, "status": "failed", "reason": f"validation failed: {validation.detail}"}
     median_gbps = moved / stats.median / 1e9
-    dram = moved >= runner.dram_threshold
+    dram = moved >= dram_starts(runner.last_level_cache_bytes)
     expected, basis = expectation_of(p["memory"], p["op"], elements, itemsize, runner)
     record.update({
         "status": "ok", "time_s": stats.to_dict(),
@@ -134,8 +135,8 @@ def run_stream(case: Case, runner, policy) -> dict:
 # pageable: the same on a unified device; on a discrete GPU (HMM) the driver decides where
 # pages end up, so no expectation.
 def expectation_of(memory: str, op: str, elements: int, itemsize: int, runner):
-    spec = getattr(runner, "spec", None)
-    dram = runner.expected
+    spec = runner.spec
+    dram = runner.dram_bandwidth
     if memory in ("device", "host", "managed", "managed-prefetch") or runner.name != "cuda":
         return dram, "the DRAM spec" if dram else "no DRAM figure"
     info = runner.info
