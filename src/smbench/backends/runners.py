@@ -60,9 +60,17 @@ class Runner:
         return importlib.util.find_spec(f"smbench.families.{family}.{self.name}") is not None
 
     def lacks(self, family) -> str:
-        """Why this backend cannot run the family at all ('' when it can): only a backend that
-        runs just the families with a part of their own for it (mlx) says anything here."""
-        return ""
+        """Why this backend cannot run the family at all ('' when it can): a family that needs a
+        part of its own for each backend (Family.needs) and has none for this one. The run
+        writes one skipped row with this reason instead of a row per case; the family's own
+        words come first."""
+        if not family.needs or self.has_part(family.name):
+            return ""
+        from smbench.families import registry
+
+        runs = ", ".join(name for name, other in registry().items() if other.needs and self.has_part(name))
+        return (f"{family.needs}: the {self.name} backend runs the families with a {self.name} part ({runs}); "
+                f"{family.name} has none")
 
     def sampler(self):
         return NoTelemetry(f"{self.name.upper()} backend: no GPU telemetry")
@@ -174,14 +182,6 @@ class MlxRunner(Runner):
 
     def sampler(self):
         return NoTelemetry(self.backend.telemetry_note(self.metal))
-
-    def lacks(self, family) -> str:
-        if self.has_part(family.name):
-            return ""
-        from smbench.families import registry
-
-        runs = ", ".join(name for name in registry() if self.has_part(name))
-        return f"the mlx backend runs the families with an MLX part ({runs}); {family.name} has none"
 
 
 def make_runner(name: str, suite):

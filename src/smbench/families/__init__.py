@@ -29,6 +29,14 @@ class PlanPart:
 
 
 @dataclass(frozen=True)
+class SizeCap:
+    """The largest size a backend allows a family's sweep, and why (the result file's notes say it)."""
+
+    bytes: int
+    why: str
+
+
+@dataclass(frozen=True)
 class Family:
     name: str
     rank: int  # where its cases come in a run: smaller first
@@ -57,6 +65,10 @@ class Family:
     # Runs on every rank of a multi-rank launch (mpiexec, srun), its cases called by all of them
     # together; a family without it runs only in a single process (smbench.run.plan leaves it out).
     all_ranks: bool = False
+    # What it needs a backend's own part for, in its words ("kernel launches need a GPU"): on a
+    # backend without families/<name>/<backend>.py it is one skipped row that says so. "" for a
+    # family whose run needs no backend part (it runs anywhere).
+    needs: str = ""
 
 
 @functools.lru_cache(maxsize=None)

@@ -7,9 +7,10 @@ import math
 from smbench import devices
 from smbench.backends.runners import dram_starts
 from smbench.axes import Axes, Axis, Derived, Setting, Values
-from smbench.cases import HOME_MEMORY, MIB, base_record, case_of
+from smbench.cases import HOME_MEMORY, MIB, Case, base_record, case_of
 from smbench.families import Family, PlanPart, require, stream
 from smbench.families.stream import publish
+from smbench.families.stream.part import Work
 from smbench.families.stream import view
 from smbench.settings import power_of_two, is_int, list_of
 
@@ -65,19 +66,20 @@ def plan(suite, runner) -> PlanPart:
     part = PlanPart()
     settings = suite.section("stream")
     sizes, part.notes["sweep_cap"] = stream_sizes(suite, runner)
-    if runner.name == "mlx":  # MLX operations and, on Metal, Metal kernels at each width
-        part.cases = runner.part("stream").plan_cases(settings, sizes, runner)
+    own = runner.part("stream").plan_cases
+    if own is not None:  # a backend with cases of its own (MLX: its operations, then Metal kernels)
+        part.cases = own(settings, sizes, runner)
         return part
-    home = "device" if runner.name == "cuda" else "host"
     fits = lambda f: f["width"] in stream.WIDTHS[f["dtype"]]  # noqa: E731 - f64 has no 4-byte access
-    part.cases = [_case(p) for p in AXES.points(settings, derived={"memory": [home], "working_set": sizes},
-                                                applies=fits)]
-    if runner.name == "cuda" and sizes:
+    part.cases = [_case(p) for p in AXES.points(settings, derived={"memory": [runner.home_memory],
+                                                                   "working_set": sizes}, applies=fits)]
+    others = [kind for kind in runner.memory_kinds() if kind.kind != runner.home_memory]
+    if others and sizes:
         # The CPU writes every byte of these before the run (and the kernel's first touch moves
         # managed pages): the suite may hold them to a smaller working set than the sweep's top.
         cap = settings["memory_kinds_largest_mib"]
         working_set = ([size for size in sizes if not cap or size <= cap * MIB] or sizes[:1])[-1]
-        offered = {kind: ok or why or "not offered" for kind, ok, why in runner.memory_kinds() if kind != "device"}
+        offered = {kind.kind: kind.offered or kind.why or "not offered" for kind in others}
         others = Values({**settings, "operations": list(settings["memory_kinds_operations"]),
                          "dtypes": settings["dtypes"][:1], "widths": [max(settings["widths"])]})
         part.last = [_case(p) for p in AXES.points(others, derived={"memory": list(offered), "working_set": [working_set]},
@@ -97,13 +99,11 @@ def run_stream(case: Case, runner, policy) -> dict:
     moved = stream.OPERATIONS[p["op"]].bytes_moved(elements, itemsize)
     record.update({"elements": elements, "working_set_bytes": moved, "bytes_moved": moved,
                    "formula": stream.OPERATIONS[p["op"]].formula})
-    extra = {"path": p["path"]} if "path" in p else {}
-    stats, validation, launch, telemetry, kernel = runner.part("stream").run_case(
-        runner, p["op"], p["dtype"], p["width"], p["memory"], elements, policy, **extra)
-    launch = dict(launch)
-    first_touch = launch.pop("first_touch_s", None)
-    record.update({"validation": validation.to_dict(), "launch": launch, "telemetry": telemetry.to_dict(),
-                   **kernel})
+    measured = runner.part("stream").run_case(
+        runner, Work(p["op"], p["dtype"], p["width"], p["memory"], elements, p.get("path", "")), policy)
+    stats, validation, first_touch = measured.stats, measured.validation, measured.first_touch_s
+    record.update({"validation": validation.to_dict(), "launch": measured.how,
+                   "telemetry": measured.telemetry.to_dict(), **measured.kernel})
     if not validation.ok:
         return {**record, "status": "failed", "reason": f"validation failed: {validation.detail}"}
     median_gbps = moved / stats.median / 1e9
@@ -137,7 +137,7 @@ def run_stream(case: Case, runner, policy) -> dict:
 def expectation_of(memory: str, op: str, elements: int, itemsize: int, runner):
     spec = runner.spec
     dram = runner.dram_bandwidth
-    if memory in ("device", "host", "managed", "managed-prefetch") or runner.name != "cuda":
+    if memory in (runner.home_memory, "managed", "managed-prefetch"):
         return dram, "the DRAM spec" if dram else "no DRAM figure"
     info = runner.info
     if memory == "pageable" and not devices.unified(info, spec):
@@ -161,4 +161,5 @@ FAMILY = Family("stream", rank=10,
                 summary="memory bandwidth: BabelStream's kernels over a working-set sweep and every memory kind",
                 axes=AXES, plan=plan, run=run_stream, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, report_section=publish.llm_section,
-                plots=publish.bandwidth_vs_size, headline=view.headline)
+                plots=publish.bandwidth_vs_size, headline=view.headline,
+                needs="the stream operations are each backend's own code (CUDA kernels, NumPy, MLX)")
