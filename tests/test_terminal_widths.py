@@ -142,7 +142,7 @@ def test_targets_in_a_terminal_keeps_every_mark(width, monkeypatch, capsys):
     from smbench import targets as target_table
 
     monkeypatch.setenv("COLUMNS", str(width))
-    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(cli.common, "stdout_is_terminal", lambda: True)
     assert cli.main(["targets"]) == 0
     text = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
     lines = text.splitlines()
@@ -153,5 +153,5 @@ def test_targets_in_a_terminal_keeps_every_mark(width, monkeypatch, capsys):
         marks = " ".join(rows)
         assert rows and marks.count("│") >= 2, target.name
     header_cells = " ".join(line for line in lines if line.startswith("┃"))
-    for _, short, _ in cli._TARGET_COLUMNS:
+    for _, short, _ in cli.targets.TARGET_COLUMNS:
         assert short in header_cells

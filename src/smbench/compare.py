@@ -237,27 +237,9 @@ def render(tables: list[Table], fmt: str, terminal: bool = False, width: int = 2
                     for row, entries in zip(t.rows, t.entries)]
             out += [""] + ([f"Not in this table (no such figures): {', '.join(t.absent)}", ""] if t.absent else [])
         return "\n".join(out + [NOTE] + [f"REGRESSED: {line}" for line in problems]) + "\n"
-    import io
+    from smbench import compare_view  # the terminal layout: fitted to the width, every cell whole
 
-    from rich.console import Console
-    from rich.table import Table as RichTable
-    from rich.text import Text
-
-    console = Console(file=io.StringIO(), width=width, force_terminal=terminal)
-    for t in tables:
-        shown = RichTable(title=t.title, title_justify="left")
-        for number, column in enumerate(t.columns):
-            shown.add_column(column, justify="left" if number == 0 else "right", overflow="fold")
-        for row, entries in zip(t.rows, t.entries):
-            shown.add_row(*_cells(t, row, entries))
-        console.print(shown)
-        if t.absent:
-            console.print(Text(f"not in this table (no such figures): {', '.join(t.absent)}", style="dim"),
-                          soft_wrap=True)
-    console.print(Text(NOTE, style="dim"), soft_wrap=True)
-    for line in problems:
-        console.print(Text(f"REGRESSED: {line}", style="red"), soft_wrap=True)
-    return console.file.getvalue()
+    return compare_view.render_text(tables, terminal, width, problems)
 
 
 def _table_json(table: Table) -> dict:

@@ -406,7 +406,7 @@ def run(units: Sequence[SourceUnit], targets: Sequence[target_table.Target], cac
         for target in live:
             _add_fallbacks(unit, target, mine[target.name].cells, cache)
         if mine and not kernels and not any(o.frontend_error for o in mine.values()):
-            notes.append(f"{unit.name}: no extern \"C\" __global__ kernels found "
+            notes.append(f"{unit.name}: no __global__ kernels found "
                          "(a template kernel appears only once it is explicitly instantiated)")
         found = {(c.kernel, name): c for name, o in mine.items() for c in o.cells}
         rows = list(dict.fromkeys([*kernels, *(k for k, _ in found)]))

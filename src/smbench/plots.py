@@ -186,11 +186,15 @@ def plot_all(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path)
     from smbench.families import registry
 
     named = [(display_label(label, document), document) for label, document in named]
+    measured = {r["family"] for _, document in named for r in document["records"] if r["status"] == "ok"}
     paths = []
     for family in registry().values():
-        if family.plots is not None:
+        # Only the families these files have figures of: a compat matrix alone once gave a blank
+        # bandwidth figure and a placeholder for every family.
+        if family.plots is not None and family.name in measured:
             paths += family.plots(named, out_dir)
-    for matrix in [m for m in matrices if str(m.get("schema", "")).startswith("smbench.compat/")][:1]:
+    compat = [m for m in matrices if str(m.get("schema", "")).startswith("smbench.compat/")]
+    for matrix in compat[:1]:
         paths += compat_heatmap(matrix, out_dir)
     paths += telemetry_over_run(named, out_dir)
     return paths

@@ -90,6 +90,38 @@ def _families() -> dict:
     return registry()
 
 
+# The statistics of a figure (smbench.timing.Stats, a family's rate objects) that are all
+# read from samples of a bandwidth, a throughput or a time: none of them can be below zero.
+FIGURE_STATISTICS = ("median", "best", "min", "max", "mean", "q25", "q75")
+
+
+def _figures(record: dict, prefix: str = ""):
+    """(field, object) of each measured figure: a record field holding an object with a
+    numeric 'median' (GB/s, TFLOP/s, us, ns, time_s), and time_s's named timings (launch)."""
+    for name, value in record.items():
+        if not isinstance(value, dict) or name == "telemetry":
+            continue  # telemetry holds temperatures and clocks, not figures
+        if _is_number(value.get("median")):
+            yield prefix + name, value
+        elif name == "time_s":
+            yield from _figures(value, f"{prefix}{name}.")
+
+
+def _check_not_negative(record: dict, where: str) -> None:
+    """A hand-edited or corrupted file's negative figure is refused here, with the field,
+    before compare divides by it, a plot draws it on a log axis or a report judges it."""
+    for name, figure in _figures(record):
+        for statistic in FIGURE_STATISTICS:
+            value = figure.get(statistic)
+            if _is_number(value) and value < 0:
+                raise SmbenchError(f"{where}.{name}.{statistic} is {value:g}: a bandwidth, throughput or time "
+                                   "cannot be negative")
+        samples = figure.get("samples")
+        if isinstance(samples, list) and any(_is_number(x) and x < 0 for x in samples):
+            raise SmbenchError(f"{where}.{name}.samples holds a negative value: a bandwidth, throughput or time "
+                               "cannot be negative")
+
+
 def _check_record_values(record: dict, where: str) -> None:
     """The figures compare, plot and report read: numbers where numbers are expected."""
     for name in ("gbps", "tflops", "queued_us", "launch_sync_us"):
@@ -106,6 +138,7 @@ def _check_record_values(record: dict, where: str) -> None:
             raise SmbenchError(f"{where}.{name} should be a whole number")
     if "time_s" in record:
         _check_timing(record["time_s"], f"{where}.time_s")
+    _check_not_negative(record, where)
     family = _families().get(record.get("family"))
     if family is not None and family.check_record is not None and record.get("status") == "ok":
         family.check_record(record, where)  # the fields its own readers index

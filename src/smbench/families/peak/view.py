@@ -60,5 +60,8 @@ def headline(document: dict) -> list[tuple[str, str]]:
     counted = "; ".join(f"{len(names)} {verdict}" + (f" ({', '.join(names[:3])}{' ...' if len(names) > 3 else ''})"
                                                      if verdict not in ("normal", "no expectation") else "")
                         for verdict, names in verdicts.items())
-    return [("tensor", f"T(FL)OP/s, best loop per precision (% of the clock-based peak): {figures}"),
+    # The clock-based peak needs the SM clock and the unit counts of a GPU: none on the CPU path.
+    clocked = any(r.get("percent_of_clock_peak") for r in best.values())
+    return [("tensor", f"T(FL)OP/s, best loop per precision{' (% of the clock-based peak)' if clocked else ''}: "
+                       f"{figures}"),
             ("", f"{len(rows)} loops validated: {counted}")]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from smbench import emulate
+from smbench import emulate, screen
 from smbench.families import precision
 from smbench.run_view import family_table, print_table
 
@@ -122,7 +122,7 @@ def view(records: list[dict], console: Console) -> None:
     if numerics is None:
         return
     for line in verdict_lines(records):
-        console.print(line, highlight=False, markup=False, soft_wrap=True)
+        screen.say(console, line, indent=4)
     recovered = [r for r in records if r["family"] == "precision" and r.get("recovered")]
     wrong = [r["benchmark"] for r in recovered if "WRONG" in r["recovered"].values()]
     if recovered:
