@@ -194,14 +194,17 @@ def output_path(out_dir: Path, runner, suite: Suite) -> Path:
 
 
 def header(suite: Suite, runner, notes: dict) -> dict:
-    expected = runner.dram_bandwidth
+    """The result file's header; every family adds its own fields (Family.header), run or not,
+    so that a file's layout does not depend on --only."""
     info = {k: v for k, v in runner.info.items() if k != "facts"}
+    families = {}
+    for family in registry().values():
+        if family.header is not None:
+            families.update(family.header(runner))
     return {"suite": suite.name, "suite_description": suite.description, "suite_config": suite.data,
             "backend": runner.name,
-            "provenance": provenance.collect(), "device": info,
-            "expected_bandwidth": None if expected is None else
-            {"gbps": expected.value, "kind": expected.kind, "source": expected.source},
-            "dram_threshold_bytes": dram_starts(runner.last_level_cache_bytes), "notes": {"backend": runner.why, **notes},
+            "provenance": provenance.collect(), "device": info, **families,
+            "notes": {"backend": runner.why, **notes},
             "timing_policy": suite.timing(runner.name).__dict__}
 
 

@@ -12,7 +12,7 @@ from smbench import ranks
 from smbench.axes import Axes, Axis, Derived, Setting
 from smbench.cases import Case, Skip, base_record
 from smbench.errors import SmbenchError
-from smbench.families import Family, PlanPart
+from smbench.families import Family, Figure, PlanPart
 from smbench.families import collectives as co
 from smbench.families.collectives import links, measure, publish, view
 from smbench.run_view import size as size_text
@@ -181,5 +181,5 @@ FAMILY = Family("collectives", rank=70,
                 axes=AXES, plan=plan, run=run, check_record=check_record, view=view.view,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
                 cost=(1, 0.01), headline=view.headline, all_ranks=True,
-                figure=("figure_gbps", "GB/s", "figure_bytes", 1e9),
+                figure=Figure("figure_gbps", "GB/s", "figure_bytes", 1e9),
                 needs="collectives need NCCL (a GPU) or MPI (the CPU path)")

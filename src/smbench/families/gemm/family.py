@@ -6,7 +6,7 @@ from smbench import devices
 from smbench.axes import Axes, Axis, Derived, Point, Setting
 from smbench.cases import Case, base_record, case_of
 from smbench.errors import SmbenchError
-from smbench.families import Family, PlanPart, gemm, precision
+from smbench.families import Family, Figure, PlanPart, gemm, precision
 from smbench.families.gemm import publish
 from smbench.families.gemm import view
 from smbench.settings import is_bool, is_int, is_number, list_of, triple
@@ -112,5 +112,5 @@ def check_record(record: dict, where: str) -> None:
 FAMILY = Family("gemm", rank=50, summary="a real mma.sync GEMM per precision, beside cuBLAS", axes=AXES,
                 plan=plan, run=run_gemm, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.gemm_vs_size,
-                figure=("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
+                figure=Figure("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
                 cost=(3, 0.5), needs="the GEMM is each backend's own product (a CUDA kernel, NumPy, mx.matmul)")

@@ -12,7 +12,7 @@ from smbench.axes import Axes, Axis, Derived, Point, Setting
 from smbench.backends.runners import dram_starts
 from smbench.cases import Case, base_record, case_of
 from smbench.errors import SmbenchError
-from smbench.families import Family, PlanPart, latency
+from smbench.families import Family, Figure, PlanPart, latency
 from smbench.families.latency import publish, view
 from smbench.settings import power_of_two, is_int, is_number, list_of
 from smbench.units import size_text
@@ -207,5 +207,5 @@ FAMILY = Family("latency", rank=65,  # last: a run cut short (gpu-check's limits
                 check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
                 # ns per load; rerun's noise test reads each launch's loads per chain / seconds (its inverse)
-                figure=("latency_ns", "ns", "steps_per_launch", 1e9), headline=view.headline,
+                figure=Figure("latency_ns", "ns", "steps_per_launch", 1e9), headline=view.headline,
                 needs="the pointer chase is a CUDA kernel (or the CPU path's NumPy walk)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from smbench.axes import Axes
 from smbench.cases import Case, base_record
-from smbench.families import Family, PlanPart, require
+from smbench.families import Family, Figure, PlanPart, require
 from smbench.families.launch import publish
 
 AXES = Axes()  # one case: an empty [launch] section runs it
@@ -39,4 +39,6 @@ def check_record(record: dict, where: str) -> None:
 
 FAMILY = Family("launch", rank=60, summary="launch latency of an empty kernel", axes=AXES, plan=plan,
                 run=run_launch, check_record=check_record,
-                compare=publish.COMPARE, headline=publish.headline, needs="kernel launches need a GPU")
+                compare=publish.COMPARE, headline=publish.headline, needs="kernel launches need a GPU",
+                # A latency, its best the shortest; its samples are times, not rates of an amount.
+                figure=Figure("queued_us", "us", best="min"))

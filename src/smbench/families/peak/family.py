@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from smbench.axes import Axes, Axis, Setting
 from smbench.cases import Case, base_record, case_of
-from smbench.families import Family, PlanPart, peak, require
+from smbench.families import Family, Figure, PlanPart, peak, require
 from smbench.families.peak import publish
 from smbench.families.peak import view
 from smbench.settings import is_bool, is_number
@@ -78,6 +78,7 @@ def check_record(record: dict, where: str) -> None:
 FAMILY = Family("peak", rank=30, summary="tensor-core and CUDA-core throughput per precision", axes=AXES,
                 plan=plan, run=run_peak, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
-                figure=("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
+                figure=Figure("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
                 cost=(2, 0.3), needs="the throughput loops are mma.sync and CUDA-core kernels (or the CPU path's "
-                                     "NumPy model of one warp)")
+                                     "NumPy model of one warp)",
+                published=publish.published, verdict_styles=peak.VERDICT_STYLES)

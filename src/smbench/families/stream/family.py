@@ -9,6 +9,7 @@ from smbench.backends.runners import dram_starts
 from smbench.axes import Axes, Axis, Derived, Setting, Values
 from smbench.cases import HOME_MEMORY, MIB, Case, base_record, case_of
 from smbench.families import Family, PlanPart, require, stream
+from smbench.families.stream import expected as expect
 from smbench.families.stream import publish
 from smbench.families.stream.part import Work
 from smbench.families.stream import view
@@ -117,7 +118,7 @@ def run_stream(case: Case, runner, policy) -> dict:
         "expected_source": f"{expected.kind}: {expected.source}" if expected else None,
         "expected_basis": basis,
         "percent_of_expected": 100 * median_gbps / expected.value if expected else None,
-        "verdict": devices.bandwidth_verdict(median_gbps, expected, dram),
+        "verdict": expect.bandwidth_verdict(median_gbps, expected, dram),
     })
     if first_touch:
         record["first_touch"] = {"seconds": first_touch, "gbps": moved / first_touch / 1e9,
@@ -162,4 +163,6 @@ FAMILY = Family("stream", rank=10,
                 axes=AXES, plan=plan, run=run_stream, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, report_section=publish.llm_section,
                 plots=publish.bandwidth_vs_size, headline=view.headline,
-                needs="the stream operations are each backend's own code (CUDA kernels, NumPy, MLX)")
+                needs="the stream operations are each backend's own code (CUDA kernels, NumPy, MLX)",
+                header=expect.header, check_header=expect.check_header, title=expect.title,
+                published=publish.published, verdict_styles=expect.VERDICT_STYLES)
