@@ -424,6 +424,12 @@ def test_report_lines_name_levels_with_the_published_anchors():
     text = console.export_text()
     assert re.search(r"│ random │ L1 +│ 128 KiB │ +20\.1 │ +40 │ +256 KiB │", text), text
     assert re.search(r"│ managed │ 1 GiB │ 700\.0 │ +990 │ +1\.40x │", text), text
+    # A narrow terminal keeps the chase, its levels and their ns whole and says what it left out.
+    console = Console(width=44, record=True, color_system=None)
+    view.view(records, console)
+    narrow = console.export_text()
+    assert re.search(r"│ random │ L1 +│ 128 KiB │ +20\.1 │ +40 │", narrow) and "Not shown at 44 columns: steps" in narrow
+    assert max(len(line) for line in narrow.splitlines()) <= 44
 
 
 # ---------------------------------------------------------------- the kernels' machine code
