@@ -86,3 +86,15 @@ def test_the_declared_figure_is_what_export_reads_and_the_loader_checks(with_tid
         results.validate_document({**_document(tide_m=1), "records": [tide]})
     results.validate_document({**_document(tide_m=1), "records": [{**tide, "metres": {"median": 3, "min": 1}}]})
 
+
+
+def test_keys_an_earlier_smbench_recorded_move_where_their_family_says(with_tide):
+    from smbench import suites
+
+    old = {"launch": {"enabled": True}, "cpu": {"gemm_max_gflop": 2.0, "largest_mib": 4}, "gemm": {}}
+    new = suites.migrate(old)
+    assert new == {"launch": {}, "cpu": {"largest_mib": 4}, "gemm": {"cpu_max_gflop": 2.0}}
+    assert old["launch"] == {"enabled": True}  # the recorded suite itself is left as it was
+    suites.check(new, "recorded")
+    with pytest.raises(SmbenchError, match="enabled"):
+        suites.check(old, "recorded")

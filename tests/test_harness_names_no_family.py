@@ -19,7 +19,7 @@ HARNESS = sorted({*PACKAGE.glob("run.py"), *PACKAGE.glob("results.py"), *PACKAGE
                   *PACKAGE.glob("run_view.py"), *PACKAGE.glob("devices.py"), *PACKAGE.glob("reference.py"),
                   *PACKAGE.glob("compare*.py"), *PACKAGE.glob("report*.py"), *PACKAGE.glob("plots*.py"),
                   *PACKAGE.glob("rerun.py"), *PACKAGE.glob("export_view.py"), *PACKAGE.glob("cli/*.py"),
-                  *PACKAGE.glob("backends/runners.py")})
+                  *PACKAGE.glob("backends/runners.py"), *PACKAGE.glob("suites.py")})
 
 # Record and header fields only one family writes: a harness module that reads them knows the family.
 FAMILY_FIELDS = ("queued_us", "launch_sync_us", "expected_bandwidth", "dram_threshold_bytes", "dram_resident",

@@ -90,6 +90,9 @@ class Family:
     # Its verdict words and how a terminal colours them (rich styles), beyond the ones every
     # family shares (smbench.run_view.VERDICT_STYLE).
     verdict_styles: dict = field(default_factory=dict)
+    # Keys a result file's suite may hold from an earlier smbench that are now elsewhere: (section,
+    # key) -> its key in this family's section, or None where it is no longer needed (rerun migrates).
+    moved: dict = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=None)

@@ -113,4 +113,5 @@ FAMILY = Family("gemm", rank=50, summary="a real mma.sync GEMM per precision, be
                 plan=plan, run=run_gemm, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.gemm_vs_size,
                 figure=Figure("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
-                cost=(3, 0.5), needs="the GEMM is each backend's own product (a CUDA kernel, NumPy, mx.matmul)")
+                cost=(3, 0.5), needs="the GEMM is each backend's own product (a CUDA kernel, NumPy, mx.matmul)",
+                moved={("cpu", "gemm_max_gflop"): "cpu_max_gflop", ("cpu", "gemm_emulate_max"): "cpu_emulate_max"})
