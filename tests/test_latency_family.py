@@ -428,7 +428,8 @@ def test_report_lines_name_levels_with_the_published_anchors():
     console = Console(width=44, record=True, color_system=None)
     view.view(records, console)
     narrow = console.export_text()
-    assert re.search(r"│ random │ L1 +│ 128 KiB │ +20\.1 │ +40 │", narrow) and "Not shown at 44 columns: steps" in narrow
+    assert re.search(r"│ random │ L1 +│ 128 KiB │ +20\.1 │ +40 │", narrow), narrow
+    assert "Not shown at 44 columns: steps" in narrow
     assert max(len(line) for line in narrow.splitlines()) <= 44
 
 

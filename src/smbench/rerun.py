@@ -87,7 +87,7 @@ def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path)
         # Each family says which figure its records are judged by (families.Family.figure).
         figure = figure_of(old)
         field, unit = figure.field, figure.unit
-        rates = compare.samples_of(old, figure.amount, figure.scale), compare.samples_of(fresh, figure.amount, figure.scale)
+        rates = [compare.samples_of(record, figure.amount, figure.scale) for record in (old, fresh)]
         real, p = compare.differs(*rates)
         if real:
             drop = 100 * (1 - float(np.median(rates[1])) / float(np.median(rates[0])))

@@ -41,7 +41,8 @@ class Figure(NamedTuple):
 
     field: str  # the record's field: an object with a 'median' (and its best)
     unit: str
-    amount: str = ""  # the record's amount each timed sample divides (bytes, operations); "" when the samples are not rates
+    # The record's amount each timed sample divides (bytes, operations); "" where the samples are not rates.
+    amount: str = ""
     scale: float = 1.0  # the rate's unit: 1e9 for GB/s
     best: str = "best"  # the statistic of `field` that is its best: "best" for a rate, "min" for a time
 
