@@ -19,7 +19,8 @@ PUBLISHED = ("gb10", "rtx5090", "rtx-pro-6000", "a100-40", "a100-80", "h100-sxm"
 KIND_WORDS = {"V": "vendor specification", "M": "measured by others", "D": "derived"}
 
 
-def _record(family: str, benchmark: str, label: str, figure: devices.Figure, value_key: str) -> dict:
+def published_record(family: str, benchmark: str, label: str, figure: devices.Figure, value_key: str) -> dict:
+    """One public figure as an ok record of `family`, its value under `value_key`, its source named."""
     return {"family": family, "benchmark": benchmark, "kernel": label, "memory": "device", "status": "ok",
             "published": True, "figure_kind": figure.kind, "source": figure.source,
             value_key: {"median": figure.value},
@@ -28,9 +29,16 @@ def _record(family: str, benchmark: str, label: str, figure: devices.Figure, val
 
 
 def document(spec: devices.DeviceSpec) -> dict:
-    records = [_record("stream", "spec", "DRAM bandwidth (spec)", spec.memory_bandwidth, "gbps")]
-    records += [_record("stream", f.what, f"published {f.what}", f, "gbps") for f in spec.measured_bandwidth]
-    records += [_record("peak", f.what, f"{f.what} ({f.kind})", f, "tflops") for f in spec.peaks]
+    """The device table's row as a published result file: each family that has public figures
+    for it (Family.published) gives its records and what it adds to the header."""
+    from smbench.families import registry  # here: the families import this module
+
+    records, header = [], {}
+    for family in registry().values():
+        if family.published is not None:
+            more, fields = family.published(spec)
+            records += more
+            header.update(fields)
     return {
         "schema": SCHEMA, "kind": "published", "suite": "published", "backend": "published", "status": "complete",
         "provenance": {"source": "public figures from smbench's device table (smbench.devices); each record "
@@ -39,8 +47,7 @@ def document(spec: devices.DeviceSpec) -> dict:
         "device": {"name": spec.name, "key": spec.key, "compute_capability": spec.compute_capability,
                    "sm_count": spec.sm_count, "l2_bytes": spec.l2_bytes, "unified_memory": spec.unified_memory,
                    "notes": spec.notes},
-        "expected_bandwidth": {"gbps": spec.memory_bandwidth.value, "kind": spec.memory_bandwidth.kind,
-                               "source": spec.memory_bandwidth.source},
+        **header,
         "records": records,
     }
 

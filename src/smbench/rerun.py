@@ -85,8 +85,9 @@ def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path)
             if old.get(field) != fresh.get(field):
                 changes.append(f"{label}: {field} was {old.get(field)!r}, now {fresh.get(field)!r}")
         # Each family says which figure its records are judged by (families.Family.figure).
-        field, unit, amount, scale = figure_of(old)
-        rates = compare.samples_of(old, amount, scale), compare.samples_of(fresh, amount, scale)
+        figure = figure_of(old)
+        field, unit = figure.field, figure.unit
+        rates = [compare.samples_of(record, figure.amount, figure.scale) for record in (old, fresh)]
         real, p = compare.differs(*rates)
         if real:
             drop = 100 * (1 - float(np.median(rates[1])) / float(np.median(rates[0])))

@@ -10,6 +10,7 @@ import numpy as np
 from smbench.compare import Entry, published_entry, tflops_samples
 from smbench.families.stream.publish import dram_bandwidth
 from smbench.plots import COLOURS, display_label, plt, save
+from smbench.reference import published_record
 
 
 # The report's throughput table: one column per kind of figure that compares like with like
@@ -237,3 +238,8 @@ def roofline(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
 
 def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     return throughput_bars(named, out_dir) + roofline(named, out_dir)
+
+
+def published(spec) -> tuple[list[dict], dict]:
+    """A device table row's throughput figures (vendor peaks, others' measurements) as records."""
+    return [published_record("peak", f.what, f"{f.what} ({f.kind})", f, "tflops") for f in spec.peaks], {}

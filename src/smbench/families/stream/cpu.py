@@ -11,17 +11,17 @@ import numpy as np
 
 from smbench.cases import NO_KERNEL, Validation
 from smbench.families import stream
-from smbench.telemetry import Summary
+from smbench.families.stream.part import Measured, Work
 from smbench.timing import Stats, TimingPolicy, measure
 
+plan_cases = None  # the family's axes, in host memory
 
-def run_case(runner, op: str, dtype: str, width: int, kind: str, elements: int,
-             policy: TimingPolicy) -> tuple[Stats, Validation, dict, Summary, dict]:
-    """(times, validation, how it ran, telemetry, kernel provenance) of one operation."""
-    case = prepare(op, dtype, width, elements)
+
+def run_case(runner, work: Work, policy: TimingPolicy) -> Measured:
+    case = prepare(work.op, work.dtype, work.width, work.elements)
     with runner.sampler() as sampler:
         stats, value = time_case(case, policy)
-    return stats, validate(case, value), {"backend": "numpy"}, sampler.summary, NO_KERNEL
+    return Measured(stats, validate(case, value), {"backend": "numpy"}, sampler.summary, NO_KERNEL)
 
 
 @dataclass

@@ -12,7 +12,9 @@ import pandas as pd
 from smbench import origin
 from smbench.cases import HOME_MEMORY
 from smbench.compare import Entry, gbps_samples, published_entry
+from smbench.families.stream.expected import figure_fields
 from smbench.plots import COLOURS, plt, save, size_label
+from smbench.reference import published_record
 
 KERNEL_FOR_SWEEP = "triad"
 
@@ -187,3 +189,11 @@ def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path
     if drew:
         axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plot, off the data
     return save(figure, out_dir, "bandwidth_vs_size")
+
+
+def published(spec) -> tuple[list[dict], dict]:
+    """A device table row's DRAM figures as records (the spec, then what others measured) and
+    the expected bandwidth for the file's header, as a run writes it."""
+    records = [published_record("stream", "spec", "DRAM bandwidth (spec)", spec.memory_bandwidth, "gbps")]
+    records += [published_record("stream", f.what, f"published {f.what}", f, "gbps") for f in spec.measured_bandwidth]
+    return records, {"expected_bandwidth": figure_fields(spec.memory_bandwidth)}
