@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import sys
 from pathlib import Path
@@ -12,11 +14,36 @@ ROOT = Path(__file__).resolve().parent.parent
 KERNELS = ROOT / "kernels"
 
 
+def _shared_dir(tmp_path_factory, name: str) -> Path:
+    """A folder every process of this test run sees: the session's own, or, under pytest-xdist,
+    one beside the workers' (their base folders are siblings), so the workers share it."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path = root / name
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def _held(lock_file: Path):
+    """One process of the test run at a time: the others wait here (an advisory file lock)."""
+    import fcntl
+
+    with open(lock_file, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def session_cache(tmp_path_factory):
-    """Every compile in the test session shares one fresh cache: cold once, warm after,
-    and never the user's own cache directory."""
-    path = tmp_path_factory.mktemp("smbench-cache")
+    """Every compile in the test run shares one fresh cache, workers and child processes
+    included (SMBENCH_CACHE_DIR is inherited): cold once, warm after, and never the user's own
+    cache directory. The cache's entries are written whole by a rename, so two processes may
+    fill it at once."""
+    path = _shared_dir(tmp_path_factory, "smbench-cache")
     old = os.environ.get("SMBENCH_CACHE_DIR")
     os.environ["SMBENCH_CACHE_DIR"] = str(path)
     yield path
@@ -26,6 +53,37 @@ def session_cache(tmp_path_factory):
         os.environ["SMBENCH_CACHE_DIR"] = old
 
 
+@pytest.fixture(scope="session")
+def builtin_matrix(session_cache):
+    """The compile matrix: every built-in kernel file over every target, compiled and its SASS
+    read once per test run into the shared cache (the first process to need it builds it on
+    every core while the others wait), then read back warm. Tests of compat's CLI that name
+    built-in kernels ask for this first, so their compiles are cache hits."""
+    from smbench import compat
+    from smbench import targets as target_table
+
+    with _held(session_cache.parent / "builtin-matrix.lock"):
+        return compat.run(compat.builtin_units(), target_table.all_targets())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """The whole suite (no test paths named) spreads over the machine's cores with pytest-xdist,
+    a test file per worker (its module fixtures built once); `-n N` chooses, `-n 0` or
+    `-p no:xdist` runs in this process, and so does a run of named files, one without xdist
+    (the GPU machine's own Python) and one where a GPU is: its tests time the GPU, one at a time.
+    Runs before xdist's own hook, which turns "auto" into a count."""
+    if (os.environ.get("PYTEST_XDIST_WORKER") or not config.pluginmanager.has_plugin("xdist")
+            or config.option.numprocesses is not None
+            or config.args_source == pytest.Config.ArgsSource.ARGS or config.option.collectonly
+            or (os.cpu_count() or 1) < 2 or _gpu_absent_reason() is None):
+        return
+    config.option.numprocesses = "auto"
+    if config.option.dist == "no":
+        config.option.dist = "loadfile"
+
+
+@functools.cache
 def _gpu_absent_reason() -> str | None:
     try:
         from smbench.gpuinfo import list_gpus

@@ -21,17 +21,10 @@ ALL = [t.name for t in target_table.all_targets()]
 pytestmark = pytest.mark.needs_sass  # every test here reads SASS
 
 
-# The matrix tests read the throughput and stream kernels; precision.cu holds the same mma
-# instructions as mma.cu (its own per-target checks are in test_precision_family.py), and
-# leaving it out keeps the suite's time in bounds.
-MATRIX_FILES = ("mma.cu", "stream.cu", "fma.cu")
-
-
-@pytest.fixture(scope="module")
-def builtin_report():
-    units = [u for u in compat.builtin_units() if u.name in MATRIX_FILES]
-    assert len(units) == len(MATRIX_FILES)
-    return compat.run(units, target_table.all_targets())
+@pytest.fixture
+def builtin_report(builtin_matrix):
+    """Every built-in kernel file over every target (conftest: built once per test run)."""
+    return builtin_matrix
 
 
 def tensor_class(cell):
@@ -231,10 +224,10 @@ def test_without_nvjitlink_the_neighbours_are_marked_unknown(tmp_path, monkeypat
     assert "nvJitLink" in report.cell("f16_mma", "sm_121").error
 
 
-def test_targets_this_nvrtc_lacks_are_skipped_rows(monkeypatch, tmp_path):
+def test_targets_this_nvrtc_lacks_are_skipped_rows(monkeypatch, builtin_matrix):
     monkeypatch.setattr(toolchain, "nvrtc_supported_archs", lambda: (75, 80, 86, 89, 90, 100, 120))
-    report = compat.run(compat.builtin_units(), [target_table.get("sm_90"), target_table.get("sm_121")],
-                        cache=Cache(tmp_path / "c"))
+    # sm_90's cells come from the run's warm cache; sm_121 must be skipped, not compiled.
+    report = compat.run(compat.builtin_units(), [target_table.get("sm_90"), target_table.get("sm_121")])
     skipped = [c for c in report.cells if c.target == "sm_121"]
     assert skipped and all(c.status == "skipped" and "needs >= 12.9" in c.error for c in skipped)
     assert all(c.status in ("ok", "failed") for c in report.cells if c.target == "sm_90")
@@ -245,7 +238,7 @@ def test_no_files_is_an_error():
         compat.run([], target_table.all_targets())
 
 
-def test_cli_table_shows_the_matrix():
+def test_cli_table_shows_the_matrix(builtin_matrix):
     code, out, err = run_cli("compat", "--targets", "sm_90,sm_121,sm_121a")
     assert code == 0, err
     assert "mma_nvfp4_f32acc" in out and re.search(r"OMMA \d+r", out) and "✗" in out
@@ -253,7 +246,7 @@ def test_cli_table_shows_the_matrix():
     assert "kind::f8f6f4" in out  # the details name the failing feature
 
 
-def test_cli_formats(tmp_path):
+def test_cli_formats(tmp_path, builtin_matrix):
     code, out, _ = run_cli("compat", "--targets", "sm_80,sm_121a", "--format", "csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -290,7 +283,7 @@ def test_include_dir_must_exist(tmp_path):
 
 def test_corrupted_cache_gives_the_same_matrix(tmp_path):
     env = {"SMBENCH_CACHE_DIR": str(tmp_path / "cache")}
-    args = ("compat", str(KERNELS / "mma.cu"), "--targets", "sm_90,sm_121", "--format", "json")
+    args = ("compat", str(KERNELS / "timing.cu"), "--targets", "sm_90,sm_121", "--format", "json")
     code, first, _ = run_cli(*args, env=env)
     entries = list((tmp_path / "cache").rglob("*.json"))
     assert code == 0 and entries
@@ -312,7 +305,7 @@ def test_corrupted_cache_gives_the_same_matrix(tmp_path):
 def test_two_compat_runs_in_parallel_on_one_cache(tmp_path):
     env = dict(os.environ, SMBENCH_CACHE_DIR=str(tmp_path / "cache"),
                PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    command = [sys.executable, "-m", "smbench", "compat", str(KERNELS / "mma.cu"), "--targets", "sm_80,sm_120,sm_121a",
+    command = [sys.executable, "-m", "smbench", "compat", str(KERNELS / "timing.cu"), "--targets", "sm_80,sm_120,sm_121a",
                "--format", "json"]
     runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             for _ in range(2)]
@@ -323,7 +316,7 @@ def test_two_compat_runs_in_parallel_on_one_cache(tmp_path):
     assert not list((tmp_path / "cache").rglob(".tmp-*"))
 
 
-def test_json_carries_provenance_and_options():
+def test_json_carries_provenance_and_options(builtin_matrix):
     code, out, _ = run_cli("compat", "--targets", "sm_121a", "--format", "json")
     document = json.loads(out)
     provenance = document["provenance"]
@@ -359,7 +352,7 @@ def test_native_and_emulated_in_the_table_match_the_instruction_class(builtin_re
             assert tensor_class(builtin_report.cell(kernel, target.name)) == expected, (kernel, target.name)
 
 
-def test_gemm_is_shown_as_each_target_builds_it():
+def test_gemm_is_shown_as_each_target_builds_it(builtin_matrix):
     """compat builds gemm.cu per tile as the run does: FP8 on sm_90a (emulated through FP16)
     in the 64 x 128 tile the run picks, without the spills the file's default 128 x 128 tile
     has; on the Spark every format in its one tile."""
