@@ -15,7 +15,10 @@ def test_statistics_match_numpy():
     assert stats.q75 == pytest.approx(np.quantile(samples, 0.75))
     assert stats.iqr == pytest.approx(np.quantile(samples, 0.75) - np.quantile(samples, 0.25))
     assert stats.mean == pytest.approx(np.mean(samples)) and stats.stdev == pytest.approx(np.std(samples, ddof=1))
-    assert stats.noise == pytest.approx(np.std(samples, ddof=1) / np.mean(samples))
+    # one definition of noise (smbench.noise): IQR / median; the stopping rule's stdev / mean apart
+    assert stats.noise == pytest.approx(stats.iqr / np.median(samples))
+    assert stats.rel_stdev == pytest.approx(np.std(samples, ddof=1) / np.mean(samples))
+    assert stats.to_dict()["median_ci95"] == [1.0, 9.0]  # 7 samples: the 95% interval is [min, max]
     assert stats.samples == samples  # raw samples kept, in order
     assert set(stats.to_dict()) >= {"median", "min", "iqr", "mean", "stdev", "n", "samples"}
 

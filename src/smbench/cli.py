@@ -542,7 +542,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def _rerun(args: argparse.Namespace) -> int:
-    from smbench import rerun
+    from smbench import noise, rerun
 
     try:
         outcome = rerun.rerun(args.file, args.out)
@@ -558,10 +558,12 @@ def _rerun(args: argparse.Namespace) -> int:
             print(f"  {line}")
     else:
         print("configuration: same kernels (source hash), options, targets and sizes")
-    print(f"{len(outcome.moved)} figures moved beyond the noise of both runs; {outcome.steady} within it "
-          "(two-sided Mann-Whitney U, p < 0.01, and a gap larger than either IQR)")
-    for line in outcome.moved:
+    print(f"{len(outcome.moved)} figures moved beyond noise; {outcome.steady} within it (two-sided Mann-Whitney U "
+          f"on the samples, p < 0.01; a move as the ratio of medians, new / old, with its 99% interval)")
+    for line in outcome.moved + outcome.within:
         print(f"  {line}")
+    if outcome.not_converged:
+        print(f"  {outcome.not_converged} figures did not converge in one run or both (~): {noise.DEFINITION}")
     for line in outcome.unmatched:
         print(f"  not in the new run: {line}")
     if args.fail_above is not None:
@@ -622,7 +624,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     named, matrices = _results_and_matrices(args.files)
     with _writing_into(args.out):
-        html_path, markdown_path = report.build(named, matrices, args.out, args.against)
+        html_path, markdown_path = report.build(named, matrices, args.out, args.against, files=args.files,
+                                                replace=args.replace)
     print(html_path)
     print(markdown_path)
     return 0
@@ -853,6 +856,8 @@ def build_parser() -> argparse.ArgumentParser:
                                metavar="KEY,...", help="the published devices to set the measured files beside, "
                                "e.g. gb10,rtx5090,a100-80,m4max (default: gb10, rtx5090, a100-80, m4max, m3ultra "
                                "and the measured GPU's own; figures come from the files given, else the device table)")
+    report_parser.add_argument("--replace", action="store_true",
+                               help="replace a report already in --out (without it, that is an error)")
     report_parser.set_defaults(handler=cmd_report)
 
     doctor = sub.add_parser("doctor", help="is this machine ready: Python, packages, NVRTC, tools, GPUs")

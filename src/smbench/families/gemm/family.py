@@ -100,12 +100,14 @@ _GEMM_FIELDS = {"shape": str, "label": str, "ops_unit": str, "m": int, "n": int,
 
 
 def check_record(record: dict, where: str) -> None:
-    """A loaded ok GEMM record holds what the table, compare, plot and report index."""
-    for name, kind in _GEMM_FIELDS.items():
+    """A loaded ok GEMM record holds what the table, compare, plot and report index (a published
+    one: its figure, format and shape)."""
+    fields = {"tflops": dict, "format": str, "shape": str} if record.get("published") else _GEMM_FIELDS
+    for name, kind in fields.items():
         if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool):
             raise SmbenchError(f"{where}.{name} should be {'a whole number' if kind is int else f'a {kind.__name__}'} "
                                f"in a GEMM record")
-    cublas = record["cublas"]
+    cublas = record.get("cublas") or {}
     if cublas.get("status") == "ok" and not (_number(cublas.get("tflops"))
                                               and _number(cublas.get("ours_over_cublas"))):
         raise SmbenchError(f"{where}.cublas should have numeric 'tflops' and 'ours_over_cublas' when its status is ok")

@@ -6,20 +6,31 @@ from __future__ import annotations
 from pathlib import Path
 
 from smbench import origin
-from smbench.compare import Entry, tflops_samples
+from smbench.compare import Entry, gather, published_entry, tflops_samples
 from smbench.families import gemm
 from smbench.plots import plt, save
 
 
+# The shapes a published GEMM figure whose shape is not stated ("a large GEMM", reference.LARGEST)
+# is set beside: the largest square or LLM shape measured, never a decode or tail shape.
+_SIZED = ("square", "llm")
+
+
 def gemms(document: dict) -> dict[tuple, Entry]:
-    """(format, M x N x K) -> the GEMM's T(FL)OP/s, with its samples for the noise test."""
+    """(format, M x N x K) -> the GEMM's T(FL)OP/s, with its samples for the noise test; a
+    published figure under the format and shape it names (its identity's fields)."""
     entries: dict[tuple, Entry] = {}
     for record in document["records"]:
-        if record["family"] == "gemm" and record["status"] == "ok":
-            cublas = record.get("cublas") or {}
-            note = f"cuBLAS {cublas['tflops']:.4g}" if cublas.get("status") == "ok" else ""
-            entries[(record["benchmark"], record["shape"])] = Entry(record["tflops"]["median"],
-                                                                    tflops_samples(record), note)
+        if record["family"] != "gemm" or record["status"] != "ok":
+            continue
+        if record.get("published"):
+            gather(entries, (record["format"], record["shape"]), published_entry(record, record["tflops"]["median"]))
+            continue
+        cublas = record.get("cublas") or {}
+        note = f"cuBLAS {cublas['tflops']:.4g}" if cublas.get("status") == "ok" else ""
+        size = record["m"] * record["n"] * record["k"] if record.get("shape_kind") in _SIZED else None
+        entries[(record.get("format") or record["benchmark"], record["shape"])] = Entry(
+            record["tflops"]["median"], tflops_samples(record), note, timing=record.get("time_s"), size=size)
     return entries
 
 

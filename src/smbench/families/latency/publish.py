@@ -86,7 +86,8 @@ def compare_entries(document: dict) -> dict[tuple, Entry]:
         key = (curve_name(latency.curve_key(record)), record.get("memory"), record["working_set_bytes"])
         cycles = (record.get("cycles") or {}).get("median")
         entries[key] = Entry(record["latency_ns"]["median"], per_load_samples(record),
-                             f"{cycles:.0f} cycles" if cycles is not None else "", better="lower")
+                             f"{cycles:.0f} cycles" if cycles is not None else "", better="lower",
+                             timing=record.get("time_s"))
     return entries
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from smbench.compare import Entry, published_entry, tflops_samples
-from smbench.families.stream.publish import dram_bandwidth
+from smbench.compare import Entry, by_basis, expanded, gather, published_entry, tflops_samples
+from smbench.families.stream.publish import dram_basis
 from smbench.plots import COLOURS, display_label, plt, save
 
 
@@ -18,11 +18,11 @@ from smbench.plots import COLOURS, display_label, plt, save
 # sits beside the spec it is measured against, a published GEMM (CUTLASS) beside the spec too,
 # named in its note.
 COLUMNS = (
-    ("FP4 tensor", ("fp4", "fp4_block_scaled", "nvfp4_mma_loop", "nvfp4_gemm")),
+    ("FP4 tensor", ("fp4", "fp4_block_scaled", "nvfp4_mma_loop")),
     ("FP6 tensor", ("fp6",)),
     ("FP8 tensor, FP16 acc", ("fp8_f16acc",)),
     ("FP8 tensor, FP32 acc", ("fp8_f32acc", "f8f6f4_f32acc", "mxf8f6f4", "mxfp8")),
-    ("FP8 tensor, acc not stated", ("fp8", "fp8_mma_loop", "fp8_gemm")),
+    ("FP8 tensor, acc not stated", ("fp8", "fp8_mma_loop")),
     ("FP16 tensor, FP16 acc", ("f16_f16acc",)),
     ("FP16/BF16 tensor, FP32 acc", ("f16_f32acc", "bf16_f32acc", "f16_f32acc_mma_loop")),
     ("FP16/BF16 tensor, acc not stated", ("f16", "bf16")),
@@ -49,23 +49,18 @@ def column_of(record: dict) -> str:
 
 def peaks(document: dict) -> dict[str, Entry]:
     """Format -> its T(FL)OP/s: a measured loop with its samples (the noise test), a published
-    figure with its kind (V, M, D) beside the value and its source in the note."""
+    figure under the format it describes (smbench.reference), with its kind (V, M, D) beside the
+    value and its source in the note."""
     entries: dict[str, Entry] = {}
     for record in document["records"]:
         if record["family"] == "peak" and record["status"] == "ok":
             value = record["tflops"]["median"]
             entry = (published_entry(record, value) if record.get("published") else
-                     Entry(value, tflops_samples(record), record.get("label", "")))
+                     Entry(value, tflops_samples(record), record.get("label", ""), timing=record.get("time_s")))
             entry.column = column_of(record)
             entry.order = next((n for n, (name, _) in enumerate(COLUMNS) if name == entry.column), len(COLUMNS))
-            if record.get("published"):
-                entry.qualifier = _HOW.get(record["benchmark"].rsplit("_", 1)[-1], "")
-            entries[record["benchmark"]] = entry
+            gather(entries, record.get("format") or record["benchmark"], entry)
     return dict(sorted(entries.items(), key=lambda item: item[1].order))
-
-
-# How a published figure was had, where its key says so (fp8_mma_loop, nvfp4_gemm).
-_HOW = {"loop": "mma.sync loop", "gemm": "GEMM"}
 
 
 COMPARE = (("Throughput per precision, TFLOP/s", peaks, "precision"),)
@@ -183,21 +178,24 @@ ROOFS = (("Tensor cores: FP16/BF16 in, FP32 accumulate (or not stated)",
 
 
 def _bandwidth(document: dict) -> tuple[float | None, str]:
-    dram = dram_bandwidth(document)
-    for key in ("triad", "copy", "read", "spec"):
-        if key in dram:
-            return dram[key].value, key
-    return None, ""
+    """The device's DRAM bandwidth on the report's one basis (stream.publish.dram_basis)."""
+    found = dram_basis(document)
+    if found is None:
+        return None, ""
+    entry, kernel, basis = found
+    return entry.value, f"{kernel}, {basis}"
 
 
 def _roof(document: dict, columns: tuple[str, ...]) -> tuple[float | None, str]:
-    """The best figure of the first of `columns` the file has, and what it is (format, V/M/D)."""
+    """The figure of the first of `columns` the file has, on the same basis for every device
+    (compare.by_basis: measured by smbench, else by others, else the spec), and what it is."""
+    figures = expanded(peaks(document))
     for column in columns:
-        found = [(entry.value, key, entry.mark) for key, entry in peaks(document).items()
-                 if entry.column == column and not entry.qualifier]  # a GEMM or loop M figure is not a roof
-        if found:
-            value, key, mark = max(found)
-            return value, f"{key}{f' {mark}' if mark else ''}"
+        best = by_basis(entry for _, entry in figures if entry.column == column)
+        if best is not None:
+            key = next(k for k, e in figures if e is best)
+            how = f", {best.qualifier}" if best.qualifier and best.mark else ""
+            return best.value, f"{key}{f' {best.mark}' if best.mark else ''}{how}"
     return None, ""
 
 
@@ -230,8 +228,9 @@ def roofline(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
             axis.text(0.5, 0.5, "no file has both a bandwidth and this figure", transform=axis.transAxes,
                       ha="center")
     axes[0].set_ylabel("attainable throughput (TFLOP/s)")
-    figure.suptitle("Roofline from the measured (else published) bandwidth; the roofs compare like with like "
-                    "(V vendor, M measured by others, D derived; dotted: host NumPy, not a GPU)", fontsize=10)
+    figure.suptitle("Roofline, one basis for every device: measured by smbench, else by others, the spec only where "
+                    "nothing was measured (V vendor, M measured by others, D derived; dotted: host NumPy, not a GPU)",
+                    fontsize=10)
     return save(figure, out_dir, "roofline")
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from smbench import origin
 from smbench.cases import HOME_MEMORY
-from smbench.compare import Entry, gbps_samples, published_entry
+from smbench.compare import BASIS, BASIS_WORDS, Entry, basis_rank, expanded, gather, gbps_samples, published_entry
 from smbench.plots import COLOURS, plt, save, size_label
 
 KERNEL_FOR_SWEEP = "triad"
@@ -47,8 +47,14 @@ def dram_bandwidth(document: dict) -> dict[str, Entry]:
     entries = _dram_entries(document)
     for key, entry in entries.items():
         entry.order = _DRAM_ORDER.index(key) if key in _DRAM_ORDER else len(_DRAM_ORDER)
-        entry.column = _UNSTATED if key == "measured" else ""
+        entry.column = ""
     return entries
+
+
+def published_key(record: dict) -> str:
+    """The row of a published bandwidth: the operation it names (smbench.reference), 'spec' for
+    the vendor's figure, 'kernel not stated' where the source does not say."""
+    return record.get("op") or ("spec" if record["benchmark"] == "spec" else _UNSTATED)
 
 
 def _dram_entries(document: dict) -> dict[str, Entry]:
@@ -56,11 +62,12 @@ def _dram_entries(document: dict) -> dict[str, Entry]:
     if document["kind"] == "published":
         for record in document["records"]:
             if record["family"] == "stream" and record["status"] == "ok":
-                entries[record["benchmark"]] = published_entry(record, record["gbps"]["median"])
+                gather(entries, published_key(record), published_entry(record, record["gbps"]["median"]))
         return entries
     for benchmark, record in largest_records(document).items():
         entries[benchmark] = Entry(record["gbps"]["median"], gbps_samples(record),
-                                   f"{record['working_set_bytes'] / 2**20:.0f} MiB, {record.get('verdict', '')}")
+                                   f"{record['working_set_bytes'] / 2**20:.0f} MiB, {record.get('verdict', '')}",
+                                   timing=record.get("time_s"))
     expected = document.get("expected_bandwidth")
     if expected and "spec" not in entries:
         entries["spec"] = Entry(expected["gbps"], None, f"{expected['kind']}: {expected['source']}", expected["kind"])
@@ -73,7 +80,7 @@ def per_size(document: dict) -> dict[tuple, Entry]:
         if record["family"] == "stream" and record["status"] == "ok" and "working_set_bytes" in record \
                 and document["kind"] == "measured":
             key = (record["kernel"], record["memory"], record["working_set_bytes"])
-            entries[key] = Entry(record["gbps"]["median"], gbps_samples(record))
+            entries[key] = Entry(record["gbps"]["median"], gbps_samples(record), timing=record.get("time_s"))
     return entries
 
 
@@ -111,19 +118,40 @@ class ReportSection:
     empty: str = "no figures"
 
 
+# Which kernel a device's bandwidth is read by, within one basis: the read kernel first (decoding
+# reads weights; most published measurements are of a read), then the others.
+_KERNEL_ORDER = ("read", "triad", "copy", "scale", "add", "dot", "write", _UNSTATED, "spec")
+
+
+def dram_basis(document: dict) -> tuple[Entry, str, str] | None:
+    """(the figure, its kernel, its basis in words) a device's DRAM bandwidth is read by, the same
+    rule for every device: measured by smbench where it measured, else measured by others, the
+    vendor's spec only where nothing was measured (compare.BASIS); None without any figure."""
+    candidates = [(key, entry) for key, entry in expanded(dram_bandwidth(document))
+                  if not (key == "spec" and not entry.mark)]  # a measured file's spec is its expectation
+    if not candidates:
+        return None
+    best = min(basis_rank(entry) if key != "spec" else len(BASIS) for key, entry in candidates)
+    level = [(key, entry) for key, entry in candidates if (basis_rank(entry) if key != "spec" else len(BASIS)) == best]
+    key, entry = min(level, key=lambda pair: _KERNEL_ORDER.index(pair[0]) if pair[0] in _KERNEL_ORDER
+                     else len(_KERNEL_ORDER))
+    return entry, key, "vendor spec" if key == "spec" else BASIS_WORDS.get(entry.mark, entry.mark)
+
+
 def decode_bound(named: list[tuple[str, dict]]) -> tuple[pd.DataFrame, list[str]]:
     """Tokens/s upper bound for decoding: every weight is read once per token, so
-    tokens/s <= bandwidth / (parameters x bytes per parameter). Returns the table and the
-    arithmetic of one cell per device."""
+    tokens/s <= bandwidth / (parameters x bytes per parameter), the bandwidth on one basis for
+    every device (dram_basis). Returns the table and the arithmetic of one cell per device."""
     rows, worked = [], []
     for label, document in named:
-        entries = dram_bandwidth(document)
-        source = next((k for k in ("triad", "copy", "read", "spec") if k in entries), None)
-        if source is None:
+        found = dram_basis(document)
+        if found is None:
             continue
-        bandwidth = entries[source].value
-        cached = document["kind"] == "measured" and "cache" in entries[source].note
-        row = {"device": label, "GB/s (from)": f"{bandwidth:.1f} ({source}{', cache-resident' if cached else ''})"}
+        entry, source, basis = found
+        bandwidth = entry.value
+        cached = document["kind"] == "measured" and "cache" in entry.note
+        row = {"device": label, "GB/s": f"{bandwidth:.1f}{f' {entry.spread.text()}' if entry.spread else ''}",
+               "from": f"{source}, {basis}{', cache-resident' if cached else ''}"}
         for parameters, name in LLM_MODELS:
             for width, precision in LLM_BYTES:
                 row[f"{name} {precision}"] = round(bandwidth / (parameters * width / 1e9), 1)
@@ -138,7 +166,9 @@ def llm_section(named: list[tuple[str, dict]]) -> ReportSection:
     table, worked = decode_bound(named)
     return ReportSection("What a local-LLM user reads from it",
                          "Decoding one token reads every weight once, so tokens/s <= memory bandwidth / model bytes "
-                         "(an upper bound: KV-cache reads and compute come on top). Tokens/s at most:",
+                         "(an upper bound: KV-cache reads and compute come on top). Every device's bandwidth on one "
+                         "basis: measured by smbench where it measured, else measured by others, the vendor's spec "
+                         "only where nothing was measured ('from' says which; the read kernel first). Tokens/s at most:",
                          table, worked, "no bandwidth figures")
 
 
