@@ -5,8 +5,6 @@ set x mode, then the other memory kinds last) and one chase run and validated: o
 from __future__ import annotations
 
 import math
-import time
-
 from typing import Callable
 
 from smbench.axes import Axes, Axis, Derived, Point, Setting
@@ -16,7 +14,7 @@ from smbench.families import Family, PlanPart, latency
 from smbench.families.latency import publish, view
 from smbench.settings import is_int, is_number, list_of
 from smbench.telemetry import Summary
-from smbench.timing import measure
+from smbench import host_timing
 
 MEMORY_KINDS = ("managed", "managed-prefetch", "pinned-mapped", "pageable")
 
@@ -210,8 +208,9 @@ def run_latency(case: Case, runner, policy) -> dict:
 
 def cpu_chase(ring: latency.Ring, p: dict, policy, walk=None) -> dict:
     """The chase in NumPy on the host: one chain (a Python loop over the array) or
-    CPU_LOADED_CHAINS chains (one gather a step), timed with perf_counter, validated against
-    where the CPU's walk of the ring ends (its closed form) and the number of loads."""
+    CPU_LOADED_CHAINS chains (one gather a step), timed in this thread's CPU time until the median
+    settles (smbench.host_timing), validated against where the CPU's walk of the ring ends (its
+    closed form) and the number of loads."""
     walk = walk or latency.numpy_chase
     array = ring.build()
     loaded = p["mode"] == "loaded"
@@ -223,9 +222,9 @@ def cpu_chase(ring: latency.Ring, p: dict, policy, walk=None) -> dict:
 
     def chase(steps: int) -> float:
         nonlocal position
-        start = time.perf_counter()
+        start = host_timing.CLOCK()
         position, done = walk(array, position, steps)
-        elapsed = time.perf_counter() - start
+        elapsed = host_timing.CLOCK() - start
         total[0] += steps
         done_total[0] += done
         return elapsed
@@ -234,13 +233,13 @@ def cpu_chase(ring: latency.Ring, p: dict, policy, walk=None) -> dict:
     chase(min(warm, 1 << 14))
     pilot_steps = 256
     steps = latency.steps_for(chase(pilot_steps) / pilot_steps, p.get("launch_ms", 1.0) / 1e3)
-    stats = measure(lambda: chase(steps), policy)
+    stats = host_timing.measure(lambda: chase(steps), policy, policy.host_interval)
     want = ring.at(origin + total[0]) if loaded else ring.at(total[0])
     validation = latency.validate(position, done_total[0], want, total[0], what="NumPy chase")
     return {"validation": validation.to_dict(), "stats": stats, "steps_per_launch": steps, "chains": chains,
             "threads": 1, "chains_per_thread": chains, "warm_steps": min(warm, 1 << 14), "total_steps": total[0],
             "telemetry": Summary(False, "CPU backend: no GPU telemetry"),
-            "timing": "perf_counter around each call of the NumPy chase"}
+            "timing": "this thread's CPU time around each call of the NumPy chase"}
 
 
 def check_record(record: dict, where: str) -> None:

@@ -13,7 +13,8 @@ import matplotlib
 from smbench.cases import HOME_MEMORY
 from smbench.compare import Entry
 from smbench.families import latency
-from smbench.families.latency.view import curve_name
+from smbench.families.latency.view import curve_name, level_mark
+from smbench.noise import mark
 from smbench.plots import plt, save, size_label
 from smbench.run_view import size
 
@@ -48,7 +49,8 @@ def report_lines(label: str, document: dict) -> list[str]:
                      else f"at {size(level.first_bytes)}")
             steps = (f"; steps to {step.above} ({step.ratio:.1f}x) between {size(step.last_bytes)} and "
                      f"{size(step.next_bytes)}") if step else ""
-            lines.append(f"{label}: latency {name}, {level.name}: {level.ns:.1f} ns{cycles} "
+            lines.append(f"{label}: latency {name}, {level.name}: {level.ns:.1f}{level_mark(records, curve, level)} "
+                         f"ns{cycles} "
                          f"({where}{steps}){_anchor(curve, level)}")
     for record in records:
         if record.get("family") != "latency" or record.get("status") != "ok" or \
@@ -56,7 +58,7 @@ def report_lines(label: str, document: dict) -> list[str]:
             continue
         cycles = (record.get("cycles") or {}).get("median")
         lines.append(f"{label}: latency in {record['memory']} memory at {size(record['working_set_bytes'])}: "
-                     f"{record['latency_ns']['median']:.1f} ns" + (f", {cycles:.0f} cycles" if cycles else ""))
+                     f"{record['latency_ns']['median']:.1f}{mark(record)} ns" + (f", {cycles:.0f} cycles" if cycles else ""))
     clocks = {r.get("clock_mhz") for r in records if r.get("family") == "latency" and r.get("status") == "ok"}
     clocks.discard(None)
     if clocks and lines:

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from smbench.cases import HOME_MEMORY
 from smbench.families import latency
+from smbench.noise import NOT_CONVERGED, mark
 from smbench.run_view import size
 
 
@@ -29,13 +30,21 @@ def _ns(value: float) -> str:
     return f"{value:.1f}" if value < 1000 else f"{value:.0f}"
 
 
-def level_rows(curve: latency.Curve) -> list[tuple[str, ...]]:
-    """(level, up to, ns, cycles, steps at) for each level of a curve."""
+def level_mark(records: list[dict], curve: latency.Curve, level: latency.Level) -> str:
+    """NOT_CONVERGED where a point of the level (among `records`) did not converge, else ''."""
+    return NOT_CONVERGED if any(mark(r) for r in records if r.get("family") == "latency" and r.get("status") == "ok"
+                                and latency.curve_key(r) == curve.key
+                                and level.first_bytes <= r["working_set_bytes"] <= level.last_bytes) else ""
+
+
+def level_rows(curve: latency.Curve, records: list[dict] = ()) -> list[tuple[str, ...]]:
+    """(level, up to, ns, cycles, steps at) for each level of a curve; the ns marked where a
+    point of the level did not converge (among `records`)."""
     rows = []
     for number, level in enumerate(curve.levels):
         step = curve.steps[number] if number < len(curve.steps) else None
-        rows.append((level.name, size(level.last_bytes), _ns(level.ns), _cycles(level.cycles),
-                     size(step.next_bytes) if step else "-"))
+        rows.append((level.name, size(level.last_bytes), _ns(level.ns) + level_mark(records, curve, level),
+                     _cycles(level.cycles), size(step.next_bytes) if step else "-"))
     return rows
 
 
@@ -52,7 +61,7 @@ def memory_rows(records: list[dict]) -> list[tuple[str, ...]]:
         ns = record["latency_ns"]["median"]
         reference = device.get(record["working_set_bytes"])
         ratio = f"{ns / reference['latency_ns']['median']:.2f}x" if reference else "-"
-        rows.append((record["memory"], size(record["working_set_bytes"]), _ns(ns),
+        rows.append((record["memory"], size(record["working_set_bytes"]), _ns(ns) + mark(record),
                      _cycles((record.get("cycles") or {}).get("median")), ratio))
     return rows
 
@@ -67,7 +76,7 @@ def view(records: list[dict], console: Console) -> None:
         table.add_column(column, no_wrap=True, justify="right" if column in ("up to", "ns", "cycles", "steps at")
                          else "left")
     for curve in home:
-        for number, row in enumerate(level_rows(curve)):
+        for number, row in enumerate(level_rows(curve, records)):
             table.add_row(curve_name(curve.key) if number == 0 else "", *row)
         table.add_section()
     console.print(table)
@@ -77,7 +86,9 @@ def view(records: list[dict], console: Console) -> None:
     console.print(Text(f"ns: median per dependent load; cycles at the SM clock ({clock}). "
                        "Levels and steps are found from the measured curve: 'up to' is the largest working set on a "
                        "level, 'steps at' the first one above it (the capacity lies between). "
-                       "loaded: many chains at once (on a GPU, every SM full of them).", style="dim"), soft_wrap=True)
+                       "loaded: many chains at once (on a GPU, every SM full of them). "
+                       f"{NOT_CONVERGED}: a point of the level did not converge (smbench.noise).", style="dim"),
+                  soft_wrap=True)
     rows = memory_rows(records)
     if rows:
         kinds = Table(title="latency by memory kind (one thread, random)", title_justify="left")

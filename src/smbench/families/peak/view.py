@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from smbench.noise import NOT_CONVERGED, mark
 from smbench.run_view import GROUP_ORDER, VERDICT_STYLE, Column, Short, fallback_cell, percent, print_fitted
 
 
@@ -25,7 +26,7 @@ def peak_rows(records: list[dict]) -> list[list]:
     for r in rows:
         clock = r.get("expected", {}).get("clock_mhz")
         table.append([r["group"], Short((r["label"], r["benchmark"])), r.get("instruction", ""), r.get("support", ""),
-                      f"{r['tflops']['median']:.4g}{' TOPS' if r['ops_unit'] == 'TOPS' else ''}",
+                      f"{r['tflops']['median']:.4g}{mark(r)}{' TOPS' if r['ops_unit'] == 'TOPS' else ''}",
                       percent(r.get("percent_of_spec")), percent(r.get("percent_of_clock_peak")),
                       f"{clock:.0f} MHz" if clock else "-",
                       Text(r.get("verdict", ""), style=VERDICT_STYLE.get(r.get("verdict", ""), "")),
@@ -37,7 +38,7 @@ def view(records: list[dict], console: Console) -> None:
     print_fitted(console, "compute peaks (dense)", COLUMNS, peak_rows(records),
                  "T(FL)OP/s = operations counted per instruction (2 m n k per mma, 2 per FMA lane) / median time; "
                  "% clock peak = against rate per SM per clock x SMs x the SM clock seen; the verdict uses it where "
-                 "the device table has a rate.")
+                 f"the device table has a rate; {NOT_CONVERGED}: sampling did not converge (smbench.noise).")
 
 
 def headline(document: dict) -> list[tuple[str, str]]:
@@ -50,7 +51,7 @@ def headline(document: dict) -> list[tuple[str, str]]:
         if r["unit"] == "tensor" and (r["group"] not in best or r["tflops"]["median"] > best[r["group"]]["tflops"]["median"]):
             best[r["group"]] = r
     order = {key: i for i, key in enumerate(GROUP_ORDER)}
-    figures = ", ".join(f"{group} {r['tflops']['median']:.4g}" + (f" ({percent(r.get('percent_of_clock_peak'))})"
+    figures = ", ".join(f"{group} {r['tflops']['median']:.4g}{mark(r)}" + (f" ({percent(r.get('percent_of_clock_peak'))})"
                                                                    if r.get("percent_of_clock_peak") else "")
                         for group, r in sorted(best.items(), key=lambda item: order.get(item[0], len(order))))
     verdicts: dict[str, list[str]] = {}

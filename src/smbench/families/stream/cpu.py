@@ -4,7 +4,6 @@ GB/s should know."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +11,8 @@ import numpy as np
 from smbench.cases import NO_KERNEL, Validation
 from smbench.families import stream
 from smbench.telemetry import Summary
-from smbench.timing import Stats, TimingPolicy, measure
+from smbench import host_timing
+from smbench.timing import Stats, TimingPolicy
 
 
 def run_case(runner, op: str, dtype: str, width: int, kind: str, elements: int,
@@ -77,14 +77,10 @@ def run_once(case: Case):
 
 
 def time_case(case: Case, policy: TimingPolicy) -> tuple[Stats, object]:
+    """Each call timed in this thread's CPU time, sampled until its median settles
+    (smbench.host_timing): NumPy's element-wise operations run in the calling thread."""
     result: list = [None]
-
-    def sample() -> float:
-        start = time.perf_counter()
-        result[0] = run_once(case)
-        return time.perf_counter() - start
-
-    stats = measure(sample, policy)
+    stats = host_timing.measure(host_timing.timed(lambda: run_once(case), result), policy, policy.host_interval)
     return stats, result[0]
 
 
