@@ -90,3 +90,40 @@ def test_max_samples_stops_and_min_samples_is_honoured_past_the_budget():
 def test_bad_policies_are_refused(kwargs):
     with pytest.raises(ValueError):
         TimingPolicy(**kwargs)
+
+
+# ---------------------------------------------------------------- the CPU path's sampling (smbench.host_timing)
+
+def test_host_sampling_converges_when_the_median_is_known_and_says_so():
+    from smbench import host_timing
+
+    steady = itertools.cycle([1.00, 1.01, 0.99, 1.02, 0.98, 5.0])  # one preempted sample in six
+    stats = host_timing.measure(lambda: next(steady), TimingPolicy(warmup=0, min_samples=5, max_samples=1000,
+                                                                  budget_s=10.0), 0.05)
+    assert stats.converged and stats.stop_reason == "interval" and stats.n < 30
+    assert stats.rel_stdev > 0.5  # nvbench's rule would never have stopped on these
+
+
+def test_host_sampling_that_cannot_settle_stops_on_its_budget_unconverged():
+    from smbench import host_timing
+
+    rng = np.random.default_rng(0)
+    ticks = itertools.count()
+    stats = host_timing.measure(lambda: float(rng.lognormal(0, 1.5)), TimingPolicy(warmup=0, min_samples=5,
+                                                                                  max_samples=10_000, budget_s=0.2),
+                                0.001, wall=lambda: next(ticks) * 0.01)
+    assert not stats.converged and stats.stop_reason == "budget" and stats.n == 21
+
+
+def test_host_samples_count_this_thread_s_cpu_time_not_time_descheduled():
+    import time
+
+    from smbench import host_timing
+
+    asleep = host_timing.timed(lambda: time.sleep(0.02))  # the thread gives its core away
+    assert asleep() < 0.005
+    calls = []
+    short = host_timing.timed(lambda: calls.append(1))  # far below a millisecond: repeated within a sample
+    before = len(calls)
+    short()
+    assert len(calls) - before == host_timing.MOST_CALLS or len(calls) - before > 10

@@ -11,7 +11,8 @@ off each sample: microsecond samples measure the interpreter and the clock, not 
 nvbench's rule (relative standard deviation under 0.5%, smbench.timing) is the GPU's; one
 preempted sample keeps a host's standard deviation high however many are taken. Here sampling
 stops when the median is known well enough: its distribution-free 95% interval
-(smbench.noise.median_interval) within +-target of it (the suite's [cpu] interval_target), with
+(smbench.noise.median_interval) within +-target of it (the suite's [cpu] interval_target, +-5%
+unless it says otherwise: on a shared 2-core host the noise is 5-10%, so +-2% takes seconds), with
 at least min_samples taken; else at the time budget (wall time) or max_samples, and the result
 says it did not converge.
 """

@@ -80,7 +80,7 @@ HARNESS = {
         # The CPU path's stop rule (smbench.host_timing): sampling converges when the median's 95%
         # interval is within +-interval_target of it.
         Setting("interval_target", _POLICY.host_interval,
-                (lambda v: is_number(v) and 0 < v < 1, "a fraction between 0 and 1 (0.02 = +-2%)")),
+                (lambda v: is_number(v) and 0 < v < 1, "a fraction between 0 and 1 (0.05 = +-5%)")),
     ),
 }
 TOP_LEVEL = ("description",)  # a suite's keys that are not sections

@@ -29,7 +29,7 @@ class TimingPolicy:
     noise_target: float = 0.005  # 0.5% relative standard deviation
     budget_s: float = 2.0  # wall-clock seconds for the samples of one case
     # The CPU path's stop rule (smbench.host_timing): the median's 95% interval within +-this.
-    host_interval: float = 0.02
+    host_interval: float = 0.05
 
     def __post_init__(self) -> None:
         if self.min_samples < 2 or self.max_samples < self.min_samples:

@@ -120,7 +120,9 @@ def throughput_bars(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     for label, document in named:
         best: dict[str, tuple[str, str, float]] = {}
         for r in document["records"]:
-            group = precision_group(r) if r["family"] == "peak" and r["status"] == "ok" else None
+            # a published GEMM figure (the Spark's NVFP4 and FP8 GEMMs) stands with its precision too
+            shown = r["family"] == "peak" or (r["family"] == "gemm" and r.get("published"))
+            group = precision_group(r) if shown and r["status"] == "ok" else None
             if group is None:
                 continue
             kind = (("numpy" if document["backend"] == "cpu" else "smbench") if document["kind"] == "measured"
