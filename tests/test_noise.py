@@ -178,8 +178,12 @@ def test_rerun_names_each_figure_fully_with_the_test_and_the_mark():
     assert outcome.moved and outcome.not_converged
     line = next(line for line in outcome.moved if line.startswith("latency "))
     assert "pattern=random" in line and "working_set=" in line and (" KiB" in line or " MiB" in line)  # chase, units
-    assert "differs: 0.667x [" in line and "n=" in line and "(p=" in line
+    assert "differs: 1.5x [" in line and "n=" in line and "(p=" in line  # ns, 1.5 times the first run's
     assert noise.NOT_CONVERGED in line.split("->")[0]  # the first run's figure is marked
+    # every sample 1.5x longer: a third slower, a bandwidth and a latency alike (rerun --fail-above)
+    slower = dict(outcome.slower)
+    assert slower and all(abs(percent - 100 / 3) < 5 for percent in slower.values())
+    assert any(label.startswith("latency ") for label in slower) and any(label.startswith("stream ") for label in slower)
     same = rerun.compare_runs(before, json.loads(json.dumps(before)), ROOT / "a.json", ROOT / "b.json")
     assert not same.moved and all("within noise (p=1)" in line for line in same.within)
 

@@ -22,6 +22,7 @@ from smbench.errors import SmbenchError
 from smbench.suites import Suite, check, migrate
 
 CONFIG_FIELDS = ("kernel_source_hash", "compile_options", "elements", "target")
+TIME_UNITS = ("ns", "us")  # figures that grow with the time; the others are rates
 
 
 def key(record: dict) -> tuple:
@@ -96,15 +97,17 @@ def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path)
         # Each family says which figure its records are judged by (families.Family.figure).
         field, unit, amount, scale = figure_of(old)
         rates = compare.samples_of(old, amount, scale), compare.samples_of(fresh, amount, scale)
-        found = noise.difference(*rates)
+        timed = unit in TIME_UNITS  # the figure grows with the time (ns per load): its samples are too
+        found = noise.difference(*[[1 / x for x in r] if timed and r else r for r in rates])
         if found is None:
             continue
         unsettled += bool(noise.mark(old) or noise.mark(fresh))
         line = (f"{label}: {_value(old, field)} -> {_value(fresh, field)} {unit}: {found.verdict()}, "
                 f"n={found.n[0]}/{found.n[1]}")
         if found.beyond:
-            if found.ratio is not None and found.ratio < 1:
-                slower.append((label, 100 * (1 - found.ratio)))
+            rate_ratio = None if found.ratio is None else (1 / found.ratio if timed else found.ratio)
+            if rate_ratio is not None and rate_ratio < 1:
+                slower.append((label, 100 * (1 - rate_ratio)))
             moved.append(line)
         else:
             within.append(line)
