@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -158,7 +159,8 @@ def test_a_figure_that_did_not_converge_is_marked_in_every_view(tmp_path):
         loaded = results.load(path)
         lines = report.cpu_lines([("cpu", loaded)])
         triad = next(line for line in lines if "triad bandwidth" in line)
-        assert (noise.NOT_CONVERGED + " GB/s" in triad) == marked, triad
+        assert (noise.NOT_CONVERGED + " GB/s (noise " in triad) == marked, triad
+        assert re.search(r"GB/s \(noise \d[\d.]*%\)", triad), triad  # its spread, in words
         # the end-of-run summary
         from rich.console import Console
 

@@ -136,6 +136,12 @@ def of_timing(timing) -> Spread | None:
                   str(timing.get("stop_reason", "")))
 
 
+def said(record: dict) -> str:
+    """' (noise 4.8%)' for a measured record's line, '' without samples: its spread in words."""
+    spread = of_timing(record.get("time_s"))
+    return f" (noise {percent(spread.noise)})" if spread is not None and spread.noise is not None else ""
+
+
 def mark(record: dict) -> str:
     """NOT_CONVERGED beside a measured figure whose sampling did not converge, else ''."""
     timing = record.get("time_s")

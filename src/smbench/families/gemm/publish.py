@@ -8,7 +8,7 @@ from pathlib import Path
 from smbench import origin
 from smbench.compare import Entry, gather, published_entry, tflops_samples
 from smbench.families import gemm
-from smbench.noise import mark
+from smbench.noise import mark, said
 from smbench.plots import plt, save
 
 
@@ -52,7 +52,7 @@ def report_lines(label: str, document: dict) -> list[str]:
             chosen[key] = (size, record)
     lines = []
     for _, record in chosen.values():
-        parts = [f"{record['tflops']['median']:.4g}{mark(record)} {record['ops_unit']}"]
+        parts = [f"{record['tflops']['median']:.4g}{mark(record)} {record['ops_unit']}{said(record)}"]
         if record.get("percent_of_mma_peak") is not None:
             parts.append(f"{record['percent_of_mma_peak']:.0f}% of its mma.sync loop "
                          f"({record['mma_peak']['tflops']:.4g})")

@@ -9,7 +9,7 @@ import numpy as np
 
 from smbench.compare import Entry, by_basis, expanded, gather, published_entry, tflops_samples
 from smbench.families.stream.publish import dram_basis
-from smbench.noise import mark
+from smbench.noise import mark, said
 from smbench.plots import COLOURS, display_label, plt, save
 
 
@@ -83,7 +83,8 @@ def report_lines(label: str, document: dict) -> list[str]:
                          f"({expected['clock_peak']:.4g} at {expected['clock_mhz']:.0f} MHz)")
         if record.get("percent_of_spec") is not None:
             parts.append(f"{record['percent_of_spec']:.0f}% of the vendor's {expected['spec']['value']:g}")
-        lines.append(f"{label}: {record['label']}: {record['tflops']['median']:.4g}{mark(record)} {record['ops_unit']} = "
+        lines.append(f"{label}: {record['label']}: {record['tflops']['median']:.4g}{mark(record)} {record['ops_unit']}"
+                     f"{said(record)} = "
                      f"{'; '.join(parts)}: {record['verdict']}")
     if unjudged:
         lines.append(f"{label}: {unjudged} compute-peak loops validated, with no expected figure for this device")

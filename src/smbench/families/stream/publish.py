@@ -11,7 +11,7 @@ import pandas as pd
 
 from smbench import origin
 from smbench.cases import HOME_MEMORY
-from smbench.noise import mark
+from smbench.noise import mark, said
 from smbench.compare import BASIS, BASIS_WORDS, Entry, basis_rank, expanded, gather, gbps_samples, published_entry
 from smbench.plots import COLOURS, plt, save, size_label
 
@@ -100,11 +100,11 @@ def report_lines(label: str, document: dict) -> list[str]:
         if record is None:
             continue
         if expected and record.get("percent_of_expected") is not None:
-            lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.0f}{mark(record)} GB/s = "
+            lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.0f}{mark(record)} GB/s{said(record)} = "
                          f"{record['percent_of_expected']:.0f}% of spec ({expected['gbps']:g} GB/s): "
                          f"{record.get('verdict', '')}")
         else:
-            lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.1f}{mark(record)} GB/s at "
+            lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.1f}{mark(record)} GB/s{said(record)} at "
                          f"{record['working_set_bytes'] / 2**20:.0f} MiB ({record.get('verdict', '')}; "
                          f"no expected figure for this device)")
     return lines
