@@ -115,14 +115,17 @@ def scale_entry(record: dict) -> str | None:
     return "scale: undecided (the probes left " + " and ".join(SCALE_WORDS[v][7:] for v in found["consistent"]) + ")"
 
 
-def emulating(record: dict) -> str:
+def emulating(record: dict, short: bool = False) -> str:
     """On the CPU path, what the probes were put to: 'emulating H100's published model', or the
-    model standing in where none is published for the format."""
+    model standing in where none is published for the format (`short`: without naming it, so that
+    the one-screen summary groups such formats)."""
     gpu = record.get("cpu_model", "?")
     try:
         tensor_core_models.lookup(gpu, record.get("input_format", ""), record.get("accumulator", ""))
         return f"emulating {gpu}'s published model"
     except SmbenchError:
+        if short:
+            return f"emulating {gpu}'s nearest published model, standing in (none is published for these)"
         return (f"emulating {gpu}'s nearest published model, standing in (none is published for "
                 f"{record.get('input_format')} -> {record.get('accumulator')})")
 
@@ -145,7 +148,9 @@ def verdict(record: dict) -> str:
 def summary_verdict(record: dict) -> str:
     """verdict() for the one-screen summary: the model named, the expert parameters left to the table."""
     behaves = record.get("behaves") or {}
-    if record.get("recovered") or behaves.get("kind") != "nearest":
+    if record.get("recovered"):
+        return f"{emulating(record, short=True)}: {recovered_text(record)}"
+    if behaves.get("kind") != "nearest":
         return verdict(record)
     nearest = ", ".join(behaves.get("models", [])) or "?"
     return f"matches no published model (nearest: {nearest}; how it differs: the numerics table)"
