@@ -35,9 +35,10 @@ test: install
 test-gpu:
 	SMBENCH_REQUIRE_GPU=1 PYTHONPATH=src python3 -m pytest -q -m gpu -p no:cacheprovider
 
-# The one command for a lent GPU machine (its own python3, nothing installed): doctor,
-# selftest, the GPU tests, the quick suite on the GPU; each step under its own time limit
-# (SIGINT keeps what finished), at most 8 files in OUT, a summary last. OUT must be empty.
+# The one command for a lent GPU machine (its own python3, nothing installed): preflight
+# (missing Python modules, one line), doctor, prebuild (every kernel, on every core), selftest,
+# the GPU tests, the quick suite on the GPU; each step under its own time limit (SIGINT keeps
+# what finished; under 8 minutes in all), at most 8 files in OUT, a summary last. OUT must be empty.
 gpu-check:
 	PYTHONPATH=src python3 -m smbench.gpu_check --out $(if $(filter command line,$(origin OUT)),$(OUT),out/gpu-check)
 

@@ -17,11 +17,13 @@
 //
 // Layouts: in[lane * 8 + 0..3] = A fragment, [4..5] = B fragment, [6..7] = block
 // scales (block-scaled kinds only), in[256] = step. out[(thread * SMBENCH_CHAINS
-// + chain) * R + r] for the R accumulator registers of the shape.
+// + chain) * R + r] for the R accumulator registers of the shape. clock: the SM clock
+// the loop ran at (smbench_clock.cuh), added to by block 0's first thread.
 //
 // A target that lacks a format compiles the kernel to a stub that writes
 // SMBENCH_STATUS_UNSUPPORTED to *status: one format missing never fails the file.
 #include "mma_ops.cuh"
+#include "smbench_clock.cuh"
 
 #ifndef SMBENCH_CHAINS
 #define SMBENCH_CHAINS 4
@@ -31,7 +33,10 @@
 #endif
 
 template <class Op>
-__device__ __forceinline__ void throughput_loop(const unsigned *in, void *out, int iters) {
+__device__ __forceinline__ void throughput_loop(const unsigned *in, void *out, int iters, unsigned long long *clock) {
+    const bool keeper = smbench_clock_keeper(clock);
+    SmbenchClock started = {};
+    if (keeper) started = smbench_clock_start();
     const unsigned *mine = in + 8u * (threadIdx.x & 31u);
     const unsigned step = in[256];
     Fragments f;
@@ -70,13 +75,14 @@ __device__ __forceinline__ void throughput_loop(const unsigned *in, void *out, i
     for (int c = 0; c < SMBENCH_CHAINS; ++c)
 #pragma unroll
         for (int r = 0; r < Op::kRegs; ++r) dst[c * Op::kRegs + r] = acc[c][r];
+    if (keeper) smbench_clock_stop(started, clock);
 }
 
 __device__ __forceinline__ void report_unsupported(unsigned *status) {
     if (threadIdx.x == 0 && blockIdx.x == 0) *status = SMBENCH_STATUS_UNSUPPORTED;
 }
 
-#define SMBENCH_MMA_PARAMS const unsigned *in, void *out, int iters, unsigned *status
+#define SMBENCH_MMA_PARAMS const unsigned *in, void *out, int iters, unsigned *status, unsigned long long *clock
 
 // The guards are preprocessor conditions, not runtime ones: an instruction the
 // target lacks must never reach ptxas. Each kernel opens with its guard (the tests
@@ -84,7 +90,7 @@ __device__ __forceinline__ void report_unsupported(unsigned *status) {
 
 extern "C" __global__ void mma_f16_f16acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_SM80
-    throughput_loop<OpF16F16>(in, out, iters);
+    throughput_loop<OpF16F16>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -92,7 +98,7 @@ extern "C" __global__ void mma_f16_f16acc(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_f16_f32acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_SM80
-    throughput_loop<OpF16F32>(in, out, iters);
+    throughput_loop<OpF16F32>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -100,7 +106,7 @@ extern "C" __global__ void mma_f16_f32acc(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_bf16_f32acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_SM80
-    throughput_loop<OpBF16F32>(in, out, iters);
+    throughput_loop<OpBF16F32>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -108,7 +114,7 @@ extern "C" __global__ void mma_bf16_f32acc(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_tf32_f32acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_SM80
-    throughput_loop<OpTF32F32>(in, out, iters);
+    throughput_loop<OpTF32F32>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -116,7 +122,7 @@ extern "C" __global__ void mma_tf32_f32acc(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_s8_s32acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_SM80
-    throughput_loop<OpS8S32>(in, out, iters);
+    throughput_loop<OpS8S32>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -124,7 +130,7 @@ extern "C" __global__ void mma_s8_s32acc(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_s4_s32acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_INT4
-    throughput_loop<OpS4S32>(in, out, iters);
+    throughput_loop<OpS4S32>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -132,7 +138,7 @@ extern "C" __global__ void mma_s4_s32acc(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_f64_f64acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_F64
-    throughput_loop<OpF64>(in, out, iters);
+    throughput_loop<OpF64>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -140,7 +146,7 @@ extern "C" __global__ void mma_f64_f64acc(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_e4m3_f32acc_sm89(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_FP8_SM89
-    throughput_loop<OpE4M3Sm89>(in, out, iters);
+    throughput_loop<OpE4M3Sm89>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -148,7 +154,7 @@ extern "C" __global__ void mma_e4m3_f32acc_sm89(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_e5m2_f32acc_sm89(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_FP8_SM89
-    throughput_loop<OpE5M2Sm89>(in, out, iters);
+    throughput_loop<OpE5M2Sm89>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -156,7 +162,7 @@ extern "C" __global__ void mma_e5m2_f32acc_sm89(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_e4m3_f16acc_sm89(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_FP8_SM89
-    throughput_loop<OpE4M3F16Sm89>(in, out, iters);
+    throughput_loop<OpE4M3F16Sm89>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -164,7 +170,7 @@ extern "C" __global__ void mma_e4m3_f16acc_sm89(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_e4m3_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_F8F6F4_FP8
-    throughput_loop<OpE4M3F8F6F4>(in, out, iters);
+    throughput_loop<OpE4M3F8F6F4>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -172,7 +178,7 @@ extern "C" __global__ void mma_e4m3_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_e5m2_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_F8F6F4_FP8
-    throughput_loop<OpE5M2F8F6F4>(in, out, iters);
+    throughput_loop<OpE5M2F8F6F4>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -180,7 +186,7 @@ extern "C" __global__ void mma_e5m2_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_e4m3_f16acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_F8F6F4_FP8
-    throughput_loop<OpE4M3F16F8F6F4>(in, out, iters);
+    throughput_loop<OpE4M3F16F8F6F4>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -188,7 +194,7 @@ extern "C" __global__ void mma_e4m3_f16acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_e3m2_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_F8F6F4_FP6FP4
-    throughput_loop<OpE3M2F8F6F4>(in, out, iters);
+    throughput_loop<OpE3M2F8F6F4>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -196,7 +202,7 @@ extern "C" __global__ void mma_e3m2_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_e2m3_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_F8F6F4_FP6FP4
-    throughput_loop<OpE2M3F8F6F4>(in, out, iters);
+    throughput_loop<OpE2M3F8F6F4>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -204,7 +210,7 @@ extern "C" __global__ void mma_e2m3_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_e2m1_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_F8F6F4_FP6FP4
-    throughput_loop<OpE2M1F8F6F4>(in, out, iters);
+    throughput_loop<OpE2M1F8F6F4>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -212,7 +218,7 @@ extern "C" __global__ void mma_e2m1_f32acc_f8f6f4(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_mxf8f6f4_e4m3_x1_f32acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_BLOCK_SCALE
-    throughput_loop<OpMXF8E4M3>(in, out, iters);
+    throughput_loop<OpMXF8E4M3>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -220,7 +226,7 @@ extern "C" __global__ void mma_mxf8f6f4_e4m3_x1_f32acc(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_mxf8f6f4_e2m1_x1_f32acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_BLOCK_SCALE
-    throughput_loop<OpMXF8E2M1>(in, out, iters);
+    throughput_loop<OpMXF8E2M1>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -228,7 +234,7 @@ extern "C" __global__ void mma_mxf8f6f4_e2m1_x1_f32acc(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_mxf4_e2m1_x2_f32acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_BLOCK_SCALE
-    throughput_loop<OpMXF4>(in, out, iters);
+    throughput_loop<OpMXF4>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -236,7 +242,7 @@ extern "C" __global__ void mma_mxf4_e2m1_x2_f32acc(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_mxf4nvf4_e2m1_x2_f32acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_BLOCK_SCALE
-    throughput_loop<OpMXF4NVF4X2>(in, out, iters);
+    throughput_loop<OpMXF4NVF4X2>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif
@@ -244,7 +250,7 @@ extern "C" __global__ void mma_mxf4nvf4_e2m1_x2_f32acc(SMBENCH_MMA_PARAMS) {
 
 extern "C" __global__ void mma_nvfp4_f32acc(SMBENCH_MMA_PARAMS) {
 #if SMBENCH_HAS_MMA_BLOCK_SCALE
-    throughput_loop<OpNVFP4>(in, out, iters);
+    throughput_loop<OpNVFP4>(in, out, iters, clock);
 #else
     report_unsupported(status);
 #endif

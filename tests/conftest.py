@@ -54,7 +54,7 @@ def _sass_reader_missing() -> str:
 def _skip_tests_that_read_sass(items) -> None:
     """Tests marked needs_sass read SASS with cuobjdump: where there is none (a machine with a
     system CUDA lacking it), they skip with the reason instead of failing."""
-    marked = [item for item in items if "needs_sass" in item.keywords]
+    marked = [item for item in items if item.get_closest_marker("needs_sass") is not None]
     reason = _sass_reader_missing() if marked else ""
     for item in marked if reason else []:
         item.add_marker(pytest.mark.skip(reason=f"SASS unchecked here: {reason}"))
@@ -62,7 +62,8 @@ def _skip_tests_that_read_sass(items) -> None:
 
 def pytest_collection_modifyitems(config, items):
     _skip_tests_that_read_sass(items)
-    gpu_items = [item for item in items if "gpu" in item.keywords]
+    # By marker, not keyword: a keyword also matches a folder's name (a checkout in .../gpu/).
+    gpu_items = [item for item in items if item.get_closest_marker("gpu") is not None]
     if not gpu_items:
         return
     reason = _gpu_absent_reason()

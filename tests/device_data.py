@@ -15,3 +15,10 @@ GB10 = DeviceFacts(
     l2_bytes=24 * 2**20, total_bytes=119 * 2**30, integrated=True, managed_memory=True,
     concurrent_managed_access=True, can_map_host_memory=True, pageable_memory_access=True,
     memory_clock_khz=4_266_000, bus_width_bits=256)
+
+# The H200 the project is checked on (shared/facts.md): 132 SMs, L2 50 MiB as the device
+# table has it, 141 GB HBM3e, an x86 host (no pageable access).
+H200 = DeviceFacts(
+    name="NVIDIA H200", compute_capability="9.0", sm_count=132, max_threads_per_sm=2048,
+    l2_bytes=50 * 2**20, total_bytes=141 * 10**9, integrated=False, managed_memory=True,
+    concurrent_managed_access=True, can_map_host_memory=True, pageable_memory_access=False)

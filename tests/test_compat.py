@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-from smbench import compat, toolchain
+from smbench import compat, sass, toolchain
 from smbench import targets as target_table
 from smbench.cache import Cache
+from smbench.compile import compile_file
 from smbench.errors import SmbenchError
 
 from conftest import KERNELS, ROOT, run_cli
@@ -356,3 +357,23 @@ def test_native_and_emulated_in_the_table_match_the_instruction_class(builtin_re
                 continue
             expected = NATIVE_CLASS[kernel] if support == target_table.NATIVE else EMULATED_CLASS[feature]
             assert tensor_class(builtin_report.cell(kernel, target.name)) == expected, (kernel, target.name)
+
+
+def test_gemm_is_shown_as_each_target_builds_it():
+    """compat builds gemm.cu per tile as the run does: FP8 on sm_90a (emulated through FP16)
+    in the 64 x 128 tile the run picks, without the spills the file's default 128 x 128 tile
+    has; on the Spark every format in its one tile."""
+    units = [u for u in compat.builtin_units() if u.name == "gemm.cu"]
+    report = compat.run(units, [target_table.get("sm_90a"), target_table.get("sm_121a")])
+    fp8 = report.cell("gemm_e4m3_f32acc_sm89", "sm_90a")
+    assert fp8.status == "ok" and fp8.spill_instructions == 0 and fp8.local_bytes == 0
+    assert fp8.tensor_instructions[0].startswith("HMMA")
+    default = compile_file(KERNELS / "gemm.cu", "sm_90a")  # the file's default tile, 128 x 128
+    assert sass.summarize(default.cubin)["gemm_e4m3_f32acc_sm89"].spill_instructions > 0  # what compat showed
+    for target in ("sm_90a", "sm_121a"):
+        for kernel in ("gemm_f16_f32acc", "gemm_s8_s32acc", "gemm_reduce_f32"):
+            cell = report.cell(kernel, target)
+            assert cell.status == "ok" and cell.spill_instructions == 0, (kernel, target)
+    assert report.cell("gemm_e4m3_f32acc_f8f6f4", "sm_90a").status == "failed"  # no kind::f8f6f4 on sm_90a
+    assert [c.kernel for c in report.cells if c.target == "sm_90a"][:2] == ["gemm_f16_f32acc", "gemm_bf16_f32acc"]
+    assert any(note.startswith("gemm.cu: built as each target builds it") for note in report.notes)

@@ -30,9 +30,9 @@ class FakeCupy:
 
     uint8, uint32 = np.uint8, np.uint32
 
-    def __init__(self, kernel_seconds: float = 1e-6):
+    def __init__(self, kernel_seconds: float = 1e-6, launch_gap: float = 0.0):
         self.log: list[str] = []
-        self.kernel_seconds = kernel_seconds
+        self.kernel_seconds, self.launch_gap = kernel_seconds, launch_gap
         self._buffers = []
         fake = self
 
@@ -66,7 +66,9 @@ class FakeCupy:
 
         def elapsed(start, end):
             kernels = sum(1 for entry in fake.log[start.at:end.at] if entry == "kernel")
-            return 1e3 * fake.kernel_seconds * max(kernels, 1)
+            # Unblocked, the host's launch gap sits between the start event and the kernel.
+            blocked = "spin" in fake.log[max(0, start.at - 1):start.at]
+            return 1e3 * (fake.kernel_seconds * max(kernels, 1) + (0 if blocked else fake.launch_gap))
 
         runtime = types.SimpleNamespace(hostAlloc=host_alloc, hostAllocMapped=2, freeHost=lambda pointer: None)
         self.cuda = types.SimpleNamespace(Event=Event, Stream=Stream, runtime=runtime, get_elapsed_time=elapsed)
@@ -87,6 +89,8 @@ class FakeCupy:
         """The log cut into samples: each from one event pair, with what came before it."""
         cut, current = [], []
         for entry in self.log:
+            if entry == "synchronize":  # the host waiting on a stream queues nothing
+                continue
             current.append(entry)
             if entry == "event" and current.count("event") == 2:
                 cut.append(current)
@@ -103,9 +107,10 @@ def fake(monkeypatch):
 
 
 def _assert_device_bound(cupy: FakeCupy) -> None:
-    """The first sample is the pilot (unblocked); every later one is spin, event, kernels, event."""
+    """The first sample is the first call (unblocked: lazy work); every later one, the pilot
+    included, is spin, event, kernels, event."""
     samples = cupy.samples()
-    assert len(samples) >= 1 + POLICY.warmup + POLICY.min_samples
+    assert len(samples) >= 2 + POLICY.warmup + POLICY.min_samples
     assert "spin" not in samples[0]
     for sample in samples[1:]:
         assert sample[:2] == ["spin", "event"] and sample[-1] == "event", sample
@@ -124,10 +129,23 @@ def test_short_kernels_take_many_launches_per_sample_within_the_queue(fake):
     timer = cuda.DeviceTimer(fake.cuda.Stream())
     cuda.time_calls(timer, fake.kernel, POLICY)
     _assert_device_bound(fake)
-    launches = [sample.count("kernel") for sample in fake.samples()[1:]]
+    launches = [sample.count("kernel") for sample in fake.samples()[2:]]  # after the first call and the pilot
     assert set(launches) == {cuda.MAX_QUEUED}  # 200 us of 1 us kernels, capped by the queue depth
     with pytest.raises(SmbenchError, match="at most"):
         timer.sample(fake.kernel, cuda.MAX_QUEUED + 1)
+
+
+def test_the_pilot_waits_behind_the_blocking_kernel_so_samples_meet_their_target(monkeypatch):
+    """Planted: a 5 us kernel that CuPy takes 8 us to launch. An unblocked pilot reads 13 us and
+    sizes samples of 16 calls, 80 us; behind the blocking kernel it reads 5 us: 40 calls, the
+    200 us target."""
+    fake = FakeCupy(kernel_seconds=5e-6, launch_gap=8e-6)
+    monkeypatch.setattr(cuda, "_cupy", lambda: fake)
+    monkeypatch.setattr(cuda, "spin_kernel", lambda: fake.spin)
+    cuda.time_calls(cuda.DeviceTimer(fake.cuda.Stream()), fake.kernel, POLICY)
+    samples = fake.samples()
+    assert "spin" not in samples[0] and samples[1][:2] == ["spin", "event"] and samples[1].count("kernel") == 1
+    assert {sample.count("kernel") for sample in samples[2:]} == {40}
 
 
 def test_a_blocking_kernel_that_timed_out_fails_the_sample(fake):
@@ -159,6 +177,12 @@ def test_peak_loops_are_device_bound(fake, monkeypatch):
 
         def unsupported(self):
             return False
+
+        def zero_clock(self):
+            pass
+
+        def kernel_clock(self):
+            return None
 
         function = None
 

@@ -128,3 +128,83 @@ def test_host_memory_kinds_run_after_every_device_case():
                         {"stream", "transfer", "launch"})
     host = [i for i, c in enumerate(cases) if c.family == "stream" and c.params["memory"] != "device"]
     assert host and host == list(range(len(cases) - len(host), len(cases)))
+
+
+class ExclusiveRunner(PoisonedRunner):
+    """A CUDA run on a GPU in EXCLUSIVE_PROCESS compute mode: its backend can destroy this
+    process's context (release_context), and says the mode."""
+
+    name = "cuda"
+
+    def __init__(self, released: str, mode: str = "exclusive-process"):
+        super().__init__()
+        self.calls = []
+        self.backend = types.SimpleNamespace(
+            release_context=lambda: self.calls.append("release") or released, compute_mode=lambda: mode)
+
+    def part(self, family):
+        return run.CpuRunner.part(self, family) if family != "stream" else super().part(family)
+
+
+def test_the_run_releases_its_context_before_workers_start(tiny, tmp_path, monkeypatch):
+    """EXCLUSIVE_PROCESS: a worker cannot open the GPU while the run holds its (broken) context,
+    so the run destroys it first; here the worker then runs the rest."""
+    monkeypatch.setitem(run.RUNNERS, "fault", _fault)
+    runner = ExclusiveRunner("this process's CUDA context was destroyed (cuDevicePrimaryCtxReset)")
+    spawned = []
+
+    def command():
+        spawned.append(list(runner.calls))  # what had happened when a worker was started
+        return [sys.executable, "-c", "import sys; sys.stdin.read(); sys.exit(0)"]
+
+    monkeypatch.setattr(worker, "command", command)
+    run.prepare_runner(runner, tiny)
+    cases, _ = run.plan(tiny, runner, {"stream"})
+    cases = cases[:1] + [run.Case("fault", "fault", "a kernel that faults on purpose", {})] + cases[1:3]
+    writer = ResultWriter(tmp_path / "run.json", run.header(tiny, runner, {}))
+    run.run_cases(tiny, runner, cases, tiny.timing("cpu"), writer)
+    assert runner.calls == ["release"] and spawned and all(seen == ["release"] for seen in spawned)
+    # In the default compute mode the context is left alone: workers open the GPU beside it.
+    default = ExclusiveRunner("destroyed", mode="default")
+    run.prepare_runner(default, tiny)
+    run.run_cases(tiny, default, cases, tiny.timing("cpu"), ResultWriter(tmp_path / "run2.json",
+                                                                         run.header(tiny, default, {})))
+    assert default.calls == []
+
+
+def test_a_gpu_no_fresh_process_can_open_says_why_once(tiny, tmp_path, monkeypatch):
+    """Planted: the context could not be destroyed, and the worker finds the GPU busy (the
+    driver's error in EXCLUSIVE_PROCESS mode). Every case left says so, after one worker, not 8."""
+    monkeypatch.setitem(run.RUNNERS, "fault", _fault)
+    starts = tmp_path / "starts"
+    busy = ("import json, sys\n"
+            f"open({str(starts)!r}, 'a').write('x')\n"
+            "sys.stdin.read()\n"
+            "print(json.dumps({'unusable': 'CUDARuntimeError: cudaErrorDevicesUnavailable: CUDA-capable device(s) "
+            "is/are busy or unavailable'}), flush=True)\n"
+            "sys.exit(4)\n")
+    monkeypatch.setattr(worker, "command", lambda: [sys.executable, "-c", busy])
+    runner = ExclusiveRunner("this process's CUDA context could not be destroyed (CUDA_ERROR_ILLEGAL_ADDRESS)")
+    run.prepare_runner(runner, tiny)
+    cases, _ = run.plan(tiny, runner, {"stream"})
+    cases = cases[:1] + [run.Case("fault", "fault", "a kernel that faults on purpose", {})] + cases[1:4]
+    writer = ResultWriter(tmp_path / "run.json", run.header(tiny, runner, {}))
+    run.run_cases(tiny, runner, cases, tiny.timing("cpu"), writer)
+    rest = writer.document["records"][2:]
+    assert len(rest) == 3 and starts.read_text() == "x"
+    for record in rest:
+        assert record["status"] == "skipped" and record["reason"].startswith("not run: a fresh process could not "
+                                                                             "open the GPU (CUDARuntimeError")
+        assert "EXCLUSIVE_PROCESS compute mode" in record["reason"] and "could not be destroyed" in record["reason"]
+
+
+def test_a_worker_that_cannot_open_its_backend_says_so_in_one_event(monkeypatch, capsys):
+    import io
+    import json
+
+    monkeypatch.setattr(run, "make_runner", lambda name, suite: (_ for _ in ()).throw(
+        RuntimeError("cudaErrorDevicesUnavailable: busy")))
+    job = {"suite": {"name": "t", "path": "t.toml", "description": "", "data": {}}, "backend": "cuda", "cases": []}
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(job)))
+    assert worker.main() == worker.UNUSABLE_EXIT
+    assert json.loads(capsys.readouterr().out) == {"unusable": "RuntimeError: cudaErrorDevicesUnavailable: busy"}

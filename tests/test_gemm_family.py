@@ -36,12 +36,14 @@ SETTINGS = {"cpu_max_gflop": 1.0, "cpu_emulate_max": 1 << 22, "emulator_model": 
 
 @pytest.fixture(scope="module", params=SASS_TARGETS)
 def built(request):
-    """target -> {tile: kernel summaries} for every tile the family picks on that target."""
+    """target -> {tile: kernel summaries} for every tile the family picks on that target, built
+    as the run builds it (gemm.build_options: the tile, and the kernels of the formats it gets)."""
     target = target_table.get(request.param)
-    tiles = {gemm.choose_tile(fmt, target, m) for fmt in gemm.FORMATS for m in (1, LARGE_M)}
+    tiles = {gemm.choose_tile(fmt, target, m): fmt for fmt in gemm.FORMATS for m in (1, LARGE_M)}
     summaries = {}
-    for tile in tiles:
-        result = compile_file(kernels_dir() / gemm.KERNEL_FILE, target.name, options=tile.options())
+    for tile, fmt in tiles.items():
+        result = compile_file(kernels_dir() / gemm.KERNEL_FILE, target.name,
+                              options=gemm.build_options(fmt, target, tile))
         assert result.ok, result.log
         summaries[tile] = sass.summarize(result.cubin)
     return target, summaries
@@ -499,3 +501,23 @@ def test_the_gemm_figure_says_host_numpy_when_only_the_cpu_path_drew_it(monkeypa
     assert "(host NumPy; not a GPU)" in titles[0] and "mma.sync" not in titles[0]
     assert "smbench's mma.sync GEMM" in titles[1]
     assert "(host NumPy, mlx-cpu: not Apple hardware; not a GPU)" in titles[2]
+
+
+def test_each_tile_build_holds_the_kernels_of_the_formats_that_get_it():
+    """sm_90a: FP8 (emulated) takes the 64 x 128 tile, the rest 128 x 256; the skinny tile
+    every format the target has. The kernel's bit numbers are FORMATS' order."""
+    import re
+
+    source = (kernels_dir() / gemm.KERNEL_FILE).read_text()
+    bits = {name: int(bit) for name, bit in re.findall(r"SMBENCH_GEMM_KERNEL\((\w+), \w+, \w+, (\d+)\)", source)}
+    assert bits == {fmt.kernel: index for index, fmt in enumerate(gemm.FORMATS)}
+    hopper = target_table.get("sm_90a")
+    f16, fp8, f8f6f4 = gemm.BY_KEY["f16_f32acc"], gemm.BY_KEY["e4m3_f32acc"], gemm.BY_KEY["f8f6f4_e4m3_f32acc"]
+    wide, narrow = gemm.choose_tile(f16, hopper, LARGE_M), gemm.choose_tile(fp8, hopper, LARGE_M)
+    assert gemm.kernel_mask(f16, hopper, wide) == 0b1111
+    assert gemm.kernel_mask(fp8, hopper, narrow) == 0b10000
+    assert gemm.kernel_mask(f16, hopper, gemm.SKINNY_TILE) == 0b11111  # no kind::f8f6f4 on sm_90a
+    assert gemm.kernel_mask(f8f6f4, hopper, gemm.SKINNY_TILE) == 0b111111  # asked for: its bit too
+    spark = target_table.get("sm_121a")
+    assert gemm.kernel_mask(f16, spark, gemm.choose_tile(f16, spark, LARGE_M)) == 0b111111
+    assert gemm.build_options(fp8, hopper, narrow)[-1] == "-DSMBENCH_GEMM_ONLY=0x10u"

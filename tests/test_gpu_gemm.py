@@ -82,7 +82,7 @@ def test_the_compute_80_build_validates(gpu, key):
     cuda_gemm, facts, target = gpu
     fmt = gemm.BY_KEY[key]
     tile = gemm.choose_tile(fmt, target, 257, cuda_gemm.shared_limit())
-    kernel, built = cuda_gemm.load_fallback(target.portable_real, fmt, tile)
+    kernel, built = cuda_gemm.load_fallback(target.portable_real, fmt, tile, target.name)
     if built.sass is not None:
         assert cuda_gemm.summary_of(built.sass[fmt.kernel])["main_loop_ok"]
     rng = np.random.default_rng(0)

@@ -100,7 +100,9 @@ def test_cuda_core_loops_scale_with_chains_and_unroll(target, unroll):
         histogram = summaries[fmt.kernel].histogram
         found = sum(n for op, n in histogram.items() if op.split(".")[0] == fmt.instruction)
         # Outside the loop ptxas also uses IMAD and HFMA2.MMA to move values and compute
-        # addresses: a handful at most; the loop's own are exactly chains x unroll.
-        assert chains * unroll <= found <= chains * unroll + 4, (fmt.kernel, target, histogram)
+        # addresses (the clock reads' too); the loop's own are exactly chains x unroll.
+        in_loop = max(sum(n for op, n in loop["histogram"].items() if op.split(".")[0] == fmt.instruction)
+                      for loop in summaries[fmt.kernel].loops)
+        assert in_loop == chains * unroll <= found, (fmt.kernel, target, histogram)
         if unroll >= fmt.unroll:
             assert peak.loop_intact(fmt, histogram)[0]

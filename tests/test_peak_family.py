@@ -121,13 +121,14 @@ def test_gb10_expectations_and_the_half_rate_question():
     bf16 = peak.expectation(peak.BY_KEY["bf16_f32acc"], "12.1", 48, spec, clock, None)
     assert bf16.clock_peak == pytest.approx(62.5) and "assumed for GB10" in bf16.rate.source
     assert bf16.spec is None  # the only BF16 figure for the GB10 is a measurement (M), never the spec
-    assert peak.judge(60, bf16)["verdict"] == "normal"
-    assert peak.judge(125, bf16)["verdict"] == "twice expected"
-    assert peak.judge(31, bf16)["verdict"] == "half rate"
-    assert peak.judge(20, bf16)["verdict"] == "low"
+    # Every GB10 rate is the GeForce SM's, assumed: each verdict says so.
+    assert peak.judge(60, bf16)["verdict"] == "normal (assumed rate)"
+    assert peak.judge(125, bf16)["verdict"] == "twice expected (assumed rate)"
+    assert peak.judge(31, bf16)["verdict"] == "half rate (assumed rate)"
+    assert peak.judge(20, bf16)["verdict"] == "low (assumed rate)"
     judged = peak.judge(450, nvfp4)
-    assert judged["percent_of_spec"] == pytest.approx(90) and judged["verdict"] == "normal"
-    assert judged["verdict_basis"] == "clock-based peak"
+    assert judged["percent_of_spec"] == pytest.approx(90) and judged["verdict"] == "normal (assumed rate)"
+    assert judged["verdict_basis"].startswith("clock-based peak at a rate assumed for this GPU")
 
 
 def test_expectation_without_rate_or_clock():

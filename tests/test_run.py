@@ -244,7 +244,16 @@ def test_summary_of_a_gpu_result_names_verdicts_and_the_copy_engine_ratio():
     assert "expected DRAM bandwidth 3350 GB/s" in text
     assert "3050.0" in text and "91%" in text and "normal" in text and "low" in text
     assert "900.0 (32 KiB)" not in text and "3050.0 (1 GiB)" in text  # best over sizes
-    assert "copy f32 16B at 1 GiB: 1.02x cudaMemcpy device-to-device" in text
+    assert "copy f32 16B at 1 GiB: 1.02x cudaMemcpy device-to-device" in text  # an older file: gbps was 2N
+    # Today's records count the bytes copied (nvbandwidth's count) and keep read + written beside it.
+    document["records"][3].update({"bytes_moved": 256 << 20, "counting": "bytes copied, once",
+                                   "gbps": {"median": 1500.0, "best": 1505.0},
+                                   "gbps_read_write": {"median": 3000.0, "best": 3010.0}})
+    console = Console(file=io.StringIO(), width=200)
+    run_view.render(document, console)
+    text = console.file.getvalue()
+    assert "cudaMemcpy d2d (copied)" in text and "1500.0" in text and "nvbandwidth's count" in text
+    assert "copy f32 16B at 1 GiB: 1.02x cudaMemcpy device-to-device (3000.0 GB/s read + written" in text
     assert "skipped 1: the device cannot access pageable host memory" in text
 
 

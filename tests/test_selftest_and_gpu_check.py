@@ -65,18 +65,53 @@ def test_a_failed_case_or_one_that_never_ran_fails_its_family():
         assert "needs sm_120a, sm_121a" in joined
 
 
-def test_gpu_check_fits_seven_minutes_and_eight_files(tmp_path):
+def test_gpu_check_fits_eight_minutes_and_eight_files(tmp_path):
     plan = gpu_check.steps(tmp_path)
-    assert [s.name for s in plan] == ["doctor", "selftest", "gpu tests", "quick run"]
-    assert sum(s.limit_s + gpu_check.GRACE_S for s in plan) <= 7 * 60
-    # a log per step, two result files (selftest, quick run), the JUnit XML, the summary
-    assert len(plan) + 2 + 1 + 1 <= gpu_check.MAX_FILES
+    assert [s.name for s in plan] == ["preflight", "doctor", "prebuild", "selftest", "gpu tests", "quick run"]
+    assert sum(s.limit_s + gpu_check.GRACE_S for s in plan) == gpu_check.TOTAL_S < 8 * 60
+    # the setup steps share a log; a log per later step, two result files (selftest, quick
+    # run), the JUnit XML, the summary
+    logs = {s.log for s in plan}
+    assert len(logs) + 2 + 1 + 1 <= gpu_check.MAX_FILES
+    assert [s.log for s in plan[:3]] == [gpu_check.SETUP_LOG] * 3
     assert any("SMBENCH_REQUIRE_GPU" in dict(s.env) for s in plan)
     files = gpu_check.gpu_test_files()
     assert files[:2] == ["tests/test_gpu_stream.py", "tests/test_gpu_fault.py"]  # the first-contact proofs
     assert sorted(files) == sorted(f"tests/{p.name}" for p in (ROOT / "tests").glob("test_gpu*.py"))
     tests_step = next(s for s in plan if s.name == "gpu tests")
     assert tests_step.argv[-len(files):] == tuple(files)
+    prebuild = next(s for s in plan if s.name == "prebuild")
+    assert "selftest,quick" in prebuild.argv  # the builds of both steps that run after it
+
+
+def test_the_preflight_names_every_missing_module_in_one_line():
+    modules = {"numpy": "everything", "smbench_no_such_module": "a planted step", "os.path": "paths"}
+    missing = gpu_check.missing_modules(modules)
+    assert list(missing) == ["smbench_no_such_module"]
+    line = gpu_check.preflight_line(missing)
+    assert "\n" not in line and line.startswith("preflight: missing Python modules: smbench_no_such_module "
+                                                "(a planted step: ModuleNotFoundError")
+    assert gpu_check.preflight_line({}).startswith("preflight: ok")
+
+
+def test_a_step_whose_module_is_missing_is_not_run_and_the_last_step_gets_the_time_left(tmp_path, monkeypatch):
+    def steps(out):
+        return [gpu_check.Step("doctor", ("-c", "print('fast')"), 5, "setup.log"),
+                gpu_check.Step("needs", ("-c", "print('never')"), 5, "needs.log", needs=("smbench_no_such_module",)),
+                gpu_check.Step("quick run", ("-c", "print('last')"), 5, "run.log")]
+
+    monkeypatch.setattr(gpu_check, "steps", steps)
+    monkeypatch.setattr(gpu_check, "TOTAL_S", 100)
+    seen = []
+    real = gpu_check.run_step
+    monkeypatch.setattr(gpu_check, "run_step", lambda step, out, root, limit_s=None: seen.append((step.name, limit_s))
+                        or real(step, out, root, limit_s=limit_s))
+    out = tmp_path / "check"
+    assert gpu_check.main(["--out", str(out)]) == 1  # a step not run is not a pass
+    assert seen[0] == ("doctor", 5) and seen[1][0] == "quick run" and 85 < seen[1][1] <= 95
+    summary = (out / "summary.txt").read_text()
+    assert "needs      not run: smbench_no_such_module missing" in summary
+    assert not (out / "needs.log").exists()
 
 
 def test_a_step_past_its_limit_is_interrupted_and_keeps_what_it_wrote(tmp_path):
@@ -89,7 +124,7 @@ def test_a_step_past_its_limit_is_interrupted_and_keeps_what_it_wrote(tmp_path):
               "time.sleep(60)\n")
     step = gpu_check.Step("slow", ("-c", script), 1, "slow.log")
     outcome = gpu_check.run_step(step, tmp_path, ROOT)
-    assert outcome.code is None and outcome.seconds < 1 + gpu_check.GRACE_S
+    assert outcome.code is None and outcome.seconds < 1 + gpu_check.GRACE_S + 1
     log = (tmp_path / "slow.log").read_text()
     assert "case 1 done" in log and "finished the file as interrupted" in log and "SIGINT" in log
     assert "stopped at its 1 s limit" in outcome.status

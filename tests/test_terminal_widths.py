@@ -24,7 +24,8 @@ def _stream_records() -> list[dict]:
                                 "memory": memory, "working_set_bytes": size, "gbps": {"median": gbps},
                                 "percent_of_expected": 85.9, "verdict": "suspicious-high"})
     records.append({"family": "transfer", "status": "ok", "benchmark": "d2d", "host": "device", "bytes": 1 << 30,
-                    "gbps": {"median": 3912.3}})
+                    "gbps": {"median": 3912.3}, "counting": "bytes copied, once",
+                    "gbps_read_write": {"median": 7824.6}})
     records.append({"family": "launch", "status": "ok", "queued_us": {"median": 1.93},
                     "launch_sync_us": {"median": 8.52}})
     return records
@@ -72,7 +73,7 @@ def test_the_memory_table_keeps_labels_and_whole_figures(width):
 
     text = _render(view.view, _stream_records(), width)
     _check_fits(text, width, [kernel_label(f"stream_{op}_f64_v16") for op in ("copy", "triad", "write")] +
-                ["cudaMemcpy d2d", "empty kernel", "launch+sync"], ["4123.4", "3912.3", "1.93 us", "8.52 us"])
+                ["cudaMemcpy d2d (copied)", "empty kernel", "launch+sync"], ["4123.4", "3912.3", "1.93 us", "8.52 us"])
     assert all(memory in text for memory in MEMORY)
     if width >= 100:
         assert "suspicious-high" in text and "86%" in text
@@ -87,6 +88,19 @@ def test_the_peak_table_keeps_every_loop_and_its_figure(width):
     assert "below the wgmma rate" in text  # the verdict outlasts the columns that explain it
     if width == 80:
         assert "Not shown at 80 columns:" in text and "instruction" in text.split("Not shown at 80 columns:")[1]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_a_verdict_against_an_assumed_rate_stays_whole(width):
+    """GB10's verdicts say they rest on an assumed rate: the longest one, whole at 80 columns."""
+    from smbench.families.peak import view
+
+    records = _peak_records()
+    for record in records:
+        record["verdict"] = "twice expected (assumed rate)"
+    text = _render(view.view, records, width)
+    _check_fits(text, width, [fmt.key for fmt in peak.FORMATS], ["1235"])
+    assert "twice expected (assumed rate)" in text
 
 
 @pytest.mark.parametrize("width", [80, 100, 120])
@@ -128,7 +142,7 @@ def test_targets_in_a_terminal_keeps_every_mark(width, monkeypatch, capsys):
     from smbench import targets as target_table
 
     monkeypatch.setenv("COLUMNS", str(width))
-    monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: True)
+    monkeypatch.setattr(cli.common, "stdout_is_terminal", lambda: True)
     assert cli.main(["targets"]) == 0
     text = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
     lines = text.splitlines()
@@ -139,5 +153,5 @@ def test_targets_in_a_terminal_keeps_every_mark(width, monkeypatch, capsys):
         marks = " ".join(rows)
         assert rows and marks.count("│") >= 2, target.name
     header_cells = " ".join(line for line in lines if line.startswith("┃"))
-    for _, short, _ in cli._TARGET_COLUMNS:
+    for _, short, _ in cli.targets.TARGET_COLUMNS:
         assert short in header_cells

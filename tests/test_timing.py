@@ -92,6 +92,21 @@ def test_bad_policies_are_refused(kwargs):
         TimingPolicy(**kwargs)
 
 
+def test_one_formula_for_the_work_of_a_timed_sample():
+    """Calls, loop iterations and chase steps per sample all come from timing.calls_per_sample:
+    at least the target, rounded UP to a whole multiple, within [fewest, most]."""
+    from smbench.timing import calls_per_sample
+
+    assert calls_per_sample(1e-3, 10e-3, 1000) == 10
+    assert calls_per_sample(3e-3, 10e-3, 1000) == 4  # 3.3 rounded up: a sample never falls short
+    assert calls_per_sample(1e-9, 1e-3, 1000) == 1000 and calls_per_sample(1.0, 1e-3, 1000, fewest=5) == 5
+    assert calls_per_sample(1e-6, 1e-4, 1 << 30, multiple=8) == 104  # 100 -> the next multiple of 8
+    assert calls_per_sample(0.0, 1e-3, 1 << 30) == 1 << 30 and calls_per_sample(0.0, 1e-3, 99, unmeasured=7) == 7
+    from smbench.families.collectives.measure import reps_for
+
+    assert reps_for(0.3e-3, 1.0, 1000) == 4  # collectives too: 3.3 calls make 4, not 3 (short of 1 ms)
+
+
 # ---------------------------------------------------------------- the CPU path's sampling (smbench.host_timing)
 
 def test_host_sampling_converges_when_the_median_is_known_and_says_so():

@@ -153,16 +153,20 @@ class Axes:
         if not isinstance(section, dict):
             raise SmbenchError(f"{where}: [{family}] should be a table, not {type(section).__name__}")
         for key, value in section.items():
-            entry = self.by_key.get(key)
-            if entry is None:
-                known = f"known: {', '.join(self.by_key)}" if self.by_key else "it has none: the section alone runs it"
-                raise SmbenchError(f"{where}: [{family}] has no setting {key!r}{nearest(key, self.by_key)} ({known})")
-            if not entry.valid(value):
-                raise SmbenchError(f"{where}: [{family}] {key} = {value!r} should be {entry.should()}")
+            self.check_setting(key, value, where, family)
         if self.together is not None:
             wrong = self.together(self.values(section))
             if wrong:
                 raise SmbenchError(f"{where}: [{family}] {wrong}")
+
+    def check_setting(self, key: str, value, where: str, family: str) -> None:
+        """One key known (else the nearest named) and its value valid: a one-line SmbenchError."""
+        entry = self.by_key.get(key)
+        if entry is None:
+            known = f"known: {', '.join(self.by_key)}" if self.by_key else "it has none: the section alone runs it"
+            raise SmbenchError(f"{where}: [{family}] has no setting {key!r}{nearest(key, self.by_key)} ({known})")
+        if not entry.valid(value):
+            raise SmbenchError(f"{where}: [{family}] {key} = {value!r} should be {entry.should()}")
 
     def values(self, section: dict | None) -> Values:
         """The section with its defaults: an axis's value as the list its plan crosses."""

@@ -47,12 +47,13 @@ def measure(suite, runner, out_dir: Path, err: Console, progress) -> tuple[Path,
     from smbench import run, run_view, suites
     from smbench.results import load
 
-    err.print(f"smbench bench: suite {suite.name} on {runner.info['name']} ({runner.name}; {runner.why})",
+    # What is starting; the device and the suite head the screen at the end, once.
+    err.print(f"smbench bench: running suite {suite.name} on the {runner.name} backend ({runner.why})",
               highlight=False, soft_wrap=True)
-    with progress("running") as update:
+    with progress("running", unit="cases") as update:
         path, _ = run.execute(suite, runner, set(suites.names()), out_dir,
                               lambda case, number, total: update(total=total, completed=number,
-                                                                 description=case.label))
+                                                                 description=case.label, section=case.family))
     document = load(path)
     console = Console(file=io.StringIO(), width=SUMMARY_WIDTH, force_terminal=False)
     run_view.render(document, console)
@@ -70,7 +71,7 @@ def compile_matrix(out_dir: Path, progress):
     target_list = target_table.parse_list("all", real_only=True)
     units = compat.builtin_units()
     start = time.perf_counter()
-    with progress("compiling") as update:
+    with progress("compiling", unit="compiles") as update:
         update(total=len(units) * len(target_list))
         matrix = compat.run(units, target_list, cache=Cache(), on_done=lambda: update(advance=1))
     seconds = time.perf_counter() - start
@@ -114,11 +115,13 @@ def main_job(suite, make_runner, out_dir: Path, progress, console: Console, err:
     skipped = sum(r["status"] == "skipped" for r in document["records"])
     ok = sum(r["status"] == "ok" for r in document["records"])
     lines.append(("cases", f"{ok} ok, {len(failed)} failed, {skipped} skipped (the reasons: the summary file)"))
-    files = f"{_shown(path)} (results), {_shown(path.with_name(f'summary-{path.stem}.txt'))} (every table)"
+    # A file a line, its path last: a path too long for the line gets one of its own, whole.
+    lines.append(("files", f"results: {_shown(path)}"))
+    lines.append(("", f"every table: {_shown(path.with_name(f'summary-{path.stem}.txt'))}"))
     if matrix is not None:
-        files += f", {_shown(matrix_paths[0])} and {matrix_paths[1].name} (compile matrix, {seconds:.0f} s)"
-    lines.append(("files", files))
-    lines.append(("report", _shown(html_path) + (" (made again: it replaces the previous run's)" if replaced else "")))
+        lines.append(("", f"compile matrix ({seconds:.0f} s; and {matrix_paths[1].name}): {_shown(matrix_paths[0])}"))
+    # The path last, as every file line has it (a long path gets a line of its own, whole).
+    lines.append(("report", ("made again, replacing the previous run's: " if replaced else "") + _shown(html_path)))
     title = f"smbench bench: {document['device'].get('name', '?')}, suite {document['suite']}, " \
             f"{time.perf_counter() - started:.0f} s"
     if document["backend"] == "cpu":

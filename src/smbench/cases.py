@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MIB = 1 << 20
+from smbench.units import MIB  # noqa: F401 - families import it from here too
 # The memory a device's own cases run in: a CUDA GPU's, the host's (the CPU path, MLX's CPU
 # device), Apple silicon's unified memory. Every other kind is one of the CUDA memory kinds.
 HOME_MEMORY = ("device", "host", "unified")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from smbench import noise
 from smbench.noise import ALPHA, mann_whitney_p  # noqa: F401 - compare's test, named here too
 from smbench.reference import LARGEST, NO_COUNTERPART
+from smbench.units import size_text
 
 
 def differs(a: list[float] | None, b: list[float] | None) -> tuple[bool | None, float | None]:
@@ -251,10 +252,8 @@ def _number(value: float) -> str:
 
 
 def _fmt_key(part) -> str:
-    if isinstance(part, int) and part >= 1024:
-        for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-            if part >= scale:
-                return f"{part / scale:.4g} {unit}"
+    if isinstance(part, int) and not isinstance(part, bool) and part >= 1024:
+        return size_text(part)
     return str(part)
 
 
@@ -321,29 +320,9 @@ def render(tables: list[Table], fmt: str, terminal: bool = False, width: int = 2
             out += [""] + [f"{line}  " for line in conditions(t)] + ([""] if conditions(t) else [])
             out += [f"Not in this table (no such figures): {', '.join(t.absent)}", ""] if t.absent else []
         return "\n".join(out + [NOTE] + [f"REGRESSED: {line}" for line in problems]) + "\n"
-    import io
+    from smbench import compare_view  # the terminal layout: fitted to the width, every cell whole
 
-    from rich.console import Console
-    from rich.table import Table as RichTable
-    from rich.text import Text
-
-    console = Console(file=io.StringIO(), width=width, force_terminal=terminal)
-    for t in tables:
-        shown = RichTable(title=t.title, title_justify="left")
-        for number, column in enumerate(t.columns):
-            shown.add_column(column, justify="left" if number == 0 else "right", overflow="fold")
-        for row, entries in zip(t.rows, t.entries):
-            shown.add_row(*_cells(t, row, entries))
-        console.print(shown)
-        for line in conditions(t):
-            console.print(Text(line, style="dim"), soft_wrap=True)
-        if t.absent:
-            console.print(Text(f"not in this table (no such figures): {', '.join(t.absent)}", style="dim"),
-                          soft_wrap=True)
-    console.print(Text(NOTE, style="dim"), soft_wrap=True)
-    for line in problems:
-        console.print(Text(f"REGRESSED: {line}", style="red"), soft_wrap=True)
-    return console.file.getvalue()
+    return compare_view.render_text(tables, terminal, width, problems)
 
 
 def _cell_json(entry: Entry | None, ratio, verdict_text: str, test: noise.Difference | None) -> dict:

@@ -234,6 +234,44 @@ def _compile(unit: SourceUnit, arch: str, cache: Cache):
     return result
 
 
+def variant_providers() -> dict[str, Callable]:
+    """Built-in kernel file -> the family's compat_variants(target): how the run builds that file
+    for a target (per build: extra options and the kernels it holds), where that is not the
+    file's defaults. Found on the families' packages, so that compat names none of them."""
+    import importlib
+
+    from smbench.families import registry
+
+    found = {}
+    for name in registry():
+        package = importlib.import_module(f"smbench.families.{name}")
+        provider, kernel_file = getattr(package, "compat_variants", None), getattr(package, "KERNEL_FILE", None)
+        if provider is not None and kernel_file:
+            found[kernel_file] = provider
+    return found
+
+
+def analyse_as_built(unit: SourceUnit, target: target_table.Target, cache: Cache) -> _Outcome:
+    """analyse(), but a built-in file whose family builds it per target (gemm.cu: per tile) is
+    analysed as each of those builds, each build's own kernels kept (with their fallbacks)."""
+    provider = variant_providers().get(unit.name) if unit.builtin else None
+    if provider is None:
+        return analyse(unit, target, cache)
+    cells: list[Cell] = []
+    order: list[str] = []  # the file's kernels as the first build lists them (every build has them all)
+    for options, kernels in provider(target):
+        built = SourceUnit(unit.path, unit.text, (*unit.options, *options), True, unit.name)
+        outcome = analyse(built, target, cache)
+        if outcome.frontend_error:
+            return outcome
+        order = order or [cell.kernel for cell in outcome.cells]
+        mine = [cell for cell in outcome.cells if cell.kernel in kernels]
+        _add_fallbacks(built, target, mine, cache)
+        cells += mine
+    rank = {kernel: index for index, kernel in enumerate(order)}
+    return _Outcome(sorted(cells, key=lambda cell: rank.get(cell.kernel, len(rank))))
+
+
 def analyse(unit: SourceUnit, target: target_table.Target, cache: Cache) -> _Outcome:
     """Every kernel of one file on one target."""
     native = _compile(unit, target.name, cache)
@@ -283,11 +321,11 @@ def _fallback(unit: SourceUnit, target: target_table.Target, cache: Cache) -> di
 
 
 def _add_fallbacks(unit: SourceUnit, target: target_table.Target, cells: list[Cell], cache: Cache) -> None:
-    if not any(c.status == "failed" for c in cells):
+    if not any(c.status == "failed" and not c.fallback for c in cells):
         return
     verdicts = _fallback(unit, target, cache)
     for cell in cells:
-        if cell.status == "failed":
+        if cell.status == "failed" and not cell.fallback:
             cell.fallback, cell.fallback_detail = verdicts.get(
                 cell.kernel, verdicts.get("*", ("no", "the compute_80 PTX has no such kernel")))
 
@@ -338,7 +376,7 @@ def run(units: Sequence[SourceUnit], targets: Sequence[target_table.Target], cac
     def task(item):
         index, target = item
         try:
-            return analyse(units[index], target, cache)
+            return analyse_as_built(units[index], target, cache)
         finally:
             if on_done:
                 on_done()
@@ -368,7 +406,7 @@ def run(units: Sequence[SourceUnit], targets: Sequence[target_table.Target], cac
         for target in live:
             _add_fallbacks(unit, target, mine[target.name].cells, cache)
         if mine and not kernels and not any(o.frontend_error for o in mine.values()):
-            notes.append(f"{unit.name}: no extern \"C\" __global__ kernels found "
+            notes.append(f"{unit.name}: no __global__ kernels found "
                          "(a template kernel appears only once it is explicitly instantiated)")
         found = {(c.kernel, name): c for name, o in mine.items() for c in o.cells}
         rows = list(dict.fromkeys([*kernels, *(k for k, _ in found)]))
@@ -383,6 +421,11 @@ def run(units: Sequence[SourceUnit], targets: Sequence[target_table.Target], cac
                                       error="not in this target's PTX (left out by the preprocessor?)"))
     if not cells and notes and len(notes) == len(units):
         raise SmbenchError("; ".join(notes))
+    providers = variant_providers()
+    for unit in units:
+        if unit.builtin and unit.name in providers:
+            notes.append(f"{unit.name}: built as each target builds it for a run (per tile: the tile's options and "
+                         f"only the kernels of the formats that get it), not with the file's defaults")
     return CompatReport([u.name for u in units], [t.name for t in targets], cells, version,
                         toolchain.nvjitlink_version(), skipped, {u.name: list(u.options) for u in units},
                         notes, cache.hits, cache.misses)

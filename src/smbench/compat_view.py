@@ -9,10 +9,11 @@ import re
 from collections import defaultdict
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
+from smbench import demangle, screen
 from smbench.compat import Cell, CompatReport
+from smbench.run_view import Column, Short, print_fitted
 from smbench.sass import is_tensor
 
 FORMATS = ("table", "json", "csv", "md")
@@ -84,12 +85,18 @@ def _portable(target: str) -> str:
     return re.sub(r"[af]$", "", target)
 
 
+def kernel_name(symbol: str) -> str:
+    """A kernel as its source names it: C++ kernels demangled (smbench.demangle), extern "C" as they are."""
+    return demangle.demangle(symbol)
+
+
 def details(report: CompatReport) -> list[str]:
     """One line per kernel and distinct outcome: instructions produced, errors, fallbacks."""
     lines = []
     for file, kernel in report.kernels():
         cells = [c for c in report.cells if c.file == file and c.kernel == kernel]
-        lines.append(f"{file}:{kernel}")
+        name = kernel_name(kernel)
+        lines.append(f"{file}:{name}" + (f" [{kernel}]" if name != kernel else ""))  # the symbol, to search for
         ok = [(", ".join(c.tensor_instructions) or "no tensor instruction", c.target)
               for c in cells if c.status == "ok"]
         for value, targets in _group_targets(ok):
@@ -108,6 +115,8 @@ def details(report: CompatReport) -> list[str]:
     for target, why in report.skipped_targets.items():
         lines.append(f"skipped {target}: {why}")
     lines.extend(f"note: {note}" for note in report.notes)
+    if any(k.startswith("_Z") for _, k in report.kernels()) and demangle.unavailable():
+        lines.append(f"note: {demangle.unavailable()}")
     return lines
 
 
@@ -121,32 +130,51 @@ def _matrix_rows(report: CompatReport, file: str) -> list[tuple[str, list[Cell]]
 
 
 def render_table_text(report: CompatReport, width: int | None, colour: bool) -> str:
-    """The terminal table as text: coloured for a terminal, plain for a file or a pipe."""
+    """The terminal table as text: at a terminal (`width` given) fitted to it, the targets in
+    further tables with the kernels repeated where they do not fit; for a file or a pipe
+    (None) wide enough for the whole matrix, plain, the detail lines unwrapped."""
     console = Console(file=io.StringIO(), width=width or table_width(report), force_terminal=colour,
                       color_system="auto" if colour else None, highlight=False)
-    render_table(report, console)
+    render_table(report, console, wrap=width is not None)
     return console.file.getvalue()
 
 
-def render_table(report: CompatReport, console: Console) -> None:
+DETAIL_INDENT = 8  # under the text after "  ok    " / "  ✗     "
+
+
+def render_table(report: CompatReport, console: Console, wrap: bool = True) -> None:
+    """Per file a title line and the kernels x targets table (run_view.print_fitted: every
+    cell whole at the console's width), the legend, and a line per kernel and outcome."""
     for file in report.files:
-        # The title is its own line: as a table title it would wrap to a narrow table's width.
+        # The title is its own line, never wrapped inside the file's name.
         console.print(Text(f"{file}: kernels x targets (NVRTC {'.'.join(map(str, report.nvrtc_version))})",
                            style="bold"), soft_wrap=True)
-        table = Table(show_lines=False)
-        table.add_column("kernel", no_wrap=True)
-        for target in report.targets:
-            table.add_column(target, no_wrap=True)
-        table.add_column("sm_80 fallback", no_wrap=True)
-        for kernel, cells in _matrix_rows(report, file):
-            table.add_row(Text(kernel), *[Text(short_label(c), style=_style(c)) for c in cells],
-                          Text(fallback_summary(cells), style="dim"))
-        console.print(table)
+        columns = [Column("kernel", keep=Column.NEVER_DROPPED), *(Column(target) for target in report.targets),
+                   Column("sm_80 fallback", "→80")]
+        rows = [[Short((Text(kernel_name(kernel)), Text(_short_name(kernel)))),
+                 *(Text(short_label(c), style=_style(c)) for c in cells),
+                 Short((Text(fallback_summary(cells), style="dim"), Text(_short_fallback(cells), style="dim")))]
+                for kernel, cells in _matrix_rows(report, file)]
+        print_fitted(console, "", columns, rows, stack=True)
     console.print(Text(LEGEND, style="dim"))
     console.print()
     for line in details(report):
-        # Never wrapped: a detail line is copied into issues and searched for.
-        console.print(line, highlight=False, markup=False, soft_wrap=True)
+        if not wrap:  # a file or a pipe: a detail line is copied into issues and searched for, whole
+            console.print(line, highlight=False, markup=False, soft_wrap=True)
+            continue
+        for part in screen.wrap(line, console.width, indent=DETAIL_INDENT if line.startswith("  ") else 2):
+            console.print(part, highlight=False, markup=False, soft_wrap=True)
+
+
+def _short_name(symbol: str) -> str:
+    """A C++ kernel without its parameter types (and the 'void' every kernel returns)."""
+    name = demangle.short(symbol)
+    return name[len("void "):] if name.startswith("void ") else name
+
+
+def _short_fallback(cells: list[Cell]) -> str:
+    return {"mixed (see below)": "mixed", "-": "-"}.get(fallback_summary(cells), fallback_summary(cells)
+                                                     .replace("no tensor instr.", "no MMA"))
 
 
 def render_markdown(report: CompatReport) -> str:
@@ -163,7 +191,7 @@ def render_markdown(report: CompatReport) -> str:
         out.append("| kernel | " + " | ".join(report.targets) + " | sm_80 fallback |")
         out.append("|---|" + "---|" * (len(report.targets) + 1))
         for kernel, cells in _matrix_rows(report, file):
-            out.append(f"| `{kernel}` | " + " | ".join(short_label(c) for c in cells)
+            out.append(f"| `{kernel_name(kernel)}` | " + " | ".join(short_label(c) for c in cells)
                        + f" | {fallback_summary(cells)} |")
         out.append("")
     out.append(LEGEND + "\n")

@@ -252,6 +252,54 @@ def bandwidth_verdict(measured_gbps: float, expected: Figure | None, dram_reside
     return "normal"
 
 
+# ---------------------------------------------------------------- host memory, seen from the GPU
+
+# PCIe per lane and direction, GB/s: transfer rate x encoding (8b/10b to Gen2, 128b/130b
+# Gen3-5, 242/256 FLIT for Gen6), PCI-SIG base specifications. Achievable throughput is
+# lower (packet headers): the NORMAL band applies as for DRAM.
+PCIE_LANE_GBPS = {1: 2.5 * 8 / 10 / 8, 2: 5.0 * 8 / 10 / 8, 3: 8.0 * 128 / 130 / 8, 4: 16.0 * 128 / 130 / 8,
+                  5: 32.0 * 128 / 130 / 8, 6: 64.0 * 242 / 256 / 8}
+
+
+def pcie_link(generation: int | None, width: int | None) -> Figure | None:
+    """The per-direction bandwidth of a PCIe link as NVML reports it (the most this device and
+    system allow, not the current link, which idles at Gen1)."""
+    if generation not in PCIE_LANE_GBPS or not width:
+        return None
+    value = PCIE_LANE_GBPS[generation] * width
+    return Figure(round(value, 1), "GB/s", "D", f"PCIe Gen{generation} x{width} per direction, as NVML reports the "
+                  f"link (the most this device and system allow): {PCIE_LANE_GBPS[generation]:.3g} GB/s per lane")
+
+
+def unified(info: dict, spec: DeviceSpec | None) -> bool:
+    """Whether the GPU's memory is the host's DRAM: the driver says so (integrated), or the
+    device table does (a GB10 row says unified memory even where the driver's flag is not set)."""
+    return bool(info.get("unified_memory") or info.get("integrated") or (spec is not None and spec.unified_memory))
+
+
+def host_memory_link(info: dict, spec: DeviceSpec | None, dram: Figure | None) -> tuple[Figure | None, str]:
+    """(what a kernel reading and writing host memory is held to, why). On a unified-memory
+    device host memory is the GPU's own DRAM; on a discrete one the PCIe link NVML reports.
+    Without either: no expectation, and why."""
+    if unified(info, spec):
+        return dram, "unified memory: host memory is the GPU's own DRAM"
+    link = info.get("host_link") or {}
+    figure = pcie_link(link.get("generation"), link.get("width"))
+    if figure is None:
+        return None, f"no host link known ({link.get('why') or 'NVML did not report the PCIe link'})"
+    return figure, "host memory over the PCIe link"
+
+
+def over_link(link: Figure, read_bytes: int, written_bytes: int) -> Figure:
+    """What a full-duplex link allows a kernel that reads and writes these bytes: each direction
+    carries its own, so the figure (read + written over the time) can reach the per-direction
+    rate x (read + written) / the larger of the two: 2x for a copy, 1.5x for a triad, 1x for
+    read-only or write-only kernels."""
+    factor = (read_bytes + written_bytes) / max(read_bytes, written_bytes, 1)
+    return Figure(round(link.value * factor, 1), link.unit, "D",
+                  f"{link.source}; x {factor:g}: reads and writes use both directions at once", link.what)
+
+
 # ---------------------------------------------------------------- compute peaks
 
 @dataclass(frozen=True)
@@ -264,6 +312,9 @@ class Rate:
     # The instruction that reaches the rate. Hopper's tensor figures are wgmma's: the
     # mma.sync loops are not expected to reach them, and the verdict says so.
     path: str = "mma.sync"
+    # Not stated for this GPU but carried over from another (GB10 from the GeForce sm_12x SM):
+    # a verdict against it says so.
+    assumed: bool = False
 
 
 def _derived(peak_t: float, sms: int, clock_mhz: float, what: str) -> str:
@@ -280,22 +331,25 @@ _BPG = "CUDA C++ Best Practices Guide, throughput of native arithmetic instructi
 _GB10_ASSUMED = " (assumed for GB10: same sm_12x SM)"
 
 
-def _rtx_blackwell(note: str = "") -> dict[str, Rate]:
+def _rtx_blackwell(note: str = "", assumed: bool = False) -> dict[str, Rate]:
+    def rate(per_clock: float, kind: str, source: str) -> Rate:
+        return Rate(per_clock, kind, source + note, assumed=assumed)
+
     return {
-        "f16_f16acc": Rate(1024, "V", _RTX_BW + note),
-        "f16_f32acc": Rate(512, "V", _RTX_BW + ": FP32 accumulate at half rate" + note),
-        "bf16_f32acc": Rate(512, "V", _RTX_BW + ": FP32 accumulate at half rate" + note),
-        "tf32": Rate(256, "V", _RTX_BW + note),
-        "fp8_f16acc": Rate(2048, "V", _RTX_BW + note),
-        "fp8_f32acc": Rate(1024, "D", _derived(419, 170, 2407, "RTX 5090 FP8 with FP32 accumulate") + note),
+        "f16_f16acc": rate(1024, "V", _RTX_BW),
+        "f16_f32acc": rate(512, "V", _RTX_BW + ": FP32 accumulate at half rate"),
+        "bf16_f32acc": rate(512, "V", _RTX_BW + ": FP32 accumulate at half rate"),
+        "tf32": rate(256, "V", _RTX_BW),
+        "fp8_f16acc": rate(2048, "V", _RTX_BW),
+        "fp8_f32acc": rate(1024, "D", _derived(419, 170, 2407, "RTX 5090 FP8 with FP32 accumulate")),
         # FP6/FP4 through kind::f8f6f4 run at the FP8 rate; these loops accumulate in FP32.
-        "f8f6f4_f32acc": Rate(1024, "D", "FP6/FP4 via kind::f8f6f4 run at the FP8 rate (" + _RTX_BW
-                              + "), here the FP8-with-FP32-accumulate rate" + note),
-        "fp4_block_scaled": Rate(4096, "V", _RTX_BW + ": FP4 block-scaled (kind::mxf4 / mxf4nvf4)" + note),
-        "fp32": Rate(256, "V", _BPG + ": 128 FP32 FMA per clock (cc 12.x)" + note),
-        "fp16x2": Rate(256, "V", _BPG + ": 64 half2 FMA per clock (cc 12.x)" + note),
-        "fp64": Rate(4, "V", _BPG + ": 2 FP64 FMA per clock (cc 12.x)" + note),
-        "int32": Rate(128, "V", _BPG + ": 64 32-bit integer multiply-add per clock (cc 12.x)" + note),
+        "f8f6f4_f32acc": rate(1024, "D", "FP6/FP4 via kind::f8f6f4 run at the FP8 rate (" + _RTX_BW
+                              + "), here the FP8-with-FP32-accumulate rate"),
+        "fp4_block_scaled": rate(4096, "V", _RTX_BW + ": FP4 block-scaled (kind::mxf4 / mxf4nvf4)"),
+        "fp32": rate(256, "V", _BPG + ": 128 FP32 FMA per clock (cc 12.x)"),
+        "fp16x2": rate(256, "V", _BPG + ": 64 half2 FMA per clock (cc 12.x)"),
+        "fp64": rate(4, "V", _BPG + ": 2 FP64 FMA per clock (cc 12.x)"),
+        "int32": rate(128, "V", _BPG + ": 64 32-bit integer multiply-add per clock (cc 12.x)"),
     }
 
 
@@ -330,12 +384,12 @@ SM_RATES: dict[str, dict[str, Rate]] = {
         "int32": Rate(128, "V", _BPG + ": 64 32-bit integer multiply-add per clock (cc 9.0)"),
     },
     "12.0": _rtx_blackwell(),
-    "12.1": _rtx_blackwell(_GB10_ASSUMED),
+    "12.1": _rtx_blackwell(_GB10_ASSUMED, assumed=True),
     # The professional sm_120 part: NVIDIA gives no per-SM figures, and professional parts have
     # not had the GeForce half-rate FP32 accumulate, so only the rates that do not depend on
     # it are kept.
     "12.0-pro": {k: v for k, v in _rtx_blackwell(" (GeForce figure; the accumulate-independent rates "
-                                                 "are assumed for the professional part)").items()
+                                                 "are assumed for the professional part)", assumed=True).items()
                  if k not in ("f16_f32acc", "bf16_f32acc", "fp8_f32acc", "f8f6f4_f32acc", "tf32")},
 }
 

@@ -247,25 +247,34 @@ def _scaled_block_sums(products, exponents, scale, owner, columns, p: _Rows, acc
     return sums, _exponent(sums, -100000)
 
 
-def _dot_rows(a, b, c, p: _Rows, structure: tuple, input_format: str, accumulator: str, scales=None) -> np.ndarray:
-    block, interleave, c_entry, scale_entry = structure
+def _inputs(a, b, flush: bool, input_format: str, scales, by_block: bool):
+    """The exact products of one set of problems and their exponent sums, subnormal inputs
+    kept or flushed; with block scales applied to each product unless they enter per block.
+    Independent of every other model parameter: dot_many makes them once per set, not once
+    per candidate model (the numerics fit tries thousands)."""
     floor = min_normal(input_format)
-    flush = ~p.subnormal_inputs[:, None]
-    a = np.where(flush & (np.abs(a) < floor), np.copysign(0.0, a), a)
-    b = np.where(flush & (np.abs(b) < floor), np.copysign(0.0, b), b)
+    if flush:
+        a = np.where(np.abs(a) < floor, np.copysign(0.0, a), a)
+        b = np.where(np.abs(b) < floor, np.copysign(0.0, b), b)
     with np.errstate(invalid="ignore", over="ignore"):
         products = a * b
     minimum = int(np.log2(floor))
     exponents = _exponent(a, minimum) + _exponent(b, minimum)
-    by_block = scales is not None and scale_entry == "block"
-    if scales is not None:
-        # A scale block is K / (scales per row) consecutive products; each scale at its own exponent.
+    if scales is not None and not by_block:
         scale = scales[0] * scales[1]
         owner = np.arange(products.shape[1]) // (products.shape[1] // scale.shape[1])
-        if not by_block:
-            with np.errstate(invalid="ignore", over="ignore"):
-                products = products * scale[:, owner]
-            exponents = exponents + _exponent(scales[0], -100000)[:, owner] + _exponent(scales[1], -100000)[:, owner]
+        with np.errstate(invalid="ignore", over="ignore"):
+            products = products * scale[:, owner]
+        exponents = exponents + _exponent(scales[0], -100000)[:, owner] + _exponent(scales[1], -100000)[:, owner]
+    return products, exponents
+
+
+def _dot_rows(products, exponents, c, p: _Rows, structure: tuple, accumulator: str, scales=None) -> np.ndarray:
+    block, interleave, c_entry, scale_entry = structure
+    by_block = scales is not None and scale_entry == "block"
+    if by_block:  # A scale block is K / (scales per row) consecutive products; each scale at its own exponent.
+        scale = scales[0] * scales[1]
+        owner = np.arange(products.shape[1]) // (products.shape[1] // scale.shape[1])
     after = c_entry == "after"
     value = np.zeros_like(c) if after else c.copy()
     for columns in block_columns(products.shape[1], block, interleave):
@@ -294,11 +303,24 @@ def dot_many(a: np.ndarray, b: np.ndarray, c: np.ndarray, models: list[Model], i
     groups: dict[tuple, list[int]] = {}
     for index, model in enumerate(models):
         groups.setdefault(model.structure, []).append(index)
+    prepared: dict[tuple, tuple] = {}
     for structure, indices in groups.items():
         n = len(indices)
+        chosen = [models[i] for i in indices]
+        by_block = scales is not None and structure[3] == "block"
+        # Each model's rows take the products of its own subnormal-input rule: computed once per
+        # rule (and scale entry), gathered per model.
+        stacks = []
+        for flush in (False, True):
+            key = (flush, by_block)
+            if key not in prepared:
+                prepared[key] = _inputs(a, b, flush, input_format, scales, by_block)
+            stacks.append(prepared[key])
+        pick = np.array([0 if m.subnormal_inputs else 1 for m in chosen])
+        products = np.stack([stacks[0][0], stacks[1][0]])[pick].reshape(n * rows, -1)
+        exponents = np.stack([stacks[0][1], stacks[1][1]])[pick].reshape(n * rows, -1)
         tiled = None if scales is None else tuple(np.tile(s, (n, 1)) for s in scales)
-        got = _dot_rows(np.tile(a, (n, 1)), np.tile(b, (n, 1)), np.tile(c, n),
-                        _Rows.of([models[i] for i in indices], rows), structure, input_format, accumulator, tiled)
+        got = _dot_rows(products, exponents, np.tile(c, n), _Rows.of(chosen, rows), structure, accumulator, tiled)
         out[indices] = got.reshape(n, rows)
     return out
 

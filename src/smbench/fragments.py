@@ -7,6 +7,8 @@ in the instruction's terms), B is K x 8, C and D are 16 x 8.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from smbench import formats
@@ -54,8 +56,7 @@ def d_position(lane: int, element: int) -> tuple[int, int]:
 def _codes(name: str, values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     if name in formats.MINIFLOATS:
-        encode = formats.MINIFLOATS[name].encode
-        return np.array([encode(v) for v in values.ravel()], dtype=np.uint64).reshape(values.shape)
+        return formats.MINIFLOATS[name].encode_many(values)
     if name == "f16":
         return values.astype(np.float16).view(np.uint16).astype(np.uint64)
     words = values.astype(np.float32).view(np.uint32).astype(np.uint64)
@@ -73,67 +74,76 @@ def _values(name: str, codes: np.ndarray) -> np.ndarray:
     return codes.astype(np.uint32).view(np.float32).astype(np.float64)
 
 
-def _operand(layout: str, name: str, matrix: np.ndarray, registers: int, position, bits: int,
-             shift: int) -> np.ndarray:
-    codes = _codes(name, matrix)
-    words = np.zeros((32, registers), dtype=np.uint64)
-    for lane in range(32):
-        for register in range(registers):
-            for index in range(PER_REGISTER[layout]):
-                row, column = position(layout, lane, register, index)
-                words[lane, register] |= (codes[row, column] << np.uint64(shift)) << np.uint64(index * bits)
-    return words.astype(np.uint32)
+@functools.lru_cache(maxsize=None)
+def _positions(layout: str, operand: str) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns), each lanes x registers x elements: where every element of every
+    register of an operand's fragment sits in its matrix. The position functions above are
+    the one statement of the layout; this is their table, so that whole batches of tiles
+    are packed with one gather instead of a Python loop per element."""
+    registers, position = (4, a_position) if operand == "a" else (2, b_position)
+    found = np.array([[[position(layout, lane, register, index) for index in range(PER_REGISTER[layout])]
+                       for register in range(registers)] for lane in range(32)])
+    return found[..., 0], found[..., 1]
+
+
+def _operand(layout: str, name: str, matrices: np.ndarray, operand: str, bits: int, shift: int) -> np.ndarray:
+    """Tiles (... x rows x columns) -> their fragment words (... x 32 lanes x registers)."""
+    rows, columns = _positions(layout, operand)
+    codes = _codes(name, matrices)[..., rows, columns]  # ... x lanes x registers x elements
+    offsets = np.arange(PER_REGISTER[layout], dtype=np.uint64) * np.uint64(bits) + np.uint64(shift)
+    return np.bitwise_or.reduce(codes << offsets, axis=-1).astype(np.uint32)
 
 
 def pack_a(layout: str, name: str, a: np.ndarray, bits: int, shift: int = 0) -> np.ndarray:
-    """A (16 x K) -> 32 lanes x 4 words."""
-    return _operand(layout, name, a, 4, a_position, bits, shift)
+    """A (16 x K) -> 32 lanes x 4 words; a stack of tiles (... x 16 x K) -> ... x 32 x 4."""
+    return _operand(layout, name, a, "a", bits, shift)
 
 
 def pack_b(layout: str, name: str, b: np.ndarray, bits: int, shift: int = 0) -> np.ndarray:
-    """B (K x 8) -> 32 lanes x 2 words."""
-    return _operand(layout, name, b, 2, b_position, bits, shift)
+    """B (K x 8) -> 32 lanes x 2 words; a stack of tiles (... x K x 8) -> ... x 32 x 2."""
+    return _operand(layout, name, b, "b", bits, shift)
 
 
-def _unpack(layout: str, name: str, words: np.ndarray, shape, registers: int, position, bits: int,
-            shift: int) -> np.ndarray:
-    width = formats.bits(name)
-    mask = np.uint64((1 << width) - 1)
+def _unpack(layout: str, name: str, words: np.ndarray, shape, operand: str, bits: int, shift: int) -> np.ndarray:
+    rows, columns = _positions(layout, operand)
+    offsets = np.arange(PER_REGISTER[layout], dtype=np.uint64) * np.uint64(bits) + np.uint64(shift)
+    codes = (np.asarray(words, dtype=np.uint64)[..., None] >> offsets) & np.uint64((1 << formats.bits(name)) - 1)
     out = np.zeros(shape)
-    for lane in range(32):
-        for register in range(registers):
-            word = np.uint64(words[lane, register])
-            for index in range(PER_REGISTER[layout]):
-                code = (word >> np.uint64(index * bits + shift)) & mask
-                out[position(layout, lane, register, index)] = _values(name, np.array([code]))[0]
+    out[rows, columns] = _values(name, codes)
     return out
 
 
 def unpack_a(layout: str, name: str, words: np.ndarray, bits: int, shift: int = 0) -> np.ndarray:
-    return _unpack(layout, name, words, (M, LAYOUTS[layout]), 4, a_position, bits, shift)
+    return _unpack(layout, name, words, (M, LAYOUTS[layout]), "a", bits, shift)
 
 
 def unpack_b(layout: str, name: str, words: np.ndarray, bits: int, shift: int = 0) -> np.ndarray:
-    return _unpack(layout, name, words, (LAYOUTS[layout], N), 2, b_position, bits, shift)
+    return _unpack(layout, name, words, (LAYOUTS[layout], N), "b", bits, shift)
+
+
+@functools.lru_cache(maxsize=None)
+def _d_positions() -> tuple[np.ndarray, np.ndarray]:
+    found = np.array([[d_position(lane, element) for element in range(4)] for lane in range(32)])
+    return found[..., 0], found[..., 1]
 
 
 def pack_accumulator(accumulator: str, c: np.ndarray) -> np.ndarray:
-    """C (16 x 8) -> 32 lanes x (4 words of f32, or 2 words of two f16)."""
+    """C (16 x 8) -> 32 lanes x (4 words of f32, or 2 words of two f16); a stack of tiles
+    (... x 16 x 8) -> ... x 32 x words."""
     kind = np.float32 if accumulator == "f32" else np.float16
-    lanes = np.zeros((32, 4), dtype=kind)
-    for lane in range(32):
-        for element in range(4):
-            lanes[lane, element] = c[d_position(lane, element)]
-    return lanes.view(np.uint32).reshape(32, -1)
+    rows, columns = _d_positions()
+    lanes = np.ascontiguousarray(np.asarray(c)[..., rows, columns].astype(kind))
+    return lanes.view(np.uint32).reshape(*lanes.shape[:-2], 32, -1)
 
 
 def unpack_accumulator(accumulator: str, words: np.ndarray) -> np.ndarray:
+    """32 lanes x words -> D (16 x 8); a stack (... x 32 x words) -> ... x 16 x 8."""
     kind = np.float32 if accumulator == "f32" else np.float16
-    lanes = np.ascontiguousarray(words, dtype=np.uint32).view(kind).reshape(32, 4)
-    d = np.zeros((M, N))
-    for lane in range(32):
-        for element in range(4):
-            d[d_position(lane, element)] = lanes[lane, element]
+    words = np.ascontiguousarray(words, dtype=np.uint32)
+    lanes = words.view(kind).reshape(*words.shape[:-2], 32, 4)
+    rows, columns = _d_positions()
+    d = np.zeros((*lanes.shape[:-2], M, N))
+    d[..., rows, columns] = lanes
     return d
 
 
@@ -156,29 +166,36 @@ def scale_position(operand: str, lane: int, byte: int, blocks: int) -> tuple[int
     return (g, byte) if t == 0 else None
 
 
+@functools.lru_cache(maxsize=None)
+def _scale_table(operand: str, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(lanes, bytes, rows, blocks) of every scale the instruction reads: scale_position as a table."""
+    found = [(lane, byte, *where) for lane in range(32) for byte in range(4)
+             if (where := scale_position(operand, lane, byte, blocks)) is not None]
+    return tuple(np.array(column, dtype=np.int64) for column in zip(*found))
+
+
 def pack_scales(scale_format: str, a_scales: np.ndarray, b_scales: np.ndarray) -> np.ndarray:
     """A's scales (16 x blocks) and B's (8 x blocks) -> 32 lanes x 2 words (A's word, B's
-    word), each scale's code in its byte; bytes the instruction does not read are 0."""
-    blocks = a_scales.shape[1]
-    words = np.zeros((32, 2), dtype=np.uint64)
+    word), each scale's code in its byte; bytes the instruction does not read are 0. Stacks
+    (... x 16 x blocks, ... x 8 x blocks) -> ... x 32 x 2."""
+    a_scales, b_scales = np.asarray(a_scales), np.asarray(b_scales)
+    blocks = a_scales.shape[-1]
+    words = np.zeros((*a_scales.shape[:-2], 32, 2), dtype=np.uint64)
     for column, (operand, scales) in enumerate((("a", a_scales), ("b", b_scales))):
-        codes = _codes(scale_format, scales)
-        for lane in range(32):
-            for byte in range(4):
-                where = scale_position(operand, lane, byte, blocks)
-                if where is not None:
-                    words[lane, column] |= codes[where] << np.uint64(8 * byte)
+        lanes, places, rows, which = _scale_table(operand, blocks)
+        codes = _codes(scale_format, scales)[..., rows, which] << (np.uint64(8) * places.astype(np.uint64))
+        for byte in range(4):  # within one byte each lane appears once: |= by fancy index is safe
+            mine = places == byte
+            words[..., lanes[mine], column] |= codes[..., mine]
     return words.astype(np.uint32)
 
 
 def unpack_scales(scale_format: str, words: np.ndarray, blocks: int) -> tuple[np.ndarray, np.ndarray]:
     """The scales the instruction reads from 32 lanes x 2 words: (A's 16 x blocks, B's 8 x blocks)."""
     out = {"a": np.full((M, blocks), np.nan), "b": np.full((N, blocks), np.nan)}
+    words = np.asarray(words, dtype=np.uint64)
     for column, operand in enumerate("ab"):
-        for lane in range(32):
-            for byte in range(4):
-                where = scale_position(operand, lane, byte, blocks)
-                if where is not None:
-                    code = (int(words[lane, column]) >> (8 * byte)) & 0xFF
-                    out[operand][where] = _values(scale_format, np.array([code]))[0]
+        lanes, places, rows, which = _scale_table(operand, blocks)
+        codes = (words[lanes, column] >> (np.uint64(8) * places.astype(np.uint64))) & np.uint64(0xFF)
+        out[operand][rows, which] = _values(scale_format, codes)
     return out["a"], out["b"]

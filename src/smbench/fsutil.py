@@ -17,6 +17,15 @@ def atomic_write_json(path: Path, document, **dump_options) -> None:
     """Write JSON to a temporary file beside `path`, then rename it over `path`: a reader
     (or a run interrupted mid-write) sees the old file or the new one, never a torn one.
     Two writers racing on one path both succeed; the last rename wins."""
+    _atomic_write(path, lambda handle: json.dump(document, handle, **dump_options))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """atomic_write_json for text already made."""
+    _atomic_write(path, lambda handle: handle.write(text))
+
+
+def _atomic_write(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
@@ -24,7 +33,7 @@ def atomic_write_json(path: Path, document, **dump_options) -> None:
         # mkstemp makes the file private (0600); a result or cache file is as readable as any other.
         os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, **dump_options)
+            write(handle)
         os.replace(tmp, path)
     except BaseException:
         try:

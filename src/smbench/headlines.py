@@ -5,8 +5,9 @@ harness names no family: each family says its own headline."""
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
+
+from smbench import screen
 
 LABEL_WIDTH = 8  # "numerics" and the other labels line up in one column
 
@@ -52,10 +53,12 @@ def compat_lines(matrix, native: str | None) -> list[tuple[str, str]]:
 
 def print_screen(console: Console, title: str, lines: list[tuple[str, str]]) -> None:
     console.print(Text(title, style="bold"))
-    # A grid: wrapped text continues under the text, the labels stay in their column.
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True, style="bold", min_width=LABEL_WIDTH)
-    grid.add_column(overflow="fold")
+    # Wrapped text continues under the text, the labels stay in their column; a path too long
+    # for the room beside the label gets a line of its own, whole (smbench.screen).
     for label, text in lines:
-        grid.add_row(label, Text(text))
-    console.print(grid)
+        first, *rest = screen.hanging(label, text, console.width, LABEL_WIDTH)
+        line = Text(first[:LABEL_WIDTH], style="bold")
+        line.append(first[LABEL_WIDTH:])
+        console.print(line, soft_wrap=True)
+        for more in rest:
+            console.print(Text(more), soft_wrap=True)

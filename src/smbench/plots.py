@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from smbench.errors import SmbenchError  # noqa: E402
+from smbench.units import size_text  # noqa: E402
 
 COLOURS = list(plt.get_cmap("tab20").colors[::2]) + list(plt.get_cmap("tab20").colors[1::2])  # 20, paired
 
@@ -47,11 +48,15 @@ def save(figure, out_dir: Path, stem: str, caption: str = "") -> list[Path]:
 
 
 def read_caption(path: Path) -> str:
-    """The caption a PNG written by save carries ('' for one without)."""
-    from PIL import Image
+    """The caption a PNG written by save carries ('' for one without, or one PIL cannot read:
+    a caption is what the figure shows, never a reason to lose the report)."""
+    from PIL import Image, UnidentifiedImageError
 
-    with Image.open(path) as image:
-        return str(getattr(image, "text", {}).get(CAPTION_KEY, ""))
+    try:
+        with Image.open(path) as image:
+            return str(getattr(image, "text", {}).get(CAPTION_KEY, ""))
+    except (OSError, UnidentifiedImageError):
+        return ""
 
 
 def display_label(label: str, document: dict) -> str:
@@ -63,10 +68,8 @@ def display_label(label: str, document: dict) -> str:
 
 
 def size_label(nbytes: float) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:g} {unit}"
-    return f"{nbytes:g} B"
+    """An axis tick's size: as smbench.units writes sizes, to six figures."""
+    return size_text(nbytes, digits=6)
 
 
 STATUS_VALUE = {"ok-tensor": 4, "emulated": 3, "ok": 2, "failed": 0, "error": 0, "skipped": 1, "unknown": 1}
@@ -209,11 +212,15 @@ def plot_all(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path)
     from smbench.families import registry
 
     named = [(display_label(label, document), document) for label, document in named]
+    measured = {r["family"] for _, document in named for r in document["records"] if r["status"] == "ok"}
     paths = []
     for family in registry().values():
-        if family.plots is not None:
+        # Only the families these files have figures of: a compat matrix alone once gave a blank
+        # bandwidth figure and a placeholder for every family.
+        if family.plots is not None and family.name in measured:
             paths += family.plots(named, out_dir)
-    for matrix in [m for m in matrices if str(m.get("schema", "")).startswith("smbench.compat/")][:1]:
+    compat = [m for m in matrices if str(m.get("schema", "")).startswith("smbench.compat/")]
+    for matrix in compat[:1]:
         paths += compat_heatmap(matrix, out_dir)
     paths += telemetry_over_run(named, out_dir)
     return paths

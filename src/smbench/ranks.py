@@ -13,9 +13,9 @@ of holding every other rank forever. Nothing here knows any benchmark family.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -32,6 +32,11 @@ LAUNCHERS = (
     ("Open MPI", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"),
     ("Slurm srun", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"),
 )
+# Where the launcher's own local rank is missing, the others' are asked in this order: under
+# `srun --mpi=pmi2` Slurm's PMI sets PMI_RANK and PMI_SIZE but no MPI_LOCALRANKID, while srun
+# itself sets SLURM_LOCALID (the task's index on its node). With none, the global rank stands in,
+# which is the local rank only on one host.
+LOCAL_RANKS = ("MPI_LOCALRANKID", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID")
 ENVIRONMENT_PREFIXES = ("NCCL_", "UCX_", "FI_")  # the transports' settings, recorded with the topology
 DEFAULT_TIMEOUT_S = 30.0
 # A rank that timed out waits this long before it aborts the job, so that rank 0 (which
@@ -42,6 +47,9 @@ ABORT_GRACE_S = 5.0
 # long after saying it.
 FORWARD_S = 0.5
 INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT)
+# ... and by the signals that end a run as Ctrl-C does (smbench.run.STOP_SIGNALS): 128 + the signal.
+INTERRUPTED_CODES = frozenset(128 + int(getattr(signal, name)) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGPIPE")
+                              if hasattr(signal, name))
 
 
 class RankLost(SmbenchError):
@@ -71,14 +79,25 @@ def detect(environ=None) -> Launch:
             continue
         try:
             rank, size = int(env[rank_name]), int(env[size_name])
-            local = int(env.get(local_name, rank))
         except ValueError:
             raise SmbenchError(f"{rank_name}={env[rank_name]!r} / {size_name}={env[size_name]!r}: "
                                f"not whole numbers ({launcher})") from None
+        local = _local_rank(env, local_name, rank)
         if size < 1 or not 0 <= rank < size:
             raise SmbenchError(f"{launcher}: rank {rank} of {size} makes no sense")
         return Launch(launcher, rank, size, local)
     return Launch("single process", 0, 1, 0)
+
+
+def _local_rank(env, own: str, rank: int) -> int:
+    """The launcher's own local-rank variable, else another launcher's (LOCAL_RANKS), else the rank."""
+    for name in (own, *(n for n in LOCAL_RANKS if n != own)):
+        if name in env:
+            try:
+                return int(env[name])
+            except ValueError:
+                raise SmbenchError(f"{name}={env[name]!r}: not a whole number") from None
+    return rank
 
 
 def import_mpi(why: str):
@@ -212,9 +231,9 @@ def as_one_job(world: World, body, program: str) -> int:
     some ranks only aborts the job rather than leave the others waiting."""
     try:
         code = body()
-        if code == INTERRUPTED and world.size > 1:
+        if code in INTERRUPTED_CODES and world.size > 1:
             _sleep_through_interrupts(FORWARD_S)  # rank 0's "kept in FILE" line reaches the launcher first
-            world.abort(code)  # rank 0 finished its file after Ctrl-C: the others wait in their grace
+            world.abort(code)  # rank 0 finished its file after the interrupt: the others wait in their grace
         return code
     except RankLost as lost:
         if world.is_root:
@@ -230,15 +249,17 @@ def as_one_job(world: World, body, program: str) -> int:
         except RankLost:
             world.abort(exc.exit_code)
         return exc.exit_code
-    except KeyboardInterrupt:
-        # Ctrl-C reaches every rank at once: rank 0 finishes the result file and says so (its
-        # body returns INTERRUPTED, above); the others wait for that before the job ends.
+    except KeyboardInterrupt as stop:
+        # Ctrl-C (or SIGTERM, SIGHUP, SIGPIPE: smbench.run.Stopped) reaches every rank at once:
+        # rank 0 finishes the result file and says so (its body returns the interrupt's code,
+        # above); the others wait for that before the job ends.
+        code = getattr(stop, "exit_code", INTERRUPTED)
         if world.is_root:
             say(f"{program}: interrupted")
             _sleep_through_interrupts(FORWARD_S)
         else:
             _sleep_through_interrupts(ABORT_GRACE_S)
-        world.abort(INTERRUPTED)
+        world.abort(code)
     except Exception:  # noqa: BLE001 - a bug on one rank must not leave the others waiting
         import traceback
 
@@ -278,10 +299,22 @@ def say(line: str) -> None:
 
 
 def fingerprint(suite_name: str, settings: dict) -> dict:
-    """What every rank must share to run one job: the suite's name, a hash of its settings
-    (--set included) and smbench's version."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return {"suite": suite_name, "settings_sha256": digest, "smbench": __version__}
+    """What every rank must share to run one job: the suite's name, each of its settings by
+    its dotted name (--set included: `timing.warmup`), so that a mismatch names the setting and
+    both values, and smbench's version."""
+    return {"suite": suite_name, "smbench": __version__, **_dotted(settings)}
+
+
+def _dotted(settings: dict, prefix: str = "") -> dict:
+    """{"timing": {"warmup": 2}} -> {"timing.warmup": 2} (a section's table inside a section too)."""
+    flat = {}
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_dotted(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
 
 
 _WORLD: World | None = None

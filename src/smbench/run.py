@@ -7,17 +7,20 @@ compile, allocate, launch or validate is a record that says why, and the run goe
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import importlib
 import importlib.util
 import os
 import re
+import signal
+import threading
 from pathlib import Path
 from typing import Callable
 
 from smbench import devices, provenance, ranks
 from smbench.cases import Case, Skip, base_record
-from smbench.errors import SmbenchError
+from smbench.errors import SmbenchError, cannot_write
 from smbench.errors import one_line as _one_line
 from smbench.families import registry
 from smbench.results import ResultWriter
@@ -221,9 +224,12 @@ def _metal_here() -> bool:
 
 def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
     """Each family's cases, in the registry's order (a family runs where its section is in
-    the suite and --only names it); cases a family asks to run last come after all others."""
+    the suite and --only names it); cases a family asks to run last come after all others,
+    or before the families the suite's [order] last_before names."""
     cases: list[Case] = []
     last: list[Case] = []
+    after_last = set(suite.section("order")["last_before"])
+    held: list[Case] = []
     notes: dict = {}
     world = ranks.world()
     alone = []
@@ -237,14 +243,14 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
                 cases.append(Case(name, name, f"{name}: not on {runner.name}", {}, skip=lacking))
                 continue
             part = family.plan(suite, runner)
-            cases += part.cases
+            (held if name in after_last else cases).extend(part.cases)
             last += part.last
             notes.update(part.notes)
     if alone:
         notes["ranks"] = (f"{world.size} ranks ({world.launch.launcher}): only the families that use every rank ran; "
                           f"{', '.join(alone)} run in a single process (start smbench without the launcher)")
-    unique(cases + last)
-    return cases + last, notes
+    unique(cases + last + held)
+    return cases + last + held, notes
 
 
 def unique(cases: list[Case]) -> None:
@@ -292,12 +298,78 @@ def run_checked(case: Case, runner, policy) -> tuple[dict, str]:
     return record, lost
 
 
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run, after the result file was finished as "interrupted"."""
+# ---------------------------------------------------------------- ending a run on a signal
 
-    def __init__(self, path: Path, records: int):
+# The signals that end a run exactly as Ctrl-C does: a batch system's or a user's kill (SIGTERM),
+# the terminal going away (SIGHUP), the reader of a pipe going away (SIGPIPE, e.g. `| tee` ended
+# by the same Ctrl-C, or `| head`). Their default action would end the process at once and leave
+# the result file "running". Windows has only SIGTERM of them.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGPIPE") if hasattr(signal, name))
+
+
+class Stopped(KeyboardInterrupt):
+    """One of STOP_SIGNALS arrived: raised where the run is, handled as Ctrl-C's KeyboardInterrupt."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+@contextlib.contextmanager
+def stopping_on_signals():
+    """While the cases run, each of STOP_SIGNALS raises Stopped in the main thread, and Ctrl-C
+    KeyboardInterrupt, once: a second signal (Ctrl-C pressed again) while the result file is
+    being finished is ignored, so that finishing it is not cut. Python itself ignores SIGPIPE (a
+    write to a closed pipe raises BrokenPipeError instead); execute() handles that error as this
+    signal too. Outside the main thread nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+
+    def handler(signum, frame):
+        if not arrived:
+            arrived.append(signum)
+            raise KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
+
+    numbers = (signal.SIGINT, *STOP_SIGNALS)
+    previous = {number: signal.signal(number, handler) for number in numbers}
+    _REASSERT.append(lambda: [signal.signal(number, handler) for number in numbers])
+    try:
+        yield
+    finally:
+        _REASSERT.pop()
+        for number, before in previous.items():
+            signal.signal(number, before)
+
+
+# The handlers of the run in progress, put back after each case: a library that a case starts
+# may install its own (MPICH's singleton MPI_Init takes SIGHUP, without calling Python's).
+_REASSERT: list[Callable[[], object]] = []
+
+
+def reassert_signal_handlers() -> None:
+    if _REASSERT:
+        _REASSERT[-1]()
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or a STOP_SIGNALS signal) during a run, after the result file was finished as
+    "interrupted": `signum` is the signal, `exit_code` 128 + it, as a shell reports a process
+    that a signal ended."""
+
+    def __init__(self, path: Path, records: int, signum: int = signal.SIGINT):
         super().__init__(str(path))
-        self.path, self.records = path, records
+        self.path, self.records, self.signum = path, records, int(signum)
+        self.exit_code = 128 + self.signum
+
+    def line(self, program: str) -> str:
+        """The one line that says so: `smbench run: interrupted; 3 finished cases kept in FILE ...`
+        (the signal named where it was not Ctrl-C)."""
+        how = "" if self.signum == signal.SIGINT else f" by {signal.Signals(self.signum).name}"
+        return (f"{program}: interrupted{how}; {self.records} finished cases kept in {self.path} "
+                f"(status \"interrupted\")")
 
 
 def output_path(out_dir: Path, runner, suite: Suite) -> Path:
@@ -335,6 +407,7 @@ def run_cases(suite: Suite, runner, cases: list[Case], policy, writer: ResultWri
         if on_case:
             on_case(case, number, len(cases))
         record, lost = run_checked(case, runner, policy)
+        reassert_signal_handlers()
         writer.add(record)
         if lost:
             writer.document["notes"]["context_lost"] = (
@@ -387,18 +460,26 @@ def execute(suite: Suite, runner, only: set[str], out_dir: Path,
     # Under a multi-rank launch rank 0 writes the one file; the others' records are theirs
     # to compute (a family gathers every rank's samples into rank 0's record) and go nowhere.
     writer = ResultWriter(output_path(out_dir, runner, suite), document) if world.is_root else _NoFile(document)
-    try:
-        run_cases(suite, runner, cases, policy, writer, on_case)
-        writer.finish("complete")
-    except ranks.RankLost as lost:
-        writer.finish("interrupted")
-        raise ranks.RankLost(f"{lost}; {len(writer.document['records'])} finished cases kept in {writer.path} "
-                             f"(status \"interrupted\")") from None
-    except KeyboardInterrupt:
-        writer.finish("interrupted")
-        raise RunInterrupted(writer.path, len(writer.document["records"])) from None
-    except OSError as exc:
-        # The disk filled or went away: what is on it is the last whole version of the file.
-        raise SmbenchError(f"cannot write {writer.path}: {exc.strerror or exc}; the file holds the cases "
-                           f"written before this one") from None
+    # The handlers stay in place while the file is finished: a second signal cannot cut that.
+    with stopping_on_signals():
+        try:
+            run_cases(suite, runner, cases, policy, writer, on_case)
+            writer.finish("complete")
+        except ranks.RankLost as lost:
+            writer.finish("interrupted")
+            raise ranks.RankLost(f"{lost}; {len(writer.document['records'])} finished cases kept in {writer.path} "
+                                 f"(status \"interrupted\")") from None
+        except KeyboardInterrupt as stop:  # Ctrl-C, or Stopped by a signal
+            writer.finish("interrupted")
+            raise RunInterrupted(writer.path, len(writer.document["records"]),
+                                 getattr(stop, "signum", signal.SIGINT)) from None
+        except BrokenPipeError:
+            # A write to stdout or stderr whose reader went away (Python ignores SIGPIPE and raises
+            # this instead; the result file is a plain file and cannot raise it): as SIGPIPE.
+            writer.finish("interrupted")
+            raise RunInterrupted(writer.path, len(writer.document["records"]), signal.SIGPIPE) from None
+        except OSError as exc:
+            # The disk filled or went away: what is on it is the last whole version of the file.
+            raise cannot_write(writer.path, why=f"{exc.strerror or exc}; the file holds the cases written "
+                                                f"before this one") from None
     return writer.path, writer.document["records"]

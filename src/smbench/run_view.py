@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from smbench import origin
+from smbench import origin, screen
+from smbench.units import size_text
 
 VERDICT_STYLE = {"normal": "green", "low": "red", "suspicious-high": "magenta", "cache": "dim",
                  "no expectation": "dim", "half rate": "yellow", "twice expected": "magenta", "emulated": "yellow",
@@ -20,11 +21,7 @@ VERDICT_STYLE = {"normal": "green", "low": "red", "suspicious-high": "magenta", 
 GROUP_ORDER = ("FP4", "FP6", "FP8", "INT4", "INT8", "FP16", "BF16", "TF32", "FP32", "FP64", "INT32")
 
 
-def size(nbytes: int) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:.4g} {unit}"
-    return f"{nbytes} B"
+size = size_text  # a byte count as a person reads it (smbench.units)
 
 
 def percent(value) -> str:
@@ -61,6 +58,8 @@ class Column:
     short: str = ""
     keep: int = 5
     right: bool = False
+    legend: bool = True  # whether the short header is explained under the table (False: it explains itself)
+    wrap: bool = False  # a column of words that may wrap between them when the columns kept still do not fit
 
     NEVER_DROPPED = 9
 
@@ -141,6 +140,28 @@ def stack_columns(columns: list[Column], rows: list[list], width: int) -> list[l
     return even if len(even) == len(greedy) else greedy
 
 
+def _wrapped(columns: list[Column], rows: list[list], page: list[int], short: bool, width: int) -> list[list]:
+    """The rows with the page's `wrap` column (a label of words) wrapped to what the other
+    columns leave of `width`, between words and never between a number and its unit
+    (smbench.screen), when the page is still too wide with every droppable column gone."""
+    wide = [i for i in page if columns[i].wrap]
+    widths = [max([cell_len(_header(columns[i], short))] + [_cell_width(row[i], short) for row in rows]) for i in page]
+    excess = _table_width(widths) - width
+    if not wide or excess <= 0:
+        return rows
+    from smbench import screen
+
+    index = wide[0]
+    room = max(widths[page.index(index)] - excess, cell_len(_header(columns[index], short)), 8)
+    out = []
+    for row in rows:
+        cell = _cell(row[index], short)
+        plain = cell.plain if isinstance(cell, Text) else str(cell)
+        lines = "\n".join(screen.wrap(plain, room))
+        out.append([*row[:index], Text(lines, style=cell.style) if isinstance(cell, Text) else lines, *row[index + 1:]])
+    return out
+
+
 def print_fitted(console: Console, title: str, columns: list[Column], rows: list[list], caption: str = "",
                  sections: tuple[int, ...] = (), stack: bool = False) -> None:
     """A table that keeps every label and number whole at the console's width (a wide
@@ -155,16 +176,18 @@ def print_fitted(console: Console, title: str, columns: list[Column], rows: list
         pages, dropped = stack_columns(columns, rows, console.width), []
     for number, page in enumerate(pages):
         heading = title if number == 0 else f"(continued, {number + 1} of {len(pages)})"
-        table = Table(title=heading, title_justify="left")
+        if heading:  # a line of its own, wrapped at the console's width (a table title wraps at the table's)
+            console.print(Text(heading, style="table.title"))
+        table = Table()
         for index in page:
             table.add_column(_header(columns[index], short), no_wrap=True,
                              justify="right" if columns[index].right else "left")
-        for row_number, row in enumerate(rows):
+        for row_number, row in enumerate(_wrapped(columns, rows, page, short, console.width)):
             table.add_row(*(_cell(row[i], short) for i in page), end_section=row_number + 1 in sections)
         console.print(table)
     notes = []
     legend = [f"{columns[i].short} = {columns[i].name}" for i in sorted({i for p in pages for i in p})
-              if short and columns[i].short]
+              if short and columns[i].short and columns[i].legend]
     if legend:
         notes.append("; ".join(legend) + ".")
     if dropped:
@@ -173,7 +196,7 @@ def print_fitted(console: Console, title: str, columns: list[Column], rows: list
     if caption:
         notes.append(caption)
     if notes:
-        console.print(Text(" ".join(notes), style="dim"))
+        screen.say(console, " ".join(notes), "dim", indent=0)
 
 
 def render(document: dict, console: Console) -> None:
@@ -187,7 +210,7 @@ def render(document: dict, console: Console) -> None:
         title += f"; {origin.not_hardware(document)}: the figures are the host CPU's"
     if expected:
         title += f"; expected DRAM bandwidth {expected['gbps']:g} GB/s ({expected['kind']}: {expected['source']})"
-    console.print(Text(title, style="bold"), soft_wrap=True)
+    screen.say(console, title, "bold")
     for family in registry().values():
         if family.view is not None:
             family.view(records, console)
@@ -202,7 +225,7 @@ def print_table(console: Console, table: Table | None, caption: str) -> None:
     """A family's table with the line that says how to read it; nothing when it has no rows."""
     if table is not None:
         console.print(table)
-        console.print(Text(caption, style="dim"), soft_wrap=True)
+        screen.say(console, caption, "dim")
 
 
 def _render_outcomes(document: dict, console: Console) -> None:
@@ -213,10 +236,10 @@ def _render_outcomes(document: dict, console: Console) -> None:
     for record in skipped:
         reasons.setdefault(record["reason"], []).append(record.get("kernel") or record["benchmark"])
     for reason, names in reasons.items():
-        console.print(f"skipped {len(names)}: {reason}", soft_wrap=True, highlight=False, markup=False)
+        screen.say(console, f"skipped {len(names)}: {reason}")
     for record in failed:
-        console.print(Text(f"FAILED {record.get('kernel') or record['benchmark']} "
-                           f"{record.get('memory', '')}: {record['reason']}", style="red"), soft_wrap=True)
+        screen.say(console, f"FAILED {record.get('kernel') or record['benchmark']} "
+                            f"{record.get('memory', '')}: {record['reason']}", "red")
     ok = sum(r["status"] == "ok" for r in records)
     console.print(f"{ok} ok, {len(failed)} failed, {len(skipped)} skipped; status {document['status']}",
                   highlight=False)

@@ -93,6 +93,7 @@ def run(backend: str, out_dir, width: int = 80, on_case=None) -> tuple[int, list
     total_ok = sum(o.ok for o in outcomes)
     failed = sum(len(o.failed) for o in outcomes)
     head = f"smbench selftest: {len(records)} cases in {seconds:.0f} s on {runner.info['name']} ({runner.name})"
-    verdict = (f"selftest passed: {total_ok} kernels ran and validated" if not failed else
+    ran = "cases ran on the CPU reference path (no GPU kernel)" if runner.name == "cpu" else "kernels ran"
+    verdict = (f"selftest passed: {total_ok} {ran} and validated" if not failed else
                f"selftest FAILED: {failed} of {len(records)} cases failed or did not run")
     return (0 if not failed else 1), [*_wrapped(head, width), *lines(outcomes, width), *_wrapped(verdict, width)], path

@@ -16,6 +16,11 @@ def is_int(low: int) -> Callable[[object], bool]:
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
 
 
+def power_of_two(low: int) -> Callable[[object], bool]:
+    """A whole number >= low that is a power of two (a factor between sweep sizes)."""
+    return lambda v: is_int(low)(v) and v & (v - 1) == 0
+
+
 def is_number(v) -> bool:
     """A finite positive number (not a bool)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0

@@ -23,7 +23,8 @@ def check_families(only: set[str]) -> set[str]:
     known = names()
     unknown = sorted(only - set(known))
     if unknown or not only:
-        raise SmbenchError(f"unknown family {unknown[0] if unknown else ''!r}; families: {', '.join(known)}")
+        word = unknown[0] if unknown else ""
+        raise SmbenchError(f"unknown family {word!r}{nearest(word, known)}; families: {', '.join(known)}")
     return only
 
 
@@ -72,6 +73,13 @@ HARNESS = {
         Setting("blocking", True, (lambda v: v is True,
                                    "true (GPU timing is always device-bound; false is no longer offered)")),
         Setting("cold_l2", False, (lambda v: isinstance(v, bool), "true or false")),
+    ),
+    # The cases families ask to run last (memory the CPU owns, which may fault) come after every
+    # family's, or, with last_before, before the families named there (a run cut at a time limit,
+    # as gpu-check's, loses those first).
+    "order": Axes(
+        Setting("last_before", (), (lambda v: isinstance(v, list) and all(x in names() for x in v),
+                                    "a list of family names (run --help lists them)")),
     ),
     # The CPU reference path's caps (the host CPU's figures prove the pipeline; they need no gigabytes).
     "cpu": Axes(
@@ -135,7 +143,8 @@ def load(name_or_path: str) -> Suite:
     if not (path.suffix == ".toml" and path.is_file()):
         path = benchmarks_dir() / f"{name_or_path}.toml"
     if not path.is_file():
-        raise SmbenchError(f"unknown suite {name_or_path!r}; suites: {', '.join(available())} (or a .toml path)")
+        raise SmbenchError(f"unknown suite {name_or_path!r}{nearest(name_or_path, available())}; "
+                           f"suites: {', '.join(available())} (or a .toml path)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -165,6 +174,8 @@ def with_settings(suite: Suite, assignments: list[str]) -> Suite:
             value = tomllib.loads(f"value = {text.strip()}")["value"]
         except tomllib.TOMLDecodeError:
             value = text.strip()  # a bare word: a string
+        # Said with the --set that asked, before the suite as a whole is checked.
+        sections()[section].check_setting(key.strip(), value, f"--set {assignment!r}", section)
         table = data.setdefault(section, {})
         if not isinstance(table, dict):
             raise SmbenchError(f"--set {assignment!r}: [{section}] in the suite is not a table")

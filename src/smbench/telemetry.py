@@ -225,6 +225,32 @@ class Sampler:
             pass
 
 
+def pcie_link(pci_bus_id: str | None = None, device_index: int = 0, nvml=None) -> dict:
+    """{"generation", "width"} of the PCIe link NVML reports as the most this device and system
+    allow (nvmlDeviceGetMaxPcieLinkGeneration / Width: the current link idles lower), or
+    {"why": ...}. Never raises."""
+    try:
+        if nvml is None:
+            import pynvml as nvml
+        nvml.nvmlInit()
+    except Exception as exc:  # noqa: BLE001 - no NVML: the host link is unknown, and said so
+        return {"why": f"NVML unavailable: {type(exc).__name__}"}
+    try:
+        if pci_bus_id and hasattr(nvml, "nvmlDeviceGetHandleByPciBusId"):
+            handle = nvml.nvmlDeviceGetHandleByPciBusId(pci_bus_id)
+        else:
+            handle = nvml.nvmlDeviceGetHandleByIndex(device_index)
+        return {"generation": int(nvml.nvmlDeviceGetMaxPcieLinkGeneration(handle)),
+                "width": int(nvml.nvmlDeviceGetMaxPcieLinkWidth(handle))}
+    except Exception as exc:  # noqa: BLE001 - NVMLError_NotSupported (an integrated GPU has no PCIe link)
+        return {"why": f"NVML gave no PCIe link: {type(exc).__name__}"}
+    finally:
+        try:
+            nvml.nvmlShutdown()
+        except Exception:  # noqa: BLE001
+            pass
+
+
 class NoTelemetry:
     """The sampler of a backend without GPU telemetry (the CPU path): its summary says why."""
 

@@ -70,12 +70,16 @@ class Stats:
         return data
 
 
-def calls_per_sample(pilot_seconds: float, target_seconds: float, most: int, fewest: int = 1) -> int:
-    """How many calls of pilot_seconds each one timed sample makes so that it lasts at least
-    target_seconds: between fewest and most (most when the pilot measured nothing)."""
+def calls_per_sample(pilot_seconds: float, target_seconds: float, most: int, fewest: int = 1, multiple: int = 1,
+                     unmeasured: int | None = None) -> int:
+    """The one formula for work per timed sample after a pilot: how many units of pilot_seconds
+    each (calls, loop iterations, chase steps) one sample makes so that it lasts at least
+    target_seconds, rounded up to a whole multiple, between fewest and most; `unmeasured` (else
+    most) when the pilot measured nothing."""
     if pilot_seconds <= 0:
-        return most
-    return max(fewest, min(most, math.ceil(target_seconds / pilot_seconds)))
+        return unmeasured if unmeasured is not None else most
+    wanted = math.ceil(target_seconds / pilot_seconds / multiple) * multiple
+    return max(fewest, min(most, wanted))
 
 
 def quantile(sorted_values: list[float], q: float) -> float:

@@ -28,6 +28,7 @@ from smbench.results import _jsonable
 
 MAX_WORKERS = 8
 LOST_EXIT = 3  # a worker's exit code after its context was lost
+UNUSABLE_EXIT = 4  # a worker's exit code when it could not open the GPU at all
 
 
 def command() -> list[str]:
@@ -59,6 +60,7 @@ def run_elsewhere(suite, backend: str, cases: list, runner, add: Callable[[dict]
     from smbench.errors import one_line
 
     left = list(cases)
+    released = _release(runner)
     for _ in range(MAX_WORKERS):
         if not left:
             return
@@ -71,6 +73,7 @@ def run_elsewhere(suite, backend: str, cases: list, runner, add: Callable[[dict]
                 add(not_run(case, f"no worker process could start ({one_line(exc)})"))
             return
         started: int | None = None
+        unusable = ""
         done = 0
         try:
             process.stdin.write(request)
@@ -92,14 +95,24 @@ def run_elsewhere(suite, backend: str, cases: list, runner, add: Callable[[dict]
                     shared = event.get("shared")
                     if shared and hasattr(runner, "shared"):
                         runner.shared.update(shared)
+                elif "unusable" in event:
+                    unusable = event["unusable"]
             code = process.wait()
         except KeyboardInterrupt:
             process.send_signal(signal.SIGINT)
             try:
-                process.wait(timeout=5)  # within gpu-check's grace, so the run can still finish its file
+                process.wait(timeout=3)  # within gpu-check's 5 s grace, so the run can still finish its file
             except subprocess.TimeoutExpired:
                 process.kill()
             raise
+        if unusable:  # a fresh process cannot open the GPU: another would not either
+            why = f"a fresh process could not open the GPU ({unusable})"
+            mode = _compute_mode(runner)
+            if mode == "exclusive-process":
+                why += f"; the GPU is in EXCLUSIVE_PROCESS compute mode: one process at a time; {released}"
+            for case in left:
+                add(not_run(case, why))
+            return
         if started is not None:  # it died inside a case: that case is the culprit
             add({**base_record(left[started]), "status": "failed",
                  "reason": f"the worker process died while running this case (exit code {code})"})
@@ -113,23 +126,48 @@ def run_elsewhere(suite, backend: str, cases: list, runner, add: Callable[[dict]
         add(not_run(case, f"the CUDA context was lost {MAX_WORKERS} times in fresh processes"))
 
 
+def _backend(runner):
+    return getattr(runner, "backend", None) if getattr(runner, "name", "") == "cuda" else None
+
+
+def _release(runner) -> str:
+    """In EXCLUSIVE_PROCESS compute mode the run's own (broken) CUDA context is destroyed before
+    the workers start (backends.cuda.release_context): no other process can open the GPU while
+    it exists. In the default mode it is left alone: the workers can open the GPU beside it,
+    and CuPy's objects in this process then stay valid until it exits. '' where nothing was done."""
+    release = getattr(_backend(runner), "release_context", None)
+    return release() if release and _compute_mode(runner) == "exclusive-process" else ""
+
+
+def _compute_mode(runner) -> str:
+    mode = getattr(_backend(runner), "compute_mode", None)
+    return mode() if mode else "unknown"
+
+
 def main() -> int:
-    """A worker: the job from stdin, events on stdout, exit LOST_EXIT after a lost context."""
+    """A worker: the job from stdin, events on stdout, exit LOST_EXIT after a lost context,
+    UNUSABLE_EXIT (after an "unusable" event saying why) when it cannot open the backend."""
     from smbench import run
+    from smbench.errors import one_line
     from smbench.suites import Suite
 
     request = json.load(sys.stdin)
     spec = request["suite"]
-    suite = Suite(spec["name"], Path(spec["path"]), spec["description"], spec["data"])
-    runner = run.make_runner(request["backend"], suite)
-    runner.shared.update(request.get("shared", {}))
-    run.prepare_runner(runner, suite)
-    policy = suite.timing(runner.name)
     out = sys.stdout
 
     def emit(event: dict) -> None:
         out.write(json.dumps(event, default=_jsonable) + "\n")
         out.flush()
+
+    suite = Suite(spec["name"], Path(spec["path"]), spec["description"], spec["data"])
+    try:
+        runner = run.make_runner(request["backend"], suite)
+    except Exception as exc:  # noqa: BLE001 - EXCLUSIVE_PROCESS held by the parent, no device left...
+        emit({"unusable": one_line(exc)})
+        return UNUSABLE_EXIT
+    runner.shared.update(request.get("shared", {}))
+    run.prepare_runner(runner, suite)
+    policy = suite.timing(runner.name)
 
     # Libraries that print would corrupt the event stream: their output goes to stderr.
     sys.stdout = sys.stderr

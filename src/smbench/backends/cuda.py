@@ -107,16 +107,93 @@ def max_sm_clock_mhz(device: int = 0) -> float | None:
 
 
 def device_info(device: int = 0) -> dict:
+    """What a run records of the device. unified_memory: the driver's integrated flag or the
+    device table's row (a GB10 is unified whatever the flag says); free_bytes on a unified
+    device is the operating system's MemAvailable where cudaMemGetInfo reports less (it leaves
+    out the page cache the kernel would give back), see usable_free_bytes."""
+    from smbench import devices
+
     facts = device_facts(device)
     cupy = _cupy()
+    spec = devices.match(facts.name, facts.compute_capability)
+    unified = facts.integrated or bool(spec is not None and spec.unified_memory)
+    free, free_source = usable_free_bytes(free_bytes(), unified)
+    bus = pci_bus_id(device)
     return {"backend": NAME, "name": facts.name, "compute_capability": facts.compute_capability,
             "sm_count": facts.sm_count, "l2_bytes": facts.l2_bytes, "total_bytes": facts.total_bytes,
-            "free_bytes": free_bytes(), "unified_memory": facts.integrated,
+            "free_bytes": free, "free_bytes_source": free_source, "unified_memory": unified,
+            "integrated": facts.integrated,
             "memory_clock_khz": facts.memory_clock_khz, "bus_width_bits": facts.bus_width_bits,
-            "pci_bus_id": pci_bus_id(device), "sm_clock_max_mhz": max_sm_clock_mhz(device),
+            "pci_bus_id": bus, "sm_clock_max_mhz": max_sm_clock_mhz(device),
+            "host_link": {"why": "unified memory: no host link"} if unified else telemetry.pcie_link(bus, device),
             "driver_version": cupy.cuda.runtime.driverGetVersion(),
             "runtime_version": cupy.cuda.runtime.runtimeGetVersion(),
             "memory_kinds": memory_kinds(facts), "facts": facts.__dict__}
+
+
+def mem_available(meminfo: str | None = None) -> int | None:
+    """The kernel's MemAvailable (/proc/meminfo), bytes: free memory plus the page cache and
+    reclaimable memory it would give back; None where there is none."""
+    try:
+        text = meminfo if meminfo is not None else Path("/proc/meminfo").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("MemAvailable:"):
+            parts = line.split()
+            return int(parts[1]) * 1024 if len(parts) >= 2 and parts[1].isdigit() else None
+    return None
+
+
+def usable_free_bytes(cuda_free: int, unified: bool, meminfo: str | None = None) -> tuple[int, str]:
+    """(bytes a run may plan with, where the figure comes from). On a unified-memory device the
+    GPU allocates from the operating system's memory, and cudaMemGetInfo is reported to leave
+    out the page cache (on GB10 it can read far below what an allocation gets): there the
+    larger of it and MemAvailable. On a discrete GPU, cudaMemGetInfo."""
+    if not unified:
+        return cuda_free, "cudaMemGetInfo"
+    available = mem_available(meminfo)
+    if available is not None and available > cuda_free:
+        return available, "MemAvailable (/proc/meminfo): cudaMemGetInfo reported less on this unified-memory device"
+    return cuda_free, "cudaMemGetInfo (not below MemAvailable here)"
+
+
+COMPUTE_MODES = {0: "default", 2: "prohibited", 3: "exclusive-process"}  # CUcomputemode
+
+
+def compute_mode(device: int = 0) -> str:
+    """The GPU's compute mode (the driver's attribute: no context needed, so it can be asked
+    after a fault): default, exclusive-process or prohibited; "unknown" where it cannot be."""
+    try:
+        from cuda.bindings import driver
+
+        driver.cuInit(0)
+        err, handle = driver.cuDeviceGet(device)
+        if err != driver.CUresult.CUDA_SUCCESS:
+            return "unknown"
+        err, mode = driver.cuDeviceGetAttribute(driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_MODE, handle)
+        return COMPUTE_MODES.get(int(mode), str(int(mode))) if err == driver.CUresult.CUDA_SUCCESS else "unknown"
+    except Exception:  # noqa: BLE001 - no driver bindings: nothing to say
+        return "unknown"
+
+
+def release_context(device: int = 0) -> str:
+    """Destroy this process's primary context, so that another process can open the GPU: in
+    EXCLUSIVE_PROCESS compute mode a worker cannot while this process holds one, broken or
+    not, and in any mode the memory it holds goes back. For a process done with CUDA (after
+    a sticky fault, its cases handed to workers): CuPy's objects here must not be used again.
+    Returns what happened, in words."""
+    try:
+        from cuda.bindings import driver
+
+        err, handle = driver.cuDeviceGet(device)
+        if err == driver.CUresult.CUDA_SUCCESS:
+            (err,) = driver.cuDevicePrimaryCtxReset(handle)
+        if err == driver.CUresult.CUDA_SUCCESS:
+            return "this process's CUDA context was destroyed (cuDevicePrimaryCtxReset) before the workers started"
+        return f"this process's CUDA context could not be destroyed ({err.name})"
+    except Exception as exc:  # noqa: BLE001
+        return f"this process's CUDA context could not be destroyed ({type(exc).__name__}: {exc})"
 
 
 # ---------------------------------------------------------------- kernels
@@ -132,6 +209,25 @@ class Module:
     def provenance(self) -> dict:
         """What a result record needs to say which build it measured."""
         return {"target": self.target, "compile_options": self.options, "kernel_source_hash": self.source_hash}
+
+
+@dataclass(frozen=True)
+class Build:
+    """One compile a case needs, as the run makes it: a kernels/ file for a target with extra
+    options, its SASS read; with `assemble_for`, the file's compute_80 PTX assembled by
+    nvJitLink for that real target (the fallback builds), its SASS read too where the run
+    reads it. Each family's
+    cuda part says which of these its cases need (`builds(case, runner)`), so that gpu-check
+    can make them all, in parallel, before anything is timed (smbench.prebuild)."""
+
+    kernel_file: str
+    target: str
+    options: tuple[str, ...] = ()
+    assemble_for: str | None = None
+    read_sass: bool = True  # the run reads its SASS (peak loops and GEMMs do; a stream kernel's load does not)
+
+
+TIMING_BUILD_FILE = "timing.cu"  # the blocking kernel every timed GPU case uses
 
 
 @functools.lru_cache(maxsize=None)
@@ -211,7 +307,7 @@ def allocate(kind: str, elements: int, dtype, device: int = 0) -> Allocation:
 @functools.lru_cache(maxsize=None)
 def spin_kernel():
     """The blocking kernel (kernels/timing.cu), built for this GPU's own target."""
-    return load("timing.cu", native_target(device_facts())).module.get_function("smbench_spin_until")
+    return load(TIMING_BUILD_FILE, native_target(device_facts())).module.get_function("smbench_spin_until")
 
 
 @dataclass
@@ -304,9 +400,13 @@ def reps_for(pilot_seconds: float, target_seconds: float = 200e-6, most: int = M
 
 def time_calls(timer: DeviceTimer, launch, policy: TimingPolicy, reps: int | None = None,
                most: int = MAX_QUEUED, blocking: bool = True) -> Stats:
-    """A pilot (unblocked: lazy work happens here), then samples of `reps` calls (by default
-    enough for ~200 us, at most `most`: fewer where one call queues several kernels) behind
-    the blocking kernel (unless blocking=False) until the policy stops."""
-    pilot = timer.sample(launch, 1, blocking=False, work=False)
+    """A first call unblocked (lazy work happens there: module loading, a library's workspace),
+    then a pilot of one call behind the blocking kernel, which sizes the samples: `reps`
+    calls each (by default enough for ~200 us, at most `most`: fewer where one call queues
+    several kernels), behind the blocking kernel (unless blocking=False), until the policy
+    stops. An unblocked pilot would also time the host's launch gap (5-10 us through CuPy):
+    a 2 us kernel would look like 10 and its samples would last a fifth of their target."""
+    first = timer.sample(launch, 1, blocking=False, work=False)
+    pilot = timer.sample(launch, 1, blocking=True, work=False) if blocking and reps is None else first
     reps = reps_for(pilot, most=most) if reps is None else reps
     return measure(lambda: timer.sample(launch, reps, blocking=blocking), policy)

@@ -34,16 +34,19 @@ def memory_kinds(facts: DeviceFacts) -> list[tuple[str, bool, str]]:
     return [
         ("device", True, "cudaMalloc"),
         ("managed", facts.managed_memory,
-         "cudaMallocManaged, no prefetch: pages move on first touch" if facts.managed_memory
+         "cudaMallocManaged, no prefetch, written by the CPU: the first launch (timed alone, first_touch) moves "
+         "the pages; the median is of the launches after it" if facts.managed_memory
          else "no managed memory on this device"),
         ("managed-prefetch", facts.managed_memory and facts.concurrent_managed_access,
          "cudaMallocManaged + cudaMemPrefetchAsync to the GPU" if facts.concurrent_managed_access
          else "prefetching needs concurrentManagedAccess, which this device lacks"),
         ("pinned-mapped", facts.can_map_host_memory,
-         "cudaHostAlloc(mapped): the kernel reads host memory over the interconnect" if facts.can_map_host_memory
+         "cudaHostAlloc(mapped): the kernel reads and writes host memory over its link (held to that link, "
+         "not to the GPU's DRAM)" if facts.can_map_host_memory
          else "the device cannot map host memory"),
         ("pageable", facts.pageable_memory_access,
-         "plain malloc'd host memory used directly by the kernel" if facts.pageable_memory_access
+         "plain malloc'd host memory used directly by the kernel; the first launch (timed alone, first_touch) "
+         "may move its pages" if facts.pageable_memory_access
          else "the device cannot access pageable host memory (pageableMemoryAccess = 0)"),
     ]
 

@@ -104,23 +104,36 @@ def parse_gpu(text: str, source: str | None = None) -> Gpu:
             major, minor, suffix = int(match.group(1)), int(match.group(2)), ""
         if not _real(major, minor, suffix):
             raise SmbenchError(f"--gpu {text}: no GPU has compute capability {major}.{minor}{suffix and ' ' + suffix}; "
-                               f"known: {_known_names()}, or a device ({_device_names()})")
+                               f"known: {_known_names()}, or a device ({device_names()})")
         return Gpu(f"sm_{major}{minor}", major, minor, source)
+    capability = device_capability(text, "--gpu")
+    if capability is not None:
+        major, minor = capability
+        return Gpu(f"{key} (sm_{major}{minor})", major, minor, source)
+    raise SmbenchError(f"--gpu {text}: not a target ({_known_names()}) nor a device in smbench's table "
+                       f"({device_names()})")
+
+
+def device_capability(text: str, option: str) -> tuple[int, int] | None:
+    """The compute capability of a device-table key, or of a prefix when every row it names
+    has the same one (a100 -> a100-40, a100-80); None when it names no device; a one-line
+    SmbenchError (naming `option`) when its rows differ. scan --gpu and compat --targets read
+    device names through this."""
+    key = text.strip().lower()
     rows = [d for d in devices.DEVICES if d.compute_capability and (d.key == key or d.key.startswith(key))]
     exact = [d for d in rows if d.key == key]
     rows = exact or rows
     ccs = {d.compute_capability for d in rows}
-    if len(ccs) == 1:
-        major, minor = (int(part) for part in ccs.pop().split("."))
-        return Gpu(f"{key} (sm_{major}{minor})", major, minor, source)
     if len(ccs) > 1:
-        raise SmbenchError(f"--gpu {text} names devices of different compute capabilities "
+        raise SmbenchError(f"{option} {text} names devices of different compute capabilities "
                            f"({', '.join(d.key for d in rows)}); name one")
-    raise SmbenchError(f"--gpu {text}: not a target ({_known_names()}) nor a device in smbench's table "
-                       f"({_device_names()})")
+    if not ccs:
+        return None
+    major, minor = (int(part) for part in ccs.pop().split("."))
+    return major, minor
 
 
-def _device_names() -> str:
+def device_names() -> str:
     return ", ".join(d.key for d in devices.DEVICES if d.compute_capability)
 
 

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from smbench import screen
 from smbench.scan import rules
 from smbench.scan.scanner import Package, ScanResult
 
@@ -117,23 +118,21 @@ def render_text(result: ScanResult, width: int | None = None, colour: bool = Fal
         packages = source.packages(result.gpus)
         head = (f"{_where(source)}: {source.files_scanned} files, {_size(source.bytes_scanned)} "
                 f"read by their headers in {source.seconds:.2f} s")
-        if packages:
-            for table in package_tables(head, packages, result.gpus, console):
-                console.print(table)
-        else:
-            console.print(Text(head + ": no device code", style="bold"))
+        # The head on lines of its own (a table title wraps at the table's width, inside a path).
+        screen.say(console, head if packages else head + ": no device code", "bold", indent=2)
+        for table in package_tables(None, packages, result.gpus, console) if packages else []:
+            console.print(table)
         for line in notes(packages, result.gpus) + owner_lines(source):
-            console.print(Text("  " + line))
+            screen.say(console, "  " + line)
         for row in source.problems:
-            console.print(Text(f"  could not read {row.file}: {row.problem}", style="red"))
+            screen.say(console, f"  could not read {row.file}: {row.problem}", "red")
         if source.skipped:
-            console.print(Text(f"  skipped {len(source.skipped)} file{'s' if len(source.skipped) > 1 else ''} "
-                               f"named like libraries that are not ELF (linker scripts): "
-                               f"{', '.join(source.skipped[:3])}{' ...' if len(source.skipped) > 3 else ''}",
-                               style="dim"))
+            screen.say(console, f"  skipped {len(source.skipped)} file{'s' if len(source.skipped) > 1 else ''} "
+                          f"named like libraries that are not ELF (linker scripts): "
+                          f"{', '.join(source.skipped[:3])}{' ...' if len(source.skipped) > 3 else ''}", "dim")
         for row in source.code_rows:
             for kernel in row.kernels or []:
-                console.print(Text("  " + _kernel_line(row.file, kernel), style="dim"))
+                screen.say(console, "  " + _kernel_line(row.file, kernel), "dim")
     console.print()
     for line in result.summary_lines():
         console.print(Text(line, style="bold"))

@@ -3,7 +3,8 @@ one rank per GPU. The NCCL unique id goes from rank 0 to the others through MPI 
 rank needs no MPI). Each sample's calls are queued back to back on the rank's stream
 between two CUDA events; the wait for the last one is polled against the timeout and, past
 it, the communicator is aborted (ncclCommAbort) so that a rank that died or hangs ends the
-job. alltoall and send/recv are NCCL's grouped point-to-point calls, as in nccl-tests."""
+job. alltoall, send/recv, gather and scatter are NCCL's grouped point-to-point calls, as in
+nccl-tests (before NCCL 2.28's ncclGather and ncclScatter, which CuPy does not bind)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,42 @@ ENGINE = "NCCL"
 
 API = {"all_reduce": "ncclAllReduce", "all_gather": "ncclAllGather", "reduce_scatter": "ncclReduceScatter",
        "broadcast": "ncclBroadcast", "reduce": "ncclReduce", "alltoall": "ncclSend/ncclRecv (grouped)",
-       "sendrecv": "ncclSend/ncclRecv"}
+       "sendrecv": "ncclSend/ncclRecv", "gather": "ncclSend/ncclRecv to the root (grouped)",
+       "scatter": "ncclSend/ncclRecv from the root (grouped)"}
+# ncclRedOp_t (nccl.h): ncclSum 0, ncclProd 1, ncclMax 2, ncclMin 3, ncclAvg 4 (NCCL 2.10 and later).
+OPS = {"sum": 0, "prod": 1, "max": 2, "min": 3, "avg": 4}
+# NCCL refuses an fp8 reduction unless every GPU is sm_90 or later (enqueue.cc: "FP8 reduction support
+# begins with sm90 capable devices"); fp8 copies run anywhere.
+FP8_REDUCTION_SM = 90
 
 
-def unsupported(collective: str, dtype: str, placement: str) -> str:
-    return ""  # NCCL has every collective, type and placement the family plans
+def unsupported(collective: str, dtype: str, placement: str, op: str = "sum") -> str:
+    """What this NCCL and GPU lack for a case ('' when they have it): the fp8 types before NCCL
+    2.24, fp8 reductions below sm_90."""
+    t = co.DTYPES[dtype]
+    try:
+        from cupy.cuda import nccl
+
+        version = nccl.get_version()
+    except Exception:  # noqa: BLE001 - no NCCL: the engine's start says so on each row
+        return ""
+    have = (version // 10000, version % 10000 // 100)
+    if have < t.nccl_since:
+        return f"{dtype} (NCCL {version_text(version)}; it came with NCCL {t.nccl_since[0]}.{t.nccl_since[1]})"
+    if dtype in ("e4m3", "e5m2") and co.COLLECTIVES[collective].reduction:
+        capability = _compute_capability()
+        if capability is not None and capability < FP8_REDUCTION_SM:
+            return f"{dtype} reductions below sm_90 (this GPU is sm_{capability})"
+    return ""
+
+
+def _compute_capability() -> int | None:
+    try:
+        import cupy
+
+        return int(cupy.cuda.Device().compute_capability)
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def version_text(code: int) -> str:
@@ -50,7 +82,7 @@ def chosen_interface(debug_dir: str | None) -> list[str]:
 
 class NcclEngine:
     name = ENGINE
-    timing = "CUDA events around each sample's back-to-back calls on the rank's stream; the slowest rank's time"
+    timing = "CUDA events around each sample's back-to-back calls on the rank's stream; the ranks' times aggregated"
 
     def __init__(self, world, runner):
         def load():
@@ -77,14 +109,15 @@ class NcclEngine:
         uid = world.bcast(made, "the NCCL unique id")
         self.comm = _communicator(nccl, world, uid)
         self.stream = cupy.cuda.Stream(non_blocking=True)
-        self.types = {"f32": nccl.NCCL_FLOAT32, "f64": nccl.NCCL_FLOAT64, "f16": nccl.NCCL_FLOAT16,
-                      "bf16": nccl.NCCL_BFLOAT16, "int8": nccl.NCCL_INT8}
+        # ncclDataType_t values from nccl.h (dtypes.DTYPES): CuPy passes them through as ints, so
+        # the types its own constants lack (fp8) are called by number.
+        self.types = {name: t.nccl for name, t in co.DTYPES.items()}
         self.interface = chosen_interface(self.debug_dir)
         if self.interface:
             self.library += f"; {'; '.join(self.interface)}"
 
-    def prepare(self, collective, dtype, placement, send, receive, count):
-        return NcclCall(self, collective, dtype, placement, send, receive, count)
+    def prepare(self, collective, dtype, placement, send, receive, count, op="sum", root=co.ROOT):
+        return NcclCall(self, collective, dtype, placement, send, receive, count, op, root)
 
     def abort(self) -> None:
         try:
@@ -120,10 +153,11 @@ def _communicator(nccl, world, uid):
 
 
 class NcclCall:
-    def __init__(self, engine: NcclEngine, collective, dtype, placement, send, receive, count):
+    def __init__(self, engine: NcclEngine, collective, dtype, placement, send, receive, count, op="sum", root=co.ROOT):
         self.engine, self.collective, self.placement, self.count = engine, collective, placement, count
-        self.send, self.receive = send, receive
+        self.send, self.receive, self.root = send, receive, root
         self.type = engine.types[dtype]
+        self.op = OPS[op]
         self.item = send.dtype.itemsize
         self.api = API[collective]
         engine.cupy.cuda.Device().synchronize()  # the buffers are filled on the default stream
@@ -135,27 +169,46 @@ class NcclCall:
         s = self.send.data.ptr
         r = s if in_place else self.receive.data.ptr
         c = self.count // n
-        name, t, total = self.collective, self.type, self.count
+        chunk = c * self.item
+        name, t, total, op, root = self.collective, self.type, self.count, self.op, self.root
         if name == "all_reduce":
-            comm.allReduce(s, r, total, t, nccl.NCCL_SUM, stream)
+            comm.allReduce(s, r, total, t, op, stream)
         elif name == "all_gather":  # in place: this rank's chunk is already at its place in the output
-            comm.allGather(s + rank * c * self.item if in_place else s, r, c, t, stream)
+            comm.allGather(s + rank * chunk if in_place else s, r, c, t, stream)
         elif name == "reduce_scatter":  # in place: the result lands at this rank's chunk of the buffer
-            comm.reduceScatter(s, s + rank * c * self.item if in_place else r, c, t, nccl.NCCL_SUM, stream)
+            comm.reduceScatter(s, s + rank * chunk if in_place else r, c, t, op, stream)
         elif name == "broadcast":
-            comm.broadcast(s, r, total, t, co.ROOT, stream)
+            comm.broadcast(s, r, total, t, root, stream)
         elif name == "reduce":
-            comm.reduce(s, r, total, t, nccl.NCCL_SUM, co.ROOT, stream)
+            comm.reduce(s, r, total, t, op, root, stream)
         elif name == "alltoall":
             nccl.groupStart()
             for peer in range(n):
-                comm.send(s + peer * c * self.item, c, t, peer, stream)
-                comm.recv(r + peer * c * self.item, c, t, peer, stream)
+                comm.send(s + peer * chunk, c, t, peer, stream)
+                comm.recv(r + peer * chunk, c, t, peer, stream)
             nccl.groupEnd()
         elif name == "sendrecv":
             nccl.groupStart()
             comm.send(s, total, t, (rank + 1) % n, stream)
             comm.recv(r, total, t, (rank - 1) % n, stream)
+            nccl.groupEnd()
+        elif name == "gather":  # as nccl-tests before NCCL 2.28's ncclGather: every rank sends its chunk to the root
+            if c == 0:
+                return  # nccl-tests issues nothing for an empty gather or scatter
+            nccl.groupStart()
+            comm.send(s + rank * chunk if in_place else s, c, t, root, stream)
+            if rank == root:
+                for peer in range(n):
+                    comm.recv(r + peer * chunk, c, t, peer, stream)
+            nccl.groupEnd()
+        elif name == "scatter":  # the root sends each rank its chunk (in place: into the rank's place of the buffer)
+            if c == 0:
+                return
+            nccl.groupStart()
+            if rank == root:
+                for peer in range(n):
+                    comm.send(s + peer * chunk, c, t, peer, stream)
+            comm.recv(s + rank * chunk if in_place else r, c, t, root, stream)
             nccl.groupEnd()
         else:
             raise ValueError(name)
@@ -181,11 +234,11 @@ class NcclCall:
         return cupy.cuda.get_elapsed_time(start, end) / 1e3
 
     def result(self):
-        if self.receive is not None:
-            return self.receive
-        start, length = co.output_span(self.collective, self.placement, self.engine.world.rank,
+        """The rank's result span (co.result_span) in the buffer NCCL wrote."""
+        start, length = co.result_span(self.collective, self.placement, self.engine.world.rank,
                                        self.engine.world.size, self.count)
-        return self.send[start:start + length]
+        buffer = self.send if self.receive is None else self.receive
+        return buffer[start:start + length]
 
 
 _ENGINE: NcclEngine | None = None

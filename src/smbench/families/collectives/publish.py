@@ -12,7 +12,8 @@ import matplotlib
 from smbench.compare import Entry, samples_of
 from smbench.families import collectives as co
 from smbench.families.collectives import links
-from smbench.families.collectives.view import curves, judged
+from smbench.families.collectives.measure import decorations
+from smbench.families.collectives.view import curves, judged, name_of
 from smbench.plots import COLOURS, display_label, plt, save, size_label
 from smbench.run_view import size
 
@@ -22,19 +23,14 @@ def _figure_samples(record: dict) -> list[float] | None:
     return samples_of(record, "figure_bytes", 1e9)
 
 
-def _name(key: tuple) -> str:
-    name, dtype, placement = key
-    return f"{name} {dtype} {co.PLACEMENTS[placement]}"
-
-
 def largest(document: dict) -> dict[str, Entry]:
-    return {_name(key): Entry(members[-1]["figure_gbps"]["median"], _figure_samples(members[-1]),
+    return {name_of(key): Entry(members[-1]["figure_gbps"]["median"], _figure_samples(members[-1]),
                               f"{size(members[-1]['bytes'])}, {members[-1]['ranks']} ranks, {judged(members[-1])}")
             for key, members in curves(document["records"]).items()}
 
 
 def per_size(document: dict) -> dict[str, Entry]:
-    return {f"{_name(key)} {size(r['bytes'])}": Entry(r["figure_gbps"]["median"], _figure_samples(r))
+    return {f"{name_of(key)} {size(r['bytes'])}": Entry(r["figure_gbps"]["median"], _figure_samples(r))
             for key, members in curves(document["records"]).items() for r in members}
 
 
@@ -43,7 +39,7 @@ def latency(document: dict) -> dict[str, Entry]:
     for key, members in curves(document["records"]).items():
         r = members[0]
         samples = (r.get("time_s") or {}).get("samples")
-        entries[f"{_name(key)} {size(r['bytes'])}"] = Entry(r["latency_us"]["median"],
+        entries[f"{name_of(key)} {size(r['bytes'])}"] = Entry(r["latency_us"]["median"],
                                                             [t * 1e6 for t in samples] if samples else None,
                                                             better="lower")
     return entries
@@ -67,13 +63,19 @@ def report_lines(label: str, document: dict) -> list[str]:
         held.add(link.get("key"))
         verdict = judged(r) if "verdict" in r else ("no verdict: one rank" if r["ranks"] == 1 else
                                                     "no verdict below collectives.verdict_min_mib")
-        lines.append(f"{label}: {_name(key)} busbw {r['busbw_gbps']['median']:.4g} GB/s at {size(r['bytes'])} over "
+        lines.append(f"{label}: {name_of(key)} busbw {r['busbw_gbps']['median']:.4g} GB/s at {size(r['bytes'])} over "
                      f"{r['ranks']} rank{'s' if r['ranks'] > 1 else ''} ({r['engine']}; {against}): {verdict}; "
                      f"latency {members[0]['latency_us']['median']:.1f} us at {size(members[0]['bytes'])}")
+    held = {links.lookup(key).key for key in held if key and links.lookup(key)}
     for where, what, gbps, kind, source in links.PUBLISHED:
         if where in held:
             lines.append(f"{label}: published beside it, {what}: {gbps:.4g} GB/s ({kind}, {source})")
     return lines
+
+
+def _series(key: tuple) -> str:
+    name, dtype, _, op, root = key
+    return " ".join([dtype, *decorations({"benchmark": name, "op": op, "root": root})])
 
 
 def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
@@ -97,8 +99,9 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.8 * rows), squeeze=False)
     for axis in axes.flat[len(names):]:
         axis.set_visible(False)
-    dtypes = sorted({key[1] for lines in panels.values() for _, _, key, _ in lines})
-    markers = dict(zip(dtypes, "os^vD"))
+    # A line per type and op (and root): 'f32', 'bf16 max', 'f32 root 1'.
+    series = sorted({_series(key) for lines in panels.values() for _, _, key, _ in lines})
+    markers = dict(zip(series, "os^vD<>ph*"))
     for axis, name in zip(axes.flat, names):
         held, alone_any = {}, False
         for number, label, key, members in panels[name]:
@@ -106,19 +109,20 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
             alone_any = alone_any or alone
             axis.plot([r["bytes"] for r in members],
                       [r["algbw_gbps" if alone else "busbw_gbps"]["median"] for r in members],
-                      marker=markers.get(key[1], "o"), markersize=3,
-                      color=COLOURS[(number * len(dtypes) + dtypes.index(key[1])) % len(COLOURS)],
-                      label=f"{label}: {key[1]} ({members[-1]['engine']}, "
+                      marker=markers.get(_series(key), "o"), markersize=3,
+                      color=COLOURS[(number * len(series) + series.index(_series(key))) % len(COLOURS)],
+                      label=f"{label}: {_series(key)} ({members[-1]['engine']}, "
                             + ("1 rank: algbw)" if alone else f"{members[-1]['ranks']} ranks)"))
             link = members[-1].get("link") or {}
             if link.get("gbps"):
-                held[link["key"]] = number
-        for key, number in held.items():
-            link = links.LINKS[key]
-            axis.axhline(link.gbps, color=COLOURS[number % len(COLOURS)], linestyle="--", linewidth=1,
-                         label=f"{link.name}: {link.gbps:g} GB/s ({link.kind})")
+                held[link["key"]] = (number, link)
+        for key, (number, link) in held.items():
+            # The figure the file was held to, from its own record: an older file keeps its older figure.
+            axis.axhline(link["gbps"], color=COLOURS[number % len(COLOURS)], linestyle="--", linewidth=1,
+                         label=f"{link['name']}: {link['gbps']:g} GB/s ({link.get('kind', '')})")
+            known = links.lookup(key)
             for where, what, gbps, kind, _ in links.PUBLISHED:
-                if where == key:
+                if known is not None and where == known.key:
                     axis.axhline(gbps, color="grey", linestyle=":", linewidth=1.2, label=f"{what}: {gbps:.4g} GB/s ({kind})")
         axis.set_xscale("log", base=2)
         axis.set_yscale("log")
@@ -139,7 +143,7 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     for axis in axes.flat[:len(names)]:
         for handle, text in zip(*axis.get_legend_handles_labels()):
             seen.setdefault(text, handle)
-    figure.suptitle("Collectives: bus bandwidth against size (nccl-tests' busbw; time = the slowest rank's; "
+    figure.suptitle("Collectives: bus bandwidth against size (nccl-tests' busbw; time = the ranks' times as its -a; "
                     "dashed: the link, dotted: published)", fontsize=10)
     figure.tight_layout(rect=(0, 0.06 + 0.02 * len(seen) / 2, 1, 1))
     figure.legend(list(seen.values()), list(seen), loc="lower center", ncol=2, fontsize=8, frameon=False)

@@ -13,6 +13,8 @@ measured mma.sync peak and of the spec peak, bandwidth for skinny problems).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 from dataclasses import dataclass
 
@@ -179,6 +181,44 @@ def choose_tile(fmt: Format, target: target_table.Target, m: int, shared_limit: 
     raise SmbenchError(f"no GEMM tile fits {limit} bytes of shared memory per block")
 
 
+def kernel_mask(fmt: Format, target: target_table.Target, tile: Tile, shared_limit: int | None = None) -> int:
+    """The kernels (bits in FORMATS order, as gemm.cu numbers them) that a build with this tile
+    holds: every format the target has that gets this tile (M of the skinny tile's class or of
+    the large tiles'), and `fmt` itself. A build of one tile then compiles no body it never runs,
+    and every format that shares the tile shares the build."""
+    m = 1 if tile == SKINNY_TILE else SKINNY_MAX_M + 1
+    mask = 1 << FORMATS.index(fmt)
+    for index, other in enumerate(FORMATS):
+        if target.support(other.feature) is not None and choose_tile(other, target, m, shared_limit) == tile:
+            mask |= 1 << index
+    return mask
+
+
+def build_options(fmt: Format, target: target_table.Target, tile: Tile, shared_limit: int | None = None) -> list[str]:
+    """NVRTC options of the build that runs `fmt` with `tile` on `target`: the tile, and which
+    kernels it holds (SMBENCH_GEMM_ONLY)."""
+    return tile.options() + [f"-DSMBENCH_GEMM_ONLY={kernel_mask(fmt, target, tile, shared_limit):#x}u"]
+
+
+def compat_variants(target: target_table.Target) -> list[tuple[list[str], list[str]]]:
+    """gemm.cu as `target` builds it, for `smbench compat`: one build per tile the formats get
+    with a large M, each holding the kernels of the formats that get it, [(extra options,
+    kernels)]. Built with the file's default tile, compat would show registers and spills the
+    run never has (FP8 on sm_90a spilled in 128 x 128; the run takes 64 x 128)."""
+    groups: dict[Tile, list[Format]] = {}
+    for fmt in FORMATS:
+        groups.setdefault(choose_tile(fmt, target, SKINNY_MAX_M + 1), []).append(fmt)
+    variants = []
+    for tile, chosen in groups.items():
+        mask = sum(1 << FORMATS.index(fmt) for fmt in chosen)
+        variants.append((tile.options() + [f"-DSMBENCH_GEMM_ONLY={mask:#x}u"], [fmt.kernel for fmt in chosen]))
+    variants[0][1].extend(REDUCE_KERNELS)  # the split-K reduction, tile-independent: from the first build
+    return variants
+
+
+REDUCE_KERNELS = ["gemm_reduce_f32", "gemm_reduce_s32"]
+
+
 def k_bytes(fmt: Format, k: int) -> int:
     return k * fmt.element_bytes
 
@@ -238,12 +278,18 @@ def shapes(settings: dict) -> list[Shape]:
     return list(found.values())
 
 
+# Bytes per element of the larger operand that drawing it on the GPU holds besides the operand
+# (a float32 uniform, or int32 picks and a mask): at most two 4-byte temporaries.
+DRAW_BYTES = 8
+
+
 def footprint(fmt: Format, shape: Shape, splits: int = 1) -> int:
     """Device bytes one case needs at most: A and B, and three C with their split-K slices
-    (ours, cuBLAS's, the compute_80 build's)."""
+    (ours, cuBLAS's, the compute_80 build's), and the temporaries of drawing an operand."""
     pitch = leading_bytes(fmt, shape.k)
     out = np.dtype(fmt.output_dtype).itemsize
-    return (shape.m + shape.n) * pitch + 3 * shape.m * shape.n * out + 2 * splits * shape.m * shape.n * 4
+    return ((shape.m + shape.n) * pitch + 3 * shape.m * shape.n * out + 2 * splits * shape.m * shape.n * 4
+            + DRAW_BYTES * max(shape.m, shape.n) * shape.k)
 
 
 def bytes_moved(fmt: Format, shape: Shape) -> int:
@@ -259,27 +305,27 @@ _E4M3_UNIT = np.array([c for c in range(256) if abs(formats.decode("e4m3", c)) <
 _E4M3_VALUES = np.array([formats.decode("e4m3", int(c)) for c in range(256)])
 
 
-def decode(fmt: Format, codes: np.ndarray) -> np.ndarray:
-    """Stored operands -> their float64 values."""
-    if fmt.encoding in ("f16", "f32"):
-        return codes.astype(np.float64)
+def decode(fmt: Format, codes: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """Stored operands -> their values, as float64 (or float32: every format here fits it)."""
+    if fmt.encoding in ("f16", "f32", "s8"):
+        return codes.astype(dtype)
     if fmt.encoding == "bf16":
-        return (codes.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
-    if fmt.encoding == "s8":
-        return codes.astype(np.float64)
-    return _E4M3_VALUES[codes]
+        return (codes.astype(np.uint32) << 16).view(np.float32).astype(dtype, copy=False)
+    return _E4M3_VALUES.astype(dtype)[codes]
 
 
-def random_operand(fmt: Format, rows: int, k: int, rng: np.random.Generator) -> np.ndarray:
+def random_operand(fmt: Format, rows: int, k: int, rng, xp=np) -> np.ndarray:
     """rows x k stored operand, values spread over (-1, 1) (s8: the whole range), each
-    exactly representable: what the reference multiplies is what the GPU reads."""
+    exactly representable: what the reference multiplies is what the GPU reads. `rng` is a
+    NumPy Generator, or anything with its uniform/integers/random (the GPU path draws on the
+    device with cuda's DeviceRandom, xp = cupy, and the host reads back what it checks)."""
     if fmt.encoding in ("f16", "f32"):
         return rng.uniform(-1, 1, (rows, k)).astype(fmt.storage_dtype)
     if fmt.encoding == "bf16":
         return (rng.uniform(-1, 1, (rows, k)).astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
     if fmt.encoding == "s8":
         return rng.integers(-128, 128, (rows, k), dtype=np.int8)
-    return _E4M3_UNIT[rng.integers(0, len(_E4M3_UNIT), (rows, k))]
+    return xp.asarray(_E4M3_UNIT)[rng.integers(0, len(_E4M3_UNIT), (rows, k), dtype=np.int32)]
 
 
 _UNIT_CODES = {"f32": (1.0, -1.0), "f16": (0x3C00, 0xBC00), "bf16": (0x3F80, 0xBF80), "s8": (1, -1), "e4m3": (0x38, 0xB8)}
@@ -291,18 +337,36 @@ def exact_density(fmt: Format, k: int) -> float:
     return min(2 / 3, fmt.exact_limit / (2 * k))
 
 
-def exact_operand(fmt: Format, rows: int, k: int, rng: np.random.Generator, density: float = 2 / 3) -> np.ndarray:
+def exact_operand(fmt: Format, rows: int, k: int, rng, density: float = 2 / 3, xp=np) -> np.ndarray:
     """rows x k operand of -1, 0 and 1 (nonzero with probability `density`): every product
-    and partial sum is a small integer."""
+    and partial sum is a small integer. `rng` and `xp` as for random_operand."""
     one, minus_one = _UNIT_CODES[fmt.encoding]
-    table = np.array([minus_one, 0, one]).astype(np.uint16 if fmt.encoding == "f16" else fmt.storage_dtype)
+    table = xp.asarray(np.array([minus_one, 0, one]).astype(np.uint16 if fmt.encoding == "f16" else fmt.storage_dtype))
     if density >= 2 / 3:  # -1, 0 and 1 equally likely
         pick = rng.integers(0, 3, (rows, k), dtype=np.int8)
     else:
-        pick = np.where(rng.random((rows, k), dtype=np.float32) < density,
+        pick = xp.where(rng.random((rows, k), dtype=np.float32) < density,
                         rng.integers(0, 2, (rows, k), dtype=np.int8) * 2, 1).astype(np.int8)
     codes = table[pick]
     return codes.view(np.float16) if fmt.encoding == "f16" else codes
+
+
+def inputs_wrong(fmt: Format, a: np.ndarray, b: np.ndarray, exact: bool) -> str:
+    """Why operand rows drawn elsewhere (on the GPU) are not what the checks assume, or '':
+    the exact check needs -1, 0 and 1 only; the random one finite values within (-1, 1)
+    (s8: any) that are not all equal. The reference always multiplies the values read back,
+    so this guards the checks' premises, not their arithmetic."""
+    values = np.concatenate([decode(fmt, a).ravel(), decode(fmt, b).ravel()])
+    if exact:
+        stray = values[~np.isin(values, (-1.0, 0.0, 1.0))]
+        return f"an exact-check input is {stray[0]!r}, not -1, 0 or 1" if stray.size else ""
+    if not np.all(np.isfinite(values)):
+        return "a random input is not finite"
+    if not fmt.integer and np.max(np.abs(values), initial=0.0) > 1:
+        return f"a random input is {values[np.argmax(np.abs(values))]!r}, outside [-1, 1]"
+    if values.size > 16 and np.all(values == values[0]):
+        return f"every random input read back is {values[0]!r}"
+    return ""
 
 
 def padded(fmt: Format, operand: np.ndarray) -> np.ndarray:
@@ -338,22 +402,123 @@ def error_bound(fmt: Format, k: int, splits: int, magnitude: np.ndarray) -> np.n
     return 2 * roundings * u * magnitude + u * magnitude
 
 
-def check_rows(m: int, rng: np.random.Generator, limit: int = 256) -> np.ndarray:
-    """The rows of C checked against float64: all of a small C; of a large one the first
-    and last 64 (the edge tiles, where the tails are) and random rows between."""
+EDGE = 64  # rows (columns) at each end of C that are always checked: the edge tiles
+# Between them, one random row in every ROW_STRATUM and one random column in every COLUMN_STRATUM:
+# the smallest warp tile of a tile with more than 16 rows is 32 x 32, the skinny tile's is
+# 16 x 16 (and its M <= 16 rows are all checked), all aligned as the strata are.
+ROW_STRATUM, COLUMN_STRATUM = 32, 16
+
+
+def check_rows(m: int, rng: np.random.Generator, limit: int = 256, stratum: int = ROW_STRATUM) -> np.ndarray:
+    """The rows (columns, with stratum=COLUMN_STRATUM) of C checked against float64: all of a
+    small C; of a large one the first and last EDGE (the edge tiles, where the tails are) and
+    one random index in every `stratum` between. So every warp tile has checked elements,
+    whatever the tile: one written to the wrong place or not at all cannot go unchecked, as it
+    could when rows were drawn at random (about 1 in 8 tile rows of an 8192^3 C had none)."""
     if m <= limit:
         return np.arange(m)
-    middle = rng.choice(np.arange(64, m - 64), size=limit - 128, replace=False)
-    return np.unique(np.concatenate([np.arange(64), np.sort(middle), np.arange(m - 64, m)]))
+    starts = np.arange(EDGE, m - EDGE, stratum)
+    widths = np.minimum(stratum, m - EDGE - starts)
+    middle = starts + (rng.random(len(starts)) * widths).astype(np.int64)
+    return np.concatenate([np.arange(EDGE), middle, np.arange(m - EDGE, m)])
 
 
-def validate_exact(fmt: Format, got: np.ndarray, a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> Validation:
-    """C from -1/0/1 inputs against the integer product, element for element. Exact
-    whatever the order of the additions, because no partial sum can pass sum |a| |b|,
-    which is checked to be within the accumulator's exact limit."""
-    av, bv = decode(fmt, a[rows]), decode(fmt, b)
-    want = av @ bv.T
-    reach = float(np.max(np.abs(av) @ np.abs(bv).T)) if want.size else 0.0
+def check_columns(n: int, rng: np.random.Generator, m: int) -> np.ndarray:
+    """The columns of C checked: strata of COLUMN_STRATUM where M takes the skinny tile (its
+    warp tiles are 16 columns wide), of ROW_STRATUM otherwise (32 columns at least)."""
+    return check_rows(n, rng, stratum=COLUMN_STRATUM if m <= SKINNY_MAX_M else ROW_STRATUM)
+
+
+# Columns of K decoded at a time: temporaries of a few MB stay under glibc's mmap threshold
+# (32 MB) and are reused rather than faulted in afresh, which cost more than the arithmetic
+# (an 8192^3 case's sample decoded whole took ~1 s of page faults on the 2-core machine).
+K_CHUNK = 1024
+
+
+def _chunks(k: int):
+    return (slice(start, min(k, start + K_CHUNK)) for start in range(0, k, K_CHUNK))
+
+
+@functools.lru_cache(maxsize=None)
+def _blas():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # not on every GPU machine's own Python: the checks run as BLAS likes
+        return None
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """The checks' products are small (hundreds of rows and columns, K a chunk at a time): one
+    BLAS thread does them about as fast, and does not spin at a barrier for a core the host
+    gave to something else (on 2 shared cores that made the same checks take 3 s or 19 s)."""
+    controller = _blas()
+    return controller.limit(limits=1, user_api="blas") if controller is not None else contextlib.nullcontext()
+
+
+def _exact_product(fmt: Format, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """(a @ b.T of -1/0/1 codes, the most nonzeros in any row of a or b), through float32 BLAS a
+    chunk of K at a time: every partial sum is an integer within K < 2^24, exact in float32."""
+    want = np.zeros((a.shape[0], b.shape[0]), dtype=np.float32)
+    nonzero_a, nonzero_b = np.zeros(a.shape[0], dtype=np.int64), np.zeros(b.shape[0], dtype=np.int64)
+    with _one_blas_thread():
+        for part in _chunks(a.shape[1]):
+            av, bv = decode(fmt, a[:, part], np.float32), decode(fmt, b[:, part], np.float32)
+            want += av @ bv.T
+            nonzero_a += np.count_nonzero(av, axis=1)
+            nonzero_b += np.count_nonzero(bv, axis=1)
+    most = min(int(nonzero_a.max(initial=0)), int(nonzero_b.max(initial=0)))
+    return want.astype(np.float64), most
+
+
+def _reach(fmt: Format, a: np.ndarray, b: np.ndarray) -> float:
+    """The largest sum |a| |b| over K (exactly: integers within K, in float32), a chunk at a time."""
+    total = np.zeros((a.shape[0], b.shape[0]), dtype=np.float32)
+    with _one_blas_thread():
+        for part in _chunks(a.shape[1]):
+            total += np.abs(decode(fmt, a[:, part], np.float32)) @ np.abs(decode(fmt, b[:, part], np.float32)).T
+    return float(total.max(initial=0.0))
+
+
+def _reference_sums(fmt: Format, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a @ b.T in float64, |a| @ |b|.T), a chunk of K at a time. The magnitude, the error
+    bound's scale, goes through float32 BLAS: a sum of K nonnegative terms in float32 is within
+    K 2^-24 of the true one, so it is raised by K 2^-23 to stay an upper bound."""
+    want = np.zeros((a.shape[0], b.shape[0]))
+    magnitude = np.zeros((a.shape[0], b.shape[0]), dtype=np.float32)
+    with _one_blas_thread():
+        for part in _chunks(a.shape[1]):
+            av, bv = decode(fmt, a[:, part]), decode(fmt, b[:, part])
+            want += av @ bv.T
+            magnitude += np.abs(av).astype(np.float32) @ np.abs(bv).astype(np.float32).T
+    return want, magnitude.astype(np.float64) * (1 + a.shape[1] * 2.0**-23)
+
+
+def _where(rows: np.ndarray, cols: np.ndarray | None, i: int, j: int) -> str:
+    return f"C[{int(rows[i])}, {int(cols[j]) if cols is not None else j}]"
+
+
+def _checked(got: np.ndarray, rows: np.ndarray, cols: np.ndarray | None) -> str:
+    return f"{got.size} values ({len(rows)} rows x {got.shape[1]}" + (" columns)" if cols is not None else ")")
+
+
+def validate_exact(fmt: Format, got: np.ndarray, a: np.ndarray, b: np.ndarray, rows: np.ndarray,
+                   cols: np.ndarray | None = None, sampled: bool = False) -> Validation:
+    """C from -1/0/1 inputs against the integer product, element for element, at the checked
+    rows and columns (cols None: every column). Exact whatever the order of the additions,
+    because no partial sum can pass sum |a| |b|, which is checked to be within the
+    accumulator's exact limit. `a` and `b` are the whole operands, or with sampled=True only
+    A's checked rows and B's checked columns (the GPU path reads back no more)."""
+    a_rows = a if sampled else a[rows]
+    b_cols = b if sampled or cols is None else b[cols]
+    if a_rows.shape[1] >= 2**24:
+        raise SmbenchError(f"K = {a_rows.shape[1]}: the exact check holds K under 2^24")
+    want, most = _exact_product(fmt, a_rows, b_cols)
+    # sum |a| |b| over K is at most the fewer nonzeros of the two vectors: only where that
+    # bound passes the limit is the product of magnitudes needed.
+    reach = float(most)
+    if reach > fmt.exact_limit and want.size:
+        reach = _reach(fmt, a_rows, b_cols)
     if reach > fmt.exact_limit:
         return Validation(False, 0, f"the exact check's inputs reach {reach:g}, past the exact limit "
                           f"{fmt.exact_limit} of the accumulation")
@@ -364,10 +529,10 @@ def validate_exact(fmt: Format, got: np.ndarray, a: np.ndarray, b: np.ndarray, r
     if len(wrong):
         i, j = (int(x) for x in wrong[0])
         return Validation(False, int(got.size), f"{len(wrong)} of {got.size} values differ from the exact product; "
-                          f"C[{int(rows[i])}, {j}] = {got[i, j]:g}, expected {want[i, j]:g}",
+                          f"{_where(rows, cols, i, j)} = {got[i, j]:g}, expected {want[i, j]:g}",
                           float(np.max(np.abs(got - want))), 0.0)
-    return Validation(True, int(got.size), f"{got.size} values ({len(rows)} rows x {got.shape[1]}) equal the exact "
-                      f"product of -1/0/1 inputs", 0.0, 0.0)
+    return Validation(True, int(got.size), f"{_checked(got, rows, cols)} equal the exact product of -1/0/1 inputs",
+                      0.0, 0.0)
 
 
 def normwise_tolerance(fmt: Format, k: int, splits: int) -> float:
@@ -388,19 +553,22 @@ def normwise_tolerance(fmt: Format, k: int, splits: int) -> float:
 
 @dataclass
 class Reference:
-    """The float64 product of the checked rows, and sum |a| |b| for their bound: computed once
-    per set of inputs, then held against every result made from them (ours, cuBLAS's, the
-    compute_80 build's, the emulator's)."""
+    """The float64 product at the checked rows and columns, and sum |a| |b| for their bound:
+    computed once per set of inputs, then held against every result made from them (ours,
+    cuBLAS's, the compute_80 build's, the emulator's)."""
 
     want: np.ndarray
     magnitude: np.ndarray
     rows: np.ndarray
     k: int
+    cols: np.ndarray | None = None  # None: every column
 
 
-def reference(fmt: Format, a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> Reference:
-    av, bv = decode(fmt, a[rows]), decode(fmt, b)
-    return Reference(av @ bv.T, np.abs(av) @ np.abs(bv).T, rows, a.shape[1])
+def reference(fmt: Format, a: np.ndarray, b: np.ndarray, rows: np.ndarray, cols: np.ndarray | None = None,
+              sampled: bool = False) -> Reference:
+    """`a` and `b` whole, or with sampled=True only A's checked rows and B's checked columns."""
+    want, magnitude = _reference_sums(fmt, a if sampled else a[rows], b if sampled or cols is None else b[cols])
+    return Reference(want, magnitude, rows, a.shape[1], cols)
 
 
 def validate_random(fmt: Format, got: np.ndarray, ref: Reference, splits: int) -> tuple[Validation, dict]:
@@ -422,7 +590,7 @@ def validate_random(fmt: Format, got: np.ndarray, ref: Reference, splits: int) -
     if len(over):
         i, j = (int(x) for x in over[0])
         return Validation(False, int(got.size), f"{len(over)} of {got.size} values outside the error bound; "
-                          f"C[{int(rows[i])}, {j}] = {got[i, j]!r}, float64 {want[i, j]!r}, bound "
+                          f"{_where(rows, ref.cols, i, j)} = {got[i, j]!r}, float64 {want[i, j]!r}, bound "
                           f"{bound[i, j]:.3g}", largest, its_bound), figures
     if not figures["normwise_relative"] <= tolerance:
         return Validation(False, int(got.size), f"normwise relative error {figures['normwise_relative']:.3g} "

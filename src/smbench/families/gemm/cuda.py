@@ -20,19 +20,93 @@ from smbench.timing import Stats, TimingPolicy
 REDUCE_BLOCK = 256
 
 
+class DeviceRandom:
+    """The part of NumPy's Generator that gemm.random_operand and exact_operand use (uniform,
+    integers, random), drawn on the GPU by cupy.random.RandomState (cuRAND): gigabytes of
+    operands cost the host nothing, and the host reads back only the rows it checks."""
+
+    def __init__(self, seed: int):
+        self.state = cuda._cupy().random.RandomState(seed)
+
+    def uniform(self, low: float, high: float, size):
+        return self.state.uniform(low, high, size, dtype=np.float32)
+
+    def integers(self, low: int, high: int, size, dtype=np.int64):
+        return self.state.randint(low, high, size, dtype=dtype)
+
+    def random(self, size, dtype=np.float64):
+        return self.state.random_sample(size, dtype=dtype)
+
+
 @dataclass
 class Operands:
-    """A and B on the device (rows of K, each leading_bytes long) and their host codes."""
+    """A and B on the device (rows of K, each leading_bytes long). `a_host` and `b_host`: the
+    whole operands where the host drew them (None where the GPU did)."""
 
-    a_host: np.ndarray
-    b_host: np.ndarray
+    a_host: np.ndarray | None
+    b_host: np.ndarray | None
     a: object
     b: object
+    k: int
+    drawn: str = "on the host"
 
     @classmethod
     def upload(cls, fmt: gemm.Format, a_host: np.ndarray, b_host: np.ndarray) -> "Operands":
         cupy = cuda._cupy()
-        return cls(a_host, b_host, cupy.asarray(gemm.padded(fmt, a_host)), cupy.asarray(gemm.padded(fmt, b_host)))
+        return cls(a_host, b_host, cupy.asarray(gemm.padded(fmt, a_host)), cupy.asarray(gemm.padded(fmt, b_host)),
+                   a_host.shape[1])
+
+    @classmethod
+    def draw(cls, fmt: gemm.Format, shape: gemm.Shape, seed: int, exact: bool) -> "Operands":
+        """Inputs drawn where they are used: on the GPU (DeviceRandom); on the host and uploaded
+        if that fails or gives values outside what the checks need (the record says which)."""
+        m, n, k = shape.m, shape.n, shape.k
+        try:
+            cupy, rng = cuda._cupy(), DeviceRandom(seed)
+            if exact:
+                a = gemm.exact_operand(fmt, m, k, rng, gemm.exact_density(fmt, k), xp=cupy)
+                b = gemm.exact_operand(fmt, n, k, rng, xp=cupy)
+            else:
+                a, b = gemm.random_operand(fmt, m, k, rng, xp=cupy), gemm.random_operand(fmt, n, k, rng, xp=cupy)
+            drawn = cls(None, None, _padded_on_device(fmt, a), _padded_on_device(fmt, b), k, "on the GPU (cuRAND)")
+            del a, b
+            probe = drawn.sample(np.arange(min(m, 4)), np.arange(min(n, 4)))
+            wrong = gemm.inputs_wrong(fmt, *probe, exact)
+            if not wrong:
+                return drawn
+            why = wrong
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a CuPy without an API used here: the host draws
+            why = one_line(exc)
+        rng = np.random.default_rng(seed)
+        if exact:
+            a, b = gemm.exact_operand(fmt, m, k, rng, gemm.exact_density(fmt, k)), gemm.exact_operand(fmt, n, k, rng)
+        else:
+            a, b = gemm.random_operand(fmt, m, k, rng), gemm.random_operand(fmt, n, k, rng)
+        uploaded = cls.upload(fmt, a, b)
+        uploaded.drawn = f"on the host (drawing on the GPU failed: {why})"
+        return uploaded
+
+    def sample(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A's rows and B's rows (C's columns) at these indices, as the host holds them: codes
+        of K elements, the padding left out."""
+        if self.a_host is not None:
+            return self.a_host[rows], self.b_host[cols]
+        cupy = cuda._cupy()
+        return (cupy.asnumpy(self.a[cupy.asarray(rows), :self.k]), cupy.asnumpy(self.b[cupy.asarray(cols), :self.k]))
+
+
+def _padded_on_device(fmt: gemm.Format, operand):
+    """gemm.padded on the device: rows leading_bytes long, zero padded past K."""
+    cupy = cuda._cupy()
+    rows, k = operand.shape
+    pitch = gemm.leading_bytes(fmt, k) // fmt.element_bytes
+    if pitch == k:
+        return cupy.ascontiguousarray(operand)
+    out = cupy.zeros((rows, pitch), dtype=operand.dtype)
+    out[:, :k] = operand
+    return out
 
 
 class Gemm:
@@ -75,21 +149,31 @@ class Gemm:
         return int(self.status[0]) == peak.UNSUPPORTED
 
 
+def options(target: str, fmt: gemm.Format, tile: gemm.Tile) -> tuple[str, ...]:
+    """The build's options (gemm.build_options) for a target by name."""
+    from smbench import targets as target_table
+
+    return tuple(gemm.build_options(fmt, target_table.get(target), tile, shared_limit()))
+
+
 def load(target: str, fmt: gemm.Format, tile: gemm.Tile) -> Gemm:
-    return Gemm(cuda.load(gemm.KERNEL_FILE, target, tuple(tile.options())), fmt, tile)
+    return Gemm(cuda.load(gemm.KERNEL_FILE, target, options(target, fmt, tile)), fmt, tile)
 
 
-def load_fallback(real_arch: str, fmt: gemm.Format, tile: gemm.Tile):
-    """The kernel from compute_80 PTX, assembled for this GPU (see cuda_peak.load_fallback)."""
+def load_fallback(real_arch: str, fmt: gemm.Format, tile: gemm.Tile, native: str):
+    """The kernel from compute_80 PTX, assembled for this GPU (see cuda_peak.load_fallback),
+    holding the kernels of `native`'s build of this tile."""
     from smbench.families.peak import cuda as cuda_peak
 
-    fallback = cuda_peak.load_fallback(gemm.KERNEL_FILE, real_arch, tuple(tile.options()))
+    fallback = cuda_peak.load_fallback(gemm.KERNEL_FILE, real_arch, options(native, fmt, tile))
     return Gemm(fallback.module, fmt, tile), fallback
 
 
-def result_rows(c, rows: np.ndarray) -> np.ndarray:
+def result_rows(c, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+    """C at the checked rows (and columns; None: every column), on the host."""
     cupy = cuda._cupy()
-    return cupy.asnumpy(c[cupy.asarray(rows)])
+    picked = c[cupy.asarray(rows)]
+    return cupy.asnumpy(picked if cols is None else picked[:, cupy.asarray(cols)])
 
 
 # A GEMM call queues up to two kernels (split K adds the ordered reduce) and cuBLAS may
@@ -147,12 +231,31 @@ MEMORY_SHARE = 0.8
 
 
 def shared_limit() -> int | None:
-    """The device's own opt-in limit of shared memory per block, or None."""
-    runtime = cuda._cupy().cuda.runtime
+    """The device's own opt-in limit of shared memory per block, or None (then the target
+    table's: no CuPy or no GPU, as where smbench.prebuild plans for a device it is not on)."""
     try:
+        runtime = cuda._cupy().cuda.runtime
         return int(runtime.deviceGetAttribute(runtime.cudaDevAttrMaxSharedMemoryPerBlockOptin, 0)) or None
-    except Exception:  # noqa: BLE001 - an old CuPy without the attribute name
+    except Exception:  # noqa: BLE001 - an old CuPy without the attribute name, or no GPU
         return None
+
+
+def builds(case, runner) -> list[cuda.Build]:
+    """What a case compiles (smbench.prebuild): gemm.cu with the tile this format and M get on
+    this target, and its compute_80 PTX assembled for the GPU where the suite times the
+    fallback and sm_80 has the format."""
+    from smbench import targets as target_table
+
+    fmt = gemm.BY_KEY[case.params["format"]]
+    target = target_table.get(runner.target)
+    if gemm.gate(fmt, target)[0] == "skipped":
+        return []
+    built = options(runner.target, fmt, gemm.choose_tile(fmt, target, case.params["m"], shared_limit()))
+    found = [cuda.Build(gemm.KERNEL_FILE, runner.target, built)]
+    if runner.suite.section("gemm")["fallback"] and peak.fallback_absent(fmt) is None:
+        found.append(cuda.Build(gemm.KERNEL_FILE, "compute_" + target_table.FALLBACK_PTX_TARGET[3:], built,
+                                assemble_for=target.portable_real))
+    return found
 
 
 def _sass_summary(target: str, fmt: gemm.Format, tile: gemm.Tile) -> dict:
@@ -161,7 +264,7 @@ def _sass_summary(target: str, fmt: gemm.Format, tile: gemm.Tile) -> dict:
     from smbench.compile import compile_file
     from smbench.paths import kernels_dir
 
-    compiled = compile_file(kernels_dir() / gemm.KERNEL_FILE, target, options=tile.options())
+    compiled = compile_file(kernels_dir() / gemm.KERNEL_FILE, target, options=options(target, fmt, tile))
     if not compiled.ok:
         raise SmbenchError(f"{gemm.KERNEL_FILE} does not compile for {target}: {compiled.first_error}")
     try:
@@ -180,9 +283,9 @@ def summary_of(kernel) -> dict:
             "main_loop_ok": ok, "main_loop": detail}
 
 
-def _check_rows_of(c, rows) -> np.ndarray:
+def _checked_of(c, rows, cols) -> np.ndarray:
     cuda._cupy().cuda.runtime.deviceSynchronize()
-    return result_rows(c, rows)
+    return result_rows(c, rows, cols)
 
 
 def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> dict:
@@ -198,7 +301,9 @@ def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, 
     splits = gemm.split_k(fmt, tile, shape.m, shape.n, shape.k, runner.facts.sm_count)
     # What CuPy's pool keeps from earlier cases is free for this one.
     cuda._cupy().get_default_memory_pool().free_all_blocks()
-    need, free = gemm.footprint(fmt, shape, splits), cuda.free_bytes()
+    # On unified memory the operating system's MemAvailable where cudaMemGetInfo reads less.
+    need = gemm.footprint(fmt, shape, splits)
+    free = cuda.usable_free_bytes(cuda.free_bytes(), bool(runner.info.get("unified_memory")))[0]
     if need > MEMORY_SHARE * free:
         return {"status": "skipped", "reason": f"needs {need / 2**30:.1f} GiB of device memory, "
                                                f"{free / 2**30:.1f} GiB free"}
@@ -207,28 +312,26 @@ def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, 
     kernel = load(runner.target, fmt, tile)
     outcome["provenance"] = kernel.module.provenance
     rng = np.random.default_rng(gemm.SEED)
-    rows = gemm.check_rows(shape.m, rng)
+    rows, cols = gemm.check_rows(shape.m, rng), gemm.check_columns(shape.n, rng, shape.m)
 
     # 1. Exact: -1/0/1 inputs, every checked value equal to the integer product.
-    exact_in = Operands.upload(fmt, gemm.exact_operand(fmt, shape.m, shape.k, rng, gemm.exact_density(fmt, shape.k)),
-                               gemm.exact_operand(fmt, shape.n, shape.k, rng))
+    exact_in = Operands.draw(fmt, shape, gemm.SEED + 1, exact=True)
     c, launch = kernel.prepare(shape.m, shape.n, shape.k, splits)
     launch(exact_in)
-    got = _check_rows_of(c, rows)
+    got = _checked_of(c, rows, cols)
     if kernel.unsupported():
         return {**outcome, "status": "failed", "reason": "the kernel reported the format unsupported on this target"}
-    exact = gemm.validate_exact(fmt, got, exact_in.a_host, exact_in.b_host, rows)
-    outcome["validation"] = {"exact": exact.to_dict()}
+    exact = gemm.validate_exact(fmt, got, *exact_in.sample(rows, cols), rows, cols, sampled=True)
+    outcome["validation"] = {"exact": exact.to_dict(), "inputs": f"drawn {exact_in.drawn}"}
     del exact_in
     if not exact.ok:
         return {**outcome, "status": "failed", "reason": f"validation failed: {exact.detail}"}
 
     # 2. Random inputs against float64 within the error bound; these are the timed inputs.
-    operands = Operands.upload(fmt, gemm.random_operand(fmt, shape.m, shape.k, rng),
-                               gemm.random_operand(fmt, shape.n, shape.k, rng))
+    operands = Operands.draw(fmt, shape, gemm.SEED + 2, exact=False)
     launch(operands)
-    ref = gemm.reference(fmt, operands.a_host, operands.b_host, rows)
-    checked, errors = gemm.validate_random(fmt, _check_rows_of(c, rows), ref, splits)
+    ref = gemm.reference(fmt, *operands.sample(rows, cols), rows, cols, sampled=True)
+    checked, errors = gemm.validate_random(fmt, _checked_of(c, rows, cols), ref, splits)
     outcome["validation"]["random"] = checked.to_dict()
     outcome["error"] = errors
     if not checked.ok:
@@ -249,7 +352,7 @@ def _cublas(fmt: gemm.Format, shape: gemm.Shape, operands: Operands, ref: gemm.R
     try:
         library = Cublas(fmt, shape.m, shape.n, shape.k)
         library.launch(operands)
-        checked, errors = gemm.validate_random(fmt, _check_rows_of(library.c, ref.rows), ref, 1)
+        checked, errors = gemm.validate_random(fmt, _checked_of(library.c, ref.rows, ref.cols), ref, 1)
         if not checked.ok:  # a wrong call (layout, types) must not become a ratio
             return {"status": "failed", "reason": f"cuBLAS's result failed validation: {checked.detail}",
                     "error": errors}
@@ -273,13 +376,13 @@ def _fallback(runner, fmt: gemm.Format, shape: gemm.Shape, tile: gemm.Tile, spli
     if absent is not None:
         return absent
     try:
-        kernel, built = load_fallback(target_table.get(runner.target).portable_real, fmt, tile)
+        kernel, built = load_fallback(target_table.get(runner.target).portable_real, fmt, tile, runner.target)
         found = built.sass.get(fmt.kernel) if built.sass is not None else None
         summary = summary_of(found) if found is not None else {
             "checked": False, "reason": built.sass_reason or f"no SASS for {fmt.kernel} in the cubin"}
         c, launch = kernel.prepare(shape.m, shape.n, shape.k, splits)
         launch(operands)
-        checked, _ = gemm.validate_random(fmt, _check_rows_of(c, ref.rows), ref, splits)
+        checked, _ = gemm.validate_random(fmt, _checked_of(c, ref.rows, ref.cols), ref, splits)
         if not checked.ok:
             return {"status": "failed", "reason": f"validation failed: {checked.detail}", "how": built.how}
         stats = time_launch(lambda: launch(operands), policy)

@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from smbench.cases import Validation
+from smbench.timing import calls_per_sample
+from smbench.units import GIB, KIB, MIB  # noqa: F401 - family code reads them here
 
 KERNEL_FILE = "latency.cu"
 UNROLL = 8  # SMBENCH_LATENCY_UNROLL in kernels/latency.cu: steps per launch are a multiple of it
 INDEX_BYTES = 4  # uint32 indices
 MAX_ELEMENTS = (1 << 32) - 1  # a ring of uint32 indices: at most 16 GiB
-KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 
 PATTERNS = ("random", "stride")
 MODES = ("latency", "loaded")
@@ -349,8 +350,9 @@ def round_steps(steps: float, least: int = UNROLL * 8, most: int = 1 << 30) -> i
 
 
 def steps_for(seconds_per_step: float, launch_s: float) -> int:
-    """Steps so that one launch (one timed call) lasts about launch_s."""
-    return round_steps(launch_s / seconds_per_step if seconds_per_step > 0 else 1 << 20)
+    """Steps so that one launch (one timed call) lasts at least launch_s (timing's one formula)."""
+    return calls_per_sample(seconds_per_step, launch_s, 1 << 30, fewest=UNROLL * 8, multiple=UNROLL,
+                            unmeasured=1 << 20)
 
 
 def warm_steps(ring: Ring, chains: int) -> int:

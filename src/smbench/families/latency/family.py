@@ -12,15 +12,12 @@ from smbench.cases import Case, base_record, case_of
 from smbench.errors import SmbenchError
 from smbench.families import Family, PlanPart, latency
 from smbench.families.latency import publish, view
-from smbench.settings import is_int, is_number, list_of
+from smbench.settings import power_of_two, is_int, is_number, list_of
 from smbench.telemetry import Summary
 from smbench import host_timing
+from smbench.units import size_text
 
 MEMORY_KINDS = ("managed", "managed-prefetch", "pinned-mapped", "pageable")
-
-
-def _power_of_two(v) -> bool:
-    return is_int(1)(v) and v & (v - 1) == 0
 
 
 def _nonempty(check) -> Callable:
@@ -46,14 +43,14 @@ AXES = Axes(
                                              "larger)")),
     Setting("points_per_octave", 1, (lambda v: v in (1, 2, 4) and not isinstance(v, bool),
                                      "1, 2 or 4 sizes per doubling")),
-    Setting("size_step", 1, (_power_of_two, "a power of two >= 1 (the factor between sizes: 4 = every 4x; 1 = "
+    Setting("size_step", 1, (power_of_two(1), "a power of two >= 1 (the factor between sizes: 4 = every 4x; 1 = "
                                             "every size)")),
     Setting("launch_ms", 1.0, (is_number, "a positive number of milliseconds per timed launch")),
     Setting("seed", 1, (is_int(0), "a whole number >= 0 (the random ring's key)")),
     Setting("memory_kinds", ("managed", "pinned-mapped"), (list_of(lambda x: x in MEMORY_KINDS),
                                                            f"a list of {', '.join(MEMORY_KINDS)}"),
             help="the one-thread random chase in these too, where the device offers them"),
-    Setting("memory_kinds_size_step", 4, (_power_of_two, "a power of two >= 1 (the factor between the other memory "
+    Setting("memory_kinds_size_step", 4, (power_of_two(1), "a power of two >= 1 (the factor between the other memory "
                                                          "kinds' sizes)")),
     Setting("memory_kinds_largest_mib", 256, (is_int(1), "a whole number of MiB >= 1 (the other memory kinds' "
                                                          "largest set)")),
@@ -105,14 +102,8 @@ def _every(factor: int, per_octave: int) -> int:
 
 def _label(mode: str, pattern: str, stride: int, cache: str, size: int, memory: str) -> str:
     what = f"stride {stride} B" if pattern == "stride" else pattern
-    return f"{mode} {what}{'' if cache == 'host' else ' ' + cache} {_size(size)} {memory}"
+    return f"{mode} {what}{'' if cache == 'host' else ' ' + cache} {size_text(size)} {memory}"
 
-
-def _size(nbytes: int) -> str:
-    for unit, scale in (("GiB", latency.GIB), ("MiB", latency.MIB), ("KiB", latency.KIB)):
-        if nbytes >= scale:
-            return f"{nbytes / scale:.4g} {unit}"
-    return f"{nbytes} B"
 
 
 def plan(suite, runner) -> PlanPart:

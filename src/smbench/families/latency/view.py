@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
+from smbench import screen
 from smbench.cases import HOME_MEMORY
 from smbench.families import latency
 from smbench.noise import NOT_CONVERGED, mark
@@ -83,12 +83,11 @@ def view(records: list[dict], console: Console) -> None:
     sources = {r.get("clock_source") for r in records if r.get("family") == "latency" and r["status"] == "ok"}
     sources.discard(None)
     clock = sources.pop() if len(sources) == 1 else "each record's clock_source" if sources else "not recorded"
-    console.print(Text(f"ns: median per dependent load; cycles at the SM clock ({clock}). "
-                       "Levels and steps are found from the measured curve: 'up to' is the largest working set on a "
-                       "level, 'steps at' the first one above it (the capacity lies between). "
-                       "loaded: many chains at once (on a GPU, every SM full of them). "
-                       f"{NOT_CONVERGED}: a point of the level did not converge (smbench.noise).", style="dim"),
-                  soft_wrap=True)
+    screen.say(console, f"ns: median per dependent load; cycles at the SM clock ({clock}). "
+                        "Levels and steps are found from the measured curve: 'up to' is the largest working set on a "
+                        "level, 'steps at' the first one above it (the capacity lies between). "
+                        "loaded: many chains at once (on a GPU, every SM full of them). "
+                        f"{NOT_CONVERGED}: a point of the level did not converge (smbench.noise).", "dim")
     rows = memory_rows(records)
     if rows:
         kinds = Table(title="latency by memory kind (one thread, random)", title_justify="left")
@@ -104,8 +103,10 @@ def headline(document: dict) -> list[tuple[str, str]]:
     for curve in latency.curves(document["records"]):
         mode, pattern, cache, memory = curve.key
         if mode == "latency" and pattern == "random" and memory in HOME_MEMORY and curve.levels:
-            levels = ", ".join(f"{level.name} {_ns(level.ns)} ns" + (f" ({level.cycles:.0f} cycles)"
-                                                                        if level.cycles else "")
+            # "cache 2: 329.0 ns": a level's name ends in a number on the CPU path ("cache 2"),
+            # which next to the figure once read as 2329 ns.
+            levels = "; ".join(f"{level.name}: {_ns(level.ns)} ns" + (f" ({level.cycles:.0f} cycles)"
+                                                                         if level.cycles else "")
                                for level in curve.levels)
             return [("latency", f"dependent loads, random chase: {levels}")]
     return []

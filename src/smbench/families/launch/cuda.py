@@ -9,6 +9,11 @@ from smbench.backends import cuda as backend
 from smbench.timing import Stats, TimingPolicy, measure
 
 
+def builds(case, runner) -> list[backend.Build]:
+    """What a case compiles (smbench.prebuild): the empty kernel lives in stream.cu."""
+    return runner.part("stream").builds(case, runner)
+
+
 def time_launch(module: backend.Module, policy: TimingPolicy) -> tuple[Stats, Stats]:
     """(device time per empty launch, queued back to back behind the blocking kernel: the
     GPU's own launch rate; host wall time of one launch + synchronize: what a program that

@@ -409,6 +409,21 @@ def validate(fmt: Format, raw: np.ndarray, iters: int, threads: int) -> Validati
 
 # ---------------------------------------------------------------- expectations
 
+# Under this many nanoseconds of timed loop the kernel's own clock is not used (a %globaltimer
+# that ticks in microseconds would make it coarse).
+KERNEL_CLOCK_MIN_NS = 50_000
+KERNEL_CLOCK_SOURCE = ("the loop's own clock: clock64() cycles over %globaltimer ns of block 0's first thread, "
+                       "over every timed launch")
+
+
+def kernel_clock(cycles: int, ns: int) -> dict | None:
+    """The SM clock (MHz) that clock64() cycles over %globaltimer nanoseconds give (see
+    kernels/smbench_clock.cuh), or None where too little was timed (or nothing: a stub)."""
+    if ns < KERNEL_CLOCK_MIN_NS or cycles <= 0:
+        return None
+    return {"mhz": cycles / ns * 1e3, "cycles": cycles, "ns": ns, "source": KERNEL_CLOCK_SOURCE}
+
+
 @dataclass
 class Expectation:
     spec: devices.Figure | None
@@ -430,8 +445,8 @@ def expectation(fmt: Format, compute_capability: str | None, sm_count: int | Non
                 measured_clock_mhz: float | None, max_clock_mhz: float | None,
                 clock_source: str = "median SM clock during the run (NVML)") -> Expectation:
     """The spec peak (the device row's vendor figure) and the clock-based peak: the rate per
-    SM per clock x SMs x the SM clock seen during the timed work (telemetry's clock_mhz,
-    whose source says where it came from), or the driver's maximum without telemetry."""
+    SM per clock x SMs x the SM clock of the timed work (the loop's own, else telemetry's
+    clock_mhz; clock_source says which), or the driver's maximum without either."""
     rate = devices.sm_rate(compute_capability, fmt.rate_key, spec_row)
     if measured_clock_mhz:
         clock, source = measured_clock_mhz, clock_source
@@ -459,9 +474,23 @@ def judge(measured: float, expected: Expectation, emulated: bool = False) -> dic
         verdict = "emulated"
     elif verdict in ("low", "half rate") and rate is not None and rate.path != "mma.sync" and clock is not None:
         verdict = f"below the {rate.path} rate"
-    return {"percent_of_spec": spec, "percent_of_clock_peak": clock, "verdict": verdict,
-            "verdict_basis": "clock-based peak" if clock is not None else ("spec peak" if spec is not None
-                                                                            else "none")}
+    judged = {"percent_of_spec": spec, "percent_of_clock_peak": clock, "verdict": verdict,
+              "verdict_basis": "clock-based peak" if clock is not None else ("spec peak" if spec is not None
+                                                                             else "none")}
+    if clock is not None and rate is not None and rate.assumed and verdict != "no expectation":
+        # The rate was carried over from another GPU (GB10 from the GeForce SM): the verdict is a
+        # comparison with that assumption, and says so wherever it is shown.
+        judged["verdict"] = f"{verdict} {ASSUMED_MARK}"
+        judged["verdict_basis"] = f"clock-based peak at a rate assumed for this GPU: {rate.source}"
+    return judged
+
+
+ASSUMED_MARK = "(assumed rate)"
+
+
+def verdict_word(verdict: str) -> str:
+    """The verdict without its assumed-rate mark (for styles and tallies)."""
+    return verdict.replace(f" {ASSUMED_MARK}", "")
 
 
 # ---------------------------------------------------------------- within a run

@@ -12,7 +12,6 @@ without nvJitLink the PTX goes to the driver's JIT itself.
 from __future__ import annotations
 
 import functools
-import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from smbench.compile import assemble_ptx, compile_file
 from smbench.errors import SmbenchError, one_line
 from smbench.families import peak
 from smbench.paths import kernels_dir
-from smbench.timing import Stats, TimingPolicy, measure
+from smbench.timing import calls_per_sample, Stats, TimingPolicy, measure
 
 BLOCK = 256
 PILOT_ITERS = 256
@@ -81,25 +80,38 @@ def load_fallback(kernel_file: str, real_arch: str, options: tuple[str, ...] = (
 
 @dataclass
 class Launcher:
-    """One format's kernel with its buffers, launchable at any grid and iteration count."""
+    """One format's kernel with its buffers, launchable at any grid and iteration count.
+    `clock`: the loop's own measure of the SM clock (kernels/smbench_clock.cuh), cycles and
+    nanoseconds added up over every launch since zero_clock()."""
 
     fmt: peak.Format
     function: object
     inputs: object
     status: object
+    clock: object = None
 
     @classmethod
     def create(cls, module: cuda.Module, fmt: peak.Format, timing: bool) -> "Launcher":
         cupy = cuda._cupy()
         host = peak.mma_inputs(fmt, timing=timing) if fmt.unit == "tensor" else peak.fma_inputs(fmt)
-        return cls(fmt, module.module.get_function(fmt.kernel), cupy.asarray(host), cupy.zeros(1, dtype=cupy.uint32))
+        return cls(fmt, module.module.get_function(fmt.kernel), cupy.asarray(host), cupy.zeros(1, dtype=cupy.uint32),
+                   cupy.zeros(2, dtype=cupy.uint64))
 
     def output(self, threads: int):
         cupy = cuda._cupy()
         return cupy.zeros(peak.output_count(self.fmt, threads), dtype=peak.output_dtype(self.fmt))
 
     def launch(self, grid: int, block: int, output, iters: int, stream=None) -> None:
-        self.function((grid,), (block,), (self.inputs, output, np.int32(iters), self.status), stream=stream)
+        self.function((grid,), (block,), (self.inputs, output, np.int32(iters), self.status, self.clock),
+                      stream=stream)
+
+    def zero_clock(self) -> None:
+        self.clock.fill(0)
+
+    def kernel_clock(self) -> dict | None:
+        """The SM clock the launches since zero_clock() ran at, from the kernel's own reads."""
+        cycles, ns = (int(x) for x in cuda._cupy().asnumpy(self.clock))
+        return peak.kernel_clock(cycles, ns)
 
     def unsupported(self) -> bool:
         return int(self.status[0]) == peak.UNSUPPORTED
@@ -120,10 +132,8 @@ def validate(module: cuda.Module, fmt: peak.Format) -> tuple[peak.Validation, bo
 
 def iterations_for(pilot_seconds: float, pilot_iters: int, target_seconds: float, unroll: int) -> int:
     """Iterations that make one launch last about target_seconds, a multiple of the unroll."""
-    if pilot_seconds <= 0:
-        return MAX_ITERS
-    iters = pilot_iters * target_seconds / pilot_seconds
-    return int(min(MAX_ITERS, max(pilot_iters, math.ceil(iters / unroll) * unroll)))
+    return calls_per_sample(pilot_seconds / pilot_iters, target_seconds, MAX_ITERS, fewest=pilot_iters,
+                            multiple=unroll)
 
 
 @dataclass
@@ -132,6 +142,7 @@ class Timed:
     iters: int
     grid: int
     block: int
+    clock: dict | None = None  # peak.kernel_clock over the warm-up and timed launches
 
     @property
     def threads(self) -> int:
@@ -148,17 +159,39 @@ def time_loop(module: cuda.Module, fmt: peak.Format, facts, policy: TimingPolicy
     timer = cuda.DeviceTimer(stream)
     cupy.cuda.runtime.deviceSynchronize()
     try:
-        pilot = timer.sample(lambda: launcher.launch(grid, BLOCK, output, PILOT_ITERS, stream), 1, blocking=False,
-                              work=False)
+        # First unblocked (module loading and anything lazy), then the pilot behind the blocking
+        # kernel: an unblocked one would count the host's launch gap as loop time and make the
+        # timed launches shorter than launch_seconds.
+        timer.sample(lambda: launcher.launch(grid, BLOCK, output, PILOT_ITERS, stream), 1, blocking=False,
+                     work=False)
+        pilot = timer.sample(lambda: launcher.launch(grid, BLOCK, output, PILOT_ITERS, stream), 1, work=False)
         iters = iterations_for(pilot, PILOT_ITERS, launch_seconds, fmt.unroll)
+        stream.synchronize()
+        launcher.zero_clock()  # the pilot's few microseconds are not the loop's clock
         # One launch of ~launch_seconds per sample, still queued behind the blocking kernel so
         # that no host gap sits between the start event and the kernel.
         stats = measure(lambda: timer.sample(lambda: launcher.launch(grid, BLOCK, output, iters, stream), 1), policy)
+        stream.synchronize()
+        clock = launcher.kernel_clock()
     finally:
         timer.close()
     if launcher.unsupported():
         raise SmbenchError(f"{fmt.kernel} reported the format unsupported during timing")
-    return Timed(stats, iters, grid, BLOCK)
+    return Timed(stats, iters, grid, BLOCK, clock)
+
+
+def builds(case, runner) -> list[cuda.Build]:
+    """What a case compiles (smbench.prebuild): the loop's file for the device's target, and
+    its compute_80 PTX assembled for the GPU where the suite times the fallback."""
+    fmt = peak.BY_KEY[case.params["format"]]
+    target = target_table.get(runner.target)
+    if peak.gate(fmt, target)[0] == "skipped":
+        return []
+    found = [cuda.Build(fmt.file, runner.target)]
+    if runner.suite.section("peak")["fallback"] and peak.fallback_compiles(fmt):
+        found.append(cuda.Build(fmt.file, "compute_" + target_table.FALLBACK_PTX_TARGET[3:],
+                                assemble_for=target.portable_real))
+    return found
 
 
 # ---------------------------------------------------------------- one format, as run_peak reads it
@@ -197,6 +230,7 @@ def run_case(runner, fmt: peak.Format, policy: TimingPolicy, settings: dict) -> 
         timed = time_loop(module, fmt, runner.facts, policy, settings["launch_ms"] / 1e3)
     outcome.update({"stats": timed.stats, "iters": timed.iters, "threads": timed.threads,
                     "launch": {"grid": timed.grid, "block": timed.block}, "telemetry": sampler.summary,
+                    "kernel_clock": timed.clock,
                     "fallback": run_fallback(runner, fmt, policy, settings) if settings["fallback"] else
                     {"status": "not run", "reason": "the suite turned the fallback off"}})
     return outcome
@@ -230,7 +264,7 @@ def run_fallback(runner, fmt: peak.Format, policy: TimingPolicy, settings: dict)
     unchecked = {} if summary is not None else {
         "sass": {"status": "unchecked", "reason": fallback.sass_reason or f"no SASS for {fmt.kernel}"}}
     return {"status": "ok", "how": fallback.how, "instruction": instruction, **unchecked,
-            "time_s": timed.stats.to_dict(),
+            "time_s": timed.stats.to_dict(), "kernel_clock": timed.clock,
             "tflops": ops / timed.stats.median / 1e12, "iters": timed.iters}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from smbench.families import peak
 from smbench.noise import NOT_CONVERGED, mark
 from smbench.run_view import GROUP_ORDER, VERDICT_STYLE, Column, Short, fallback_cell, percent, print_fitted
 
@@ -29,7 +30,7 @@ def peak_rows(records: list[dict]) -> list[list]:
                       f"{r['tflops']['median']:.4g}{mark(r)}{' TOPS' if r['ops_unit'] == 'TOPS' else ''}",
                       percent(r.get("percent_of_spec")), percent(r.get("percent_of_clock_peak")),
                       f"{clock:.0f} MHz" if clock else "-",
-                      Text(r.get("verdict", ""), style=VERDICT_STYLE.get(r.get("verdict", ""), "")),
+                      Text(r.get("verdict", ""), style=VERDICT_STYLE.get(peak.verdict_word(r.get("verdict", "")), "")),
                       fallback_cell(r)])
     return table
 
@@ -37,8 +38,8 @@ def peak_rows(records: list[dict]) -> list[list]:
 def view(records: list[dict], console: Console) -> None:
     print_fitted(console, "compute peaks (dense)", COLUMNS, peak_rows(records),
                  "T(FL)OP/s = operations counted per instruction (2 m n k per mma, 2 per FMA lane) / median time; "
-                 "% clock peak = against rate per SM per clock x SMs x the SM clock seen; the verdict uses it where "
-                 f"the device table has a rate; {NOT_CONVERGED}: sampling did not converge (smbench.noise).")
+                 "% clock peak = against rate per SM per clock x SMs x the SM clock the loop measured; the verdict "
+                 f"uses it where the device table has a rate; {NOT_CONVERGED}: sampling did not converge (smbench.noise).")
 
 
 def headline(document: dict) -> list[tuple[str, str]]:
@@ -60,5 +61,8 @@ def headline(document: dict) -> list[tuple[str, str]]:
     counted = "; ".join(f"{len(names)} {verdict}" + (f" ({', '.join(names[:3])}{' ...' if len(names) > 3 else ''})"
                                                      if verdict not in ("normal", "no expectation") else "")
                         for verdict, names in verdicts.items())
-    return [("tensor", f"T(FL)OP/s, best loop per precision (% of the clock-based peak): {figures}"),
+    # The clock-based peak needs the SM clock and the unit counts of a GPU: none on the CPU path.
+    clocked = any(r.get("percent_of_clock_peak") for r in best.values())
+    return [("tensor", f"T(FL)OP/s, best loop per precision{' (% of the clock-based peak)' if clocked else ''}: "
+                       f"{figures}"),
             ("", f"{len(rows)} loops validated: {counted}")]

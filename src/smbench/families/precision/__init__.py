@@ -117,9 +117,17 @@ def _scales(fmt: Format, problems: int, scales):
 
 def tile(fmt: Format, a_row: np.ndarray, b_column: np.ndarray, c: float) -> tuple[np.ndarray, ...]:
     """A probe as whole tiles: row 0 of A, column 0 of B and C[0, 0] set, the rest zero."""
-    a, b, cc = np.zeros((M, fmt.k)), np.zeros((fmt.k, N)), np.zeros((M, N))
-    a[0], b[:, 0], cc[0, 0] = a_row, b_column, c
-    return a, b, cc
+    a, b, cc = tiles(fmt, np.asarray(a_row)[None], np.asarray(b_column)[None], np.array([c]))
+    return a[0], b[0], cc[0]
+
+
+def tiles(fmt: Format, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Probes (rows of a and b, values of c) as stacks of whole tiles (P x 16 x K, P x K x 8,
+    P x 16 x 8): row 0 of A, column 0 of B and C[0, 0] set, the rest zero."""
+    problems = len(c)
+    ta, tb, tc = np.zeros((problems, M, fmt.k)), np.zeros((problems, fmt.k, N)), np.zeros((problems, M, N))
+    ta[:, 0], tb[:, :, 0], tc[:, 0, 0] = a, b, c
+    return ta, tb, tc
 
 
 def tile_scales(fmt: Format, a_scales=None, b_scales=None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -134,31 +142,61 @@ def tile_scales(fmt: Format, a_scales=None, b_scales=None) -> tuple[np.ndarray, 
     return sa, sb
 
 
+def stacked_scales(fmt: Format, problems: int, scales=None) -> tuple[np.ndarray, np.ndarray] | None:
+    """tile_scales of every probe, stacked (P x 16 x blocks, P x 8 x blocks); None without scales."""
+    if not fmt.scale:
+        return None
+    blocks = fmt.k // fmt.scale_block
+    sa, sb = np.ones((problems, M, blocks)), np.ones((problems, N, blocks))
+    if scales is not None:
+        sa[:, 0], sb[:, 0] = scales
+    return sa, sb
+
+
+def pack_problems(fmt: Format, a: np.ndarray, b: np.ndarray, c: np.ndarray, scales=None):
+    """Stacks of tiles (P x 16 x K*steps, P x K*steps x 8, P x 16 x 8; scales P x 16 x blocks
+    and P x 8 x blocks, or None: all 1) -> the words kernels/precision.cu reads: A (P x steps
+    x 32 x 4), B (P x steps x 32 x 2), C (P x 32 x registers), scales (P x 32 x 2, or None),
+    each step's K slice packed as one mma's fragment (smbench.fragments, the whole stack at once)."""
+    from smbench import fragments
+
+    problems, steps = len(c), a.shape[-1] // fmt.k
+    sliced_a = a.reshape(problems, M, steps, fmt.k).transpose(0, 2, 1, 3)  # P x steps x 16 x k
+    sliced_b = b.reshape(problems, steps, fmt.k, N)
+    a_words = fragments.pack_a(fmt.layout, fmt.input_format, sliced_a, fmt.container_bits, fmt.shift)
+    b_words = fragments.pack_b(fmt.layout, fmt.input_format, sliced_b, fmt.container_bits, fmt.shift)
+    c_words = fragments.pack_accumulator(fmt.accumulator, c)
+    if not fmt.scale:
+        return a_words, b_words, c_words, None
+    blocks = fmt.k // fmt.scale_block
+    sa, sb = scales if scales is not None else (np.ones((problems, M, blocks)), np.ones((problems, N, blocks)))
+    return a_words, b_words, c_words, fragments.pack_scales(fmt.scale, sa, sb)
+
+
 def fragment_device(model: emulate.Model) -> Device:
     """The CPU path's device, the long way round: every probe packed into the fragment words
-    the GPU would get, unpacked again, multiplied as a whole tile by the emulator, and its
-    D packed and unpacked: the same host code as the GPU path, minus the launch."""
+    the GPU would get (pack_problems, as the GPU path packs them), unpacked again, multiplied
+    as a whole tile by the emulator, and its D packed and unpacked: the same host code as the
+    GPU path, minus the launch."""
     from smbench import fragments
 
     def run(fmt: Format, a: np.ndarray, b: np.ndarray, c: np.ndarray, scales=None) -> np.ndarray:
+        ta, tb, tc = tiles(fmt, a, b, c)
+        a_words, b_words, c_words, scale_words = pack_problems(fmt, ta, tb, tc, stacked_scales(fmt, len(c), scales))
         results = []
-        for index, (a_row, b_column, c_value) in enumerate(zip(a, b, c)):
-            ta, tb, tc = tile(fmt, a_row, b_column, c_value)
-            a_words = fragments.pack_a(fmt.layout, fmt.input_format, ta, fmt.container_bits, fmt.shift)
-            b_words = fragments.pack_b(fmt.layout, fmt.input_format, tb, fmt.container_bits, fmt.shift)
-            c_words = fragments.pack_accumulator(fmt.accumulator, tc)
+        for index in range(len(c)):
             scale_tiles = None
             if fmt.scale:  # the scale words the GPU gets (fragments.pack_scales), read back as it reads them
-                probe = tile_scales(fmt, *((None, None) if scales is None else (scales[0][index], scales[1][index])))
-                words = fragments.pack_scales(fmt.scale, *probe)
-                scale_tiles = fragments.unpack_scales(fmt.scale, words, fmt.k // fmt.scale_block)
-            d = emulate.mma(fragments.unpack_a(fmt.layout, fmt.input_format, a_words, fmt.container_bits, fmt.shift),
-                            fragments.unpack_b(fmt.layout, fmt.input_format, b_words, fmt.container_bits, fmt.shift),
-                            fragments.unpack_accumulator(fmt.accumulator, c_words), model, fmt.input_format,
+                scale_tiles = fragments.unpack_scales(fmt.scale, scale_words[index], fmt.k // fmt.scale_block)
+            d = emulate.mma(fragments.unpack_a(fmt.layout, fmt.input_format, a_words[index, 0], fmt.container_bits,
+                                               fmt.shift),
+                            fragments.unpack_b(fmt.layout, fmt.input_format, b_words[index, 0], fmt.container_bits,
+                                               fmt.shift),
+                            fragments.unpack_accumulator(fmt.accumulator, c_words[index]), model, fmt.input_format,
                             fmt.accumulator, scale_tiles)
-            results.append(fragments.unpack_accumulator(fmt.accumulator,
-                                                        fragments.pack_accumulator(fmt.accumulator, d))[0, 0])
-        return np.array(results)
+            results.append(d)
+        d_words = fragments.pack_accumulator(fmt.accumulator, np.array(results))
+        return fragments.unpack_accumulator(fmt.accumulator, d_words)[:, 0, 0]
     return run
 
 
@@ -185,7 +223,9 @@ def _consistent(fmt: Format, problems: Problems, observed: np.ndarray, candidate
             chunk = alive[start:start + max(1, CHUNK_ROWS // len(rows))]
             got = emulate.dot_many(a[rows], b[rows], c[rows], chunk, fmt.input_format, fmt.accumulator,
                                    None if scales is None else (scales[0][rows], scales[1][rows]))
-            survivors += [m for m, row in zip(chunk, got) if _same(row, observed[rows])]
+            want = observed[rows]
+            agree = ((got == want) | (np.isnan(got) & np.isnan(want))).all(axis=1)  # _same, every row at once
+            survivors += [m for m, keep in zip(chunk, agree) if keep]
         alive = survivors
     return alive
 

@@ -27,56 +27,65 @@ def run_tiles(fmt: precision.Format, target: str, tiles: list[tuple[np.ndarray, 
     """Each tile (A 16 x K*steps, B K*steps x 8, C 16 x 8) as one warp's chain of mma along
     K; returns each D (16 x 8). `scales`: per tile, (A's 16 x blocks, B's 8 x blocks) block
     scales (block-scaled kinds; None: all 1)."""
+    stacked = None
+    if fmt.scale and scales is not None:
+        given = [s or precision.tile_scales(fmt) for s in scales]
+        stacked = np.array([s[0] for s in given]), np.array([s[1] for s in given])
+    return list(run_stacks(fmt, target, *(np.array([t[i] for t in tiles]) for i in range(3)), stacked))
+
+
+def run_stacks(fmt: precision.Format, target: str, a: np.ndarray, b: np.ndarray, c: np.ndarray,
+               scales=None) -> np.ndarray:
+    """Stacks of tiles (P x 16 x K*steps, P x K*steps x 8, P x 16 x 8; scales P x 16 x blocks
+    and P x 8 x blocks or None) through the kernel: D, P x 16 x 8."""
     cupy = cuda._cupy()
     module = cuda.load(precision.KERNEL_FILE, target).module
     function = module.get_function(fmt.kernel)
-    steps = tiles[0][0].shape[1] // fmt.k
-    problems = len(tiles)
+    problems, steps = len(c), a.shape[-1] // fmt.k
     padded = -(-problems // WARPS_PER_BLOCK) * WARPS_PER_BLOCK
-    registers = 4 if fmt.accumulator == "f32" else 2
-    a = np.zeros((padded, steps, 32, 4), dtype=np.uint32)
-    b = np.zeros((padded, steps, 32, 2), dtype=np.uint32)
-    c = np.zeros((padded, 32, registers), dtype=np.uint32)
-    for index, (ta, tb, tc) in enumerate(tiles):
-        for step in range(steps):
-            columns = slice(step * fmt.k, (step + 1) * fmt.k)
-            a[index, step] = fragments.pack_a(fmt.layout, fmt.input_format, ta[:, columns], fmt.container_bits,
-                                              fmt.shift)
-            b[index, step] = fragments.pack_b(fmt.layout, fmt.input_format, tb[columns], fmt.container_bits,
-                                              fmt.shift)
-        c[index] = fragments.pack_accumulator(fmt.accumulator, tc)
-    words = np.zeros((padded, 32, 2), dtype=np.uint32)
-    if fmt.scale:
-        for index in range(problems):
-            given = None if scales is None else scales[index]
-            words[index] = fragments.pack_scales(fmt.scale, *(given or precision.tile_scales(fmt)))
-    scale_words = cupy.asarray(words.ravel())
-    d = cupy.zeros(c.size, dtype=cupy.uint32)
+    a_words, b_words, c_words, scale_words = precision.pack_problems(fmt, a, b, c, scales)
+    registers = c_words.shape[-1]
+
+    def whole_blocks(words: np.ndarray) -> np.ndarray:  # the last block's spare warps get zeros
+        out = np.zeros((padded, *words.shape[1:]), dtype=np.uint32)
+        out[:problems] = words
+        return out.ravel()
+
+    if scale_words is None:
+        scale_words = np.zeros((problems, 32, 2), dtype=np.uint32)
+    d = cupy.zeros(padded * 32 * registers, dtype=cupy.uint32)
     status = cupy.zeros(1, dtype=cupy.uint32)
     function((padded // WARPS_PER_BLOCK,), (32 * WARPS_PER_BLOCK,),
-             (cupy.asarray(a.ravel()), cupy.asarray(b.ravel()), cupy.asarray(c.ravel()), d, scale_words, np.int32(steps),
-              status))
+             (cupy.asarray(whole_blocks(a_words)), cupy.asarray(whole_blocks(b_words)),
+              cupy.asarray(whole_blocks(c_words)), d, cupy.asarray(whole_blocks(scale_words)), np.int32(steps), status))
     cupy.cuda.runtime.deviceSynchronize()
     if int(status[0]) == UNSUPPORTED:
         raise SmbenchError(f"{fmt.kernel} is not supported on {target}")
-    words = cupy.asnumpy(d).reshape(padded, 32, registers)
-    return [fragments.unpack_accumulator(fmt.accumulator, words[i]) for i in range(problems)]
+    words = cupy.asnumpy(d).reshape(padded, 32, registers)[:problems]
+    return fragments.unpack_accumulator(fmt.accumulator, words)
 
 
 def device(target: str) -> precision.Device:
     """Probes on the GPU: D[0, 0] of each problem."""
     def run(fmt: precision.Format, a: np.ndarray, b: np.ndarray, c: np.ndarray, scales=None) -> np.ndarray:
-        tiles = [precision.tile(fmt, x, y, z) for x, y, z in zip(a, b, c)]
-        scale_tiles = None if scales is None else [precision.tile_scales(fmt, sa, sb) for sa, sb in zip(*scales)]
-        return np.array([d[0, 0] for d in run_tiles(fmt, target, tiles, scale_tiles)])
+        stacks = precision.tiles(fmt, a, b, c)
+        return run_stacks(fmt, target, *stacks, precision.stacked_scales(fmt, len(c), scales))[:, 0, 0]
     return run
 
 
 def gemm(target: str):
     """A random GEMM (16 x K by K x 8) as one warp's chain of mma on the GPU."""
     def run(fmt: precision.Format, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return run_tiles(fmt, target, [(a, b, np.zeros((precision.M, precision.N)))])[0]
+        return run_stacks(fmt, target, a[None], b[None], np.zeros((1, precision.M, precision.N)))[0]
     return run
+
+
+def builds(case, runner) -> list[cuda.Build]:
+    """What a case compiles (smbench.prebuild): precision.cu for the device's target, where
+    the target has the format."""
+    fmt = precision.BY_KEY[case.params["format"]]
+    return [cuda.Build(precision.KERNEL_FILE, runner.target, read_sass=False)] if target_table.get(runner.target).has(fmt.feature) \
+        else []
 
 
 def devices(runner, fmt: precision.Format, settings: dict):

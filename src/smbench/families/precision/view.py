@@ -12,7 +12,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from smbench import emulate, tensor_core_models
+from smbench import emulate, screen, tensor_core_models
 from smbench.errors import SmbenchError
 from smbench.families import precision
 from smbench.run_view import family_table, print_table
@@ -169,14 +169,14 @@ def view(records: list[dict], console: Console) -> None:
     if numerics is None:
         return
     for line in verdict_lines(records):
-        console.print(line, highlight=False, markup=False, soft_wrap=True)
+        screen.say(console, line, indent=4)
     recovered = [r for r in records if r["family"] == "precision" and r.get("recovered")]
     wrong = [r["benchmark"] for r in recovered if "WRONG" in r["recovered"].values()]
     if recovered:
-        console.print(f"CPU path: the emulator plays the published models of the GPU chosen ([precision] cpu_model); "
-                      f"the probes recovered the emulated model's parameters for {len(recovered) - len(wrong)} of "
-                      f"{len(recovered)} formats" + (f"; WRONG for {', '.join(wrong)}" if wrong else ""),
-                      highlight=False, soft_wrap=True)
+        screen.say(console, f"CPU path: the emulator plays the published models of the GPU chosen ([precision] "
+                            f"cpu_model); the probes recovered the emulated model's parameters for "
+                            f"{len(recovered) - len(wrong)} of {len(recovered)} formats"
+                            + (f"; WRONG for {', '.join(wrong)}" if wrong else ""))
 
 
 def headline(document: dict) -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smbench.cases import Validation
+from smbench.units import GIB, KIB, MIB  # noqa: F401 - family code reads them here
 
 KERNEL_FILE = "stream.cu"
 
@@ -180,7 +181,6 @@ def validate_sum(op: str, dtype, elements: int, got: float, threads: int) -> Val
 
 # ---------------------------------------------------------------- sizes
 
-KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 
 # On a unified-memory device (the Spark) the GPU's arrays come out of the same DRAM as the
 # operating system's: use at most this fraction of what is free.
