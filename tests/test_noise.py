@@ -139,6 +139,58 @@ def test_compare_json_carries_the_test_as_numbers_and_never_says_within_noise_be
     assert {"p", "n_first", "n", "ratio_low", "ratio_high", "noise", "ci95_low", "ci95_high", "converged"} <= set(table[0])
 
 
+def _verdict_follows_its_test(cell: dict) -> None:
+    """What every tested compare cell must satisfy: the test's numbers as numbers, 'within noise'
+    exactly where p >= alpha, and a difference beyond noise saying by how much."""
+    test = cell["test"]
+    assert isinstance(test["p"], float) and isinstance(test["alpha"], float), test
+    assert len(test["n"]) == 2 and all(isinstance(n, int) for n in test["n"]), test
+    assert test["beyond_noise"] == (test["p"] < test["alpha"]), test
+    assert cell["verdict"].startswith("within noise") == (not test["beyond_noise"]), cell
+    if test["beyond_noise"]:
+        assert isinstance(test["ratio_of_medians"], float), test
+        assert f"{test['ratio_of_medians']:.3g}x" in cell["verdict"], cell
+
+
+def test_a_tight_1_37x_difference_is_beyond_noise_with_p_counts_and_effect(tmp_path):
+    """Issue 27's case with tight samples (0.6% apart): every figure measured in both files differs,
+    says by how much, and carries p, the counts and the ratio as JSON numbers; the text says
+    'within noise' nowhere. The check refuses the issue's own output ('within noise (p=6.1e-16)')."""
+    def tight(scale: float) -> list[float]:
+        return [0.01 * scale * (1 + 0.001 * (i % 7)) for i in range(24)]
+
+    paths = []
+    for scale in (1.0, 1.37):
+        document = results.load(CPU_RUN)
+        for record in document["records"]:
+            timing = record.get("time_s")
+            if record["status"] == "ok" and isinstance(timing, dict) and timing.get("samples"):
+                timing["samples"] = tight(scale)
+        paths.append(tmp_path / f"{scale}.json")
+        paths[-1].write_text(json.dumps(document))
+    code, out, err = run_cli_here("compare", *map(str, paths), "--format", "json")
+    assert code == 0, err
+    tested = [cell for table in json.loads(out)["tables"] for row in table["rows"]
+              for cell in row["files"].values() if cell.get("test")]
+    assert len(tested) > 100
+    for cell in tested:
+        _verdict_follows_its_test(cell)
+        test = cell["test"]
+        assert test["beyond_noise"] and test["p"] < 1e-6 and test["n"] == [24, 24], cell
+        ratio = test["ratio_of_medians"]  # a rate 1/1.37 of the first, a time 1.37 times it
+        assert min(abs(ratio - 1.37), abs(ratio - 1 / 1.37)) < 1e-9, ratio
+        low, high = test["ratio_interval"]
+        assert low <= ratio <= high and not low <= 1 <= high
+    code, out, err = run_cli_here("compare", *map(str, paths))
+    assert code == 0 and "differs: 0.73x" in out and "within noise" not in out.replace("'within noise'", ""), err
+    wrong = {"verdict": "within noise (p=6.1e-16)",
+             "test": {"p": 6.1e-16, "alpha": 0.01, "n": [24, 24], "beyond_noise": True, "ratio_of_medians": 0.73}}
+    with pytest.raises(AssertionError):
+        _verdict_follows_its_test(wrong)
+    with pytest.raises(AssertionError):  # nor the test's answer contradicted by its own flag
+        _verdict_follows_its_test({**wrong, "test": {**wrong["test"], "beyond_noise": False}})
+
+
 # ---------------------------------------------------------------- a non-converged figure is marked in every view
 
 def test_a_figure_that_did_not_converge_is_marked_in_every_view(tmp_path):

@@ -112,7 +112,8 @@ def counterpart(describing: Describes) -> str:
         for name in entry.fields:
             value = describing.fields.get(name)
             if choices is not None and value is not None and value != LARGEST and value not in choices:
-                return f"{NO_COUNTERPART} (its {describing.family} family has no {name} {value!r})"
+                # Said as the user reads it: which kernel is missing, not which axis lacks a value.
+                return f"{NO_COUNTERPART} (the {describing.family} family has no {value} kernel yet)"
     return ""
 
 
