@@ -225,6 +225,51 @@ def test_a_figure_that_did_not_converge_is_marked_in_every_view(tmp_path):
         assert (noise.NOT_CONVERGED in view.headline(loaded)[0][1]) == marked
 
 
+def _plotted_points() -> int:
+    """The points the three sweeps of the CPU run draw: the triad sweep, the square GEMMs, the latency curves."""
+    from smbench.families.stream.publish import KERNEL_FOR_SWEEP
+
+    records = [r for r in results.load(CPU_RUN)["records"] if r["status"] == "ok"]
+    return (sum(r["family"] == "stream" and r["benchmark"] == KERNEL_FOR_SWEEP and r.get("memory") == "host"
+                for r in records)
+            + sum(r["family"] == "gemm" and r.get("shape_kind") == "square" for r in records)
+            + sum(r["family"] == "latency" for r in records))
+
+
+def test_a_figure_that_did_not_converge_is_ringed_in_the_plots(monkeypatch):
+    """The sweeps (bandwidth, GEMM, latency) ring each point that did not converge, and only
+    those; the throughput bars put ~ after the name."""
+    from smbench import plots
+    from smbench.families.gemm import publish as gemm_publish
+    from smbench.families.latency import publish as latency_publish
+    from smbench.families.peak import publish as peak_publish
+    from smbench.families.stream import publish as stream_publish
+
+    figures = []
+    for module in (stream_publish, gemm_publish, latency_publish, peak_publish):
+        monkeypatch.setattr(module, "save", lambda figure, *_, **__: figures.append(figure) or [])
+
+    def ringed(document) -> tuple[int, list[str]]:
+        figures.clear()
+        named = [("cpu", document)]
+        stream_publish.bandwidth_vs_size(named, ROOT)
+        gemm_publish.gemm_vs_size(named, ROOT)
+        latency_publish.plots(named, ROOT)
+        peak_publish.throughput_bars(named, ROOT)
+        rings = sum(len(c.get_offsets()) for figure in figures for axis in figure.axes for c in axis.collections
+                    if c.get_label() in (plots.UNCONVERGED_LABEL, "_nolegend_") and len(c.get_facecolors()) == 0)
+        names = [t.get_text() for t in figures[-1].axes[0].texts]
+        for figure in figures:
+            plots.plt.close(figure)
+        return rings, names
+
+    rings, names = ringed(_measured(converged=False))
+    assert rings > 0 and all(name.endswith(noise.NOT_CONVERGED) for name in names), (rings, names)
+    assert rings == _plotted_points(), rings  # every point of the sweeps, none twice
+    rings, names = ringed(_measured(converged=True))
+    assert rings == 0 and not any(name.endswith(noise.NOT_CONVERGED) for name in names)
+
+
 def test_rerun_names_each_figure_fully_with_the_test_and_the_mark():
     before = _measured(converged=False)
     after = _measured(1.5, converged=True)

@@ -59,6 +59,21 @@ def read_caption(path: Path) -> str:
         return ""
 
 
+# A plot's mark for a figure whose sampling did not converge (smbench.noise.NOT_CONVERGED in the
+# tables): a hollow ring around its point, named once in each axis's legend.
+UNCONVERGED_LABEL = "ringed: sampling did not converge (~ in the tables)"
+
+
+def ring_unconverged(axis, points: list[tuple[float, float]], colour) -> None:
+    """A hollow ring around each (x, y) of a figure that did not converge."""
+    if not points:
+        return
+    named = any(c.get_label() == UNCONVERGED_LABEL for c in axis.collections)
+    x, y = zip(*points)
+    axis.scatter(x, y, s=150, facecolors="none", edgecolors=colour, linewidths=1.6, zorder=5,
+                 label="_nolegend_" if named else UNCONVERGED_LABEL)
+
+
 def display_label(label: str, document: dict) -> str:
     """A file's name in a legend: a CPU-path file says it is host NumPy, wherever it appears."""
     from smbench import origin

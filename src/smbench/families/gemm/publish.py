@@ -9,7 +9,7 @@ from smbench import origin
 from smbench.compare import Entry, gather, published_entry, tflops_samples
 from smbench.families import gemm
 from smbench.noise import mark, said
-from smbench.plots import plt, save
+from smbench.plots import plt, ring_unconverged, save
 
 
 # The shapes a published GEMM figure whose shape is not stated ("a large GEMM", reference.LARGEST)
@@ -90,6 +90,7 @@ def gemm_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
         sizes = [r["m"] for r in rows]
         axis.plot(sizes, [r["tflops"]["median"] for r in rows], marker="o", color=colour,
                   label=f"{label}: {name}" if len(named) > 1 or "NumPy" in label else name)
+        ring_unconverged(axis, [(r["m"], r["tflops"]["median"]) for r in rows if mark(r)], colour)
         library = [(r["m"], r["cublas"]["tflops"]) for r in rows if (r.get("cublas") or {}).get("status") == "ok"]
         if library:
             axis.plot(*zip(*library), linestyle="--", marker="x", color=colour, label=f"{name}: cuBLAS")

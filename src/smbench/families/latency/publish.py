@@ -15,7 +15,7 @@ from smbench.compare import Entry
 from smbench.families import latency
 from smbench.families.latency.view import curve_name, level_mark
 from smbench.noise import mark
-from smbench.plots import plt, save, size_label
+from smbench.plots import plt, ring_unconverged, save, size_label
 from smbench.run_view import size
 
 # What users expect, per level, for a one-thread chase with ordinary loads (cycles).
@@ -108,6 +108,12 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
              for curve in latency.curves(document.get("records", []))]
     if not drawn:
         return []
+    unconverged: dict[tuple, list] = {}  # (file, curve) -> the points whose sampling did not converge
+    for label, document in named:
+        for r in document.get("records", []):
+            if r.get("family") == "latency" and r.get("status") == "ok" and mark(r):
+                unconverged.setdefault((label, latency.curve_key(r)), []).append(
+                    (r["working_set_bytes"], r["latency_ns"]["median"]))
     modes = [mode for mode in latency.MODES if any(curve.key[0] == mode for _, curve in drawn)]
     figure, axes = plt.subplots(len(modes), 1, figsize=(12, 5 * len(modes)), sharex=True, squeeze=False)
     colours = plt.get_cmap("tab10").colors
@@ -118,6 +124,7 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
             axis.plot([point[0] for point in curve.points], [point[1] for point in curve.points],
                       "--" if memory else "-", marker="o", markersize=3, color=colour,
                       label=f"{label}: {curve_name(curve.key)}{memory}")
+            ring_unconverged(axis, unconverged.get((label, curve.key), []), colour)
             if memory:
                 continue  # a few sizes in another memory kind: no levels to mark
             for step in curve.steps:

@@ -130,7 +130,7 @@ def throughput_bars(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
                     else r.get("figure_kind", "?"))
             value = r["tflops"]["median"]
             if group not in best or value > best[group][2]:
-                best[group] = (r["benchmark"], kind, value)
+                best[group] = (r["benchmark"] + mark(r), kind, value)  # '~': it did not converge
         bars = [(group, *best[group]) for group in PRECISION_GROUPS if group in best]
         if bars:
             groups.append((display_label(label, document), bars))
@@ -162,7 +162,8 @@ def throughput_bars(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     axis.set_ylabel("dense throughput (TFLOP/s; TOPS for integers)")
     axis.set_title("Best figure per precision, grouped by device (name above each bar): plain = vendor spec (V), "
                    "hatched = measured by others (M), dotted = derived (D), black edge = measured by smbench on a "
-                   "GPU,\npale cross-hatched = host NumPy on the CPU path (not a GPU)",
+                   "GPU,\npale cross-hatched = host NumPy on the CPU path (not a GPU); ~ after a name = its sampling "
+                   "did not converge",
                    fontsize=9)
     axis.grid(True, axis="y", which="both", alpha=0.3)
     from matplotlib.patches import Patch

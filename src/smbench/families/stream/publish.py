@@ -13,7 +13,7 @@ from smbench import origin
 from smbench.cases import HOME_MEMORY
 from smbench.noise import mark, said
 from smbench.compare import BASIS, BASIS_WORDS, Entry, basis_rank, expanded, gather, gbps_samples, published_entry
-from smbench.plots import COLOURS, plt, save, size_label
+from smbench.plots import COLOURS, plt, ring_unconverged, save, size_label
 
 KERNEL_FOR_SWEEP = "triad"
 
@@ -180,14 +180,15 @@ def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path
         colour = COLOURS[number % len(COLOURS)]
         expected = document.get("expected_bandwidth")
         if document["kind"] == "measured":
-            points = sorted((r["working_set_bytes"], r["gbps"]["median"]) for r in document["records"]
-                            if r["family"] == "stream" and r["status"] == "ok" and r["benchmark"] == KERNEL_FOR_SWEEP
-                            and r.get("memory") in HOME_MEMORY)
-            if points:
-                x, y = zip(*points)
+            swept = sorted(((r["working_set_bytes"], r["gbps"]["median"]), mark(r)) for r in document["records"]
+                           if r["family"] == "stream" and r["status"] == "ok" and r["benchmark"] == KERNEL_FOR_SWEEP
+                           and r.get("memory") in HOME_MEMORY)
+            if swept:
+                x, y = zip(*(point for point, _ in swept))
                 what = origin.not_hardware(document)
                 how = ("not a GPU" if what in label else f"{what}, not a GPU") if what else "measured"
                 axis.plot(x, y, marker="o", color=colour, label=f"{label}: {KERNEL_FOR_SWEEP} ({how})")
+                ring_unconverged(axis, [point for point, unsettled in swept if unsettled], colour)
                 drew = True
             l2 = document["device"].get("l2_bytes")
             if l2:
