@@ -142,6 +142,12 @@ def said(record: dict) -> str:
     return f" (noise {percent(spread.noise)})" if spread is not None and spread.noise is not None else ""
 
 
+def cell(record: dict) -> str:
+    """A table's noise cell: '4.8%' (the one definition), '-' without samples."""
+    spread = of_timing(record.get("time_s"))
+    return percent(spread.noise) if spread is not None and spread.noise is not None else "-"
+
+
 def mark(record: dict) -> str:
     """NOT_CONVERGED beside a measured figure whose sampling did not converge, else ''."""
     timing = record.get("time_s")

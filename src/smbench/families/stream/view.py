@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.text import Text
 
 from smbench.cases import HOME_MEMORY
+from smbench import noise
 from smbench.noise import NOT_CONVERGED, mark
 from smbench.run_view import VERDICT_STYLE, Column, print_fitted, size
 
@@ -23,7 +24,8 @@ def stream_rows(records: list[dict]) -> list[dict]:
         rows.append({"kernel": kernel, "memory": memory, "size": largest["working_set_bytes"],
                      "gbps": largest["gbps"]["median"], "percent": largest.get("percent_of_expected"),
                      "verdict": largest.get("verdict", ""), "best_gbps": best["gbps"]["median"],
-                     "best_size": best["working_set_bytes"], "mark": mark(largest), "best_mark": mark(best)})
+                     "best_size": best["working_set_bytes"], "mark": mark(largest), "best_mark": mark(best),
+                     "noise": noise.cell(largest)})
     return rows
 
 
@@ -39,6 +41,7 @@ def kernel_label(kernel: str) -> str:
 
 COLUMNS = [Column("kernel", keep=Column.NEVER_DROPPED), Column("memory", "mem", keep=8),
            Column("size", keep=6, right=True), Column("GB/s", keep=Column.NEVER_DROPPED, right=True),
+           Column("noise", keep=5, right=True),
            Column("% of expected", "%exp", keep=7, right=True), Column("verdict", keep=7),
            Column("best GB/s (size)", "best (size)", keep=2)]
 
@@ -53,21 +56,21 @@ def view(records: list[dict], console: Console) -> None:
     for row in stream_rows(records):
         percent = f"{row['percent']:.0f}%" if row["percent"] is not None else "-"
         rows.append([kernel_label(row["kernel"]), row["memory"], size(row["size"]), f"{row['gbps']:.1f}{row['mark']}",
-                     percent, Text(row["verdict"], style=VERDICT_STYLE.get(row["verdict"], "")),
+                     row["noise"], percent, Text(row["verdict"], style=VERDICT_STYLE.get(row["verdict"], "")),
                      f"{row['best_gbps']:.1f}{row['best_mark']} ({size(row['best_size'])})"])
     for record in records:
         if record["family"] == "transfer" and record["status"] == "ok":
             rows.append([f"cudaMemcpy {record['benchmark']} (copied)", record["host"], size(record["bytes"]),
-                         f"{record['gbps']['median']:.1f}{mark(record)}", "-", "", ""])
+                         f"{record['gbps']['median']:.1f}{mark(record)}", noise.cell(record), "-", "", ""])
         if record["family"] == "launch" and record["status"] == "ok":
             what = "smallest MLX op" if record.get("operation") else "empty kernel"
-            rows.append([what, "queued", "-", f"{record['queued_us']['median']:.2f} us", "-", "", ""])
-            rows.append([what, "launch+sync", "-", f"{record['launch_sync_us']['median']:.2f} us", "-", "", ""])
+            rows.append([what, "queued", "-", f"{record['queued_us']['median']:.2f} us", "-", "-", "", ""])
+            rows.append([what, "launch+sync", "-", f"{record['launch_sync_us']['median']:.2f} us", "-", "-", "", ""])
     print_fitted(console, "memory bandwidth", COLUMNS, rows,
                  "GB/s = bytes moved (BabelStream's count) / median time; cudaMemcpy rows: bytes copied, once "
                  "(nvbandwidth's count); 'size' is the largest working set, where the verdict applies when it is "
-                 f"DRAM-resident (>= 4x the last-level cache); {NOT_CONVERGED}: sampling did not converge "
-                 "(smbench.noise).")
+                 f"DRAM-resident (>= 4x the last-level cache); noise: interquartile range / median of the timed samples; "
+                 f"{NOT_CONVERGED}: sampling did not converge (smbench.noise).")
     d2d = [r for r in records if r["family"] == "transfer" and r["benchmark"] == "d2d" and r["status"] == "ok"]
     if d2d:
         reference = max(d2d, key=lambda r: r["bytes"])
