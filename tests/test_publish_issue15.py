@@ -187,7 +187,15 @@ def _column(section: str, device: str) -> list[str]:
     return [line.strip("|").split(" | ")[at].strip() for line in lines[2:]]
 
 
-def test_the_device_tables_have_one_column_per_device_and_one_row_per_figure(tmp_path):
+@pytest.fixture
+def no_plots(monkeypatch):
+    """Reports whose tables are the point: no figures drawn (the plot tests and the page test draw them)."""
+    from smbench import plots
+
+    monkeypatch.setattr(plots, "plot_all", lambda named, matrices, out: [])
+
+
+def test_the_device_tables_have_one_column_per_device_and_one_row_per_figure(tmp_path, no_plots):
     from smbench import report
 
     named = [("H200 run", _as_gpu(_cpu_run()))] + [(k, published(k)) for k in reference.PUBLISHED]
@@ -208,7 +216,7 @@ def test_the_device_tables_have_one_column_per_device_and_one_row_per_figure(tmp
     assert not any("x)" in cell for cell in _column(throughput, "H200 run"))  # what the others are divided by
 
 
-def test_against_chooses_the_published_devices(tmp_path):
+def test_against_chooses_the_published_devices(tmp_path, no_plots):
     code, out, err = run_cli_here("report", str(CPU_RUN), "--against", "gb10,rtx5090,a100-80,m4max", "--out",
                                   str(tmp_path))
     assert code == 0, err
@@ -220,7 +228,7 @@ def test_against_chooses_the_published_devices(tmp_path):
     assert code == 2 and "nosuch" in err and len(err.strip().splitlines()) == 1
 
 
-def test_cpu_path_figures_are_host_numpy_never_hardware(tmp_path):
+def test_cpu_path_figures_are_host_numpy_never_hardware(tmp_path, no_plots):
     from smbench import report
 
     named = [("CPU path (host NumPy)", results.load(CPU_RUN)), ("gb10", published("gb10"))]
