@@ -164,7 +164,8 @@ def environment(named: list[tuple[str, dict]]) -> pd.DataFrame:
                      "git": str(provenance.get("git_sha"))[:12], "NVRTC": provenance.get("nvrtc_version"),
                      "host": f"{host.get('system', '')} {host.get('machine', '')}".strip(),
                      "date (UTC)": provenance.get("created_utc", "")})
-    return pd.DataFrame(rows).fillna("-") if rows else pd.DataFrame()
+    # object dtype first: a column of numbers with a gap takes the "-" too (pandas 4 refuses a str in float64)
+    return pd.DataFrame(rows, dtype=object).fillna("-") if rows else pd.DataFrame()
 
 
 def _kind_of(document: dict) -> str:
