@@ -225,6 +225,26 @@ def test_a_figure_that_did_not_converge_is_marked_in_every_view(tmp_path):
         assert (noise.NOT_CONVERGED in view.headline(loaded)[0][1]) == marked
 
 
+def test_a_collective_that_did_not_converge_is_marked_in_its_views():
+    """The collectives too: the run summary's tables, the report's line, compare's cell."""
+    from rich.console import Console
+
+    from smbench.families.collectives import publish, view
+
+    for marked in (True, False):
+        document = _measured(converged=not marked)
+        console = Console(width=160, record=True, color_system=None)
+        view.view(document["records"], console)
+        shown = console.export_text()
+        summary = next(line for line in shown.splitlines() if line.startswith("│ all_reduce"))
+        assert (noise.NOT_CONVERGED in summary) == marked, summary
+        line = next(line for line in publish.report_lines("cpu", document) if "all_reduce f32 out of place" in line)
+        assert (noise.NOT_CONVERGED + " GB/s (noise " in line) == marked, line
+        assert re.search(r"GB/s \(noise \d[\d.]*%\)", line), line
+        cell = publish.largest(document)["all_reduce f32 out of place"]
+        assert cell.spread is not None and (noise.NOT_CONVERGED in cell.shown()) == marked
+
+
 def _plotted_points() -> int:
     """The points the three sweeps of the CPU run draw: the triad sweep, the square GEMMs, the latency curves."""
     from smbench.families.stream.publish import KERNEL_FOR_SWEEP
