@@ -26,6 +26,7 @@ from smbench import ranks
 from smbench.errors import SmbenchError
 from smbench.families import collectives as co
 from smbench.families.collectives import cpu, links
+from smbench.families.collectives import cuda as nccl
 
 
 @pytest.fixture(autouse=True)
@@ -311,7 +312,7 @@ def test_a_healthy_spark_pair_reads_normal_and_a_wrong_one_names_the_link_it_loo
     """NVIDIA's playbook: one QSFP cable, all_reduce busbw about 20-24 GB/s; a forum report with two
     cables 25.67. A figure of the management port (10 GbE per one source, 1 GbE per another) names
     both speeds; one of half the cabled port names that, with what to set."""
-    link, why = links.choose("auto", 2, 2, "cuda", ["NVIDIA GB10", "NVIDIA GB10"])
+    link, why = links.choose("auto", 2, 2, nccl.ONE_HOST, ["NVIDIA GB10", "NVIDIA GB10"])
     assert link.key == "spark-pair" and "GB10" in why
     for healthy in (20.0, 22.0, 24.0, 25.67):
         assert links.verdict(healthy, link).verdict == "normal", healthy
@@ -328,7 +329,7 @@ def test_a_healthy_spark_pair_reads_normal_and_a_wrong_one_names_the_link_it_loo
     assert links.verdict(45.0, link).verdict == "suspicious-high"  # the old 2 x 200 GbE = 50 GB/s is not reachable
     assert links.verdict(45.0, None) == links.Verdict("no expectation", None)
     # The earlier key still works, as the pair.
-    assert links.choose("200gbe-x2", 2, 2, "cuda", [])[0].key == "spark-pair"
+    assert links.choose("200gbe-x2", 2, 2, nccl.ONE_HOST, [])[0].key == "spark-pair"
 
 
 def test_published_full_duplex_figures_are_halved():
@@ -341,12 +342,12 @@ def test_published_full_duplex_figures_are_halved():
 
 
 def test_the_link_is_chosen_or_inferred():
-    assert links.choose("nvlink4", 8, 1, "cuda", [])[0].gbps == 450
-    assert links.choose("auto", 1, 1, "cpu", [])[0] is None
-    assert links.choose("auto", 3, 1, "cpu", [])[0].key == "shm"
-    assert links.choose("auto", 2, 1, "cuda", ["H100", "H100"])[0] is None  # NVLink or PCIe: not guessed
+    assert links.choose("nvlink4", 8, 1, nccl.ONE_HOST, [])[0].gbps == 450
+    assert links.choose("auto", 1, 1, cpu.ONE_HOST, [])[0] is None
+    assert links.choose("auto", 3, 1, cpu.ONE_HOST, [])[0].key == "shm"
+    assert links.choose("auto", 2, 1, nccl.ONE_HOST, ["H100", "H100"])[0] is None  # NVLink or PCIe: not guessed
     with pytest.raises(SmbenchError, match="one of auto"):
-        links.choose("infiniband", 2, 2, "cuda", [])
+        links.choose("infiniband", 2, 2, nccl.ONE_HOST, [])
 
 
 # ---------------------------------------------------------------- the rank layer
@@ -834,7 +835,8 @@ def _gpu_plan(monkeypatch, world, free=16 * co.GIB):
 
     monkeypatch.setattr(ranks, "world", lambda: world)
     runner = SimpleNamespace(name="cuda", info={"free_bytes": free, "name": "NVIDIA H200"},
-                             part=lambda name: SimpleNamespace(ENGINE="NCCL", unsupported=lambda *a: ""))
+                             part=lambda name: SimpleNamespace(ENGINE="NCCL", unsupported=lambda *a: "",
+                                                               size_cap=nccl.size_cap, ONE_HOST=nccl.ONE_HOST))
     from pathlib import Path
 
     from smbench.suites import Suite

@@ -37,7 +37,7 @@ class PoisonedRunner(run.CpuRunner):
             if self.lost:
                 raise RuntimeError(STICKY)
             return real.run_case(*args, **kwargs)
-        return types.SimpleNamespace(run_case=run_case)
+        return types.SimpleNamespace(run_case=run_case, plan_cases=real.plan_cases)
 
 
 @pytest.fixture

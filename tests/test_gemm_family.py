@@ -258,11 +258,11 @@ def test_error_bound_admits_every_emulated_tensor_core(key, model):
 @pytest.mark.parametrize("m,n,k", [(1, 1, 1), (127, 255, 77), (33, 65, 1000), (17, 9, 4099)])
 def test_cpu_path_on_odd_sizes(key, m, n, k):
     outcome = cpu_gemm.run_case(CpuRunner(), gemm.BY_KEY[key], gemm.Shape(m, n, k, "tail"), POLICY, SETTINGS)
-    assert outcome.get("status") not in ("failed", "skipped"), outcome.get("reason")
-    assert outcome["validation"]["exact"]["ok"] and outcome["validation"]["random"]["ok"]
-    assert outcome["stats"].median > 0
+    assert outcome.status not in ("failed", "skipped"), outcome.reason
+    assert outcome.fields["validation"]["exact"]["ok"] and outcome.fields["validation"]["random"]["ok"]
+    assert outcome.stats.median > 0
     if not gemm.BY_KEY[key].integer and m * n * k <= SETTINGS["cpu_emulate_max"]:
-        assert outcome["emulator"]["status"] == "ok", outcome["emulator"]
+        assert outcome.fields["emulator"]["status"] == "ok", outcome.fields["emulator"]
 
 
 def test_cpu_path_catches_a_broken_gemm(monkeypatch):
@@ -273,12 +273,12 @@ def test_cpu_path_catches_a_broken_gemm(monkeypatch):
 
     monkeypatch.setattr(cpu_gemm, "numpy_gemm", drops_the_last_k)
     outcome = cpu_gemm.run_case(CpuRunner(), gemm.BY_KEY["s8"], gemm.Shape(37, 41, 300, "tail"), POLICY, SETTINGS)
-    assert outcome["status"] == "failed" and "differ from the exact product" in outcome["reason"]
+    assert outcome.status == "failed" and "differ from the exact product" in outcome.reason
 
 
 def test_cpu_path_skips_what_it_cannot_afford():
     outcome = cpu_gemm.run_case(CpuRunner(), gemm.BY_KEY["f16_f32acc"], gemm.Shape(4096, 4096, 4096, "square"), POLICY, SETTINGS)
-    assert outcome["status"] == "skipped" and "cpu_max_gflop" in outcome["reason"]
+    assert outcome.status == "skipped" and "cpu_max_gflop" in outcome.reason
 
 
 def test_shapes_from_settings():
@@ -375,12 +375,17 @@ class _FakeGpuRunner:
         from smbench import devices
 
         self.outcome, self.suite = outcome, suites.load("quick")
-        self.expected, self.spec = devices.expected_bandwidth("NVIDIA H100 80GB HBM3", "9.0")
+        self.dram_bandwidth, self.spec = devices.expected_bandwidth("NVIDIA H100 80GB HBM3", "9.0")
 
     def part(self, family):
+        from smbench.families import peak
+        from smbench.families.gemm.part import HeldTo
+        from smbench.families.peak.part import Rate
+
         return types.SimpleNamespace(
-            run_case=lambda runner, fmt, shape, policy, settings: self.outcome,
-            loop_rate=lambda runner, key, policy: (600.0, "the peak family's mma.sync loop, earlier in this run"))
+            FORMATS=None, PLAN_NOTES={}, run_case=lambda runner, fmt, shape, policy, settings: self.outcome,
+            held_to=lambda runner, fmt, policy: HeldTo(Rate(600.0, "the peak family's mma.sync loop, earlier in this "
+                                                                   "run"), peak.BY_KEY[fmt.peak_key].spec_keys))
 
 
 def test_run_gemm_holds_the_figure_to_the_loop_cublas_and_the_fallback():
@@ -389,11 +394,14 @@ def test_run_gemm_holds_the_figure_to_the_loop_cublas_and_the_fallback():
     from smbench.telemetry import Summary
     from smbench.timing import summarize
 
+    from smbench.families.gemm.part import Outcome
+
     seconds = 2 * 8192**3 / 450e12
-    outcome = {"support": "native", "instruction": "HMMA.16816.F32", "tile": gemm.Tile(128, 256, 2, 4, 4).to_dict(),
-               "splits": 1, "validation": {"exact": {"ok": True}, "random": {"ok": True}},
-               "stats": summarize([seconds, seconds]), "telemetry": Summary(False, "fake"),
-               "cublas": {"status": "ok", "tflops": 600.0}, "fallback": {"status": "ok", "tflops": 225.0}}
+    outcome = Outcome(fields={"support": "native", "instruction": "HMMA.16816.F32",
+                              "tile": gemm.Tile(128, 256, 2, 4, 4).to_dict(), "splits": 1,
+                              "validation": {"exact": {"ok": True}, "random": {"ok": True}}},
+                      stats=summarize([seconds, seconds]), telemetry=Summary(False, "fake"),
+                      cublas={"status": "ok", "tflops": 600.0}, fallback={"status": "ok", "tflops": 225.0})
     case = Case("gemm", "f16_f32acc", "x", {"format": "f16_f32acc", "m": 8192, "n": 8192, "k": 8192,
                                             "shape": "8192x8192x8192", "shape_kind": "square"})
     record = run_gemm(case, _FakeGpuRunner(outcome), POLICY)
@@ -403,7 +411,7 @@ def test_run_gemm_holds_the_figure_to_the_loop_cublas_and_the_fallback():
     assert record["percent_of_bandwidth"] == pytest.approx(100 * record["gbps"]["median"] / 3350)
     assert record["cublas"]["ours_over_cublas"] == pytest.approx(0.75)
     assert record["fallback"]["native_over_fallback"] == pytest.approx(2.0)
-    failed = run_gemm(case, _FakeGpuRunner({"status": "failed", "reason": "validation failed: x", "tile": None}), POLICY)
+    failed = run_gemm(case, _FakeGpuRunner(Outcome("failed", "validation failed: x", {"tile": None})), POLICY)
     assert failed["status"] == "failed" and failed["reason"] == "validation failed: x"
 
 
@@ -480,9 +488,9 @@ def test_the_cpu_gemm_is_timed_on_one_blas_thread_in_its_own_cpu_time(monkeypatc
     monkeypatch.setattr(cpu_gemm, "numpy_gemm", slowed)
     outcome = cpu_gemm.run_case(CpuRunner(), gemm.BY_KEY["bf16_f32acc"], gemm.Shape(64, 64, 64, "square"), POLICY,
                                 SETTINGS)
-    assert outcome["stats"].median < 0.01, outcome["stats"].median  # the 20 ms sleeps are not counted
-    assert seen and set(seen[-outcome["stats"].n:]) == {1}
-    assert "one thread" in outcome["support_note"] and "not a GPU" in outcome["support_note"]
+    assert outcome.stats.median < 0.01, outcome.stats.median  # the 20 ms sleeps are not counted
+    assert seen and set(seen[-outcome.stats.n:]) == {1}
+    assert "one thread" in outcome.fields["support_note"] and "not a GPU" in outcome.fields["support_note"]
 
 
 def test_the_gemm_figure_says_host_numpy_when_only_the_cpu_path_drew_it(monkeypatch, tmp_path):

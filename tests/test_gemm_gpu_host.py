@@ -66,9 +66,9 @@ def _run(gpu, monkeypatch, key, shape, spoil=None):
 @pytest.mark.parametrize("key", ["f16_f32acc", "bf16_f32acc", "s8", "e4m3_f32acc"])
 def test_operands_drawn_on_the_device_validate_from_what_is_read_back(gpu, monkeypatch, key):
     outcome, kernel = _run(gpu, monkeypatch, key, gemm.Shape(700, 520, 96, "square"))
-    assert outcome.get("status") not in ("failed", "skipped"), outcome.get("reason")
-    assert outcome["validation"]["inputs"] == "drawn on the GPU (cuRAND)"
-    exact, random = outcome["validation"]["exact"], outcome["validation"]["random"]
+    assert outcome.status not in ("failed", "skipped"), outcome.reason
+    assert outcome.fields["validation"]["inputs"] == "drawn on the GPU (cuRAND)"
+    exact, random = outcome.fields["validation"]["exact"], outcome.fields["validation"]["random"]
     assert exact["ok"] and random["ok"] and kernel.launches == 2
     # Every checked row times every checked column: strata of 32 rows and columns between the
     # 64 at each end, no more read back.
@@ -86,8 +86,8 @@ def test_a_warp_tile_left_unwritten_anywhere_fails(gpu, monkeypatch, where):
         c[row:row + 32, col:col + 32] = 0.0
 
     outcome, _ = _run(gpu, monkeypatch, "f16_f32acc", gemm.Shape(1024, 1536, 64, "square"), spoil)
-    assert outcome["status"] == "failed" and "differ from the exact product" in outcome["reason"]
-    r, c = (int(x) for x in re.search(r"C\[(\d+), (\d+)\]", outcome["reason"]).groups())
+    assert outcome.status == "failed" and "differ from the exact product" in outcome.reason
+    r, c = (int(x) for x in re.search(r"C\[(\d+), (\d+)\]", outcome.reason).groups())
     assert row <= r < row + 32 and col <= c < col + 32  # the first wrong element named is in that tile
 
 
@@ -96,7 +96,7 @@ def test_a_skinny_warp_tile_of_16_columns_is_seen_too(gpu, monkeypatch):
         c[:, 4000:4016] += 1.0  # one 16 x 16 warp tile of the skinny tile, off by one
 
     outcome, _ = _run(gpu, monkeypatch, "f16_f32acc", gemm.Shape(16, 14336, 64, "decode"), spoil)
-    assert outcome["status"] == "failed" and "C[" in outcome["reason"]
+    assert outcome.status == "failed" and "C[" in outcome.reason
 
 
 def test_stratified_rows_cover_every_32_rows_and_columns_every_16():
@@ -118,8 +118,8 @@ def test_a_failed_device_draw_falls_back_to_the_host_and_says_so(gpu, monkeypatc
 
     fake.random = types.SimpleNamespace(RandomState=Broken)
     outcome, _ = _run(gpu, monkeypatch, "bf16_f32acc", gemm.Shape(300, 200, 80, "tail"))
-    assert outcome["validation"]["exact"]["ok"] and outcome["validation"]["random"]["ok"]
-    assert outcome["validation"]["inputs"].startswith("drawn on the host (drawing on the GPU failed: AttributeError")
+    assert outcome.fields["validation"]["exact"]["ok"] and outcome.fields["validation"]["random"]["ok"]
+    assert outcome.fields["validation"]["inputs"].startswith("drawn on the host (drawing on the GPU failed: AttributeError")
 
 
 def test_device_inputs_that_break_the_checks_premises_are_refused():

@@ -88,7 +88,7 @@ def test_latency_rises_from_l1_to_l2_to_dram(runner):
     """A one-thread random chase: an L1-sized set (16 KiB) is faster than an L2-sized one
     (a quarter of the L2), which is faster than one of 8 x L2 (DRAM); with L1 bypassed the
     16 KiB set costs an L2 access."""
-    l2 = runner.l2_bytes
+    l2 = runner.last_level_cache_bytes
     sizes = (16 * KIB, max(256 * KIB, l2 // 4 // (64 * KIB) * (64 * KIB)), max(8 * l2, 256 * MIB))
     ns = [_ok(family.run_latency(_case(size=size), runner, QUICK))["latency_ns"]["median"] for size in sizes]
     assert ns[0] * 1.5 < ns[1] and ns[1] * 1.3 < ns[2], dict(zip(sizes, ns))

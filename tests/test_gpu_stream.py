@@ -86,7 +86,8 @@ def test_short_kernels_are_timed_on_the_device_not_the_host(gpu):
     """An empty launch queued behind the blocking kernel costs the GPU a few microseconds at
     most; timed from the host (CuPy's launch path) it would cost 5-10 us."""
     cuda, facts, module = gpu
-    queued, round_trip = launch_cuda.time_launch(module, QUICK)
+    timed = launch_cuda.time_empty_kernel(module, QUICK)
+    queued, round_trip = timed.queued, timed.launch_sync
     assert queued.median < 6e-6, f"{queued.median * 1e6:.2f} us per queued empty launch: host-bound?"
     assert round_trip.median > queued.median
 
@@ -95,14 +96,16 @@ def test_short_kernels_are_timed_on_the_device_not_the_host(gpu):
                                              ("d2h", "pageable"), ("d2d", "device")])
 def test_transfers_validate(gpu, direction, host):
     cuda, _, _ = gpu
-    stats, validation = transfer_cuda.time_transfer(direction, host, 16 << 20, QUICK)
+    copied = transfer_cuda.time_transfer(direction, host, 16 << 20, QUICK)
+    stats, validation = copied.stats, copied.validation
     assert validation.ok, validation.detail
     assert stats.median > 0
 
 
 def test_launch_latency(gpu):
     cuda, _, module = gpu
-    queued, round_trip = launch_cuda.time_launch(module, QUICK)
+    timed = launch_cuda.time_empty_kernel(module, QUICK)
+    queued, round_trip = timed.queued, timed.launch_sync
     assert 0 < queued.median < round_trip.median < 1.0
 
 

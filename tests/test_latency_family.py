@@ -13,6 +13,7 @@ from rich.console import Console
 
 from smbench import results, run, sass, suites
 from smbench import targets as target_table
+from smbench.backends.facts import MemoryKind
 from smbench.cases import Case
 from smbench.compile import compile_file, compile_source
 from smbench.errors import SmbenchError
@@ -128,9 +129,9 @@ def _cpu_case(pattern="random", mode="latency", size=64 * KIB):
     return Case("latency", f"{mode} {pattern}", "test", params)
 
 
-class _CpuRunner:
+class _CpuRunner(run.Runner):
     name = "cpu"
-    l2_bytes = 1 << 20
+    last_level_cache_bytes = 8 << 20
     info = {"name": "test CPU", "l2_bytes": 1 << 20, "l3_bytes": 8 << 20, "free_bytes": 8 << 30}
 
 
@@ -253,16 +254,19 @@ def test_the_sweep():
     assert latency.sweep(8 * KIB, 4 * KIB) == []
 
 
-class _GpuRunner:
+class _GpuRunner(run.Runner):
     name = "cuda"
-    l2_bytes = 50 * MIB
+    home_memory = "device"
+    last_level_cache_bytes = 50 * MIB
 
     def __init__(self, free=140 * GIB, unified=False, managed=True, mapped=True):
+        super().__init__()
         self.info = {"name": "test GPU", "free_bytes": free, "unified_memory": unified}
-        self.kinds = [("device", True, "cudaMalloc"), ("managed", managed, "managed" if managed else "no managed"),
-                      ("managed-prefetch", managed, "prefetch"),
-                      ("pinned-mapped", mapped, "mapped" if mapped else "the device cannot map host memory"),
-                      ("pageable", False, "pageableMemoryAccess = 0")]
+        self.kinds = [MemoryKind(*kind) for kind in (
+            ("device", True, "cudaMalloc"), ("managed", managed, "managed" if managed else "no managed"),
+            ("managed-prefetch", managed, "prefetch"),
+            ("pinned-mapped", mapped, "mapped" if mapped else "the device cannot map host memory"),
+            ("pageable", False, "pageableMemoryAccess = 0"))]
 
     def memory_kinds(self):
         return self.kinds
@@ -420,6 +424,13 @@ def test_report_lines_name_levels_with_the_published_anchors():
     text = console.export_text()
     assert re.search(r"│ random │ L1 +│ 128 KiB │ +20\.1 │ +40 │ +256 KiB │", text), text
     assert re.search(r"│ managed │ 1 GiB │ 700\.0 │ +990 │ +1\.40x │", text), text
+    # A narrow terminal keeps the chase, its levels and their ns whole and says what it left out.
+    console = Console(width=44, record=True, color_system=None)
+    view.view(records, console)
+    narrow = console.export_text()
+    assert re.search(r"│ random │ L1 +│ 128 KiB │ +20\.1 │ +40 │", narrow), narrow
+    assert "Not shown at 44 columns: steps" in narrow
+    assert max(len(line) for line in narrow.splitlines()) <= 44
 
 
 # ---------------------------------------------------------------- the kernels' machine code

@@ -11,6 +11,8 @@ import pytest
 from smbench import devices
 from smbench.cases import Case, Validation
 from smbench.families.stream.family import expectation_of, run_stream
+from smbench.families.stream.part import Measured
+from smbench.families.transfer.part import Copied
 from smbench.families.transfer.family import run_transfer
 from smbench.telemetry import Summary
 from smbench.timing import TimingPolicy, summarize
@@ -22,15 +24,17 @@ GIB = 1 << 30
 
 
 def _runner(spec, info, seconds=1e-3, first_touch=None):
-    launch = {"grid": 1, "block": 256, **({"first_touch_s": first_touch} if first_touch else {})}
+    launch = {"grid": 1, "block": 256}
     part = types.SimpleNamespace(
-        run_case=lambda runner, op, dtype, width, memory, elements, policy: (
-            summarize([seconds, seconds]), Validation(True, 1, "ok"), launch, Summary(False, "stand-in"), {}),
+        run_case=lambda runner, work, policy: Measured(
+            summarize([seconds, seconds]), Validation(True, 1, "ok"), launch, Summary(False, "stand-in"), {},
+            first_touch),
         transfer_blocked=lambda host: True,
-        time_transfer=lambda direction, host, nbytes, policy: (summarize([seconds, seconds]),
-                                                                Validation(True, 1, "ok")))
-    return types.SimpleNamespace(name="cuda", spec=spec, expected=spec.memory_bandwidth, info=info,
-                                 dram_threshold=200 << 20, part=lambda family: part,
+        time_transfer=lambda direction, host, nbytes, policy: Copied(summarize([seconds, seconds]),
+                                                                     Validation(True, 1, "ok")))
+    return types.SimpleNamespace(name="cuda", home_memory="device", spec=spec, dram_bandwidth=spec.memory_bandwidth,
+                                 info=info,
+                                 last_level_cache_bytes=50 << 20, part=lambda family: part,
                                  sampler=lambda: __import__("smbench.telemetry", fromlist=["NoTelemetry"])
                                  .NoTelemetry("stand-in"))
 

@@ -208,13 +208,13 @@ def test_metal_runner_matches_the_device_table(monkeypatch):
         "metal": True, "chip": "Apple M4 Max", "name": "Apple M4 Max (40-core GPU)", "device": "gpu",
         "l2_bytes": None, "free_bytes": 1 << 36, "mlx_version": "x", "memory_kinds": [("unified", True, "")]})
     runner = run.MlxRunner()
-    assert runner.spec.key == "m4max" and runner.expected.value == 546 and not runner.on_host
+    assert runner.spec.key == "m4max" and runner.dram_bandwidth.value == 546 and not runner.figures_are_host_cpu
     # The binned chip (32-core GPU) is held to its own, lower bandwidth, not the 40-core one's.
     monkeypatch.setattr(backend, "device_info", lambda: {
         "metal": True, "chip": "Apple M4 Max", "name": "Apple M4 Max (32-core GPU)", "device": "gpu",
         "l2_bytes": None, "free_bytes": 1 << 36, "mlx_version": "x", "memory_kinds": [("unified", True, "")]})
     runner = run.MlxRunner()
-    assert runner.spec.key == "m4max-32c" and runner.expected.value == 410
+    assert runner.spec.key == "m4max-32c" and runner.dram_bandwidth.value == 410
 
 
 def test_missing_mlx_is_one_line(monkeypatch):

@@ -15,6 +15,7 @@ from smbench.compile import assemble_ptx, compile_file
 from smbench.families import peak
 from smbench.families.peak import cuda as cuda_peak
 from smbench.families.peak.family import run_peak
+from smbench.families.peak.part import Loop
 from smbench.telemetry import Summary
 from smbench.timing import TimingPolicy, summarize
 
@@ -71,7 +72,7 @@ class _Runner:
         self.spec = devices.by_key("h200")
 
     def part(self, family):
-        return types.SimpleNamespace(run_case=lambda runner, fmt, policy, settings: self.outcome)
+        return types.SimpleNamespace(run_case=lambda runner, fmt, policy, settings: Loop(**self.outcome))
 
 
 def _outcome(fmt, tflops, kernel_clock, telemetry):

@@ -11,6 +11,7 @@ import pytest
 from smbench import devices, sass
 from smbench import targets as target_table
 from smbench.families.peak import cpu
+from smbench.families.peak.part import Loop
 from smbench.compile import compile_file
 from smbench.families import peak
 from smbench.timing import TimingPolicy
@@ -150,7 +151,8 @@ def test_published_measurements_are_never_the_spec():
 @pytest.mark.parametrize("key", [f.key for f in peak.FORMATS])
 def test_cpu_reference_loop_validates(key):
     fmt = peak.BY_KEY[key]
-    stats, validation, iters, threads = cpu.peak_case(fmt, QUICK)
+    loop = cpu.peak_case(fmt, QUICK)
+    stats, validation, threads = loop.stats, loop.validation, loop.threads
     assert validation.ok, validation.detail
     assert validation.checked == peak.output_count(fmt, threads) and stats.median > 0
 
@@ -274,7 +276,7 @@ class _FakeRunner:
         from smbench import suites
         from smbench.telemetry import Summary
 
-        self.outcome = {"telemetry": Summary(False, "fake"), "launch": {"grid": 1, "block": 256}, **outcome}
+        self.outcome = Loop(**{"telemetry": Summary(False, "fake"), "launch": {"grid": 1, "block": 256}, **outcome})
         self.shared = {}  # run_peak leaves each loop's rate here for the GEMM family
         self.info = {"compute_capability": "9.0", "sm_count": 132, "sm_clock_max_mhz": 1830}
         self.spec = devices.by_key("h100-sxm")

@@ -8,7 +8,7 @@ from smbench import prebuild, run, suites
 from smbench import targets as target_table
 from smbench.backends.cuda import Build
 from smbench.errors import SmbenchError
-from smbench.families import gemm
+from smbench.families import collectives as co, gemm
 
 from device_data import GB10, H200
 
@@ -90,7 +90,11 @@ def test_last_before_must_name_families():
 def test_the_selftest_checks_each_collective_at_one_size():
     _, cases = _plan("selftest")
     collectives = [c for c in cases if c.family == "collectives"]
-    assert 0 < len(collectives) <= 7 * 5 * 2 and {c.params["bytes"] for c in collectives} == {1024}
+    # Each collective, type and placement once (no size sweep), every collective and type there.
+    keys = [(c.params["collective"], c.params["dtype"], c.params["placement"]) for c in collectives]
+    assert collectives and len(keys) == len(set(keys))
+    assert {c.params["bytes"] for c in collectives} == {1024}
+    assert {k[0] for k in keys} == set(co.COLLECTIVES) and {k[1] for k in keys} == set(co.DTYPES)
 
 
 def test_a_build_is_made_once_and_a_failing_one_says_why():

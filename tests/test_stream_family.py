@@ -5,6 +5,7 @@ from smbench import devices
 from smbench.backends import facts
 from smbench.families import stream
 from smbench.families.stream import GIB, KIB, MIB
+from smbench.families.stream import expected as expect
 
 from device_data import GB10, H100_SXM
 
@@ -138,14 +139,14 @@ def test_device_names_match_their_rows(name, key):
 
 def test_verdicts():
     figure = devices.by_key("gb10").memory_bandwidth
-    assert devices.bandwidth_verdict(232, figure, True) == "normal"
-    assert devices.bandwidth_verdict(150, figure, True) == "low"
-    assert devices.bandwidth_verdict(400, figure, True) == "suspicious-high"
-    assert devices.bandwidth_verdict(900, figure, False) == "cache"
-    assert devices.bandwidth_verdict(100, None, True) == "no expectation"
+    assert expect.bandwidth_verdict(232, figure, True) == "normal"
+    assert expect.bandwidth_verdict(150, figure, True) == "low"
+    assert expect.bandwidth_verdict(400, figure, True) == "suspicious-high"
+    assert expect.bandwidth_verdict(900, figure, False) == "cache"
+    assert expect.bandwidth_verdict(100, None, True) == "no expectation"
     # the public Spark measurement is normal by the table's own band
     measured = devices.by_key("gb10").measured_bandwidth[0].value
-    assert devices.bandwidth_verdict(measured, figure, True) == "normal"
+    assert expect.bandwidth_verdict(measured, figure, True) == "normal"
 
 
 def test_host_side_fill_matches_the_pattern_across_chunks():

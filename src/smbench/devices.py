@@ -194,13 +194,6 @@ DEVICES: tuple[DeviceSpec, ...] = (
         peaks=(_apple_fp32(80),)),
 )
 
-# What counts as normal for a DRAM-resident stream kernel, as fractions of the spec:
-# good tools reach 80-93% of HBM/GDDR spec (gpu-stream's A100/H100 files), the Spark
-# 85% (231-234 of 273 GB/s). Below LOW the figure is low; above HIGH it cannot be DRAM.
-NORMAL_LOW = 0.70
-NORMAL_HIGH = 1.02
-
-
 def by_key(key: str) -> DeviceSpec:
     for spec in DEVICES:
         if spec.key == key:
@@ -237,26 +230,11 @@ def expected_bandwidth(name: str, compute_capability: str | None, memory_clock_k
     return derived_bandwidth(memory_clock_khz, bus_width_bits), None
 
 
-def bandwidth_verdict(measured_gbps: float, expected: Figure | None, dram_resident: bool) -> str:
-    """normal / low / suspicious-high against the expected band; 'cache' where the working
-    set fits in the caches (a DRAM spec says nothing there); 'no expectation' without one."""
-    if not dram_resident:
-        return "cache"
-    if expected is None:
-        return "no expectation"
-    ratio = measured_gbps / expected.value
-    if ratio > NORMAL_HIGH:
-        return "suspicious-high"
-    if ratio < NORMAL_LOW:
-        return "low"
-    return "normal"
-
-
 # ---------------------------------------------------------------- host memory, seen from the GPU
 
 # PCIe per lane and direction, GB/s: transfer rate x encoding (8b/10b to Gen2, 128b/130b
 # Gen3-5, 242/256 FLIT for Gen6), PCI-SIG base specifications. Achievable throughput is
-# lower (packet headers): the NORMAL band applies as for DRAM.
+# lower (packet headers): a family judges it in the band it holds DRAM to.
 PCIE_LANE_GBPS = {1: 2.5 * 8 / 10 / 8, 2: 5.0 * 8 / 10 / 8, 3: 8.0 * 128 / 130 / 8, 4: 16.0 * 128 / 130 / 8,
                   5: 32.0 * 128 / 130 / 8, 6: 64.0 * 242 / 256 / 8}
 
@@ -393,12 +371,6 @@ SM_RATES: dict[str, dict[str, Rate]] = {
                  if k not in ("f16_f32acc", "bf16_f32acc", "fp8_f32acc", "f8f6f4_f32acc", "tf32")},
 }
 
-# A peak loop is "normal" within this band of what the clock and SM count allow: a
-# throughput loop on an idle GPU should reach it; well outside, something is off.
-PEAK_NORMAL_LOW = 0.80
-PEAK_NORMAL_HIGH = 1.05
-
-
 def sm_rate(compute_capability: str | None, rate_key: str, spec: DeviceSpec | None = None) -> Rate | None:
     """The rate for a format: from the device row's own table where it has one, else the
     compute capability's."""
@@ -421,17 +393,3 @@ def spec_peak(spec: DeviceSpec | None, keys: tuple[str, ...]) -> Figure | None:
             if figure.what == key and figure.kind in ("V", "D"):
                 return figure
     return None
-
-
-def peak_verdict(ratio: float | None) -> str:
-    """normal, or where the figure sits: half / twice the expected rate are named, since
-    "does FP32 accumulate run at half rate?" is the question users bring."""
-    if ratio is None:
-        return "no expectation"
-    if PEAK_NORMAL_LOW <= ratio <= PEAK_NORMAL_HIGH:
-        return "normal"
-    if 0.42 <= ratio <= 0.55:
-        return "half rate"
-    if 1.8 <= ratio <= 2.1:
-        return "twice expected"
-    return "suspicious-high" if ratio > PEAK_NORMAL_HIGH else "low"

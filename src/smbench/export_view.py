@@ -11,7 +11,7 @@ import math
 from rich.console import Console
 from rich.text import Text
 
-from smbench.run_view import VERDICT_STYLE, Column, Short, print_fitted, size
+from smbench.run_view import Column, Short, print_fitted, size, verdict_style
 
 
 def _present(value) -> bool:
@@ -53,7 +53,7 @@ def render(rows: list[dict], width: int, terminal: bool) -> str:
         cells = [row.get("family", ""), _what(row), _figure(row),
                  str(row["n"]) if _present(row.get("n")) else "-",
                  f"{100 * noise:.1f}%" if _present(noise) else "-", row.get("status", ""),
-                 Text(str(verdict), style=VERDICT_STYLE.get(str(verdict), "")),
+                 Text(str(verdict), style=verdict_style(str(verdict))),
                  Short((str(row.get("device", "")), str(row.get("device", "")).replace("NVIDIA ", "")))]
         table.append(([row.get("file", "")] if len(files) > 1 else []) + cells)
     title = f"{len(rows)} figures from {', '.join(str(f) for f in files)}"

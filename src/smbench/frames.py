@@ -31,16 +31,20 @@ def _interval(value, metric: str, timing: dict) -> tuple[float | None, float | N
     return value * median / spread.high, value * median / spread.low
 
 
+# Rates any family's records may hold beside their own figure, and their units.
+RATES = (("gbps", "GB/s"), ("tflops", "TFLOP/s"))
+
+
 def _metric(record: dict) -> tuple[str, float | None, float | None]:
-    # The family's own figure first (a GEMM records GB/s too; its figure is the throughput).
-    field, unit = figure_of(record)[:2]
-    names = {"gbps": "GB/s", "tflops": "TFLOP/s"}
-    order = [(field, names.get(field, unit))] + [pair for pair in names.items() if pair[0] != field]
-    for key, unit in order:
+    """(unit, median, best): the family's own figure first (a GEMM records GB/s too; its figure
+    is the throughput), else the first rate the record holds."""
+    figure = figure_of(record)
+    units = dict(RATES)
+    order = [(figure.field, units.get(figure.field, figure.unit), figure.best)]
+    order += [(name, unit, "best") for name, unit in RATES if name != figure.field]
+    for key, unit, best in order:
         if isinstance(record.get(key), dict):
-            return unit, record[key].get("median"), record[key].get("best")
-    if isinstance(record.get("queued_us"), dict):
-        return "us", record["queued_us"].get("median"), record["queued_us"].get("min")
+            return unit, record[key].get("median"), record[key].get(best)
     return "", None, None
 
 

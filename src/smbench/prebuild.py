@@ -45,19 +45,18 @@ def builds_for(cases, runner) -> list[Build]:
 
 
 def planned_runner(suite, facts, free_bytes: int, sm_clock_max_mhz: float | None = None):
-    """A run.CudaRunner for a device that is not here, from its facts (backends.facts), opening
+    """A CudaRunner for a device that is not here, from its facts (backends.facts), opening
     nothing: what a plan for that device needs (its builds, its cases). The host-cost benchmark
     and the tests plan for an H200 with it."""
-    from smbench import devices, run
     from smbench.backends import cuda
     from smbench.backends.facts import memory_kinds
+    from smbench.backends.runners import CudaRunner, Runner
 
-    runner = run.CudaRunner.__new__(run.CudaRunner)
-    run.Runner.__init__(runner)
-    runner.backend, runner.facts, runner.suite, runner.cold_l2 = cuda, facts, suite, False
-    runner.l2_bytes, runner.dram_threshold = facts.l2_bytes, 4 * facts.l2_bytes
-    runner.target = cuda.native_target(facts)
-    runner.expected, runner.spec = devices.expected_bandwidth(facts.name, facts.compute_capability)
+    runner = CudaRunner.__new__(CudaRunner)
+    Runner.__init__(runner)
+    runner.backend, runner.facts = cuda, facts
+    runner.describe_device(suite)
+    runner.cold_l2 = False
     runner.why = "planned for a device that is not here"
     runner.info = {"backend": "cuda", "name": facts.name, "compute_capability": facts.compute_capability,
                    "sm_count": facts.sm_count, "l2_bytes": facts.l2_bytes, "total_bytes": facts.total_bytes,

@@ -28,76 +28,36 @@ PUBLISHED = ("gb10", "rtx5090", "rtx-pro-6000", "a100-40", "a100-80", "h100-sxm"
 KIND_WORDS = {"V": "vendor specification", "M": "measured by others", "D": "derived"}
 LARGEST = "largest"  # a size the source does not state beyond "the largest" / DRAM-resident
 NO_COUNTERPART = "no measured counterpart in smbench yet"
-_UNSTATED_ACC = "accumulation not stated"
+UNSTATED_ACC = "accumulation not stated"
 
 
 @dataclass(frozen=True)
 class Describes:
     """The measured figure a published one describes: its family, the identity fields the
     source states (a field absent is not stated), how its conditions differ, and how it was
-    had where that is not the family's own way ('mma.sync loop', 'GEMM')."""
+    had where that is not the family's own way ('mma.sync loop', 'GEMM'). Each family keeps its
+    own in Family.vocabulary (devices.Figure.what -> Describes): the harness names none."""
 
     family: str
     fields: dict = field(default_factory=dict)
     condition: str = ""
     how: str = ""
-
-
-def _dram(op: str | None, condition: str = "") -> Describes:
-    return Describes("stream", {"op": op, "memory": "device", "working_set": LARGEST}, condition)
-
-
-def _peak(fmt: str, condition: str = "", how: str = "") -> Describes:
-    return Describes("peak", {"format": fmt}, condition, how)
-
-
-# devices.Figure.what -> the measured figure it describes. A figure whose `what` is not here is
-# refused when its reference file is built (tests: every reference device's figures).
-VOCABULARY: dict[str, Describes] = {
-    # Memory bandwidth: at the largest working set in device memory, the DRAM figure of a run.
-    "spec": Describes("stream", {"memory": "device"}),
-    "read": _dram("read", "element type and access width not stated"),
-    "triad": _dram("triad", "element type and access width not stated"),
-    "copy": _dram("copy", "a PyTorch (MPS) copy: its byte count not stated"),
-    "measured": _dram(None),  # its row says so: 'kernel not stated'
-
-    # Tensor cores: the mma.sync loop of the format; the datasheets' figures mostly do not say
-    # how they accumulate, nor which FP8 or FP4 kind.
-    "fp4": _peak("nvfp4", "FP4 kind not stated (NVFP4 and MXFP4 run at one rate on Blackwell)"),
-    "f16": _peak("f16_f32acc", _UNSTATED_ACC),
-    "bf16": _peak("bf16_f32acc", _UNSTATED_ACC),
-    "fp8": _peak("e4m3_f32acc", "accumulation and FP8 kind not stated"),
-    "fp8_f16acc": _peak("e4m3_f16acc", "FP8 kind not stated"),
-    "fp8_f32acc": _peak("e4m3_f32acc", "FP8 kind not stated"),
-    "f16_f16acc": _peak("f16_f16acc"),
-    "f16_f32acc": _peak("f16_f32acc"),
-    "bf16_f32acc": _peak("bf16_f32acc"),
-    "tf32": _peak("tf32"),
-    "int8": _peak("s8"),
-    "fp64_tensor": _peak("f64"),
-    "f16_f32acc_mma_loop": _peak("f16_f32acc", how="mma.sync loop"),
-    "fp8_mma_loop": _peak("e4m3_f32acc", _UNSTATED_ACC, "mma.sync loop"),
-    "nvfp4_mma_loop": _peak("nvfp4", "scale kind not stated (mxf4nvf4)", "mma.sync loop"),
-    # CUDA cores (Apple's through MPS matrix multiplies: the source says so).
-    "fp32": _peak("fp32"),
-    "fp64": _peak("fp64"),
-    "fp16": _peak("fp16x2", "through MPS, not an FMA loop"),
-    # GEMMs: the format and the shape the source states (devices.Figure.shape), else the largest.
-    "nvfp4_gemm": Describes("gemm", {"format": "nvfp4"}, "", "GEMM"),
-    "fp8_gemm": Describes("gemm", {"format": "e4m3_f32acc", "shape": LARGEST},
-                          "accumulation and shape not stated ('peak, large GEMM')", "GEMM"),
-}
-VALUE_FIELD = {"stream": "gbps", "peak": "tflops", "gemm": "tflops"}
+    label: str = "{what} ({kind})"  # the record's kernel: its words for the figure
 
 
 def describes(figure: devices.Figure) -> Describes:
-    try:
-        found = VOCABULARY[figure.what or "spec"]
-    except KeyError:
-        raise ValueError(f"published figure {figure.what!r} names no measured figure: add it to "
-                         f"smbench.reference.VOCABULARY") from None
+    """The measured figure a device table figure describes, from the family whose vocabulary
+    has it; a figure no family describes is refused (tests: every reference device's figures)."""
+    from smbench.families import registry  # here: the families import this module
+
+    what = figure.what or "spec"
+    found = next((family.vocabulary[what] for family in registry().values() if what in family.vocabulary), None)
+    if found is None:
+        raise ValueError(f"published figure {figure.what!r} names no measured figure: add it to its family's "
+                         f"VOCABULARY (Family.vocabulary)")
     if figure.shape:
-        found = Describes(found.family, {**found.fields, "shape": figure.shape}, found.condition, found.how)
+        found = Describes(found.family, {**found.fields, "shape": figure.shape}, found.condition, found.how,
+                          found.label)
     return found
 
 
@@ -117,16 +77,28 @@ def counterpart(describing: Describes) -> str:
     return ""
 
 
-def _record(figure: devices.Figure) -> dict:
+def published_record(family: str, benchmark: str, label: str, figure: devices.Figure, value_key: str,
+                     fields: dict | None = None) -> dict:
+    """One public figure as an ok record of `family`, its value under `value_key`, its source
+    named; `fields`: the identity fields of the measured figure it describes."""
+    return {"family": family, "benchmark": benchmark, "kernel": label, **(fields or {}), "status": "ok",
+            "published": True, "figure_kind": figure.kind, "source": figure.source,
+            value_key: {"median": figure.value},
+            "validation": {"ok": True, "checked": 0,
+                           "detail": f"published figure ({KIND_WORDS[figure.kind]}), not measured by smbench"}}
+
+
+def record_of(figure: devices.Figure) -> dict:
+    """A device table figure as a record of the family that describes it, with the identity fields
+    of the measured figure it describes (so it lands on that row), how its conditions differ and
+    whether smbench measures such a figure at all."""
+    from smbench.families import registry
+
     describing = describes(figure)
-    label = f"published {figure.what}" if describing.family == "stream" else f"{figure.what} ({figure.kind})"
-    record = {"family": describing.family, "benchmark": figure.what or "spec",
-              "kernel": "DRAM bandwidth (spec)" if not figure.what else label,
-              **{name: value for name, value in describing.fields.items() if value is not None},
-              "status": "ok", "published": True, "figure_kind": figure.kind, "source": figure.source,
-              VALUE_FIELD[describing.family]: {"median": figure.value},
-              "validation": {"ok": True, "checked": 0,
-                             "detail": f"published figure ({KIND_WORDS[figure.kind]}), not measured by smbench"}}
+    family = registry()[describing.family]
+    label = describing.label.format(what=figure.what or "spec", kind=figure.kind)
+    record = published_record(describing.family, figure.what or "spec", label, figure, family.figure.field,
+                              {name: value for name, value in describing.fields.items() if value is not None})
     for name, value in (("condition", describing.condition), ("how", describing.how),
                         ("counterpart", counterpart(describing))):
         if value:
@@ -134,8 +106,26 @@ def _record(figure: devices.Figure) -> dict:
     return record
 
 
+def published_records(spec: devices.DeviceSpec, family: str) -> list[dict]:
+    """The device table row's figures that describe `family`'s figures, as records (a family's
+    Family.published gives these): the DRAM spec, others' measurements, then the peaks."""
+    return [record_of(f) for f in (spec.memory_bandwidth, *spec.measured_bandwidth, *spec.peaks)
+            if describes(f).family == family]
+
+
 def document(spec: devices.DeviceSpec) -> dict:
-    records = [_record(f) for f in (spec.memory_bandwidth, *spec.measured_bandwidth, *spec.peaks)]
+    """The device table's row as a published result file: each family that has public figures
+    for it (Family.published) gives its records and what it adds to the header."""
+    from smbench.families import registry  # here: the families import this module
+
+    for figure in (spec.memory_bandwidth, *spec.measured_bandwidth, *spec.peaks):
+        describes(figure)  # a figure no family describes is refused, not left out
+    records, header = [], {}
+    for family in registry().values():
+        if family.published is not None:
+            more, fields = family.published(spec)
+            records += more
+            header.update(fields)
     return {
         "schema": SCHEMA, "kind": "published", "suite": "published", "backend": "published", "status": "complete",
         "provenance": {"source": "public figures from smbench's device table (smbench.devices); each record "
@@ -144,8 +134,7 @@ def document(spec: devices.DeviceSpec) -> dict:
         "device": {"name": spec.name, "key": spec.key, "compute_capability": spec.compute_capability,
                    "sm_count": spec.sm_count, "l2_bytes": spec.l2_bytes, "unified_memory": spec.unified_memory,
                    "notes": spec.notes},
-        "expected_bandwidth": {"gbps": spec.memory_bandwidth.value, "kind": spec.memory_bandwidth.kind,
-                               "source": spec.memory_bandwidth.source},
+        **header,
         "records": records,
     }
 

@@ -95,8 +95,9 @@ def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path)
             if old.get(field) != fresh.get(field):
                 changes.append(f"{label}: {field} was {old.get(field)!r}, now {fresh.get(field)!r}")
         # Each family says which figure its records are judged by (families.Family.figure).
-        field, unit, amount, scale = figure_of(old)
-        rates = compare.samples_of(old, amount, scale), compare.samples_of(fresh, amount, scale)
+        figure = figure_of(old)
+        field, unit = figure.field, figure.unit
+        rates = [compare.samples_of(record, figure.amount, figure.scale) for record in (old, fresh)]
         timed = unit in TIME_UNITS  # the figure grows with the time (ns per load): its samples are too
         found = noise.difference(*[[1 / x for x in r] if timed and r else r for r in rates])
         if found is None:

@@ -72,7 +72,7 @@ def _is_number(value) -> bool:
 def _check_timing(timing, where: str) -> None:
     if not isinstance(timing, dict):
         raise SmbenchError(f"{where} should be an object")
-    if "median" not in timing:  # several timings under names (launch: queued, launch_sync)
+    if "median" not in timing:  # several timings under names (one per figure of the record)
         for name, inner in timing.items():
             _check_timing(inner, f"{where}.{name}")
         return
@@ -97,7 +97,7 @@ FIGURE_STATISTICS = ("median", "best", "min", "max", "mean", "q25", "q75")
 
 def _figures(record: dict, prefix: str = ""):
     """(field, object) of each measured figure: a record field holding an object with a
-    numeric 'median' (GB/s, TFLOP/s, us, ns, time_s), and time_s's named timings (launch)."""
+    numeric 'median' (GB/s, TFLOP/s, us, ns, time_s), and time_s's named timings."""
     for name, value in record.items():
         if not isinstance(value, dict) or name == "telemetry":
             continue  # telemetry holds temperatures and clocks, not figures
@@ -123,8 +123,11 @@ def _check_not_negative(record: dict, where: str) -> None:
 
 
 def _check_record_values(record: dict, where: str) -> None:
-    """The figures compare, plot and report read: numbers where numbers are expected."""
-    for name in ("gbps", "tflops", "queued_us", "launch_sync_us"):
+    """The figures compare, plot and report read: numbers where numbers are expected (the
+    rates any record may hold, and the figure its family is judged by)."""
+    family = _families().get(record.get("family"))
+    figure = family.figure.field if family is not None else None
+    for name in dict.fromkeys(("gbps", "tflops", figure)):
         if name in record:
             value = record[name]
             if not isinstance(value, dict) or not _is_number(value.get("median")):
@@ -141,7 +144,6 @@ def _check_record_values(record: dict, where: str) -> None:
     if "time_s" in record:
         _check_timing(record["time_s"], f"{where}.time_s")
     _check_not_negative(record, where)
-    family = _families().get(record.get("family"))
     if family is not None and family.check_record is not None and record.get("status") == "ok":
         family.check_record(record, where)  # the fields its own readers index
     telemetry = record.get("telemetry")
@@ -182,9 +184,9 @@ def validate_document(document, origin: str = "result") -> dict:
         if record["status"] == "ok" and not isinstance(record.get("validation"), dict):
             raise SmbenchError(f"{origin}: records[{number}] is ok but carries no validation")
         _check_record_values(record, f"{origin}: records[{number}]")
-    expected = document.get("expected_bandwidth")
-    if expected is not None and not (isinstance(expected, dict) and _is_number(expected.get("gbps"))):
-        raise SmbenchError(f"{origin}: field 'expected_bandwidth' should be null or an object with a numeric 'gbps'")
+    for family in _families().values():
+        if family.check_header is not None:
+            family.check_header(document, origin)  # what it adds to a file's header
     host = document["provenance"].get("host")
     if host is not None and not isinstance(host, dict):
         raise SmbenchError(f"{origin}: field 'provenance.host' should be an object")

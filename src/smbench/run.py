@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import importlib
-import importlib.util
 import os
 import re
 import signal
@@ -18,206 +16,17 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from smbench import devices, provenance, ranks
+from smbench import provenance, ranks
+# The backends as the families see them live in smbench.backends.runners; their names stay
+# importable here, where the CLI, the worker processes and the tests reach them.
+from smbench.backends.runners import (  # noqa: F401
+    CpuRunner, CudaRunner, MlxRunner, Runner, _metal_here, dram_starts, make_runner, prepare_runner, resolve_backend)
 from smbench.cases import Case, Skip, base_record
 from smbench.errors import SmbenchError, cannot_write
 from smbench.errors import one_line as _one_line
 from smbench.families import registry
 from smbench.results import ResultWriter
 from smbench.suites import Suite, check_families
-from smbench.telemetry import NoTelemetry, Sampler
-
-
-# ---------------------------------------------------------------- backends as the families see them
-
-class Runner:
-    """What a backend offers every family: its device's description (info, and the expected
-    bandwidth and device-table row where there is one), its primitives (`backend`), a
-    telemetry sampler, and each family's code for this backend (`part`). `shared` holds what
-    a family measured for others later in the run (the peak loop rates a GEMM is held to);
-    it is plain data, so worker processes carry it."""
-
-    name = ""
-    why = ""
-    expected = None
-    spec = None
-    on_host = False  # the figures are the host CPU's (the CPU path, MLX's CPU device): the [cpu] caps apply
-    suite: Suite | None = None  # set by prepare_runner
-
-    def __init__(self) -> None:
-        self.shared: dict = {}
-
-    def part(self, family: str):
-        """families/<family>/<backend>.py: the family's code for this backend."""
-        return importlib.import_module(f"smbench.families.{family}.{self.name}")
-
-    def lacks(self, family: str) -> str:
-        """Why this backend cannot run the family at all ('' when it can): only a backend that
-        runs just the families with a part of their own for it (mlx) says anything here."""
-        return ""
-
-    def sampler(self):
-        return NoTelemetry(f"{self.name.upper()} backend: no GPU telemetry")
-
-    def memory_kinds(self) -> list[tuple[str, bool, str]]:
-        """(kind, offered, why) for each kind of memory a case can run in."""
-        return self.info["memory_kinds"]
-
-    def context_lost(self) -> str:
-        return ""
-
-
-class CpuRunner(Runner):
-    name = "cpu"
-    on_host = True
-
-    def __init__(self, why: str = "asked for"):
-        from smbench.backends import cpu
-
-        super().__init__()
-        self.why = why  # why the CPU reference path runs: asked for, or no usable GPU
-        self.backend = cpu
-        self.info = cpu.device_info()
-        self.l2_bytes = self.info["l2_bytes"]
-        # On the host the step to DRAM comes after the last-level cache.
-        self.dram_threshold = 4 * max(self.info["l2_bytes"], self.info.get("l3_bytes") or 0)
-
-
-class CudaRunner(Runner):
-    name = "cuda"
-
-    def __init__(self, suite: Suite):
-        from smbench.backends import cuda
-
-        super().__init__()
-        self.backend = cuda
-        self.facts = cuda.device_facts()
-        self.info = cuda.device_info()
-        self.l2_bytes = self.facts.l2_bytes
-        self.dram_threshold = 4 * self.facts.l2_bytes
-        self.target = cuda.native_target(self.facts)
-        self.expected, spec = devices.expected_bandwidth(
-            self.facts.name, self.facts.compute_capability, self.facts.memory_clock_khz, self.facts.bus_width_bits)
-        self.why = f"device table row {spec.key!r}" if spec else "not in the device table: expectation derived"
-        self.spec = spec
-        self.cold_l2 = bool(suite.section("timing")["cold_l2"])
-        self.suite = suite
-
-    def timer(self):
-        """A device timer on a fresh stream, flushing L2 before each sample when the suite
-        asks for cold caches."""
-        cupy = self.backend._cupy()
-        return self.backend.DeviceTimer(cupy.cuda.Stream(non_blocking=True),
-                                        2 * self.facts.l2_bytes if self.cold_l2 else 0)
-
-    def sampler(self) -> Sampler:
-        return Sampler(pci_bus_id=self.info.get("pci_bus_id"))
-
-    def memory_kinds(self) -> list[tuple[str, bool, str]]:
-        return self.backend.memory_kinds(self.facts)
-
-    def context_lost(self) -> str:
-        """The sticky CUDA error that left this process's context unusable, or '' if it works.
-        An asynchronous kernel fault (illegal address, misaligned access, a trap) is sticky:
-        every later call, a synchronize included, returns it again."""
-        try:
-            self.backend._cupy().cuda.runtime.deviceSynchronize()
-        except Exception as exc:  # noqa: BLE001 - whatever the error, the context is gone
-            return _one_line(exc)
-        return ""
-
-
-class MlxRunner(Runner):
-    """Apple silicon through MLX: the Metal GPU on a Mac; on Linux MLX's CPU device, whose
-    figures are the host's and are labelled mlx-cpu, not Apple hardware. Only the families
-    with an mlx part run; the others are one skipped row each."""
-
-    name = "mlx"
-
-    def __init__(self, why: str = "asked for"):
-        from smbench.backends import mlx
-
-        super().__init__()
-        self.backend = mlx
-        mlx.use_device()
-        self.info = mlx.device_info()
-        self.metal = bool(self.info["metal"])
-        self.on_host = not self.metal
-        # Apple publishes no last-level cache size: on Metal the DRAM threshold is 64 MiB, above
-        # the M-series system-level caches (a stated assumption); on the host, 4 x its own caches.
-        self.l2_bytes = self.info.get("l2_bytes") or 16 << 20
-        self.dram_threshold = 4 * max(self.l2_bytes, self.info.get("l3_bytes") or 0)
-        if self.metal:
-            # The name carries the GPU core count: a binned chip has its own row (less bandwidth).
-            self.expected, self.spec = devices.expected_bandwidth(self.info["name"], None)
-            row = f"device table row {self.spec.key!r}" if self.spec else "not in the device table: no expectation"
-            self.why = f"{why}; Metal GPU, {row}"
-        else:
-            self.why = f"{why}; MLX's CPU device: no Apple expectation"
-
-    def sampler(self):
-        return NoTelemetry(self.backend.telemetry_note(self.metal))
-
-    def lacks(self, family: str) -> str:
-        def has_part(name: str) -> bool:
-            return importlib.util.find_spec(f"smbench.families.{name}.{self.name}") is not None
-
-        if has_part(family):
-            return ""
-        runs = ", ".join(name for name in registry() if has_part(name))
-        return f"the mlx backend runs the families with an MLX part ({runs}); {family} has none"
-
-
-def make_runner(name: str, suite: Suite):
-    """A runner for a backend already known to work here (a worker process's)."""
-    if name == "cuda":
-        return CudaRunner(suite)
-    return MlxRunner() if name == "mlx" else CpuRunner()
-
-
-def prepare_runner(runner, suite: Suite) -> None:
-    runner.suite = suite  # the families read their sections' settings from it
-
-
-def resolve_backend(choice: str, suite: Suite):
-    """The backend asked for; auto: CUDA where a GPU is usable, else MLX on a Mac with Metal
-    (never MLX's CPU device: on Linux auto falls back to the CPU path), else the CPU path."""
-    from smbench.backends import CHOICES
-
-    if choice not in CHOICES:
-        raise SmbenchError(f"unknown backend {choice!r} ({', '.join(CHOICES)})")
-    if choice == "cpu":
-        return CpuRunner()
-    if choice == "mlx":
-        from smbench.backends import mlx
-
-        mlx.mx()  # a one-line error with the install command when MLX is missing
-        return MlxRunner()
-    from smbench.backends import cuda
-
-    usable, why = cuda.available()
-    if usable:
-        return CudaRunner(suite)
-    if choice == "cuda":
-        raise SmbenchError(f"--backend cuda, but no usable GPU: {why}")
-    metal = _metal_here()
-    if metal:
-        return MlxRunner(f"no usable CUDA GPU: {why}")
-    return CpuRunner(f"no usable GPU: {why}")
-
-
-def _metal_here() -> bool:
-    """MLX with Metal on a Mac (only checked where there is no CUDA GPU)."""
-    import platform
-
-    if platform.system() != "Darwin":
-        return False
-    from smbench.backends import mlx
-
-    try:
-        return mlx.on_metal()
-    except SmbenchError:
-        return False
 
 
 # ---------------------------------------------------------------- the plan
@@ -238,7 +47,7 @@ def plan(suite: Suite, runner, only: set[str]) -> tuple[list[Case], dict]:
             alone.append(name)  # its figures are one process's: run it without the launcher
             continue
         if name in only and suite.runs(name):
-            lacking = getattr(runner, "lacks", lambda _: "")(name)  # a stand-in runner runs every family
+            lacking = getattr(runner, "lacks", lambda _: "")(family)  # a stand-in runner runs every family
             if lacking:  # one row says why, instead of every case the plan would expand to
                 cases.append(Case(name, name, f"{name}: not on {runner.name}", {}, skip=lacking))
                 continue
@@ -385,14 +194,17 @@ def output_path(out_dir: Path, runner, suite: Suite) -> Path:
 
 
 def header(suite: Suite, runner, notes: dict) -> dict:
-    expected = runner.expected
+    """The result file's header; every family adds its own fields (Family.header), run or not,
+    so that a file's layout does not depend on --only."""
     info = {k: v for k, v in runner.info.items() if k != "facts"}
+    families = {}
+    for family in registry().values():
+        if family.header is not None:
+            families.update(family.header(runner))
     return {"suite": suite.name, "suite_description": suite.description, "suite_config": suite.data,
             "backend": runner.name,
-            "provenance": provenance.collect(), "device": info,
-            "expected_bandwidth": None if expected is None else
-            {"gbps": expected.value, "kind": expected.kind, "source": expected.source},
-            "dram_threshold_bytes": runner.dram_threshold, "notes": {"backend": runner.why, **notes},
+            "provenance": provenance.collect(), "device": info, **families,
+            "notes": {"backend": runner.why, **notes},
             "timing_policy": suite.timing(runner.name).__dict__}
 
 

@@ -15,13 +15,22 @@ from rich.text import Text
 from smbench import origin, screen
 from smbench.units import size_text
 
-VERDICT_STYLE = {"normal": "green", "low": "red", "suspicious-high": "magenta", "cache": "dim",
-                 "no expectation": "dim", "half rate": "yellow", "twice expected": "magenta", "emulated": "yellow",
-                 "below the wgmma rate": "yellow"}
+# The verdict words every family shares (smbench.devices' bands, nccl-tests' link shares); a
+# family's own words and colours come with it (Family.verdict_styles, through verdict_style).
+VERDICT_STYLE = {"normal": "green", "low": "red", "suspicious-high": "magenta", "no expectation": "dim"}
 GROUP_ORDER = ("FP4", "FP6", "FP8", "INT4", "INT8", "FP16", "BF16", "TF32", "FP32", "FP64", "INT32")
 
 
 size = size_text  # a byte count as a person reads it (smbench.units)
+
+
+def verdict_style(verdict: str) -> str:
+    """How a terminal colours a verdict: the shared words, then each family's own."""
+    from smbench.families import registry  # here: the families import this module
+
+    if verdict in VERDICT_STYLE:
+        return VERDICT_STYLE[verdict]
+    return next((f.verdict_styles[verdict] for f in registry().values() if verdict in f.verdict_styles), "")
 
 
 def percent(value) -> str:
@@ -204,12 +213,12 @@ def render(document: dict, console: Console) -> None:
     from smbench.families import registry
 
     records = document["records"]
-    expected = document.get("expected_bandwidth")
     title = f"{document['device'].get('name', '?')} — suite {document['suite']}, backend {document['backend']}"
     if document["backend"] != "cpu" and origin.not_hardware(document):
         title += f"; {origin.not_hardware(document)}: the figures are the host CPU's"
-    if expected:
-        title += f"; expected DRAM bandwidth {expected['gbps']:g} GB/s ({expected['kind']}: {expected['source']})"
+    for family in registry().values():  # what a family's verdicts are against (Family.title)
+        clause = family.title(document) if family.title is not None else ""
+        title += f"; {clause}" if clause else ""
     screen.say(console, title, "bold")
     for family in registry().values():
         if family.view is not None:

@@ -92,16 +92,16 @@ HARNESS = {
     ),
 }
 TOP_LEVEL = ("description",)  # a suite's keys that are not sections
-# Keys a result file's suite may hold from an earlier smbench: where each went (None: no longer
-# needed; launch runs where its section is, an empty one included).
-MOVED = {("launch", "enabled"): None, ("cpu", "gemm_max_gflop"): ("gemm", "cpu_max_gflop"),
-         ("cpu", "gemm_emulate_max"): ("gemm", "cpu_emulate_max")}
+def moved() -> dict:
+    """(section, key) -> (section, key) where it went, or None where it is no longer needed: the
+    keys a result file's suite may hold from an earlier smbench, as each family says (Family.moved)."""
+    return {old: (name, to) if to else None for name, family in registry().items() for old, to in family.moved.items()}
 
 
 def migrate(data: dict) -> dict:
     """A suite recorded by an earlier smbench, its moved keys where they are now."""
     data = {name: dict(value) if isinstance(value, dict) else value for name, value in data.items()}
-    for (section, key), to in MOVED.items():
+    for (section, key), to in moved().items():
         if isinstance(data.get(section), dict) and key in data[section]:
             value = data[section].pop(key)
             if to is not None and isinstance(data.get(to[0]), dict):

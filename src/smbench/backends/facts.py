@@ -6,6 +6,7 @@ them is tested without a GPU."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 MEMORY_KINDS = ("device", "managed", "managed-prefetch", "pinned-mapped", "pageable")
 
@@ -29,9 +30,19 @@ class DeviceFacts:
     bus_width_bits: int | None = None
 
 
-def memory_kinds(facts: DeviceFacts) -> list[tuple[str, bool, str]]:
-    """(kind, offered, why) for every memory kind, from the device's attributes."""
-    return [
+class MemoryKind(NamedTuple):
+    """A kind of memory a case can run in: its name, whether this device offers it, and how it
+    is allocated or why it is not offered. (A tuple underneath: the result file's device
+    description holds each as [kind, offered, why], as files written before it do.)"""
+
+    kind: str
+    offered: bool
+    why: str
+
+
+def memory_kinds(facts: DeviceFacts) -> list[MemoryKind]:
+    """Every memory kind, offered or not and why, from the device's attributes."""
+    return [MemoryKind(*kind) for kind in (
         ("device", True, "cudaMalloc"),
         ("managed", facts.managed_memory,
          "cudaMallocManaged, no prefetch, written by the CPU: the first launch (timed alone, first_touch) moves "
@@ -48,7 +59,7 @@ def memory_kinds(facts: DeviceFacts) -> list[tuple[str, bool, str]]:
          "plain malloc'd host memory used directly by the kernel; the first launch (timed alone, first_touch) "
          "may move its pages" if facts.pageable_memory_access
          else "the device cannot access pageable host memory (pageableMemoryAccess = 0)"),
-    ]
+    )]
 
 
 def blocks_per_sm_limit(max_threads_per_sm: int, block: int) -> int:

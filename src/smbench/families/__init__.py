@@ -14,7 +14,7 @@ import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from smbench.axes import Axes
 
@@ -26,6 +26,25 @@ class PlanPart:
     cases: list = field(default_factory=list)
     last: list = field(default_factory=list)  # run after every family's cases (memory the CPU owns)
     notes: dict = field(default_factory=dict)  # for the result file's notes
+
+
+@dataclass(frozen=True)
+class SizeCap:
+    """The largest size a backend allows a family's sweep, and why (the result file's notes say it)."""
+
+    bytes: int
+    why: str
+
+
+class Figure(NamedTuple):
+    """The figure a family's records are judged and exported by."""
+
+    field: str  # the record's field: an object with a 'median' (and its best)
+    unit: str
+    # The record's amount each timed sample divides (bytes, operations); "" where the samples are not rates.
+    amount: str = ""
+    scale: float = 1.0  # the rate's unit: 1e9 for GB/s
+    best: str = "best"  # the statistic of `field` that is its best: "best" for a rate, "min" for a time
 
 
 @dataclass(frozen=True)
@@ -51,12 +70,33 @@ class Family:
     # Its lines on the one screen that ends `smbench bench`: (document) -> [(label, text)],
     # a line or three saying what the machine did (smbench.headlines).
     headline: Callable | None = None
-    # The figure a record is judged and exported by: (its field, unit, the record's amount that
-    # each timed sample divides, scale) — export and rerun read it.
-    figure: tuple = ("gbps", "GB/s", "bytes_moved", 1e9)
+    # The figure a record is judged and exported by — the loader, export and rerun read it.
+    figure: Figure = Figure("gbps", "GB/s", "bytes_moved", 1e9)
     # Runs on every rank of a multi-rank launch (mpiexec, srun), its cases called by all of them
     # together; a family without it runs only in a single process (smbench.run.plan leaves it out).
     all_ranks: bool = False
+    # What it needs a backend's own part for, in its words ("kernel launches need a GPU"): on a
+    # backend without families/<name>/<backend>.py it is one skipped row that says so. "" for a
+    # family whose run needs no backend part (it runs anywhere).
+    needs: str = ""
+    # What it adds to a result file beyond its records (the harness asks every family, run or not,
+    # so a file's header does not depend on --only): (runner) -> {field: value} for the header of a
+    # run; (document, origin) those fields checked on load (a one-line SmbenchError); (document) ->
+    # its clause of the run summary's title ("" for none); (device table row) -> (records, header
+    # fields) of the published figures `smbench reference` writes for it.
+    header: Callable | None = None
+    check_header: Callable | None = None
+    title: Callable | None = None
+    published: Callable | None = None
+    # The device table's public figures it describes: devices.Figure.what -> reference.Describes
+    # (the identity fields of the measured figure each is set beside in compare and the report).
+    vocabulary: dict = field(default_factory=dict)
+    # Its verdict words and how a terminal colours them (rich styles), beyond the ones every
+    # family shares (smbench.run_view.VERDICT_STYLE).
+    verdict_styles: dict = field(default_factory=dict)
+    # Keys a result file's suite may hold from an earlier smbench that are now elsewhere: (section,
+    # key) -> its key in this family's section, or None where it is no longer needed (rerun migrates).
+    moved: dict = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=None)
@@ -114,8 +154,8 @@ def names() -> tuple[str, ...]:
     return tuple(registry())
 
 
-def figure_of(record: dict) -> tuple:
-    """(field, unit, amount field, scale) of a record's family; a bandwidth for a family this
-    smbench does not know (a file from another version)."""
+def figure_of(record: dict) -> Figure:
+    """The Figure of a record's family; a bandwidth for a family this smbench does not know
+    (a file from another version)."""
     family = registry().get(record.get("family"))
     return family.figure if family is not None else Family.figure

@@ -19,11 +19,14 @@ import time
 import numpy as np
 
 from smbench import ranks
+from smbench.families import SizeCap
 from smbench.families import collectives as co
 from smbench.families.collectives import dtypes as dt
+from smbench.families.collectives import links
 from smbench.families.collectives import pattern as pt
 
 ENGINE = "MPI"
+ONE_HOST = links.Inferred(links.LINKS["shm"], "inferred: every rank on one host, CPU path (MPI through shared memory)")
 
 # What MPI lacks: (collective, placement) -> why.
 _MISSING = {("broadcast", "out_of_place"): "out-of-place broadcast (MPI_Bcast has one buffer)"}
@@ -36,6 +39,10 @@ _WORDS = {1: "UINT8_T", 2: "UINT16_T"}  # the narrow floats' words
 
 def unsupported(collective: str, dtype: str, placement: str, op: str = "sum") -> str:
     return _MISSING.get((collective, placement), "")
+
+
+def size_cap(settings: dict, runner, world) -> SizeCap:
+    return SizeCap(settings["cpu_largest_kib"] * co.KIB, f"the CPU path's cpu_largest_kib, {settings['cpu_largest_kib']} KiB")
 
 
 def bf16_to_f32(bits: np.ndarray) -> np.ndarray:

@@ -16,10 +16,14 @@ import time
 
 from smbench import ranks
 from smbench.errors import SmbenchError
+from smbench.families import SizeCap
 from smbench.families import collectives as co
-from smbench.families.collectives import measure
+from smbench.families.collectives import links, measure
 
 ENGINE = "NCCL"
+ONE_HOST = links.Inferred(None, "inferred: every GPU in one host, but NVLink or PCIe is not known here; say which "
+                                "with --set collectives.link=nvlink4 (or pcie5, ...)")
+GPU_FREE_FRACTION = 1 / 16  # send, receive and the check's temporaries at the largest size
 
 API = {"all_reduce": "ncclAllReduce", "all_gather": "ncclAllGather", "reduce_scatter": "ncclReduceScatter",
        "broadcast": "ncclBroadcast", "reduce": "ncclReduce", "alltoall": "ncclSend/ncclRecv (grouped)",
@@ -50,6 +54,17 @@ def unsupported(collective: str, dtype: str, placement: str, op: str = "sum") ->
         if capability is not None and capability < FP8_REDUCTION_SM:
             return f"{dtype} reductions below sm_90 (this GPU is sm_{capability})"
     return ""
+
+
+def size_cap(settings: dict, runner, world) -> SizeCap:
+    """The suite's largest_mib, or 1/16 of the least free GPU memory of any rank's."""
+    every = world.allgather(int(runner.info.get("free_bytes") or 0), "the free GPU memory")
+    free = min(every)
+    caps = [(settings["largest_mib"] * co.MIB, f"the suite's largest_mib, {settings['largest_mib']} MiB")]
+    if free:
+        fewest = f" (rank {every.index(free)}'s, the least)" if len(every) > 1 else ""
+        caps.append((int(free * GPU_FREE_FRACTION), f"1/16 of {free / co.GIB:.1f} GiB free{fewest}"))
+    return SizeCap(*min(caps))
 
 
 def _compute_capability() -> int | None:

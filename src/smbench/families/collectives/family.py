@@ -12,7 +12,7 @@ from smbench import ranks
 from smbench.axes import Axes, Axis, Derived, Setting
 from smbench.cases import Case, Skip, base_record
 from smbench.errors import SmbenchError
-from smbench.families import Family, PlanPart
+from smbench.families import Family, Figure, PlanPart
 from smbench.families import collectives as co
 from smbench.families.collectives import links, measure, publish, view
 from smbench.run_view import size as size_text
@@ -53,7 +53,6 @@ AXES = Axes(
     together=lambda v: ("smallest_bytes is larger than largest_mib"
                         if v["smallest_bytes"] > v["largest_mib"] * co.MIB else ""),
 )
-GPU_FREE_FRACTION = 1 / 16  # send, receive and the check's temporaries at the largest size
 
 
 def setting(suite, key: str):
@@ -62,19 +61,10 @@ def setting(suite, key: str):
 
 
 def sizes(suite, runner, world) -> tuple[list[int], str]:
-    """The sweep, the same on every rank: on a GPU capped by the least free memory of any rank's."""
-    if runner.name == "cuda":
-        every = world.allgather(int(runner.info.get("free_bytes") or 0), "the free GPU memory")
-        free = min(every)
-        caps = [(setting(suite, "largest_mib") * co.MIB, f"the suite's largest_mib, {setting(suite, 'largest_mib')} MiB")]
-        if free:
-            fewest = f" (rank {every.index(free)}'s, the least)" if len(every) > 1 else ""
-            caps.append((int(free * GPU_FREE_FRACTION), f"1/16 of {free / co.GIB:.1f} GiB free{fewest}"))
-    else:
-        caps = [(setting(suite, "cpu_largest_kib") * co.KIB,
-                 f"the CPU path's cpu_largest_kib, {setting(suite, 'cpu_largest_kib')} KiB")]
-    top, why = min(caps)
-    return co.sweep(setting(suite, "smallest_bytes"), top, setting(suite, "size_step")), why
+    """The sweep, the same on every rank, to the backend's cap (on a GPU: the least free memory
+    of any rank's)."""
+    cap = runner.part("collectives").size_cap(suite.section("collectives"), runner, world)
+    return co.sweep(setting(suite, "smallest_bytes"), cap.bytes, setting(suite, "size_step")), cap.why
 
 
 def plan(suite, runner) -> PlanPart:
@@ -89,7 +79,7 @@ def plan(suite, runner) -> PlanPart:
     chosen, part.notes["collectives_sweep_cap"] = sizes(suite, runner, world)
     hosts = world.allgather(socket.gethostname(), "the host names")
     names = world.allgather(runner.info.get("name"), "the device names")
-    link, why = links.choose(setting(suite, "link"), world.size, len(set(hosts)), runner.name, names)
+    link, why = links.choose(setting(suite, "link"), world.size, len(set(hosts)), engine.ONE_HOST, names)
     part.notes["collectives_link"] = f"{link.name if link else 'no link'}: {why}"
     part.notes["collectives_engine"] = f"{engine.ENGINE} over {world.size} rank{'s' if world.size > 1 else ''}"
     part.notes["collectives_time"] = (f"time = the ranks' times aggregated by {setting(suite, 'time_aggregate')} "
@@ -191,4 +181,5 @@ FAMILY = Family("collectives", rank=70,
                 axes=AXES, plan=plan, run=run, check_record=check_record, view=view.view,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
                 cost=(1, 0.01), headline=view.headline, all_ranks=True,
-                figure=("figure_gbps", "GB/s", "figure_bytes", 1e9))
+                figure=Figure("figure_gbps", "GB/s", "figure_bytes", 1e9),
+                needs="collectives need NCCL (a GPU) or MPI (the CPU path)")

@@ -101,9 +101,19 @@ def lookup(key: str) -> Link | None:
     return LINKS.get(ALIASES.get(key, key))
 
 
-def choose(setting: str, ranks: int, hosts: int, backend: str, device_names: list[str]) -> tuple[Link | None, str]:
+@dataclass(frozen=True)
+class Inferred:
+    """A link inferred from where the ranks are, and how (None: not known, and what to set)."""
+
+    link: Link | None
+    why: str
+
+
+def choose(setting: str, ranks: int, hosts: int, one_host: Inferred,
+           device_names: list[str]) -> tuple[Link | None, str]:
     """(the link a busbw is held to, how it was chosen): the suite's or --set's
-    collectives.link, else inferred from where the ranks are."""
+    collectives.link, else inferred from where the ranks are (`one_host`: the backend's
+    engine's link when every rank is on one host)."""
     if setting != "auto":
         link = lookup(setting)
         if link is None:
@@ -113,10 +123,7 @@ def choose(setting: str, ranks: int, hosts: int, backend: str, device_names: lis
     if ranks == 1:
         return None, "one rank: nothing crosses a link"
     if hosts == 1:
-        if backend == "cpu":
-            return LINKS["shm"], "inferred: every rank on one host, CPU path (MPI through shared memory)"
-        return None, ("inferred: every GPU in one host, but NVLink or PCIe is not known here; "
-                      "say which with --set collectives.link=nvlink4 (or pcie5, ...)")
+        return one_host.link, one_host.why
     if all("GB10" in (name or "") for name in device_names):
         more = "" if hosts == 2 else f" (the playbook's figure is for two; these are {hosts})"
         return LINKS["spark-pair"], f"inferred: DGX Spark (GB10) ranks on {hosts} hosts, ConnectX-7 RoCE{more}"

@@ -12,7 +12,7 @@ from smbench.families import collectives as co
 from smbench.families.collectives import links
 from smbench.families.collectives.measure import decorations
 from smbench.noise import NOT_CONVERGED, mark
-from smbench.run_view import VERDICT_STYLE, Column, Short, print_fitted, size
+from smbench.run_view import Column, Short, print_fitted, size, verdict_style
 
 
 def _key(record: dict) -> tuple:
@@ -81,7 +81,7 @@ def view(records: list[dict], console: Console) -> None:
                      size(largest["bytes"]), f"{largest['busbw_gbps']['median']:.4g}{mark(largest)}",
                      f"{largest['algbw_gbps']['median']:.4g}",
                      f"{smallest['latency_us']['median']:.1f} ({size(smallest['bytes'])})",
-                     Text(judged(largest, short=True), style=VERDICT_STYLE.get(largest.get("verdict", ""), ""))])
+                     Text(judged(largest, short=True), style=verdict_style(largest.get("verdict", "")))])
     first = next(iter(groups.values()))[-1]
     aggregate = first.get("time_aggregate", "max")
     explained = {}

@@ -16,9 +16,15 @@ import numpy as np
 
 from smbench import emulate, formats
 from smbench.cases import NO_KERNEL
-from smbench.families import gemm
 from smbench import host_timing
+from smbench.families import gemm, peak
+from smbench.families.gemm.part import HeldTo, Outcome
+from smbench.families.peak.part import Rate
 from smbench.timing import TimingPolicy, measure
+
+FORMATS = None  # the family's formats, every one in NumPy
+PLAN_NOTES: dict = {}
+
 
 def operands(fmt: gemm.Format, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stored codes -> the values NumPy multiplies (float32 where the device accumulates in
@@ -53,39 +59,45 @@ def emulated_gemm(fmt: gemm.Format, a: np.ndarray, b: np.ndarray, model: emulate
     return emulate.gemm(av, bv.T, model, fmt.encoding, fmt.k, fmt.accumulator)
 
 
-def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> dict:
+def held_to(runner, fmt: gemm.Format, policy: TimingPolicy) -> HeldTo:
+    return HeldTo(Rate(None, "the CPU path has no mma.sync peak"), peak.BY_KEY[fmt.peak_key].spec_keys)
+
+
+def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> Outcome:
     with runner.sampler() as sampler:
         outcome = _run(fmt, shape, policy, settings)
-    return {**outcome, "provenance": NO_KERNEL, "telemetry": sampler.summary}
+    outcome.telemetry = sampler.summary
+    return outcome
 
 
-def _run(fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> dict:
+def _run(fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> Outcome:
     cap = settings["cpu_max_gflop"]
     if shape.ops / 1e9 > cap:
-        return {"status": "skipped", "reason": f"{shape.ops / 1e9:.1f} GFLOP: the CPU path runs GEMMs up to {cap:g} "
-                                               f"GFLOP ([gemm] cpu_max_gflop)"}
+        return Outcome("skipped", f"{shape.ops / 1e9:.1f} GFLOP: the CPU path runs GEMMs up to {cap:g} GFLOP "
+                                  f"([gemm] cpu_max_gflop)", dict(NO_KERNEL))
     rng = np.random.default_rng(gemm.SEED)
     rows = gemm.check_rows(shape.m, rng)
     density = gemm.exact_density(fmt, shape.k)
     a, b = (gemm.exact_operand(fmt, shape.m, shape.k, rng, density),
             gemm.exact_operand(fmt, shape.n, shape.k, rng))
     exact = gemm.validate_exact(fmt, numpy_gemm(fmt, *operands(fmt, a[rows], b)), a, b, rows)
-    outcome = {"support": "reference", "instruction": "numpy", "tile": None, "splits": 1,
-               "validation": {"exact": exact.to_dict()}}
+    fields = {"support": "reference", "instruction": "numpy", "tile": None, "splits": 1,
+              "validation": {"exact": exact.to_dict()}, **NO_KERNEL}
+    outcome = Outcome(fields=fields)
     if not exact.ok:
-        return {**outcome, "status": "failed", "reason": f"validation failed: {exact.detail}"}
+        return outcome.failed(f"validation failed: {exact.detail}")
     a, b = gemm.random_operand(fmt, shape.m, shape.k, rng), gemm.random_operand(fmt, shape.n, shape.k, rng)
     values = operands(fmt, a, b)
     ref = gemm.reference(fmt, a, b, rows)
     checked, errors = gemm.validate_random(fmt, numpy_gemm(fmt, values[0][rows], values[1]), ref, 1)
-    outcome["validation"]["random"] = checked.to_dict()
-    outcome["error"] = errors
+    fields["validation"]["random"] = checked.to_dict()
+    fields["error"] = errors
     if not checked.ok:
-        return {**outcome, "status": "failed", "reason": f"validation failed: {checked.detail}"}
-    outcome["emulator"] = emulator_check(fmt, shape, a, b, ref, settings)
-    if outcome["emulator"]["status"] == "failed":  # the checks would refuse a real tensor core's arithmetic
-        return {**outcome, "status": "failed", "reason": f"the emulated tensor core ({outcome['emulator']['model']}) "
-                                                         f"fails the check: {outcome['emulator']['validation']['detail']}"}
+        return outcome.failed(f"validation failed: {checked.detail}")
+    emulator = fields["emulator"] = emulator_check(fmt, shape, a, b, ref, settings)
+    if emulator["status"] == "failed":  # the checks would refuse a real tensor core's arithmetic
+        return outcome.failed(f"the emulated tensor core ({emulator['model']}) fails the check: "
+                              f"{emulator['validation']['detail']}")
 
     limit, threads = one_blas_thread()
     # On one BLAS thread the GEMM runs in this thread, so this thread's CPU time is its cost:
@@ -99,12 +111,12 @@ def _run(fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: di
         return time.perf_counter() - start
 
     with limit:
-        outcome["stats"] = (host_timing.measure(host_timing.timed(lambda: numpy_gemm(fmt, *values)), policy,
-                                                policy.host_interval) if on_thread else measure(sample, policy))
+        outcome.stats = (host_timing.measure(host_timing.timed(lambda: numpy_gemm(fmt, *values)), policy,
+                                             policy.host_interval) if on_thread else measure(sample, policy))
     timed_in = "this thread's CPU time" if on_thread else "wall time"
-    outcome["support_note"] = f"host NumPy, BLAS on {threads}, timed in {timed_in}: a reference, not a GPU's figure"
-    outcome["cublas"] = {"status": "not run", "reason": "cuBLAS is a GPU library"}
-    outcome["fallback"] = {"status": "not run", "reason": "the sm_80 fallback is a GPU measurement"}
+    fields["support_note"] = f"host NumPy, BLAS on {threads}, timed in {timed_in}: a reference, not a GPU's figure"
+    outcome.cublas = {"status": "not run", "reason": "cuBLAS is a GPU library"}
+    outcome.fallback = {"status": "not run", "reason": "the sm_80 fallback is a GPU measurement"}
     return outcome
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from smbench.backends import cuda
 from smbench.errors import SmbenchError, one_line
 from smbench.families import gemm, peak
+from smbench.families.gemm.part import HeldTo, Outcome
 from smbench.timing import Stats, TimingPolicy
 
 REDUCE_BLOCK = 256
@@ -288,7 +289,17 @@ def _checked_of(c, rows, cols) -> np.ndarray:
     return result_rows(c, rows, cols)
 
 
-def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> dict:
+FORMATS = None  # the family's formats, gated by the target table
+PLAN_NOTES: dict = {}
+
+
+def held_to(runner, fmt: gemm.Format, policy: TimingPolicy) -> HeldTo:
+    """The format's mma.sync loop rate (the peak family's, from earlier in the run or timed now)
+    and its spec peaks."""
+    return HeldTo(runner.part("peak").loop_rate(runner, fmt.peak_key, policy), peak.BY_KEY[fmt.peak_key].spec_keys)
+
+
+def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> Outcome:
     """Gate, choose the tile, check exactly, check against float64, time; cuBLAS and the
     compute_80 build on the same inputs."""
     from smbench import targets as target_table
@@ -296,7 +307,7 @@ def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, 
     target = target_table.get(runner.target)
     support, why = gemm.gate(fmt, target)
     if support == "skipped":
-        return {"status": "skipped", "reason": why}
+        return Outcome("skipped", why)
     tile = gemm.choose_tile(fmt, target, shape.m, shared_limit())
     splits = gemm.split_k(fmt, tile, shape.m, shape.n, shape.k, runner.facts.sm_count)
     # What CuPy's pool keeps from earlier cases is free for this one.
@@ -305,12 +316,13 @@ def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, 
     need = gemm.footprint(fmt, shape, splits)
     free = cuda.usable_free_bytes(cuda.free_bytes(), bool(runner.info.get("unified_memory")))[0]
     if need > MEMORY_SHARE * free:
-        return {"status": "skipped", "reason": f"needs {need / 2**30:.1f} GiB of device memory, "
-                                               f"{free / 2**30:.1f} GiB free"}
-    outcome = {"support": support, "support_note": why, "tile": tile.to_dict(), "splits": splits, "sass": _sass_summary(runner.target, fmt, tile)}
-    outcome["instruction"] = outcome["sass"].get("instruction", "")
+        return Outcome("skipped", f"needs {need / 2**30:.1f} GiB of device memory, {free / 2**30:.1f} GiB free")
+    summary = _sass_summary(runner.target, fmt, tile)
+    fields = {"support": support, "support_note": why, "tile": tile.to_dict(), "splits": splits, "sass": summary,
+              "instruction": summary.get("instruction", "")}
     kernel = load(runner.target, fmt, tile)
-    outcome["provenance"] = kernel.module.provenance
+    fields.update(kernel.module.provenance)
+    outcome = Outcome(fields=fields)
     rng = np.random.default_rng(gemm.SEED)
     rows, cols = gemm.check_rows(shape.m, rng), gemm.check_columns(shape.n, rng, shape.m)
 
@@ -320,29 +332,29 @@ def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, 
     launch(exact_in)
     got = _checked_of(c, rows, cols)
     if kernel.unsupported():
-        return {**outcome, "status": "failed", "reason": "the kernel reported the format unsupported on this target"}
+        return outcome.failed("the kernel reported the format unsupported on this target")
     exact = gemm.validate_exact(fmt, got, *exact_in.sample(rows, cols), rows, cols, sampled=True)
-    outcome["validation"] = {"exact": exact.to_dict(), "inputs": f"drawn {exact_in.drawn}"}
+    fields["validation"] = {"exact": exact.to_dict(), "inputs": f"drawn {exact_in.drawn}"}
     del exact_in
     if not exact.ok:
-        return {**outcome, "status": "failed", "reason": f"validation failed: {exact.detail}"}
+        return outcome.failed(f"validation failed: {exact.detail}")
 
     # 2. Random inputs against float64 within the error bound; these are the timed inputs.
     operands = Operands.draw(fmt, shape, gemm.SEED + 2, exact=False)
     launch(operands)
     ref = gemm.reference(fmt, *operands.sample(rows, cols), rows, cols, sampled=True)
     checked, errors = gemm.validate_random(fmt, _checked_of(c, rows, cols), ref, splits)
-    outcome["validation"]["random"] = checked.to_dict()
-    outcome["error"] = errors
+    fields["validation"]["random"] = checked.to_dict()
+    fields["error"] = errors
     if not checked.ok:
-        return {**outcome, "status": "failed", "reason": f"validation failed: {checked.detail}"}
+        return outcome.failed(f"validation failed: {checked.detail}")
 
     with runner.sampler() as sampler:
-        outcome["stats"] = time_launch(lambda: launch(operands), policy)
-    outcome["telemetry"] = sampler.summary
-    outcome["cublas"] = _cublas(fmt, shape, operands, ref, policy) if settings["cublas"] else \
+        outcome.stats = time_launch(lambda: launch(operands), policy)
+    outcome.telemetry = sampler.summary
+    outcome.cublas = _cublas(fmt, shape, operands, ref, policy) if settings["cublas"] else \
         {"status": "not run", "reason": "the suite turned cuBLAS off"}
-    outcome["fallback"] = _fallback(runner, fmt, shape, tile, splits, operands, ref, policy) \
+    outcome.fallback = _fallback(runner, fmt, shape, tile, splits, operands, ref, policy) \
         if settings["fallback"] else {"status": "not run", "reason": "the suite turned the fallback off"}
     return outcome
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from smbench import devices
-from smbench.axes import Axes, Axis, Derived, Setting
+from smbench.axes import Axes, Axis, Derived, Point, Setting
 from smbench.cases import Case, base_record, case_of
 from smbench.errors import SmbenchError
-from smbench.families import Family, PlanPart, gemm, peak, precision
+from smbench.families import Family, Figure, PlanPart, gemm, precision
 from smbench.families.gemm import publish
 from smbench.families.gemm import view
 from smbench.settings import is_bool, is_int, is_number, list_of, triple
@@ -38,42 +38,40 @@ AXES = Axes(
 def plan(suite, runner) -> PlanPart:
     settings = suite.section("gemm")
     by_label = {shape.label: shape for shape in gemm.shapes(settings)}
-    if runner.name == "mlx":  # MLX's own types (C in A's type), on the suite's shapes
-        return PlanPart(runner.part("gemm").plan_cases(list(by_label.values())),
-                        notes={"gemm_mlx": "mx.matmul in every type MLX has (f32, f16, bf16; int8 asked and "
-                                           "refused or run); [gemm] formats names CUDA formats and is not read"})
-    return PlanPart([case_of("gemm", point, key, f"GEMM {gemm.BY_KEY[key].label} {shape.label}",
+    backend = runner.part("gemm")
+    if backend.FORMATS is not None:  # the backend's own formats (MLX's types), on the suite's shapes
+        points = [Point({"format": key, "shape": label}) for key in backend.FORMATS for label in by_label]
+        formats, notes = backend.FORMATS, backend.PLAN_NOTES
+    else:
+        points, formats, notes = AXES.points(settings, derived={"shape": by_label}), gemm.BY_KEY, {}
+    return PlanPart([case_of("gemm", point, key, f"GEMM {formats[key].label} {shape.label}",
                              m=shape.m, n=shape.n, k=shape.k, shape_kind=shape.kind)
-                     for point in AXES.points(settings, derived={"shape": by_label})
-                     for key, shape in [(point.fields["format"], by_label[point.fields["shape"]])]])
+                     for point in points for key, shape in [(point.fields["format"], by_label[point.fields["shape"]])]],
+                    notes=dict(notes))
 
 
 def run_gemm(case: Case, runner, policy) -> dict:
     """One format on one shape: validated exactly and against float64, timed, beside cuBLAS
     and the compute_80 build; held to the format's measured mma.sync rate and spec peak."""
-    if runner.name == "mlx":
-        return runner.part("gemm").run_record(case, runner, policy, runner.suite.section("gemm"))
-    fmt = gemm.BY_KEY[case.params["format"]]
+    backend = runner.part("gemm")
+    fmt = (backend.FORMATS or gemm.BY_KEY)[case.params["format"]]
     p = case.params
     shape = gemm.Shape(p["m"], p["n"], p["k"], p["shape_kind"])
     record = {**base_record(case), "kernel": fmt.kernel, "label": fmt.label,
               "accumulator": fmt.accumulator, "ops_unit": fmt.ops_unit, "ops": shape.ops,
               "bytes_moved": gemm.bytes_moved(fmt, shape),
               "layout": "A row-major (M x K), B column-major (K x N), C row-major"}
-    outcome = runner.part("gemm").run_case(runner, fmt, shape, policy, runner.suite.section("gemm"))
-    kept = ("support", "support_note", "instruction", "tile", "splits", "sass", "validation", "error",
-            "emulator")
-    record.update({k: outcome[k] for k in kept if k in outcome})
-    record.update(outcome.get("provenance", {}))
-    if outcome.get("status") in ("skipped", "failed"):
-        return {**record, "status": outcome["status"], "reason": outcome["reason"]}
-    stats = outcome["stats"]
-    mma_peak, peak_source = runner.part("peak").loop_rate(runner, fmt.peak_key, policy)
-    spec = devices.spec_peak(runner.spec, peak.BY_KEY[fmt.peak_key].spec_keys)
-    expected = runner.expected
-    merit = gemm.figures(fmt, shape, stats.median, mma_peak, spec.value if spec else None,
+    outcome = backend.run_case(runner, fmt, shape, policy, runner.suite.section("gemm"))
+    record.update(outcome.fields)
+    if outcome.status != "ok":
+        return {**record, "status": outcome.status, "reason": outcome.reason}
+    stats = outcome.stats
+    held = backend.held_to(runner, fmt, policy)
+    spec = devices.spec_peak(runner.spec, held.spec_keys)
+    expected = runner.dram_bandwidth
+    merit = gemm.figures(fmt, shape, stats.median, held.mma.tflops, spec.value if spec else None,
                          expected.value if expected else None)
-    cublas, fallback = outcome["cublas"], outcome["fallback"]
+    cublas, fallback = outcome.cublas, outcome.fallback
     if cublas.get("status") == "ok":
         cublas["ours_over_cublas"] = merit["tflops"] / cublas["tflops"]
     if fallback.get("status") == "ok":
@@ -82,11 +80,11 @@ def run_gemm(case: Case, runner, policy) -> dict:
                    "tflops": {"median": merit["tflops"], "best": shape.ops / stats.min / 1e12},
                    "gbps": {"median": merit["gbps"], "best": gemm.bytes_moved(fmt, shape) / stats.min / 1e9},
                    "percent_of_bandwidth": merit["percent_of_bandwidth"],
-                   "mma_peak": {"tflops": mma_peak, "source": peak_source},
+                   "mma_peak": {"tflops": held.mma.tflops, "source": held.mma.source},
                    "percent_of_mma_peak": merit["percent_of_mma_peak"],
                    "spec_peak": None if spec is None else {"value": spec.value, "source": spec.source},
                    "percent_of_spec": merit["percent_of_spec"], "cublas": cublas, "fallback": fallback,
-                   "telemetry": outcome["telemetry"].to_dict()})
+                   "telemetry": outcome.telemetry.to_dict()})
     return record
 
 
@@ -116,5 +114,7 @@ def check_record(record: dict, where: str) -> None:
 FAMILY = Family("gemm", rank=50, summary="a real mma.sync GEMM per precision, beside cuBLAS", axes=AXES,
                 plan=plan, run=run_gemm, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.gemm_vs_size,
-                figure=("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
-                cost=(3, 0.5))
+                figure=Figure("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
+                published=publish.published, vocabulary=publish.VOCABULARY,
+                cost=(3, 0.5), needs="the GEMM is each backend's own product (a CUDA kernel, NumPy, mx.matmul)",
+                moved={("cpu", "gemm_max_gflop"): "cpu_max_gflop", ("cpu", "gemm_emulate_max"): "cpu_emulate_max"})

@@ -13,28 +13,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from smbench import devices
 from smbench.backends import mlx as backend
-from smbench.cases import NO_KERNEL, Case, Skip
+from smbench.cases import NO_KERNEL, Skip
 from smbench.families import gemm
+from smbench.families.gemm.part import HeldTo, Outcome
+from smbench.families.peak.part import Rate
+from smbench.timing import TimingPolicy
 
 MMA_K = 8
 _SIGNIFICANT_BITS = {"f32": 24, "f16": 11, "bf16": 8, "s8": 0}
 
-FORMATS = tuple(gemm.Format(f"mlx_{name}", "mx.matmul", f"{label} (mx.matmul, C in {name})", name, size,
-                            "s32" if name == "s8" else name, MMA_K, "mlx", "", None,
-                            accumulation_bits=_SIGNIFICANT_BITS[name])
-                for name, label, size in (("f32", "FP32", 4), ("f16", "FP16", 2), ("bf16", "BF16", 2),
-                                          ("s8", "INT8", 1)))
-BY_KEY = {f.key: f for f in FORMATS}
+# MLX's own formats, planned over the suite's shapes instead of [gemm] formats (CUDA's).
+BY_KEY = {f.key: f for f in (gemm.Format(f"mlx_{name}", "mx.matmul", f"{label} (mx.matmul, C in {name})", name, size,
+                                         "s32" if name == "s8" else name, MMA_K, "mlx", "", None,
+                                         accumulation_bits=_SIGNIFICANT_BITS[name])
+                             for name, label, size in (("f32", "FP32", 4), ("f16", "FP16", 2), ("bf16", "BF16", 2),
+                                                       ("s8", "INT8", 1)))}
+FORMATS = BY_KEY
+PLAN_NOTES = {"gemm_mlx": "mx.matmul in every type MLX has (f32, f16, bf16; int8 asked and refused or run); "
+                          "[gemm] formats names CUDA formats and is not read"}
 MLX_TYPE = {"f32": "float32", "f16": "float16", "bf16": "bfloat16", "s8": "int8"}
 SPEC_KEYS = {"f32": ("fp32",), "f16": ("fp16", "f16"), "bf16": ("bf16",), "s8": ("int8",)}
-
-
-def plan_cases(shapes: list[gemm.Shape]) -> list[Case]:
-    return [Case("gemm", fmt.key, f"GEMM {fmt.label} {shape.label}",
-                 {"format": fmt.key, "m": shape.m, "n": shape.n, "k": shape.k, "shape": shape.label,
-                  "shape_kind": shape.kind}) for fmt in FORMATS for shape in shapes]
 
 
 def to_mlx(fmt: gemm.Format, codes: np.ndarray):
@@ -50,39 +49,29 @@ def product(fmt: gemm.Format, a, b):
     return backend.mx().matmul(a, b.T)
 
 
-def run_record(case: Case, runner, policy, settings: dict) -> dict:
-    """One format on one shape: exact check, float64 bound on random inputs, timed; a record."""
-    p = case.params
-    fmt = BY_KEY[p["format"]]
-    shape = gemm.Shape(p["m"], p["n"], p["k"], p["shape_kind"])
-    record = {"family": "gemm", "benchmark": fmt.key, **{k: v for k, v in p.items()}, "kernel": f"mx.matmul {fmt.encoding}",
-              "label": fmt.label, "accumulator": f"not documented by MLX; C in {fmt.encoding}",
-              "ops_unit": fmt.ops_unit, "ops": shape.ops, "bytes_moved": gemm.bytes_moved(fmt, shape),
+def held_to(runner, fmt: gemm.Format, policy: TimingPolicy) -> HeldTo:
+    return HeldTo(Rate(None, "no mma.sync loop on Apple silicon"), SPEC_KEYS[fmt.encoding])
+
+
+def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: dict) -> Outcome:
+    """One format on one shape: exact check, float64 bound on random inputs, timed."""
+    fields = {"kernel": f"mx.matmul {fmt.encoding}", "accumulator": f"not documented by MLX; C in {fmt.encoding}",
               "layout": "A row-major (M x K), B as K x N through a transposed view", "instruction": "mx.matmul",
-              "tile": None, "splits": 1, **NO_KERNEL,
-              "cublas": {"status": "not run", "reason": "cuBLAS is a CUDA library"},
-              "fallback": {"status": "not run", "reason": "the sm_80 fallback is a CUDA build"},
+              "tile": None, "splits": 1, **NO_KERNEL, "cublas": NO_CUBLAS, "fallback": NO_FALLBACK,
               "mma_peak": {"tflops": None, "source": "no mma.sync loop on Apple silicon"}}
     try:
         outcome = measure(fmt, shape, runner, policy, settings)
     except Skip as why:
-        return {**record, "status": "skipped", "reason": str(why)}
-    record.update({k: outcome[k] for k in ("validation", "error", "calls_per_sample") if k in outcome})
-    if outcome["status"] != "ok":
-        return {**record, "status": outcome["status"], "reason": outcome["reason"]}
-    stats = outcome["stats"]
-    spec = devices.spec_peak(runner.spec, SPEC_KEYS[fmt.encoding])
-    expected = runner.expected
-    merit = gemm.figures(fmt, shape, stats.median, None, spec.value if spec else None,
-                         expected.value if expected else None)
-    record.update({"status": "ok", "time_s": stats.to_dict(), "telemetry": outcome["telemetry"].to_dict(),
-                   "tflops": {"median": merit["tflops"], "best": shape.ops / stats.min / 1e12},
-                   "gbps": {"median": merit["gbps"], "best": gemm.bytes_moved(fmt, shape) / stats.min / 1e9},
-                   "percent_of_bandwidth": merit["percent_of_bandwidth"], "percent_of_mma_peak": None,
-                   "spec_peak": None if spec is None else {"value": spec.value, "source": spec.source},
-                   "percent_of_spec": merit["percent_of_spec"],
-                   "support_note": f"mx.matmul on {runner.info['device']}, MLX {runner.info['mlx_version']}"})
-    return record
+        return Outcome("skipped", str(why), fields)
+    outcome.fields = {**fields, **outcome.fields}
+    outcome.cublas, outcome.fallback = NO_CUBLAS, NO_FALLBACK
+    if outcome.status == "ok":
+        outcome.fields["support_note"] = f"mx.matmul on {runner.info['device']}, MLX {runner.info['mlx_version']}"
+    return outcome
+
+
+NO_CUBLAS = {"status": "not run", "reason": "cuBLAS is a CUDA library"}
+NO_FALLBACK = {"status": "not run", "reason": "the sm_80 fallback is a CUDA build"}
 
 
 def refusal(fmt: gemm.Format) -> str:
@@ -96,11 +85,11 @@ def refusal(fmt: gemm.Format) -> str:
     return ""
 
 
-def measure(fmt: gemm.Format, shape: gemm.Shape, runner, policy, settings: dict) -> dict:
+def measure(fmt: gemm.Format, shape: gemm.Shape, runner, policy, settings: dict) -> Outcome:
     refused = refusal(fmt)
     if refused:
         raise Skip(f"mx.matmul does not multiply {fmt.encoding}: {refused}")
-    if runner.on_host and shape.ops / 1e9 > settings["cpu_max_gflop"]:
+    if runner.figures_are_host_cpu and shape.ops / 1e9 > settings["cpu_max_gflop"]:
         raise Skip(f"{shape.ops / 1e9:.1f} GFLOP: on MLX's CPU device GEMMs run up to {settings['cpu_max_gflop']:g} "
                    f"GFLOP ([gemm] cpu_max_gflop)")
     need = gemm.footprint(fmt, shape) + backend.per_sample(shape.m * shape.n * 4) * shape.m * shape.n * 4
@@ -112,9 +101,10 @@ def measure(fmt: gemm.Format, shape: gemm.Shape, runner, policy, settings: dict)
             gemm.exact_operand(fmt, shape.n, shape.k, rng))
     got = backend.to_numpy(product(fmt, to_mlx(fmt, a[rows]), to_mlx(fmt, b)))
     exact = gemm.validate_exact(fmt, got, a, b, rows)
-    outcome = {"validation": {"exact": exact.to_dict()}}
+    fields = {"validation": {"exact": exact.to_dict()}}
+    outcome = Outcome(fields=fields)
     if not exact.ok:
-        return {**outcome, "status": "failed", "reason": f"validation failed: {exact.detail}"}
+        return outcome.failed(f"validation failed: {exact.detail}")
     a, b = gemm.random_operand(fmt, shape.m, shape.k, rng), gemm.random_operand(fmt, shape.n, shape.k, rng)
     ref = gemm.reference(fmt, a, b, rows)
     xa, xb = to_mlx(fmt, a), to_mlx(fmt, b)
@@ -124,11 +114,13 @@ def measure(fmt: gemm.Format, shape: gemm.Shape, runner, policy, settings: dict)
     with runner.sampler() as sampler:
         stats = backend.time_calls(lambda i: product(fmt, xa, xb), reps, policy, kept)
     checked, errors = validate_timed(fmt, kept, ref)
-    outcome["validation"]["random"] = checked.to_dict()
-    outcome.update(error=errors, calls_per_sample=reps, telemetry=sampler.summary)
+    fields["validation"]["random"] = checked.to_dict()
+    fields.update(error=errors, calls_per_sample=reps)
+    outcome.telemetry = sampler.summary
     if not checked.ok:
-        return {**outcome, "status": "failed", "reason": f"validation failed: {checked.detail}"}
-    return {**outcome, "status": "ok", "stats": stats}
+        return outcome.failed(f"validation failed: {checked.detail}")
+    outcome.stats = stats
+    return outcome
 
 
 def validate_timed(fmt: gemm.Format, outputs: list, ref: gemm.Reference):

@@ -10,6 +10,7 @@ from smbench.compare import Entry, gather, published_entry, tflops_samples
 from smbench.families import gemm
 from smbench.noise import mark, said
 from smbench.plots import plt, ring_unconverged, save
+from smbench.reference import LARGEST, Describes, published_records
 
 
 # The shapes a published GEMM figure whose shape is not stated ("a large GEMM", reference.LARGEST)
@@ -121,3 +122,18 @@ def gemm_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return save(figure, out_dir, "gemm_vs_size")
+
+
+# The device table's GEMM figures (devices.Figure.what) -> the GEMM each describes: the format and
+# the shape the source states (devices.Figure.shape), else the largest (smbench.reference).
+VOCABULARY = {
+    "nvfp4_gemm": Describes("gemm", {"format": "nvfp4"}, "", "GEMM"),
+    "fp8_gemm": Describes("gemm", {"format": "e4m3_f32acc", "shape": LARGEST},
+                          "accumulation and shape not stated ('peak, large GEMM')", "GEMM"),
+}
+
+
+def published(spec) -> tuple[list[dict], dict]:
+    """A device table row's GEMM figures (the Spark's NVFP4 and FP8 GEMMs) as records on the
+    GEMM rows they describe (smbench.reference.VOCABULARY)."""
+    return published_records(spec, "gemm"), {}

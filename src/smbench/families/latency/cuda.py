@@ -14,9 +14,15 @@ from __future__ import annotations
 import numpy as np
 
 from smbench import telemetry as telemetry_module
-from smbench.families import latency
+from smbench.families import SizeCap, latency
+from smbench.families.latency.part import Chase
 
 BLOCK = 256  # threads per block in loaded mode
+# The GPU build of a random ring holds the ring and a few chunk-sized temporaries; the
+# memory kinds other than device also need a host copy. Rings use at most this share of
+# what is free (a quarter on a unified-memory device, whose DRAM the OS shares).
+DEVICE_FREE_FRACTION = 0.5
+UNIFIED_FREE_FRACTION = 0.25
 PILOT_STEPS = 256
 ARRAY_SAMPLE = 4096  # elements of the built array compared with the ring's definition
 
@@ -103,103 +109,145 @@ def clock_for(summary, cycles_per_load: float | None, ns: float, runner) -> tupl
     return None, "no SM clock: no telemetry, no clock64 figure, no driver clock"
 
 
-def run_chase(ring: latency.Ring, p: dict, runner, policy) -> dict:
+def cache_ops(asked: list[str]) -> list[str]:
+    return list(asked)  # ca: ordinary loads; cg: L1 bypassed
+
+
+def size_cap(suite, runner) -> SizeCap:
+    """A share of the free memory: the ring and the build's temporaries (a host copy too, for
+    the memory kinds the CPU owns)."""
+    unified = bool(runner.info.get("unified_memory"))
+    fraction = UNIFIED_FREE_FRACTION if unified else DEVICE_FREE_FRACTION
+    free = int(runner.info.get("free_bytes") or 0)
+    return SizeCap(int(free * fraction), f"{fraction:.0%} of {free / latency.GIB:.1f} GiB free")
+
+
+def kernel(params: dict) -> str:
+    return latency.kernel_name(params["cache_op"], params["chains_per_thread"])
+
+
+def run_chase(ring: latency.Ring, params: dict, runner, policy) -> Chase:
     backend = runner.backend
     cupy = backend._cupy()
     module = backend.load(latency.KERNEL_FILE, runner.target)
-    function = module.module.get_function(latency.kernel_name(p["cache_op"], p["chains_per_thread"]))
-    touch = module.module.get_function("latency_touch")
-    grid, block = geometry(p["mode"], function, runner)
-    chains = grid * block * p["chains_per_thread"]
-    outcome = {"threads": grid * block, "chains": chains, "launch": {"grid": grid, "block": block},
-               **module.provenance}
-    allocation = backend.allocate(p["memory"], ring.n, np.uint32)
+    function = module.module.get_function(kernel(params))
+    grid, block = geometry(params["mode"], function, runner)
+    allocation = backend.allocate(params["memory"], ring.n, np.uint32)
+    walk = None
     try:
-        return _chase(cupy, runner, ring, p, policy, (function, touch, grid, block), allocation, outcome)
+        place_ring(cupy, ring, params["memory"], allocation)
+        walk = Walk(cupy, function, grid, block, params["chains_per_thread"], allocation.array, ring)
+        chase = Chase(walk.validation_launch(module.module.get_function("latency_touch"), runner.facts.sm_count),
+                      threads=grid * block, chains=walk.chains,
+                      fields={"launch": {"grid": grid, "block": block}, **module.provenance,
+                              "built": PLACED[allocation.host is None]})
+        if chase.validation.ok:
+            time_chase(chase, walk, runner, policy, params.get("launch_ms", 1.0) / 1e3)
+        return chase
     finally:
+        if walk is not None:
+            walk.close()
         backend.release({"next": allocation})
-        allocation = None  # the last reference to the ring: its blocks can go back now
+        allocation = walk = None  # the last references to the ring: its blocks can go back now
         cupy.get_default_memory_pool().free_all_blocks()  # the ring's memory back for the families after
 
 
-def _chase(cupy, runner, ring: latency.Ring, p: dict, policy, kernels: tuple, allocation, outcome: dict) -> dict:
-    """Build, check, warm, time and check again (run_chase holds the ring's memory)."""
-    backend = runner.backend
-    function, touch, grid, block = kernels
-    kind = p["memory"]
-    chains = outcome["chains"]
-    timer = None
-    try:
-        if allocation.host is None:
-            ring.build(cupy, out=allocation.array)
-            outcome["built"] = "on the GPU, in place"
-        else:
-            # Built on the GPU, written into this memory by the CPU: its pages start where this
-            # kind of memory lives (a GPU write would pull managed pages into GPU memory).
-            allocation.host[:] = cupy.asnumpy(ring.build(cupy))
-            outcome["built"] = "on the GPU, copied into this memory by the CPU"
-        if kind == "managed-prefetch":
-            current = cupy.cuda.get_current_stream()
-            cupy.cuda.runtime.memPrefetchAsync(allocation.array.data.ptr, allocation.array.nbytes,
-                                               cupy.cuda.Device().id, current.ptr)
-        origin = latency.spread(ring, chains)
-        starts = np.asarray(ring.at(origin), dtype=np.uint64)
-        position = cupy.asarray(starts.astype(np.uint32))
-        steps_done = cupy.zeros(chains, dtype=cupy.uint64)
-        cycles = cupy.zeros(1, dtype=cupy.uint64)
-        sink = cupy.zeros(1, dtype=cupy.uint32)
+# How the ring came to be in its memory (allocation.host is None: device or managed memory).
+PLACED = {True: "on the GPU, in place", False: "on the GPU, copied into this memory by the CPU"}
+
+
+def place_ring(cupy, ring: latency.Ring, kind: str, allocation) -> None:
+    """The ring in the case's memory. Built on the GPU; for memory the CPU owns, written into
+    it by the CPU, so that its pages start where this kind of memory lives (a GPU write would
+    pull managed pages into GPU memory)."""
+    if allocation.host is None:
+        ring.build(cupy, out=allocation.array)
+    else:
+        allocation.host[:] = cupy.asnumpy(ring.build(cupy))
+    if kind == "managed-prefetch":
+        current = cupy.cuda.get_current_stream()
+        cupy.cuda.runtime.memPrefetchAsync(allocation.array.data.ptr, allocation.array.nbytes,
+                                           cupy.cuda.Device().id, current.ptr)
+
+
+class Walk:
+    """The chase kernel over one ring: every chain's position, its loads counted on the
+    device, the clock64 cycles of chain 0, and every load the host launched (`total`)."""
+
+    def __init__(self, cupy, function, grid: int, block: int, chains_per_thread: int, array, ring: latency.Ring):
+        self.cupy, self.function, self.grid, self.block, self.array, self.ring = cupy, function, grid, block, array, ring
+        self.chains = grid * block * chains_per_thread
+        self.origin = latency.spread(ring, self.chains)
+        self.starts = np.asarray(ring.at(self.origin), dtype=np.uint64)
+        self.position = cupy.asarray(self.starts.astype(np.uint32))
+        self.steps_done = cupy.zeros(self.chains, dtype=cupy.uint64)
+        self.cycles = cupy.zeros(1, dtype=cupy.uint64)
+        self.sink = cupy.zeros(1, dtype=cupy.uint32)
         cupy.cuda.runtime.deviceSynchronize()
-        array_check = check_array(cupy, allocation.array, ring)
-        stream = cupy.cuda.Stream(non_blocking=True)
-        total = [0]
+        self.stream = cupy.cuda.Stream(non_blocking=True)
+        self.total = 0
+        self.timer = None
 
-        def launch(steps: int) -> None:
-            function((grid,), (block,), (allocation.array, position, steps_done, cycles, np.uint64(steps)),
-                     stream=stream)
-            total[0] += steps
+    def launch(self, steps: int) -> None:
+        self.function((self.grid,), (self.block,), (self.array, self.position, self.steps_done, self.cycles,
+                                                    np.uint64(steps)), stream=self.stream)
+        self.total += steps
 
-        touch((runner.facts.sm_count * 4,), (BLOCK,), (allocation.array, np.uint64(ring.n), sink), stream=stream)
-        launch(latency.VALIDATION_STEPS)
-        stream.synchronize()
-        validation = latency.combine(array_check, check_chains(
-            ring, origin, starts, cupy.asnumpy(position), cupy.asnumpy(steps_done), total[0],
-            latency.VALIDATION_STEPS, "validation launch"))
-        outcome["validation"] = validation.to_dict()
-        if not validation.ok:
-            return outcome
-        warm = latency.warm_steps(ring, chains)
-        launch(warm)
-        timer = backend.DeviceTimer(stream)
-        launch_s = p.get("launch_ms", 1.0) / 1e3
+    def check(self, walked: int | None, what: str) -> latency.Validation:
+        """Every chain against the closed form of the CPU's walk (check_chains)."""
+        return check_chains(self.ring, self.origin, self.starts, self.cupy.asnumpy(self.position),
+                            self.cupy.asnumpy(self.steps_done), self.total, walked, what)
+
+    def validation_launch(self, touch, sm_count: int) -> latency.Validation:
+        """The built array against the ring's definition, then a read of the whole array
+        (latency_touch: the L2 and the TLBs as warm as they can be) and VALIDATION_STEPS loads
+        per chain, checked every chain and, for a sample, step by step."""
+        array_check = check_array(self.cupy, self.array, self.ring)
+        touch((sm_count * 4,), (BLOCK,), (self.array, np.uint64(self.ring.n), self.sink), stream=self.stream)
+        self.launch(latency.VALIDATION_STEPS)
+        self.stream.synchronize()
+        return latency.combine(array_check, self.check(latency.VALIDATION_STEPS, "validation launch"))
+
+    def steps_for(self, launch_s: float, backend) -> int:
+        """Loads per chain for a launch of launch_s: pilots, unblocked, until one lasts a
+        quarter of a launch."""
+        self.timer = backend.DeviceTimer(self.stream)
         steps = PILOT_STEPS
-        for _ in range(4):  # pilots, unblocked, until one lasts a quarter of a launch
-            seconds = timer.sample(lambda: launch(steps), 1, blocking=False, work=False)
+        for _ in range(4):
+            seconds = self.timer.sample(lambda: self.launch(steps), 1, blocking=False, work=False)
             estimate = latency.steps_for(seconds / steps, launch_s)
             if seconds >= launch_s / 4:
-                steps = estimate
-                break
+                return estimate
             steps = estimate
-        with runner.sampler() as sampler:
-            stats = backend.time_calls(timer, lambda: launch(steps), policy, reps=1)
-        stream.synchronize()
-        after = check_chains(ring, origin, starts, cupy.asnumpy(position), cupy.asnumpy(steps_done), total[0],
-                             None, "after timing")
-        validation = latency.combine(validation, after)
-        cycles_per_load = int(cupy.asnumpy(cycles)[0]) / steps
-        ns = stats.median * 1e9 / steps
-        summary = sampler.summary
-        clock, source = clock_for(summary, cycles_per_load, ns, runner)
-        outcome.update({
-            "validation": validation.to_dict(), "stats": stats, "steps_per_launch": steps, "warm_steps": warm,
-            "total_steps": total[0], "telemetry": summary,
-            "clock64_cycles": cycles_per_load, "clock64_mhz": cycles_per_load / ns * 1e3 if ns > 0 else None,
-            "sm_clock": {"mhz": clock, "source": source},
-            "timing": f"CUDA events around each launch of {steps} loads per chain, queued behind the blocking "
-                      f"kernel; ns per load = time / loads (the launch's own few us are under 1% at "
-                      f"{launch_s * 1e3:g} ms)",
-            "warm_up": f"latency_touch read the whole array, then {warm} loads per chain before timing",
-        })
-        return outcome
-    finally:
-        if timer is not None:
-            timer.close()
+        return steps
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.close()
+            self.timer = None
+
+
+def time_chase(chase: Chase, walk: Walk, runner, policy, launch_s: float) -> None:
+    """Warm-up, launches of `steps` loads per chain timed with CUDA events behind the blocking
+    kernel, and a last check that every chain ended where the CPU's walk ends after all the
+    loads the host launched, having counted them itself."""
+    backend = runner.backend
+    warm = latency.warm_steps(walk.ring, walk.chains)
+    walk.launch(warm)
+    steps = walk.steps_for(launch_s, backend)
+    with runner.sampler() as sampler:
+        stats = backend.time_calls(walk.timer, lambda: walk.launch(steps), policy, reps=1)
+    walk.stream.synchronize()
+    chase.validation = latency.combine(chase.validation, walk.check(None, "after timing"))
+    cycles_per_load = int(walk.cupy.asnumpy(walk.cycles)[0]) / steps
+    ns = stats.median * 1e9 / steps
+    chase.clock_mhz, chase.clock_source = clock_for(sampler.summary, cycles_per_load, ns, runner)
+    chase.stats, chase.steps_per_launch, chase.telemetry = stats, steps, sampler.summary
+    chase.fields.update({
+        "warm_steps": warm, "total_steps": walk.total,
+        "clock64_cycles": cycles_per_load, "clock64_mhz": cycles_per_load / ns * 1e3 if ns > 0 else None,
+        "timing": f"CUDA events around each launch of {steps} loads per chain, queued behind the blocking "
+                  f"kernel; ns per load = time / loads (the launch's own few us are under 1% at "
+                  f"{launch_s * 1e3:g} ms)",
+        "warm_up": f"latency_touch read the whole array, then {warm} loads per chain before timing",
+    })

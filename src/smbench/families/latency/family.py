@@ -1,6 +1,7 @@
 """The latency family as the harness sees it: its suite section, its plan (pattern x working
-set x mode, then the other memory kinds last) and one chase run and validated: on the GPU
-(smbench.families.latency.cuda) or, on the CPU path, the same chase in NumPy."""
+set x mode, then the other memory kinds last) and one chase run and validated by the
+backend's part (families/latency/part.py: the GPU's chase kernel in cuda.py, the same chase
+in NumPy in cpu.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,12 @@ import math
 from typing import Callable
 
 from smbench.axes import Axes, Axis, Derived, Point, Setting
+from smbench.backends.runners import dram_starts
 from smbench.cases import Case, base_record, case_of
 from smbench.errors import SmbenchError
-from smbench.families import Family, PlanPart, latency
+from smbench.families import Family, Figure, PlanPart, latency
 from smbench.families.latency import publish, view
 from smbench.settings import power_of_two, is_int, is_number, list_of
-from smbench.telemetry import Summary
-from smbench import host_timing
 from smbench.units import size_text
 
 MEMORY_KINDS = ("managed", "managed-prefetch", "pinned-mapped", "pageable")
@@ -39,8 +39,8 @@ AXES = Axes(
                           "1, 2, 4 or 8 independent chains per thread in loaded mode"), field="chains_per_thread"),
     Setting("sizes_kib", None, (_nonempty(is_int(1)), "a list of whole KiB >= 1 (instead of the sweep)")),
     Setting("smallest_kib", 4, (is_int(1), "a whole number of KiB >= 1 (the sweep's smallest working set)")),
-    Setting("largest_mib", None, (is_int(1), "a whole number of MiB >= 1 (default: 4 x L2 or 1 GiB, whichever is "
-                                             "larger)")),
+    Setting("largest_mib", None, (is_int(1), "a whole number of MiB >= 1 (default: 4 x the last-level cache or "
+                                             "1 GiB, whichever is larger)")),
     Setting("points_per_octave", 1, (lambda v: v in (1, 2, 4) and not isinstance(v, bool),
                                      "1, 2 or 4 sizes per doubling")),
     Setting("size_step", 1, (power_of_two(1), "a power of two >= 1 (the factor between sizes: 4 = every 4x; 1 = "
@@ -59,32 +59,19 @@ AXES = Axes(
                         if v["largest_mib"] and v["largest_mib"] * 1024 < v["smallest_kib"] else ""),
 )
 
-# The GPU build of a random ring holds the ring and a few chunk-sized temporaries; the
-# memory kinds other than device also need a host copy. Rings use at most this share of
-# what is free (a quarter on a unified-memory device, whose DRAM the OS shares).
-DEVICE_FREE_FRACTION = 0.5
-UNIFIED_FREE_FRACTION = 0.25
-
-
 def sizes(suite, runner) -> tuple[list[int], str]:
     """The working sets of the sweep (bytes), and what capped it."""
     settings = suite.section("latency")
     explicit = settings["sizes_kib"]
-    llc = runner.l2_bytes or 0
     caps = []
     largest_mib = settings["largest_mib"]
     if largest_mib:
         caps.append((largest_mib * latency.MIB, f"the suite's largest_mib, {largest_mib} MiB"))
     else:
-        caps.append((max(4 * llc, latency.GIB), f"max(4 x L2 = {4 * llc / latency.MIB:.0f} MiB, 1 GiB)"))
-    if runner.name == "cpu":
-        cpu_caps = [m for m in (settings["cpu_largest_mib"], suite.section("cpu")["largest_mib"]) if m]
-        caps.append((min(cpu_caps) * latency.MIB, f"the CPU path's cap, {min(cpu_caps)} MiB"))
-    else:
-        unified = bool(runner.info.get("unified_memory"))
-        fraction = UNIFIED_FREE_FRACTION if unified else DEVICE_FREE_FRACTION
-        free = int(runner.info.get("free_bytes") or 0)
-        caps.append((int(free * fraction), f"{fraction:.0%} of {free / latency.GIB:.1f} GiB free"))
+        dram = dram_starts(runner.last_level_cache_bytes)
+        caps.append((max(dram, latency.GIB), f"max(4 x the last-level cache = {dram / latency.MIB:.0f} MiB, 1 GiB)"))
+    backend = runner.part("latency").size_cap(suite, runner)  # its memory, or (the CPU path) its cost
+    caps.append((backend.bytes, backend.why))
     caps.append((latency.MAX_ELEMENTS // 128 * 128 * latency.INDEX_BYTES, "uint32 indices (16 GiB)"))
     top, why = min(caps)
     if explicit:
@@ -114,26 +101,30 @@ def plan(suite, runner) -> PlanPart:
     part = PlanPart()
     settings = suite.section("latency")
     chosen, part.notes["latency_sweep_cap"] = sizes(suite, runner)
-    home = "device" if runner.name == "cuda" else "host"
-    caches = settings["cache_ops"] if runner.name == "cuda" else ["host"]
-    part.cases = [_case(p, settings) for p in
-                  AXES.points({**settings, "cache_ops": caches}, derived={"working_set": chosen, "memory": [home]})]
-    if runner.name != "cuda":
-        return part
+    caches = runner.part("latency").cache_ops(settings["cache_ops"])
+    part.cases = [_case(p, settings) for p in AXES.points({**settings, "cache_ops": caches},
+                                                          derived={"working_set": chosen,
+                                                                   "memory": [runner.home_memory]})]
+    part.last = _other_memory_kinds(settings, runner, chosen)
+    return part
+
+
+def _other_memory_kinds(settings, runner, chosen: list[int]) -> list[Case]:
+    """The one-thread random chase in each other memory kind the suite names and the runner
+    has (the CPU path has none), at every few sizes; one skipped row for a kind it lacks."""
+    offered = {kind.kind: kind.offered or kind.why or "not offered" for kind in runner.memory_kinds()
+               if kind.kind != runner.home_memory and kind.kind in settings["memory_kinds"]}
     cap = settings["memory_kinds_largest_mib"] * latency.MIB
     kind_sizes = [s for s in chosen if s <= cap]
     picked = kind_sizes[::_every(settings["memory_kinds_size_step"], settings["points_per_octave"])]
     if kind_sizes and picked[-1] != kind_sizes[-1]:
         picked.append(kind_sizes[-1])
-    offered = {kind: ok or why or "not offered" for kind, ok, why in runner.memory_kinds()
-               if kind in settings["memory_kinds"]}
     # A kind the device lacks is one skipped row (at the largest size), not one per size.
     one = {kind: picked if ok is True else picked[-1:] for kind, ok in offered.items()}
     one_thread = {**settings, "patterns": ["random"], "modes": ["latency"], "cache_ops": ["ca"]}
-    part.last = [_case(p, settings) for kind in offered for p in
-                 AXES.points(one_thread, derived={"working_set": one[kind], "memory": [kind]},
-                             applies=lambda f: offered[f["memory"]])]
-    return part
+    return [_case(p, settings) for kind in offered for p in
+            AXES.points(one_thread, derived={"working_set": one[kind], "memory": [kind]},
+                        applies=lambda f: offered[f["memory"]])]
 
 
 def one_case(suite, pattern: str, mode: str, cache: str, size: int, memory: str) -> Case:
@@ -161,76 +152,33 @@ def ring_of(params: dict) -> latency.Ring:
 
 def run_latency(case: Case, runner, policy) -> dict:
     p = case.params
+    backend = runner.part("latency")
     record = {**base_record(case), "label": case.label}
     ring = ring_of(p)
     record.update({"elements": ring.n, "working_set_bytes": ring.working_set_bytes,
                    "cycle_length": ring.cycle_length, "ring": ring.describe(),
                    "load": latency.CACHE_OPS.get(p["cache_op"], "a NumPy array lookup"),
-                   "caches": list(latency.CACHES[p["cache_op"]])})
-    if runner.name == "cuda":
-        from smbench.families.latency import cuda
-
-        record["kernel"] = latency.kernel_name(p["cache_op"], p["chains_per_thread"])
-        record["llc_bytes"] = runner.l2_bytes
-        outcome = cuda.run_chase(ring, p, runner, policy)
-    else:
-        record["kernel"] = "numpy"
-        record["llc_bytes"] = max(runner.info.get("l2_bytes") or 0, runner.info.get("l3_bytes") or 0) or None
-        outcome = cpu_chase(ring, p, policy)
-    record.update({k: v for k, v in outcome.items() if k not in ("stats", "telemetry", "sm_clock")})
-    telemetry = outcome.get("telemetry")
-    if telemetry is not None:
-        record["telemetry"] = telemetry.to_dict()
-    if not outcome["validation"]["ok"]:
-        return {**record, "status": "failed", "reason": f"validation failed: {outcome['validation']['detail']}"}
-    stats, steps = outcome["stats"], outcome["steps_per_launch"]
+                   "caches": list(latency.CACHES[p["cache_op"]]), "kernel": backend.kernel(p),
+                   "llc_bytes": runner.last_level_cache_bytes or None})
+    chase = backend.run_chase(ring, p, runner, policy)
+    record.update({**chase.fields, "validation": chase.validation.to_dict(), "threads": chase.threads,
+                   "chains": chase.chains})
+    if chase.steps_per_launch is not None:
+        record["steps_per_launch"] = chase.steps_per_launch
+    if chase.telemetry is not None:
+        record["telemetry"] = chase.telemetry.to_dict()
+    if not chase.validation.ok:
+        return {**record, "status": "failed", "reason": f"validation failed: {chase.validation.detail}"}
+    stats, steps, clock = chase.stats, chase.steps_per_launch, chase.clock_mhz
     ns = latency.per_load_ns(stats, steps)
-    clock, source = (outcome["sm_clock"]["mhz"], outcome["sm_clock"]["source"]) if "sm_clock" in outcome else \
-        (None, "the CPU path has no SM clock: no cycles")
     record.update({
         "status": "ok", "time_s": stats.to_dict(), "latency_ns": ns,
         "cycles": {"median": latency.to_cycles(ns["median"], clock), "min": latency.to_cycles(ns["min"], clock)}
         if clock else None,
-        "clock_mhz": clock, "clock_source": source,
-        "loads_per_s": outcome["chains"] * steps / stats.median,
+        "clock_mhz": clock, "clock_source": chase.clock_source,
+        "loads_per_s": chase.chains * steps / stats.median,
     })
     return record
-
-
-def cpu_chase(ring: latency.Ring, p: dict, policy, walk=None) -> dict:
-    """The chase in NumPy on the host: one chain (a Python loop over the array) or
-    CPU_LOADED_CHAINS chains (one gather a step), timed in this thread's CPU time until the median
-    settles (smbench.host_timing), validated against where the CPU's walk of the ring ends (its
-    closed form) and the number of loads."""
-    walk = walk or latency.numpy_chase
-    array = ring.build()
-    loaded = p["mode"] == "loaded"
-    chains = latency.CPU_LOADED_CHAINS if loaded else 1
-    origin = latency.spread(ring, chains)
-    position = ring.at(origin).astype("int64") if loaded else int(ring.at(0))
-    total = [0]
-    done_total = [0]
-
-    def chase(steps: int) -> float:
-        nonlocal position
-        start = host_timing.CLOCK()
-        position, done = walk(array, position, steps)
-        elapsed = host_timing.CLOCK() - start
-        total[0] += steps
-        done_total[0] += done
-        return elapsed
-
-    warm = latency.warm_steps(ring, chains)
-    chase(min(warm, 1 << 14))
-    pilot_steps = 256
-    steps = latency.steps_for(chase(pilot_steps) / pilot_steps, p.get("launch_ms", 1.0) / 1e3)
-    stats = host_timing.measure(lambda: chase(steps), policy, policy.host_interval)
-    want = ring.at(origin + total[0]) if loaded else ring.at(total[0])
-    validation = latency.validate(position, done_total[0], want, total[0], what="NumPy chase")
-    return {"validation": validation.to_dict(), "stats": stats, "steps_per_launch": steps, "chains": chains,
-            "threads": 1, "chains_per_thread": chains, "warm_steps": min(warm, 1 << 14), "total_steps": total[0],
-            "telemetry": Summary(False, "CPU backend: no GPU telemetry"),
-            "timing": "this thread's CPU time around each call of the NumPy chase"}
 
 
 def check_record(record: dict, where: str) -> None:
@@ -259,4 +207,5 @@ FAMILY = Family("latency", rank=65,  # last: a run cut short (gpu-check's limits
                 check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
                 # ns per load; rerun's noise test reads each launch's loads per chain / seconds (its inverse)
-                figure=("latency_ns", "ns", "steps_per_launch", 1e9), headline=view.headline)
+                figure=Figure("latency_ns", "ns", "steps_per_launch", 1e9), headline=view.headline,
+                needs="the pointer chase is a CUDA kernel (or the CPU path's NumPy walk)")

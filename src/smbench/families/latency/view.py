@@ -5,13 +5,11 @@ steps), then the other memory kinds beside device memory. Readable at 80 columns
 from __future__ import annotations
 
 from rich.console import Console
-from rich.table import Table
 
-from smbench import screen
 from smbench.cases import HOME_MEMORY
 from smbench.families import latency
 from smbench.noise import NOT_CONVERGED, mark
-from smbench.run_view import size
+from smbench.run_view import Column, print_fitted, size
 
 
 def curve_name(key: tuple) -> str:
@@ -66,36 +64,39 @@ def memory_rows(records: list[dict]) -> list[tuple[str, ...]]:
     return rows
 
 
-def view(records: list[dict], console: Console) -> None:
-    found = latency.curves(records)
-    home = [c for c in found if c.key[3] in HOME_MEMORY]
-    if not home:
-        return
-    table = Table(title="latency: dependent loads (pointer chase)", title_justify="left")
-    for column in ("chase", "level", "up to", "ns", "cycles", "steps at"):
-        table.add_column(column, no_wrap=True, justify="right" if column in ("up to", "ns", "cycles", "steps at")
-                         else "left")
-    for curve in home:
-        for number, row in enumerate(level_rows(curve, records)):
-            table.add_row(curve_name(curve.key) if number == 0 else "", *row)
-        table.add_section()
-    console.print(table)
+# The tables' columns (smbench.run_view.print_fitted keeps every label and figure whole at 80
+# and 120 columns: short headers first, then the columns with the lowest `keep` go, named below).
+LEVEL_COLUMNS = [Column("chase", keep=Column.NEVER_DROPPED), Column("level", keep=Column.NEVER_DROPPED),
+                 Column("up to", keep=6, right=True), Column("ns", keep=Column.NEVER_DROPPED, right=True),
+                 Column("cycles", "cyc", keep=5, right=True), Column("steps at", "step", keep=4, right=True)]
+MEMORY_COLUMNS = [Column("memory", keep=Column.NEVER_DROPPED), Column("set", keep=6, right=True),
+                  Column("ns", keep=Column.NEVER_DROPPED, right=True), Column("cycles", "cyc", keep=5, right=True),
+                  Column("x device", "x dev", keep=7, right=True)]
+
+
+def _clock_words(records: list[dict]) -> str:
     sources = {r.get("clock_source") for r in records if r.get("family") == "latency" and r["status"] == "ok"}
     sources.discard(None)
-    clock = sources.pop() if len(sources) == 1 else "each record's clock_source" if sources else "not recorded"
-    screen.say(console, f"ns: median per dependent load; cycles at the SM clock ({clock}). "
-                        "Levels and steps are found from the measured curve: 'up to' is the largest working set on a "
-                        "level, 'steps at' the first one above it (the capacity lies between). "
-                        "loaded: many chains at once (on a GPU, every SM full of them). "
-                        f"{NOT_CONVERGED}: a point of the level did not converge (smbench.noise).", "dim")
-    rows = memory_rows(records)
-    if rows:
-        kinds = Table(title="latency by memory kind (one thread, random)", title_justify="left")
-        for column in ("memory", "set", "ns", "cycles", "x device"):
-            kinds.add_column(column, no_wrap=True, justify="left" if column == "memory" else "right")
-        for row in rows:
-            kinds.add_row(*row)
-        console.print(kinds)
+    return sources.pop() if len(sources) == 1 else "each record's clock_source" if sources else "not recorded"
+
+
+def view(records: list[dict], console: Console) -> None:
+    """Each curve's levels (a rule between curves), then the other memory kinds."""
+    home = [c for c in latency.curves(records) if c.key[3] in HOME_MEMORY]
+    if not home:
+        return
+    rows, sections = [], []
+    for curve in home:
+        sections.append(len(rows))
+        rows += [[curve_name(curve.key) if number == 0 else "", *row] for number, row in enumerate(level_rows(curve, records))]
+    print_fitted(console, "latency: dependent loads (pointer chase)", LEVEL_COLUMNS, rows,
+                 f"ns: median per dependent load; cycles at the SM clock ({_clock_words(records)}). Levels and steps "
+                 "are found from the measured curve: 'up to' is the largest working set on a level, 'steps at' the "
+                 "first one above it (the capacity lies between). loaded: many chains at once (on a GPU, every SM "
+                 f"full of them). {NOT_CONVERGED}: a point of the level did not converge (smbench.noise).", sections=tuple(sections[1:]))
+    kinds = memory_rows(records)
+    if kinds:
+        print_fitted(console, "latency by memory kind (one thread, random)", MEMORY_COLUMNS, [list(r) for r in kinds])
 
 
 def headline(document: dict) -> list[tuple[str, str]]:

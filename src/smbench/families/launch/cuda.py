@@ -6,7 +6,11 @@ from __future__ import annotations
 import time
 
 from smbench.backends import cuda as backend
-from smbench.timing import Stats, TimingPolicy, measure
+from smbench.cases import Validation
+from smbench.families.launch.part import Launches
+from smbench.timing import TimingPolicy, measure
+
+WHAT = "empty-kernel"
 
 
 def builds(case, runner) -> list[backend.Build]:
@@ -14,10 +18,15 @@ def builds(case, runner) -> list[backend.Build]:
     return runner.part("stream").builds(case, runner)
 
 
-def time_launch(module: backend.Module, policy: TimingPolicy) -> tuple[Stats, Stats]:
-    """(device time per empty launch, queued back to back behind the blocking kernel: the
-    GPU's own launch rate; host wall time of one launch + synchronize: what a program that
-    waits for each kernel pays)."""
+def time_launch(runner, policy: TimingPolicy) -> Launches:
+    """The empty kernel: stream.cu's, one module for both families."""
+    return time_empty_kernel(runner.part("stream").module(runner), policy)
+
+
+def time_empty_kernel(module: backend.Module, policy: TimingPolicy) -> Launches:
+    """Device time per empty launch, queued back to back behind the blocking kernel: the GPU's
+    own launch rate; host wall time of one launch + synchronize: what a program that waits
+    for each kernel pays."""
     cupy = backend._cupy()
     function = module.module.get_function("stream_empty")
     current = cupy.cuda.Stream(non_blocking=True)
@@ -33,4 +42,5 @@ def time_launch(module: backend.Module, policy: TimingPolicy) -> tuple[Stats, St
         current.synchronize()
         return time.perf_counter() - start
 
-    return queued, measure(round_trip, policy)
+    return Launches(queued, measure(round_trip, policy),
+                    Validation(True, 0, "empty kernel: launches and synchronize succeeded"))

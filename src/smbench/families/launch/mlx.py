@@ -11,13 +11,15 @@ import time
 
 from smbench.backends import mlx as backend
 from smbench.cases import Validation
-from smbench.timing import Stats, TimingPolicy, measure
+from smbench.families.launch.part import Launches
+from smbench.timing import TimingPolicy, measure
 
 CHAIN = 64
+WHAT = "smallest MLX operation"  # MLX launches no kernel of ours
 
 
-def time_launch(policy: TimingPolicy) -> tuple[Stats, Stats, Validation]:
-    """(seconds per queued operation, per evaluated-and-waited one, whether both computed)."""
+def time_launch(runner, policy: TimingPolicy) -> Launches:
+    """Seconds per queued operation and per evaluated-and-waited one, and whether both computed."""
     mx = backend.mx()
     start_value = mx.zeros((1,), dtype=mx.float32)
     backend.evaluate(start_value)
@@ -42,5 +44,7 @@ def time_launch(policy: TimingPolicy) -> tuple[Stats, Stats, Validation]:
     chained, single = measure(queued, policy), measure(round_trip, policy)
     got = (float(backend.to_numpy(last[0])[0]), float(backend.to_numpy(last[1])[0]))
     ok = got == (float(CHAIN), 1.0)
-    return chained, single, Validation(ok, 2, f"a chain of {CHAIN} additions of 1 gave {got[0]:g} (must be {CHAIN}); "
-                                              f"one gave {got[1]:g} (must be 1)")
+    return Launches(chained, single,
+                    Validation(ok, 2, f"a chain of {CHAIN} additions of 1 gave {got[0]:g} (must be {CHAIN}); "
+                                      f"one gave {got[1]:g} (must be 1)"),
+                    "one float32 element + 1, through MLX (there is no kernel launch to call)")

@@ -458,6 +458,33 @@ def expectation(fmt: Format, compute_capability: str | None, sm_count: int | Non
     return Expectation(devices.spec_peak(spec_row, fmt.spec_keys), rate, clock, source, peak)
 
 
+# A peak loop is "normal" within this band of what the clock and SM count allow: a
+# throughput loop on an idle GPU should reach it; well outside, something is off.
+PEAK_NORMAL_LOW = 0.80
+PEAK_NORMAL_HIGH = 1.05
+
+
+def peak_verdict(ratio: float | None) -> str:
+    """normal, or where the figure sits: half / twice the expected rate are named, since
+    "does FP32 accumulate run at half rate?" is the question users bring."""
+    if ratio is None:
+        return "no expectation"
+    if PEAK_NORMAL_LOW <= ratio <= PEAK_NORMAL_HIGH:
+        return "normal"
+    if 0.42 <= ratio <= 0.55:
+        return "half rate"
+    if 1.8 <= ratio <= 2.1:
+        return "twice expected"
+    return "suspicious-high" if ratio > PEAK_NORMAL_HIGH else "low"
+
+
+
+# The words judge() adds to the shared ones (normal, low, suspicious-high, no expectation), and
+# their colours on a terminal: a named shortfall is a caution, not a failure.
+VERDICT_STYLES = {"half rate": "yellow", "twice expected": "magenta", "emulated": "yellow",
+                  **{f"below the {rate.path} rate": "yellow" for rates in devices.SM_RATES.values()
+                     for rate in rates.values() if rate.path != "mma.sync"}}
+
 def judge(measured: float, expected: Expectation, emulated: bool = False) -> dict:
     """% of the spec peak, % of the clock-based peak, and the verdict (against the
     clock-based peak where there is one: it is what this GPU at this clock allows).
@@ -468,7 +495,7 @@ def judge(measured: float, expected: Expectation, emulated: bool = False) -> dic
     spec = 100 * measured / expected.spec.value if expected.spec else None
     clock = 100 * measured / expected.clock_peak if expected.clock_peak else None
     basis = clock if clock is not None else spec
-    verdict = devices.peak_verdict(None if basis is None else basis / 100)
+    verdict = peak_verdict(None if basis is None else basis / 100)
     rate = expected.rate
     if emulated:
         verdict = "emulated"

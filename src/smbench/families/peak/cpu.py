@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 
 from smbench import formats
-from smbench.cases import NO_KERNEL, Validation
+from smbench.cases import NO_KERNEL
 from smbench.families import peak
 from smbench import host_timing
-from smbench.timing import Stats, TimingPolicy
+from smbench.families.peak.part import Loop
+from smbench.timing import TimingPolicy
 
 PEAK_ITERS = 64  # every validation sum is still exact after 64 iterations (tests check it)
 
@@ -75,8 +76,8 @@ def fma_loop(fmt, values: np.ndarray, iters: int, threads: int = 32) -> np.ndarr
     return x.astype(peak.output_dtype(fmt))
 
 
-def peak_case(fmt, policy: TimingPolicy) -> tuple[Stats, Validation, int, int]:
-    """(time per loop, validation, iterations, threads): one warp, PEAK_ITERS iterations."""
+def peak_case(fmt, policy: TimingPolicy) -> Loop:
+    """One warp, PEAK_ITERS iterations: the time per loop and its validation."""
     iters, threads = PEAK_ITERS, 32
     if fmt.unit == "tensor":
         words = peak.mma_inputs(fmt)
@@ -87,19 +88,15 @@ def peak_case(fmt, policy: TimingPolicy) -> tuple[Stats, Validation, int, int]:
     output: list = [None]
     # In this thread's CPU time, until the median settles (smbench.host_timing).
     stats = host_timing.measure(host_timing.timed(run, output), policy, policy.host_interval)
-    return stats, peak.validate(fmt, output[0], iters, threads), iters, threads
+    return Loop(support="reference", instruction="numpy", validation=peak.validate(fmt, output[0], iters, threads),
+                provenance=NO_KERNEL, stats=stats, iters=iters, threads=threads,
+                launch={"backend": "numpy", "warps": threads // 32},
+                fallback={"status": "not run", "reason": "the sm_80 fallback is a GPU measurement"})
 
 
-def run_case(runner, fmt, policy: TimingPolicy, settings: dict) -> dict:
-    """The loop's outcome as run_peak reads it."""
+def run_case(runner, fmt, policy: TimingPolicy, settings: dict) -> Loop:
+    """One warp's loop in NumPy, as run_peak reads a loop."""
     with runner.sampler() as sampler:
-        stats, validation, iters, threads = peak_case(fmt, policy)
-    return {"support": "reference", "validation": validation, "stats": stats, "iters": iters,
-            "threads": threads, "launch": {"backend": "numpy", "warps": threads // 32},
-            "telemetry": sampler.summary, "instruction": "numpy", "provenance": NO_KERNEL,
-            "fallback": {"status": "not run", "reason": "the sm_80 fallback is a GPU measurement"}}
-
-
-def loop_rate(runner, key: str, policy: TimingPolicy) -> tuple[float | None, str]:
-    """(the mma.sync loop rate a GEMM of this format is held to, where it comes from)."""
-    return None, "the CPU path has no mma.sync peak"
+        loop = peak_case(fmt, policy)
+    loop.telemetry = sampler.summary
+    return loop

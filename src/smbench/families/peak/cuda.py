@@ -24,6 +24,7 @@ from smbench.backends import cuda
 from smbench.compile import assemble_ptx, compile_file
 from smbench.errors import SmbenchError, one_line
 from smbench.families import peak
+from smbench.families.peak.part import Loop, Rate
 from smbench.paths import kernels_dir
 from smbench.timing import calls_per_sample, Stats, TimingPolicy, measure
 
@@ -196,44 +197,42 @@ def builds(case, runner) -> list[cuda.Build]:
 
 # ---------------------------------------------------------------- one format, as run_peak reads it
 
-def run_case(runner, fmt: peak.Format, policy: TimingPolicy, settings: dict) -> dict:
+def run_case(runner, fmt: peak.Format, policy: TimingPolicy, settings: dict) -> Loop:
     """Gate by the target table, check the compiled loop is intact, validate on exact
     inputs, then time it on every SM; the compute_80 build the same way."""
     support, why = peak.gate(fmt, target_table.get(runner.target))
     if support == "skipped":
-        return {"status": "skipped", "reason": why}
+        return Loop("skipped", why)
     compiled = compile_file(kernels_dir() / fmt.file, runner.target)
     if not compiled.ok:
-        return {"status": "failed", "reason": f"{fmt.file} does not compile for {runner.target}: "
-                                              f"{compiled.first_error}"}
+        return Loop("failed", f"{fmt.file} does not compile for {runner.target}: {compiled.first_error}")
     try:
         histogram = dict(sass.summarize(compiled.cubin)[fmt.kernel].histogram)
     except SmbenchError as exc:
         # No cuobjdump on this machine. A native loop was intact on every target in the
         # tests; an emulated one is where ptxas folds work, so it is not timed unseen.
         if support == "emulated":
-            return {"status": "skipped", "reason": f"the loop's SASS cannot be checked ({exc}), and an "
-                                                   f"emulated loop is not timed unchecked"}
+            return Loop("skipped", f"the loop's SASS cannot be checked ({exc}), and an emulated loop is not "
+                                   f"timed unchecked")
         histogram, why = None, f"{why} (SASS not checked: {exc})".strip()
     instruction = peak.loop_instruction(fmt, histogram) if histogram is not None else ""
     if histogram is not None:
         intact, detail = peak.loop_intact(fmt, histogram, emulated=support == "emulated")
         if not intact:  # a defect of the benchmark, not of the GPU: failed, never a figure
-            return {"status": "failed", "reason": detail, "support": support, "instruction": instruction}
+            return Loop("failed", detail, support=support, instruction=instruction)
     module = cuda.load(fmt.file, runner.target)
     validation, _ = validate(module, fmt)
-    outcome = {"support": support, "support_note": why, "instruction": instruction, "validation": validation,
-               "provenance": module.provenance}
+    loop = Loop(support=support, support_note=why, instruction=instruction, validation=validation,
+                provenance=module.provenance)
     if not validation.ok:
-        return outcome
+        return loop
     with runner.sampler() as sampler:
         timed = time_loop(module, fmt, runner.facts, policy, settings["launch_ms"] / 1e3)
-    outcome.update({"stats": timed.stats, "iters": timed.iters, "threads": timed.threads,
-                    "launch": {"grid": timed.grid, "block": timed.block}, "telemetry": sampler.summary,
-                    "kernel_clock": timed.clock,
-                    "fallback": run_fallback(runner, fmt, policy, settings) if settings["fallback"] else
-                    {"status": "not run", "reason": "the suite turned the fallback off"}})
-    return outcome
+    loop.stats, loop.iters, loop.threads, loop.kernel_clock = timed.stats, timed.iters, timed.threads, timed.clock
+    loop.launch, loop.telemetry = {"grid": timed.grid, "block": timed.block}, sampler.summary
+    loop.fallback = run_fallback(runner, fmt, policy, settings) if settings["fallback"] else \
+        {"status": "not run", "reason": "the suite turned the fallback off"}
+    return loop
 
 
 def run_fallback(runner, fmt: peak.Format, policy: TimingPolicy, settings: dict) -> dict:
@@ -268,26 +267,26 @@ def run_fallback(runner, fmt: peak.Format, policy: TimingPolicy, settings: dict)
             "tflops": ops / timed.stats.median / 1e12, "iters": timed.iters}
 
 
-def loop_rate(runner, key: str, policy: TimingPolicy) -> tuple[float | None, str]:
+def loop_rate(runner, key: str, policy: TimingPolicy) -> Rate:
     """The mma.sync loop rate of a format, T(FL)OP/s: the peak family's figure from earlier
     in this run, or the loop timed now (without its fallback) when that family did not run."""
     rates, not_run = peak.measured_rates(runner), runner.shared.setdefault("peak_not_run", {})
     if key in rates:
-        return rates[key], "the peak family's mma.sync loop, earlier in this run"
+        return Rate(rates[key], "the peak family's mma.sync loop, earlier in this run")
     if key in not_run:
-        return None, not_run[key]
+        return Rate(None, not_run[key])
     fmt = peak.BY_KEY[key]
     try:
-        outcome = run_case(runner, fmt, policy, {**runner.suite.section("peak"), "fallback": False})
+        loop = run_case(runner, fmt, policy, {**runner.suite.section("peak"), "fallback": False})
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - the GEMM's own figure stands without it
-        outcome = {"status": "failed", "reason": one_line(exc)}
-    validation = outcome.get("validation")
-    if outcome.get("status") in ("skipped", "failed") or validation is None or not validation.ok:
-        why = outcome.get("reason") or (validation.detail if validation is not None else "no result")
+        loop = Loop("failed", one_line(exc))
+    validation = loop.validation
+    if loop.status != "ok" or validation is None or not validation.ok:
+        why = loop.reason or (validation.detail if validation is not None else "no result")
         not_run[key] = f"the mma.sync loop did not run: {why}"
-        return None, not_run[key]
-    ops = peak.total_ops(fmt, outcome["threads"], outcome["iters"])
-    rates[key] = ops / outcome["stats"].median / 1e12
-    return rates[key], "the mma.sync loop, timed for this GEMM"
+        return Rate(None, not_run[key])
+    ops = peak.total_ops(fmt, loop.threads, loop.iters)
+    rates[key] = ops / loop.stats.median / 1e12
+    return Rate(rates[key], "the mma.sync loop, timed for this GEMM")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from smbench.axes import Axes, Axis, Setting
-from smbench.cases import base_record, case_of
-from smbench.families import Family, PlanPart, peak, require
+from smbench.cases import Case, base_record, case_of
+from smbench.families import Family, Figure, PlanPart, peak, require
 from smbench.families.peak import publish
 from smbench.families.peak import view
 from smbench.settings import is_bool, is_number
@@ -27,42 +27,45 @@ def run_peak(case: Case, runner, policy) -> dict:
     record = {**base_record(case), "kernel": fmt.kernel, "group": fmt.group, "label": fmt.label, "unit": fmt.unit,
               "ops_unit": fmt.ops_unit, "shape": list(fmt.shape) if fmt.shape else None,
               "ops_per_instruction": fmt.ops_per_instruction}
-    outcome = runner.part("peak").run_case(runner, fmt, policy, runner.suite.section("peak"))
-    if outcome.get("status") in ("skipped", "failed"):
-        return {**record, "status": outcome["status"], "reason": outcome["reason"],
-                **{k: outcome[k] for k in ("support", "instruction") if k in outcome}}
-    validation = outcome["validation"]
-    record.update({"support": outcome["support"], "support_note": outcome.get("support_note", ""),
-                   "instruction": outcome["instruction"], "validation": validation.to_dict(),
-                   **outcome.get("provenance", {})})
+    loop = runner.part("peak").run_case(runner, fmt, policy, runner.suite.section("peak"))
+    if loop.status != "ok":
+        return {**record, "status": loop.status, "reason": loop.reason,
+                **{k: v for k, v in (("support", loop.support), ("instruction", loop.instruction)) if v is not None}}
+    validation = loop.validation
+    record.update({"support": loop.support, "support_note": loop.support_note, "instruction": loop.instruction,
+                   "validation": validation.to_dict(), **loop.provenance})
     if not validation.ok:
         return {**record, "status": "failed", "reason": f"validation failed: {validation.detail}"}
-    stats, telemetry = outcome["stats"], outcome["telemetry"]
-    ops = peak.total_ops(fmt, outcome["threads"], outcome["iters"])
+    stats, telemetry = loop.stats, loop.telemetry
+    ops = peak.total_ops(fmt, loop.threads, loop.iters)
     measured = ops / stats.median / 1e12
-    # The clock the loop measured itself (every timed launch) first: NVML's 20 ms samples miss
-    # a loop of a few milliseconds, and its fallback, the application clock, is not the clock
-    # an H100/H200 holds under tensor load. NVML's median stays in the record beside it.
-    ran_at = outcome.get("kernel_clock")
-    if ran_at:
-        clock, source = ran_at["mhz"], ran_at["source"] + (
-            f"; NVML's {telemetry.clock_source}: {telemetry.clock_mhz:.0f} MHz" if telemetry.available
-            and telemetry.clock_mhz else "")
-    else:
-        clock, source = (telemetry.clock_mhz if telemetry.available else None), telemetry.clock_source
+    clock, source = _clock(loop.kernel_clock, telemetry)
     expected = peak.expectation(fmt, runner.info.get("compute_capability"), runner.info.get("sm_count"),
                                 runner.spec, clock, runner.info.get("sm_clock_max_mhz"), source)
-    fallback = outcome["fallback"]
+    fallback = loop.fallback
     if fallback.get("status") == "ok":
         fallback["native_over_fallback"] = measured / fallback["tflops"]
-    record.update({"status": "ok", "iters": outcome["iters"], "threads": outcome["threads"],
-                   "launch": outcome["launch"], "ops": ops, "time_s": stats.to_dict(),
+    record.update({"status": "ok", "iters": loop.iters, "threads": loop.threads,
+                   "launch": loop.launch, "ops": ops, "time_s": stats.to_dict(),
                    "tflops": {"median": measured, "best": ops / stats.min / 1e12},
-                   "telemetry": telemetry.to_dict(), "kernel_clock": ran_at, "expected": expected.to_dict(),
-                   **peak.judge(measured, expected, emulated=outcome["support"] == "emulated"),
+                   "telemetry": telemetry.to_dict(), "kernel_clock": loop.kernel_clock,
+                   "expected": expected.to_dict(),
+                   **peak.judge(measured, expected, emulated=loop.support == "emulated"),
                    "fallback": fallback})
     peak.measured_rates(runner)[fmt.key] = measured  # the rate a GEMM of this format is held to
     return record
+
+
+def _clock(ran_at: dict | None, telemetry) -> tuple[float | None, str]:
+    """The clock the loop ran at and its source. The clock the loop measured itself (every
+    timed launch) first: NVML's 20 ms samples miss a loop of a few milliseconds, and its
+    fallback, the application clock, is not the clock an H100/H200 holds under tensor load.
+    NVML's median stays in the source beside it."""
+    if ran_at:
+        return ran_at["mhz"], ran_at["source"] + (
+            f"; NVML's {telemetry.clock_source}: {telemetry.clock_mhz:.0f} MHz" if telemetry.available
+            and telemetry.clock_mhz else "")
+    return (telemetry.clock_mhz if telemetry.available else None), telemetry.clock_source
 
 
 def check_record(record: dict, where: str) -> None:
@@ -75,5 +78,7 @@ def check_record(record: dict, where: str) -> None:
 FAMILY = Family("peak", rank=30, summary="tensor-core and CUDA-core throughput per precision", axes=AXES,
                 plan=plan, run=run_peak, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.plots,
-                figure=("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
-                cost=(2, 0.3))
+                figure=Figure("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
+                cost=(2, 0.3), needs="the throughput loops are mma.sync and CUDA-core kernels (or the CPU path's "
+                                     "NumPy model of one warp)",
+                published=publish.published, vocabulary=publish.VOCABULARY, verdict_styles=peak.VERDICT_STYLES)

@@ -11,6 +11,7 @@ from smbench.compare import Entry, by_basis, expanded, gather, published_entry, 
 from smbench.families.stream.publish import dram_basis
 from smbench.noise import mark, said
 from smbench.plots import COLOURS, display_label, plt, save
+from smbench.reference import UNSTATED_ACC, Describes, published_records
 
 
 # The report's throughput table: one column per kind of figure that compares like with like
@@ -241,3 +242,38 @@ def roofline(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
 
 def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     return throughput_bars(named, out_dir) + roofline(named, out_dir)
+
+
+def _peak(fmt: str, condition: str = "", how: str = "") -> Describes:
+    return Describes("peak", {"format": fmt}, condition, how)
+
+
+# The device table's throughput figures (devices.Figure.what) -> the loop each describes: the
+# mma.sync loop of the format; the datasheets' figures mostly do not say how they accumulate,
+# nor which FP8 or FP4 kind (smbench.reference).
+VOCABULARY = {
+    "fp4": _peak("nvfp4", "FP4 kind not stated (NVFP4 and MXFP4 run at one rate on Blackwell)"),
+    "f16": _peak("f16_f32acc", UNSTATED_ACC),
+    "bf16": _peak("bf16_f32acc", UNSTATED_ACC),
+    "fp8": _peak("e4m3_f32acc", "accumulation and FP8 kind not stated"),
+    "fp8_f16acc": _peak("e4m3_f16acc", "FP8 kind not stated"),
+    "fp8_f32acc": _peak("e4m3_f32acc", "FP8 kind not stated"),
+    "f16_f16acc": _peak("f16_f16acc"),
+    "f16_f32acc": _peak("f16_f32acc"),
+    "bf16_f32acc": _peak("bf16_f32acc"),
+    "tf32": _peak("tf32"),
+    "int8": _peak("s8"),
+    "fp64_tensor": _peak("f64"),
+    "f16_f32acc_mma_loop": _peak("f16_f32acc", how="mma.sync loop"),
+    "fp8_mma_loop": _peak("e4m3_f32acc", UNSTATED_ACC, "mma.sync loop"),
+    "nvfp4_mma_loop": _peak("nvfp4", "scale kind not stated (mxf4nvf4)", "mma.sync loop"),
+    # CUDA cores (Apple's through MPS matrix multiplies: the source says so).
+    "fp32": _peak("fp32"),
+    "fp64": _peak("fp64"),
+    "fp16": _peak("fp16x2", "through MPS, not an FMA loop"),
+}
+
+
+def published(spec) -> tuple[list[dict], dict]:
+    """A device table row's throughput figures (vendor peaks, others' measurements) as records."""
+    return published_records(spec, "peak"), {}

@@ -8,7 +8,7 @@ from rich.text import Text
 from smbench.families import peak
 from smbench import noise
 from smbench.noise import NOT_CONVERGED, mark
-from smbench.run_view import GROUP_ORDER, VERDICT_STYLE, Column, Short, fallback_cell, percent, print_fitted
+from smbench.run_view import GROUP_ORDER, Column, Short, fallback_cell, percent, print_fitted, verdict_style
 
 
 COLUMNS = [Column("precision", "prec", keep=1), Column("format", keep=Column.NEVER_DROPPED),
@@ -32,7 +32,7 @@ def peak_rows(records: list[dict]) -> list[list]:
                       f"{r['tflops']['median']:.4g}{mark(r)}{' TOPS' if r['ops_unit'] == 'TOPS' else ''}", noise.cell(r),
                       percent(r.get("percent_of_spec")), percent(r.get("percent_of_clock_peak")),
                       f"{clock:.0f} MHz" if clock else "-",
-                      Text(r.get("verdict", ""), style=VERDICT_STYLE.get(peak.verdict_word(r.get("verdict", "")), "")),
+                      Text(r.get("verdict", ""), style=verdict_style(peak.verdict_word(r.get("verdict", "")))),
                       fallback_cell(r)])
     return table
 

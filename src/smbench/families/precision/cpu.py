@@ -7,11 +7,24 @@ from __future__ import annotations
 
 from smbench.cases import NO_KERNEL
 from smbench.families import precision
+from smbench.families.precision.part import Devices, Formats
 
 
-def devices(runner, fmt: precision.Format, settings: dict):
-    """(probe device, GEMM device, what answers, kernel provenance)."""
+def formats(settings: dict) -> Formats:
+    """The fit runs the emulator many thousand times: [precision] cpu_formats may hold the CPU
+    path to a few of the formats asked for."""
+    if settings["cpu_formats"] == "all":
+        return Formats()
+    keep = frozenset(settings["cpu_formats"])
+    left = [k for k in settings["formats"] if k not in keep]
+    notes = {"precision_cpu_formats": f"the CPU path probes {', '.join(k for k in settings['formats'] if k in keep)} "
+                                      f"([precision] cpu_formats); not {', '.join(left)}"} if left else {}
+    return Formats(keep, notes)
+
+
+def devices(runner, fmt: precision.Format, settings: dict) -> Devices:
+    """The emulator playing the suite's cpu_model: the fit must recover that model."""
     model, what = precision.cpu_model(settings["cpu_model"], fmt)
-    return (precision.fragment_device(model), precision.emulator_gemm(model),
-            f"the emulator playing {settings['cpu_model']} ({what}): {model.describe(fmt.accumulator, bool(fmt.scale))}",
-            NO_KERNEL)
+    return Devices(precision.fragment_device(model), precision.emulator_gemm(model),
+                   f"the emulator playing {settings['cpu_model']} ({what}): "
+                   f"{model.describe(fmt.accumulator, bool(fmt.scale))}", NO_KERNEL, plays=model)

@@ -17,6 +17,7 @@ from smbench.backends import cuda
 from smbench.cases import Skip
 from smbench.errors import SmbenchError
 from smbench.families import peak, precision
+from smbench.families.precision.part import Devices, Formats
 
 WARPS_PER_BLOCK = 4
 UNSUPPORTED = 0x0BADF00D
@@ -88,13 +89,18 @@ def builds(case, runner) -> list[cuda.Build]:
         else []
 
 
-def devices(runner, fmt: precision.Format, settings: dict):
-    """(probe device, GEMM device, what answers, kernel provenance), gated by the target
-    table: a format the GPU lacks is a skipped row that names the targets that have it."""
+def formats(settings: dict) -> Formats:
+    return Formats()  # every format asked; devices() skips those the target lacks
+
+
+def devices(runner, fmt: precision.Format, settings: dict) -> Devices:
+    """The GPU's mma, gated by the target table: a format the GPU lacks is a skipped row that
+    names the targets that have it."""
     target = target_table.get(runner.target)
     if not target.has(fmt.feature):
         raise Skip(f"needs {', '.join(peak.targets_with(fmt.feature, target_table.NATIVE))}: {runner.target} has "
                    f"no {target_table.FEATURES[fmt.feature]}")
     how = "the GPU" + (" (emulated: ptxas builds this format from other instructions)"
                        if target.support(fmt.feature) == target_table.EMULATED else "")
-    return device(runner.target), gemm(runner.target), how, cuda.load(precision.KERNEL_FILE, runner.target).provenance
+    return Devices(device(runner.target), gemm(runner.target), how,
+                   cuda.load(precision.KERNEL_FILE, runner.target).provenance)

@@ -27,24 +27,14 @@ AXES = Axes(
 
 
 def plan(suite, runner) -> PlanPart:
-    """Every chosen format; on the CPU path only those of `cpu_formats` too."""
+    """Every chosen format the backend probes (the CPU path: those of `cpu_formats`; MLX: the
+    formats it has types for)."""
     settings = suite.section("precision")
-    part = PlanPart()
-    keep = None
-    if runner.name == "cpu" and settings["cpu_formats"] != "all":
-        keep = set(settings["cpu_formats"])
-        left = [k for k in settings["formats"] if k not in keep]
-        if left:
-            part.notes["precision_cpu_formats"] = (f"the CPU path probes {', '.join(k for k in settings['formats'] if k in keep)} "
-                                                   f"([precision] cpu_formats); not {', '.join(left)}")
-    if runner.name == "mlx":  # the formats MLX has a type for
-        keep = set(runner.part("precision").FORMATS)
-        part.notes["precision_mlx"] = f"through MLX: {', '.join(runner.part('precision').FORMATS)} (the formats MLX has types for)"
-    points = AXES.points(settings, applies=lambda f: keep is None or f["format"] in keep)
-    part.cases = [case_of("precision", point, key, f"numerics {precision.BY_KEY[key].label}",
-                          cpu_model=settings["cpu_model"], gemm_ks=list(settings["gemm_ks"]))
-                  for point in points for key in [point.fields["format"]]]
-    return part
+    chosen = runner.part("precision").formats(settings)
+    points = AXES.points(settings, applies=lambda f: chosen.keep is None or f["format"] in chosen.keep)
+    return PlanPart([case_of("precision", point, key, f"numerics {precision.BY_KEY[key].label}",
+                             cpu_model=settings["cpu_model"], gemm_ks=list(settings["gemm_ks"]))
+                     for point in points for key in [point.fields["format"]]], notes=dict(chosen.notes))
 
 
 def run_precision(case: Case, runner, policy) -> dict:
@@ -54,16 +44,16 @@ def run_precision(case: Case, runner, policy) -> dict:
     settings = case.params
     record = {**base_record(case), "kernel": fmt.kernel, "label": fmt.label, "input_format": fmt.input_format,
               "accumulator": fmt.accumulator, "k": fmt.k}
-    part = runner.part("precision")
     try:
-        device, device_gemm, how, provenance_of_kernel = part.devices(runner, fmt, settings)
+        answering = runner.part("precision").devices(runner, fmt, settings)
     except Skip as why:
         return {**record, "status": "skipped", "reason": str(why)}
+    device = answering.probe
     # Validation: K products of 1 x 1 must give K exactly, whatever the model.
     ones = np.ones((1, fmt.k))
     got = float(device(fmt, ones, ones, np.zeros(1))[0])
-    record["device"] = how
-    record.update(provenance_of_kernel)
+    record["device"] = answering.how
+    record.update(answering.kernel)
     record["validation"] = {"ok": got == fmt.k, "checked": 1,
                             "detail": f"sum of {fmt.k} products 1 x 1 = {got:g} (must be {fmt.k} exactly)"}
     if got != fmt.k:
@@ -72,19 +62,19 @@ def run_precision(case: Case, runner, policy) -> dict:
     record.update({"status": "ok", "fit": fitted.to_dict()})
     if fitted.model is None:
         return {**record, "status": "failed", "reason": "no model of the emulator's family fits every answer"}
-    through = getattr(part, "THROUGH", None)  # a backend whose matmul is no tensor core (MLX)
-    if through:
-        record["through"] = through
+    if answering.through:  # a backend whose matmul is no tensor core (MLX)
+        record["through"] = answering.through
         kind, like = "none", []
-        record["behaves"] = {"kind": kind, "models": [], "verdict": part.NOT_A_TENSOR_CORE.format(input=fmt.input_format)}
+        record["behaves"] = {"kind": kind, "models": [],
+                             "verdict": answering.through_verdict.format(input=fmt.input_format)}
     else:
         kind, like = precision.likeness(fitted.published)
         record["behaves"] = {"kind": kind, "models": [p["gpu"] for p in like],
                              "verdict": precision.verdict(fitted.published)}
     published = tensor_core_models.model_of(like[0]["gpu"], fmt.input_format, fmt.accumulator) if like else None
-    record["gemm"] = precision.gemm_errors(fmt, device_gemm, fitted.model, settings["gemm_ks"], published=published)
-    if runner.name == "cpu":
-        record["recovered"] = precision.recovered(precision.cpu_model(settings["cpu_model"], fmt)[0], fitted)
+    record["gemm"] = precision.gemm_errors(fmt, answering.gemm, fitted.model, settings["gemm_ks"], published=published)
+    if answering.plays is not None:  # an emulator playing a published model: did the fit find it again?
+        record["recovered"] = precision.recovered(answering.plays, fitted)
     return record
 
 
@@ -95,4 +85,4 @@ def report_lines(label: str, document: dict) -> list[str]:
 
 FAMILY = Family("precision", rank=40, summary="tensor-core numerics per format", axes=AXES, plan=plan,
                 run=run_precision, view=view.view, report_lines=report_lines, headline=view.headline,
-                cost=(0, 3.0))
+                cost=(0, 3.0), needs="the numerics probes need a tensor core, or a matmul, to ask")

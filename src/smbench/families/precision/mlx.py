@@ -20,6 +20,7 @@ from smbench.backends import mlx as backend
 from smbench.cases import NO_KERNEL, Skip
 from smbench.families import precision
 from smbench.families.precision import probes
+from smbench.families.precision.part import Devices, Formats
 
 FORMATS = ("f16_f32acc", "bf16_f32acc")
 # Not a tensor core: the published NVIDIA models are not held against this, and the rows say
@@ -94,8 +95,13 @@ def native_accumulator(input_format: str) -> tuple[str, list[float]]:
     return verdict, answers
 
 
-def devices(runner, fmt: precision.Format, settings: dict):
-    """(probe device, GEMM device, what answers, kernel provenance)."""
+def formats(settings: dict) -> Formats:
+    return Formats(frozenset(FORMATS), {"precision_mlx": f"through MLX: {', '.join(FORMATS)} (the formats MLX has "
+                                                         f"types for)"})
+
+
+def devices(runner, fmt: precision.Format, settings: dict) -> Devices:
+    """MLX's float32 addmm on the format's values: no tensor core, said so in the verdict."""
     if fmt.key not in FORMATS:
         raise Skip(f"MLX multiplies f32, f16 and bf16: {fmt.label} is a tensor-core format it has no type for")
     verdict, got = native_accumulator(fmt.input_format)
@@ -103,4 +109,4 @@ def devices(runner, fmt: precision.Format, settings: dict):
            f"({runner.info['device']}, MLX {runner.info['mlx_version']}); MLX's own {fmt.input_format} matmul: "
            f"{verdict}: 1 and {TERMS} x 2^-{_significant_bits(fmt.input_format)} gave "
            f"{', '.join(repr(x) for x in got)} (the 1 first, in the middle, last)")
-    return device, gemm, how, NO_KERNEL
+    return Devices(device, gemm, how, NO_KERNEL, through=THROUGH, through_verdict=NOT_A_TENSOR_CORE)

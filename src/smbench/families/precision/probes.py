@@ -144,7 +144,7 @@ def sum_probes(fmt) -> Problems:
     against the sm_90 FP8 emulation in tests/test_emulate_fp8_sm90.py). (vi) and (vii) read
     the blocks and the fraction bits when c is added after.
     """
-    fx, k = facts(fmt.input_format), fmt.k
+    fx = facts(fmt.input_format)
     acc_bits = 24 if fmt.accumulator == "f32" else 11
     top = accumulator_max(fmt.accumulator) / 4
     powers = [q for q in _powers(fx) if q <= top]
@@ -152,8 +152,26 @@ def sum_probes(fmt) -> Problems:
     big = max(powers)
     # Only what fraction bits up to the emulator's limit can tell apart.
     reach = [q for q in powers if q >= big * 2.0 ** -(emulate.FP32_FRACTION + emulate.MAX_NEAB + 6)]
-    # (i) c = -n big, n products of big, then one small product s (and 1.5 s): s survives
-    # alignment iff it is within the fraction bits of big (x n).
+    ordered = _normal_first(powers, fx)
+    smallest = next(q for q in ordered if q >= emulate.min_normal(fmt.accumulator))
+    _cancelling_probes(fmt, fx, big, top, reach, p)  # (i)
+    _shared_sum_probes(fmt.k, fx, big, smallest, p, dealt=False)  # (ii)
+    _alignment_probes(fmt, fx, acc_bits, top, ordered, p)  # (v)
+    _half_ulp_probes(fmt, fx, acc_bits, top, powers, ordered, p)  # (iii), (iv)
+    # (vi) big at 0, -big at j, the same small s at 1: with (ii), which positions share a sum
+    # when the sums take products in runs dealt in turn rather than in blocks.
+    _shared_sum_probes(fmt.k, fx, big, smallest, p, dealt=True)
+    _cancelled_probes(fmt, fx, big, top, reach, p)  # (vii)
+    _anchor_probes(fmt, fx, powers, p)
+    _carry_probes(fmt, fx, p)
+    _width_probes(fmt, fx, powers, p)
+    return p
+
+
+def _cancelling_probes(fmt, fx: Facts, big: float, top: float, reach: list[float], p: Problems) -> None:
+    """(i) c = -n big, n products of big, then one small product s (and 1.5 s): s survives
+    alignment iff it is within the fraction bits of big (x n)."""
+    k = fmt.k
     for count in sorted({1, k - 1}):
         if count * big > top:
             continue
@@ -166,16 +184,26 @@ def sum_probes(fmt) -> Problems:
             if representable(fmt.input_format, 1.5 * small[0]):
                 p.add(k, bigs + [(count, 1.5 * small[0], small[1])], -count * big,
                       f"{count} x {big:g} - {count} x {big:g} + 1.5 x {s:g}")
-    # (ii) big, -big, then a small s at position j: lost iff it shares a fused sum with big.
-    ordered = _normal_first(powers, fx)
-    smallest = next(q for q in ordered if q >= emulate.min_normal(fmt.accumulator))
+
+
+def _shared_sum_probes(k: int, fx: Facts, big: float, smallest: float, p: Problems, dealt: bool) -> None:
+    """big at 0, -big beside it, a small s at j (j from 2 to k - 1): s is lost iff it shares a
+    fused sum with big. (ii) in blocks: -big at 1, s at j; (vi) dealt: -big at j, s at 1."""
+    pair, small = _pair(big, fx), _pair(smallest, fx)
     for j in range(2, k):
-        p.add(k, [(0, *_pair(big, fx)), (1, -_pair(big, fx)[0], _pair(big, fx)[1]), (j, *_pair(smallest, fx))],
-              0.0, f"{big:g} - {big:g} + {smallest:g} at {j}")
-    # (v) c = 2^E and one product 2^(E - t) (or 1.5 times it): it survives the alignment
-    # iff t <= the fraction bits; visible in the accumulator up to its own width. With n equal
-    # products of 2^(E - width - log2 n) the same reaches log2 n bits further (the n sum to
-    # one ulp only if every one was kept). Formats too narrow to cancel large terms need these.
+        if dealt:
+            p.add(k, [(0, *pair), (j, -pair[0], pair[1]), (1, *small)], 0.0,
+                  f"{big:g} at 0 - {big:g} at {j} + {smallest:g} at 1")
+        else:
+            p.add(k, [(0, *pair), (1, -pair[0], pair[1]), (j, *small)], 0.0, f"{big:g} - {big:g} + {smallest:g} at {j}")
+
+
+def _alignment_probes(fmt, fx: Facts, acc_bits: int, top: float, ordered: list[float], p: Problems) -> None:
+    """(v) c = 2^E and one product 2^(E - t) (or 1.5 times it): it survives the alignment
+    iff t <= the fraction bits; visible in the accumulator up to its own width. With n equal
+    products of 2^(E - width - log2 n) the same reaches log2 n bits further (the n sum to
+    one ulp only if every one was kept). Formats too narrow to cancel large terms need these."""
+    k = fmt.k
     for t in range(1, acc_bits + int(math.log2(k)) + 1):
         n = 1 if t < acc_bits else 2 ** (t - acc_bits + 1)
         if n > k:
@@ -195,7 +223,13 @@ def sum_probes(fmt) -> Problems:
                 half = True
             if plain and half:
                 break
-    # (iii) c = 2^E and two half-ulp products u at 0 and j: c + ulp iff they share a fused sum.
+
+
+def _half_ulp_probes(fmt, fx: Facts, acc_bits: int, top: float, powers: list[float], ordered: list[float],
+                     p: Problems) -> None:
+    """(iii) c = 2^E and two half-ulp products u at 0 and j: c + ulp iff they share a fused
+    sum. (iv) output rounding: 2^E + u + u/2 = 2^E + 0.75 ulp."""
+    k = fmt.k
     for q in (1, 2):
         for u in ordered:
             e = math.log2(u) + acc_bits - 1 + q  # u = 2^(E - acc_bits + 1 - q)
@@ -204,20 +238,18 @@ def sum_probes(fmt) -> Problems:
             pair = _pair(u, fx)
             for j in range(1, k):
                 p.add(k, [(0, *pair), (j, *pair)], 2.0**e, f"2^{e:g} + {u:g} at 0 and {j}")
-            # (iv) output rounding: 2^E + u + u/2 = 2^E + 0.75 ulp (q = 1).
-            if q == 1 and u / 2 in powers:
+            if q == 1 and u / 2 in powers:  # (iv)
                 p.add(k, [(0, *pair), (1, *_pair(u / 2, fx))], 2.0**e, f"2^{e:g} + 0.75 ulp")
             break  # one u per q is enough
-    # (vi) big at 0, -big at j, the same small s at 1: with (ii), which positions share a sum
-    # when the sums take products in runs dealt in turn rather than in blocks.
-    for j in range(2, k):
-        p.add(k, [(0, *_pair(big, fx)), (j, -_pair(big, fx)[0], _pair(big, fx)[1]), (1, *_pair(smallest, fx))],
-              0.0, f"{big:g} at 0 - {big:g} at {j} + {smallest:g} at 1")
-    # (vii) big, -big, then s (and 1.5 s) at every other position: the products cancel among
-    # themselves, so what a sum keeps below big shows even when c is added only after the
-    # products (c = -big, as in (i), would meet them already rounded to the accumulator);
-    # the copies of s in the sums big is not in add exactly (s normal in the accumulator, so
-    # that no sum is subnormal: subnormal outputs are the next stage's question).
+
+
+def _cancelled_probes(fmt, fx: Facts, big: float, top: float, reach: list[float], p: Problems) -> None:
+    """(vii) big, -big, then s (and 1.5 s) at every other position: the products cancel among
+    themselves, so what a sum keeps below big shows even when c is added only after the
+    products (c = -big, as in (i), would meet them already rounded to the accumulator);
+    the copies of s in the sums big is not in add exactly (s normal in the accumulator, so
+    that no sum is subnormal: subnormal outputs are the next stage's question)."""
+    k = fmt.k
     for s in reach:
         if s >= big or (k - 2) * 1.5 * s > top or s < emulate.min_normal(fmt.accumulator):
             continue
@@ -226,10 +258,6 @@ def sum_probes(fmt) -> Problems:
             if factor == 1.0 or representable(fmt.input_format, factor * small[0]):
                 p.add(k, [(0, *pair), (1, -pair[0], pair[1])] + [(j, factor * small[0], small[1]) for j in range(2, k)],
                       0.0, f"{big:g} - {big:g} + {k - 2} x {factor:g} x {s:g}")
-    _anchor_probes(fmt, fx, powers, p)
-    _carry_probes(fmt, fx, p)
-    _width_probes(fmt, fx, powers, p)
-    return p
 
 
 def scale_probes(fmt) -> Problems:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from smbench.backends.runners import dram_starts
 from smbench.cases import Validation
 from smbench.units import GIB, KIB, MIB  # noqa: F401 - family code reads them here
 
@@ -189,15 +190,16 @@ UNIFIED_FREE_FRACTION = 0.25
 DEVICE_FREE_FRACTION = 0.80
 
 
-def sweep_sizes(l2_bytes: int, free_bytes: int, unified: bool, smallest: int = 32 * KIB,
+def sweep_sizes(last_level_cache_bytes: int, free_bytes: int, unified: bool, smallest: int = 32 * KIB,
                 largest: int | None = None) -> tuple[list[int], int, str]:
     """Working-set sizes (bytes of all arrays of a kernel) from `smallest`, well inside L1,
-    doubling to max(4 x L2, 1 GiB) or `largest`, capped by free memory.
+    doubling to max(where DRAM starts: 4 x the last-level cache, 1 GiB) or `largest`, capped
+    by free memory.
 
     Returns (sizes, cap, why the cap is what it is)."""
     fraction = UNIFIED_FREE_FRACTION if unified else DEVICE_FREE_FRACTION
     cap = int(free_bytes * fraction)
-    wanted = largest if largest is not None else max(4 * l2_bytes, GIB)
+    wanted = largest if largest is not None else max(dram_starts(last_level_cache_bytes), GIB)
     top = min(wanted, cap)
     why = (f"{'unified memory: ' if unified else ''}{fraction:.0%} of {free_bytes / GIB:.1f} GiB free = "
            f"{cap / GIB:.2f} GiB" + ("" if wanted <= cap else f", below the {wanted / GIB:.2f} GiB wanted"))
@@ -207,7 +209,7 @@ def sweep_sizes(l2_bytes: int, free_bytes: int, unified: bool, smallest: int = 3
         sizes.append(size)
         size *= 2
     if sizes and sizes[-1] != top and top > sizes[-1]:
-        sizes.append(top)  # end exactly at the top (4 x L2, 1 GiB or the cap)
+        sizes.append(top)  # end exactly at the top (where DRAM starts, 1 GiB or the cap)
     return sizes, cap, why
 
 

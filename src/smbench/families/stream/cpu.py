@@ -1,5 +1,5 @@
-"""The stream family on the CPU reference path: the operations in NumPy, timed with
-perf_counter. NumPy's triad takes two passes (multiply, then add), which a reader of its
+"""The stream family on the CPU reference path: the operations in NumPy, timed in this
+thread's CPU time (smbench.host_timing). NumPy's triad takes two passes (multiply, then add), which a reader of its
 GB/s should know."""
 
 from __future__ import annotations
@@ -10,18 +10,18 @@ import numpy as np
 
 from smbench.cases import NO_KERNEL, Validation
 from smbench.families import stream
-from smbench.telemetry import Summary
 from smbench import host_timing
+from smbench.families.stream.part import Measured, Work
 from smbench.timing import Stats, TimingPolicy
 
+plan_cases = None  # the family's axes, in host memory
 
-def run_case(runner, op: str, dtype: str, width: int, kind: str, elements: int,
-             policy: TimingPolicy) -> tuple[Stats, Validation, dict, Summary, dict]:
-    """(times, validation, how it ran, telemetry, kernel provenance) of one operation."""
-    case = prepare(op, dtype, width, elements)
+
+def run_case(runner, work: Work, policy: TimingPolicy) -> Measured:
+    case = prepare(work.op, work.dtype, work.width, work.elements)
     with runner.sampler() as sampler:
         stats, value = time_case(case, policy)
-    return stats, validate(case, value), {"backend": "numpy"}, sampler.summary, NO_KERNEL
+    return Measured(stats, validate(case, value), {"backend": "numpy"}, sampler.summary, NO_KERNEL)
 
 
 @dataclass

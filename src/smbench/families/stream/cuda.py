@@ -12,7 +12,7 @@ from smbench.backends import cuda as backend
 from smbench.backends.facts import DeviceFacts
 from smbench.cases import Validation
 from smbench.families import stream
-from smbench.telemetry import Summary
+from smbench.families.stream.part import Measured, Work
 from smbench.timing import Stats, TimingPolicy
 
 BLOCK = backend.BLOCK
@@ -28,29 +28,31 @@ def builds(case, runner) -> list[backend.Build]:
     return [backend.Build(stream.KERNEL_FILE, runner.target, read_sass=False)]
 
 
-def run_case(runner, op: str, dtype: str, width: int, kind: str, elements: int,
-             policy: TimingPolicy) -> tuple[Stats, Validation, dict, Summary, dict]:
-    """(times, validation, launch geometry, telemetry, kernel provenance) of one operation."""
+plan_cases = None  # the family's axes, in device memory, then every other memory kind the GPU offers
+
+
+def run_case(runner, work: Work, policy: TimingPolicy) -> Measured:
+    """The operation's kernel in the work's memory kind, timed behind the blocking kernel."""
     built = module(runner)
-    case = prepare(built, runner.facts, op, dtype, width, elements, kind)
-    timer = None
-    launch = {"grid": case.grid, "block": case.block}
+    case = prepare(built, runner.facts, work.op, work.dtype, work.width, work.elements, work.memory)
+    timer, first_touch = None, None
     try:
         timer = runner.timer()
         with runner.sampler() as sampler:
-            if kind in FIRST_TOUCH_KINDS:
+            if work.memory in FIRST_TOUCH_KINDS:
                 # The first launch alone, behind the blocking kernel: the pages start where the
                 # CPU wrote them, and this launch's faults move them (managed; pageable memory
                 # under HMM). Every later launch finds them wherever the driver left them.
-                launch["first_touch_s"] = timer.sample(lambda: case.function((case.grid,), (case.block,), case.args,
-                                                                             stream=timer.stream_), 1)
+                first_touch = timer.sample(lambda: case.function((case.grid,), (case.block,), case.args,
+                                                                 stream=timer.stream_), 1)
             stats = time_case(case, policy, timer)
         validation = validate(case)
     finally:
         if timer is not None:
             timer.close()
         release(case.allocations)
-    return stats, validation, launch, sampler.summary, built.provenance
+    return Measured(stats, validation, {"grid": case.grid, "block": case.block}, sampler.summary,
+                    built.provenance, first_touch)
 
 
 # Memory whose pages may move on the GPU's first touch: that launch is timed on its own.

@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 
 from smbench import devices
+from smbench.backends.runners import dram_starts
 from smbench.axes import Axes, Axis, Derived, Setting, Values
-from smbench.cases import HOME_MEMORY, MIB, base_record, case_of
+from smbench.cases import HOME_MEMORY, MIB, Case, base_record, case_of
 from smbench.families import Family, PlanPart, require, stream
+from smbench.families.stream import expected as expect
 from smbench.families.stream import publish
+from smbench.families.stream.part import Work
 from smbench.families.stream import view
 from smbench.settings import power_of_two, is_int, list_of
 
@@ -19,7 +22,8 @@ AXES = Axes(
     Axis("dtypes", "dtype", default=("f32",), choices=tuple(stream.DTYPES)),
     Axis("widths", "width", default=(16,), choices=(4, 8, 16), help="bytes per access (a vector of the type)"),
     Derived("memory", "the device's own memory, then each other kind it offers (managed, pinned, pageable)"),
-    Derived("working_set", "bytes of all the kernel's arrays: 32 KiB doubling to max(4 x L2, 1 GiB), capped", unit="bytes"),
+    Derived("working_set", "bytes of all the kernel's arrays: 32 KiB doubling to max(4 x the last-level cache, "
+                           "1 GiB), capped", unit="bytes"),
     Derived("path", "on the mlx backend: MLX operations or Metal kernels"),
     Setting("memory_kinds_operations", (), OPERATION_LIST,
             "the operations also run in every other memory kind, at the largest size"),
@@ -33,13 +37,12 @@ AXES = Axes(
 
 
 def stream_sizes(suite, runner) -> tuple[list[int], str]:
-    on_host = getattr(runner, "on_host", runner.name == "cpu")  # the host's memory: the CPU path, MLX's CPU device
     settings = suite.section("stream")
     caps = [(settings["largest_mib"], "the suite's cap"),
-            (suite.section("cpu")["largest_mib"] if on_host else None, "the suite's CPU cap")]
+            (suite.section("cpu")["largest_mib"] if runner.figures_are_host_cpu else None, "the suite's CPU cap")]
     caps = [(mib, what) for mib, what in caps if mib]
     largest, what = min(caps) if caps else (None, "")
-    sizes, _, why = stream.sweep_sizes(runner.l2_bytes, runner.info["free_bytes"],
+    sizes, _, why = stream.sweep_sizes(runner.last_level_cache_bytes, runner.info["free_bytes"],
                                        bool(runner.info.get("unified_memory")),
                                        largest=largest * MIB if largest else None)
     if largest:
@@ -64,19 +67,20 @@ def plan(suite, runner) -> PlanPart:
     part = PlanPart()
     settings = suite.section("stream")
     sizes, part.notes["sweep_cap"] = stream_sizes(suite, runner)
-    if runner.name == "mlx":  # MLX operations and, on Metal, Metal kernels at each width
-        part.cases = runner.part("stream").plan_cases(settings, sizes, runner)
+    own = runner.part("stream").plan_cases
+    if own is not None:  # a backend with cases of its own (MLX: its operations, then Metal kernels)
+        part.cases = own(settings, sizes, runner)
         return part
-    home = "device" if runner.name == "cuda" else "host"
     fits = lambda f: f["width"] in stream.WIDTHS[f["dtype"]]  # noqa: E731 - f64 has no 4-byte access
-    part.cases = [_case(p) for p in AXES.points(settings, derived={"memory": [home], "working_set": sizes},
-                                                applies=fits)]
-    if runner.name == "cuda" and sizes:
+    part.cases = [_case(p) for p in AXES.points(settings, derived={"memory": [runner.home_memory],
+                                                                   "working_set": sizes}, applies=fits)]
+    others = [kind for kind in runner.memory_kinds() if kind.kind != runner.home_memory]
+    if others and sizes:
         # The CPU writes every byte of these before the run (and the kernel's first touch moves
         # managed pages): the suite may hold them to a smaller working set than the sweep's top.
         cap = settings["memory_kinds_largest_mib"]
         working_set = ([size for size in sizes if not cap or size <= cap * MIB] or sizes[:1])[-1]
-        offered = {kind: ok or why or "not offered" for kind, ok, why in runner.memory_kinds() if kind != "device"}
+        offered = {kind.kind: kind.offered or kind.why or "not offered" for kind in others}
         others = Values({**settings, "operations": list(settings["memory_kinds_operations"]),
                          "dtypes": settings["dtypes"][:1], "widths": [max(settings["widths"])]})
         part.last = [_case(p) for p in AXES.points(others, derived={"memory": list(offered), "working_set": [working_set]},
@@ -96,17 +100,15 @@ def run_stream(case: Case, runner, policy) -> dict:
     moved = stream.OPERATIONS[p["op"]].bytes_moved(elements, itemsize)
     record.update({"elements": elements, "working_set_bytes": moved, "bytes_moved": moved,
                    "formula": stream.OPERATIONS[p["op"]].formula})
-    extra = {"path": p["path"]} if "path" in p else {}
-    stats, validation, launch, telemetry, kernel = runner.part("stream").run_case(
-        runner, p["op"], p["dtype"], p["width"], p["memory"], elements, policy, **extra)
-    launch = dict(launch)
-    first_touch = launch.pop("first_touch_s", None)
-    record.update({"validation": validation.to_dict(), "launch": launch, "telemetry": telemetry.to_dict(),
-                   **kernel})
+    measured = runner.part("stream").run_case(
+        runner, Work(p["op"], p["dtype"], p["width"], p["memory"], elements, p.get("path", "")), policy)
+    stats, validation, first_touch = measured.stats, measured.validation, measured.first_touch_s
+    record.update({"validation": validation.to_dict(), "launch": measured.how,
+                   "telemetry": measured.telemetry.to_dict(), **measured.kernel})
     if not validation.ok:
         return {**record, "status": "failed", "reason": f"validation failed: {validation.detail}"}
     median_gbps = moved / stats.median / 1e9
-    dram = moved >= runner.dram_threshold
+    dram = moved >= dram_starts(runner.last_level_cache_bytes)
     expected, basis = expectation_of(p["memory"], p["op"], elements, itemsize, runner)
     record.update({
         "status": "ok", "time_s": stats.to_dict(),
@@ -116,7 +118,7 @@ def run_stream(case: Case, runner, policy) -> dict:
         "expected_source": f"{expected.kind}: {expected.source}" if expected else None,
         "expected_basis": basis,
         "percent_of_expected": 100 * median_gbps / expected.value if expected else None,
-        "verdict": devices.bandwidth_verdict(median_gbps, expected, dram),
+        "verdict": expect.bandwidth_verdict(median_gbps, expected, dram),
     })
     if first_touch:
         record["first_touch"] = {"seconds": first_touch, "gbps": moved / first_touch / 1e9,
@@ -134,9 +136,9 @@ def run_stream(case: Case, runner, policy) -> dict:
 # pageable: the same on a unified device; on a discrete GPU (HMM) the driver decides where
 # pages end up, so no expectation.
 def expectation_of(memory: str, op: str, elements: int, itemsize: int, runner):
-    spec = getattr(runner, "spec", None)
-    dram = runner.expected
-    if memory in ("device", "host", "managed", "managed-prefetch") or runner.name != "cuda":
+    spec = runner.spec
+    dram = runner.dram_bandwidth
+    if memory in (runner.home_memory, "managed", "managed-prefetch"):
         return dram, "the DRAM spec" if dram else "no DRAM figure"
     info = runner.info
     if memory == "pageable" and not devices.unified(info, spec):
@@ -160,4 +162,7 @@ FAMILY = Family("stream", rank=10,
                 summary="memory bandwidth: BabelStream's kernels over a working-set sweep and every memory kind",
                 axes=AXES, plan=plan, run=run_stream, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, report_section=publish.llm_section,
-                plots=publish.bandwidth_vs_size, headline=view.headline)
+                plots=publish.bandwidth_vs_size, headline=view.headline,
+                needs="the stream operations are each backend's own code (CUDA kernels, NumPy, MLX)",
+                header=expect.header, check_header=expect.check_header, title=expect.title,
+                published=publish.published, vocabulary=publish.VOCABULARY, verdict_styles=expect.VERDICT_STYLES)

@@ -24,8 +24,8 @@ import numpy as np
 from smbench.backends import mlx as backend
 from smbench.cases import NO_KERNEL, Case, Skip, Validation
 from smbench.families import stream
-from smbench.telemetry import Summary
-from smbench.timing import Stats, TimingPolicy
+from smbench.families.stream.part import Measured, Work
+from smbench.timing import TimingPolicy
 
 MLX_DTYPES = {"f32": "float32", "f64": "float64"}
 METAL_TYPES = {"f32": "float", "f64": "double"}
@@ -44,7 +44,7 @@ def kernel_label(op: str, dtype: str, width: int | None) -> str:
 def plan_cases(section: dict, sizes: list[int], runner) -> list[Case]:
     """Every operation and type through MLX operations over the sweep; then the Metal kernels at
     each width the suite names (on Metal), or one skipped row per width saying why not."""
-    home = runner.memory_kinds()[0][0]
+    home = runner.home_memory
     cases = []
     for dtype in section.get("dtypes", ["f32"]):
         for op in section.get("operations", []):
@@ -74,9 +74,9 @@ def plan_cases(section: dict, sizes: list[int], runner) -> list[Case]:
 
 # ---------------------------------------------------------------- one case
 
-def run_case(runner, op: str, dtype: str, width: int, kind: str, elements: int,
-             policy: TimingPolicy, path: str = "mlx") -> tuple[Stats, Validation, dict, Summary, dict]:
-    """(times, validation, how it ran, telemetry, kernel provenance) of one operation."""
+def run_case(runner, work: Work, policy: TimingPolicy) -> Measured:
+    """The operation as MLX operations or (path "metal") a Metal kernel at the work's width."""
+    op, dtype, width, elements, path = work.op, work.dtype, work.width, work.elements, work.path or "mlx"
     mx = backend.mx()
     if dtype == "f64" and runner.metal:
         raise Skip("Metal has no float64: MLX runs f64 only on its CPU device")
@@ -96,7 +96,7 @@ def run_case(runner, op: str, dtype: str, width: int, kind: str, elements: int,
            "mlx_version": getattr(mx, "__version__", "?")}
     if path == "mlx":
         how.update(timed_graph(op, call))
-    return stats, validation, how, sampler.summary, NO_KERNEL
+    return Measured(stats, validation, how, sampler.summary, NO_KERNEL)
 
 
 def timed_graph(op: str, call) -> dict:

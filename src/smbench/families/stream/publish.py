@@ -13,7 +13,9 @@ from smbench import origin
 from smbench.cases import HOME_MEMORY
 from smbench.noise import mark, said
 from smbench.compare import BASIS, BASIS_WORDS, Entry, basis_rank, expanded, gather, gbps_samples, published_entry
+from smbench.families.stream.expected import figure_fields
 from smbench.plots import COLOURS, plt, ring_unconverged, save, size_label
+from smbench.reference import LARGEST, Describes, published_records
 
 KERNEL_FOR_SWEEP = "triad"
 
@@ -219,3 +221,25 @@ def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path
     if drew:
         axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plot, off the data
     return save(figure, out_dir, "bandwidth_vs_size")
+
+
+def _dram(op: str | None, condition: str = "") -> Describes:
+    return Describes("stream", {"op": op, "memory": "device", "working_set": LARGEST}, condition,
+                     label="published {what}")
+
+
+# The device table's bandwidth figures (devices.Figure.what) -> the measured figure each describes:
+# at the largest working set in device memory, the DRAM figure of a run (smbench.reference).
+VOCABULARY = {
+    "spec": Describes("stream", {"memory": "device"}, label="DRAM bandwidth (spec)"),
+    "read": _dram("read", "element type and access width not stated"),
+    "triad": _dram("triad", "element type and access width not stated"),
+    "copy": _dram("copy", "a PyTorch (MPS) copy: its byte count not stated"),
+    "measured": _dram(None),  # its row says so: 'kernel not stated'
+}
+
+
+def published(spec) -> tuple[list[dict], dict]:
+    """A device table row's DRAM figures as records (the spec, then what others measured) and
+    the expected bandwidth for the file's header, as a run writes it."""
+    return published_records(spec, "stream"), {"expected_bandwidth": figure_fields(spec.memory_bandwidth)}

@@ -8,7 +8,7 @@ from rich.text import Text
 from smbench.cases import HOME_MEMORY
 from smbench import noise
 from smbench.noise import NOT_CONVERGED, mark
-from smbench.run_view import VERDICT_STYLE, Column, print_fitted, size
+from smbench.run_view import Column, print_fitted, size, verdict_style
 
 
 def stream_rows(records: list[dict]) -> list[dict]:
@@ -56,7 +56,7 @@ def view(records: list[dict], console: Console) -> None:
     for row in stream_rows(records):
         percent = f"{row['percent']:.0f}%" if row["percent"] is not None else "-"
         rows.append([kernel_label(row["kernel"]), row["memory"], size(row["size"]), f"{row['gbps']:.1f}{row['mark']}",
-                     row["noise"], percent, Text(row["verdict"], style=VERDICT_STYLE.get(row["verdict"], "")),
+                     row["noise"], percent, Text(row["verdict"], style=verdict_style(row["verdict"])),
                      f"{row['best_gbps']:.1f}{row['best_mark']} ({size(row['best_size'])})"])
     for record in records:
         if record["family"] == "transfer" and record["status"] == "ok":

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from smbench.backends import cuda as backend
-from smbench.cases import Validation
 from smbench.families import stream
 from smbench.families.stream import cuda as stream_cuda
-from smbench.timing import Stats, TimingPolicy
+from smbench.families.transfer.part import Copied
+from smbench.timing import TimingPolicy
 
 
 def transfer_blocked(host_kind: str) -> bool:
@@ -20,7 +20,7 @@ def transfer_blocked(host_kind: str) -> bool:
     return host_kind != "pageable"
 
 
-def time_transfer(direction: str, host_kind: str, nbytes: int, policy: TimingPolicy) -> tuple[Stats, Validation]:
+def time_transfer(direction: str, host_kind: str, nbytes: int, policy: TimingPolicy) -> Copied:
     """cudaMemcpyAsync of nbytes: host-to-device or device-to-host from pinned or pageable host
     memory, or device-to-device (the copy engine's figure beside the SM-driven stream copy)."""
     cupy = backend._cupy()
@@ -60,4 +60,4 @@ def time_transfer(direction: str, host_kind: str, nbytes: int, policy: TimingPol
     got = host[checked] if direction == "d2h" else cupy.asnumpy(device[cupy.asarray(checked)])
     validation = stream.validate_elements("copy", np.float32, checked, got)
     del pinned
-    return stats, validation
+    return Copied(stats, validation)

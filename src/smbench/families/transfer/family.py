@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smbench.axes import Axes, Axis
-from smbench.cases import MIB, base_record, case_of
+from smbench.cases import MIB, Case, base_record, case_of
 from smbench.families import Family, PlanPart, require
 from smbench.settings import is_int
 
@@ -25,14 +25,13 @@ def plan(suite, runner) -> PlanPart:
 
 def run_transfer(case: Case, runner, policy) -> dict:
     record = base_record(case)
-    if runner.name != "cuda":
-        return {**record, "status": "skipped", "reason": "cudaMemcpy copies (host<->device, device-to-device) need a GPU"}
     p = case.params
     copies = runner.part("transfer")
     record["timing"] = ("queued behind the blocking kernel" if copies.transfer_blocked(p["host"]) else
                         "issued by the host: a copy from pageable memory is synchronous to the host")
     with runner.sampler() as sampler:
-        stats, validation = copies.time_transfer(p["direction"], p["host"], p["bytes"], policy)
+        timed = copies.time_transfer(p["direction"], p["host"], p["bytes"], policy)
+    stats, validation = timed.stats, timed.validation
     record["validation"] = validation.to_dict()
     record["telemetry"] = sampler.summary.to_dict()
     if not validation.ok:
@@ -80,4 +79,5 @@ def check_record(record: dict, where: str) -> None:
 
 
 FAMILY = Family("transfer", rank=20, summary="host<->device and device-to-device copies (cudaMemcpyAsync)",
-                axes=AXES, plan=plan, run=run_transfer, check_record=check_record, headline=headline)
+                axes=AXES, plan=plan, run=run_transfer, check_record=check_record, headline=headline,
+                needs="cudaMemcpy copies (host<->device, device-to-device) need a GPU")
