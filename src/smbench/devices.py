@@ -20,7 +20,7 @@ class Figure:
     source: str
     # Which benchmark or precision: "triad", "read", "bf16" (accumulation not stated by the source),
     # "f16_f32acc" (stated), "fp8_gemm" / "fp8_mma_loop" (how it was measured, where that differs).
-    # smbench.reference.VOCABULARY says which measured figure each `what` describes.
+    # Each family's VOCABULARY (Family.vocabulary) says which measured figure each `what` describes.
     what: str = ""
     shape: str = ""  # the GEMM shape (M x N x K) the source states it at, written as records write it
 

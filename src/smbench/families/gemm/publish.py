@@ -135,5 +135,5 @@ VOCABULARY = {
 
 def published(spec) -> tuple[list[dict], dict]:
     """A device table row's GEMM figures (the Spark's NVFP4 and FP8 GEMMs) as records on the
-    GEMM rows they describe (smbench.reference.VOCABULARY)."""
+    GEMM rows they describe (VOCABULARY)."""
     return published_records(spec, "gemm"), {}
