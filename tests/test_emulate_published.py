@@ -186,3 +186,28 @@ def test_report_lines_name_the_model(records):
     lines = report_lines("H200", {"records": records})
     assert "H200: numerics e4m3>f32: behaves like Ada (Khattak & Mikaitis 2025) [mma.sync, Ada RTX 1000 and L40S]" \
         in lines and len(lines) == 4
+
+
+def test_the_one_screen_summary_names_the_model_and_leaves_the_parameters_to_the_table(records):
+    """Issue 27: the expert parameters (neab, block, c_entry) are the table's detail, not the summary's."""
+    (_, text), = view.headline({"records": records})
+    assert "e4m3>f16: matches no published model (nearest: " in text
+    for word in ("neab", "block", "c_entry", "interleave"):
+        assert word not in text, text
+    assert any("differs in neab" in line for line in view.verdict_lines(records))  # still in the detail
+
+
+def test_the_cpu_path_says_what_it_emulated_never_that_the_host_behaves_like_a_gpu(records):
+    cpu = []
+    for record, gpu in zip(records, ("H100", "Ada", "H100", "H100")):
+        fmt = precision.BY_KEY[record["benchmark"]]
+        cpu.append({**record, "cpu_model": gpu, "input_format": fmt.input_format,
+                    "recovered": {"neab": "recovered", "block": "consistent"}})
+    cpu[1]["recovered"] = {"neab": "WRONG", "block": "recovered"}
+    lines = view.verdict_lines(cpu)
+    assert lines[0] == "f16>f32: emulating H100's published model: recovered"
+    assert lines[1] == "e4m3>f32: emulating Ada's published model: WRONG for neab"
+    assert lines[2].startswith("e4m3>f16: emulating H100's nearest published model, standing in (none is published "
+                               "for e4m3 -> f16): recovered")
+    (_, text), = view.headline({"records": cpu})
+    assert "behaves like" not in text and "emulating H100's published model: recovered" in text

@@ -382,7 +382,7 @@ def test_compare_export_plot_and_rerun_take_the_latency_file(cpu_result, tmp_pat
     code, out, err = run_cli_here("report", str(path), "--out", str(tmp_path / "report"))
     assert code == 0, err
     markdown = (tmp_path / "report" / "report.md").read_text()
-    assert ": latency random, " in markdown and "latency_vs_size" in markdown
+    assert "| latency | latency random, " in markdown and "latency_vs_size" in markdown
     code, out, err = run_cli_here("rerun", str(path), "--out", str(tmp_path / "rerun"))
     assert code == 0 and "Traceback" not in err, err
     again = results.load(next((tmp_path / "rerun").glob("*.json")))

@@ -81,12 +81,15 @@ def test_a_measured_loop_and_a_published_figure_share_the_format_row():
     tables = compare.build([("cpu", results.load(CPU_RUN)), ("rtx5090", published("rtx5090"))])
     peak = next(t for t in tables if t.title.startswith("Throughput per precision"))
     row = next(r for r in peak.rows if r[0] == "f16_f32acc")
-    assert row[1] is not None and row[2] == 209.5 and row[3] == pytest.approx(209.5 / row[1])
+    # someone's mma.sync loop first (like with like), the vendor's figure beside it in the same cell
+    assert row[1] is not None and row[2] == 253 and row[3] == pytest.approx(253 / row[1])
     assert not any("(V)" in str(r[0]) or "(M)" in str(r[0]) for r in peak.rows)
     entry = peak.entries[peak.rows.index(row)][1]
-    assert entry.mark == "V" and "RTX Blackwell whitepaper" in entry.note  # the kind and source travel with the cell
+    assert entry.mark == "M" and entry.qualifier == "mma.sync loop" and "kekzl/imp" in entry.note
+    spec = entry.others[0]
+    assert spec.mark == "V" and spec.value == 209.5 and "RTX Blackwell whitepaper" in spec.note
     text = compare.render(tables, "md")
-    assert "| f16_f32acc | " in text and "209.5 V" in text
+    assert "| f16_f32acc | " in text and "253 M (mma.sync loop); 209.5 V" in text
 
 
 def test_two_measured_files_get_a_noise_verdict_on_every_peak_row(tmp_path):
@@ -110,12 +113,14 @@ def test_compare_formats(tmp_path, fmt):
         data = json.loads(out)
         peak = next(t for t in data["tables"] if t["title"].startswith("Throughput per precision"))
         row = next(r for r in peak["rows"] if r["key"] == "f16_f32acc")
-        assert row["files"]["rtx5090"]["value"] == 209.5 and row["files"]["rtx5090"]["kind"] == "V"
-        assert row["files"]["rtx5090"]["ratio"] == pytest.approx(209.5 / row["files"][peak["first"]]["value"])
+        cell = row["files"]["rtx5090"]
+        assert cell["value"] == 253 and cell["kind"] == "M" and cell["how"] == "mma.sync loop"
+        assert cell["also"][0]["value"] == 209.5 and cell["also"][0]["kind"] == "V"
+        assert cell["ratio"] == pytest.approx(253 / row["files"][peak["first"]]["value"])
     elif fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(out)))
         assert {"table", "key", "file", "value", "kind", "ratio_to_first", "verdict"} <= set(rows[0])
-        assert any(r["key"] == "f16_f32acc" and r["kind"] == "V" and r["value"] == "209.5" for r in rows)
+        assert any(r["key"] == "f16_f32acc" and r["kind"] == "M" and r["value"] == "253" for r in rows)
     else:
         assert "f16_f32acc" in out and "209.5 V" in out
 
@@ -174,7 +179,23 @@ def _table_lines(section: str) -> list[str]:
     return [line for line in section.splitlines() if line.startswith("|")]
 
 
-def test_the_device_tables_have_one_row_per_device_and_few_columns(tmp_path):
+def _column(section: str, device: str) -> list[str]:
+    """A device's cells in a device table (one column per device, one row per figure)."""
+    lines = _table_lines(section)
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    at = header.index(device)
+    return [line.strip("|").split(" | ")[at].strip() for line in lines[2:]]
+
+
+@pytest.fixture
+def no_plots(monkeypatch):
+    """Reports whose tables are the point: no figures drawn (the plot tests and the page test draw them)."""
+    from smbench import plots
+
+    monkeypatch.setattr(plots, "plot_all", lambda named, matrices, out: [])
+
+
+def test_the_device_tables_have_one_column_per_device_and_one_row_per_figure(tmp_path, no_plots):
     from smbench import report
 
     named = [("H200 run", _as_gpu(_cpu_run()))] + [(k, published(k)) for k in reference.PUBLISHED]
@@ -184,31 +205,30 @@ def test_the_device_tables_have_one_row_per_device_and_few_columns(tmp_path):
     for title in ("Bandwidth at the largest working set", "Throughput per precision"):
         lines = _table_lines(_section(text, title))
         header = [cell.strip() for cell in lines[0].strip("|").split("|")]
-        assert header[:2] == ["device", "figures"] and len(header) <= 20, header
-        devices_shown = [line.split("|")[1].strip() for line in lines[2:]]
         # the default set: the run, the Spark, RTX 5090, A100, the Macs and the measured GPU's own figures
-        assert devices_shown == ["H200 run", "gb10", "rtx5090", "a100-80", "m4max", "m3ultra", "h200"], devices_shown
+        assert header == ["figure", "H200 run", "gb10", "rtx5090", "a100-80", "m4max", "m3ultra", "h200"], header
+        assert lines[2].startswith("| (figures) | measured by smbench | published |")
     assert "Published files given but not in the device set (--against): " in text and "b200" in text
     throughput = _section(text, "Throughput per precision")
-    row = next(line for line in _table_lines(throughput) if line.startswith("| rtx5090 "))
-    assert "209.5 V (" in row and "x)" in row  # a ratio against the measured GPU, in the same column
-    measured_row = next(line for line in _table_lines(throughput) if line.startswith("| H200 run "))
-    assert "x)" not in measured_row  # the measured GPU is what the others are divided by
+    row = next(line for line in _table_lines(throughput) if line.startswith("| FP16/BF16 tensor, FP32 acc |"))
+    rtx = row.strip("|").split(" | ")[3]
+    assert "209.5 V (" in rtx and "x)" in rtx  # a ratio against the measured GPU, in the same row
+    assert not any("x)" in cell for cell in _column(throughput, "H200 run"))  # what the others are divided by
 
 
-def test_against_chooses_the_published_devices(tmp_path):
+def test_against_chooses_the_published_devices(tmp_path, no_plots):
     code, out, err = run_cli_here("report", str(CPU_RUN), "--against", "gb10,rtx5090,a100-80,m4max", "--out",
                                   str(tmp_path))
     assert code == 0, err
     text = (tmp_path / "report.md").read_text()
     lines = _table_lines(_section(text, "Bandwidth at the largest working set"))
-    assert [line.split("|")[1].strip() for line in lines[2:]] == ["CPU path (host NumPy)", "gb10", "rtx5090",
-                                                                  "a100-80", "m4max"]
+    assert [cell.strip() for cell in lines[0].strip("|").split("|")][1:] == ["CPU path (host NumPy)", "gb10", "rtx5090",
+                                                                             "a100-80", "m4max"]
     code, _, err = run_cli_here("report", str(CPU_RUN), "--against", "gb10,nosuch", "--out", str(tmp_path / "x"))
     assert code == 2 and "nosuch" in err and len(err.strip().splitlines()) == 1
 
 
-def test_cpu_path_figures_are_host_numpy_never_hardware(tmp_path):
+def test_cpu_path_figures_are_host_numpy_never_hardware(tmp_path, no_plots):
     from smbench import report
 
     named = [("CPU path (host NumPy)", results.load(CPU_RUN)), ("gb10", published("gb10"))]
@@ -219,8 +239,8 @@ def test_cpu_path_figures_are_host_numpy_never_hardware(tmp_path):
     assert "triad bandwidth" in _section(text, "Host CPU files (not hardware)")
     for title in ("Bandwidth at the largest working set", "Throughput per precision"):
         section = _section(text, title)
-        row = next(line for line in _table_lines(section) if line.startswith("| CPU path (host NumPy)"))
-        assert "measured by smbench" not in row and "not a GPU" in row
+        cells = _column(section, "CPU path (host NumPy)")
+        assert "measured by smbench" not in cells[0] and "not a GPU" in cells[0]
         assert "x)" not in section  # no ratios against NumPy
     environment = _section(text, "Environment")
     assert "host NumPy on the CPU reference path, not a GPU" in environment
@@ -259,7 +279,9 @@ def test_the_roofline_compares_tensor_with_tensor_and_cuda_cores_with_cuda_cores
     tensor, cuda_cores = (columns for _, columns in publish.ROOFS)
     assert publish._roof(published("rtx-pro-6000"), tensor) == (None, "")  # no published tensor figure
     assert publish._roof(published("rtx-pro-6000"), cuda_cores)[0] == 125
-    assert publish._roof(published("rtx5090"), tensor) == (209.5, "f16_f32acc V")  # not FP16-acc's 419
+    # like with like: someone's mma.sync loop before the vendor's 209.5, never FP16-acc's 419
+    assert publish._roof(published("rtx5090"), tensor) == (253, "f16_f32acc M, mma.sync loop")
+    assert publish._roof(published("gb10"), tensor) == (60, "bf16_f32acc M")  # measured by others, acc not stated
     assert publish._roof(published("a100-80"), tensor)[0] == 312
     assert publish._roof(published("m4max"), tensor) == (None, "")  # MPS FP16 is not a tensor-core figure
     run = results.load(CPU_RUN)
@@ -271,7 +293,7 @@ def test_the_roofline_compares_tensor_with_tensor_and_cuda_cores_with_cuda_cores
     publish.roofline([("rtx5090", published("rtx5090")), ("rtx-pro-6000", published("rtx-pro-6000"))], tmp_path)
     tensor_axis, cuda_axis = figures[0].axes
     tensor_labels = [t.get_text() for t in tensor_axis.get_legend().get_texts()]
-    assert len(tensor_labels) == 1 and tensor_labels[0].startswith("rtx5090") and "209.5 TFLOP/s" in tensor_labels[0]
+    assert len(tensor_labels) == 1 and tensor_labels[0].startswith("rtx5090") and "253 TFLOP/s" in tensor_labels[0]
     assert any(t.get_text().startswith("rtx-pro-6000") and "125 TFLOP/s" in t.get_text()
                for t in cuda_axis.get_legend().get_texts())
 

@@ -26,6 +26,13 @@ RESULTS = ROOT / "results"
 CPU_RUN = RESULTS / "cpu-reference-quick-x86_64-2cpu.json"
 LONG = "a-folder-whose-name-goes-on/and-on-and-on/as-paths-on-a-cluster-do/for-ever"
 
+
+def _peak(benchmark: str) -> str:
+    """A peak loop's figure in the shipped CPU run, as the screens write it (4 significant figures)."""
+    document = json.loads(CPU_RUN.read_text(encoding="utf-8"))
+    return next(f"{r['tflops']['median']:.4g}" for r in document["records"]
+                if r["family"] == "peak" and r["benchmark"] == benchmark and r["status"] == "ok")
+
 # C++ kernels (long names once demangled) beside tensor-core ones that some targets reject (test_compat's).
 KERNELS = r"""
 template <int N> __global__ void scale_by(float *y, const float *x, int n, float factor) {
@@ -111,7 +118,7 @@ def test_the_run_summary_of_every_family():
         run_view.render(document, console)
         return console.file.getvalue()
 
-    both(draw, whole=("memory bandwidth", "compute peaks", "f8f6f4_e2m1_f32acc", "0.004214", "latency"))
+    both(draw, whole=("memory bandwidth", "compute peaks", "f8f6f4_e2m1_f32acc", _peak("f8f6f4_e2m1_f32acc"), "latency"))
 
 
 def test_selftest_lines():
@@ -139,7 +146,8 @@ def test_bench_screen():
         headlines.print_screen(console, "smbench bench: CPU reference, suite quick, 812 s", lines)
         return console.file.getvalue()
 
-    both(draw, whole=(f"/scratch/{LONG}/out/report/report.html", "cache 2: 239.9 ns", "22.65 GB/s"))
+    latency = dict(lines)["latency"].split("; ")[-1]  # 'cache 2: 526.3 ns': a level's name kept with its figure
+    both(draw, whole=(f"/scratch/{LONG}/out/report/report.html", latency, " GB/s at 64 MiB"))
 
 
 def test_reference_plot_and_report_print_their_paths(terminal, tmp_path, monkeypatch):
@@ -149,7 +157,7 @@ def test_reference_plot_and_report_print_their_paths(terminal, tmp_path, monkeyp
     both(lambda width: screen(width, "reference", "--out", str(out)), whole=(str(out / "reference-gb10.json"),))
     monkeypatch.setattr(plots, "plot_all", lambda named, matrices, where: [where / "bandwidth_vs_size.png"])
     both(lambda width: screen(width, "plot", str(CPU_RUN), "--out", str(out / "plots")))
-    monkeypatch.setattr(report, "build", lambda named, matrices, where, against: (where / "report.html",
+    monkeypatch.setattr(report, "build", lambda named, matrices, where, against, **_: (where / "report.html",
                                                                                   where / "report.md"))
     both(lambda width: screen(width, "report", str(CPU_RUN), "--out", str(out / "report")),
          whole=(str(out / "report" / "report.html"),))
@@ -157,13 +165,13 @@ def test_reference_plot_and_report_print_their_paths(terminal, tmp_path, monkeyp
 
 def test_export(terminal):
     both(lambda width: screen(width, "export", str(RESULTS / "reference-gb10.json"), str(CPU_RUN)),
-         whole=("232.5 GB/s", "0.004214 TFLOP/s", "MPI_Isend/Irecv f32 (out of place) 32 KiB"))
+         whole=("232.5 GB/s", f"{_peak('f8f6f4_e2m1_f32acc')} TFLOP/s", "MPI_Isend/Irecv f32 (out of place) 32 KiB"))
 
 
 def test_compare_of_published_and_measured_files(terminal):
     files = [str(RESULTS / name) for name in ("reference-gb10.json", "reference-rtx5090.json",
                                               "reference-h100-sxm.json")] + [str(CPU_RUN)]
-    both(lambda width: screen(width, "compare", *files), whole=("232.5 M", "1792 V", "0.006814", "precision"))
+    both(lambda width: screen(width, "compare", *files), whole=("232.5 M", "1792 V", _peak("mxf4"), "precision"))
 
 
 def test_compare_of_two_runs_with_their_verdicts(terminal, tmp_path):
@@ -175,7 +183,7 @@ def test_compare_of_two_runs_with_their_verdicts(terminal, tmp_path):
             record["time_s"]["samples"] = [s * 1.5 for s in samples]
     slower = tmp_path / "slower.json"
     slower.write_text(json.dumps(document), encoding="utf-8")
-    both(lambda width: screen(width, "compare", str(CPU_RUN), str(slower)), whole=("0.006814", "precision"))
+    both(lambda width: screen(width, "compare", str(CPU_RUN), str(slower)), whole=(_peak("mxf4"), "precision"))
 
 
 def test_rerun(terminal, tmp_path, monkeypatch):

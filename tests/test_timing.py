@@ -15,7 +15,10 @@ def test_statistics_match_numpy():
     assert stats.q75 == pytest.approx(np.quantile(samples, 0.75))
     assert stats.iqr == pytest.approx(np.quantile(samples, 0.75) - np.quantile(samples, 0.25))
     assert stats.mean == pytest.approx(np.mean(samples)) and stats.stdev == pytest.approx(np.std(samples, ddof=1))
-    assert stats.noise == pytest.approx(np.std(samples, ddof=1) / np.mean(samples))
+    # one definition of noise (smbench.noise): IQR / median; the stopping rule's stdev / mean apart
+    assert stats.noise == pytest.approx(stats.iqr / np.median(samples))
+    assert stats.rel_stdev == pytest.approx(np.std(samples, ddof=1) / np.mean(samples))
+    assert stats.to_dict()["median_ci95"] == [1.0, 9.0]  # 7 samples: the 95% interval is [min, max]
     assert stats.samples == samples  # raw samples kept, in order
     assert set(stats.to_dict()) >= {"median", "min", "iqr", "mean", "stdev", "n", "samples"}
 
@@ -102,3 +105,40 @@ def test_one_formula_for_the_work_of_a_timed_sample():
     from smbench.families.collectives.measure import reps_for
 
     assert reps_for(0.3e-3, 1.0, 1000) == 4  # collectives too: 3.3 calls make 4, not 3 (short of 1 ms)
+
+
+# ---------------------------------------------------------------- the CPU path's sampling (smbench.host_timing)
+
+def test_host_sampling_converges_when_the_median_is_known_and_says_so():
+    from smbench import host_timing
+
+    steady = itertools.cycle([1.00, 1.01, 0.99, 1.02, 0.98, 5.0])  # one preempted sample in six
+    stats = host_timing.measure(lambda: next(steady), TimingPolicy(warmup=0, min_samples=5, max_samples=1000,
+                                                                  budget_s=10.0), 0.05)
+    assert stats.converged and stats.stop_reason == "interval" and stats.n < 30
+    assert stats.rel_stdev > 0.5  # nvbench's rule would never have stopped on these
+
+
+def test_host_sampling_that_cannot_settle_stops_on_its_budget_unconverged():
+    from smbench import host_timing
+
+    rng = np.random.default_rng(0)
+    ticks = itertools.count()
+    stats = host_timing.measure(lambda: float(rng.lognormal(0, 1.5)), TimingPolicy(warmup=0, min_samples=5,
+                                                                                  max_samples=10_000, budget_s=0.2),
+                                0.001, wall=lambda: next(ticks) * 0.01)
+    assert not stats.converged and stats.stop_reason == "budget" and stats.n == 21
+
+
+def test_host_samples_count_this_thread_s_cpu_time_not_time_descheduled():
+    import time
+
+    from smbench import host_timing
+
+    asleep = host_timing.timed(lambda: time.sleep(0.02))  # the thread gives its core away
+    assert asleep() < 0.005
+    calls = []
+    short = host_timing.timed(lambda: calls.append(1))  # far below a millisecond: repeated within a sample
+    before = len(calls)
+    short()
+    assert len(calls) - before == host_timing.MOST_CALLS or len(calls) - before > 10

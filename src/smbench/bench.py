@@ -101,8 +101,11 @@ def main_job(suite, make_runner, out_dir: Path, progress, console: Console, err:
         matrix, matrix_paths, seconds = compile_matrix(out_dir, progress)
     # report.select adds the published devices a first report sets a run beside.
     named = [("this machine", document)]
+    # The job's own report, beside its result file: made again by every run of the job (said below).
+    replaced = (out_dir / "report" / "report.html").exists()
     html_path, _ = report.build(named, [] if matrix is None else
-                                [json.loads(matrix_paths[0].read_text(encoding="utf-8"))], out_dir / "report")
+                                [json.loads(matrix_paths[0].read_text(encoding="utf-8"))], out_dir / "report",
+                                files=[path] + ([] if matrix is None else [matrix_paths[0]]), replace=True)
     lines += headlines.family_lines(document)
     if matrix is None:  # a Mac has no NVRTC: the measurements stand without the CUDA compile matrix
         lines.append(("compile", f"compile matrix skipped: {no_compiler}"))
@@ -117,7 +120,8 @@ def main_job(suite, make_runner, out_dir: Path, progress, console: Console, err:
     lines.append(("", f"every table: {_shown(path.with_name(f'summary-{path.stem}.txt'))}"))
     if matrix is not None:
         lines.append(("", f"compile matrix ({seconds:.0f} s; and {matrix_paths[1].name}): {_shown(matrix_paths[0])}"))
-    lines.append(("report", _shown(html_path)))
+    # The path last, as every file line has it (a long path gets a line of its own, whole).
+    lines.append(("report", ("made again, replacing the previous run's: " if replaced else "") + _shown(html_path)))
     title = f"smbench bench: {document['device'].get('name', '?')}, suite {document['suite']}, " \
             f"{time.perf_counter() - started:.0f} s"
     if document["backend"] == "cpu":

@@ -32,7 +32,7 @@ def columns_of(table: compare.Table) -> list[Column]:
     figure is never dropped), then the ratios and verdicts compare adds, as many as there are."""
     files = len(table.labels)
     letters = [_letter(i) for i in range(files)]
-    out = [Column(table.columns[0], keep=Column.NEVER_DROPPED)]
+    out = [Column(table.columns[0], keep=Column.NEVER_DROPPED, wrap=True)]  # a long key (a counterpart note) wraps
     for number, label in enumerate(table.labels):
         out.append(Column(label, letters[number], keep=Column.NEVER_DROPPED if number == 0 else 8, right=True))
     for number, name in enumerate(table.columns[1 + files:]):
@@ -57,6 +57,8 @@ def render_text(tables: list[compare.Table], terminal: bool, width: int, problem
     console = Console(file=io.StringIO(), width=width, force_terminal=terminal)
     for table in tables:
         print_fitted(console, table.title, columns_of(table), rows_of(table), stack=True)
+        for line in compare.conditions(table):
+            screen.say(console, line, "dim")
         if table.absent:
             screen.say(console, f"not in this table (no such figures): {', '.join(table.absent)}", "dim")
     screen.say(console, compare.NOTE, "dim")

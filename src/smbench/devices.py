@@ -20,7 +20,9 @@ class Figure:
     source: str
     # Which benchmark or precision: "triad", "read", "bf16" (accumulation not stated by the source),
     # "f16_f32acc" (stated), "fp8_gemm" / "fp8_mma_loop" (how it was measured, where that differs).
+    # Each family's VOCABULARY (Family.vocabulary) says which measured figure each `what` describes.
     what: str = ""
+    shape: str = ""  # the GEMM shape (M x N x K) the source states it at, written as records write it
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,9 @@ DEVICES: tuple[DeviceSpec, ...] = (
         unified_memory=True,
         peaks=(Figure(500, "TFLOP/s", "V", "1 PFLOP FP4 sparse = 500 dense (NVIDIA DGX Spark product page)", "fp4"),
                Figure(356, "TFLOP/s", "M", "NVFP4 GEMM 4096x14336x4096, CUTLASS 4.4 (NVIDIA developer forum topic "
-                      "359960)", "nvfp4_gemm"),
-               Figure(188, "TFLOP/s", "M", "FP8 GEMM, CUTLASS 4.4, accumulation not stated (NVIDIA developer forum "
-                      "topic 359960)", "fp8_gemm"),
+                      "359960)", "nvfp4_gemm", "4096x14336x4096"),
+               Figure(188, "TFLOP/s", "M", "FP8 GEMM, CUTLASS 4.4, 'peak (large GEMM)': shape and accumulation not "
+                      "stated (NVIDIA developer forum topic 359960)", "fp8_gemm"),
                Figure(60, "TFLOP/s", "M", "about 60 TFLOP/s BF16, accumulation not stated, secondary reports of "
                       "J. Carmack's measurement", "bf16"),
                Figure(31, "TFLOP/s", "V", "FP32 31 TFLOP/s (NVIDIA)", "fp32")),

@@ -22,15 +22,56 @@ from smbench.units import size_text  # noqa: E402
 COLOURS = list(plt.get_cmap("tab20").colors[::2]) + list(plt.get_cmap("tab20").colors[1::2])  # 20, paired
 
 
-def save(figure, out_dir: Path, stem: str) -> list[Path]:
+CAPTION_KEY = "Description"  # the PNG text chunk that carries a figure's caption (report.py reads it)
+
+
+def caption_of(figure) -> str:
+    """What the figure shows, in its own words: its overall title, else its panels' titles."""
+    title = figure._suptitle.get_text() if getattr(figure, "_suptitle", None) is not None else ""
+    panels = [axis.get_title() for axis in figure.axes if axis.get_visible() and axis.get_title()]
+    text = title or "; ".join(dict.fromkeys(panels))
+    return " ".join(text.split())
+
+
+def save(figure, out_dir: Path, stem: str, caption: str = "") -> list[Path]:
+    """PNG and SVG; the caption (default: the figure's titles) travels inside both files."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    caption = caption or caption_of(figure)
     paths = []
     for suffix in ("png", "svg"):
         path = out_dir / f"{stem}.{suffix}"
-        figure.savefig(path, dpi=130, bbox_inches="tight")
+        figure.savefig(path, dpi=130, bbox_inches="tight",
+                       metadata={CAPTION_KEY if suffix == "png" else "Description": caption or stem})
         paths.append(path)
     plt.close(figure)
     return paths
+
+
+def read_caption(path: Path) -> str:
+    """The caption a PNG written by save carries ('' for one without, or one PIL cannot read:
+    a caption is what the figure shows, never a reason to lose the report)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return str(getattr(image, "text", {}).get(CAPTION_KEY, ""))
+    except (OSError, UnidentifiedImageError):
+        return ""
+
+
+# A plot's mark for a figure whose sampling did not converge (smbench.noise.NOT_CONVERGED in the
+# tables): a hollow ring around its point, named once in each axis's legend.
+UNCONVERGED_LABEL = "ringed: sampling did not converge (~ in the tables)"
+
+
+def ring_unconverged(axis, points: list[tuple[float, float]], colour) -> None:
+    """A hollow ring around each (x, y) of a figure that did not converge."""
+    if not points:
+        return
+    named = any(c.get_label() == UNCONVERGED_LABEL for c in axis.collections)
+    x, y = zip(*points)
+    axis.scatter(x, y, s=150, facecolors="none", edgecolors=colour, linewidths=1.6, zorder=5,
+                 label="_nolegend_" if named else UNCONVERGED_LABEL)
 
 
 def display_label(label: str, document: dict) -> str:

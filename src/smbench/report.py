@@ -2,25 +2,29 @@
 
 One page per device set: the measured files, and the published devices they are set beside
 (`--against`; default the DGX Spark, RTX 5090, A100, the Macs and whatever GPU was measured).
-Verdicts on the measured GPUs first; the CPU reference path (host NumPy) apart, never as
-hardware; what a local-LLM user reads from the bandwidth; the environment; the device tables
-(one row per device, one column per figure, ratios only against the measured GPUs); the
-measured-only tables; the plots.
+The files it was built from first; verdicts on the measured GPUs; the CPU reference path (host
+NumPy) apart, never as hardware; what a local-LLM user reads from the bandwidth (every device on
+one basis); the environment; the device tables (one row per figure, one column per device,
+ratios only against the measured GPUs); the measured-only tables; the plots, each with its
+caption. Every table is a table, every measured figure carries its noise (smbench.noise) and the
+mark of a non-converged one, and the page fits a 1280-pixel window (long cells wrap).
 
-The page is a list of Section objects rendered twice (Markdown, HTML): a new kind of section is
-one more builder in SECTIONS.
+The page is a list of Section objects rendered twice (Markdown, HTML). A report never replaces
+another one in the same directory unless told to (replace=True, `--replace`).
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from smbench import compare, devices, frames, origin, plots
+from smbench import compare, devices, frames, noise, origin, plots
 from smbench.errors import SmbenchError
 
 # The published devices a report sets the measured files beside, unless told (--against).
@@ -28,11 +32,14 @@ DEFAULT_AGAINST = ("gb10", "rtx5090", "a100-80", "m4max", "m3ultra")
 CPU_NOTE = ("figures timed on a host CPU (the CPU reference path's NumPy, or MLX's CPU device), not a GPU. They "
             "show that the pipeline runs and validates; they say nothing about any GPU, so they get no verdict and "
             "no ratio.")
-RATIO_NOTE = ("A value in brackets is this figure divided by the same figure of the measured GPU named "
-              "(like with like: the same column). V = vendor specification, M = measured by others, "
-              "D = derived; the sources are in the result files. Unmarked values were measured by smbench.")
-NOISE_NOTE = ("Ratios are to the first file; 'differs' = two-sided Mann-Whitney U on the raw samples, p < 0.01, "
-              "and medians further apart than the larger IQR.")
+RATIO_NOTE = ("A value like 0.5x is this figure divided by the same figure of the measured GPU named "
+              "(like with like: the same row). V = vendor specification, M = measured by others, "
+              "D = derived; the sources are in the result files; * = the figure's conditions differ from the "
+              "measured one's (listed under the table). Unmarked values were measured by smbench: "
+              + noise.DEFINITION + ".")
+NOISE_NOTE = ("Ratios are to the first file. Verdict: two-sided Mann-Whitney U on the raw samples at p < 0.01: "
+              "'within noise' where the test cannot tell the runs apart, else 'differs' with the ratio of medians "
+              "and its 99% interval. " + noise.DEFINITION + ".")
 
 
 @dataclass
@@ -99,51 +106,66 @@ def select(named: list[tuple[str, dict]], against: list[str] | None = None) -> t
 
 # ---------------------------------------------------------------- sections
 
-def verdict_lines(named: list[tuple[str, dict]]) -> list[str]:
+def verdict_rows(named: list[tuple[str, dict]]) -> list[dict]:
     """Per measured GPU file: each family's verdict lines (Family.report_lines), then whether the
-    run is complete and what failed. The CPU path is not hardware: see cpu_lines."""
-    return [line for label, document in named if measured_gpu(document) for line in _file_lines(label, document)]
+    run is complete and what failed, as rows (file, family, verdict). The CPU path is not
+    hardware: see cpu_rows."""
+    return [row for label, document in named if measured_gpu(document) for row in _file_rows(label, document)]
+
+
+def cpu_rows(named: list[tuple[str, dict]]) -> list[dict]:
+    return [row for label, document in named if on_host_cpu(document) for row in _file_rows(label, document)]
+
+
+def verdict_lines(named: list[tuple[str, dict]]) -> list[str]:
+    return [f"{row['file']}: {row['says']}" for row in verdict_rows(named)]
 
 
 def cpu_lines(named: list[tuple[str, dict]]) -> list[str]:
-    return [line for label, document in named if on_host_cpu(document) for line in _file_lines(label, document)]
+    return [f"{row['file']}: {row['says']}" for row in cpu_rows(named)]
 
 
-def _file_lines(label: str, document: dict) -> list[str]:
+def _file_rows(label: str, document: dict) -> list[dict]:
     from smbench.families import registry
 
-    lines = []
+    rows = []
+    prefix = f"{label}: "
     for family in registry().values():
         if family.report_lines is not None:
-            lines += family.report_lines(label, document)
+            rows += [{"file": label, "family": family.name, "says": line[len(prefix):] if line.startswith(prefix)
+                      else line} for line in family.report_lines(label, document)]
     if document["status"] != "complete":
-        lines.append(f"{label}: the run is INCOMPLETE (status {document['status']}): "
-                     f"{len(document['records'])} cases were kept")
+        rows.append({"file": label, "family": "run", "says": f"the run is INCOMPLETE (status {document['status']}): "
+                                                             f"{len(document['records'])} cases were kept"})
     failed = [r for r in document["records"] if r["status"] == "failed"]
     if failed:
-        lines.append(f"{label}: {len(failed)} cases FAILED validation or did not run (see the result file)")
-    return lines
+        rows.append({"file": label, "family": "run",
+                     "says": f"{len(failed)} cases FAILED validation or did not run (see the result file)"})
+    return rows
 
 
-def environment(named: list[tuple[str, dict]]) -> list[str]:
-    lines = []
+def environment(named: list[tuple[str, dict]]) -> pd.DataFrame:
+    """One row per device: what it is, how it was measured (or that its figures are published)."""
+    rows = []
     for label, document in named:
         device = document["device"]
         provenance = document.get("provenance", {})
         if document["kind"] == "published":
-            lines.append(f"{label}: {device.get('name', label)}: published figures, not measured by smbench "
-                         "(each figure's source is in the reference file)")
+            rows.append({"device": label, "what": f"{device.get('name', label)}: published figures, not measured by "
+                                                  "smbench (each figure's source is in the reference file)"})
             continue
         what = device.get("name")
         if on_host_cpu(document):
             what = (f"{origin.HOST_NUMPY} on the CPU reference path, not a GPU" if document["backend"] == "cpu" else
                     "MLX on the host's CPU, not a GPU")
-        lines.append(f"{label}: {what} (backend {document['backend']}, suite {document['suite']}, "
-                     f"status {document['status']}); smbench {provenance.get('smbench_version')} "
-                     f"git {str(provenance.get('git_sha'))[:12]}; NVRTC {provenance.get('nvrtc_version')}; "
-                     f"{provenance.get('host', {}).get('system', '')} {provenance.get('host', {}).get('machine', '')}; "
-                     f"{provenance.get('created_utc', '')}")
-    return lines
+        host = provenance.get("host", {})
+        rows.append({"device": label, "what": what, "backend": document["backend"], "suite": document["suite"],
+                     "status": document["status"], "smbench": provenance.get("smbench_version"),
+                     "git": str(provenance.get("git_sha"))[:12], "NVRTC": provenance.get("nvrtc_version"),
+                     "host": f"{host.get('system', '')} {host.get('machine', '')}".strip(),
+                     "date (UTC)": provenance.get("created_utc", "")})
+    # object dtype first: a column of numbers with a gap takes the "-" too (pandas 4 refuses a str in float64)
+    return pd.DataFrame(rows, dtype=object).fillna("-") if rows else pd.DataFrame()
 
 
 def _kind_of(document: dict) -> str:
@@ -152,42 +174,50 @@ def _kind_of(document: dict) -> str:
     return "measured by smbench" if document["kind"] == "measured" else "published"
 
 
-def device_table(named: list[tuple[str, dict]], extract) -> pd.DataFrame | None:
-    """One row per device, one column per figure (Entry.column, else the key); a published
-    cell lists its figures with their kind; every other row's figure also as a ratio to each
-    measured GPU's figure in the same column. None when no device has a figure."""
+def device_table(named: list[tuple[str, dict]], extract) -> tuple[pd.DataFrame | None, list[str]]:
+    """One row per figure (Entry.column, else the key), one column per device: a published cell
+    lists its figures with their kind; every other device's figure also as a ratio to each
+    measured GPU's figure in the same row. Transposed from one row per device so that the page
+    keeps its width whatever the number of figures. None when no device has a figure; with it,
+    the conditions that differ ('* device, figure: condition')."""
     per_device = [(label, document, extract(document)) for label, document in named]
     per_device = [(label, document, entries) for label, document, entries in per_device if entries]
     if not per_device:
-        return None
+        return None, []
+    compare.land_largest([entries for _, _, entries in per_device])
     columns: dict[str, tuple[int, int]] = {}
     for _, _, entries in per_device:
-        for key, entry in entries.items():
+        for key, entry in compare.expanded(entries):
             column = entry.column or compare.key_label(key)
             columns.setdefault(column, (entry.order, len(columns)))
     order = sorted(columns, key=lambda c: columns[c])
     cells = {label: _cells(entries) for label, _, entries in per_device}
     bases = [label for label, document, _ in per_device if measured_gpu(document)]
-    rows = []
-    for label, document, _ in per_device:
-        row = {"device": label, "figures": _kind_of(document)}
-        for column in order:
+    rows, conditions = [], []
+    missing = {column: entry.counterpart for _, _, entries in per_device for key, entry in compare.expanded(entries)
+               if entry.counterpart for column in [entry.column or compare.key_label(key)]}
+    for column in order:
+        row = {"figure": f"{column} ({compare.NO_COUNTERPART})" if column in missing else column}
+        for label, document, _ in per_device:
             shown = []
             for entry in cells[label].get(column, []):
                 ratios = [f"{entry.value / base[0].value:.3g}x" + (f" {name}" if len(bases) > 1 else "")
                           for name in bases if name != label and (base := cells[name].get(column))
                           and base[0].value and not on_host_cpu(document)]
                 shown.append(entry.shown() + (f" ({', '.join(ratios)})" if ratios else ""))
-            row[column] = " / ".join(shown) if shown else "-"
+                if entry.condition:
+                    conditions.append(f"* {label}, {column}: {entry.condition}")
+            row[label] = " / ".join(shown) if shown else "-"
         rows.append(row)
-    return pd.DataFrame(rows, columns=["device", "figures", *order])
+    kinds = {"figure": "(figures)", **{label: _kind_of(document) for label, document, _ in per_device}}
+    return pd.DataFrame([kinds, *rows], columns=["figure", *[label for label, _, _ in per_device]]), conditions
 
 
 def _cells(entries: dict) -> dict[str, list[compare.Entry]]:
     """Column -> the entries to show: a measured column its best figure (the format named where
     several share it), a published one each distinct figure."""
     grouped: dict[str, list] = {}
-    for key, entry in entries.items():
+    for key, entry in compare.expanded(entries):
         grouped.setdefault(entry.column or compare.key_label(key), []).append((key, entry))
     shown = {}
     for column, pairs in grouped.items():
@@ -195,21 +225,26 @@ def _cells(entries: dict) -> dict[str, list[compare.Entry]]:
             key, best = max(pairs, key=lambda pair: pair[1].value)
             if len(pairs) > 1 or (best.column and best.column != compare.key_label(key)):
                 best = compare.Entry(best.value, best.samples, best.note, best.mark, best.better, best.column,
-                                     best.order, compare.key_label(key))
+                                     best.order, compare.key_label(key), best.timing)
             shown[column] = [best]
         else:
             seen, kept = set(), []
             for _, entry in pairs:
                 if (entry.value, entry.mark, entry.qualifier) not in seen:
                     seen.add((entry.value, entry.mark, entry.qualifier))
-                    kept.append(entry)
+                    kept.append(compare.Entry(entry.value, None, entry.note, entry.mark, entry.better, entry.column,
+                                              entry.order, entry.qualifier, condition=entry.condition))
             shown[column] = kept
     return shown
 
 
 def _table_frame(table: compare.Table) -> pd.DataFrame:
-    frame = pd.DataFrame(table.rows, columns=table.columns)
-    return frame.astype(object).where(frame.notna(), "-")  # an absent figure reads "-", not "None"
+    """A measured-only table: its rows as text, each value with its noise (and the mark)."""
+    from smbench.compare import _cells as text_cells
+
+    frame = pd.DataFrame([text_cells(table, row, entries) for row, entries in zip(table.rows, table.entries)],
+                         columns=table.columns)
+    return frame.replace({"None": "-", "": "-"})
 
 
 def table_sections(named: list[tuple[str, dict]]) -> list[Section]:
@@ -221,31 +256,69 @@ def table_sections(named: list[tuple[str, dict]]) -> list[Section]:
     measured = [(label, d) for label, d in named if d["kind"] == "measured"]
     for title, extract, _ in [table for family in registry().values() for table in family.compare]:
         if any(d["kind"] == "published" and extract(d) for _, d in named):
-            frame = device_table(named, extract)
+            frame, conditions = device_table(named, extract)
             if frame is not None:
-                sections.append(Section(title, table=frame, notes=[RATIO_NOTE]))
+                sections.append(Section(title, table=frame, notes=[*conditions, RATIO_NOTE]))
     for table in compare.build(measured):
         if any(table.title == section.title for section in sections):
             continue
-        notes = [NOISE_NOTE] if len(table.labels) > 1 else []
+        notes = [NOISE_NOTE] if len(table.labels) > 1 else [noise.DEFINITION + "."]
         if table.absent:
             notes.append(f"Not in this table (no such figures): {', '.join(table.absent)}")
         sections.append(Section(table.title, table=_table_frame(table), notes=notes))
     return sections
 
 
+def sources_section(named: list[tuple[str, dict]], given: list[tuple[str, dict, Path]], others: list[Path]) -> Section:
+    """The files the page was built from, each by the name given (`given`: label, document, file;
+    `others`: the matrices), the published devices taken from smbench's own device table (the same
+    figures as results/reference-<device>.json), and files given but left out of the device set."""
+    rows = [{"device": "-", "file": str(path), "what": "compile matrix or scan (smbench compat / scan)"}
+            for path in others]
+    paths = {id(document): path for _, document, path in given}
+    chosen = {id(document) for _, document in named}
+    for label, document, path in given:
+        if id(document) not in chosen:
+            rows.append({"device": label, "file": str(path), "what": "published figures, not in the device set "
+                                                                     "(--against): not shown"})
+    for label, document in named:
+        path = paths.get(id(document))
+        provenance = document.get("provenance", {})
+        made = provenance.get("created_utc") or ""
+        what = (f"measured by smbench {provenance.get('smbench_version', '?')}, {document['backend']} backend, suite "
+                f"{document['suite']}{f', {made}' if made else ''}" if document["kind"] == "measured" else
+                "published figures with their sources")
+        rows.append({"device": label, "file": str(path) if path else
+                     f"smbench's device table (as results/reference-{document['device'].get('key', label)}.json)",
+                     "what": what})
+    return Section("Built from", "The files this page was made from (and the published devices taken from smbench's "
+                                 "own device table):", table=pd.DataFrame(rows, columns=["device", "file", "what"]))
+
+
+def _is_result_file(path: Path) -> bool:
+    try:
+        head = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(head, dict) and str(head.get("schema", "")).startswith("smbench.result/")
+
+
 def sections(named: list[tuple[str, dict]], notes: list[str]) -> list[Section]:
     from smbench.families import registry
 
-    page = [Section("Verdicts", lines=verdict_lines(named) or ["no GPU was measured in these files"], notes=notes)]
-    host = cpu_lines(named)
+    verdicts = verdict_rows(named)
+    page = [Section("Verdicts", table=pd.DataFrame(verdicts, columns=["file", "family", "says"]) if verdicts else None,
+                    empty="no GPU was measured in these files", notes=notes)]
+    host = cpu_rows(named)
     if host:
-        page.append(Section("Host CPU files (not hardware)", CPU_NOTE, lines=host))
+        page.append(Section("Host CPU files (not hardware)", CPU_NOTE,
+                            table=pd.DataFrame(host, columns=["file", "family", "says"]),
+                            notes=[noise.DEFINITION + "."]))
     for family in registry().values():
         if family.report_section is not None:
             part = family.report_section(named)
             page.append(Section(part.title, part.intro, part.table, list(part.lines), part.empty))
-    page.append(Section("Environment", lines=environment(named)))
+    page.append(Section("Environment", table=environment(named)))
     return page + table_sections(named)
 
 
@@ -306,33 +379,60 @@ def readiness(matrices: list[dict]) -> tuple[list[dict], list[Section]]:
     return [m for m in matrices if m not in scans], found
 
 
+# The page's style: 1280 pixels wide at most; a long cell wraps rather than widening its table.
+STYLE = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+         "table{border-collapse:collapse;font-size:13px;max-width:100%}"
+         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere;"
+         "min-width:5.5em}img{max-width:100%}figure{margin:1em 0}"
+         "figcaption{font-size:13px;color:#333}.note{color:#666;font-size:13px}")
+PAGES = ("report.html", "report.md")
+
+
+def refuse_to_replace(out_dir: Path) -> None:
+    """A report already in out_dir is another report's: a one-line error naming it."""
+    for name in PAGES:
+        existing = Path(out_dir) / name
+        if existing.exists():
+            made = time.strftime("%Y-%m-%d %H:%M", time.localtime(existing.stat().st_mtime))
+            raise SmbenchError(f"{existing} exists (a report made {made}): give another --out, or --replace to "
+                               f"replace it")
+
+
 def build(named: list[tuple[str, dict]], matrices: list[dict], out_dir: Path,
-          against: list[str] | None = None) -> tuple[Path, Path]:
+          against: list[str] | None = None, files: list[Path] = (), replace: bool = False) -> tuple[Path, Path]:
+    """The page in out_dir (report.html, report.md, plots/). `files`: the paths it was built from,
+    as given (result files in the order of `named`, matrices among them). Refuses a directory
+    holding a report already unless `replace`."""
     out_dir = Path(out_dir)
+    if not replace:
+        refuse_to_replace(out_dir)
+    result_files = [Path(f) for f in files if _is_result_file(Path(f))]
+    given = [(label, document, path) for (label, document), path in zip(named, result_files)]
+    others = [Path(f) for f in files if Path(f) not in result_files]
     named, notes = select(named, against)
     matrices, software = readiness(matrices)
     images = [p for p in plots.plot_all(named, matrices, out_dir / "plots") if p.suffix == ".png"]
-    page = sections(named, notes)
-    page[1:1] = software  # after the verdicts: will the user's software run here at all
+    page = [sources_section(named, given, others)] + sections(named, notes)
+    page[2:2] = software  # after the verdicts: will the user's software run here at all
     devices_line = "Devices: " + ", ".join(label for label, _ in named)
+    captions = [(image, plots.read_caption(image) or image.stem) for image in images]
 
     md = ["# smbench report", "", devices_line]
     for section in page:
         md += _markdown(section)
-    md += ["", "## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in images]
+    md += ["", "## Plots", ""]
+    for image, caption in captions:
+        md += [f"![{image.stem}](plots/{image.name})", "", f"_Figure: {caption}_", ""]
     markdown_path = out_dir / "report.md"
     markdown_path.write_text("\n".join(md) + "\n", encoding="utf-8")
 
     body = [f"<p>{html.escape(devices_line)}</p>"] + [_html(section) for section in page] + ["<h2>Plots</h2>"]
-    for image in images:
+    for image, caption in captions:
         encoded = base64.b64encode(image.read_bytes()).decode("ascii")
-        body.append(f"<figure><img alt='{image.stem}' src='data:image/png;base64,{encoded}'>"
-                    f"<figcaption>{image.stem}</figcaption></figure>")
-    page_html = ("<!doctype html><html><head><meta charset='utf-8'><title>smbench report</title><style>"
-                 "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
-                 "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px;"
-                 "text-align:right}img{max-width:100%}.note{color:#666;font-size:13px}</style></head><body>"
-                 "<h1>smbench report</h1>" + "".join(body) + "</body></html>")
+        body.append(f"<figure><img alt='{html.escape(caption, quote=True)}' src='data:image/png;base64,{encoded}'>"
+                    f"<figcaption>{html.escape(caption)} ({html.escape(image.name)})</figcaption></figure>")
+    page_html = ("<!doctype html><html><head><meta charset='utf-8'><title>smbench report</title><style>" + STYLE
+                 + "</style></head><body><h1>smbench report</h1>" + "".join(body) + "</body></html>")
     html_path = out_dir / "report.html"
     html_path.write_text(page_html, encoding="utf-8")
     return html_path, markdown_path

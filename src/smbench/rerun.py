@@ -4,7 +4,10 @@ The suite travels inside the result file (`suite_config`), so a rerun needs noth
 the file. After the run, every figure is matched to the original by what it measured
 (family, kernel, type, width, memory, working-set size, a GEMM's shape); a mismatch of kernel source
 hash, compile options or element count is reported as a change of configuration, and a
-figure whose samples differ beyond the noise of both (compare.differs) as moved.
+figure whose samples the test tells apart (smbench.noise.difference: two-sided Mann-Whitney U at
+p < 0.01, the ratio of medians and its interval) as moved. Every figure is named in full
+(families.describe: its family's axes, sizes with units), with its noise and, where sampling did
+not converge, the mark.
 """
 
 from __future__ import annotations
@@ -13,14 +16,13 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
 
-import numpy as np
-
-from smbench import compare, ranks, results, run
+from smbench import compare, noise, ranks, results, run
 from smbench.families import describe, figure_of, identity
 from smbench.errors import SmbenchError
 from smbench.suites import Suite, check, migrate
 
 CONFIG_FIELDS = ("kernel_source_hash", "compile_options", "elements", "target")
+TIME_UNITS = ("ns", "us")  # figures that grow with the time; the others are rates
 
 
 def key(record: dict) -> tuple:
@@ -37,8 +39,10 @@ class Comparison:
     steady: int
     unmatched: list[str]
     # (figure, percent slower) of each figure that moved the wrong way: its samples' rate
-    # (bytes, operations or loads per second) fell beyond the noise of both runs.
+    # (bytes, operations or loads per second) fell, the test telling the runs apart.
     slower: list[tuple[str, float]] = dataclass_field(default_factory=list)
+    within: list[str] = dataclass_field(default_factory=list)  # each figure the test cannot tell apart
+    not_converged: int = 0  # figures whose sampling did not converge in either run
 
     def regressions(self, percent: float) -> list[tuple[str, float]]:
         return [(label, slower) for label, slower in self.slower if slower > percent]
@@ -73,9 +77,15 @@ def suite_of(document: dict, path: Path) -> Suite:
     return Suite(document["suite"], path, document.get("suite_description", ""), data)
 
 
+def _value(record: dict, field: str) -> str:
+    """'12.3 (4.1%)~': the figure's median, its noise, the mark where sampling did not converge."""
+    spread = noise.of_timing(record.get("time_s"))
+    return f"{record[field]['median']:.4g}" + (f" {spread.text()}" if spread else "")
+
+
 def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path) -> Comparison:
     before, after = _keyed(original, original_path), _keyed(new, new_path)
-    changes, moved, steady, slower = [], [], 0, []
+    changes, moved, within, slower, unsettled = [], [], [], [], 0
     for k, old in before.items():
         fresh = after.get(k)
         if fresh is None:
@@ -88,17 +98,22 @@ def compare_runs(original: dict, new: dict, original_path: Path, new_path: Path)
         figure = figure_of(old)
         field, unit = figure.field, figure.unit
         rates = [compare.samples_of(record, figure.amount, figure.scale) for record in (old, fresh)]
-        real, p = compare.differs(*rates)
-        if real:
-            drop = 100 * (1 - float(np.median(rates[1])) / float(np.median(rates[0])))
-            if drop > 0:
-                slower.append((label, drop))
-            moved.append(f"{label}: {old[field]['median']:.2f} -> {fresh[field]['median']:.2f} {unit} "
-                         f"({fresh[field]['median'] / old[field]['median'] - 1:+.1%}, p={p:.1e})")
-        elif real is not None:
-            steady += 1
+        timed = unit in TIME_UNITS  # the figure grows with the time (ns per load): its samples are too
+        found = noise.difference(*[[1 / x for x in r] if timed and r else r for r in rates])
+        if found is None:
+            continue
+        unsettled += bool(noise.mark(old) or noise.mark(fresh))
+        line = (f"{label}: {_value(old, field)} -> {_value(fresh, field)} {unit}: {found.verdict()}, "
+                f"n={found.n[0]}/{found.n[1]}")
+        if found.beyond:
+            rate_ratio = None if found.ratio is None else (1 / found.ratio if timed else found.ratio)
+            if rate_ratio is not None and rate_ratio < 1:
+                slower.append((label, 100 * (1 - rate_ratio)))
+            moved.append(line)
+        else:
+            within.append(line)
     unmatched = [_label(r) for k, r in before.items() if k not in after]
-    return Comparison(original_path, new_path, changes, moved, steady, unmatched, slower)
+    return Comparison(original_path, new_path, changes, moved, len(within), unmatched, slower, within, unsettled)
 
 
 def rerun(path: Path, out_dir: Path, on_case=None) -> Comparison | None:

@@ -136,6 +136,8 @@ def _check_record_values(record: dict, where: str) -> None:
                 if extra in value and not _is_number(value[extra]):
                     raise SmbenchError(f"{where}.{name}.{extra} should be a number")
     for name in ("working_set_bytes", "bytes_moved", "bytes", "elements", "working_set", "width"):
+        if record.get("published") and record.get(name) == "largest":
+            continue  # a published size its source states only as the largest (smbench.reference.LARGEST)
         if name in record and record[name] is not None and not (
                 isinstance(record[name], int) and not isinstance(record[name], bool) and record[name] >= 0):
             raise SmbenchError(f"{where}.{name} should be a whole number")
@@ -191,6 +193,33 @@ def validate_document(document, origin: str = "result") -> dict:
     return document
 
 
+def _timings(value):
+    """Every timing object in a record's `time_s` (one, or several under names: launch's)."""
+    if isinstance(value, dict) and "median" in value:
+        yield value
+    elif isinstance(value, dict):
+        for inner in value.values():
+            yield from _timings(inner)
+
+
+def upgrade_noise(document: dict) -> dict:
+    """A file written before smbench.noise held stdev / mean under `noise`: that number moves
+    to `rel_stdev` (the stopping rule's statistic) and `noise` becomes the interquartile range /
+    median, as every reader shows it; the median's 95% interval is added from the samples."""
+    from smbench import noise
+
+    for record in document["records"]:
+        for timing in _timings(record.get("time_s")):
+            if "rel_stdev" in timing or "noise" not in timing:
+                continue
+            timing["rel_stdev"] = timing["noise"]
+            samples = timing.get("samples") or []
+            timing["noise"] = noise.relative_iqr(samples) if len(samples) > 1 else None
+            interval = noise.median_interval(samples)
+            timing["median_ci95"] = list(interval[:2]) if interval else None
+    return document
+
+
 def load(path: Path) -> dict:
     path = Path(path)
     try:
@@ -203,4 +232,4 @@ def load(path: Path) -> dict:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SmbenchError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    return validate_document(document, str(path))
+    return upgrade_noise(validate_document(document, str(path)))

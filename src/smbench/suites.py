@@ -40,6 +40,7 @@ class Suite:
         settings = {k: timing[k] for k in ("warmup", "min_samples", "max_samples", "noise_target", "budget_s")}
         if backend == "cpu" and self.section("cpu")["budget_s"]:
             settings["budget_s"] = self.section("cpu")["budget_s"]
+        settings["host_interval"] = self.section("cpu")["interval_target"]
         try:
             return TimingPolicy(**settings)
         except (TypeError, ValueError) as exc:
@@ -84,6 +85,10 @@ HARNESS = {
     "cpu": Axes(
         Setting("largest_mib", None, (is_int(1), "a whole number of MiB >= 1 (the largest working set)")),
         Setting("budget_s", None, (is_number, "a positive number of seconds (the [timing] budget on the CPU path)")),
+        # The CPU path's stop rule (smbench.host_timing): sampling converges when the median's 95%
+        # interval is within +-interval_target of it.
+        Setting("interval_target", _POLICY.host_interval,
+                (lambda v: is_number(v) and 0 < v < 1, "a fraction between 0 and 1 (0.05 = +-5%)")),
     ),
 }
 TOP_LEVEL = ("description",)  # a suite's keys that are not sections

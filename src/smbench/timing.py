@@ -6,6 +6,10 @@ backend's uses perf_counter. Sampling stops when the relative noise (standard
 deviation / mean, as nvbench defines it) is under the target with at least
 min_samples taken, or when the time budget or max_samples runs out; the result says
 which. Every sample is kept.
+
+The statistics a person reads are smbench.noise's, the same everywhere: the file's
+`noise` is the interquartile range / median, `median_ci95` the median's distribution-free
+95% interval; the stopping rule's own statistic is kept as `rel_stdev`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ class TimingPolicy:
     max_samples: int = 1000
     noise_target: float = 0.005  # 0.5% relative standard deviation
     budget_s: float = 2.0  # wall-clock seconds for the samples of one case
+    # The CPU path's stop rule (smbench.host_timing): the median's 95% interval within +-this.
+    host_interval: float = 0.05
 
     def __post_init__(self) -> None:
         if self.min_samples < 2 or self.max_samples < self.min_samples:
@@ -44,18 +50,23 @@ class Stats:
     stdev: float
     q25: float
     q75: float
-    noise: float  # stdev / mean
+    noise: float  # smbench.noise's: interquartile range / median
     converged: bool
-    stop_reason: str  # "noise", "budget", "max_samples"
+    stop_reason: str  # "noise", "budget", "max_samples" (the CPU path: "interval", smbench.host_timing)
     samples: list[float] = field(default_factory=list)
+    rel_stdev: float = math.inf  # stdev / mean: what nvbench's stopping rule reads
 
     @property
     def iqr(self) -> float:
         return self.q75 - self.q25
 
     def to_dict(self) -> dict:
+        from smbench import noise
+
         data = asdict(self)
         data["iqr"] = self.iqr
+        interval = noise.median_interval(self.samples)
+        data["median_ci95"] = list(interval[:2]) if interval else None
         return data
 
 
@@ -94,10 +105,11 @@ def summarize(samples: list[float], converged: bool = False, stop_reason: str = 
     ordered = sorted(samples)
     mean = statistics.fmean(samples)
     stdev = statistics.stdev(samples) if len(samples) > 1 else 0.0
-    return Stats(n=len(samples), median=quantile(ordered, 0.5), min=ordered[0], max=ordered[-1], mean=mean,
-                 stdev=stdev, q25=quantile(ordered, 0.25), q75=quantile(ordered, 0.75),
-                 noise=stdev / mean if mean > 0 else math.inf, converged=converged, stop_reason=stop_reason,
-                 samples=list(samples))
+    median, q25, q75 = quantile(ordered, 0.5), quantile(ordered, 0.25), quantile(ordered, 0.75)
+    return Stats(n=len(samples), median=median, min=ordered[0], max=ordered[-1], mean=mean,
+                 stdev=stdev, q25=q25, q75=q75, noise=(q75 - q25) / median if median > 0 else math.inf,
+                 converged=converged, stop_reason=stop_reason, samples=list(samples),
+                 rel_stdev=stdev / mean if mean > 0 else math.inf)
 
 
 def measure(sample: Callable[[], float], policy: TimingPolicy = TimingPolicy(),

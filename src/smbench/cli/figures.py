@@ -30,7 +30,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     named, matrices = results_and_matrices(args.files, args.command)
     with common.writing_into(args.out):
-        html_path, markdown_path = report.build(named, matrices, args.out, args.against)
+        html_path, markdown_path = report.build(named, matrices, args.out, args.against, files=args.files,
+                                                replace=args.replace)
     print(html_path)
     print(markdown_path)
     return 0
@@ -58,4 +59,6 @@ def add_parsers(sub) -> None:
                                metavar="KEY,...", help="the published devices to set the measured files beside, "
                                "e.g. gb10,rtx5090,a100-80,m4max (default: gb10, rtx5090, a100-80, m4max, m3ultra "
                                "and the measured GPU's own; figures come from the files given, else the device table)")
+    report_parser.add_argument("--replace", action="store_true",
+                               help="replace a report already in --out (without it, that is an error)")
     report_parser.set_defaults(handler=cmd_report)

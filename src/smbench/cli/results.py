@@ -76,7 +76,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def _rerun(args: argparse.Namespace) -> int:
-    from smbench import ranks, rerun
+    from smbench import noise, ranks, rerun
 
     root = ranks.world().is_root
     files.load(args.file, "rerun", say=root)  # bad input and an unfinished file, said first
@@ -97,10 +97,12 @@ def _rerun(args: argparse.Namespace) -> int:
             common.say(f"  {line}")
     else:
         common.say("configuration: same kernels (source hash), options, targets and sizes")
-    common.say(f"{len(outcome.moved)} figures moved beyond the noise of both runs; {outcome.steady} within it "
-               "(two-sided Mann-Whitney U, p < 0.01, and a gap larger than either IQR)")
-    for line in outcome.moved:
+    common.say(f"{len(outcome.moved)} figures moved beyond noise; {outcome.steady} within it (two-sided Mann-Whitney "
+               f"U on the samples, p < 0.01; a move as the ratio of medians, new / old, with its 99% interval)")
+    for line in outcome.moved + outcome.within:
         common.say(f"  {line}")
+    if outcome.not_converged:
+        common.say(f"  {outcome.not_converged} figures did not converge in one run or both (~): {noise.DEFINITION}")
     for line in outcome.unmatched:
         common.say(f"  not in the new run: {line}")
     if args.fail_above is not None:

@@ -88,6 +88,9 @@ class Family:
     check_header: Callable | None = None
     title: Callable | None = None
     published: Callable | None = None
+    # The device table's public figures it describes: devices.Figure.what -> reference.Describes
+    # (the identity fields of the measured figure each is set beside in compare and the report).
+    vocabulary: dict = field(default_factory=dict)
     # Its verdict words and how a terminal colours them (rich styles), beyond the ones every
     # family shares (smbench.run_view.VERDICT_STYLE).
     verdict_styles: dict = field(default_factory=dict)

@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib
 
 from smbench.compare import Entry, samples_of
+from smbench.noise import mark, said
 from smbench.families import collectives as co
 from smbench.families.collectives import links
 from smbench.families.collectives.measure import decorations
@@ -25,12 +26,14 @@ def _figure_samples(record: dict) -> list[float] | None:
 
 def largest(document: dict) -> dict[str, Entry]:
     return {name_of(key): Entry(members[-1]["figure_gbps"]["median"], _figure_samples(members[-1]),
-                              f"{size(members[-1]['bytes'])}, {members[-1]['ranks']} ranks, {judged(members[-1])}")
+                              f"{size(members[-1]['bytes'])}, {members[-1]['ranks']} ranks, {judged(members[-1])}",
+                              timing=members[-1].get("time_s"))
             for key, members in curves(document["records"]).items()}
 
 
 def per_size(document: dict) -> dict[str, Entry]:
-    return {f"{name_of(key)} {size(r['bytes'])}": Entry(r["figure_gbps"]["median"], _figure_samples(r))
+    return {f"{name_of(key)} {size(r['bytes'])}": Entry(r["figure_gbps"]["median"], _figure_samples(r),
+                                                                timing=r.get("time_s"))
             for key, members in curves(document["records"]).items() for r in members}
 
 
@@ -41,7 +44,7 @@ def latency(document: dict) -> dict[str, Entry]:
         samples = (r.get("time_s") or {}).get("samples")
         entries[f"{name_of(key)} {size(r['bytes'])}"] = Entry(r["latency_us"]["median"],
                                                             [t * 1e6 for t in samples] if samples else None,
-                                                            better="lower")
+                                                            better="lower", timing=r.get("time_s"))
     return entries
 
 
@@ -63,7 +66,8 @@ def report_lines(label: str, document: dict) -> list[str]:
         held.add(link.get("key"))
         verdict = judged(r) if "verdict" in r else ("no verdict: one rank" if r["ranks"] == 1 else
                                                     "no verdict below collectives.verdict_min_mib")
-        lines.append(f"{label}: {name_of(key)} busbw {r['busbw_gbps']['median']:.4g} GB/s at {size(r['bytes'])} over "
+        lines.append(f"{label}: {name_of(key)} busbw {r['busbw_gbps']['median']:.4g}{mark(r)} GB/s{said(r)} at "
+                     f"{size(r['bytes'])} over "
                      f"{r['ranks']} rank{'s' if r['ranks'] > 1 else ''} ({r['engine']}; {against}): {verdict}; "
                      f"latency {members[0]['latency_us']['median']:.1f} us at {size(members[0]['bytes'])}")
     held = {links.lookup(key).key for key in held if key and links.lookup(key)}

@@ -11,6 +11,7 @@ from rich.text import Text
 from smbench.families import collectives as co
 from smbench.families.collectives import links
 from smbench.families.collectives.measure import decorations
+from smbench.noise import NOT_CONVERGED, mark
 from smbench.run_view import Column, Short, print_fitted, size, verdict_style
 
 
@@ -77,7 +78,7 @@ def view(records: list[dict], console: Console) -> None:
         words = decorations({"benchmark": name, "op": op, "root": root})
         rows.append([name + (f" {' '.join(words)}" if words else ""), dtype,
                      Short((co.PLACEMENTS[placement], "in" if placement == "in_place" else "out")),
-                     size(largest["bytes"]), f"{largest['busbw_gbps']['median']:.4g}",
+                     size(largest["bytes"]), f"{largest['busbw_gbps']['median']:.4g}{mark(largest)}",
                      f"{largest['algbw_gbps']['median']:.4g}",
                      f"{smallest['latency_us']['median']:.1f} ({size(smallest['bytes'])})",
                      Text(judged(largest, short=True), style=verdict_style(largest.get("verdict", "")))])
@@ -95,7 +96,8 @@ def view(records: list[dict], console: Console) -> None:
                  f"nccl-tests' figures: time = the ranks' times by {aggregate} (nccl-tests "
                  f"{first.get('time_aggregate_nccl_tests', '-a 3')}), the median of the samples; algbw = size / time; "
                  f"busbw = algbw x 2(n-1)/n (all_reduce), (n-1)/n (all_gather, reduce_scatter, alltoall, gather, "
-                 f"scatter), 1 (broadcast, reduce, sendrecv); size per rank. Held to: {_held(first)}." +
+                 f"scatter), 1 (broadcast, reduce, sendrecv); size per rank; {NOT_CONVERGED}: sampling did not "
+                 f"converge (smbench.noise). Held to: {_held(first)}." +
                  (f" {why}" if why else ""))
 
 
@@ -111,7 +113,7 @@ def _figures(record: dict | None) -> list[str]:
     if record["status"] != "ok":
         return ["failed", "-", "-", shown_wrong]
     return [f"{record['time_s']['median'] * 1e6:.2f}", f"{record['algbw_gbps']['median']:.2f}",
-            f"{record['busbw_gbps']['median']:.2f}", shown_wrong]
+            f"{record['busbw_gbps']['median']:.2f}{mark(record)}", shown_wrong]
 
 
 SIZE_COLUMNS = [Column("size", keep=Column.NEVER_DROPPED, right=True),
@@ -155,7 +157,8 @@ def per_size(records: list[dict], console: Console) -> None:
                      (f"Size: bytes of the largest buffer per rank (chunks rounded down to 16 bytes, as "
                       f"nccl-tests); count: nccl-tests' count column; time: the ranks' times by "
                       f"{first.get('time_aggregate', 'max')}; #wrong: the wrong elements of every rank, checked after "
-                      f"the timing." if last else ""), sections=tuple(sections))
+                      f"the timing; {NOT_CONVERGED} after a busbw: sampling did not converge." if last else ""),
+                     sections=tuple(sections))
 
 
 def headline(document: dict) -> list[tuple[str, str]]:

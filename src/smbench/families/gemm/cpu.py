@@ -16,6 +16,7 @@ import numpy as np
 
 from smbench import emulate, formats
 from smbench.cases import NO_KERNEL
+from smbench import host_timing
 from smbench.families import gemm, peak
 from smbench.families.gemm.part import HeldTo, Outcome
 from smbench.families.peak.part import Rate
@@ -100,17 +101,19 @@ def _run(fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, settings: di
 
     limit, threads = one_blas_thread()
     # On one BLAS thread the GEMM runs in this thread, so this thread's CPU time is its cost:
-    # time the host spent on other programs (which wall time counts) is left out.
-    clock = time.thread_time if threads == "one thread" else time.perf_counter
+    # time the host spent on other programs (which wall time counts) is left out, and sampling
+    # stops when the median settles (smbench.host_timing). A BLAS on several threads: wall time.
+    on_thread = threads == "one thread"
 
     def sample() -> float:
-        start = clock()
+        start = time.perf_counter()
         numpy_gemm(fmt, *values)
-        return clock() - start
+        return time.perf_counter() - start
 
     with limit:
-        outcome.stats = measure(sample, policy)
-    timed_in = "this thread's CPU time" if clock is time.thread_time else "wall time"
+        outcome.stats = (host_timing.measure(host_timing.timed(lambda: numpy_gemm(fmt, *values)), policy,
+                                             policy.host_interval) if on_thread else measure(sample, policy))
+    timed_in = "this thread's CPU time" if on_thread else "wall time"
     fields["support_note"] = f"host NumPy, BLAS on {threads}, timed in {timed_in}: a reference, not a GPU's figure"
     outcome.cublas = {"status": "not run", "reason": "cuBLAS is a GPU library"}
     outcome.fallback = {"status": "not run", "reason": "the sm_80 fallback is a GPU measurement"}

@@ -98,12 +98,14 @@ _GEMM_FIELDS = {"shape": str, "label": str, "ops_unit": str, "m": int, "n": int,
 
 
 def check_record(record: dict, where: str) -> None:
-    """A loaded ok GEMM record holds what the table, compare, plot and report index."""
-    for name, kind in _GEMM_FIELDS.items():
+    """A loaded ok GEMM record holds what the table, compare, plot and report index (a published
+    one: its figure, format and shape)."""
+    fields = {"tflops": dict, "format": str, "shape": str} if record.get("published") else _GEMM_FIELDS
+    for name, kind in fields.items():
         if not isinstance(record.get(name), kind) or isinstance(record.get(name), bool):
             raise SmbenchError(f"{where}.{name} should be {'a whole number' if kind is int else f'a {kind.__name__}'} "
                                f"in a GEMM record")
-    cublas = record["cublas"]
+    cublas = record.get("cublas") or {}
     if cublas.get("status") == "ok" and not (_number(cublas.get("tflops"))
                                               and _number(cublas.get("ours_over_cublas"))):
         raise SmbenchError(f"{where}.cublas should have numeric 'tflops' and 'ours_over_cublas' when its status is ok")
@@ -113,5 +115,6 @@ FAMILY = Family("gemm", rank=50, summary="a real mma.sync GEMM per precision, be
                 plan=plan, run=run_gemm, view=view.view, check_record=check_record,
                 compare=publish.COMPARE, report_lines=publish.report_lines, plots=publish.gemm_vs_size,
                 figure=Figure("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
+                published=publish.published, vocabulary=publish.VOCABULARY,
                 cost=(3, 0.5), needs="the GEMM is each backend's own product (a CUDA kernel, NumPy, mx.matmul)",
                 moved={("cpu", "gemm_max_gflop"): "cpu_max_gflop", ("cpu", "gemm_emulate_max"): "cpu_emulate_max"})

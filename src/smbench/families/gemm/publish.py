@@ -6,20 +6,33 @@ from __future__ import annotations
 from pathlib import Path
 
 from smbench import origin
-from smbench.compare import Entry, tflops_samples
+from smbench.compare import Entry, gather, published_entry, tflops_samples
 from smbench.families import gemm
-from smbench.plots import plt, save
+from smbench.noise import mark, said
+from smbench.plots import plt, ring_unconverged, save
+from smbench.reference import LARGEST, Describes, published_records
+
+
+# The shapes a published GEMM figure whose shape is not stated ("a large GEMM", reference.LARGEST)
+# is set beside: the largest square or LLM shape measured, never a decode or tail shape.
+_SIZED = ("square", "llm")
 
 
 def gemms(document: dict) -> dict[tuple, Entry]:
-    """(format, M x N x K) -> the GEMM's T(FL)OP/s, with its samples for the noise test."""
+    """(format, M x N x K) -> the GEMM's T(FL)OP/s, with its samples for the noise test; a
+    published figure under the format and shape it names (its identity's fields)."""
     entries: dict[tuple, Entry] = {}
     for record in document["records"]:
-        if record["family"] == "gemm" and record["status"] == "ok":
-            cublas = record.get("cublas") or {}
-            note = f"cuBLAS {cublas['tflops']:.4g}" if cublas.get("status") == "ok" else ""
-            entries[(record["benchmark"], record["shape"])] = Entry(record["tflops"]["median"],
-                                                                    tflops_samples(record), note)
+        if record["family"] != "gemm" or record["status"] != "ok":
+            continue
+        if record.get("published"):
+            gather(entries, (record["format"], record["shape"]), published_entry(record, record["tflops"]["median"]))
+            continue
+        cublas = record.get("cublas") or {}
+        note = f"cuBLAS {cublas['tflops']:.4g}" if cublas.get("status") == "ok" else ""
+        size = record["m"] * record["n"] * record["k"] if record.get("shape_kind") in _SIZED else None
+        entries[(record.get("format") or record["benchmark"], record["shape"])] = Entry(
+            record["tflops"]["median"], tflops_samples(record), note, timing=record.get("time_s"), size=size)
     return entries
 
 
@@ -40,7 +53,7 @@ def report_lines(label: str, document: dict) -> list[str]:
             chosen[key] = (size, record)
     lines = []
     for _, record in chosen.values():
-        parts = [f"{record['tflops']['median']:.4g} {record['ops_unit']}"]
+        parts = [f"{record['tflops']['median']:.4g}{mark(record)} {record['ops_unit']}{said(record)}"]
         if record.get("percent_of_mma_peak") is not None:
             parts.append(f"{record['percent_of_mma_peak']:.0f}% of its mma.sync loop "
                          f"({record['mma_peak']['tflops']:.4g})")
@@ -78,6 +91,7 @@ def gemm_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
         sizes = [r["m"] for r in rows]
         axis.plot(sizes, [r["tflops"]["median"] for r in rows], marker="o", color=colour,
                   label=f"{label}: {name}" if len(named) > 1 or "NumPy" in label else name)
+        ring_unconverged(axis, [(r["m"], r["tflops"]["median"]) for r in rows if mark(r)], colour)
         library = [(r["m"], r["cublas"]["tflops"]) for r in rows if (r.get("cublas") or {}).get("status") == "ok"]
         if library:
             axis.plot(*zip(*library), linestyle="--", marker="x", color=colour, label=f"{name}: cuBLAS")
@@ -108,3 +122,18 @@ def gemm_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     axis.grid(True, which="both", alpha=0.3)
     axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return save(figure, out_dir, "gemm_vs_size")
+
+
+# The device table's GEMM figures (devices.Figure.what) -> the GEMM each describes: the format and
+# the shape the source states (devices.Figure.shape), else the largest (smbench.reference).
+VOCABULARY = {
+    "nvfp4_gemm": Describes("gemm", {"format": "nvfp4"}, "", "GEMM"),
+    "fp8_gemm": Describes("gemm", {"format": "e4m3_f32acc", "shape": LARGEST},
+                          "accumulation and shape not stated ('peak, large GEMM')", "GEMM"),
+}
+
+
+def published(spec) -> tuple[list[dict], dict]:
+    """A device table row's GEMM figures (the Spark's NVFP4 and FP8 GEMMs) as records on the
+    GEMM rows they describe (VOCABULARY)."""
+    return published_records(spec, "gemm"), {}

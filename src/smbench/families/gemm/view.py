@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from smbench import noise
+from smbench.noise import NOT_CONVERGED, mark
 from smbench.run_view import Column, Short, fallback_cell, percent, print_fitted, ratio
 
 from smbench.families import gemm
@@ -11,6 +13,7 @@ from smbench.families import gemm
 
 COLUMNS = [Column("format", keep=Column.NEVER_DROPPED), Column("M x N x K", "shape", keep=Column.NEVER_DROPPED),
            Column("tile / split K", "tile", keep=2), Column("T(FL)OP/s", keep=Column.NEVER_DROPPED, right=True),
+           Column("noise", keep=5, right=True),
            Column("% mma loop", "%loop", keep=8, right=True), Column("% spec", "%spec", keep=7, right=True),
            Column("GB/s", keep=4, right=True), Column("cuBLAS", keep=6, right=True),
            Column("ours / cuBLAS", "/cuBLAS", keep=7, right=True), Column("native / sm_80 PTX", "vs sm_80", keep=3),
@@ -34,7 +37,7 @@ def gemm_rows(records: list[dict]) -> list[list]:
         if small:
             bandwidth = f"{r['gbps']['median']:.4g}" + (f" ({percent(r.get('percent_of_bandwidth'))})"
                                                         if r.get("percent_of_bandwidth") else "")
-        table.append([Short((r["label"], r["benchmark"])), r["shape"], tile_cell, f"{r['tflops']['median']:.4g}",
+        table.append([Short((r["label"], r["benchmark"])), r["shape"], tile_cell, f"{r['tflops']['median']:.4g}{mark(r)}", noise.cell(r),
                       percent(r.get("percent_of_mma_peak")), percent(r.get("percent_of_spec")), bandwidth,
                       f"{cublas['tflops']:.4g}" if cublas.get("status") == "ok" else "-",
                       ratio(cublas.get("ours_over_cublas")), fallback_cell(r), valid])
@@ -55,7 +58,9 @@ def view(records: list[dict], console: Console) -> None:
                  "T(FL)OP/s = 2 M N K / median time; % mma loop = against the same format's mma.sync throughput "
                  "loop in this run; GB/s = (A + B + C bytes) / time, with % of the expected DRAM bandwidth, for "
                  "M <= 16 (the skinny tile); validation: -1/0/1 inputs equal the exact product, and random inputs "
-                 "stay within the elementwise error bound and the normwise tolerance against float64.")
+                 "stay within the elementwise error bound and the normwise tolerance against float64; "
+                 f"noise: interquartile range / median of the timed samples; {NOT_CONVERGED}: sampling did not converge "
+                 "(smbench.noise).")
 
 
 def headline(document: dict) -> list[tuple[str, str]]:
@@ -71,5 +76,5 @@ def headline(document: dict) -> list[tuple[str, str]]:
         cublas = (r.get("cublas") or {}).get("ours_over_cublas")
         if cublas:
             notes.append(f"{cublas:.2f}x cuBLAS")
-        parts.append(f"{key} {r['shape']} {r['tflops']['median']:.4g}" + (f" ({', '.join(notes)})" if notes else ""))
+        parts.append(f"{key} {r['shape']} {r['tflops']['median']:.4g}{mark(r)}" + (f" ({', '.join(notes)})" if notes else ""))
     return [("GEMM", "T(FL)OP/s, each format's largest: " + "; ".join(parts))] if parts else []

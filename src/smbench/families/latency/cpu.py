@@ -1,15 +1,15 @@
 """The latency chase on the CPU reference path: the same rings walked in NumPy on the host,
-timed with perf_counter, validated against the closed form of the walk. Its figures are the
+timed in this thread's CPU time until the median settles (smbench.host_timing), validated
+against the closed form of the walk. Its figures are the
 host's (a NumPy array lookup per load, Python's own cost included), labelled so."""
 
 from __future__ import annotations
 
-import time
-
+from smbench import host_timing
 from smbench.families import SizeCap, latency
 from smbench.families.latency.part import Chase
 from smbench.telemetry import Summary
-from smbench.timing import TimingPolicy, measure
+from smbench.timing import TimingPolicy
 
 WARM_MOST = 1 << 14  # warm-up loads per chain at most: a Python loop pays for every one
 PILOT_STEPS = 256
@@ -31,8 +31,9 @@ def kernel(params: dict) -> str:
 
 def run_chase(ring: latency.Ring, params: dict, runner, policy: TimingPolicy, walk=None) -> Chase:
     """The chase in NumPy on the host: one chain (a Python loop over the array) or
-    CPU_LOADED_CHAINS chains (one gather a step), timed with perf_counter, validated against
-    where the CPU's walk of the ring ends (its closed form) and the number of loads."""
+    CPU_LOADED_CHAINS chains (one gather a step), timed in this thread's CPU time until the median
+    settles (smbench.host_timing), validated against where the CPU's walk of the ring ends (its
+    closed form) and the number of loads."""
     walk = walk or latency.numpy_chase
     array = ring.build()
     loaded = params["mode"] == "loaded"
@@ -44,9 +45,9 @@ def run_chase(ring: latency.Ring, params: dict, runner, policy: TimingPolicy, wa
 
     def chase(steps: int) -> float:
         nonlocal position
-        start = time.perf_counter()
+        start = host_timing.CLOCK()
         position, done = walk(array, position, steps)
-        elapsed = time.perf_counter() - start
+        elapsed = host_timing.CLOCK() - start
         total[0] += steps
         done_total[0] += done
         return elapsed
@@ -54,11 +55,11 @@ def run_chase(ring: latency.Ring, params: dict, runner, policy: TimingPolicy, wa
     warm = min(latency.warm_steps(ring, chains), WARM_MOST)
     chase(warm)
     steps = latency.steps_for(chase(PILOT_STEPS) / PILOT_STEPS, params.get("launch_ms", 1.0) / 1e3)
-    stats = measure(lambda: chase(steps), policy)
+    stats = host_timing.measure(lambda: chase(steps), policy, policy.host_interval)
     want = ring.at(origin + total[0]) if loaded else ring.at(total[0])
     validation = latency.validate(position, done_total[0], want, total[0], what="NumPy chase")
     return Chase(validation, threads=1, chains=chains, stats=stats, steps_per_launch=steps,
                  telemetry=Summary(False, "CPU backend: no GPU telemetry"),
                  clock_source="the CPU path has no SM clock: no cycles",
                  fields={"chains_per_thread": chains, "warm_steps": warm, "total_steps": total[0],
-                         "timing": "perf_counter around each call of the NumPy chase"})
+                         "timing": "this thread's CPU time around each call of the NumPy chase"})

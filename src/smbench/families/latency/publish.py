@@ -13,8 +13,9 @@ import matplotlib
 from smbench.cases import HOME_MEMORY
 from smbench.compare import Entry
 from smbench.families import latency
-from smbench.families.latency.view import curve_name
-from smbench.plots import plt, save, size_label
+from smbench.families.latency.view import curve_name, level_mark
+from smbench.noise import mark
+from smbench.plots import plt, ring_unconverged, save, size_label
 from smbench.run_view import size
 
 # What users expect, per level, for a one-thread chase with ordinary loads (cycles).
@@ -48,7 +49,8 @@ def report_lines(label: str, document: dict) -> list[str]:
                      else f"at {size(level.first_bytes)}")
             steps = (f"; steps to {step.above} ({step.ratio:.1f}x) between {size(step.last_bytes)} and "
                      f"{size(step.next_bytes)}") if step else ""
-            lines.append(f"{label}: latency {name}, {level.name}: {level.ns:.1f} ns{cycles} "
+            lines.append(f"{label}: latency {name}, {level.name}: {level.ns:.1f}{level_mark(records, curve, level)} "
+                         f"ns{cycles} "
                          f"({where}{steps}){_anchor(curve, level)}")
     for record in records:
         if record.get("family") != "latency" or record.get("status") != "ok" or \
@@ -56,7 +58,7 @@ def report_lines(label: str, document: dict) -> list[str]:
             continue
         cycles = (record.get("cycles") or {}).get("median")
         lines.append(f"{label}: latency in {record['memory']} memory at {size(record['working_set_bytes'])}: "
-                     f"{record['latency_ns']['median']:.1f} ns" + (f", {cycles:.0f} cycles" if cycles else ""))
+                     f"{record['latency_ns']['median']:.1f}{mark(record)} ns" + (f", {cycles:.0f} cycles" if cycles else ""))
     clocks = {r.get("clock_mhz") for r in records if r.get("family") == "latency" and r.get("status") == "ok"}
     clocks.discard(None)
     if clocks and lines:
@@ -86,7 +88,8 @@ def compare_entries(document: dict) -> dict[tuple, Entry]:
         key = (curve_name(latency.curve_key(record)), record.get("memory"), record["working_set_bytes"])
         cycles = (record.get("cycles") or {}).get("median")
         entries[key] = Entry(record["latency_ns"]["median"], per_load_samples(record),
-                             f"{cycles:.0f} cycles" if cycles is not None else "", better="lower")
+                             f"{cycles:.0f} cycles" if cycles is not None else "", better="lower",
+                             timing=record.get("time_s"))
     return entries
 
 
@@ -105,6 +108,12 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
              for curve in latency.curves(document.get("records", []))]
     if not drawn:
         return []
+    unconverged: dict[tuple, list] = {}  # (file, curve) -> the points whose sampling did not converge
+    for label, document in named:
+        for r in document.get("records", []):
+            if r.get("family") == "latency" and r.get("status") == "ok" and mark(r):
+                unconverged.setdefault((label, latency.curve_key(r)), []).append(
+                    (r["working_set_bytes"], r["latency_ns"]["median"]))
     modes = [mode for mode in latency.MODES if any(curve.key[0] == mode for _, curve in drawn)]
     figure, axes = plt.subplots(len(modes), 1, figsize=(12, 5 * len(modes)), sharex=True, squeeze=False)
     colours = plt.get_cmap("tab10").colors
@@ -115,6 +124,7 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
             axis.plot([point[0] for point in curve.points], [point[1] for point in curve.points],
                       "--" if memory else "-", marker="o", markersize=3, color=colour,
                       label=f"{label}: {curve_name(curve.key)}{memory}")
+            ring_unconverged(axis, unconverged.get((label, curve.key), []), colour)
             if memory:
                 continue  # a few sizes in another memory kind: no levels to mark
             for step in curve.steps:

@@ -8,6 +8,7 @@ from rich.console import Console
 
 from smbench.cases import HOME_MEMORY
 from smbench.families import latency
+from smbench.noise import NOT_CONVERGED, mark
 from smbench.run_view import Column, print_fitted, size
 
 
@@ -27,13 +28,21 @@ def _ns(value: float) -> str:
     return f"{value:.1f}" if value < 1000 else f"{value:.0f}"
 
 
-def level_rows(curve: latency.Curve) -> list[tuple[str, ...]]:
-    """(level, up to, ns, cycles, steps at) for each level of a curve."""
+def level_mark(records: list[dict], curve: latency.Curve, level: latency.Level) -> str:
+    """NOT_CONVERGED where a point of the level (among `records`) did not converge, else ''."""
+    return NOT_CONVERGED if any(mark(r) for r in records if r.get("family") == "latency" and r.get("status") == "ok"
+                                and latency.curve_key(r) == curve.key
+                                and level.first_bytes <= r["working_set_bytes"] <= level.last_bytes) else ""
+
+
+def level_rows(curve: latency.Curve, records: list[dict] = ()) -> list[tuple[str, ...]]:
+    """(level, up to, ns, cycles, steps at) for each level of a curve; the ns marked where a
+    point of the level did not converge (among `records`)."""
     rows = []
     for number, level in enumerate(curve.levels):
         step = curve.steps[number] if number < len(curve.steps) else None
-        rows.append((level.name, size(level.last_bytes), _ns(level.ns), _cycles(level.cycles),
-                     size(step.next_bytes) if step else "-"))
+        rows.append((level.name, size(level.last_bytes), _ns(level.ns) + level_mark(records, curve, level),
+                     _cycles(level.cycles), size(step.next_bytes) if step else "-"))
     return rows
 
 
@@ -50,7 +59,7 @@ def memory_rows(records: list[dict]) -> list[tuple[str, ...]]:
         ns = record["latency_ns"]["median"]
         reference = device.get(record["working_set_bytes"])
         ratio = f"{ns / reference['latency_ns']['median']:.2f}x" if reference else "-"
-        rows.append((record["memory"], size(record["working_set_bytes"]), _ns(ns),
+        rows.append((record["memory"], size(record["working_set_bytes"]), _ns(ns) + mark(record),
                      _cycles((record.get("cycles") or {}).get("median")), ratio))
     return rows
 
@@ -79,12 +88,12 @@ def view(records: list[dict], console: Console) -> None:
     rows, sections = [], []
     for curve in home:
         sections.append(len(rows))
-        rows += [[curve_name(curve.key) if number == 0 else "", *row] for number, row in enumerate(level_rows(curve))]
+        rows += [[curve_name(curve.key) if number == 0 else "", *row] for number, row in enumerate(level_rows(curve, records))]
     print_fitted(console, "latency: dependent loads (pointer chase)", LEVEL_COLUMNS, rows,
                  f"ns: median per dependent load; cycles at the SM clock ({_clock_words(records)}). Levels and steps "
                  "are found from the measured curve: 'up to' is the largest working set on a level, 'steps at' the "
                  "first one above it (the capacity lies between). loaded: many chains at once (on a GPU, every SM "
-                 "full of them).", sections=tuple(sections[1:]))
+                 f"full of them). {NOT_CONVERGED}: a point of the level did not converge (smbench.noise).", sections=tuple(sections[1:]))
     kinds = memory_rows(records)
     if kinds:
         print_fitted(console, "latency by memory kind (one thread, random)", MEMORY_COLUMNS, [list(r) for r in kinds])

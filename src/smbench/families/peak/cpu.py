@@ -4,15 +4,15 @@ NumPy's, labelled so."""
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
 from smbench import formats
 from smbench.cases import NO_KERNEL
 from smbench.families import peak
+from smbench import host_timing
 from smbench.families.peak.part import Loop
-from smbench.timing import TimingPolicy, measure
+from smbench.timing import TimingPolicy
 
 PEAK_ITERS = 64  # every validation sum is still exact after 64 iterations (tests check it)
 
@@ -86,13 +86,8 @@ def peak_case(fmt, policy: TimingPolicy) -> Loop:
         values = peak.fma_inputs(fmt)
         run = lambda: fma_loop(fmt, values, iters, threads)  # noqa: E731
     output: list = [None]
-
-    def sample() -> float:
-        start = time.perf_counter()
-        output[0] = run()
-        return time.perf_counter() - start
-
-    stats = measure(sample, policy)
+    # In this thread's CPU time, until the median settles (smbench.host_timing).
+    stats = host_timing.measure(host_timing.timed(run, output), policy, policy.host_interval)
     return Loop(support="reference", instruction="numpy", validation=peak.validate(fmt, output[0], iters, threads),
                 provenance=NO_KERNEL, stats=stats, iters=iters, threads=threads,
                 launch={"backend": "numpy", "warps": threads // 32},

@@ -81,4 +81,4 @@ FAMILY = Family("peak", rank=30, summary="tensor-core and CUDA-core throughput p
                 figure=Figure("tflops", "T(FL)OP/s", "ops", 1e12), headline=view.headline,
                 cost=(2, 0.3), needs="the throughput loops are mma.sync and CUDA-core kernels (or the CPU path's "
                                      "NumPy model of one warp)",
-                published=publish.published, verdict_styles=peak.VERDICT_STYLES)
+                published=publish.published, vocabulary=publish.VOCABULARY, verdict_styles=peak.VERDICT_STYLES)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from smbench.compare import Entry, published_entry, tflops_samples
-from smbench.families.stream.publish import dram_bandwidth
+from smbench.compare import Entry, by_basis, expanded, gather, published_entry, tflops_samples
+from smbench.families.stream.publish import dram_basis
+from smbench.noise import mark, said
 from smbench.plots import COLOURS, display_label, plt, save
-from smbench.reference import published_record
+from smbench.reference import UNSTATED_ACC, Describes, published_records
 
 
 # The report's throughput table: one column per kind of figure that compares like with like
@@ -19,11 +20,11 @@ from smbench.reference import published_record
 # sits beside the spec it is measured against, a published GEMM (CUTLASS) beside the spec too,
 # named in its note.
 COLUMNS = (
-    ("FP4 tensor", ("fp4", "fp4_block_scaled", "nvfp4_mma_loop", "nvfp4_gemm")),
+    ("FP4 tensor", ("fp4", "fp4_block_scaled", "nvfp4_mma_loop")),
     ("FP6 tensor", ("fp6",)),
     ("FP8 tensor, FP16 acc", ("fp8_f16acc",)),
     ("FP8 tensor, FP32 acc", ("fp8_f32acc", "f8f6f4_f32acc", "mxf8f6f4", "mxfp8")),
-    ("FP8 tensor, acc not stated", ("fp8", "fp8_mma_loop", "fp8_gemm")),
+    ("FP8 tensor, acc not stated", ("fp8", "fp8_mma_loop")),
     ("FP16 tensor, FP16 acc", ("f16_f16acc",)),
     ("FP16/BF16 tensor, FP32 acc", ("f16_f32acc", "bf16_f32acc", "f16_f32acc_mma_loop")),
     ("FP16/BF16 tensor, acc not stated", ("f16", "bf16")),
@@ -50,23 +51,18 @@ def column_of(record: dict) -> str:
 
 def peaks(document: dict) -> dict[str, Entry]:
     """Format -> its T(FL)OP/s: a measured loop with its samples (the noise test), a published
-    figure with its kind (V, M, D) beside the value and its source in the note."""
+    figure under the format it describes (smbench.reference), with its kind (V, M, D) beside the
+    value and its source in the note."""
     entries: dict[str, Entry] = {}
     for record in document["records"]:
         if record["family"] == "peak" and record["status"] == "ok":
             value = record["tflops"]["median"]
             entry = (published_entry(record, value) if record.get("published") else
-                     Entry(value, tflops_samples(record), record.get("label", "")))
+                     Entry(value, tflops_samples(record), record.get("label", ""), timing=record.get("time_s")))
             entry.column = column_of(record)
             entry.order = next((n for n, (name, _) in enumerate(COLUMNS) if name == entry.column), len(COLUMNS))
-            if record.get("published"):
-                entry.qualifier = _HOW.get(record["benchmark"].rsplit("_", 1)[-1], "")
-            entries[record["benchmark"]] = entry
+            gather(entries, record.get("format") or record["benchmark"], entry)
     return dict(sorted(entries.items(), key=lambda item: item[1].order))
-
-
-# How a published figure was had, where its key says so (fp8_mma_loop, nvfp4_gemm).
-_HOW = {"loop": "mma.sync loop", "gemm": "GEMM"}
 
 
 COMPARE = (("Throughput per precision, TFLOP/s", peaks, "precision"),)
@@ -88,7 +84,8 @@ def report_lines(label: str, document: dict) -> list[str]:
                          f"({expected['clock_peak']:.4g} at {expected['clock_mhz']:.0f} MHz)")
         if record.get("percent_of_spec") is not None:
             parts.append(f"{record['percent_of_spec']:.0f}% of the vendor's {expected['spec']['value']:g}")
-        lines.append(f"{label}: {record['label']}: {record['tflops']['median']:.4g} {record['ops_unit']} = "
+        lines.append(f"{label}: {record['label']}: {record['tflops']['median']:.4g}{mark(record)} {record['ops_unit']}"
+                     f"{said(record)} = "
                      f"{'; '.join(parts)}: {record['verdict']}")
     if unjudged:
         lines.append(f"{label}: {unjudged} compute-peak loops validated, with no expected figure for this device")
@@ -125,14 +122,16 @@ def throughput_bars(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     for label, document in named:
         best: dict[str, tuple[str, str, float]] = {}
         for r in document["records"]:
-            group = precision_group(r) if r["family"] == "peak" and r["status"] == "ok" else None
+            # a published GEMM figure (the Spark's NVFP4 and FP8 GEMMs) stands with its precision too
+            shown = r["family"] == "peak" or (r["family"] == "gemm" and r.get("published"))
+            group = precision_group(r) if shown and r["status"] == "ok" else None
             if group is None:
                 continue
             kind = (("numpy" if document["backend"] == "cpu" else "smbench") if document["kind"] == "measured"
                     else r.get("figure_kind", "?"))
             value = r["tflops"]["median"]
             if group not in best or value > best[group][2]:
-                best[group] = (r["benchmark"], kind, value)
+                best[group] = (r["benchmark"] + mark(r), kind, value)  # '~': it did not converge
         bars = [(group, *best[group]) for group in PRECISION_GROUPS if group in best]
         if bars:
             groups.append((display_label(label, document), bars))
@@ -164,7 +163,8 @@ def throughput_bars(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     axis.set_ylabel("dense throughput (TFLOP/s; TOPS for integers)")
     axis.set_title("Best figure per precision, grouped by device (name above each bar): plain = vendor spec (V), "
                    "hatched = measured by others (M), dotted = derived (D), black edge = measured by smbench on a "
-                   "GPU,\npale cross-hatched = host NumPy on the CPU path (not a GPU)",
+                   "GPU,\npale cross-hatched = host NumPy on the CPU path (not a GPU); ~ after a name = its sampling "
+                   "did not converge",
                    fontsize=9)
     axis.grid(True, axis="y", which="both", alpha=0.3)
     from matplotlib.patches import Patch
@@ -184,21 +184,24 @@ ROOFS = (("Tensor cores: FP16/BF16 in, FP32 accumulate (or not stated)",
 
 
 def _bandwidth(document: dict) -> tuple[float | None, str]:
-    dram = dram_bandwidth(document)
-    for key in ("triad", "copy", "read", "spec"):
-        if key in dram:
-            return dram[key].value, key
-    return None, ""
+    """The device's DRAM bandwidth on the report's one basis (stream.publish.dram_basis)."""
+    found = dram_basis(document)
+    if found is None:
+        return None, ""
+    entry, kernel, basis = found
+    return entry.value, f"{kernel}, {basis}"
 
 
 def _roof(document: dict, columns: tuple[str, ...]) -> tuple[float | None, str]:
-    """The best figure of the first of `columns` the file has, and what it is (format, V/M/D)."""
+    """The figure of the first of `columns` the file has, on the same basis for every device
+    (compare.by_basis: measured by smbench, else by others, else the spec), and what it is."""
+    figures = expanded(peaks(document))
     for column in columns:
-        found = [(entry.value, key, entry.mark) for key, entry in peaks(document).items()
-                 if entry.column == column and not entry.qualifier]  # a GEMM or loop M figure is not a roof
-        if found:
-            value, key, mark = max(found)
-            return value, f"{key}{f' {mark}' if mark else ''}"
+        best = by_basis(entry for _, entry in figures if entry.column == column)
+        if best is not None:
+            key = next(k for k, e in figures if e is best)
+            how = f", {best.qualifier}" if best.qualifier and best.mark else ""
+            return best.value, f"{key}{f' {best.mark}' if best.mark else ''}{how}"
     return None, ""
 
 
@@ -231,8 +234,9 @@ def roofline(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
             axis.text(0.5, 0.5, "no file has both a bandwidth and this figure", transform=axis.transAxes,
                       ha="center")
     axes[0].set_ylabel("attainable throughput (TFLOP/s)")
-    figure.suptitle("Roofline from the measured (else published) bandwidth; the roofs compare like with like "
-                    "(V vendor, M measured by others, D derived; dotted: host NumPy, not a GPU)", fontsize=10)
+    figure.suptitle("Roofline, one basis for every device: measured by smbench, else by others, the spec only where "
+                    "nothing was measured (V vendor, M measured by others, D derived; dotted: host NumPy, not a GPU)",
+                    fontsize=10)
     return save(figure, out_dir, "roofline")
 
 
@@ -240,6 +244,36 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     return throughput_bars(named, out_dir) + roofline(named, out_dir)
 
 
+def _peak(fmt: str, condition: str = "", how: str = "") -> Describes:
+    return Describes("peak", {"format": fmt}, condition, how)
+
+
+# The device table's throughput figures (devices.Figure.what) -> the loop each describes: the
+# mma.sync loop of the format; the datasheets' figures mostly do not say how they accumulate,
+# nor which FP8 or FP4 kind (smbench.reference).
+VOCABULARY = {
+    "fp4": _peak("nvfp4", "FP4 kind not stated (NVFP4 and MXFP4 run at one rate on Blackwell)"),
+    "f16": _peak("f16_f32acc", UNSTATED_ACC),
+    "bf16": _peak("bf16_f32acc", UNSTATED_ACC),
+    "fp8": _peak("e4m3_f32acc", "accumulation and FP8 kind not stated"),
+    "fp8_f16acc": _peak("e4m3_f16acc", "FP8 kind not stated"),
+    "fp8_f32acc": _peak("e4m3_f32acc", "FP8 kind not stated"),
+    "f16_f16acc": _peak("f16_f16acc"),
+    "f16_f32acc": _peak("f16_f32acc"),
+    "bf16_f32acc": _peak("bf16_f32acc"),
+    "tf32": _peak("tf32"),
+    "int8": _peak("s8"),
+    "fp64_tensor": _peak("f64"),
+    "f16_f32acc_mma_loop": _peak("f16_f32acc", how="mma.sync loop"),
+    "fp8_mma_loop": _peak("e4m3_f32acc", UNSTATED_ACC, "mma.sync loop"),
+    "nvfp4_mma_loop": _peak("nvfp4", "scale kind not stated (mxf4nvf4)", "mma.sync loop"),
+    # CUDA cores (Apple's through MPS matrix multiplies: the source says so).
+    "fp32": _peak("fp32"),
+    "fp64": _peak("fp64"),
+    "fp16": _peak("fp16x2", "through MPS, not an FMA loop"),
+}
+
+
 def published(spec) -> tuple[list[dict], dict]:
     """A device table row's throughput figures (vendor peaks, others' measurements) as records."""
-    return [published_record("peak", f.what, f"{f.what} ({f.kind})", f, "tflops") for f in spec.peaks], {}
+    return published_records(spec, "peak"), {}

@@ -6,12 +6,15 @@ from rich.console import Console
 from rich.text import Text
 
 from smbench.families import peak
+from smbench import noise
+from smbench.noise import NOT_CONVERGED, mark
 from smbench.run_view import GROUP_ORDER, Column, Short, fallback_cell, percent, print_fitted, verdict_style
 
 
 COLUMNS = [Column("precision", "prec", keep=1), Column("format", keep=Column.NEVER_DROPPED),
            Column("instruction", "instr", keep=3), Column("support", keep=4),
-           Column("T(FL)OP/s", keep=Column.NEVER_DROPPED, right=True), Column("% spec", "%spec", keep=7, right=True),
+           Column("T(FL)OP/s", keep=Column.NEVER_DROPPED, right=True),
+           Column("noise", keep=5, right=True), Column("% spec", "%spec", keep=7, right=True),
            Column("% clock peak", "%clk", keep=6, right=True), Column("clock", keep=2, right=True),
            Column("verdict", keep=8), Column("native / sm_80 PTX", "vs sm_80", keep=5)]
 
@@ -26,7 +29,7 @@ def peak_rows(records: list[dict]) -> list[list]:
     for r in rows:
         clock = r.get("expected", {}).get("clock_mhz")
         table.append([r["group"], Short((r["label"], r["benchmark"])), r.get("instruction", ""), r.get("support", ""),
-                      f"{r['tflops']['median']:.4g}{' TOPS' if r['ops_unit'] == 'TOPS' else ''}",
+                      f"{r['tflops']['median']:.4g}{mark(r)}{' TOPS' if r['ops_unit'] == 'TOPS' else ''}", noise.cell(r),
                       percent(r.get("percent_of_spec")), percent(r.get("percent_of_clock_peak")),
                       f"{clock:.0f} MHz" if clock else "-",
                       Text(r.get("verdict", ""), style=verdict_style(peak.verdict_word(r.get("verdict", "")))),
@@ -38,7 +41,8 @@ def view(records: list[dict], console: Console) -> None:
     print_fitted(console, "compute peaks (dense)", COLUMNS, peak_rows(records),
                  "T(FL)OP/s = operations counted per instruction (2 m n k per mma, 2 per FMA lane) / median time; "
                  "% clock peak = against rate per SM per clock x SMs x the SM clock the loop measured; the verdict "
-                 "uses it where the device table has a rate.")
+                 f"uses it where the device table has a rate; noise: interquartile range / median of the timed samples; "
+                 f"{NOT_CONVERGED}: sampling did not converge (smbench.noise).")
 
 
 def headline(document: dict) -> list[tuple[str, str]]:
@@ -51,7 +55,7 @@ def headline(document: dict) -> list[tuple[str, str]]:
         if r["unit"] == "tensor" and (r["group"] not in best or r["tflops"]["median"] > best[r["group"]]["tflops"]["median"]):
             best[r["group"]] = r
     order = {key: i for i, key in enumerate(GROUP_ORDER)}
-    figures = ", ".join(f"{group} {r['tflops']['median']:.4g}" + (f" ({percent(r.get('percent_of_clock_peak'))})"
+    figures = ", ".join(f"{group} {r['tflops']['median']:.4g}{mark(r)}" + (f" ({percent(r.get('percent_of_clock_peak'))})"
                                                                    if r.get("percent_of_clock_peak") else "")
                         for group, r in sorted(best.items(), key=lambda item: order.get(item[0], len(order))))
     verdicts: dict[str, list[str]] = {}

@@ -1,13 +1,19 @@
 """The precision family's part of the summary at the end of `smbench run`: one short row per
 format (fitted parameters in a few characters, a legend below), then one line per format
-saying which published model the device behaves like, or where it differs from the nearest."""
+saying which published model the device behaves like, or where it differs from the nearest.
+
+On the CPU path the device is the emulator playing a chosen GPU's published model: its lines say
+so ("emulating H100's published model: recovered"), never that the host behaves like a GPU. The
+expert parameters (neab, block, c_entry ...) stay in the table and these lines; the one-screen
+summary (headline) names only the model."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
 
-from smbench import emulate, screen
+from smbench import emulate, screen, tensor_core_models
+from smbench.errors import SmbenchError
 from smbench.families import precision
 from smbench.run_view import family_table, print_table
 
@@ -109,10 +115,51 @@ def scale_entry(record: dict) -> str | None:
     return "scale: undecided (the probes left " + " and ".join(SCALE_WORDS[v][7:] for v in found["consistent"]) + ")"
 
 
+def emulating(record: dict, short: bool = False) -> str:
+    """On the CPU path, what the probes were put to: 'emulating H100's published model', or the
+    model standing in where none is published for the format (`short`: without naming it, so that
+    the one-screen summary groups such formats)."""
+    gpu = record.get("cpu_model", "?")
+    try:
+        tensor_core_models.lookup(gpu, record.get("input_format", ""), record.get("accumulator", ""))
+        return f"emulating {gpu}'s published model"
+    except SmbenchError:
+        if short:
+            return f"emulating {gpu}'s nearest published model, standing in (none is published for these)"
+        return (f"emulating {gpu}'s nearest published model, standing in (none is published for "
+                f"{record.get('input_format')} -> {record.get('accumulator')})")
+
+
+def recovered_text(record: dict) -> str:
+    """'recovered' when no parameter the probes settled differs from the emulated model's, else
+    which are WRONG."""
+    wrong = [name for name, outcome in record["recovered"].items() if outcome == "WRONG"]
+    return f"WRONG for {', '.join(wrong)}" if wrong else "recovered"
+
+
+def verdict(record: dict) -> str:
+    """The device's answer in one clause: on the CPU path what it emulated and whether the probes
+    recovered it; on a GPU which published model it behaves like (the parameters where it differs)."""
+    if record.get("recovered"):
+        return f"{emulating(record)}: {recovered_text(record)}"
+    return record["behaves"]["verdict"]
+
+
+def summary_verdict(record: dict) -> str:
+    """verdict() for the one-screen summary: the model named, the expert parameters left to the table."""
+    behaves = record.get("behaves") or {}
+    if record.get("recovered"):
+        return f"{emulating(record, short=True)}: {recovered_text(record)}"
+    if behaves.get("kind") != "nearest":
+        return verdict(record)
+    nearest = ", ".join(behaves.get("models", [])) or "?"
+    return f"matches no published model (nearest: {nearest}; how it differs: the numerics table)"
+
+
 def verdict_lines(records: list[dict]) -> list[str]:
     """'e4m3>f32: behaves like H100 (Khattak & Mikaitis 2025)', one per fitted format; for a
     block-scaled one, where the scale enters after a semicolon."""
-    return [f"{_label(r)}: {r['behaves']['verdict']}" + (f"; {scale_entry(r)}" if scale_entry(r) else "")
+    return [f"{_label(r)}: {verdict(r)}" + (f"; {scale_entry(r)}" if scale_entry(r) else "")
             for r in records if r["family"] == "precision" and r["status"] == "ok" and r.get("behaves")]
 
 
@@ -126,23 +173,20 @@ def view(records: list[dict], console: Console) -> None:
     recovered = [r for r in records if r["family"] == "precision" and r.get("recovered")]
     wrong = [r["benchmark"] for r in recovered if "WRONG" in r["recovered"].values()]
     if recovered:
-        console.print(f"CPU path: the probes recovered the emulated model's parameters for "
-                      f"{len(recovered) - len(wrong)} of {len(recovered)} formats"
-                      + (f"; WRONG for {', '.join(wrong)}" if wrong else ""), highlight=False)
+        screen.say(console, f"CPU path: the emulator plays the published models of the GPU chosen ([precision] "
+                            f"cpu_model); the probes recovered the emulated model's parameters for "
+                            f"{len(recovered) - len(wrong)} of {len(recovered)} formats"
+                            + (f"; WRONG for {', '.join(wrong)}" if wrong else ""))
 
 
 def headline(document: dict) -> list[tuple[str, str]]:
-    """The formats grouped by the published model each behaves like (or 'matches none')."""
+    """The formats grouped by the published model each behaves like (or 'matches none'); on the
+    CPU path by the model the emulator played and whether the probes recovered it."""
     records = [r for r in document["records"] if r["family"] == "precision" and r["status"] in ("ok", "failed")]
     if not records:
         return []
     groups: dict[str, list[str]] = {}
     for r in records:
-        verdict = (r.get("behaves") or {}).get("verdict") if r["status"] == "ok" else "no model fits"
-        groups.setdefault(verdict or "fitted", []).append(_label(r))
-    text = "; ".join(f"{', '.join(labels)}: {verdict}" for verdict, labels in groups.items())
-    recovered = [r for r in records if r.get("recovered")]
-    if recovered:
-        right = sum("WRONG" not in r["recovered"].values() for r in recovered)
-        text += f" (CPU path: the emulator's own model recovered for {right} of {len(recovered)})"
-    return [("numerics", text)]
+        said = summary_verdict(r) if r["status"] == "ok" and r.get("behaves") else "no model fits"
+        groups.setdefault(said, []).append(_label(r))
+    return [("numerics", "; ".join(f"{', '.join(labels)}: {said}" for said, labels in groups.items()))]

@@ -1,18 +1,18 @@
-"""The stream family on the CPU reference path: the operations in NumPy, timed with
-perf_counter. NumPy's triad takes two passes (multiply, then add), which a reader of its
+"""The stream family on the CPU reference path: the operations in NumPy, timed in this
+thread's CPU time (smbench.host_timing). NumPy's triad takes two passes (multiply, then add), which a reader of its
 GB/s should know."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from smbench.cases import NO_KERNEL, Validation
 from smbench.families import stream
+from smbench import host_timing
 from smbench.families.stream.part import Measured, Work
-from smbench.timing import Stats, TimingPolicy, measure
+from smbench.timing import Stats, TimingPolicy
 
 plan_cases = None  # the family's axes, in host memory
 
@@ -77,14 +77,10 @@ def run_once(case: Case):
 
 
 def time_case(case: Case, policy: TimingPolicy) -> tuple[Stats, object]:
+    """Each call timed in this thread's CPU time, sampled until its median settles
+    (smbench.host_timing): NumPy's element-wise operations run in the calling thread."""
     result: list = [None]
-
-    def sample() -> float:
-        start = time.perf_counter()
-        result[0] = run_once(case)
-        return time.perf_counter() - start
-
-    stats = measure(sample, policy)
+    stats = host_timing.measure(host_timing.timed(lambda: run_once(case), result), policy, policy.host_interval)
     return stats, result[0]
 
 

@@ -165,4 +165,4 @@ FAMILY = Family("stream", rank=10,
                 plots=publish.bandwidth_vs_size, headline=view.headline,
                 needs="the stream operations are each backend's own code (CUDA kernels, NumPy, MLX)",
                 header=expect.header, check_header=expect.check_header, title=expect.title,
-                published=publish.published, verdict_styles=expect.VERDICT_STYLES)
+                published=publish.published, vocabulary=publish.VOCABULARY, verdict_styles=expect.VERDICT_STYLES)

@@ -11,10 +11,11 @@ import pandas as pd
 
 from smbench import origin
 from smbench.cases import HOME_MEMORY
-from smbench.compare import Entry, gbps_samples, published_entry
+from smbench.noise import mark, said
+from smbench.compare import BASIS, BASIS_WORDS, Entry, basis_rank, expanded, gather, gbps_samples, published_entry
 from smbench.families.stream.expected import figure_fields
-from smbench.plots import COLOURS, plt, save, size_label
-from smbench.reference import published_record
+from smbench.plots import COLOURS, plt, ring_unconverged, save, size_label
+from smbench.reference import LARGEST, Describes, published_records
 
 KERNEL_FOR_SWEEP = "triad"
 
@@ -49,8 +50,14 @@ def dram_bandwidth(document: dict) -> dict[str, Entry]:
     entries = _dram_entries(document)
     for key, entry in entries.items():
         entry.order = _DRAM_ORDER.index(key) if key in _DRAM_ORDER else len(_DRAM_ORDER)
-        entry.column = _UNSTATED if key == "measured" else ""
+        entry.column = ""
     return entries
+
+
+def published_key(record: dict) -> str:
+    """The row of a published bandwidth: the operation it names (smbench.reference), 'spec' for
+    the vendor's figure, 'kernel not stated' where the source does not say."""
+    return record.get("op") or ("spec" if record["benchmark"] == "spec" else _UNSTATED)
 
 
 def _dram_entries(document: dict) -> dict[str, Entry]:
@@ -58,11 +65,12 @@ def _dram_entries(document: dict) -> dict[str, Entry]:
     if document["kind"] == "published":
         for record in document["records"]:
             if record["family"] == "stream" and record["status"] == "ok":
-                entries[record["benchmark"]] = published_entry(record, record["gbps"]["median"])
+                gather(entries, published_key(record), published_entry(record, record["gbps"]["median"]))
         return entries
     for benchmark, record in largest_records(document).items():
         entries[benchmark] = Entry(record["gbps"]["median"], gbps_samples(record),
-                                   f"{record['working_set_bytes'] / 2**20:.0f} MiB, {record.get('verdict', '')}")
+                                   f"{record['working_set_bytes'] / 2**20:.0f} MiB, {record.get('verdict', '')}",
+                                   timing=record.get("time_s"))
     expected = document.get("expected_bandwidth")
     if expected and "spec" not in entries:
         entries["spec"] = Entry(expected["gbps"], None, f"{expected['kind']}: {expected['source']}", expected["kind"])
@@ -75,7 +83,7 @@ def per_size(document: dict) -> dict[tuple, Entry]:
         if record["family"] == "stream" and record["status"] == "ok" and "working_set_bytes" in record \
                 and document["kind"] == "measured":
             key = (record["kernel"], record["memory"], record["working_set_bytes"])
-            entries[key] = Entry(record["gbps"]["median"], gbps_samples(record))
+            entries[key] = Entry(record["gbps"]["median"], gbps_samples(record), timing=record.get("time_s"))
     return entries
 
 
@@ -94,11 +102,11 @@ def report_lines(label: str, document: dict) -> list[str]:
         if record is None:
             continue
         if expected and record.get("percent_of_expected") is not None:
-            lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.0f} GB/s = "
+            lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.0f}{mark(record)} GB/s{said(record)} = "
                          f"{record['percent_of_expected']:.0f}% of spec ({expected['gbps']:g} GB/s): "
                          f"{record.get('verdict', '')}")
         else:
-            lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.1f} GB/s at "
+            lines.append(f"{label}: {benchmark} bandwidth {record['gbps']['median']:.1f}{mark(record)} GB/s{said(record)} at "
                          f"{record['working_set_bytes'] / 2**20:.0f} MiB ({record.get('verdict', '')}; "
                          f"no expected figure for this device)")
     return lines
@@ -113,19 +121,40 @@ class ReportSection:
     empty: str = "no figures"
 
 
+# Which kernel a device's bandwidth is read by, within one basis: the read kernel first (decoding
+# reads weights; most published measurements are of a read), then the others.
+_KERNEL_ORDER = ("read", "triad", "copy", "scale", "add", "dot", "write", _UNSTATED, "spec")
+
+
+def dram_basis(document: dict) -> tuple[Entry, str, str] | None:
+    """(the figure, its kernel, its basis in words) a device's DRAM bandwidth is read by, the same
+    rule for every device: measured by smbench where it measured, else measured by others, the
+    vendor's spec only where nothing was measured (compare.BASIS); None without any figure."""
+    candidates = [(key, entry) for key, entry in expanded(dram_bandwidth(document))
+                  if not (key == "spec" and not entry.mark)]  # a measured file's spec is its expectation
+    if not candidates:
+        return None
+    best = min(basis_rank(entry) if key != "spec" else len(BASIS) for key, entry in candidates)
+    level = [(key, entry) for key, entry in candidates if (basis_rank(entry) if key != "spec" else len(BASIS)) == best]
+    key, entry = min(level, key=lambda pair: _KERNEL_ORDER.index(pair[0]) if pair[0] in _KERNEL_ORDER
+                     else len(_KERNEL_ORDER))
+    return entry, key, "vendor spec" if key == "spec" else BASIS_WORDS.get(entry.mark, entry.mark)
+
+
 def decode_bound(named: list[tuple[str, dict]]) -> tuple[pd.DataFrame, list[str]]:
     """Tokens/s upper bound for decoding: every weight is read once per token, so
-    tokens/s <= bandwidth / (parameters x bytes per parameter). Returns the table and the
-    arithmetic of one cell per device."""
+    tokens/s <= bandwidth / (parameters x bytes per parameter), the bandwidth on one basis for
+    every device (dram_basis). Returns the table and the arithmetic of one cell per device."""
     rows, worked = [], []
     for label, document in named:
-        entries = dram_bandwidth(document)
-        source = next((k for k in ("triad", "copy", "read", "spec") if k in entries), None)
-        if source is None:
+        found = dram_basis(document)
+        if found is None:
             continue
-        bandwidth = entries[source].value
-        cached = document["kind"] == "measured" and "cache" in entries[source].note
-        row = {"device": label, "GB/s (from)": f"{bandwidth:.1f} ({source}{', cache-resident' if cached else ''})"}
+        entry, source, basis = found
+        bandwidth = entry.value
+        cached = document["kind"] == "measured" and "cache" in entry.note
+        row = {"device": label, "GB/s": f"{bandwidth:.1f}{f' {entry.spread.text()}' if entry.spread else ''}",
+               "from": f"{source}, {basis}{', cache-resident' if cached else ''}"}
         for parameters, name in LLM_MODELS:
             for width, precision in LLM_BYTES:
                 row[f"{name} {precision}"] = round(bandwidth / (parameters * width / 1e9), 1)
@@ -140,7 +169,9 @@ def llm_section(named: list[tuple[str, dict]]) -> ReportSection:
     table, worked = decode_bound(named)
     return ReportSection("What a local-LLM user reads from it",
                          "Decoding one token reads every weight once, so tokens/s <= memory bandwidth / model bytes "
-                         "(an upper bound: KV-cache reads and compute come on top). Tokens/s at most:",
+                         "(an upper bound: KV-cache reads and compute come on top). Every device's bandwidth on one "
+                         "basis: measured by smbench where it measured, else measured by others, the vendor's spec "
+                         "only where nothing was measured ('from' says which; the read kernel first). Tokens/s at most:",
                          table, worked, "no bandwidth figures")
 
 
@@ -151,14 +182,15 @@ def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path
         colour = COLOURS[number % len(COLOURS)]
         expected = document.get("expected_bandwidth")
         if document["kind"] == "measured":
-            points = sorted((r["working_set_bytes"], r["gbps"]["median"]) for r in document["records"]
-                            if r["family"] == "stream" and r["status"] == "ok" and r["benchmark"] == KERNEL_FOR_SWEEP
-                            and r.get("memory") in HOME_MEMORY)
-            if points:
-                x, y = zip(*points)
+            swept = sorted(((r["working_set_bytes"], r["gbps"]["median"]), mark(r)) for r in document["records"]
+                           if r["family"] == "stream" and r["status"] == "ok" and r["benchmark"] == KERNEL_FOR_SWEEP
+                           and r.get("memory") in HOME_MEMORY)
+            if swept:
+                x, y = zip(*(point for point, _ in swept))
                 what = origin.not_hardware(document)
                 how = ("not a GPU" if what in label else f"{what}, not a GPU") if what else "measured"
                 axis.plot(x, y, marker="o", color=colour, label=f"{label}: {KERNEL_FOR_SWEEP} ({how})")
+                ring_unconverged(axis, [point for point, unsettled in swept if unsettled], colour)
                 drew = True
             l2 = document["device"].get("l2_bytes")
             if l2:
@@ -191,9 +223,23 @@ def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path
     return save(figure, out_dir, "bandwidth_vs_size")
 
 
+def _dram(op: str | None, condition: str = "") -> Describes:
+    return Describes("stream", {"op": op, "memory": "device", "working_set": LARGEST}, condition,
+                     label="published {what}")
+
+
+# The device table's bandwidth figures (devices.Figure.what) -> the measured figure each describes:
+# at the largest working set in device memory, the DRAM figure of a run (smbench.reference).
+VOCABULARY = {
+    "spec": Describes("stream", {"memory": "device"}, label="DRAM bandwidth (spec)"),
+    "read": _dram("read", "element type and access width not stated"),
+    "triad": _dram("triad", "element type and access width not stated"),
+    "copy": _dram("copy", "a PyTorch (MPS) copy: its byte count not stated"),
+    "measured": _dram(None),  # its row says so: 'kernel not stated'
+}
+
+
 def published(spec) -> tuple[list[dict], dict]:
     """A device table row's DRAM figures as records (the spec, then what others measured) and
     the expected bandwidth for the file's header, as a run writes it."""
-    records = [published_record("stream", "spec", "DRAM bandwidth (spec)", spec.memory_bandwidth, "gbps")]
-    records += [published_record("stream", f.what, f"published {f.what}", f, "gbps") for f in spec.measured_bandwidth]
-    return records, {"expected_bandwidth": figure_fields(spec.memory_bandwidth)}
+    return published_records(spec, "stream"), {"expected_bandwidth": figure_fields(spec.memory_bandwidth)}

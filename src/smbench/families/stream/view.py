@@ -6,6 +6,8 @@ from rich.console import Console
 from rich.text import Text
 
 from smbench.cases import HOME_MEMORY
+from smbench import noise
+from smbench.noise import NOT_CONVERGED, mark
 from smbench.run_view import Column, print_fitted, size, verdict_style
 
 
@@ -22,7 +24,8 @@ def stream_rows(records: list[dict]) -> list[dict]:
         rows.append({"kernel": kernel, "memory": memory, "size": largest["working_set_bytes"],
                      "gbps": largest["gbps"]["median"], "percent": largest.get("percent_of_expected"),
                      "verdict": largest.get("verdict", ""), "best_gbps": best["gbps"]["median"],
-                     "best_size": best["working_set_bytes"]})
+                     "best_size": best["working_set_bytes"], "mark": mark(largest), "best_mark": mark(best),
+                     "noise": noise.cell(largest)})
     return rows
 
 
@@ -38,6 +41,7 @@ def kernel_label(kernel: str) -> str:
 
 COLUMNS = [Column("kernel", keep=Column.NEVER_DROPPED), Column("memory", "mem", keep=8),
            Column("size", keep=6, right=True), Column("GB/s", keep=Column.NEVER_DROPPED, right=True),
+           Column("noise", keep=5, right=True),
            Column("% of expected", "%exp", keep=7, right=True), Column("verdict", keep=7),
            Column("best GB/s (size)", "best (size)", keep=2)]
 
@@ -51,21 +55,22 @@ def view(records: list[dict], console: Console) -> None:
     rows = []
     for row in stream_rows(records):
         percent = f"{row['percent']:.0f}%" if row["percent"] is not None else "-"
-        rows.append([kernel_label(row["kernel"]), row["memory"], size(row["size"]), f"{row['gbps']:.1f}", percent,
-                     Text(row["verdict"], style=verdict_style(row["verdict"])),
-                     f"{row['best_gbps']:.1f} ({size(row['best_size'])})"])
+        rows.append([kernel_label(row["kernel"]), row["memory"], size(row["size"]), f"{row['gbps']:.1f}{row['mark']}",
+                     row["noise"], percent, Text(row["verdict"], style=verdict_style(row["verdict"])),
+                     f"{row['best_gbps']:.1f}{row['best_mark']} ({size(row['best_size'])})"])
     for record in records:
         if record["family"] == "transfer" and record["status"] == "ok":
             rows.append([f"cudaMemcpy {record['benchmark']} (copied)", record["host"], size(record["bytes"]),
-                         f"{record['gbps']['median']:.1f}", "-", "", ""])
+                         f"{record['gbps']['median']:.1f}{mark(record)}", noise.cell(record), "-", "", ""])
         if record["family"] == "launch" and record["status"] == "ok":
             what = "smallest MLX op" if record.get("operation") else "empty kernel"
-            rows.append([what, "queued", "-", f"{record['queued_us']['median']:.2f} us", "-", "", ""])
-            rows.append([what, "launch+sync", "-", f"{record['launch_sync_us']['median']:.2f} us", "-", "", ""])
+            rows.append([what, "queued", "-", f"{record['queued_us']['median']:.2f} us", "-", "-", "", ""])
+            rows.append([what, "launch+sync", "-", f"{record['launch_sync_us']['median']:.2f} us", "-", "-", "", ""])
     print_fitted(console, "memory bandwidth", COLUMNS, rows,
                  "GB/s = bytes moved (BabelStream's count) / median time; cudaMemcpy rows: bytes copied, once "
                  "(nvbandwidth's count); 'size' is the largest working set, where the verdict applies when it is "
-                 "DRAM-resident (>= 4x the last-level cache).")
+                 f"DRAM-resident (>= 4x the last-level cache); noise: interquartile range / median of the timed samples; "
+                 f"{NOT_CONVERGED}: sampling did not converge (smbench.noise).")
     d2d = [r for r in records if r["family"] == "transfer" and r["benchmark"] == "d2d" and r["status"] == "ok"]
     if d2d:
         reference = max(d2d, key=lambda r: r["bytes"])
@@ -89,8 +94,9 @@ def headline(document: dict) -> list[tuple[str, str]]:
     if not largest:
         return []
     first = largest.get("triad") or next(iter(largest.values()))
-    figures = ", ".join(f"{name} {largest[name]['gbps']['median']:.4g} GB/s" for name in ("triad", "copy")
-                        if name in largest) or f"{first['benchmark']} {first['gbps']['median']:.4g} GB/s"
+    figures = ", ".join(f"{name} {largest[name]['gbps']['median']:.4g}{mark(largest[name])} GB/s"
+                        for name in ("triad", "copy") if name in largest) or \
+        f"{first['benchmark']} {first['gbps']['median']:.4g}{mark(first)} GB/s"
     where = f"at {size(first['working_set_bytes'])}" + ("" if first.get("dram_resident") else
                                                          " (still in cache: not a DRAM figure)")
     expected = document.get("expected_bandwidth")
@@ -104,6 +110,6 @@ def headline(document: dict) -> list[tuple[str, str]]:
         if record["family"] == "stream" and record["status"] == "ok" and record.get("memory") not in HOME_MEMORY:
             kinds[record["memory"]] = record
     if kinds:
-        lines.append(("", ", ".join(f"{r['benchmark']} in {kind} memory {r['gbps']['median']:.4g} GB/s"
+        lines.append(("", ", ".join(f"{r['benchmark']} in {kind} memory {r['gbps']['median']:.4g}{mark(r)} GB/s"
                                     for kind, r in kinds.items())))
     return lines
