@@ -370,3 +370,18 @@ def test_gemm_is_shown_as_each_target_builds_it(builtin_matrix):
     assert report.cell("gemm_e4m3_f32acc_f8f6f4", "sm_90a").status == "failed"  # no kind::f8f6f4 on sm_90a
     assert [c.kernel for c in report.cells if c.target == "sm_90a"][:2] == ["gemm_f16_f32acc", "gemm_bf16_f32acc"]
     assert any(note.startswith("gemm.cu: built as each target builds it") for note in report.notes)
+
+
+def test_the_guard_switch_goes_only_to_files_that_read_it(tmp_path):
+    """A built-in file whose guards the switch turns off gets it; one that never reads it is built
+    with the run's own options (the same build and cache entry as the run's)."""
+    options = {u.name: u.options for u in compat.builtin_units()}
+    assert options["mma.cu"] == options["gemm.cu"] == options["precision.cu"] == compat.PROBE_OPTIONS
+    assert options["stream.cu"] == options["latency.cu"] == options["fma.cu"] == ()
+    (tmp_path / "guards.cuh").write_text("#ifdef SMBENCH_PROBE_ALL\n#define X 1\n#endif\n")
+    through_a_header = tmp_path / "a.cu"
+    through_a_header.write_text('#include "guards.cuh"\n__global__ void k() {}\n')
+    plain = tmp_path / "b.cu"
+    plain.write_text("__global__ void k() {}\n")
+    assert compat._reads_guard_switch(through_a_header, through_a_header.read_text())
+    assert not compat._reads_guard_switch(plain, plain.read_text())

@@ -20,7 +20,8 @@ from typing import Callable, Sequence
 from smbench import __version__, ptx as ptx_tools, sass, toolchain
 from smbench import targets as target_table
 from smbench.cache import Cache
-from smbench.compile import DEFAULT_OPTIONS, assemble_ptx, compile_source, first_error_line, read_source
+from smbench.compile import (DEFAULT_OPTIONS, assemble_ptx, compile_source, first_error_line, local_headers,
+                             read_source)
 from smbench.errors import SmbenchError
 from smbench.paths import builtin_kernel_files
 
@@ -333,7 +334,17 @@ def _add_fallbacks(unit: SourceUnit, target: target_table.Target, cells: list[Ce
 # ---------------------------------------------------------------- files and the whole matrix
 
 def builtin_units() -> list[SourceUnit]:
-    return [SourceUnit(p, read_source(p), PROBE_OPTIONS, True) for p in builtin_kernel_files()]
+    """The built-in files, guards off where they have guards. A file that never reads the guard
+    switch (neither it nor a header of its own names it) is built with the run's own options:
+    a define nothing reads changes nothing, and its builds are then the run's, one cache entry."""
+    return [SourceUnit(p, text, PROBE_OPTIONS if _reads_guard_switch(p, text) else (), True)
+            for p in builtin_kernel_files() for text in (read_source(p),)]
+
+
+def _reads_guard_switch(path: Path, text: str) -> bool:
+    switch = PROBE_OPTIONS[0].removeprefix("-D")
+    headers = local_headers(text, [path.parent])
+    return switch in text or any(switch in read_source(Path(header)) for header in headers)
 
 
 def _display_names(paths: Sequence[Path]) -> list[str]:
