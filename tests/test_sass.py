@@ -108,7 +108,7 @@ needs_sass = pytest.mark.skipif(bool(_NO_READER), reason=f"SASS unchecked here: 
 
 @needs_sass
 @pytest.mark.parametrize("target", [t.name for t in target_table.all_targets()])
-def test_stream_kernels_move_data_at_their_stated_width_everywhere(target):
+def test_stream_kernels_move_data_at_their_stated_width_everywhere(target, builtin_matrix):
     """stream_<op>_<type>_v<W>: every global load and store is W bytes wide (16-byte variants:
     LDG.E.128 / STG.E.128 only), with no spills. Partial sums of reductions are the exception:
     one element-wide store per block."""
