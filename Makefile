@@ -27,8 +27,11 @@ install: $(STAMP)
 bench: install
 	$(BIN)/smbench bench --out $(OUT)
 
+# The whole suite spreads over the cores (pytest-xdist, a test file per worker: tests/conftest.py);
+# the compile matrix is built once per run into a cache every worker shares. The 25 slowest
+# tests are listed at the end, so a test that grows slow shows in CI's output.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 # On the GPU machine: its own python3, nothing installed, the package from src/.
 # SMBENCH_REQUIRE_GPU=1: a GPU test that cannot run there fails instead of skipping.
