@@ -55,6 +55,12 @@ def screen(width: int, *argv: str, codes=(0,)) -> str:
     return out
 
 
+def digits_as_zeros(pattern: str):
+    """For `both`'s same=: what `pattern` matches (a time, a free-memory figure: it moves between
+    the two drawings) with its digits as zeros, its length and line breaks kept."""
+    return lambda text: re.sub(pattern, lambda match: re.sub(r"\d", "0", match.group()), text)
+
+
 def both(draw, whole=(), same=lambda text: text):
     """Draw at WIDE once, then check each of WIDTHS against it (`same`: what differs between
     two drawings, a time taken, made equal)."""
@@ -81,7 +87,7 @@ def test_scan(terminal):
     both(lambda width: screen(width, "scan", where, "--gpu", "gb10", "--gpu", "sm_90", "--gpu", "sm_70"),
          whole=("cupy-cuda13x", "gb10 (sm_121)", "sm_120f", "will not run"),
          # The time it took, as zeros of the same length (a long path may put it on a line of its own).
-         same=lambda text: re.sub(r"in\s+\d+\.\d+ s", lambda m: re.sub(r"\d", "0", m.group()), text))
+         same=digits_as_zeros(r"in\s+\d+\.\d+ s"))
 
 
 def test_doctor(terminal, monkeypatch):
@@ -104,7 +110,7 @@ def test_run_and_its_list(terminal, tmp_path):
                           "--out", str(tmp_path / "out")), width, whole=("memory bandwidth", "triad f32 16B"))
     # The free memory the cap is taken from moves between the two listings: its figures as zeros.
     both(lambda width: screen(width, "run", "--backend", "cpu", "--list", "--set", "stream.largest_mib=1"),
-         same=lambda text: re.sub(r"\d+(\.\d+)? GiB", lambda m: re.sub(r"\d", "0", m.group()), text))
+         same=digits_as_zeros(r"\d+(\.\d+)? GiB"))
 
 
 def test_the_run_summary_of_every_family():
