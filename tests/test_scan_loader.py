@@ -205,6 +205,21 @@ def test_a_named_venv_or_site_packages_is_an_environment(codes, work, tmp_path):
         assert {r.package for r in source.rows} == {"bnbish"}  # from its RECORD, not "-"
 
 
+def test_a_folder_named_through_a_linked_lib64_keeps_its_owner(codes, work, tmp_path):
+    """A venv's lib64 is commonly a link to lib; RECORD names the files under the real folder."""
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    lib_dir = site / "nvidia" / "nccl" / "lib"
+    lib_dir.mkdir(parents=True)
+    library = host_library(work / "libnccl.so.2", {".nv_fatbin": codes.module("sm_90", "sm_120f")}, work)
+    shutil.copy(library, lib_dir / "libnccl.so.2")
+    dist_info(site, "nvidia-nccl-cu13", "2.28.9", {"nvidia/nccl/lib/libnccl.so.2": None})
+    (tmp_path / "venv" / "lib64").symlink_to("lib")
+    for named in (site / "nvidia", tmp_path / "venv" / "lib64" / "python3.11" / "site-packages" / "nvidia"):
+        result = scan_run([named], ["sm_121"])
+        (row,) = result.sources[0].rows
+        assert (row.package, row.version) == ("nvidia-nccl-cu13", "2.28.9"), named
+
+
 # ---------------------------------------------------------------- PTX ISA against the driver
 
 

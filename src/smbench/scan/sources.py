@@ -403,7 +403,10 @@ def path_sources(paths: list[Path]) -> list[Source]:
         site = site_root(path.resolve())
         table = owners(site) if site is not None else None
         if path.is_dir():
-            items, triton = _items_under(path, path.parent if site is None else site, table)
+            # Under a site-packages folder, walk the resolved path: RECORD names files under the
+            # resolved folder, and a venv's lib64 is commonly a link to lib.
+            walked = path if site is None else path.resolve()
+            items, triton = _items_under(walked, path.parent if site is None else site, table)
             named.items += items
             triton_all.items += triton
             triton_all.root = triton_all.root or str(path)
