@@ -10,6 +10,8 @@ would JIT it: the "sm_80 fallback" column.
 
 from __future__ import annotations
 
+import contextvars
+import contextlib
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from smbench import __version__, ptx as ptx_tools, sass, toolchain
+from smbench import __version__, ptx as ptx_tools, sass, sass_batch, toolchain
 from smbench import targets as target_table
 from smbench.cache import Cache
 from smbench.compile import (DEFAULT_OPTIONS, assemble_ptx, compile_source, first_error_line, local_headers,
@@ -26,6 +28,9 @@ from smbench.errors import SmbenchError
 from smbench.paths import builtin_kernel_files
 
 SCHEMA = "smbench.compat/1"
+
+# Threads of one matrix: most of them wait (for a compile slot or for their SASS) at a time.
+MAX_THREADS = 256
 
 # Built-in kernels guard each format so that a normal build compiles everywhere;
 # the matrix turns the guards off to hear what the compiler says about each one.
@@ -186,9 +191,21 @@ class _Outcome:
     blamed: dict[str, str] = field(default_factory=dict)
 
 
+# The run's SASS batcher, seen by its tasks' threads (None outside run(): read one by one).
+_BATCH: contextvars.ContextVar[sass_batch.Batcher | None] = contextvars.ContextVar("compat_batch", default=None)
+
+
+def _cpu_work():
+    """Where a task compiles or assembles: one of the batcher's slots (never held while
+    waiting for SASS, or the threads that wait would keep the others from compiling)."""
+    batch = _BATCH.get()
+    return batch.slot() if batch is not None else contextlib.nullcontext()
+
+
 def _summaries_or_none(cubin: bytes, cache: Cache) -> tuple[dict[str, sass.KernelSass] | None, str]:
+    batch = _BATCH.get()
     try:
-        return sass.summarize(cubin, cache), ""
+        return (batch.summarize(cubin) if batch is not None else sass.summarize(cubin, cache)), ""
     except SmbenchError as exc:
         return None, str(exc)
 
@@ -204,7 +221,8 @@ def _per_kernel_assembly(module_ptx: str, real_arch: str, first_blame: dict[str,
         if not remaining:
             return {}, failed, ""
         trimmed = ptx_tools.drop_entries(module_ptx, set(failed))
-        result = assemble_ptx(trimmed, real_arch, cache)
+        with _cpu_work():
+            result = assemble_ptx(trimmed, real_arch, cache)
         if result is None:
             return {}, failed, "not assessed: nvJitLink unavailable"
         if result["ok"]:
@@ -228,8 +246,9 @@ def _ok_cell(unit: SourceUnit, kernel: str, target: str, summary: sass.KernelSas
 
 
 def _compile(unit: SourceUnit, arch: str, cache: Cache):
-    result = compile_source(unit.text, arch, source_name=unit.name, options=unit.options,
-                            source_dir=unit.path.parent, cache=cache)
+    with _cpu_work():
+        result = compile_source(unit.text, arch, source_name=unit.name, options=unit.options,
+                                source_dir=unit.path.parent, cache=cache)
     if result.stage == "options":
         raise SmbenchError(f"NVRTC rejected an option for {unit.name}: {_clean_error(result.first_error)}")
     return result
@@ -369,6 +388,34 @@ def user_units(paths: Sequence[Path], options: Sequence[str]) -> list[SourceUnit
             for p, name in zip(resolved, _display_names(resolved))]
 
 
+def _analyse_all(units: Sequence[SourceUnit], live: Sequence[target_table.Target], cache: Cache,
+                 jobs: int | None, on_done: Callable[[], None] | None) -> dict[tuple[int, str], _Outcome]:
+    """Every (file, target) analysed, on threads: a thread per task (up to a bound), `jobs`
+    of them compiling at a time, so that their cubins' SASS is read in a few batches
+    (sass_batch: one nvdisasm per architecture) rather than one cuobjdump each."""
+    work = [(index, target) for index in range(len(units)) for target in live]
+    workers = max(1, min(len(work), jobs or os.cpu_count() or 1))
+    batch = sass_batch.Batcher(cache, workers) if cache.enabled and len(work) > 1 else None
+    token = _BATCH.set(batch)
+    try:
+        context = contextvars.copy_context()
+    finally:
+        _BATCH.reset(token)
+
+    def task(item):
+        index, target = item
+        try:
+            analysis = lambda: analyse_as_built(units[index], target, cache)  # noqa: E731
+            return context.copy().run(batch.task if batch else lambda run: run(), analysis)
+        finally:
+            if on_done:
+                on_done()
+
+    threads = min(len(work), MAX_THREADS) if batch else workers
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        return dict(zip(((i, t.name) for i, t in work), pool.map(task, work)))
+
+
 def run(units: Sequence[SourceUnit], targets: Sequence[target_table.Target], cache: Cache | None = None,
         jobs: int | None = None, on_done: Callable[[], None] | None = None) -> CompatReport:
     """The matrix for these files and targets. Targets this NVRTC does not know become
@@ -382,20 +429,7 @@ def run(units: Sequence[SourceUnit], targets: Sequence[target_table.Target], cac
                        f"(needs >= {t.min_nvrtc[0]}.{t.min_nvrtc[1]})"
                for t in targets if supported and t.number not in supported}
     live = [t for t in targets if t.name not in skipped]
-    work = [(index, target) for index in range(len(units)) for target in live]
-
-    def task(item):
-        index, target = item
-        try:
-            return analyse_as_built(units[index], target, cache)
-        finally:
-            if on_done:
-                on_done()
-
-    workers = max(1, min(len(work), jobs or os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = dict(zip(((i, t.name) for i, t in work), pool.map(task, work)))
-
+    outcomes = _analyse_all(units, live, cache, jobs, on_done)
     cells: list[Cell] = []
     notes: list[str] = []
     for index, unit in enumerate(units):

@@ -175,7 +175,9 @@ def _release_of(version_line: str) -> tuple[int, ...] | None:
 # What is lost without each tool, for its warning line.
 TOOL_LOSS = {"cuobjdump": "SASS checks are 'unchecked' (registers, spills, instruction mix and loop "
                           "integrity are not read)",
-             "nvdisasm": "nothing smbench checks today needs it"}
+             "nvdisasm": "the compile matrix and the run's prebuild read SASS one cuobjdump per cubin "
+                         "instead of one nvdisasm per architecture (slower; cuobjdump's own SASS listing "
+                         "runs the nvdisasm beside it)"}
 
 
 def check_tools() -> list[Check]:

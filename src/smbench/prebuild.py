@@ -68,6 +68,15 @@ def planned_runner(suite, facts, free_bytes: int, sm_clock_max_mhz: float | None
 def make(build: Build) -> Made:
     """One build as the run makes it (cached: a second make costs a cache read)."""
     from smbench import sass
+
+    made, cubin = _built(build)
+    if cubin is not None:
+        sass.read(cubin)  # no cuobjdump: the run says "unchecked", as it would anyway
+    return made
+
+
+def _built(build: Build) -> tuple[Made, bytes | None]:
+    """The build, and its cubin where its SASS is to be read (not read here)."""
     from smbench.compile import assemble_ptx, compile_file
     from smbench.errors import one_line
     from smbench.paths import kernels_dir
@@ -76,29 +85,35 @@ def make(build: Build) -> Made:
     try:
         result = compile_file(kernels_dir() / build.kernel_file, build.target, options=build.options)
         if not result.ok:
-            return Made(build, time.perf_counter() - started, f"does not compile: {result.first_error}")
+            return Made(build, time.perf_counter() - started, f"does not compile: {result.first_error}"), None
         cubin = result.cubin
         if build.assemble_for:
             assembled = assemble_ptx(result.ptx, build.assemble_for)
-            if assembled is None:
-                return Made(build, time.perf_counter() - started)  # no nvJitLink: the driver's JIT, at run time
+            if assembled is None:  # no nvJitLink: the driver's JIT, at run time
+                return Made(build, time.perf_counter() - started), None
             if not assembled["ok"]:
                 return Made(build, time.perf_counter() - started, "does not assemble: "
-                            + (assembled["log"].splitlines() or ["?"])[0])
+                            + (assembled["log"].splitlines() or ["?"])[0]), None
             cubin = assembled["cubin"]
-        if build.read_sass:
-            sass.read(cubin)  # no cuobjdump: the run says "unchecked", as it would anyway
     except Exception as exc:  # noqa: BLE001 - reported; the run meets it again as its case's row
-        return Made(build, time.perf_counter() - started, one_line(exc))
-    return Made(build, time.perf_counter() - started)
+        return Made(build, time.perf_counter() - started, one_line(exc)), None
+    return Made(build, time.perf_counter() - started), (cubin if build.read_sass else None)
 
 
 def make_all(builds: list[Build], jobs: int | None = None) -> list[Made]:
-    """Every build, `jobs` at a time (default: every core). NVRTC, nvJitLink and cuobjdump run
-    outside the interpreter's lock (native calls and child processes), so threads suffice."""
+    """Every build, `jobs` at a time (default: every core), then the SASS of them all read
+    together (sass_batch: one nvdisasm per architecture, not one per cubin). NVRTC, nvJitLink
+    and nvdisasm run outside the interpreter's lock (native calls and child processes), so
+    threads suffice."""
+    from smbench import sass, sass_batch
+
     workers = max(1, min(len(builds), jobs or os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(make, builds))
+        built = list(pool.map(_built, builds))
+        cubins = [cubin for _, cubin in built if cubin is not None]
+        sass_batch.summarize_many(cubins, jobs=workers)
+        list(pool.map(sass.read, cubins))  # from the cache now; what the batch could not read, alone
+    return [made for made, _ in built]
 
 
 def describe(build: Build) -> str:

@@ -151,8 +151,8 @@ def parse_cuobjdump(text: str) -> dict[str, KernelSass]:
                 current.histogram[opcode] += 1
                 listings.setdefault(current.name, []).append((int(match.group(1), 16), opcode, match.group(3)))
     for name, listing in listings.items():
-        kernels[name].loops = _loops(listing)
-    return _fold_routines(kernels)
+        kernels[name].loops = loops_of(listing)
+    return fold_routines(kernels)
 
 
 def kernel_listing(text: str, kernel: str) -> list[tuple[int, str, str]]:
@@ -184,7 +184,7 @@ def backward_branches(listing: list[tuple[int, str, str]]) -> list[tuple[int, in
     return spans
 
 
-def _loops(listing: list[tuple[int, str, str]]) -> list[dict]:
+def loops_of(listing: list[tuple[int, str, str]]) -> list[dict]:
     """Each loop's span and the histogram of the instructions in it."""
     return [{"start": start, "end": end,
              "histogram": dict(Counter(op for at, op, _ in listing if start <= at <= end))}
@@ -198,7 +198,7 @@ def _loops(listing: list[tuple[int, str, str]]) -> list[dict]:
 EMULATION_ROUTINE_PREFIX = "__cuda_"
 
 
-def _fold_routines(kernels: dict[str, KernelSass]) -> dict[str, KernelSass]:
+def fold_routines(kernels: dict[str, KernelSass]) -> dict[str, KernelSass]:
     routines = {n: k for n, k in kernels.items() if n.startswith(EMULATION_ROUTINE_PREFIX)}
     if not routines:
         return kernels
@@ -274,7 +274,9 @@ def reader_missing() -> str:
     return "" if reader() is not None else toolchain.missing_binary_message("cuobjdump")
 
 
-def run_cuobjdump(cubin: bytes) -> str:
+def run_cuobjdump(cubin: bytes, *what: str) -> str:
+    """cuobjdump's listing of the cubin: `what` its options, by default the SASS and the
+    resource usage of every function."""
     found = reader()
     if found is None:
         raise SassUnavailable(toolchain.missing_binary_message("cuobjdump"))
@@ -282,7 +284,7 @@ def run_cuobjdump(cubin: bytes) -> str:
         path = Path(tmp) / "kernel.cubin"
         path.write_bytes(cubin)
         try:
-            done = subprocess.run([str(found.path), "-sass", "-res-usage", str(path)], capture_output=True,
+            done = subprocess.run([str(found.path), *(what or ("-sass", "-res-usage")), str(path)], capture_output=True,
                                   text=True, timeout=CUOBJDUMP_TIMEOUT_S)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SassUnavailable(f"cuobjdump ({found}) could not run: {exc}") from None
@@ -309,12 +311,16 @@ def _summaries_of(cubin: bytes) -> dict:
     return {name: k.to_dict() for name, k in kernels.items()}
 
 
+def summary_key(cubin: bytes) -> str:
+    """The cache key of a cubin's summary (sass_batch makes the same entries)."""
+    return key_of("sass", PARSER_VERSION, __version__, cubin)
+
+
 def summarize(cubin: bytes, cache: Cache | None = None) -> Summaries:
     """Per-kernel summary of a cubin, cached by the cubin's content. Raises SassUnavailable
     (a SmbenchError) when it cannot be read; see read() for a result that never raises."""
     cache = cache if cache is not None else Cache()
-    value, _ = cache.get_or_compute("sass", key_of("sass", PARSER_VERSION, __version__, cubin),
-                                    lambda: _summaries_of(cubin))
+    value, _ = cache.get_or_compute("sass", summary_key(cubin), lambda: _summaries_of(cubin))
     return Summaries({name: KernelSass.from_dict(data) for name, data in value.items()})
 
 
