@@ -60,6 +60,7 @@ def test_the_device_layout_is_the_block_scaled_mma_s_fragments():
 def test_device_buffers_round_trip_and_pad_with_zeros():
     rng = np.random.default_rng(1)
     codes = gemm.random_operand(NVFP4, 5, 77, rng)  # K odd, not a multiple of 16
+    assert codes.dtype == np.uint16
     data, scales = gemm.device_layout(NVFP4, codes)
     assert data.shape == (5, 48) and scales.shape == (5, 16)  # 39 and 5 bytes, rows of 16
     assert not data[:, 39:].any() and not (data[:, 38] >> 4).any() and not scales[:, 5:].any()

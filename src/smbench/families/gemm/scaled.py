@@ -57,7 +57,8 @@ def with_scales(elements, scale_codes, k: int, xp=np):
     rows = elements.shape[0]
     spread = xp.zeros((rows, blocks(k) * BLOCK), dtype=np.uint16)
     spread.reshape(rows, blocks(k), BLOCK)[...] = scale_codes.astype(np.uint16)[:, :, None]
-    return elements.astype(np.uint16) | (spread[:, :k] << SCALE_SHIFT)
+    # NumPy-typed scalars: uint16 stays uint16 under every promotion rule (CuPy's included).
+    return elements.astype(np.uint16) | (spread[:, :k] << np.uint16(SCALE_SHIFT))
 
 
 def random_codes(rows: int, k: int, rng, xp=np):
