@@ -171,7 +171,7 @@ def test_inputs_are_exactly_what_the_reference_multiplies(key):
 
 
 @pytest.mark.parametrize("key,density,fill", [("f16_f16acc", 2048 / (2 * 14336), 1 / 4),
-                                               ("nvfp4", 8192 / (2 * 14336 * 4), 1 / 8)])
+                                               ("nvfp4", 8192 / (2 * 14336 * 4), 1 / 8)], ids=["f16_f16acc", "nvfp4"])
 def test_exact_density_keeps_sums_within_the_accumulator(key, density, fill):
     """f16: 2048; NVFP4: 2^13 (the bits assumed of its accumulation), its inputs up to 2 (block
     scales of 1 and 2), so a quarter the density."""
