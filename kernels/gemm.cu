@@ -26,6 +26,18 @@
 // slices in order into C. Blocks walk the (M, N) tiles in groups of SMBENCH_GEMM_GROUP
 // rows of tiles, so that the tiles running together share A and B in L2.
 //
+// NVFP4 (gemm_nvfp4_f32acc, mma.sync m16n8k64 kind::mxf4nvf4 scale_vec::4X): A and B hold e2m1
+// elements packed two per byte along K (element 2i in the low nibble), so a K tile is 256
+// elements and an m16n8k64 step is again 32 bytes, in the same fragment bytes ldmatrix gives
+// an 8-bit step. Beside them, SA and SB hold one ue4m3 scale per 16 elements of K, a row of A's
+// (column of B's) scales `lds` bytes apart: 16 bytes per K tile, copied into the same stage as
+// the tile's elements. One 32-bit word of a row's scales is one step's four blocks, byte j the
+// scale of block j: the scale operand a lane passes, with selectors {byte-id 0, thread-id 0}
+// (PTX ISA, "Block Scaling for mma.sync": A's scales come from lanes with threadID_in_group 0
+// and 1, rows groupID and groupID + 8; B's from threadID_in_group 0, column groupID; the other
+// lanes pass the same words, unread). The scales take 1/8 more shared memory per stage, so
+// this kernel keeps as many stages as the tile's shared memory holds (Pipeline<Op>).
+//
 // A target without a format compiles the kernel to a stub that writes
 // SMBENCH_STATUS_UNSUPPORTED to *status.
 #include "mma_ops.cuh"
@@ -66,6 +78,30 @@ constexpr int A_BYTES = BM * BK_BYTES, STAGE_BYTES = (BM + BN) * BK_BYTES;
 static_assert(BM % (16 * WARPS_M) == 0, "a warp's rows must be whole m16 tiles");
 static_assert(BN % (16 * WARPS_N) == 0, "a warp's columns must be whole pairs of n8 tiles (ldmatrix.x4)");
 static_assert(STAGES >= 2, "a pipeline needs at least two stages");
+
+// Bytes of block scales per row of A (column of B) per K tile: none for an unscaled format;
+// NVFP4: 128 bytes of K are 256 e2m1, one ue4m3 per 16 of them.
+template <class Op>
+struct ScaleBytes {
+    static constexpr int value = 0;
+};
+template <>
+struct ScaleBytes<OpNVFP4> {
+    static constexpr int value = BK_BYTES * 2 / 16;
+};
+
+// A stage: A's K tile, B's K tile, then (block-scaled formats) A's and B's scales for it. As many
+// stages as fit in the STAGES unscaled ones the host sized shared memory for
+// (smbench.families.gemm.stages says the same).
+template <class Op>
+struct Pipeline {
+    static constexpr int kScale = ScaleBytes<Op>::value;
+    static constexpr int kStages = STAGES * BK_BYTES / (BK_BYTES + kScale);
+    static constexpr int kStageBytes = (BM + BN) * (BK_BYTES + kScale);
+    static constexpr int kScalesAt = (BM + BN) * BK_BYTES;  // A's scales; B's follow at + BM * kScale
+    static_assert(kStages >= 2, "a pipeline needs at least two stages");
+    static_assert(kStages * kStageBytes <= STAGES * STAGE_BYTES, "the stages fit the shared memory the host gives");
+};
 
 // Byte offset of (row, 16-byte chunk) in a tile: the chunk is XORed with the row, so
 // the 8 rows one ldmatrix phase reads at the same logical chunk sit in 8 different
@@ -116,6 +152,33 @@ __device__ __forceinline__ void load_tile(unsigned stage, const char *first_row,
     }
 }
 
+// One K tile's scales of A's BM rows and B's BN columns, stored in that order: a 16-byte chunk
+// per row, `bytes` of it read from each row that exists (a_rows of A's, b_rows of B's), the
+// rest zero-filled.
+template <int SCALE>
+__device__ __forceinline__ void load_scales(unsigned stage, const char *a_first, int a_rows, const char *b_first,
+                                            int b_rows, long ld_bytes, int bytes) {
+    static_assert(SCALE == 16, "one 16-byte chunk of scales per row and K tile");
+    bytes = bytes < 0 ? 0 : (bytes > SCALE ? SCALE : bytes);
+#pragma unroll
+    for (int i = 0; i < (BM + BN + THREADS - 1) / THREADS; ++i) {
+        const int row = threadIdx.x + i * THREADS;
+        if ((BM + BN) % THREADS == 0 || row < BM + BN) {
+            const bool of_a = row < BM;
+            const int r = of_a ? row : row - BM;
+            const char *first = of_a ? a_first : b_first;
+            const int n = r < (of_a ? a_rows : b_rows) ? bytes : 0;
+            copy16(stage + row * SCALE, n ? first + r * ld_bytes : first, n);
+        }
+    }
+}
+
+__device__ __forceinline__ unsigned load_shared_u32(unsigned address) {
+    unsigned v;
+    asm volatile("ld.shared.u32 %0, [%1];" : "=r"(v) : "r"(address));
+    return v;
+}
+
 // Where the accumulators go: C in its own type, or a split-K slice in the accumulator's.
 __device__ __forceinline__ void put(float *c, long at, float v) { c[at] = v; }
 __device__ __forceinline__ void put(int *c, long at, int v) { c[at] = v; }
@@ -159,13 +222,15 @@ struct OutputOf<unsigned> {
 };
 
 template <class Op>
-__device__ __forceinline__ void mma(typename Op::Acc (&d)[Op::kRegs], const unsigned (&a)[4], const unsigned (&b)[2]) {
+__device__ __forceinline__ void mma(typename Op::Acc (&d)[Op::kRegs], const unsigned (&a)[4], const unsigned (&b)[2],
+                                    unsigned scale_a = 0u, unsigned scale_b = 0u) {
     Fragments f;
 #pragma unroll
     for (int i = 0; i < 4; ++i) f.a[i] = a[i];
     f.b[0] = b[0];
     f.b[1] = b[1];
-    f.scale_a = f.scale_b = 0u;
+    f.scale_a = scale_a;
+    f.scale_b = scale_b;
     Op::step(d, a[0], b[0], f);
 }
 
@@ -181,8 +246,11 @@ __device__ __forceinline__ void tile_of_block(int tiles_m, int tiles_n, int &til
 
 template <class Op>
 __device__ __forceinline__ void body(const char *A, const char *B, void *C, void *partial, int M, int N,
-                                     int k_bytes, long lda, long ldb, long ldc) {
+                                     int k_bytes, long lda, long ldb, long ldc, const char *SA, const char *SB,
+                                     long lds) {
     typedef typename Op::Acc Acc;
+    typedef Pipeline<Op> P;
+    constexpr int kStages = P::kStages;
     extern __shared__ __align__(128) unsigned char smem[];
     const unsigned base = shared_address(smem);
 
@@ -198,11 +266,20 @@ __device__ __forceinline__ void body(const char *A, const char *B, void *C, void
     const int count = max(0, min(k_tiles, first_tile + per_slice) - first_tile);
 
     const char *a_rows = A + (long)row0 * lda, *b_rows = B + (long)col0 * ldb;
+    const char *sa_rows = SA + (long)row0 * lds, *sb_rows = SB + (long)col0 * lds;
+    // A row's scale bytes: one per 16 elements, i.e. per 8 bytes of K (an odd K's last byte
+    // holds one element: (k_bytes + 7) / 8 is still ceil(K / 16)).
+    const int s_bytes = (k_bytes + 7) / 8;
     auto load = [&](int stage, int tile) {
-        const unsigned s = base + stage * STAGE_BYTES;
+        const unsigned s = base + stage * P::kStageBytes;
         const int k0 = (first_tile + tile) * BK_BYTES;
         load_tile<BM>(s, a_rows + k0, M - row0, lda, k_bytes - k0);
         load_tile<BN>(s + A_BYTES, b_rows + k0, N - col0, ldb, k_bytes - k0);
+        if constexpr (P::kScale > 0) {
+            const int s0 = (first_tile + tile) * P::kScale;
+            load_scales<P::kScale>(s + P::kScalesAt, sa_rows + s0, M - row0, sb_rows + s0, N - col0, lds,
+                                   s_bytes - s0);
+        }
     };
 
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -216,24 +293,28 @@ __device__ __forceinline__ void body(const char *A, const char *B, void *C, void
 #pragma unroll
             for (int r = 0; r < Op::kRegs; ++r) acc[i][j][r] = 0;
 
-    // Prologue: STAGES - 1 tiles in flight. A group is committed even when empty, so
-    // that "all but STAGES - 2 groups done" always means "the next tile has landed".
+    // Prologue: kStages - 1 tiles in flight. A group is committed even when empty, so
+    // that "all but kStages - 2 groups done" always means "the next tile has landed".
 #pragma unroll
-    for (int s = 0; s < STAGES - 1; ++s) {
+    for (int s = 0; s < kStages - 1; ++s) {
         if (s < count) load(s, s);
         commit();
     }
 
 #pragma unroll 1
     for (int t = 0; t < count; ++t) {
-        wait_pending<STAGES - 2>();
+        wait_pending<kStages - 2>();
         // Tile t is in shared memory for every thread, and every warp is done with the
         // stage tile t - 1 used, which the next load reuses.
         __syncthreads();
-        if (t + STAGES - 1 < count) load((t + STAGES - 1) % STAGES, t + STAGES - 1);
+        if (t + kStages - 1 < count) load((t + kStages - 1) % kStages, t + kStages - 1);
         commit();
 
-        const unsigned a_stage = base + (t % STAGES) * STAGE_BYTES, b_stage = a_stage + A_BYTES;
+        const unsigned a_stage = base + (t % kStages) * P::kStageBytes, b_stage = a_stage + A_BYTES;
+        // This lane's scale rows (block-scaled formats): A's row groupID (+ 8 for odd
+        // threadID_in_group) of each m16 tile, B's column groupID of each n8 tile.
+        const unsigned sa_stage = a_stage + P::kScalesAt + (warp_row + (lane >> 2) + 8 * (lane & 1)) * P::kScale;
+        const unsigned sb_stage = a_stage + P::kScalesAt + (BM + warp_col + (lane >> 2)) * P::kScale;
 #pragma unroll
         for (int step = 0; step < KSTEPS; ++step) {
             unsigned a[MT][4], b[NT][2];
@@ -254,10 +335,23 @@ __device__ __forceinline__ void body(const char *A, const char *B, void *C, void
                 b[j + 1][0] = r[2];
                 b[j + 1][1] = r[3];
             }
+            if constexpr (P::kScale > 0) {
+                // This step's four scales of each row (column) are one word: bytes 4 step .. 4 step + 3.
+                unsigned sa[MT], sb[NT];
 #pragma unroll
-            for (int i = 0; i < MT; ++i)
+                for (int i = 0; i < MT; ++i) sa[i] = load_shared_u32(sa_stage + i * 16 * P::kScale + 4 * step);
 #pragma unroll
-                for (int j = 0; j < NT; ++j) mma<Op>(acc[i][j], a[i], b[j]);
+                for (int j = 0; j < NT; ++j) sb[j] = load_shared_u32(sb_stage + j * 8 * P::kScale + 4 * step);
+#pragma unroll
+                for (int i = 0; i < MT; ++i)
+#pragma unroll
+                    for (int j = 0; j < NT; ++j) mma<Op>(acc[i][j], a[i], b[j], sa[i], sb[j]);
+            } else {
+#pragma unroll
+                for (int i = 0; i < MT; ++i)
+#pragma unroll
+                    for (int j = 0; j < NT; ++j) mma<Op>(acc[i][j], a[i], b[j]);
+            }
         }
     }
     wait_pending<0>();  // nothing may still be writing shared memory when the block exits
@@ -292,9 +386,10 @@ __device__ __forceinline__ void report_unsupported(unsigned *status) {
 
 }  // namespace gemm
 
+// SA, SB, lds: the block scales (NVFP4) and their row pitch in bytes; unread by the other kernels.
 #define SMBENCH_GEMM_PARAMS                                                                                  \
     const char *A, const char *B, void *C, void *partial, int M, int N, int k_bytes, long long lda,         \
-        long long ldb, long long ldc, unsigned *status
+        long long ldb, long long ldc, const char *SA, const char *SB, long long lds, unsigned *status
 
 // SMBENCH_GEMM_ONLY: a bit mask of the kernels (by the number after each below) whose body a
 // build compiles; the others are stubs that report "unsupported". A run builds each format
@@ -307,7 +402,7 @@ __device__ __forceinline__ void report_unsupported(unsigned *status) {
 #define SMBENCH_GEMM_KERNEL(NAME, OP, GUARD, BIT)                                                            \
     extern "C" __global__ void __launch_bounds__(gemm::THREADS, 1) NAME(SMBENCH_GEMM_PARAMS) {             \
         if ((GUARD) && ((SMBENCH_GEMM_ONLY) >> (BIT) & 1u)) {                                                \
-            gemm::body<OP>(A, B, C, partial, M, N, k_bytes, lda, ldb, ldc);                                  \
+            gemm::body<OP>(A, B, C, partial, M, N, k_bytes, lda, ldb, ldc, SA, SB, lds);                     \
         } else {                                                                                             \
             gemm::report_unsupported(status);                                                                \
         }                                                                                                    \
@@ -319,6 +414,7 @@ SMBENCH_GEMM_KERNEL(gemm_f16_f16acc, OpF16F16, SMBENCH_HAS_MMA_SM80, 2)
 SMBENCH_GEMM_KERNEL(gemm_s8_s32acc, OpS8S32, SMBENCH_HAS_MMA_SM80, 3)
 SMBENCH_GEMM_KERNEL(gemm_e4m3_f32acc_sm89, OpE4M3Sm89, SMBENCH_HAS_MMA_FP8_SM89, 4)
 SMBENCH_GEMM_KERNEL(gemm_e4m3_f32acc_f8f6f4, OpE4M3F8F6F4, SMBENCH_HAS_MMA_F8F6F4_FP8, 5)
+SMBENCH_GEMM_KERNEL(gemm_nvfp4_f32acc, OpNVFP4, SMBENCH_HAS_MMA_BLOCK_SCALE, 6)
 
 // Split K: C = the sum of the slices, added in slice order (the same answer on every
 // run). Grid: (columns / blockDim.x, rows).

@@ -70,6 +70,20 @@ def test_nvfp4_is_omma_only_on_sm12x_specific_targets(builtin_report):
     assert "UE4M3.4X" in builtin_report.cell("mma_nvfp4_f32acc", "sm_121a").tensor_instructions[0]
 
 
+def test_the_nvfp4_gemm_holds_the_block_scaled_omma_on_sm12x_specific_targets(builtin_report):
+    """The GEMM family's NVFP4 kernel, in the build (tile) the run uses: OMMA with ue4m3 scales
+    exactly where the table has block scales, no spills; everywhere else ptxas refuses it."""
+    cells = [c for c in builtin_report.cells if c.kernel == "gemm_nvfp4_f32acc"]
+    assert {c.target for c in cells} == {t.name for t in target_table.all_targets()}
+    omma = {c.target for c in cells if tensor_class(c) == "OMMA"}
+    assert omma == {t.name for t in target_table.all_targets() if t.has("mma.block_scale")}
+    for target in ("sm_120a", "sm_121a"):
+        cell = builtin_report.cell("gemm_nvfp4_f32acc", target)
+        assert cell.tensor_instructions == ["OMMA.SF.16864.F32.E2M1.E2M1.UE4M3.4X"]
+        assert cell.spill_instructions == 0 and cell.local_bytes == 0
+    assert all(c.status == "failed" for c in cells if c.target not in omma)
+
+
 def test_matrix_agrees_with_the_target_table(builtin_report):
     """Each built-in kernel compiles exactly where the target table says its feature exists."""
     from test_kernel_guards import kernel_features

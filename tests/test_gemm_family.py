@@ -26,7 +26,7 @@ SASS_TARGETS = ("sm_80", "sm_90", "sm_120a", "sm_121a")
 LARGE_M = 4096
 # The tensor instruction each format's main loop must be made of, where the target has it.
 INSTRUCTION = {"f16_f32acc": "HMMA.16816.F32", "bf16_f32acc": "HMMA.16816.F32.BF16", "f16_f16acc": "HMMA.16816.F16",
-               "s8": "IMMA.16832.S8.S8"}
+               "s8": "IMMA.16832.S8.S8", "nvfp4": "OMMA.SF.16864.F32.E2M1.E2M1.UE4M3.4X"}
 # Shared memory the driver keeps per block (cudaDevAttrReservedSharedMemoryPerBlock); cuobjdump
 # shows it as a kernel's SHARED from sm_90 on. It comes on top of the per-block limit.
 RESERVED_SHARED = 1024
@@ -77,8 +77,10 @@ def test_main_loop_holds_mma_ldmatrix_and_cp_async(built):
             wm, wn = tile.warp_tile
             per_tile = (wm // 16) * (wn // 8) * (gemm.K_TILE_BYTES // 32)
             assert sum(tensor.values()) == per_tile * (2 if support == "emulated" else 1), (target.name, fmt.key)
-            # One 16-byte copy per chunk of A's and B's K tile, spread over the block's threads.
-            assert loop["LDGSTS.E.128"] == (tile.bm + tile.bn) * 8 // tile.threads
+            # One 16-byte copy per chunk of A's and B's K tile, spread over the block's threads;
+            # NVFP4's scales one more chunk per row of A and B.
+            scale_chunks = math.ceil((tile.bm + tile.bn) / tile.threads) if fmt.scale else 0
+            assert loop["LDGSTS.E.128"] == (tile.bm + tile.bn) * 8 // tile.threads + scale_chunks, (target.name, fmt.key)
             assert any(op.startswith("BAR") for op in loop)
 
 
@@ -154,30 +156,36 @@ def test_inputs_are_exactly_what_the_reference_multiplies(key):
     # Each value is the one formats.py (the emulator's encoder) gives for that code.
     for code, value in list(zip(codes.ravel()[:300], values.ravel()[:300])):
         raw = int(code.view(np.uint16)) if fmt.encoding == "f16" else int(code)
-        if fmt.encoding == "s8":
+        if fmt.scale:  # an e2m1 element times its block's ue4m3 scale (smbench.families.gemm.scaled)
+            assert formats.decode("e2m1", raw & 0xF) * formats.decode(fmt.scale, raw >> 4) == value
+        elif fmt.encoding == "s8":
             assert value == raw
         else:
             assert formats.decode(fmt.encoding, raw % (1 << (8 * fmt.element_bytes))) == value
     if not fmt.integer:
         assert np.all(np.abs(values) <= 1)
     exact = gemm.decode(fmt, gemm.exact_operand(fmt, 64, 100, rng))
-    assert set(np.unique(exact)) == {-1.0, 0.0, 1.0}
+    assert set(np.unique(exact)) == ({-2.0, -1.0, 0.0, 1.0, 2.0} if fmt.scale else {-1.0, 0.0, 1.0})
     sparse = gemm.decode(fmt, gemm.exact_operand(fmt, 200, 3000, rng, density=0.1))
     assert 0.05 < np.count_nonzero(sparse) / sparse.size < 0.15
 
 
-def test_exact_density_keeps_sums_within_the_accumulator():
-    f16acc, f32 = gemm.BY_KEY["f16_f16acc"], gemm.BY_KEY["f16_f32acc"]
+@pytest.mark.parametrize("key,density,fill", [("f16_f16acc", 2048 / (2 * 14336), 1 / 4),
+                                               ("nvfp4", 8192 / (2 * 14336 * 4), 1 / 8)], ids=["f16_f16acc", "nvfp4"])
+def test_exact_density_keeps_sums_within_the_accumulator(key, density, fill):
+    """f16: 2048; NVFP4: 2^13 (the bits assumed of its accumulation), its inputs up to 2 (block
+    scales of 1 and 2), so a quarter the density."""
+    fmt, f32 = gemm.BY_KEY[key], gemm.BY_KEY["f16_f32acc"]
     assert gemm.exact_density(f32, 14336) == pytest.approx(2 / 3)
-    assert gemm.exact_density(f16acc, 14336) == pytest.approx(2048 / (2 * 14336))
+    assert gemm.exact_density(fmt, 14336) == pytest.approx(density)
     rng = np.random.default_rng(2)
     k = 14336
-    a = gemm.exact_operand(f16acc, 128, k, rng, gemm.exact_density(f16acc, k))
-    b = gemm.exact_operand(f16acc, 128, k, rng)
-    reach = np.abs(gemm.decode(f16acc, a)) @ np.abs(gemm.decode(f16acc, b)).T
+    a = gemm.exact_operand(fmt, 128, k, rng, gemm.exact_density(fmt, k))
+    b = gemm.exact_operand(fmt, 128, k, rng)
+    reach = np.abs(gemm.decode(fmt, a)) @ np.abs(gemm.decode(fmt, b)).T
     # Within the limit, yet dense enough that every K tile carries nonzero products.
-    assert reach.max() <= f16acc.exact_limit and reach.mean() > f16acc.exact_limit / 4
-    assert (np.abs(gemm.decode(f16acc, a)).reshape(128, -1, 64).sum(axis=(0, 2)) > 0).all()
+    assert reach.max() <= fmt.exact_limit and reach.mean() > fmt.exact_limit * fill
+    assert (np.abs(gemm.decode(fmt, a)).reshape(128, -1, 64).sum(axis=(0, 2)) > 0).all()
 
 
 def test_exact_check_fails_a_wrong_tile_and_too_dense_inputs():
@@ -527,5 +535,5 @@ def test_each_tile_build_holds_the_kernels_of_the_formats_that_get_it():
     assert gemm.kernel_mask(f16, hopper, gemm.SKINNY_TILE) == 0b11111  # no kind::f8f6f4 on sm_90a
     assert gemm.kernel_mask(f8f6f4, hopper, gemm.SKINNY_TILE) == 0b111111  # asked for: its bit too
     spark = target_table.get("sm_121a")
-    assert gemm.kernel_mask(f16, spark, gemm.choose_tile(f16, spark, LARGE_M)) == 0b111111
+    assert gemm.kernel_mask(f16, spark, gemm.choose_tile(f16, spark, LARGE_M)) == 0b1111111  # NVFP4 too
     assert gemm.build_options(fp8, hopper, narrow)[-1] == "-DSMBENCH_GEMM_ONLY=0x10u"

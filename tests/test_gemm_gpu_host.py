@@ -31,9 +31,9 @@ class FakeKernel:
         c = np.zeros((m, n), dtype=self.fmt.output_dtype)
 
         def launch(operands, stream=None):
-            self.launches += 1
-            a = gemm.decode(self.fmt, np.asarray(operands.a)[:, :k])
-            b = gemm.decode(self.fmt, np.asarray(operands.b)[:, :k])
+            self.launches += 1  # the device's buffers read as the kernel reads them
+            a = gemm.decode(self.fmt, gemm.from_device(self.fmt, operands.a, operands.a_scales, k))
+            b = gemm.decode(self.fmt, gemm.from_device(self.fmt, operands.b, operands.b_scales, k))
             product = a @ b.T
             if self.spoil:
                 self.spoil(product)
@@ -58,12 +58,14 @@ def gpu(monkeypatch):
 
 def _run(gpu, monkeypatch, key, shape, spoil=None):
     fake, runner = gpu
+    if gemm.BY_KEY[key].scale:  # block scales: a Spark's target
+        runner = types.SimpleNamespace(**{**vars(runner), "target": "sm_121a"})
     kernel = FakeKernel(gemm.BY_KEY[key], spoil)
     monkeypatch.setattr(cuda_gemm, "load", lambda target, fmt, tile: kernel)
     return cuda_gemm.run_case(runner, gemm.BY_KEY[key], shape, POLICY, SETTINGS), kernel
 
 
-@pytest.mark.parametrize("key", ["f16_f32acc", "bf16_f32acc", "s8", "e4m3_f32acc"])
+@pytest.mark.parametrize("key", ["f16_f32acc", "bf16_f32acc", "s8", "e4m3_f32acc", "nvfp4"])
 def test_operands_drawn_on_the_device_validate_from_what_is_read_back(gpu, monkeypatch, key):
     outcome, kernel = _run(gpu, monkeypatch, key, gemm.Shape(700, 520, 96, "square"))
     assert outcome.status not in ("failed", "skipped"), outcome.reason
@@ -97,6 +99,49 @@ def test_a_skinny_warp_tile_of_16_columns_is_seen_too(gpu, monkeypatch):
 
     outcome, _ = _run(gpu, monkeypatch, "f16_f32acc", gemm.Shape(16, 14336, 64, "decode"), spoil)
     assert outcome.status == "failed" and "C[" in outcome.reason
+
+
+def test_an_nvfp4_kernel_that_reads_a_scale_from_the_wrong_block_fails(gpu, monkeypatch):
+    """Planted: the stand-in applies block j's scale to block j + 1 (operands drawn on the device)."""
+    def shifted(fmt, data, scales, k):
+        return real(fmt, data, None if scales is None else np.roll(scales[:, :-(-k // 16)], 1, axis=1), k)
+
+    real = gemm.from_device
+    monkeypatch.setattr(gemm, "from_device", shifted)  # the stand-in's reading of the buffers
+    monkeypatch.setattr(cuda_gemm.Operands, "sample", lambda self, rows, cols: (  # the host's, right
+        real(self.fmt, self.a[rows], self.a_scales[rows], self.k),
+        real(self.fmt, self.b[cols], self.b_scales[cols], self.k)))
+    outcome, _ = _run(gpu, monkeypatch, "nvfp4", gemm.Shape(300, 200, 96, "square"))
+    assert outcome.status == "failed" and "differ from the exact product" in outcome.reason
+
+
+@pytest.mark.parametrize("key", ["f16_f32acc", "nvfp4"])
+def test_the_launch_passes_the_kernel_s_parameters_in_order(monkeypatch, key):
+    """gemm.cu's SMBENCH_GEMM_PARAMS, one argument each, the scales (NVFP4) where SA, SB and lds are."""
+    from conftest import KERNELS
+
+    source = (KERNELS / gemm.KERNEL_FILE).read_text()
+    declared = re.search(r"#define SMBENCH_GEMM_PARAMS\s*\\\n(.*?)\n\n", source, re.S).group(1)
+    names = [part.split()[-1].lstrip("*") for part in re.sub(r"\\\n", " ", declared).split(",")]
+    assert names[:3] == ["A", "B", "C"] and names[-1] == "status"
+    fake = NumpyCupy()
+    monkeypatch.setattr(cuda, "_cupy", lambda: fake)
+    fmt = gemm.BY_KEY[key]
+    seen = []
+    kernel = object.__new__(cuda_gemm.Gemm)
+    kernel.fmt, kernel.tile, kernel.status = fmt, gemm.SKINNY_TILE, np.zeros(1, dtype=np.uint32)
+    kernel.function = lambda grid, block, args, **options: seen.append(args)
+    rng = np.random.default_rng(0)
+    operands = cuda_gemm.Operands.upload(fmt, gemm.random_operand(fmt, 3, 77, rng), gemm.random_operand(fmt, 5, 77, rng))
+    _, launch = kernel.prepare(3, 5, 77, 1)
+    launch(operands)
+    args = dict(zip(names, seen[0]))
+    assert len(seen[0]) == len(names) and args["A"] is operands.a and args["status"] is kernel.status
+    assert args["k_bytes"] == gemm.k_bytes(fmt, 77) and args["lda"] == gemm.leading_bytes(fmt, 77)
+    if fmt.scale:
+        assert args["SA"] is operands.a_scales and args["SB"] is operands.b_scales and args["lds"] == 16
+    else:
+        assert args["SA"] == 0 and args["SB"] == 0 and args["lds"] == 0
 
 
 def test_stratified_rows_cover_every_32_rows_and_columns_every_16():

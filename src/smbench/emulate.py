@@ -359,13 +359,18 @@ def mma(a: np.ndarray, b: np.ndarray, c: np.ndarray, model: Model, input_format:
 
 
 def gemm(a: np.ndarray, b: np.ndarray, model: Model, input_format: str, instruction_k: int,
-         accumulator: str = "f32") -> np.ndarray:
-    """A GEMM as a chain of mma along K, instruction_k at a time, accumulating in registers."""
+         accumulator: str = "f32", scales: tuple | None = None) -> np.ndarray:
+    """A GEMM as a chain of mma along K, instruction_k at a time, accumulating in registers.
+    `scales` (block-scaled kinds): A's (m x blocks) and B's (n x blocks), blocks of equal size
+    along K, whole blocks per mma; each mma gets its own."""
     m, k = a.shape
     d = np.zeros((m, b.shape[1]))
+    per_mma = 0 if scales is None else scales[0].shape[1] * instruction_k // k
     for start in range(0, k, instruction_k):
+        mine = None if scales is None else tuple(
+            s[:, start // instruction_k * per_mma:(start // instruction_k + 1) * per_mma] for s in scales)
         d = mma(a[:, start:start + instruction_k], b[start:start + instruction_k], d, model, input_format,
-                accumulator)
+                accumulator, mine)
     return d
 
 

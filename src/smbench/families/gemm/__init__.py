@@ -24,6 +24,7 @@ from smbench import formats
 from smbench import targets as target_table
 from smbench.errors import SmbenchError
 from smbench.cases import Validation
+from smbench.families.gemm import scaled
 
 KERNEL_FILE = "gemm.cu"
 K_TILE_BYTES = 128  # the kernel's K tile (BK_BYTES in gemm.cu: bytes of K per stage)
@@ -49,6 +50,12 @@ class Format:
     # FP8 with an f32 accumulator may keep as few as 13 (DeepSeek-V3's report for Hopper;
     # the precision family measures it): the error bound and the exact check allow for it.
     accumulation_bits: int = 24
+    elements_per_byte: int = 1  # 2 for FP4 packed two per byte
+    # Block scales (NVFP4): their format and how many elements of K share one; None: unscaled.
+    # A scaled operand is host codes of smbench.families.gemm.scaled on the host, two buffers
+    # (packed elements, scales) on the device.
+    scale: str | None = None
+    scale_block: int = 0
 
     @property
     def unit_roundoff(self) -> float:
@@ -65,7 +72,7 @@ class Format:
 
     @property
     def group(self) -> str:
-        return {"f32": "FP32", "f16": "FP16", "bf16": "BF16", "s8": "INT8", "e4m3": "FP8"}[self.encoding]
+        return {"f32": "FP32", "f16": "FP16", "bf16": "BF16", "s8": "INT8", "e4m3": "FP8", "e2m1": "FP4"}[self.encoding]
 
     @property
     def ops_unit(self) -> str:
@@ -78,7 +85,10 @@ class Format:
 
     @property
     def storage_dtype(self):
-        """How A and B travel to the device: their codes (bf16 and e4m3 have no NumPy type)."""
+        """How A and B are held on the host: their codes (bf16 and e4m3 have no NumPy type; a
+        block-scaled element, its code and its scale's: smbench.families.gemm.scaled)."""
+        if self.scale:
+            return np.uint16
         return {"f32": np.float32, "f16": np.float16, "bf16": np.uint16, "s8": np.int8,
                 "e4m3": np.uint8}[self.encoding]
 
@@ -88,11 +98,18 @@ class Format:
         would not do."""
         return self.accumulator != "f16"
 
+    @property
+    def exact_magnitude(self) -> float:
+        """The largest |value| among the exact check's inputs: 1 (-1, 0, 1), or 2 where block
+        scales of 1 and 2 multiply them."""
+        return scaled.EXACT_MAGNITUDE if self.scale else 1.0
+
 
 # cudaDataType and cublasComputeType_t values (library_types.h, cublas_api.h).
 CUDA_R_16F, CUDA_R_32F, CUDA_R_8I, CUDA_R_32I, CUDA_R_16BF = 2, 0, 3, 10, 14
 COMPUTE_16F, COMPUTE_32F, COMPUTE_32I = 64, 68, 72
 _NO_FP8 = "cuBLAS multiplies FP8 only through cublasLt, which CuPy does not expose"
+_NO_NVFP4 = "cuBLAS multiplies NVFP4 only through cublasLt's block-scaled matmul, which CuPy does not expose"
 
 FORMATS: tuple[Format, ...] = (
     Format("f16_f32acc", "gemm_f16_f32acc", "FP16 -> FP32 acc", "f16", 2, "f32", 16, "mma.f16", "f16_f32acc",
@@ -107,6 +124,11 @@ FORMATS: tuple[Format, ...] = (
            "mma.fp8", "e4m3_f32acc", None, _NO_FP8, 13),
     Format("f8f6f4_e4m3_f32acc", "gemm_e4m3_f32acc_f8f6f4", "FP8 e4m3 -> FP32 acc (kind::f8f6f4)", "e4m3", 1, "f32",
            32, "mma.f8f6f4.fp8", "f8f6f4_e4m3_f32acc", None, _NO_FP8, 13),
+    # NVFP4: mma.sync m16n8k64 kind::mxf4nvf4 scale_vec::4X (OMMA on sm_120a/f, sm_121a/f). No
+    # published model says how many bits its f32 accumulation keeps: it is held to FP8's 13.
+    Format("nvfp4", "gemm_nvfp4_f32acc", "NVFP4 (e2m1, ue4m3 per 16) -> FP32 acc", "e2m1", 1, "f32", 64,
+           "mma.block_scale", "nvfp4", None, _NO_NVFP4, 13, elements_per_byte=2, scale="ue4m3",
+           scale_block=scaled.BLOCK),
 )
 
 BY_KEY: dict[str, Format] = {f.key: f for f in FORMATS}
@@ -220,7 +242,33 @@ REDUCE_KERNELS = ["gemm_reduce_f32", "gemm_reduce_s32"]
 
 
 def k_bytes(fmt: Format, k: int) -> int:
-    return k * fmt.element_bytes
+    """Bytes of one row of A (column of B) in memory: its elements (FP4 two to a byte)."""
+    return -(-k // fmt.elements_per_byte) * fmt.element_bytes
+
+
+def scale_bytes(fmt: Format, k: int) -> int:
+    """Bytes of one row's block scales (one byte per block); 0 for an unscaled format."""
+    return -(-k // fmt.scale_block) if fmt.scale else 0
+
+
+def scale_pitch(fmt: Format, k: int) -> int:
+    """Row pitch of the scales in bytes, a multiple of 16 as the elements' (0: no scales)."""
+    return -(-scale_bytes(fmt, k) // 16) * 16
+
+
+def stages(fmt: Format, tile: Tile) -> int:
+    """K tiles in flight for this format in the tile's shared memory. A block-scaled format's
+    stage also holds the K tile's scales (16 bytes a row beside 128 of elements), so its kernel
+    keeps as many stages as the tile's shared memory holds (gemm.cu: Pipeline<Op>::kStages):
+    one build's tile serves every format, the scaled one with a stage less (128 x 128 with 3
+    stages on the Spark: 2 for NVFP4)."""
+    per_row = K_TILE_BYTES + scale_bytes(fmt, K_TILE_BYTES * fmt.elements_per_byte)
+    return tile.stages * K_TILE_BYTES // per_row
+
+
+def tile_record(fmt: Format, tile: Tile) -> dict:
+    """The tile as a record holds it, with the stages this format's kernel keeps."""
+    return {**tile.to_dict(), "stages": stages(fmt, tile)}
 
 
 def split_k(fmt: Format, tile: Tile, m: int, n: int, k: int, sm_count: int) -> int:
@@ -230,7 +278,7 @@ def split_k(fmt: Format, tile: Tile, m: int, n: int, k: int, sm_count: int) -> i
     k_tiles = math.ceil(k_bytes(fmt, k) / K_TILE_BYTES)
     if not fmt.splittable or tiles >= sm_count:
         return 1
-    return max(1, min(MAX_SPLITS, k_tiles // tile.stages, math.ceil(2 * sm_count / tiles)))
+    return max(1, min(MAX_SPLITS, k_tiles // stages(fmt, tile), math.ceil(2 * sm_count / tiles)))
 
 
 def grid(tile: Tile, m: int, n: int, splits: int) -> tuple[int, int, int]:
@@ -284,17 +332,21 @@ DRAW_BYTES = 8
 
 
 def footprint(fmt: Format, shape: Shape, splits: int = 1) -> int:
-    """Device bytes one case needs at most: A and B, and three C with their split-K slices
-    (ours, cuBLAS's, the compute_80 build's), and the temporaries of drawing an operand."""
-    pitch = leading_bytes(fmt, shape.k)
+    """Device bytes one case needs at most: A and B (and their scales), and three C with their
+    split-K slices (ours, cuBLAS's, the compute_80 build's), and the temporaries of drawing an
+    operand (for a scaled format, also its host codes before they are packed)."""
+    pitch = leading_bytes(fmt, shape.k) + scale_pitch(fmt, shape.k)
     out = np.dtype(fmt.output_dtype).itemsize
+    draw = DRAW_BYTES + (np.dtype(fmt.storage_dtype).itemsize if fmt.scale else 0)
     return ((shape.m + shape.n) * pitch + 3 * shape.m * shape.n * out + 2 * splits * shape.m * shape.n * 4
-            + DRAW_BYTES * max(shape.m, shape.n) * shape.k)
+            + draw * max(shape.m, shape.n) * shape.k)
 
 
 def bytes_moved(fmt: Format, shape: Shape) -> int:
-    """The least a GEMM must move to and from memory: A and B read once, C written once."""
-    return (shape.m + shape.n) * shape.k * fmt.element_bytes + shape.m * shape.n * np.dtype(fmt.output_dtype).itemsize
+    """The least a GEMM must move to and from memory: A and B (and their scales) read once, C
+    written once."""
+    return ((shape.m + shape.n) * (k_bytes(fmt, shape.k) + scale_bytes(fmt, shape.k))
+            + shape.m * shape.n * np.dtype(fmt.output_dtype).itemsize)
 
 
 # ---------------------------------------------------------------- inputs
@@ -307,6 +359,8 @@ _E4M3_VALUES = np.array([formats.decode("e4m3", int(c)) for c in range(256)])
 
 def decode(fmt: Format, codes: np.ndarray, dtype=np.float64) -> np.ndarray:
     """Stored operands -> their values, as float64 (or float32: every format here fits it)."""
+    if fmt.scale:
+        return scaled.decode(codes, dtype)
     if fmt.encoding in ("f16", "f32", "s8"):
         return codes.astype(dtype)
     if fmt.encoding == "bf16":
@@ -319,6 +373,8 @@ def random_operand(fmt: Format, rows: int, k: int, rng, xp=np) -> np.ndarray:
     exactly representable: what the reference multiplies is what the GPU reads. `rng` is a
     NumPy Generator, or anything with its uniform/integers/random (the GPU path draws on the
     device with cuda's DeviceRandom, xp = cupy, and the host reads back what it checks)."""
+    if fmt.scale:
+        return scaled.random_codes(rows, k, rng, xp)
     if fmt.encoding in ("f16", "f32"):
         return rng.uniform(-1, 1, (rows, k)).astype(fmt.storage_dtype)
     if fmt.encoding == "bf16":
@@ -328,18 +384,21 @@ def random_operand(fmt: Format, rows: int, k: int, rng, xp=np) -> np.ndarray:
     return xp.asarray(_E4M3_UNIT)[rng.integers(0, len(_E4M3_UNIT), (rows, k), dtype=np.int32)]
 
 
-_UNIT_CODES = {"f32": (1.0, -1.0), "f16": (0x3C00, 0xBC00), "bf16": (0x3F80, 0xBF80), "s8": (1, -1), "e4m3": (0x38, 0xB8)}
+_UNIT_CODES = {"f32": (1.0, -1.0), "f16": (0x3C00, 0xBC00), "bf16": (0x3F80, 0xBF80), "s8": (1, -1), "e4m3": (0x38, 0xB8),
+               "e2m1": (0x2, 0xA)}
 
 
 def exact_density(fmt: Format, k: int) -> float:
     """How many of A's entries are nonzero in the exact check: 2/3, or fewer when K is so
-    long that sums of K terms +-1 could pass the accumulator's exact limit (f16: 2048)."""
-    return min(2 / 3, fmt.exact_limit / (2 * k))
+    long that sums of K terms +-1 (+-4 where block scales of 2 multiply them) could pass the
+    accumulator's exact limit (f16: 2048)."""
+    return min(2 / 3, fmt.exact_limit / (2 * k * fmt.exact_magnitude**2))
 
 
 def exact_operand(fmt: Format, rows: int, k: int, rng, density: float = 2 / 3, xp=np) -> np.ndarray:
-    """rows x k operand of -1, 0 and 1 (nonzero with probability `density`): every product
-    and partial sum is a small integer. `rng` and `xp` as for random_operand."""
+    """rows x k operand of -1, 0 and 1 (nonzero with probability `density`), a block-scaled
+    format's blocks scaled by 1 or 2 at random: every product and partial sum is a small
+    integer. `rng` and `xp` as for random_operand."""
     one, minus_one = _UNIT_CODES[fmt.encoding]
     table = xp.asarray(np.array([minus_one, 0, one]).astype(np.uint16 if fmt.encoding == "f16" else fmt.storage_dtype))
     if density >= 2 / 3:  # -1, 0 and 1 equally likely
@@ -348,18 +407,24 @@ def exact_operand(fmt: Format, rows: int, k: int, rng, density: float = 2 / 3, x
         pick = xp.where(rng.random((rows, k), dtype=np.float32) < density,
                         rng.integers(0, 2, (rows, k), dtype=np.int8) * 2, 1).astype(np.int8)
     codes = table[pick]
+    if fmt.scale:
+        return scaled.exact_scales(codes, rng, xp)
     return codes.view(np.float16) if fmt.encoding == "f16" else codes
 
 
 def inputs_wrong(fmt: Format, a: np.ndarray, b: np.ndarray, exact: bool) -> str:
     """Why operand rows drawn elsewhere (on the GPU) are not what the checks assume, or '':
-    the exact check needs -1, 0 and 1 only; the random one finite values within (-1, 1)
-    (s8: any) that are not all equal. The reference always multiplies the values read back,
-    so this guards the checks' premises, not their arithmetic."""
+    the exact check needs -1, 0 and 1 only (times 1 or 2 where block scales multiply them); the
+    random one finite values within (-1, 1) (s8: any) that are not all equal. The reference
+    always multiplies the values read back, so this guards the checks' premises, not their
+    arithmetic."""
     values = np.concatenate([decode(fmt, a).ravel(), decode(fmt, b).ravel()])
     if exact:
-        stray = values[~np.isin(values, (-1.0, 0.0, 1.0))]
-        return f"an exact-check input is {stray[0]!r}, not -1, 0 or 1" if stray.size else ""
+        allowed = (-2.0, -1.0, 0.0, 1.0, 2.0) if fmt.scale else (-1.0, 0.0, 1.0)
+        stray = values[~np.isin(values, allowed)]
+        named = [f"{v:g}" for v in allowed]
+        return (f"an exact-check input is {stray[0]!r}, not {', '.join(named[:-1])} or {named[-1]}"
+                if stray.size else "")
     if not np.all(np.isfinite(values)):
         return "a random input is not finite"
     if not fmt.integer and np.max(np.abs(values), initial=0.0) > 1:
@@ -369,15 +434,33 @@ def inputs_wrong(fmt: Format, a: np.ndarray, b: np.ndarray, exact: bool) -> str:
     return ""
 
 
-def padded(fmt: Format, operand: np.ndarray) -> np.ndarray:
-    """An operand (rows x K) in a buffer whose rows are leading_bytes long, zero padded."""
+def padded(fmt: Format, operand, xp=np):
+    """An unscaled operand (rows x K) in a buffer whose rows are leading_bytes long, zero padded
+    (xp: NumPy on the host, CuPy for an operand drawn on the device)."""
     rows, k = operand.shape
     pitch = leading_bytes(fmt, k) // fmt.element_bytes
     if pitch == k:
-        return np.ascontiguousarray(operand)
-    out = np.zeros((rows, pitch), dtype=operand.dtype)
+        return xp.ascontiguousarray(operand)
+    out = xp.zeros((rows, pitch), dtype=operand.dtype)
     out[:, :k] = operand
     return out
+
+
+def device_layout(fmt: Format, operand, xp=np) -> tuple:
+    """An operand (rows x K) as the kernel reads it: (elements, scales), rows leading_bytes and
+    scale_pitch long, zero padded; scales None for an unscaled format."""
+    if fmt.scale:
+        return scaled.to_device(operand, xp)
+    return padded(fmt, operand, xp), None
+
+
+def from_device(fmt: Format, data: np.ndarray, scales: np.ndarray | None, k: int) -> np.ndarray:
+    """Rows of device_layout's buffers read back to the host -> the operand's rows (K elements,
+    the padding left out): the inverse of device_layout, so that the reference multiplies what
+    the kernel read."""
+    if fmt.scale:
+        return scaled.from_device(data, scales, k)
+    return np.asarray(data)[:, :k]
 
 
 # ---------------------------------------------------------------- validation
@@ -456,19 +539,24 @@ def _one_blas_thread():
     return controller.limit(limits=1, user_api="blas") if controller is not None else contextlib.nullcontext()
 
 
-def _exact_product(fmt: Format, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
-    """(a @ b.T of -1/0/1 codes, the most nonzeros in any row of a or b), through float32 BLAS a
-    chunk of K at a time: every partial sum is an integer within K < 2^24, exact in float32."""
+def _exact_product(fmt: Format, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
+    """(a @ b.T of small integers (-1/0/1, times block scales of 1 or 2), a bound on sum |a||b|:
+    the fewer nonzeros of any row of a or b times the largest |a| and |b|), through float32
+    BLAS a chunk of K at a time: every partial sum is an integer within 4 K < 2^24 (checked), exact
+    in float32."""
     want = np.zeros((a.shape[0], b.shape[0]), dtype=np.float32)
     nonzero_a, nonzero_b = np.zeros(a.shape[0], dtype=np.int64), np.zeros(b.shape[0], dtype=np.int64)
+    largest_a = largest_b = 0.0
     with _one_blas_thread():
         for part in _chunks(a.shape[1]):
             av, bv = decode(fmt, a[:, part], np.float32), decode(fmt, b[:, part], np.float32)
             want += av @ bv.T
             nonzero_a += np.count_nonzero(av, axis=1)
             nonzero_b += np.count_nonzero(bv, axis=1)
+            largest_a = max(largest_a, float(np.abs(av).max(initial=0.0)))
+            largest_b = max(largest_b, float(np.abs(bv).max(initial=0.0)))
     most = min(int(nonzero_a.max(initial=0)), int(nonzero_b.max(initial=0)))
-    return want.astype(np.float64), most
+    return want.astype(np.float64), most * largest_a * largest_b
 
 
 def _reach(fmt: Format, a: np.ndarray, b: np.ndarray) -> float:
@@ -511,11 +599,12 @@ def validate_exact(fmt: Format, got: np.ndarray, a: np.ndarray, b: np.ndarray, r
     A's checked rows and B's checked columns (the GPU path reads back no more)."""
     a_rows = a if sampled else a[rows]
     b_cols = b if sampled or cols is None else b[cols]
-    if a_rows.shape[1] >= 2**24:
-        raise SmbenchError(f"K = {a_rows.shape[1]}: the exact check holds K under 2^24")
+    if a_rows.shape[1] * fmt.exact_magnitude**2 >= 2**24:
+        raise SmbenchError(f"K = {a_rows.shape[1]}: the exact check holds K x {fmt.exact_magnitude**2:g} "
+                           f"under 2^24")
     want, most = _exact_product(fmt, a_rows, b_cols)
-    # sum |a| |b| over K is at most the fewer nonzeros of the two vectors: only where that
-    # bound passes the limit is the product of magnitudes needed.
+    # sum |a| |b| over K is at most the fewer nonzeros of the two vectors times the largest
+    # magnitudes: only where that bound passes the limit is the product of magnitudes needed.
     reach = float(most)
     if reach > fmt.exact_limit and want.size:
         reach = _reach(fmt, a_rows, b_cols)
@@ -531,8 +620,8 @@ def validate_exact(fmt: Format, got: np.ndarray, a: np.ndarray, b: np.ndarray, r
         return Validation(False, int(got.size), f"{len(wrong)} of {got.size} values differ from the exact product; "
                           f"{_where(rows, cols, i, j)} = {got[i, j]:g}, expected {want[i, j]:g}",
                           float(np.max(np.abs(got - want))), 0.0)
-    return Validation(True, int(got.size), f"{_checked(got, rows, cols)} equal the exact product of -1/0/1 inputs",
-                      0.0, 0.0)
+    inputs = "-1/0/1 inputs" + (" in blocks scaled by 1 or 2" if fmt.scale else "")
+    return Validation(True, int(got.size), f"{_checked(got, rows, cols)} equal the exact product of {inputs}", 0.0, 0.0)
 
 
 def normwise_tolerance(fmt: Format, k: int, splits: int) -> float:

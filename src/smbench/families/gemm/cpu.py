@@ -18,6 +18,7 @@ from smbench import emulate, formats
 from smbench.cases import NO_KERNEL
 from smbench import host_timing
 from smbench.families import gemm, peak
+from smbench.families.gemm import scaled
 from smbench.families.gemm.part import HeldTo, Outcome
 from smbench.families.peak.part import Rate
 from smbench.timing import TimingPolicy, measure
@@ -50,13 +51,19 @@ def numpy_gemm(fmt: gemm.Format, av: np.ndarray, bv: np.ndarray) -> np.ndarray:
 
 def emulated_gemm(fmt: gemm.Format, a: np.ndarray, b: np.ndarray, model: emulate.Model) -> np.ndarray:
     """C as a chain of emulated mma along K (K padded with zeros to whole mma, as the
-    kernel's zero-filled tail does)."""
-    av, bv = gemm.decode(fmt, a), gemm.decode(fmt, b)
+    kernel's zero-filled tail does); a block-scaled format's elements and scales apart, as the
+    mma takes them (its scales padded with ones: they scale zeros)."""
     pad = -a.shape[1] % fmt.k
+    if fmt.scale:
+        (av, a_scales), (bv, b_scales) = scaled.split(a), scaled.split(b)
+        scales = tuple(np.pad(s, ((0, 0), (0, (a.shape[1] + pad) // fmt.scale_block - s.shape[1])),
+                              constant_values=1.0) for s in (a_scales, b_scales))
+    else:
+        av, bv, scales = gemm.decode(fmt, a), gemm.decode(fmt, b), None
     if pad:
         av = np.pad(av, ((0, 0), (0, pad)))
         bv = np.pad(bv, ((0, 0), (0, pad)))
-    return emulate.gemm(av, bv.T, model, fmt.encoding, fmt.k, fmt.accumulator)
+    return emulate.gemm(av, bv.T, model, fmt.encoding, fmt.k, fmt.accumulator, scales)
 
 
 def held_to(runner, fmt: gemm.Format, policy: TimingPolicy) -> HeldTo:

@@ -41,8 +41,9 @@ class DeviceRandom:
 
 @dataclass
 class Operands:
-    """A and B on the device (rows of K, each leading_bytes long). `a_host` and `b_host`: the
-    whole operands where the host drew them (None where the GPU did)."""
+    """A and B on the device (rows of K, each leading_bytes long; a block-scaled format's scales
+    beside them, rows scale_pitch long: gemm.device_layout). `a_host` and `b_host`: the whole
+    operands where the host drew them (None where the GPU did)."""
 
     a_host: np.ndarray | None
     b_host: np.ndarray | None
@@ -50,12 +51,22 @@ class Operands:
     b: object
     k: int
     drawn: str = "on the host"
+    fmt: gemm.Format | None = None
+    a_scales: object = None
+    b_scales: object = None
+
+    @classmethod
+    def on_device(cls, fmt: gemm.Format, a, b, k: int, xp, a_host=None, b_host=None) -> "Operands":
+        """Operands (rows x K, on the host with xp = NumPy, else on the device) laid out for the kernel."""
+        cupy = cuda._cupy()
+        (a_data, a_scales), (b_data, b_scales) = gemm.device_layout(fmt, a, xp), gemm.device_layout(fmt, b, xp)
+        return cls(a_host, b_host, cupy.asarray(a_data), cupy.asarray(b_data), k, fmt=fmt,
+                   a_scales=None if a_scales is None else cupy.asarray(a_scales),
+                   b_scales=None if b_scales is None else cupy.asarray(b_scales))
 
     @classmethod
     def upload(cls, fmt: gemm.Format, a_host: np.ndarray, b_host: np.ndarray) -> "Operands":
-        cupy = cuda._cupy()
-        return cls(a_host, b_host, cupy.asarray(gemm.padded(fmt, a_host)), cupy.asarray(gemm.padded(fmt, b_host)),
-                   a_host.shape[1])
+        return cls.on_device(fmt, a_host, b_host, a_host.shape[1], np, a_host, b_host)
 
     @classmethod
     def draw(cls, fmt: gemm.Format, shape: gemm.Shape, seed: int, exact: bool) -> "Operands":
@@ -69,7 +80,8 @@ class Operands:
                 b = gemm.exact_operand(fmt, n, k, rng, xp=cupy)
             else:
                 a, b = gemm.random_operand(fmt, m, k, rng, xp=cupy), gemm.random_operand(fmt, n, k, rng, xp=cupy)
-            drawn = cls(None, None, _padded_on_device(fmt, a), _padded_on_device(fmt, b), k, "on the GPU (cuRAND)")
+            drawn = cls.on_device(fmt, a, b, k, cupy)
+            drawn.drawn = "on the GPU (cuRAND)"
             del a, b
             probe = drawn.sample(np.arange(min(m, 4)), np.arange(min(n, 4)))
             wrong = gemm.inputs_wrong(fmt, *probe, exact)
@@ -91,23 +103,16 @@ class Operands:
 
     def sample(self, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A's rows and B's rows (C's columns) at these indices, as the host holds them: codes
-        of K elements, the padding left out."""
+        of K elements, the padding left out (from the device's buffers: gemm.from_device)."""
         if self.a_host is not None:
             return self.a_host[rows], self.b_host[cols]
+        return self._read(self.a, self.a_scales, rows), self._read(self.b, self.b_scales, cols)
+
+    def _read(self, data, scales, indices: np.ndarray) -> np.ndarray:
         cupy = cuda._cupy()
-        return (cupy.asnumpy(self.a[cupy.asarray(rows), :self.k]), cupy.asnumpy(self.b[cupy.asarray(cols), :self.k]))
-
-
-def _padded_on_device(fmt: gemm.Format, operand):
-    """gemm.padded on the device: rows leading_bytes long, zero padded past K."""
-    cupy = cuda._cupy()
-    rows, k = operand.shape
-    pitch = gemm.leading_bytes(fmt, k) // fmt.element_bytes
-    if pitch == k:
-        return cupy.ascontiguousarray(operand)
-    out = cupy.zeros((rows, pitch), dtype=operand.dtype)
-    out[:, :k] = operand
-    return out
+        at = cupy.asarray(indices)
+        return gemm.from_device(self.fmt, cupy.asnumpy(data[at]), None if scales is None else cupy.asnumpy(scales[at]),
+                                self.k)
 
 
 class Gemm:
@@ -129,16 +134,17 @@ class Gemm:
         c = cupy.zeros((m, n), dtype=self.fmt.output_dtype)
         partial = cupy.zeros(splits * m * n, dtype=np.int32 if self.fmt.integer else np.float32) \
             if splits > 1 else None
-        pitch = gemm.leading_bytes(self.fmt, k)
+        pitch, scale_pitch = gemm.leading_bytes(self.fmt, k), gemm.scale_pitch(self.fmt, k)
         grid = gemm.grid(self.tile, m, n, splits)
         # The kernel's cp.async copies need 16-byte rows, and an f16 sum is never split.
         assert pitch % 16 == 0 and (splits == 1 or self.fmt.splittable) and m > 0 and n > 0
 
         def launch(operands: Operands, stream=None) -> None:
+            scales = [np.uint64(0) if s is None else s for s in (operands.a_scales, operands.b_scales)]
             self.function(grid, (self.tile.threads,),
                           (operands.a, operands.b, c, partial if partial is not None else np.uint64(0),
                            np.int32(m), np.int32(n), np.int32(gemm.k_bytes(self.fmt, k)), np.int64(pitch),
-                           np.int64(pitch), np.int64(n), self.status),
+                           np.int64(pitch), np.int64(n), *scales, np.int64(scale_pitch), self.status),
                           shared_mem=self.tile.shared_bytes, stream=stream)
             if partial is not None:
                 self.reduce(((n + REDUCE_BLOCK - 1) // REDUCE_BLOCK, m), (REDUCE_BLOCK,),
@@ -318,7 +324,8 @@ def run_case(runner, fmt: gemm.Format, shape: gemm.Shape, policy: TimingPolicy, 
     if need > MEMORY_SHARE * free:
         return Outcome("skipped", f"needs {need / 2**30:.1f} GiB of device memory, {free / 2**30:.1f} GiB free")
     summary = _sass_summary(runner.target, fmt, tile)
-    fields = {"support": support, "support_note": why, "tile": tile.to_dict(), "splits": splits, "sass": summary,
+    fields = {"support": support, "support_note": why, "tile": gemm.tile_record(fmt, tile), "splits": splits,
+              "sass": summary,
               "instruction": summary.get("instruction", "")}
     kernel = load(runner.target, fmt, tile)
     fields.update(kernel.module.provenance)
