@@ -10,16 +10,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only: no display on CI or a headless GPU box
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from smbench.errors import SmbenchError
+from smbench.lazy import LazyModule, LazySequence
+from smbench.units import size_text
 
-from smbench.errors import SmbenchError  # noqa: E402
-from smbench.units import size_text  # noqa: E402
 
-COLOURS = list(plt.get_cmap("tab20").colors[::2]) + list(plt.get_cmap("tab20").colors[1::2])  # 20, paired
+def _headless() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on CI or a headless GPU box
+
+
+# Imported at the first figure (smbench.lazy says why).
+plt = LazyModule("matplotlib.pyplot", _headless)
+ticker = LazyModule("matplotlib.ticker", _headless)
+
+COLOURS = LazySequence(lambda: list(plt.get_cmap("tab20").colors[::2]) + list(plt.get_cmap("tab20").colors[1::2]))
 
 
 CAPTION_KEY = "Description"  # the PNG text chunk that carries a figure's caption (report.py reads it)

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
 from smbench.compare import Entry, samples_of
 from smbench.noise import mark, said
 from smbench.families import collectives as co
 from smbench.families.collectives import links
 from smbench.families.collectives.measure import decorations
 from smbench.families.collectives.view import curves, judged, name_of
-from smbench.plots import COLOURS, display_label, plt, save, size_label
+from smbench.plots import COLOURS, display_label, plt, save, size_label, ticker
 from smbench.run_view import size
 
 
@@ -137,7 +135,7 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
                        fontsize=9)
         axis.set_xlabel("size per rank", fontsize=8)
         axis.set_ylabel("busbw (GB/s)" + ("; one rank: algbw" if alone_any else ""), fontsize=8)
-        axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: size_label(v)))
+        axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: size_label(v)))
         axis.tick_params(labelsize=7)
         axis.grid(True, which="both", alpha=0.3)
         bottom, top = axis.get_ylim()

@@ -8,14 +8,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
-
 from smbench.cases import HOME_MEMORY
 from smbench.compare import Entry
 from smbench.families import latency
 from smbench.families.latency.view import curve_name, level_mark
 from smbench.noise import mark
-from smbench.plots import plt, ring_unconverged, save, size_label
+from smbench.plots import plt, ring_unconverged, save, size_label, ticker
 from smbench.run_view import size
 
 # What users expect, per level, for a one-thread chase with ordinary loads (cycles).
@@ -153,7 +151,7 @@ def plots(named: list[tuple[str, dict]], out_dir: Path) -> list[Path]:
     bottom = axes[-1, 0]
     bottom.set_xscale("log", base=2)
     bottom.set_xlabel("working set (bytes of the ring)")
-    bottom.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: size_label(v)))
+    bottom.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: size_label(v)))
     figure.suptitle("Load latency against working set (pointer chase; dotted: the steps found on each curve; "
                     "dashed: other memory kinds)", fontsize=10)
     return save(figure, out_dir, "latency_vs_size")

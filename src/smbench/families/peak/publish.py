@@ -10,6 +10,7 @@ import numpy as np
 from smbench.compare import Entry, by_basis, expanded, gather, published_entry, tflops_samples
 from smbench.families.stream.publish import dram_basis
 from smbench.noise import mark, said
+from smbench.lazy import LazySequence
 from smbench.plots import COLOURS, display_label, plt, save
 from smbench.reference import UNSTATED_ACC, Describes, published_records
 
@@ -101,7 +102,7 @@ _GROUP_PREFIXES = (("fp64", "FP64"), ("nvfp4", "FP4"), ("fp4", "FP4"), ("mxf4", 
                    ("bf16", "BF16"), ("f16", "FP16"), ("fp16", "FP16"), ("tf32", "TF32"), ("fp32", "FP32"),
                    ("f64", "FP64"), ("int32", "INT32"))
 # One colour per group: matplotlib's ten qualitative colours and a navy for the eleventh.
-_GROUP_COLOURS = tuple(plt.get_cmap("tab10").colors) + ((0.11, 0.16, 0.42),)
+_GROUP_COLOURS = LazySequence(lambda: list(plt.get_cmap("tab10").colors) + [(0.11, 0.16, 0.42)])
 
 def precision_group(record: dict) -> str | None:
     """FP8, BF16, ...: a measured record says so itself; a published one is named by its key."""

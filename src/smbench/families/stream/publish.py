@@ -6,16 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-import pandas as pd
 
 from smbench import origin
 from smbench.cases import HOME_MEMORY
+from smbench.lazy import LazyModule
 from smbench.noise import mark, said
 from smbench.compare import BASIS, BASIS_WORDS, Entry, basis_rank, expanded, gather, gbps_samples, published_entry
 from smbench.families.stream.expected import figure_fields
-from smbench.plots import COLOURS, plt, ring_unconverged, save, size_label
+from smbench.plots import COLOURS, plt, ring_unconverged, save, size_label, ticker
 from smbench.reference import LARGEST, Describes, published_records
+
+pd = LazyModule("pandas")  # at the first table (smbench.lazy says why)
 
 KERNEL_FOR_SWEEP = "triad"
 
@@ -216,7 +217,7 @@ def bandwidth_vs_size(named: list[tuple[str, dict]], out_dir: Path) -> list[Path
     axis.set_ylabel("bandwidth (GB/s, BabelStream byte count)")
     axis.set_title(f"Memory bandwidth against working-set size ({KERNEL_FOR_SWEEP} measured; dashed: spec, "
                    "dotted: published measurements; vertical: L2)", fontsize=10)
-    axis.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: size_label(v)))
+    axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: size_label(v)))
     axis.grid(True, which="both", alpha=0.3)
     if drew:
         axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the plot, off the data
