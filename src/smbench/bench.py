@@ -48,8 +48,10 @@ def measure(suite, runner, out_dir: Path, err: Console, progress) -> tuple[Path,
     from smbench.results import load
 
     # What is starting; the device and the suite head the screen at the end, once.
+    # At a terminal, wrapped between words (soft-wrapped, the terminal would cut one); in a pipe
+    # or a log, one whole line.
     err.print(f"smbench bench: running suite {suite.name} on the {runner.name} backend ({runner.why})",
-              highlight=False, soft_wrap=True)
+              highlight=False, soft_wrap=not err.is_terminal)
     with progress("running", unit="cases") as update:
         path, _ = run.execute(suite, runner, set(suites.names()), out_dir,
                               lambda case, number, total: update(total=total, completed=number,
