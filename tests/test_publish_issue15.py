@@ -314,12 +314,16 @@ def test_the_compat_heat_map_shows_emulation_and_spills(monkeypatch, tmp_path):
     planted = next(c for c in matrix["cells"] if c["kernel"] == "gemm_e4m3_f32acc_sm89" and c["target"] == "sm_90a")
     assert planted["status"] == "ok" and not plots.spills(planted)
     planted["spill_instructions"], planted["local_bytes"] = 12, 96
+    # A user's C++ kernel: the matrix keeps its symbol; the figure names it as compat's table does.
+    matrix["cells"] += [{**planted, "file": "mine.cu", "kernel": "_Z4axpyfPKfPfi", "target": target,
+                         "spill_instructions": 0, "local_bytes": 0} for target in matrix["targets"]]
     figures = _captured(monkeypatch, plots)
     plots.compat_heatmap(matrix, tmp_path)
     axis = figures[0].axes[0]
     grid = axis.images[0].get_array()
     kernels = [t.get_text() for t in axis.get_yticklabels()]
     targets = [t.get_text() for t in axis.get_xticklabels()]
+    assert "_Z4axpyfPKfPfi" not in kernels and ("axpy" in kernels or plots.demangle.unavailable())
     fp8 = kernels.index("mma_e4m3_f32acc_sm89")
     assert grid[fp8, targets.index("sm_90")] == plots.STATUS_VALUE["emulated"]  # HMMA standing in for QMMA
     assert grid[fp8, targets.index("sm_120")] == plots.STATUS_VALUE["ok-tensor"]  # native QMMA

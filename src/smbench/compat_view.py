@@ -168,8 +168,7 @@ def render_table(report: CompatReport, console: Console, wrap: bool = True) -> N
 
 def _short_name(symbol: str) -> str:
     """A C++ kernel without its parameter types (and the 'void' every kernel returns)."""
-    name = demangle.short(symbol)
-    return name[len("void "):] if name.startswith("void ") else name
+    return demangle.kernel(symbol)
 
 
 def _short_fallback(cells: list[Cell]) -> str:

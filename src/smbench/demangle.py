@@ -77,3 +77,10 @@ def short(symbol: str) -> str:
         if depth == 0:
             return name[:index]
     return name
+
+
+def kernel(symbol: str) -> str:
+    """A kernel as a person names it: `axpy` for _Z4axpyfPKfPfi (short, without the 'void'
+    every kernel returns); an extern "C" name as it is."""
+    name = short(symbol)
+    return name[len("void "):] if name.startswith("void ") else name

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from smbench import demangle
 from smbench.errors import SmbenchError
 from smbench.lazy import LazyModule, LazySequence
 from smbench.units import size_text
@@ -184,7 +185,8 @@ def compat_heatmap(matrix: dict, out_dir: Path) -> list[Path]:
         axis.add_patch(Rectangle((column - 0.46, row - 0.42), 0.92, 0.84, fill=False, edgecolor="#6a0dad",
                                  linewidth=2))
     axis.set_xticks(range(len(targets)), targets, rotation=45, ha="right")
-    axis.set_yticks(range(len(kernels)), [k.split(":", 1)[1] for k in kernels], fontsize=7)
+    # C++ kernels by their names, as compat shows them (the matrix keeps the symbols).
+    axis.set_yticks(range(len(kernels)), [demangle.kernel(k.split(":", 1)[1]) for k in kernels], fontsize=7)
     legend = [Patch(color=STATUS_COLOURS[4], label="native tensor instruction (named)"),
               Patch(color=STATUS_COLOURS[3], label="emulated: another class's instructions (named), slower"),
               Patch(color=STATUS_COLOURS[2], label="compiled, no tensor instruction"),
