@@ -140,3 +140,8 @@ def test_plot_with_nothing_to_draw_says_so_in_one_line(tmp_path):
     assert err.strip().splitlines() == ["smbench plot: error: nothing to draw: these files hold no figure a plot "
                                         "shows (no ok record of a family and no compat matrix; smbench report "
                                         "reads a scan result)"]
+    assert not (tmp_path / "plots").exists()  # no empty folder left behind
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("kept")
+    assert run_cli_here("plot", str(path), "--out", str(tmp_path / "mine"))[0] == 2
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "kept"  # a folder the user had stays

@@ -4,6 +4,7 @@ files, compat matrices and scan results."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from smbench.cli import common
@@ -15,9 +16,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from smbench import plots
 
     named, matrices = results_and_matrices(args.files, args.command)
+    made = not Path(args.out).exists()
     with common.writing_into(args.out):
         paths = plots.plot_all(named, matrices, args.out)
     if not paths:
+        if made:  # a folder made for nothing is not left behind
+            with contextlib.suppress(OSError):
+                Path(args.out).rmdir()
         raise SmbenchError("nothing to draw: these files hold no figure a plot shows (no ok record of a family "
                            "and no compat matrix; smbench report reads a scan result)")
     for path in paths:
