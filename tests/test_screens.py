@@ -137,7 +137,7 @@ def test_selftest_lines():
                {"family": "peak", "benchmark": "b", "status": "skipped",
                 "reason": "needs sm_120a, sm_121a: sm_90 has no kind::f8f6f4 (the target table)"}]
     both(lambda width: "\n".join(selftest.lines(selftest.judge(records), width)),
-         whole=("4099x129x257", "C[3, 7] = 2"))
+         whole=("4099x129x257", "C[3, 7] = 2", f"/tmp/{LONG}/gemm.log"))  # the path, whole on one line
 
 
 def test_bench_screen():

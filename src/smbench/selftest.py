@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from smbench import screen
 from smbench.cases import HOME_MEMORY
 
 SUITE = "selftest"
@@ -58,8 +59,9 @@ INDENT = " " * 5
 
 
 def _wrapped(text: str, width: int) -> list[str]:
-    """Wrapped to `width` columns, never cut: whole numbers and reasons stay readable."""
-    return textwrap.wrap(text, width, subsequent_indent=INDENT, break_on_hyphens=False) or [""]
+    """Wrapped to `width` columns between words only (screen.wrap): whole numbers, and a path
+    longer than the line on a line of its own, never cut."""
+    return screen.wrap(text, width, indent=len(INDENT)) or [""]
 
 
 def lines(outcomes: list[FamilyOutcome], width: int = 80) -> list[str]:
