@@ -151,7 +151,7 @@ def render_table(report: CompatReport, console: Console, wrap: bool = True) -> N
                            style="bold"), soft_wrap=True)
         columns = [Column("kernel", keep=Column.NEVER_DROPPED), *(Column(target) for target in report.targets),
                    Column("sm_80 fallback", "→80")]
-        rows = [[Short((Text(kernel_name(kernel)), Text(_short_name(kernel)))),
+        rows = [[Short((Text(kernel_name(kernel)), Text(demangle.kernel(kernel)))),
                  *(Text(short_label(c), style=_style(c)) for c in cells),
                  Short((Text(fallback_summary(cells), style="dim"), Text(_short_fallback(cells), style="dim")))]
                 for kernel, cells in _matrix_rows(report, file)]
@@ -164,11 +164,6 @@ def render_table(report: CompatReport, console: Console, wrap: bool = True) -> N
             continue
         for part in screen.wrap(line, console.width, indent=DETAIL_INDENT if line.startswith("  ") else 2):
             console.print(part, highlight=False, markup=False, soft_wrap=True)
-
-
-def _short_name(symbol: str) -> str:
-    """A C++ kernel without its parameter types (and the 'void' every kernel returns)."""
-    return demangle.kernel(symbol)
 
 
 def _short_fallback(cells: list[Cell]) -> str:

@@ -17,7 +17,6 @@ tests/test_sass_batch.py checks that both readings agree.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import tempfile
 import threading
@@ -36,8 +35,8 @@ T = TypeVar("T")
 
 # Every SASS instruction of sm_70 on is 16 bytes: a function's code is a whole number of them.
 INSTRUCTION_BYTES = 16
-# A branch or call target in nvdisasm's raw listing is an address in the whole stream.
-_TARGET = re.compile(r"0x([0-9a-f]+)(\s*)$")
+# A branch or call target in nvdisasm's raw listing (sass._BRANCH_TARGET, the operands' last
+# address) is an address in the whole stream.
 _ADDRESSED = ("BRA", "CALL", "JMP", "BSSY", "BREAK", "SSY", "PBK", "PCNT")
 
 
@@ -107,7 +106,7 @@ def _relative(function: _Function, listing: list[tuple[int, str, str]]) -> list[
     out = []
     for address, opcode, operands in listing:
         if opcode.split(".")[0] in _ADDRESSED:
-            operands = _TARGET.sub(lambda m: f"{int(m.group(1), 16) - function.start:#x}{m.group(2)}", operands)
+            operands = sass._BRANCH_TARGET.sub(lambda m: f"{int(m.group(1), 16) - function.start:#x}", operands)
         out.append((address - function.start, opcode, operands))
     return out
 
